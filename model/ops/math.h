@@ -1,0 +1,48 @@
+// Per-element math written once for the CPU reference and the CUDA kernels (__host__ __device__),
+// so CPU tests exercise exactly the arithmetic the GPU runs.
+#pragma once
+#include <cmath>
+
+#if defined(__CUDACC__)
+#define STRIDE_HD __host__ __device__ __forceinline__
+#else
+#define STRIDE_HD inline
+#endif
+
+namespace stride {
+
+STRIDE_HD float silu(float x) { return x / (1.0f + expf(-x)); }
+// d silu(x) / dx = s(x) * (1 + x * (1 - s(x))), s = sigmoid
+STRIDE_HD float silu_grad(float x) {
+    float s = 1.0f / (1.0f + expf(-x));
+    return s * (1.0f + x * (1.0f - s));
+}
+
+// RoPE, rotate-half convention (HF): pair (x0 = x[j], x1 = x[j + D/2]) rotated by angle a.
+STRIDE_HD void rope_rotate(float& x0, float& x1, float c, float s) {
+    float a = x0 * c - x1 * s;
+    float b = x1 * c + x0 * s;
+    x0 = a;
+    x1 = b;
+}
+// Backward of rope_rotate is the rotation by -a.
+STRIDE_HD void rope_rotate_backward(float& d0, float& d1, float c, float s) { rope_rotate(d0, d1, c, -s); }
+
+// Online softmax merge of two partial (max m, sum l) states: used by attention and log-sum-exp.
+STRIDE_HD void lse_merge(float& m, float& l, float m2, float l2) {
+    float mn = m > m2 ? m : m2;
+    l = l * expf(m - mn) + l2 * expf(m2 - mn);
+    m = mn;
+}
+
+// AdamW element update with decoupled weight decay. bc1/bc2 = 1 - beta^t bias corrections.
+STRIDE_HD void adamw_update(float& p, float g, float& m, float& v, float lr, float beta1, float beta2,
+                            float eps, float weight_decay, float bc1, float bc2) {
+    m = beta1 * m + (1.0f - beta1) * g;
+    v = beta2 * v + (1.0f - beta2) * g * g;
+    float mhat = m / bc1;
+    float vhat = v / bc2;
+    p -= lr * (mhat / (sqrtf(vhat) + eps) + weight_decay * p);
+}
+
+}  // namespace stride

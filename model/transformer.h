@@ -1,0 +1,61 @@
+// Full-sequence forward and backward of a decoder over a packed batch (training and scoring).
+// Memory: one activation arena sized from the token count (grown only when a bigger batch comes,
+// never shrunk), optional per-layer recomputation (then only each layer's input is kept).
+#pragma once
+#include <cstddef>
+#include <vector>
+
+#include "model/params.h"
+
+namespace stride {
+
+// Several sequences packed in one row. Sequence s occupies tokens [cu_seqlens[s], cu_seqlens[s+1]).
+struct PackedBatch {
+    std::vector<int> tokens;      // [T]
+    std::vector<int> positions;   // [T], restart at 0 for each sequence (filled by add_sequence)
+    std::vector<int> cu_seqlens;  // [n_seqs + 1], starts with 0
+
+    PackedBatch() : cu_seqlens{0} {}
+    void add_sequence(const std::vector<int>& seq);
+    int num_tokens() const { return static_cast<int>(tokens.size()); }
+    int num_seqs() const { return static_cast<int>(cu_seqlens.size()) - 1; }
+};
+
+struct ForwardOptions {
+    float temperature = 1.0f;  // log-probs/entropy are of the temperature-scaled distribution
+    int logprob_chunk = 1024;  // tokens per LM-head chunk
+    bool recompute = false;    // keep only layer inputs; recompute the rest in backward
+};
+
+// Per-token outputs aligned with batch.tokens: logprob[t] = log p(tokens[t] | tokens of the same
+// sequence before t); entropy[t] = entropy of the distribution that predicted tokens[t]. Both are 0
+// at the first token of each sequence (nothing predicts it).
+struct TokenScores {
+    std::vector<float> logprob;
+    std::vector<float> entropy;
+};
+
+class Transformer {
+public:
+    explicit Transformer(const Model& model);
+    ~Transformer();
+    Transformer(const Transformer&) = delete;
+    Transformer& operator=(const Transformer&) = delete;
+
+    // Scores the batch. Keeps what backward() needs until the next forward().
+    TokenScores forward(const PackedBatch& batch, const ForwardOptions& opt = {});
+
+    // Accumulates (+=) into grads (a buffer of layout().numel() floats, same layout as the weights)
+    // the gradient of sum_t g_logprob[t]*logprob[t] + g_entropy[t]*entropy[t] for the last forward().
+    // g_entropy may be empty (zero).
+    void backward(const std::vector<float>& g_logprob, const std::vector<float>& g_entropy, float* grads);
+
+    // Bytes of activation memory currently held (for the long-sequence memory tests).
+    size_t activation_bytes() const;
+
+private:
+    struct Impl;
+    Impl* impl_;
+};
+
+}  // namespace stride

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Stride needs, only those that are missing.
+# Idempotent and quiet when everything is present. Called by `make deps`.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libopenblas-dev libgtest-dev libgmock-dev libbenchmark-dev
+  nlohmann-json3-dev libonig-dev libutf8proc-dev
+  libzmq3-dev libprotobuf-dev protobuf-compiler librocksdb-dev
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
+  python3 python3-torch python3-numpy python3-zmq python3-protobuf
+  nodejs npm
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# nodejs may come from another source on some images; accept a working node and npm.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+filtered=()
+for p in "${missing[@]}"; do [ -n "$p" ] && filtered+=("$p"); done
+
+if [ ${#filtered[@]} -gt 0 ]; then
+  echo "install_deps: installing ${filtered[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${filtered[@]}" >/dev/null
+fi

@@ -1,5 +1,10 @@
 #include "model/config.h"
 
+#include <charconv>
+#include <cfloat>
+#include <climits>
+#include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -40,6 +45,10 @@ void ModelConfig::validate() const {
     STRIDE_CHECK(heads % kv_heads == 0, "config: num_attention_heads (" + std::to_string(heads) +
                                             ") must be a multiple of num_key_value_heads (" +
                                             std::to_string(kv_heads) + ")");
+    // q_dim() and kv_dim() are ints: keep their products in range (signed overflow is UB).
+    STRIDE_CHECK(static_cast<int64_t>(heads) * head_dim <= INT_MAX,
+                 "config: num_attention_heads * head_dim = " + std::to_string(static_cast<int64_t>(heads) * head_dim) +
+                     " is too large");
     STRIDE_CHECK(head_dim % 2 == 0, "config: head_dim must be even for RoPE, got " + std::to_string(head_dim));
     STRIDE_CHECK(rms_eps > 0, "config: rms_norm_eps must be > 0");
     STRIDE_CHECK(rope_theta > 0, "config: rope_theta must be > 0");
@@ -47,6 +56,11 @@ void ModelConfig::validate() const {
 }
 
 namespace {
+
+bool fits_int(const json& v) {
+    if (v.is_number_unsigned()) return v.get<uint64_t>() <= static_cast<uint64_t>(INT_MAX);
+    return v.is_number_integer() && v.get<int64_t>() >= INT_MIN && v.get<int64_t>() <= INT_MAX;
+}
 
 // Typed field access with errors that name the file and the key.
 struct Reader {
@@ -61,14 +75,23 @@ struct Reader {
         if (!has(key)) fail(key, "missing required field");
         const json& v = j.at(key);
         if (!v.is_number_integer()) fail(key, "expected an integer, got " + v.dump());
+        // Range-check before narrowing: 4294967297 must not silently become 1.
+        if (!fits_int(v)) fail(key, "value " + v.dump() + " is out of range");
         return v.get<long>();
     }
     long integer(const char* key, long fallback) const { return has(key) ? integer(key) : fallback; }
-    double number(const json& obj, const std::string& key, double fallback) const {
+    // `prefix` names the enclosing object in errors ("rope_scaling.factor").
+    double number(const json& obj, const std::string& key, double fallback, const std::string& prefix = "") const {
         if (!obj.contains(key) || obj.at(key).is_null()) return fallback;
         const json& v = obj.at(key);
-        if (!v.is_number()) fail(key, "expected a number, got " + v.dump());
+        if (!v.is_number()) fail(prefix + key, "expected a number, got " + v.dump());
         return v.get<double>();
+    }
+    // A number stored as float: a double beyond float range would be UB to narrow, so it is an error.
+    float real(const json& obj, const std::string& key, double fallback, const std::string& prefix = "") const {
+        const double x = number(obj, key, fallback, prefix);
+        if (!(std::fabs(x) <= FLT_MAX)) fail(prefix + key, "value " + std::to_string(x) + " is out of range");
+        return static_cast<float>(x);
     }
     bool boolean(const char* key, bool fallback) const {
         if (!has(key)) return fallback;
@@ -113,7 +136,7 @@ ModelConfig model_config_from_json(const std::string& text, const std::string& s
     c.head_dim = static_cast<int>(r.integer("head_dim", c.hidden / c.heads));
     if (!r.has("head_dim") && c.hidden % c.heads != 0)
         r.fail("head_dim", "missing and hidden_size is not a multiple of num_attention_heads");
-    c.rms_eps = static_cast<float>(r.number(j, "rms_norm_eps", 1e-6));
+    c.rms_eps = r.real(j, "rms_norm_eps", 1e-6);
     c.max_position = static_cast<int>(r.integer("max_position_embeddings", 32768));
     c.tie_embeddings = r.boolean("tie_word_embeddings", false);
     const std::string act = r.string("hidden_act", "silu");
@@ -139,22 +162,29 @@ ModelConfig model_config_from_json(const std::string& text, const std::string& s
     if (rp) {
         const std::string key = r.has("rope_parameters") ? "rope_parameters" : "rope_scaling";
         if (!rp->is_object()) r.fail(key.c_str(), "expected an object");
-        c.rope_theta = r.number(*rp, "rope_theta", c.rope_theta);
+        const std::string p = key + ".";
+        c.rope_theta = r.number(*rp, "rope_theta", c.rope_theta, p);
         std::string type = "default";
-        if (rp->contains("rope_type")) type = rp->at("rope_type").get<std::string>();
-        else if (rp->contains("type")) type = rp->at("type").get<std::string>();
+        for (const char* type_key : {"type", "rope_type"}) {  // rope_type wins over the legacy type
+            if (!rp->contains(type_key) || rp->at(type_key).is_null()) continue;
+            const json& t = rp->at(type_key);
+            if (!t.is_string()) r.fail(p + type_key, "expected a string, got " + t.dump());
+            type = t.get<std::string>();
+        }
         if (type == "default") {
             c.rope_scaling.type = RopeScalingType::none;
         } else if (type == "linear") {
             c.rope_scaling.type = RopeScalingType::linear;
-            c.rope_scaling.factor = static_cast<float>(r.number(*rp, "factor", 1.0));
+            c.rope_scaling.factor = r.real(*rp, "factor", 1.0, p);
         } else if (type == "llama3") {
             c.rope_scaling.type = RopeScalingType::llama3;
-            c.rope_scaling.factor = static_cast<float>(r.number(*rp, "factor", 8.0));
-            c.rope_scaling.low_freq_factor = static_cast<float>(r.number(*rp, "low_freq_factor", 1.0));
-            c.rope_scaling.high_freq_factor = static_cast<float>(r.number(*rp, "high_freq_factor", 4.0));
-            c.rope_scaling.original_max_position_embeddings =
-                static_cast<int>(r.number(*rp, "original_max_position_embeddings", 8192));
+            c.rope_scaling.factor = r.real(*rp, "factor", 8.0, p);
+            c.rope_scaling.low_freq_factor = r.real(*rp, "low_freq_factor", 1.0, p);
+            c.rope_scaling.high_freq_factor = r.real(*rp, "high_freq_factor", 4.0, p);
+            const double orig = r.number(*rp, "original_max_position_embeddings", 8192, p);
+            if (!(orig >= 1 && orig <= INT_MAX))
+                r.fail(p + "original_max_position_embeddings", "must be a positive integer");
+            c.rope_scaling.original_max_position_embeddings = static_cast<int>(orig);
         } else {
             r.fail((key + ".rope_type").c_str(), "unsupported RoPE scaling '" + type +
                                                      "' (supported: default, linear, llama3)");
@@ -164,10 +194,11 @@ ModelConfig model_config_from_json(const std::string& text, const std::string& s
     c.bos_token_id = static_cast<int>(r.integer("bos_token_id", -1));
     if (r.has("eos_token_id")) {
         const json& e = j.at("eos_token_id");
-        if (e.is_number_integer()) c.eos_token_ids = {e.get<int>()};
+        if (e.is_number_integer()) c.eos_token_ids = {static_cast<int>(r.integer("eos_token_id"))};
         else if (e.is_array()) {
             for (const json& x : e) {
-                if (!x.is_number_integer()) r.fail("eos_token_id", "expected integers, got " + e.dump());
+                if (!fits_int(x))
+                    r.fail("eos_token_id", "expected integers, got " + e.dump());
                 c.eos_token_ids.push_back(x.get<int>());
             }
         } else {
@@ -193,6 +224,15 @@ ModelConfig model_config_load(const std::string& path) {
     return model_config_from_json(ss.str(), file);
 }
 
+// A float as the shortest decimal that reads back as the same float: 1e-6f is written "1e-06" (what
+// HF configs hold), not the double 9.999999974752427e-07.
+static double float_for_json(float x) {
+    char buf[32];
+    auto res = std::to_chars(buf, buf + sizeof buf, x);
+    *res.ptr = '\0';
+    return std::strtod(buf, nullptr);
+}
+
 std::string model_config_to_json(const ModelConfig& c) {
     static const char* kClass[] = {"LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"};
     json j;
@@ -206,18 +246,18 @@ std::string model_config_to_json(const ModelConfig& c) {
     j["head_dim"] = c.head_dim;
     j["vocab_size"] = c.vocab;
     j["hidden_act"] = "silu";
-    j["rms_norm_eps"] = c.rms_eps;
+    j["rms_norm_eps"] = float_for_json(c.rms_eps);
     j["rope_theta"] = c.rope_theta;
     switch (c.rope_scaling.type) {
         case RopeScalingType::none: j["rope_scaling"] = nullptr; break;
         case RopeScalingType::linear:
-            j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", c.rope_scaling.factor}};
+            j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", float_for_json(c.rope_scaling.factor)}};
             break;
         case RopeScalingType::llama3:
             j["rope_scaling"] = {{"rope_type", "llama3"},
-                                 {"factor", c.rope_scaling.factor},
-                                 {"low_freq_factor", c.rope_scaling.low_freq_factor},
-                                 {"high_freq_factor", c.rope_scaling.high_freq_factor},
+                                 {"factor", float_for_json(c.rope_scaling.factor)},
+                                 {"low_freq_factor", float_for_json(c.rope_scaling.low_freq_factor)},
+                                 {"high_freq_factor", float_for_json(c.rope_scaling.high_freq_factor)},
                                  {"original_max_position_embeddings",
                                   c.rope_scaling.original_max_position_embeddings}};
             break;

@@ -54,46 +54,52 @@ std::vector<float> aggregation_weights(const std::vector<int>& seq_lens, LossAgg
     return w;
 }
 
+PolicyLossSums ppo_clip_loss_slice(const float* logprob, const float* old_logprob, const float* advantage,
+                                   const float* weight, int n, float clip_low, float clip_high, float* grad) {
+    STRIDE_CHECK(clip_low >= 0 && clip_low < 1, "ppo_clip_loss: clip_low must be in [0, 1)");
+    STRIDE_CHECK(clip_high >= 0, "ppo_clip_loss: clip_high must be >= 0");
+    PolicyLossSums s;
+    s.tokens = n;
+    for (int t = 0; t < n; ++t) {
+        // Ratio in log space, clamped as verl does so exp never overflows.
+        const double log_ratio = std::clamp(static_cast<double>(logprob[t]) - old_logprob[t], -20.0, 20.0);
+        const double ratio = std::exp(log_ratio);
+        const double A = advantage[t];
+        const double clipped = std::clamp(ratio, 1.0 - clip_low, 1.0 + clip_high);
+        const double l_unclipped = -A * ratio;
+        const double l_clipped = -A * clipped;
+        // max(l1, l2): the gradient flows only through the unclipped branch when it is selected.
+        const bool use_clipped = l_clipped > l_unclipped;
+        s.loss += weight[t] * (use_clipped ? l_clipped : l_unclipped);
+        if (use_clipped) {
+            if (ratio < 1.0 - clip_low) ++s.clipped_low;
+            else ++s.clipped_high;
+            grad[t] = 0.0f;
+        } else {
+            grad[t] = static_cast<float>(weight[t] * (-A * ratio));  // d(-A e^{lp-old})/dlp
+        }
+        s.kl += std::exp(-log_ratio) + log_ratio - 1.0;  // k3 of KL(old || new)
+    }
+    return s;
+}
+
 PolicyLossResult ppo_clip_loss(const std::vector<float>& logprob, const std::vector<float>& old_logprob,
                                const std::vector<float>& advantage, const std::vector<int>& seq_lens,
                                const PolicyLossOptions& opt) {
     const size_t T = logprob.size();
     STRIDE_CHECK(old_logprob.size() == T && advantage.size() == T, "ppo_clip_loss: per-token inputs differ in size");
-    STRIDE_CHECK(opt.clip_low >= 0 && opt.clip_low < 1, "ppo_clip_loss: clip_low must be in [0, 1)");
-    STRIDE_CHECK(opt.clip_high >= 0, "ppo_clip_loss: clip_high must be >= 0");
     const std::vector<float> w = aggregation_weights(seq_lens, opt.agg, opt.l_norm);
     STRIDE_CHECK(w.size() == T, "ppo_clip_loss: seq_lens do not add up to the token count");
-
     PolicyLossResult r;
     r.grad_logprob.assign(T, 0.0f);
-    double kl_sum = 0;
-    for (size_t t = 0; t < T; ++t) {
-        // Ratio in log space, clamped as verl does so exp never overflows.
-        const double log_ratio = std::clamp(static_cast<double>(logprob[t]) - old_logprob[t], -20.0, 20.0);
-        const double ratio = std::exp(log_ratio);
-        const double A = advantage[t];
-        const double clipped = std::clamp(ratio, 1.0 - opt.clip_low, 1.0 + opt.clip_high);
-        const double l_unclipped = -A * ratio;
-        const double l_clipped = -A * clipped;
-        // max(l1, l2): the gradient flows only through the unclipped branch when it is selected.
-        const bool use_clipped = l_clipped > l_unclipped;
-        r.loss += w[t] * (use_clipped ? l_clipped : l_unclipped);
-        if (use_clipped) {
-            if (ratio < 1.0 - opt.clip_low) r.clip_frac_low += w[t];
-            else r.clip_frac_high += w[t];
-        } else {
-            r.grad_logprob[t] = static_cast<float>(w[t] * (-A * ratio));  // d(-A e^{lp-old})/dlp
-        }
-        kl_sum += std::exp(-log_ratio) + log_ratio - 1.0;  // k3 of KL(old || new)
+    PolicyLossSums s = ppo_clip_loss_slice(logprob.data(), old_logprob.data(), advantage.data(), w.data(),
+                                           static_cast<int>(T), opt.clip_low, opt.clip_high, r.grad_logprob.data());
+    r.loss = s.loss;
+    if (T) {
+        r.clip_frac_low = static_cast<double>(s.clipped_low) / T;
+        r.clip_frac_high = static_cast<double>(s.clipped_high) / T;
+        r.approx_kl = s.kl / T;
     }
-    // Clip fractions are reported in the loss's own weighting; normalise so they read as fractions.
-    double wsum = 0;
-    for (float x : w) wsum += x;
-    if (wsum > 0) {
-        r.clip_frac_low /= wsum;
-        r.clip_frac_high /= wsum;
-    }
-    r.approx_kl = T ? kl_sum / T : 0.0;
     return r;
 }
 

@@ -32,11 +32,27 @@ struct PolicyLossOptions {
 
 struct PolicyLossResult {
     double loss = 0;                // aggregated PPO-clip loss (to minimise)
-    double clip_frac_low = 0;       // weighted fraction of tokens clipped at 1 - clip_low (A < 0)
+    double clip_frac_low = 0;       // fraction of tokens clipped at 1 - clip_low (A < 0)
     double clip_frac_high = 0;      // ... at 1 + clip_high (A > 0)
     double approx_kl = 0;           // k3 estimate of KL(old || new), token-mean
     std::vector<float> grad_logprob;  // d loss / d logprob_t, per token
 };
+
+// Sums over a slice of tokens, so a mini-batch processed in micro-batches adds its slices up and
+// still aggregates over the whole mini-batch (the weights come from aggregation_weights over all of
+// it, as verl and TRL do; per-micro-batch normalisation would be a silent bug).
+struct PolicyLossSums {
+    double loss = 0;   // sum_t w_t l_t
+    double kl = 0;     // sum_t k3_t
+    long clipped_low = 0, clipped_high = 0, tokens = 0;
+    void add(const PolicyLossSums& o) {
+        loss += o.loss, kl += o.kl, clipped_low += o.clipped_low, clipped_high += o.clipped_high, tokens += o.tokens;
+    }
+};
+
+// PPO-clip over tokens [0, n) with explicit aggregation weights; writes d loss / d logprob to grad.
+PolicyLossSums ppo_clip_loss_slice(const float* logprob, const float* old_logprob, const float* advantage,
+                                   const float* weight, int n, float clip_low, float clip_high, float* grad);
 
 // logprob: current policy; old_logprob: the proximal/behaviour log-probs the ratio is taken against;
 // advantage: per token (a response's scalar broadcast); all of length sum(seq_lens).

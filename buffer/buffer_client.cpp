@@ -1,0 +1,118 @@
+// buffer/buffer_client.cpp: see buffer_client.h.
+#include "buffer/buffer_client.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include "common/base/error.h"
+
+namespace stride {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int ms_since(Clock::time_point t) {
+    return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count());
+}
+
+}  // namespace
+
+BufferClient::BufferClient(ZmqContext& ctx, const std::string& endpoint, const std::string& job_id,
+                           BufferClientOptions options)
+    : rpc_(ctx, endpoint, job_id), opt_(std::move(options)) {
+    // Request ids only need to differ between incarnations of a trainer: start at a random point.
+    std::random_device rd;
+    next_request_id_ = (uint64_t(rd()) << 32 | rd()) | 1;
+}
+
+v1::Envelope BufferClient::call(const v1::Envelope& env, const char* what) {
+    auto start = Clock::now();
+    int backoff = opt_.backoff_initial_ms;
+    for (;;) {
+        int left = opt_.deadline_ms - ms_since(start);
+        if (left <= 0)
+            throw Error(std::string("buffer ") + what + " to " + rpc_.endpoint() + ": no answer within " +
+                        std::to_string(opt_.deadline_ms) + " ms (buffer down or busy)");
+        std::optional<v1::Envelope> reply = rpc_.call(env, std::min(opt_.call_timeout_ms, left));
+        int wait = backoff;
+        if (!reply) {
+            ++timeout_retries_;
+        } else if (reply->has_error()) {
+            const v1::Error& e = reply->error();
+            if (e.code() != v1::ERROR_CODE_BUSY)
+                throw Error(std::string("buffer ") + what + " rejected (" + v1::ErrorCode_Name(e.code()) +
+                            "): " + e.message());
+            ++busy_retries_;
+            wait = std::max<int>(wait, e.retry_after_ms());
+        } else {
+            return std::move(*reply);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(wait, opt_.deadline_ms - ms_since(start))));
+        backoff = std::min(backoff * 2, opt_.backoff_max_ms);
+    }
+}
+
+v1::PutAck BufferClient::put(const std::vector<v1::Sample>& samples) {
+    v1::Envelope env = make_envelope(rpc_.job_id());
+    auto* put = env.mutable_put_samples();
+    put->mutable_samples()->Reserve(static_cast<int>(samples.size()));
+    for (const auto& s : samples) *put->add_samples() = s;
+    v1::Envelope reply = call(env, "put");
+    STRIDE_CHECK(reply.has_put_ack(), "buffer put: reply is not a PutAck");
+    return std::move(*reply.mutable_put_ack());
+}
+
+v1::Batch BufferClient::pull(uint32_t num_groups, int64_t trainer_version, bool allow_partial) {
+    v1::Envelope env = make_envelope(rpc_.job_id());
+    auto* p = env.mutable_pull_batch();
+    p->set_num_groups(num_groups);
+    p->set_trainer_version(trainer_version);
+    p->set_allow_partial(allow_partial);
+    p->set_trainer_id(opt_.trainer_id);
+    p->set_request_id(next_request_id_++);  // the same id on every retry of this one pull
+    v1::Envelope reply = call(env, "pull");
+    STRIDE_CHECK(reply.has_batch(), "buffer pull: reply is not a Batch");
+    return std::move(*reply.mutable_batch());
+}
+
+v1::Batch BufferClient::pull_wait(uint32_t num_groups, int64_t trainer_version, int wait_ms) {
+    auto start = Clock::now();
+    int backoff = opt_.backoff_initial_ms;
+    for (;;) {
+        v1::Batch b = pull(num_groups, trainer_version);
+        int left = wait_ms - ms_since(start);
+        if (b.batch_id() != 0 || left <= 0) return b;
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(backoff, left)));
+        backoff = std::min(backoff * 2, opt_.backoff_max_ms);
+    }
+}
+
+v1::CommitAck BufferClient::commit(uint64_t batch_id) {
+    v1::Envelope env = make_envelope(rpc_.job_id());
+    env.mutable_commit_batch()->set_batch_id(batch_id);
+    v1::Envelope reply = call(env, "commit");
+    STRIDE_CHECK(reply.has_commit_ack(), "buffer commit: reply is not a CommitAck");
+    return std::move(*reply.mutable_commit_ack());
+}
+
+v1::ReleaseLeasesAck BufferClient::release_leases(const std::string& reason) {
+    v1::Envelope env = make_envelope(rpc_.job_id());
+    env.mutable_release_leases()->set_trainer_id(opt_.trainer_id);
+    env.mutable_release_leases()->set_reason(reason);
+    v1::Envelope reply = call(env, "release_leases");
+    STRIDE_CHECK(reply.has_release_leases_ack(), "buffer release_leases: reply is not a ReleaseLeasesAck");
+    return std::move(*reply.mutable_release_leases_ack());
+}
+
+v1::BufferStats BufferClient::stats() {
+    v1::Envelope env = make_envelope(rpc_.job_id());
+    env.mutable_stats_request();
+    v1::Envelope reply = call(env, "stats");
+    STRIDE_CHECK(reply.has_buffer_stats(), "buffer stats: reply is not BufferStats");
+    return std::move(*reply.mutable_buffer_stats());
+}
+
+}  // namespace stride

@@ -1,0 +1,58 @@
+// buffer/buffer_client.h: what rollout workers and the trainer use to talk to the experience buffer.
+// Every call is safe to retry, and the client retries on its own:
+//   put     - BUSY and timeouts are retried with exponential back-off; the buffer deduplicates by
+//             sample_id, so a put whose ack was lost is acknowledged again, not stored twice.
+//   pull    - carries a request id, so a retry after a lost reply returns the batch already leased.
+//   commit  - a retried commit of a committed batch is acknowledged (already_committed).
+// Errors that retrying cannot fix (invalid sample, wrong job or schema, unknown batch) throw
+// stride::Error with the buffer's message; so does a deadline that passes.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/messaging.h"
+
+namespace stride {
+
+struct BufferClientOptions {
+    int call_timeout_ms = 5000;     // one request/reply; then the socket is rebuilt and retried
+    int deadline_ms = 60000;        // give up (throw) after this long of BUSY or timeouts
+    int backoff_initial_ms = 5;     // first wait after BUSY/timeout, doubled up to backoff_max_ms
+    int backoff_max_ms = 1000;
+    std::string trainer_id = "trainer";  // identifies pulls, for idempotent retries
+};
+
+class BufferClient {
+public:
+    BufferClient(ZmqContext& ctx, const std::string& endpoint, const std::string& job_id,
+                 BufferClientOptions options = {});
+
+    // Returns once every sample is durable in the buffer.
+    v1::PutAck put(const std::vector<v1::Sample>& samples);
+    // One attempt at leasing num_groups complete groups; batch_id 0 = not enough complete groups yet
+    // (with allow_partial: none at all).
+    v1::Batch pull(uint32_t num_groups, int64_t trainer_version, bool allow_partial = false);
+    // Polls pull() with back-off until a batch is leased or wait_ms passes (then batch_id 0).
+    v1::Batch pull_wait(uint32_t num_groups, int64_t trainer_version, int wait_ms);
+    v1::CommitAck commit(uint64_t batch_id);
+    // Tells the buffer this trainer (re)started: every uncommitted lease is released for replay.
+    v1::ReleaseLeasesAck release_leases(const std::string& reason);
+    v1::BufferStats stats();
+
+    // Counters of this client, for metrics: how often the buffer pushed back or timed out.
+    uint64_t busy_retries() const { return busy_retries_; }
+    uint64_t timeout_retries() const { return timeout_retries_; }
+
+private:
+    // Sends env until a non-BUSY reply arrives; throws on a non-retryable Error or the deadline.
+    v1::Envelope call(const v1::Envelope& env, const char* what);
+
+    RequestClient rpc_;
+    BufferClientOptions opt_;
+    uint64_t next_request_id_;
+    uint64_t busy_retries_ = 0;
+    uint64_t timeout_retries_ = 0;
+};
+
+}  // namespace stride

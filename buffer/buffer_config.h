@@ -1,0 +1,34 @@
+// buffer/buffer_config.h: the experience buffer's settings (YAML section `buffer:`), with defaults.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace stride {
+
+struct BufferConfig {
+    std::string job_id = "default";  // envelopes of any other job are rejected
+    std::string endpoint = "tcp://127.0.0.1:5555";  // ROUTER bind address ("tcp://127.0.0.1:*" = any port)
+    std::string dir = "buffer.rocksdb";             // RocksDB directory; reopening it recovers everything
+    uint32_t group_size = 8;  // n: a group is complete when it holds n distinct samples
+    // Back-pressure: a put that would start a new group while the buffer holds this many samples is
+    // answered BUSY and stores nothing. Samples of groups already started are always admitted (so half
+    // finished groups cannot deadlock a full buffer); the overshoot is below group_size per open group.
+    uint64_t capacity_samples = 65536;
+    // Staleness bound η in policy versions; < 0 disables. At a pull with trainer version v, every
+    // unleased group holding a sample whose oldest token version is < v - η is deleted and counted.
+    int64_t max_staleness = -1;
+    // true: an ack means the RocksDB WAL was fsynced (survives power loss). false: the WAL was written
+    // to the OS (survives a crash or kill -9 of the buffer, not of the machine).
+    bool sync_wal = true;
+    // A lease (pulled, uncommitted batch) older than this is released and its groups are pulled again.
+    // Keep it well above the longest training step. 0 = never expire.
+    uint64_t lease_timeout_ms = 30 * 60 * 1000;
+    // false (default): a restarted buffer releases every lease it finds on disk (the trainer is assumed
+    // to have restarted too and to pull again). true: leases survive, with a fresh lease_timeout_ms, so a
+    // trainer that outlived the buffer can still commit.
+    bool keep_leases_on_restart = false;
+    int64_t max_message_bytes = 256ll << 20;  // larger messages are dropped by ZeroMQ
+    uint32_t max_drain = 256;  // requests handled per group commit (one RocksDB write + fsync)
+};
+
+}  // namespace stride

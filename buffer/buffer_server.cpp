@@ -1,0 +1,565 @@
+// buffer/buffer_server.cpp: the experience buffer's request loop. See buffer_server.h and
+// buffer/README.md.
+//
+// Durability and group commit: puts are validated and staged into one RocksDB WriteBatch; the loop
+// drains every request already queued on the socket (up to max_drain), then writes the batch once
+// (one fsync when sync_wal) and only then sends the PutAcks. Any other request first flushes the
+// staged puts, so a pull never leases a sample that is not yet durable.
+//
+// The in-memory GroupIndex is changed only after the RocksDB write that carries the same change has
+// succeeded; a failed write leaves memory and disk as they were and the request gets an INTERNAL error.
+#include "buffer/buffer_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "buffer/group_index.h"
+#include "buffer/sample_store.h"
+#include "common/base/error.h"
+#include "common/messaging.h"
+
+namespace stride {
+
+namespace {
+
+constexpr int kIdlePollMs = 20;           // how long the loop waits for a request before housekeeping
+constexpr size_t kCommittedMemory = 1024;  // committed batch ids remembered for idempotent commits
+constexpr uint32_t kBusyRetryAfterMs = 50;
+
+int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+int64_t unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// What staleness looks at: the oldest policy version that produced any token of the sample.
+int64_t oldest_version(const v1::Sample& s) {
+    if (s.token_version_size() == 0) return s.policy_version();
+    return *std::min_element(s.token_version().begin(), s.token_version().end());
+}
+
+std::string pending_key(const std::string& group_id, const std::string& sample_id) {
+    return group_id + '\0' + sample_id;
+}
+
+}  // namespace
+
+struct BufferServer::Impl {
+    explicit Impl(const BufferConfig& c);
+
+    void run();
+    void handle(Request& req);
+    void handle_put(Request& req, const v1::Envelope& env);
+    void flush_puts();
+    void handle_pull(Request& req, const v1::Envelope& env);
+    void handle_commit(Request& req, const v1::Envelope& env);
+    void handle_release(Request& req, const v1::Envelope& env);
+    void handle_stats(Request& req);
+    void expire_leases();
+    void recover();
+    std::string validate_sample(const v1::Sample& s) const;
+    // Ends leases (expiry or release) in one write; returns groups released, or -1 on a write error.
+    int64_t end_leases(const std::vector<uint64_t>& ids);
+    bool fill_batch(const std::vector<std::string>& group_ids, v1::Batch* batch);
+    void reply(Request& req, const v1::Envelope& env) { sock.reply(req, encode_envelope(env)); }
+    void reject(Request& req, v1::ErrorCode code, const std::string& message);
+    void publish_stats();
+
+    BufferConfig cfg;
+    ZmqContext ctx;
+    SampleStore store;
+    ReplySocket sock;
+    GroupIndex index;
+    BufferStats counters;  // touched only by the serving thread
+    std::set<uint64_t> committed;
+    uint64_t next_batch_id = 1;
+    struct LastPull {
+        uint64_t request_id = 0;
+        uint64_t batch_id = 0;
+    };
+    std::unordered_map<std::string, LastPull> last_pull;  // trainer_id -> its last leasing pull
+
+    // Puts staged for the next group commit.
+    struct StagedSample {
+        std::string group_id;
+        SampleRef ref;
+    };
+    struct PendingPut {
+        Request req;
+        v1::PutAck ack;
+    };
+    std::unique_ptr<StoreBatch> staged_batch = std::make_unique<StoreBatch>();
+    std::vector<StagedSample> staged;
+    std::vector<PendingPut> pending;
+    std::unordered_map<std::string, uint32_t> pending_group_counts;
+    std::unordered_set<std::string> pending_keys;
+
+    std::atomic<bool> stop_requested{false};
+    std::thread thread;
+    mutable std::mutex published_mutex;
+    BufferStats published;
+    std::string bound_endpoint;
+};
+
+BufferServer::Impl::Impl(const BufferConfig& c)
+    : cfg(c),
+      store(c.dir, c.sync_wal),
+      sock(ctx, c.endpoint, c.max_message_bytes),
+      index(c.group_size) {
+    STRIDE_CHECK(cfg.group_size > 0, "buffer.group_size must be at least 1");
+    STRIDE_CHECK(cfg.max_drain > 0, "buffer.max_drain must be at least 1");
+    bound_endpoint = sock.endpoint();
+    recover();
+    publish_stats();
+}
+
+void BufferServer::Impl::recover() {
+    uint64_t corrupt = 0;
+    store.scan_samples([&](const std::string& bytes) {
+        v1::Sample s;
+        if (!s.ParseFromString(bytes)) {
+            ++corrupt;
+            return;
+        }
+        index.add_sample(s.group_id(), {s.sample_id(), bytes.size(), oldest_version(s)}, false);
+        ++counters.recovered_samples;
+    });
+    size_t complete = index.complete_full_groups();
+
+    std::vector<v1::StoredLease> leases;
+    store.scan_leases([&](const v1::StoredLease& l) { leases.push_back(l); });
+    uint64_t max_id = 0;
+    StoreBatch wb;
+    size_t kept = 0;
+    for (const auto& l : leases) {
+        max_id = std::max(max_id, l.batch_id());
+        if (!cfg.keep_leases_on_restart) {
+            wb.delete_lease(l.batch_id());
+            counters.leases_released += l.group_ids_size();
+            continue;
+        }
+        Lease lease{l.batch_id(), {}, cfg.lease_timeout_ms ? steady_ms() + int64_t(cfg.lease_timeout_ms) : 0};
+        for (const auto& g : l.group_ids()) {
+            const GroupEntry* e = index.find(g);
+            if (e && e->complete_seq && !e->lease) lease.group_ids.push_back(g);
+        }
+        index.add_lease(std::move(lease));
+        ++kept;
+    }
+    std::string err = store.write(wb);
+    STRIDE_CHECK(err.empty(), "buffer store '" + cfg.dir + "': cannot release old leases: " + err);
+
+    for (uint64_t id : store.committed_ids()) {
+        committed.insert(id);
+        max_id = std::max(max_id, id);
+    }
+    next_batch_id = std::max(store.next_batch_id(), max_id + 1);
+    spdlog::info(
+        "buffer: opened '{}': recovered {} samples in {} groups ({} complete), {} leases {}{}, "
+        "serving {}",
+        cfg.dir, counters.recovered_samples, index.groups_total(), complete, leases.size(),
+        cfg.keep_leases_on_restart ? "kept" : "released",
+        corrupt ? fmt::format(", {} unreadable samples skipped", corrupt) : "", bound_endpoint);
+    (void)kept;
+}
+
+// ---- the loop ----------------------------------------------------------------------------------
+
+void BufferServer::Impl::run() {
+    while (!stop_requested.load(std::memory_order_relaxed)) {
+        if (auto req = sock.recv(kIdlePollMs)) {
+            handle(*req);
+            // Group commit: everything already queued joins the same RocksDB write.
+            for (uint32_t i = 1; i < cfg.max_drain; ++i) {
+                auto more = sock.recv(0);
+                if (!more) break;
+                handle(*more);
+            }
+            flush_puts();
+        }
+        expire_leases();
+        publish_stats();
+    }
+    flush_puts();
+    publish_stats();
+}
+
+void BufferServer::Impl::handle(Request& req) {
+    v1::Envelope env;
+    EnvelopeCheck check = decode_envelope(req.payload, cfg.job_id, &env);
+    if (!check.ok()) return reject(req, check.code, check.message);
+    try {
+        if (env.body_case() == v1::Envelope::kPutSamples) return handle_put(req, env);
+        flush_puts();  // nothing may observe state that is not durable yet
+        switch (env.body_case()) {
+            case v1::Envelope::kPullBatch: return handle_pull(req, env);
+            case v1::Envelope::kCommitBatch: return handle_commit(req, env);
+            case v1::Envelope::kReleaseLeases: return handle_release(req, env);
+            case v1::Envelope::kStatsRequest: return handle_stats(req);
+            default: {
+                const auto* field = v1::Envelope::descriptor()->FindFieldByNumber(env.body_case());
+                return reject(req, v1::ERROR_CODE_UNKNOWN_BODY,
+                              "the buffer does not serve '" + (field ? field->name() : "?") + "' messages");
+            }
+        }
+    } catch (const std::exception& e) {
+        // A bug or a storage failure in one request must not take the role down.
+        reject(req, v1::ERROR_CODE_INTERNAL, std::string("internal error: ") + e.what());
+    }
+}
+
+void BufferServer::Impl::reject(Request& req, v1::ErrorCode code, const std::string& message) {
+    counters.count_rejection(code);
+    if (code == v1::ERROR_CODE_INTERNAL) spdlog::error("buffer: {}", message);
+    else spdlog::debug("buffer: rejected ({}): {}", v1::ErrorCode_Name(code), message);
+    reply(req, make_error(cfg.job_id, code, message, code == v1::ERROR_CODE_BUSY ? kBusyRetryAfterMs : 0));
+}
+
+// ---- put ---------------------------------------------------------------------------------------
+
+std::string BufferServer::Impl::validate_sample(const v1::Sample& s) const {
+    if (s.sample_id().empty()) return "sample has no sample_id";
+    if (s.group_id().empty()) return "sample " + s.sample_id() + " has no group_id";
+    if (s.sample_id().find('\0') != std::string::npos || s.group_id().find('\0') != std::string::npos)
+        return "sample " + s.sample_id() + ": ids may not contain NUL bytes";
+    if (s.group_size() != 0 && s.group_size() != cfg.group_size)
+        return "sample " + s.sample_id() + " says group_size " + std::to_string(s.group_size()) +
+               " but the buffer is configured for " + std::to_string(cfg.group_size);
+    if (s.index_in_group() >= cfg.group_size)
+        return "sample " + s.sample_id() + ": index_in_group " + std::to_string(s.index_in_group()) +
+               " >= group_size " + std::to_string(cfg.group_size);
+    int n = s.response_token_ids_size();
+    if (s.behaviour_logprob_size() != n)
+        return "sample " + s.sample_id() + ": " + std::to_string(s.behaviour_logprob_size()) +
+               " behaviour_logprob for " + std::to_string(n) + " response tokens";
+    if (s.token_version_size() != 0 && s.token_version_size() != n)
+        return "sample " + s.sample_id() + ": " + std::to_string(s.token_version_size()) +
+               " token_version for " + std::to_string(n) + " response tokens";
+    return "";
+}
+
+void BufferServer::Impl::handle_put(Request& req, const v1::Envelope& env) {
+    const auto& samples = env.put_samples().samples();
+    if (samples.empty()) return reject(req, v1::ERROR_CODE_INVALID_ARGUMENT, "put with no samples");
+
+    // Validate everything before staging anything: a put is all or nothing.
+    v1::PutAck ack;
+    std::vector<int> fresh;
+    std::unordered_set<std::string> local_keys;
+    std::unordered_map<std::string, uint32_t> local_group_counts;
+    bool starts_new_group = false;
+    for (int i = 0; i < samples.size(); ++i) {
+        const v1::Sample& s = samples[i];
+        std::string why = validate_sample(s);
+        if (!why.empty()) return reject(req, v1::ERROR_CODE_INVALID_ARGUMENT, why);
+        std::string key = pending_key(s.group_id(), s.sample_id());
+        ack.add_durable_sample_ids(s.sample_id());
+        if (index.contains(s.group_id(), s.sample_id()) || pending_keys.count(key) || local_keys.count(key)) {
+            ack.set_duplicates(ack.duplicates() + 1);  // a retried put: acknowledged, not stored twice
+            continue;
+        }
+        local_keys.insert(key);
+        const GroupEntry* g = index.find(s.group_id());
+        auto pending_it = pending_group_counts.find(s.group_id());
+        uint32_t have = (g ? g->samples.size() : 0) +
+                        (pending_it == pending_group_counts.end() ? 0 : pending_it->second);
+        if (have == 0) starts_new_group = true;
+        uint32_t& local = local_group_counts[s.group_id()];
+        if (have + local + 1 > cfg.group_size)
+            return reject(req, v1::ERROR_CODE_INVALID_ARGUMENT,
+                          "sample " + s.sample_id() + " would be member " + std::to_string(have + local + 1) +
+                              " of group " + s.group_id() + " (group_size " +
+                              std::to_string(cfg.group_size) + "); group ids must be unique in a job");
+        ++local;
+        fresh.push_back(i);
+    }
+    // Back-pressure only on new groups: members of started groups are always admitted, so groups
+    // that are already half in the buffer can always complete and be pulled.
+    uint64_t after = index.stored_samples() + staged.size() + fresh.size();
+    if (starts_new_group && after > cfg.capacity_samples)
+        return reject(req, v1::ERROR_CODE_BUSY,
+                      "buffer full (" + std::to_string(index.stored_samples() + staged.size()) + " of " +
+                          std::to_string(cfg.capacity_samples) + " samples); retry later");
+
+    for (int i : fresh) {
+        const v1::Sample& s = samples[i];
+        std::string bytes = s.SerializeAsString();
+        staged_batch->put_sample(s.group_id(), s.sample_id(), bytes);
+        staged.push_back({s.group_id(), {s.sample_id(), bytes.size(), oldest_version(s)}});
+        ++pending_group_counts[s.group_id()];
+        pending_keys.insert(pending_key(s.group_id(), s.sample_id()));
+    }
+    pending.push_back({std::move(req), std::move(ack)});
+}
+
+void BufferServer::Impl::flush_puts() {
+    if (pending.empty()) return;
+    std::string err = store.write(*staged_batch);
+    if (!staged_batch->empty()) ++counters.write_batches;
+    if (err.empty()) {
+        for (auto& s : staged) index.add_sample(s.group_id, std::move(s.ref));
+        counters.samples_put += staged.size();
+        for (auto& p : pending) {
+            ++counters.puts;
+            counters.samples_duplicate += p.ack.duplicates();
+            v1::Envelope env = make_envelope(cfg.job_id);
+            *env.mutable_put_ack() = std::move(p.ack);
+            reply(p.req, env);
+        }
+    } else {
+        for (auto& p : pending)
+            reject(p.req, v1::ERROR_CODE_INTERNAL, "storage write failed, nothing stored: " + err);
+    }
+    staged_batch = std::make_unique<StoreBatch>();
+    staged.clear();
+    pending.clear();
+    pending_group_counts.clear();
+    pending_keys.clear();
+}
+
+// ---- pull --------------------------------------------------------------------------------------
+
+bool BufferServer::Impl::fill_batch(const std::vector<std::string>& group_ids, v1::Batch* batch) {
+    std::vector<std::string> values;
+    for (const auto& id : group_ids) {
+        values.clear();
+        if (!store.read_group(id, &values)) return false;
+        v1::Group* g = batch->add_groups();
+        g->set_group_id(id);
+        for (const auto& v : values)
+            if (!g->add_samples()->ParseFromString(v)) return false;
+        auto* samples = g->mutable_samples();
+        std::sort(samples->pointer_begin(), samples->pointer_end(),
+                  [](const v1::Sample* a, const v1::Sample* b) { return a->index_in_group() < b->index_in_group(); });
+    }
+    return true;
+}
+
+void BufferServer::Impl::handle_pull(Request& req, const v1::Envelope& env) {
+    const v1::PullBatch& p = env.pull_batch();
+    if (p.num_groups() == 0) return reject(req, v1::ERROR_CODE_INVALID_ARGUMENT, "pull of 0 groups");
+    if (p.group_size() != 0 && p.group_size() != cfg.group_size)
+        return reject(req, v1::ERROR_CODE_INVALID_ARGUMENT,
+                      "trainer expects group_size " + std::to_string(p.group_size()) +
+                          ", the buffer is configured for " + std::to_string(cfg.group_size));
+    ++counters.pulls;
+    v1::Envelope out = make_envelope(cfg.job_id);
+    v1::Batch* batch = out.mutable_batch();
+
+    // A retry of a pull whose reply was lost: serve the same lease again.
+    if (p.request_id() != 0 && !p.trainer_id().empty()) {
+        auto it = last_pull.find(p.trainer_id());
+        if (it != last_pull.end() && it->second.request_id == p.request_id()) {
+            if (const Lease* lease = index.find_lease(it->second.batch_id)) {
+                if (!fill_batch(lease->group_ids, batch))
+                    return reject(req, v1::ERROR_CODE_INTERNAL, "cannot read leased samples");
+                batch->set_batch_id(lease->batch_id);
+                batch->set_groups_available(index.groups_ready());
+                return reply(req, out);
+            }
+        }
+    }
+
+    // Plan: stale groups to drop, ready groups to lease. Nothing changes until the write succeeded.
+    StoreBatch wb;
+    std::vector<std::string> stale;
+    std::unordered_set<std::string> stale_set;
+    uint64_t stale_samples = 0;
+    if (cfg.max_staleness >= 0) {
+        stale = index.stale_groups(p.trainer_version() - cfg.max_staleness);
+        for (const auto& id : stale) {
+            const GroupEntry* g = index.find(id);
+            for (const auto& s : g->samples) wb.delete_sample(id, s.sample_id);
+            stale_samples += g->samples.size();
+            stale_set.insert(id);
+        }
+    }
+    std::vector<std::string> lease_groups;
+    for (const auto& id : index.ready_groups(p.num_groups() + stale.size())) {
+        if (lease_groups.size() == p.num_groups()) break;
+        if (!stale_set.count(id)) lease_groups.push_back(id);
+    }
+    if (lease_groups.size() < p.num_groups() && !p.allow_partial()) lease_groups.clear();
+
+    v1::StoredLease record;
+    if (!lease_groups.empty()) {
+        if (!fill_batch(lease_groups, batch))
+            return reject(req, v1::ERROR_CODE_INTERNAL, "cannot read samples of the batch");
+        record.set_batch_id(next_batch_id++);
+        for (const auto& id : lease_groups) record.add_group_ids(id);
+        record.set_trainer_version(p.trainer_version());
+        record.set_trainer_id(p.trainer_id());
+        record.set_created_unix_ms(unix_ms());
+        wb.put_lease(record);
+        wb.put_next_batch_id(next_batch_id);
+    }
+    std::string err = store.write(wb);
+    if (!wb.empty()) ++counters.write_batches;
+    if (!err.empty()) return reject(req, v1::ERROR_CODE_INTERNAL, "storage write failed: " + err);
+
+    index.erase_groups(stale);
+    counters.dropped_stale_groups += stale.size();
+    counters.dropped_stale_samples += stale_samples;
+    batch->set_dropped_stale_groups(static_cast<uint32_t>(stale.size()));
+    if (!lease_groups.empty()) {
+        int64_t deadline = cfg.lease_timeout_ms ? steady_ms() + int64_t(cfg.lease_timeout_ms) : 0;
+        index.add_lease({record.batch_id(), lease_groups, deadline});
+        batch->set_batch_id(record.batch_id());
+        ++counters.batches_leased;
+        if (p.request_id() != 0 && !p.trainer_id().empty())
+            last_pull[p.trainer_id()] = {p.request_id(), record.batch_id()};
+    } else {
+        batch->clear_groups();
+        ++counters.pulls_empty;
+    }
+    batch->set_groups_available(index.groups_ready());
+    reply(req, out);
+}
+
+// ---- commit, release, expiry -------------------------------------------------------------------
+
+void BufferServer::Impl::handle_commit(Request& req, const v1::Envelope& env) {
+    uint64_t id = env.commit_batch().batch_id();
+    v1::Envelope out = make_envelope(cfg.job_id);
+    v1::CommitAck* ack = out.mutable_commit_ack();
+    ack->set_batch_id(id);
+    const Lease* lease = index.find_lease(id);
+    if (!lease) {
+        if (committed.count(id)) {
+            ack->set_already_committed(true);
+            return reply(req, out);
+        }
+        return reject(req, v1::ERROR_CODE_UNKNOWN_BATCH,
+                      "batch " + std::to_string(id) +
+                          " is not leased: it expired (lease_timeout_ms), was released (ReleaseLeases or a "
+                          "buffer restart) or never existed; its groups are served again");
+    }
+    StoreBatch wb;
+    uint32_t samples = 0;
+    for (const auto& gid : lease->group_ids) {
+        const GroupEntry* g = index.find(gid);
+        if (!g) continue;
+        for (const auto& s : g->samples) wb.delete_sample(gid, s.sample_id);
+        samples += g->samples.size();
+    }
+    wb.delete_lease(id);
+    wb.put_committed(id);
+    bool trim = committed.size() >= kCommittedMemory;
+    if (trim) wb.delete_committed(*committed.begin());
+    std::string err = store.write(wb);
+    ++counters.write_batches;
+    if (!err.empty()) return reject(req, v1::ERROR_CODE_INTERNAL, "storage write failed: " + err);
+
+    ack->set_groups(static_cast<uint32_t>(lease->group_ids.size()));
+    ack->set_samples(samples);
+    index.commit_lease(id);
+    if (trim) committed.erase(committed.begin());
+    committed.insert(id);
+    ++counters.commits;
+    counters.samples_committed += samples;
+    reply(req, out);
+}
+
+int64_t BufferServer::Impl::end_leases(const std::vector<uint64_t>& ids) {
+    if (ids.empty()) return 0;
+    StoreBatch wb;
+    for (uint64_t id : ids) wb.delete_lease(id);
+    std::string err = store.write(wb);
+    ++counters.write_batches;
+    if (!err.empty()) {
+        spdlog::error("buffer: cannot end leases: {}", err);
+        return -1;
+    }
+    int64_t groups = 0;
+    for (uint64_t id : ids) {
+        groups += index.find_lease(id)->group_ids.size();
+        index.release_lease(id);
+    }
+    return groups;
+}
+
+void BufferServer::Impl::handle_release(Request& req, const v1::Envelope& env) {
+    std::vector<uint64_t> ids = index.lease_ids();
+    int64_t groups = end_leases(ids);
+    if (groups < 0) return reject(req, v1::ERROR_CODE_INTERNAL, "storage write failed");
+    counters.leases_released += groups;
+    spdlog::info("buffer: released {} leases ({} groups) for trainer '{}': {}", ids.size(), groups,
+                 env.release_leases().trainer_id(), env.release_leases().reason());
+    v1::Envelope out = make_envelope(cfg.job_id);
+    out.mutable_release_leases_ack()->set_batches_released(static_cast<uint32_t>(ids.size()));
+    out.mutable_release_leases_ack()->set_groups_released(static_cast<uint32_t>(groups));
+    reply(req, out);
+}
+
+void BufferServer::Impl::expire_leases() {
+    std::vector<uint64_t> ids = index.expired_leases(steady_ms());
+    int64_t groups = end_leases(ids);
+    if (groups <= 0) return;
+    counters.leases_expired += groups;
+    spdlog::warn("buffer: {} leases ({} groups) expired after {} ms without commit; serving them again",
+                 ids.size(), groups, cfg.lease_timeout_ms);
+}
+
+// ---- stats -------------------------------------------------------------------------------------
+
+void BufferServer::Impl::publish_stats() {
+    counters.stored_samples = index.stored_samples();
+    counters.stored_bytes = index.stored_bytes();
+    counters.groups_complete = index.groups_ready();
+    counters.groups_leased = index.groups_leased();
+    counters.groups_incomplete = index.groups_total() - index.groups_ready() - index.groups_leased();
+    counters.leases_open = index.leases_open();
+    counters.capacity_samples = cfg.capacity_samples;
+    counters.bytes_on_disk = store.bytes_on_disk();
+    std::lock_guard<std::mutex> lock(published_mutex);
+    published = counters;
+}
+
+void BufferServer::Impl::handle_stats(Request& req) {
+    publish_stats();
+    v1::Envelope out = make_envelope(cfg.job_id);
+    counters.to_proto(out.mutable_buffer_stats());
+    reply(req, out);
+}
+
+// ---- BufferServer ------------------------------------------------------------------------------
+
+BufferServer::BufferServer(const BufferConfig& config) : impl_(std::make_unique<Impl>(config)) {}
+
+BufferServer::~BufferServer() { stop(); }
+
+void BufferServer::run() { impl_->run(); }
+
+void BufferServer::start() {
+    STRIDE_CHECK(!impl_->thread.joinable(), "buffer server already started");
+    impl_->stop_requested = false;
+    impl_->thread = std::thread([this] { impl_->run(); });
+}
+
+void BufferServer::stop() {
+    impl_->stop_requested = true;
+    if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+std::string BufferServer::endpoint() const { return impl_->bound_endpoint; }
+
+BufferStats BufferServer::stats() const {
+    std::lock_guard<std::mutex> lock(impl_->published_mutex);
+    return impl_->published;
+}
+
+}  // namespace stride

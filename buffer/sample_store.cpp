@@ -1,0 +1,158 @@
+// buffer/sample_store.cpp: see sample_store.h.
+#include "buffer/sample_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include "common/base/error.h"
+
+namespace stride {
+
+namespace {
+
+constexpr char kSamplePrefix = 's';
+constexpr char kLeasePrefix = 'l';
+constexpr char kCommittedPrefix = 'c';
+const std::string kNextBatchKey = "mnext_batch_id";
+
+std::string encode_u64(uint64_t v) {
+    std::string s(8, '\0');
+    for (int i = 7; i >= 0; --i, v >>= 8) s[i] = static_cast<char>(v & 0xff);
+    return s;
+}
+
+uint64_t decode_u64(const rocksdb::Slice& s) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8 && i < s.size(); ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
+    return v;
+}
+
+std::string group_prefix(const std::string& group_id) {
+    std::string k;
+    k.reserve(group_id.size() + 2);
+    k += kSamplePrefix;
+    k += group_id;
+    k += '\0';
+    return k;
+}
+
+std::string sample_key(const std::string& group_id, const std::string& sample_id) {
+    return group_prefix(group_id) + sample_id;
+}
+
+std::string id_key(char prefix, uint64_t batch_id) { return std::string(1, prefix) + encode_u64(batch_id); }
+
+// Calls fn(value) for every key starting with prefix.
+void scan_prefix(rocksdb::DB* db, const std::string& prefix,
+                 const std::function<void(const rocksdb::Slice& key, const rocksdb::Slice& value)>& fn) {
+    rocksdb::ReadOptions ro;
+    ro.fill_cache = false;  // recovery scans would evict what pulls need
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) fn(it->key(), it->value());
+    STRIDE_CHECK(it->status().ok(), "buffer store scan failed: " + it->status().ToString());
+}
+
+}  // namespace
+
+// ---- StoreBatch --------------------------------------------------------------------------------
+
+StoreBatch::StoreBatch() : wb_(std::make_unique<rocksdb::WriteBatch>()) {}
+StoreBatch::~StoreBatch() = default;
+
+void StoreBatch::put_sample(const std::string& group_id, const std::string& sample_id,
+                            const std::string& bytes) {
+    wb_->Put(sample_key(group_id, sample_id), bytes);
+}
+
+void StoreBatch::delete_sample(const std::string& group_id, const std::string& sample_id) {
+    wb_->Delete(sample_key(group_id, sample_id));
+}
+
+void StoreBatch::put_lease(const v1::StoredLease& lease) {
+    wb_->Put(id_key(kLeasePrefix, lease.batch_id()), lease.SerializeAsString());
+}
+
+void StoreBatch::delete_lease(uint64_t batch_id) { wb_->Delete(id_key(kLeasePrefix, batch_id)); }
+void StoreBatch::put_committed(uint64_t batch_id) { wb_->Put(id_key(kCommittedPrefix, batch_id), ""); }
+void StoreBatch::delete_committed(uint64_t batch_id) { wb_->Delete(id_key(kCommittedPrefix, batch_id)); }
+void StoreBatch::put_next_batch_id(uint64_t next) { wb_->Put(kNextBatchKey, encode_u64(next)); }
+bool StoreBatch::empty() const { return wb_->Count() == 0; }
+size_t StoreBatch::data_bytes() const { return wb_->GetDataSize(); }
+
+// ---- SampleStore -------------------------------------------------------------------------------
+
+SampleStore::SampleStore(const std::string& dir, bool sync_wal) : dir_(dir), sync_wal_(sync_wal) {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    // Samples are written once and deleted once (a queue): keep few, large memtables and let
+    // compaction drop the tombstones in the background.
+    options.write_buffer_size = 64 << 20;
+    options.max_write_buffer_number = 4;
+    options.IncreaseParallelism(2);
+    options.compression = rocksdb::kNoCompression;  // token ids and floats hardly compress
+    rocksdb::DB* db = nullptr;
+    rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
+    STRIDE_CHECK(s.ok(), "cannot open buffer store '" + dir + "': " + s.ToString());
+    db_.reset(db);
+}
+
+SampleStore::~SampleStore() {
+    if (db_) db_->Close();
+}
+
+std::string SampleStore::write(StoreBatch& batch) {
+    if (batch.empty()) return "";
+    rocksdb::WriteOptions wo;
+    wo.sync = sync_wal_;
+    rocksdb::Status s = db_->Write(wo, batch.wb_.get());
+    return s.ok() ? "" : s.ToString();
+}
+
+bool SampleStore::read_group(const std::string& group_id, std::vector<std::string>* values) const {
+    std::string prefix = group_prefix(group_id);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+        values->push_back(it->value().ToString());
+    return it->status().ok();
+}
+
+void SampleStore::scan_samples(const std::function<void(const std::string& bytes)>& fn) const {
+    scan_prefix(db_.get(), std::string(1, kSamplePrefix),
+                [&](const rocksdb::Slice&, const rocksdb::Slice& v) { fn(v.ToString()); });
+}
+
+void SampleStore::scan_leases(const std::function<void(const v1::StoredLease&)>& fn) const {
+    scan_prefix(db_.get(), std::string(1, kLeasePrefix), [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+        v1::StoredLease lease;
+        STRIDE_CHECK(lease.ParseFromArray(v.data(), static_cast<int>(v.size())),
+                     "buffer store '" + dir_ + "': unreadable lease record " + k.ToString(true));
+        fn(lease);
+    });
+}
+
+std::vector<uint64_t> SampleStore::committed_ids() const {
+    std::vector<uint64_t> ids;
+    scan_prefix(db_.get(), std::string(1, kCommittedPrefix),
+                [&](const rocksdb::Slice& k, const rocksdb::Slice&) {
+                    ids.push_back(decode_u64(rocksdb::Slice(k.data() + 1, k.size() - 1)));
+                });
+    return ids;
+}
+
+uint64_t SampleStore::next_batch_id() const {
+    std::string v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kNextBatchKey, &v);
+    if (s.IsNotFound()) return 1;
+    STRIDE_CHECK(s.ok(), "buffer store '" + dir_ + "': " + s.ToString());
+    return decode_u64(v);
+}
+
+uint64_t SampleStore::bytes_on_disk() const {
+    uint64_t sst = 0, mem = 0;
+    db_->GetIntProperty("rocksdb.total-sst-files-size", &sst);
+    db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &mem);
+    return sst + mem;
+}
+
+}  // namespace stride

@@ -1,0 +1,80 @@
+// buffer/sample_store.h: the experience buffer's RocksDB layout. One column family, keys by prefix:
+//
+//   's' group_id '\0' sample_id   -> stride.v1.Sample (serialized)      one per stored sample
+//   'l' batch_id (8 bytes, BE)    -> stride.v1.StoredLease              one per open lease
+//   'c' batch_id (8 bytes, BE)    -> ""                                 recently committed batches
+//   'm' "next_batch_id"           -> 8 bytes BE                         batch ids never repeat
+//
+// Ids may not contain '\0' (the server rejects such samples), so a group's samples are exactly the
+// keys with prefix 's' group_id '\0'. Every change goes through one WriteBatch per group commit, so
+// a crash leaves either all or none of a request's effects on disk.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proto/buffer_store.pb.h"
+#include "proto/stride.pb.h"
+
+namespace rocksdb {
+class DB;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace stride {
+
+class SampleStore;
+
+// The changes of one group commit. Cheap to build; nothing touches disk until SampleStore::write.
+class StoreBatch {
+public:
+    StoreBatch();
+    ~StoreBatch();
+    void put_sample(const std::string& group_id, const std::string& sample_id, const std::string& bytes);
+    void delete_sample(const std::string& group_id, const std::string& sample_id);
+    void put_lease(const v1::StoredLease& lease);
+    void delete_lease(uint64_t batch_id);
+    void put_committed(uint64_t batch_id);
+    void delete_committed(uint64_t batch_id);
+    void put_next_batch_id(uint64_t next);
+    bool empty() const;
+    size_t data_bytes() const;
+
+private:
+    friend class SampleStore;
+    std::unique_ptr<rocksdb::WriteBatch> wb_;
+};
+
+class SampleStore {
+public:
+    // Opens (creating if missing) the RocksDB directory. Throws stride::Error naming dir on failure.
+    SampleStore(const std::string& dir, bool sync_wal);
+    ~SampleStore();
+    SampleStore(const SampleStore&) = delete;
+    SampleStore& operator=(const SampleStore&) = delete;
+
+    // Durable when it returns "": synced to disk if sync_wal, else written to the OS. Otherwise the
+    // RocksDB error text, and nothing of the batch was applied.
+    std::string write(StoreBatch& batch);
+
+    // The serialized samples of one group, in key order. Returns false on a read error.
+    bool read_group(const std::string& group_id, std::vector<std::string>* values) const;
+
+    // Recovery scans.
+    void scan_samples(const std::function<void(const std::string& bytes)>& fn) const;
+    void scan_leases(const std::function<void(const v1::StoredLease&)>& fn) const;
+    std::vector<uint64_t> committed_ids() const;
+    uint64_t next_batch_id() const;  // 1 on a fresh store
+
+    uint64_t bytes_on_disk() const;  // SST files + memtables, RocksDB's own estimate
+    const std::string& dir() const { return dir_; }
+
+private:
+    std::string dir_;
+    bool sync_wal_;
+    std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace stride

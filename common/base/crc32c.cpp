@@ -1,0 +1,48 @@
+#include "common/base/crc32c.h"
+
+#include <cstring>
+
+#if defined(__SSE4_2__)
+#include <nmmintrin.h>
+#endif
+
+namespace stride {
+
+namespace {
+
+// Software fallback (reflected polynomial 0x82F63B78), one table.
+struct Table {
+    uint32_t t[256];
+    Table() {
+        for (uint32_t i = 0; i < 256; ++i) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+            t[i] = c;
+        }
+    }
+};
+
+}  // namespace
+
+uint32_t crc32c(const void* data, size_t n, uint32_t crc) {
+    const unsigned char* p = static_cast<const unsigned char*>(data);
+    crc = ~crc;
+#if defined(__SSE4_2__)
+    uint64_t c = crc;
+    while (n >= 8) {
+        uint64_t v;
+        std::memcpy(&v, p, 8);
+        c = _mm_crc32_u64(c, v);
+        p += 8;
+        n -= 8;
+    }
+    crc = static_cast<uint32_t>(c);
+    while (n--) crc = _mm_crc32_u8(crc, *p++);
+#else
+    static const Table table;
+    while (n--) crc = table.t[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+#endif
+    return ~crc;
+}
+
+}  // namespace stride

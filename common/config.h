@@ -1,0 +1,175 @@
+// JobConfig: everything one `stride run CONFIG [key=value ...]` job needs, as a typed struct tree.
+//
+// The default of every field is written once, here, as its initialiser. The schema in
+// common/config_schema.cpp binds each field to its dotted YAML key with a doc string and a range,
+// and everything else is generated from that one table: YAML loading, `key=value` overrides, the
+// resolved-config dump written into the run dir, and `stride config keys` (the README table).
+// Adding a knob = add the field here + one line in the schema table.
+//
+// Names follow verl/AReaL where they have one (rollout.n, clip_low/clip_high, loss_agg, kl_coef,
+// max_staleness ...), so users of those systems recognise them.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace stride {
+
+// Architecture of a model built from scratch (when model.path is empty). Mirrors the fields of a
+// Hugging Face config.json that matter for a dense decoder.
+struct ModelInitConfig {
+    std::string arch = "qwen2";
+    int hidden = 128;
+    int layers = 4;
+    int heads = 4;
+    int kv_heads = 4;
+    int intermediate = 344;  // ~8/3 * hidden rounded up to a multiple of 8, as Llama does
+    int vocab = 0;           // 0: the tokenizer's vocabulary size
+    bool tie = false;        // tie input embedding and lm_head
+    int seed = 1;            // weight-init seed (separate from the job seed so data order can vary alone)
+    bool operator==(const ModelInitConfig&) const = default;
+};
+
+struct ModelSection {
+    std::string path;  // HF checkpoint dir (config.json + *.safetensors); empty: build from `init`
+    ModelInitConfig init;
+    bool operator==(const ModelSection&) const = default;
+};
+
+struct DataConfig {
+    std::string train;                   // JSONL file, or a generator spec `gen:arith?n=20500&seed=1`
+    std::string eval;                    // JSONL file / gen spec; empty: hold out eval_size from train
+    std::string prompt_key = "prompt";   // dotted path into each JSON line
+    std::string answer_key = "answer";   // dotted path; verl's reward_model.ground_truth is a fallback
+    std::string chat_template = "none";  // none | qwen
+    int eval_size = 500;                 // prompts in the fixed eval set (0: no eval set)
+    bool operator==(const DataConfig&) const = default;
+};
+
+// Supervised warm start before RL (loss on answer tokens only).
+struct SftConfig {
+    bool enabled = false;
+    int steps = 1000;  // upper bound; stop_at_accuracy may end it earlier
+    double lr = 1e-3;
+    int batch = 64;
+    int warmup = 50;
+    int eval_every = 25;
+    double stop_at_accuracy = 0.0;  // stop SFT once greedy eval accuracy reaches this (0: run all steps)
+    bool operator==(const SftConfig&) const = default;
+};
+
+struct RolloutConfig {
+    int workers = 1;
+    int n = 8;  // samples per prompt (the GRPO group size G)
+    double temperature = 1.0;
+    double top_p = 1.0;
+    int top_k = -1;        // -1: off
+    int max_tokens = 1024;  // new tokens per sample (L_max)
+    int segment_tokens = 0;  // segment rollout: decode at most this many tokens per step (0: off)
+    std::string mode = "sync";             // sync | async
+    std::string kv_on_update = "recompute";  // recompute | keep: KV cache of unfinished samples after a weight update
+    int max_batch_seqs = 256;  // sequences decoded together by one worker
+    int kv_blocks = 0;         // paged KV cache blocks per worker (0: sized from max_batch_seqs)
+    int block_size = 16;       // tokens per KV block
+    bool operator==(const RolloutConfig&) const = default;
+};
+
+struct RewardConfig {
+    std::string fn = "exact_match";  // built-in reward name (see reward/registry.h)
+    double correct = 1.0;            // score of a correct answer
+    double incorrect = 0.0;          // score of a wrong answer (DAPO uses -1)
+    double format_weight = 0.0;      // subtracted when no answer can be extracted
+    int overlong_buffer = 0;         // DAPO soft overlong punishment window L_cache in tokens (0: off)
+    double overlong_penalty = 1.0;   // penalty factor at L_max
+    double timeout_s = 10.0;         // per-sample scoring time limit
+    bool operator==(const RewardConfig&) const = default;
+};
+
+struct BufferConfig {
+    std::string dir;         // experience buffer directory; empty: <run>/buffer
+    bool sync_wal = false;   // fsync the write-ahead log on every append
+    int capacity = 4096;     // trajectories held before producers block
+    std::string endpoint;    // ZeroMQ endpoint of the buffer service; empty: in-process / automatic
+    int max_staleness = 1;   // async: max policy versions a trajectory may lag (ignored in sync mode)
+    bool operator==(const BufferConfig&) const = default;
+};
+
+struct TrainerConfig {
+    std::string algorithm = "grpo";  // grpo | dr_grpo | dapo | gspo | rloo | reinforce_pp | ppo
+    int steps = 100;
+    int prompts_per_step = 32;
+    double lr = 1e-6;
+    int warmup_steps = 0;
+    std::string lr_schedule = "constant";  // constant | linear | cosine (after warm-up)
+    double weight_decay = 0.01;
+    std::vector<double> betas = {0.9, 0.999};
+    double eps = 1e-8;
+    double grad_clip = 1.0;  // global L2 norm (0: off)
+    double clip_low = 0.2;   // PPO ratio lower bound 1 - clip_low
+    double clip_high = 0.2;  // PPO ratio upper bound 1 + clip_high (DAPO clip-higher: 0.28)
+    double dual_clip = 3.0;  // dual-clip constant c for negative advantages (0: off)
+    std::string loss_agg = "token_mean";  // token_mean | seq_mean_token_mean | seq_mean_token_sum | seq_mean_token_sum_norm
+    bool norm_adv_by_std = true;          // divide group-centred rewards by the group std (GRPO)
+    double adv_eps = 1e-6;                // added to the group std
+    bool dynamic_sampling = false;        // DAPO: drop groups whose rewards are all equal
+    int max_gen_batches = 10;             // DAPO: give up after this many rollout batches per step
+    int micro_batch_tokens = 8192;  // tokens per forward/backward micro-batch (0: whole batch)
+    int mini_batches = 1;           // optimiser steps per rollout batch
+    int ppo_epochs = 1;
+    double kl_coef = 0.0;            // KL-to-reference loss coefficient (0: no reference model)
+    std::string kl_type = "k3";      // k1 | k2 | k3
+    double entropy_coef = 0.0;
+    int eval_every = 10;        // RL steps between greedy evals (0: off)
+    int checkpoint_every = 50;  // RL steps between checkpoints (0: only at the end)
+    double temperature = 0.0;   // logits temperature for train log-probs (0: rollout.temperature)
+    bool operator==(const TrainerConfig&) const = default;
+};
+
+struct MetricsConfig {
+    int port = 0;  // Prometheus /metrics port (0: off)
+    std::string bind = "127.0.0.1";
+    std::string jsonl;  // metrics log; empty: <run>/metrics.jsonl
+    bool operator==(const MetricsConfig&) const = default;
+};
+
+struct LogConfig {
+    std::string level = "info";  // trace | debug | info | warn | error | off
+    bool json = false;           // one JSON object per line instead of text
+    bool operator==(const LogConfig&) const = default;
+};
+
+struct JobConfig {
+    std::string name = "job";
+    int seed = 1;
+    std::string run_dir = "runs";     // the job writes to <run_dir>/<name>/
+    std::string resume = "off";       // off | auto | require
+    std::string launcher = "threads";  // threads | processes
+    ModelSection model;
+    std::string tokenizer;  // tokenizer.json; empty: <model.path>/tokenizer.json
+    DataConfig data;
+    SftConfig sft;
+    RolloutConfig rollout;
+    RewardConfig reward;
+    BufferConfig buffer;
+    TrainerConfig trainer;
+    MetricsConfig metrics;
+    LogConfig log;
+    int threads = 0;  // compute threads (0: all cores)
+    bool operator==(const JobConfig&) const = default;
+
+    std::string run_path() const { return run_dir + "/" + name; }
+};
+
+// Reads a YAML file, applies `key.sub=value` overrides in order, fills algorithm presets for keys
+// the user did not set, and validates. Throws stride::Error naming the dotted key at fault.
+JobConfig load_job_config(const std::string& path, const std::vector<std::string>& overrides = {});
+// Same from YAML text; `source` names it in messages.
+JobConfig parse_job_config(const std::string& yaml_text, const std::string& source,
+                           const std::vector<std::string>& overrides = {});
+
+// Checks ranges of every key and the combinations between keys. load/parse call it already.
+void validate_job_config(const JobConfig& cfg);
+
+// The resolved config as YAML, every key present; parse_job_config(dump_job_config(c)) == c.
+std::string dump_job_config(const JobConfig& cfg);
+
+}  // namespace stride

@@ -1,0 +1,213 @@
+// JSONL prompt datasets, chat rendering, generator specs and the held-out split.
+#include "common/dataset.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/base/error.h"
+
+namespace stride {
+
+namespace {
+
+using nlohmann::json;
+
+// Follows a dotted path ("reward_model.ground_truth") through nested objects; nullptr if absent.
+const json* find_path(const json& obj, const std::string& path) {
+    const json* cur = &obj;
+    size_t start = 0;
+    while (start <= path.size()) {
+        size_t dot = path.find('.', start);
+        if (dot == std::string::npos) dot = path.size();
+        std::string part = path.substr(start, dot - start);
+        if (!cur->is_object()) return nullptr;
+        auto it = cur->find(part);
+        if (it == cur->end()) return nullptr;
+        cur = &*it;
+        start = dot + 1;
+    }
+    return cur;
+}
+
+std::vector<ChatMessage> parse_messages(const json& list, const std::string& where, const std::string& key) {
+    STRIDE_CHECK(!list.empty(), where + ": '" + key + "' is an empty list of messages");
+    std::vector<ChatMessage> out;
+    for (size_t i = 0; i < list.size(); ++i) {
+        const json& m = list[i];
+        std::string at = fmt::format("{}: '{}'[{}]", where, key, i);
+        STRIDE_CHECK(m.is_object(), at + ": expected a {\"role\", \"content\"} object");
+        auto role = m.find("role");
+        auto content = m.find("content");
+        STRIDE_CHECK(role != m.end() && role->is_string(), at + ": missing string 'role'");
+        STRIDE_CHECK(content != m.end() && content->is_string(), at + ": missing string 'content'");
+        out.push_back({role->get<std::string>(), content->get<std::string>()});
+    }
+    return out;
+}
+
+// Answers may be numbers in the JSON; keep integers exact and floats in their shortest form.
+std::string answer_text(const json& a, const std::string& where, const std::string& key) {
+    if (a.is_string()) return a.get<std::string>();
+    if (a.is_number_integer() || a.is_number_unsigned() || a.is_number_float()) return a.dump();
+    throw Error(where + ": '" + key + "' must be a string or a number, got " + std::string(a.type_name()));
+}
+
+uint64_t splitmix64(uint64_t& state) {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+uint64_t pow10(int d) {
+    uint64_t p = 1;
+    for (int i = 0; i < d; ++i) p *= 10;
+    return p;
+}
+
+}  // namespace
+
+std::string render_chat(const std::vector<ChatMessage>& messages, const std::string& chat_template) {
+    std::string out;
+    if (chat_template == "none") {
+        for (size_t i = 0; i < messages.size(); ++i) out += (i ? "\n\n" : "") + messages[i].content;
+        return out;
+    }
+    STRIDE_CHECK(chat_template == "qwen", "unknown chat template '" + chat_template + "' (none, qwen)");
+    // Qwen2/2.5 ChatML, as its tokenizer_config.json template renders it with add_generation_prompt.
+    for (const auto& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+    return out + "<|im_start|>assistant\n";
+}
+
+Example parse_example_line(const std::string& line, const std::string& where, const DatasetKeys& keys) {
+    json obj;
+    try {
+        obj = json::parse(line);
+    } catch (const json::parse_error& e) {
+        throw Error(where + ": not valid JSON (" + std::string(e.what()) + ")");
+    }
+    STRIDE_CHECK(obj.is_object(), where + ": expected a JSON object per line");
+    Example ex;
+    ex.where = where;
+
+    const json* prompt = find_path(obj, keys.prompt_key);
+    STRIDE_CHECK(prompt, where + ": missing prompt key '" + keys.prompt_key + "'");
+    if (prompt->is_string()) {
+        std::string text = prompt->get<std::string>();
+        // A plain prompt under a chat template is one user turn; without a template it is used as is.
+        if (keys.chat_template == "none") {
+            ex.prompt = text;
+        } else {
+            ex.prompt = render_chat({{"user", text}}, keys.chat_template);
+        }
+    } else if (prompt->is_array()) {
+        ex.messages = parse_messages(*prompt, where, keys.prompt_key);
+        ex.prompt = render_chat(ex.messages, keys.chat_template);
+    } else {
+        throw Error(where + ": '" + keys.prompt_key + "' must be a string or a list of {role, content} messages");
+    }
+    STRIDE_CHECK(!ex.prompt.empty(), where + ": empty prompt");
+
+    const json* answer = find_path(obj, keys.answer_key);
+    std::string answer_key = keys.answer_key;
+    if (!answer) {  // verl stores the label as reward_model.ground_truth
+        answer = find_path(obj, "reward_model.ground_truth");
+        answer_key = "reward_model.ground_truth";
+    }
+    STRIDE_CHECK(answer, where + ": missing answer key '" + keys.answer_key + "' (nor reward_model.ground_truth)");
+    ex.answer = answer_text(*answer, where, answer_key);
+    return ex;
+}
+
+std::vector<Example> load_jsonl_dataset(const std::string& path, const DatasetKeys& keys) {
+    std::ifstream in(path);
+    STRIDE_CHECK(in, path + ": cannot open dataset");
+    std::vector<Example> out;
+    std::string line;
+    for (size_t lineno = 1; std::getline(in, line); ++lineno) {
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank lines are allowed
+        out.push_back(parse_example_line(line, path + ":" + std::to_string(lineno), keys));
+    }
+    STRIDE_CHECK(!out.empty(), path + ": no examples");
+    return out;
+}
+
+// ---- generator specs ---------------------------------------------------------------------------
+
+bool is_gen_spec(const std::string& s) { return s.rfind("gen:", 0) == 0; }
+
+GenSpec parse_gen_spec(const std::string& spec) {
+    STRIDE_CHECK(is_gen_spec(spec), "'" + spec + "' is not a generator spec (gen:TASK?n=N&seed=S)");
+    std::string body = spec.substr(4);
+    size_t q = body.find('?');
+    GenSpec g;
+    g.task = body.substr(0, q);
+    std::string query = q == std::string::npos ? "" : body.substr(q + 1);
+    auto number = [&](const std::string& name, const std::string& v) -> int64_t {
+        char* end = nullptr;
+        long long x = std::strtoll(v.c_str(), &end, 10);
+        STRIDE_CHECK(!v.empty() && *end == '\0', spec + ": " + name + " expects an integer, got '" + v + "'");
+        return x;
+    };
+    size_t start = 0;
+    while (start < query.size()) {
+        size_t amp = query.find('&', start);
+        if (amp == std::string::npos) amp = query.size();
+        std::string param = query.substr(start, amp - start);
+        size_t eq = param.find('=');
+        STRIDE_CHECK(eq != std::string::npos, spec + ": expected name=value, got '" + param + "'");
+        std::string name = param.substr(0, eq), value = param.substr(eq + 1);
+        if (name == "n") {
+            g.n = number(name, value);
+        } else if (name == "seed") {
+            g.seed = static_cast<uint64_t>(number(name, value));
+        } else if (name == "digits") {
+            g.digits = static_cast<int>(number(name, value));
+        } else if (name == "op") {
+            g.op = value;
+        } else {
+            throw Error(spec + ": unknown parameter '" + name + "' (n, seed, digits, op)");
+        }
+        start = amp + 1;
+    }
+    try {
+        check_gen_spec(g);
+    } catch (const Error& e) {
+        throw Error(spec + ": " + e.what());
+    }
+    return g;
+}
+
+void check_gen_spec(const GenSpec& g) {
+    STRIDE_CHECK(g.task == "arith" || g.task == "collatz", "unknown task '" + g.task + "' (arith, collatz)");
+    STRIDE_CHECK(g.n >= 1, fmt::format("n must be >= 1, got {}", g.n));
+    STRIDE_CHECK(g.digits >= 1 && g.digits <= 9, fmt::format("digits must be in [1, 9], got {}", g.digits));
+    if (g.task == "arith") STRIDE_CHECK(g.op == "add" || g.op == "mul", "op must be add or mul, got '" + g.op + "'");
+    uint64_t space = gen_spec_space(g);
+    STRIDE_CHECK(static_cast<uint64_t>(g.n) <= space,
+                 fmt::format("n = {} exceeds the {} distinct {} problems with digits = {}", g.n, space, g.task,
+                             g.digits));
+}
+
+uint64_t gen_spec_space(const GenSpec& g) {
+    uint64_t values = pow10(g.digits);
+    if (g.task == "collatz") return values - 1;  // start values 1 .. 10^digits - 1
+    return values * values;                      // ordered operand pairs, zero included
+}
+
+DatasetSplit split_holdout(std::vector<Example> all, int eval_size, uint64_t seed) {
+    STRIDE_CHECK(eval_size >= 0 && static_cast<size_t>(eval_size) < all.size() + (eval_size == 0 ? 1 : 0),
+                 fmt::format("data.eval_size = {} leaves no training examples out of {}", eval_size, all.size()));
+    // Fisher-Yates with our own generator: std::shuffle's result differs between standard libraries.
+    uint64_t state = seed ^ 0x5EED0F5E1D0A7A5Eull;
+    for (size_t i = all.size(); i > 1; --i) std::swap(all[i - 1], all[splitmix64(state) % i]);
+    DatasetSplit s;
+    s.eval.assign(std::make_move_iterator(all.begin()), std::make_move_iterator(all.begin() + eval_size));
+    s.train.assign(std::make_move_iterator(all.begin() + eval_size), std::make_move_iterator(all.end()));
+    return s;
+}
+
+}  // namespace stride

@@ -1,0 +1,75 @@
+// Prompt datasets: JSONL files, one example per line, with a prompt and a reference answer.
+//
+//   {"prompt": "321+540=", "answer": "861"}
+//   {"prompt": [{"role": "user", "content": "What is 1+1?"}], "answer": 2}          (verl chat form)
+//   {"prompt": [...], "reward_model": {"ground_truth": "2"}}                          (verl nesting)
+//
+// The prompt is a string or a list of {role, content} messages, rendered to the text the model sees
+// by a chat template (none | qwen). The answer is a string or a number. Keys are dotted paths
+// (data.prompt_key / data.answer_key). Bad lines are errors naming the file and line.
+//
+// A dataset can also be a generator spec, `gen:TASK?n=N&seed=S&digits=D&op=add|mul`, made by
+// `stride data gen` (scheduler/data_gen.h); this header only parses and checks the spec.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace stride {
+
+struct ChatMessage {
+    std::string role;
+    std::string content;
+    bool operator==(const ChatMessage&) const = default;
+};
+
+struct Example {
+    std::string prompt;                 // the text the model sees (chat template applied)
+    std::vector<ChatMessage> messages;  // the chat form as given; empty for plain-string prompts
+    std::string answer;                 // reference answer as text
+    std::string where;                  // "file.jsonl:12", for messages about this example
+};
+
+struct DatasetKeys {
+    std::string prompt_key = "prompt";
+    std::string answer_key = "answer";
+    std::string chat_template = "none";  // none | qwen
+};
+
+// One JSONL line; `where` ("file:line") prefixes every error.
+Example parse_example_line(const std::string& line, const std::string& where, const DatasetKeys& keys);
+// Every non-blank line of a JSONL file. Throws Error "file:line: ..." on the first bad line.
+std::vector<Example> load_jsonl_dataset(const std::string& path, const DatasetKeys& keys);
+
+// Chat messages -> text. none: contents joined by blank lines; qwen: <|im_start|>role ... <|im_end|>
+// turns followed by the opening of the assistant turn.
+std::string render_chat(const std::vector<ChatMessage>& messages, const std::string& chat_template);
+
+// ---- generator specs ---------------------------------------------------------------------------
+
+struct GenSpec {
+    std::string task = "arith";  // arith | collatz
+    int64_t n = 1000;            // examples
+    uint64_t seed = 1;
+    int digits = 3;              // arith: operand digits; collatz: start values below 10^digits
+    std::string op = "add";      // arith: add | mul
+    bool operator==(const GenSpec&) const = default;
+};
+
+bool is_gen_spec(const std::string& s);  // starts with "gen:"
+// "gen:arith?n=20500&seed=1" -> GenSpec. Throws Error naming the bad parameter.
+GenSpec parse_gen_spec(const std::string& spec);
+// Throws Error naming the bad field (n >= 1, digits in range for the task, known task and op).
+void check_gen_spec(const GenSpec& spec);
+// How many distinct problems the spec's task and digits allow (generators never repeat one).
+uint64_t gen_spec_space(const GenSpec& spec);
+
+// Deterministic held-out split: a seeded shuffle, then the first eval_size examples are eval and the
+// rest train. eval_size larger than the data is an error.
+struct DatasetSplit {
+    std::vector<Example> train;
+    std::vector<Example> eval;
+};
+DatasetSplit split_holdout(std::vector<Example> all, int eval_size, uint64_t seed);
+
+}  // namespace stride

@@ -1,0 +1,259 @@
+#include "common/weight_sync.h"
+
+#include <zmq.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "common/base/crc32c.h"
+#include "common/base/error.h"
+
+namespace stride {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool send_envelope(void* sock, const std::string& route, const v1::Envelope& env, bool more) {
+    const std::string payload = encode_envelope(env);
+    if (zmq_send(sock, route.data(), route.size(), ZMQ_SNDMORE) == -1) return false;
+    return zmq_send(sock, payload.data(), payload.size(), more ? ZMQ_SNDMORE : 0) != -1;
+}
+
+// zmq frees a zero-copy frame through this callback; the hint owns a reference to the blob, so the
+// bytes stay valid until zmq has sent them even if a newer version replaces the blob meanwhile.
+void release_blob_ref(void*, void* hint) { delete static_cast<std::shared_ptr<const WeightBlob>*>(hint); }
+
+}  // namespace
+
+// ---- publisher ----------------------------------------------------------------------------------
+
+WeightPublisher::WeightPublisher(std::string job_id, const std::string& endpoint, size_t chunk_bytes)
+    : job_id_(std::move(job_id)), chunk_bytes_(chunk_bytes), sock_(ctx_, ZMQ_ROUTER) {
+    STRIDE_CHECK(chunk_bytes_ > 0, "weight sync: chunk_bytes must be > 0");
+    sock_.set_int(ZMQ_SNDHWM, 0);  // replies are bounded by the workers' credit windows
+    sock_.bind(endpoint);
+    endpoint_ = sock_.last_endpoint();
+    thread_ = std::thread([this] { serve(); });
+}
+
+WeightPublisher::~WeightPublisher() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+}
+
+void WeightPublisher::publish(WeightBlob blob) {
+    blob.crc32c = crc32c(blob.bytes.data(), blob.bytes.size());
+    blob.chunk_bytes = chunk_bytes_;
+    blob.chunk_crc.clear();
+    for (size_t off = 0; off < blob.bytes.size(); off += chunk_bytes_)
+        blob.chunk_crc.push_back(crc32c(blob.bytes.data() + off, std::min(chunk_bytes_, blob.bytes.size() - off)));
+    auto next = std::make_shared<const WeightBlob>(std::move(blob));
+    std::lock_guard<std::mutex> lock(mu_);
+    STRIDE_CHECK(!latest_ || next->version > latest_->version,
+                 "weight sync: published version " + std::to_string(next->version) +
+                     " is not newer than " + std::to_string(latest_->version));
+    previous_ = std::move(latest_);
+    latest_ = std::move(next);
+}
+
+int64_t WeightPublisher::latest_version() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return latest_ ? latest_->version : -1;
+}
+
+void WeightPublisher::serve() {
+    void* sock = sock_.get();
+    while (!stop_) {
+        auto frames = sock_.recv_frames(50);
+        if (!frames) continue;
+        if (frames->size() != 2) {  // [identity][envelope]; anything else is not ours
+            ++rejected_;
+            continue;
+        }
+        const std::string& route = (*frames)[0];
+        v1::Envelope req;
+        EnvelopeCheck check = decode_envelope((*frames)[1], job_id_, &req);
+        if (!check.ok()) {
+            ++rejected_;
+            send_envelope(sock, route, make_error(job_id_, check.code, check.message), false);
+            continue;
+        }
+        std::shared_ptr<const WeightBlob> latest, previous;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            latest = latest_;
+            previous = previous_;
+        }
+        if (req.has_heartbeat()) {
+            v1::Envelope reply = make_envelope(job_id_);
+            v1::WeightUpdate* u = reply.mutable_weight_update();
+            u->set_version(latest ? latest->version : -1);
+            u->set_endpoint(endpoint_);
+            if (latest) {
+                for (const auto& t : latest->tensors) *u->add_tensors() = t;
+                u->set_total_bytes(latest->bytes.size());
+                u->set_crc32(latest->crc32c);
+            }
+            send_envelope(sock, route, reply, false);
+        } else if (req.has_weight_chunk()) {
+            const v1::WeightChunk& want = req.weight_chunk();
+            std::shared_ptr<const WeightBlob> blob;
+            if (latest && latest->version == want.version()) blob = latest;
+            else if (previous && previous->version == want.version()) blob = previous;
+            if (!blob || want.offset() >= blob->bytes.size() || want.offset() % blob->chunk_bytes != 0) {
+                ++rejected_;
+                send_envelope(sock, route,
+                              make_error(job_id_, v1::ERROR_CODE_INVALID_ARGUMENT,
+                                         "weight version " + std::to_string(want.version()) +
+                                             " offset " + std::to_string(want.offset()) + " is not held"),
+                              false);
+                continue;
+            }
+            const size_t n = std::min(chunk_bytes_, blob->bytes.size() - want.offset());
+            const char* data = blob->bytes.data() + want.offset();
+            v1::Envelope reply = make_envelope(job_id_);
+            v1::WeightChunk* c = reply.mutable_weight_chunk();
+            c->set_version(blob->version);
+            c->set_offset(want.offset());
+            c->set_crc32(blob->chunk_crc[want.offset() / blob->chunk_bytes]);
+            if (!send_envelope(sock, route, reply, true)) continue;
+            zmq_msg_t msg;
+            auto* ref = new std::shared_ptr<const WeightBlob>(blob);
+            zmq_msg_init_data(&msg, const_cast<char*>(data), n, release_blob_ref, ref);
+            if (zmq_msg_send(&msg, sock, 0) == -1) zmq_msg_close(&msg);
+            ++chunks_served_;
+        } else {
+            ++rejected_;
+            send_envelope(sock, route,
+                          make_error(job_id_, v1::ERROR_CODE_UNKNOWN_BODY,
+                                     "the weight publisher serves Heartbeat and WeightChunk requests"),
+                          false);
+        }
+    }
+}
+
+// ---- subscriber ---------------------------------------------------------------------------------
+
+WeightSubscriber::WeightSubscriber(std::string job_id, const std::string& endpoint, int window)
+    : job_id_(std::move(job_id)), endpoint_(endpoint), window_(window) {
+    STRIDE_CHECK(window_ >= 1, "weight sync: window must be >= 1");
+    reset_socket();
+}
+
+void WeightSubscriber::reset_socket() {
+    // A fresh socket after any failure: replies to abandoned requests must never be read as answers.
+    sock_.reset();
+    sock_.emplace(ctx_, ZMQ_DEALER);
+    sock_->set_int(ZMQ_RCVHWM, 0);
+    sock_->connect(endpoint_);
+}
+
+std::optional<v1::WeightUpdate> WeightSubscriber::latest(int timeout_ms) {
+    v1::Envelope req = make_envelope(job_id_);
+    req.mutable_heartbeat()->set_role(v1::ROLE_ROLLOUT);
+    if (!sock_->send_frames({encode_envelope(req)}, timeout_ms)) {
+        reset_socket();
+        return std::nullopt;
+    }
+    auto frames = sock_->recv_frames(timeout_ms);
+    if (!frames || frames->size() != 1) {
+        reset_socket();
+        return std::nullopt;
+    }
+    v1::Envelope reply;
+    EnvelopeCheck check = decode_envelope((*frames)[0], job_id_, &reply);
+    STRIDE_CHECK(check.ok(), "weight sync: bad reply from " + endpoint_ + ": " + check.message);
+    STRIDE_CHECK(reply.has_weight_update(), "weight sync: " + endpoint_ + " did not answer with a WeightUpdate");
+    return reply.weight_update();
+}
+
+std::optional<WeightBlob> WeightSubscriber::fetch_if_newer(int64_t have_version, int timeout_ms,
+                                                           WeightFetchStats* stats) {
+    WeightBlob blob;
+    if (!fetch_if_newer(have_version, timeout_ms, blob, stats)) return std::nullopt;
+    return blob;
+}
+
+namespace {
+
+// One received frame, read in place from zmq's buffer (no intermediate std::string).
+struct Frame {
+    zmq_msg_t msg;
+    Frame() { zmq_msg_init(&msg); }
+    ~Frame() { zmq_msg_close(&msg); }
+    const char* data() { return static_cast<const char*>(zmq_msg_data(&msg)); }
+    size_t size() { return zmq_msg_size(&msg); }
+};
+
+}  // namespace
+
+bool WeightSubscriber::fetch_if_newer(int64_t have_version, int timeout_ms, WeightBlob& blob,
+                                      WeightFetchStats* stats) {
+    auto update = latest(timeout_ms);
+    if (!update || update->version() <= have_version) return false;
+    const auto t0 = Clock::now();
+    const uint64_t total = update->total_bytes();
+    blob.version = -1;  // not usable until the last chunk checks out
+    blob.tensors.assign(update->tensors().begin(), update->tensors().end());
+    blob.bytes.resize(total);
+    blob.crc32c = update->crc32();
+    const int64_t version = update->version();
+    auto fail = [&](const std::string& why) -> Error {
+        reset_socket();
+        return Error("weight sync: version " + std::to_string(version) + " from " + endpoint_ + ": " + why);
+    };
+
+    // Credit-based pipelining (the zguide's file-transfer pattern): keep `window_` chunk requests in
+    // flight; the chunk size is the publisher's, learnt from the first reply.
+    uint64_t next_offset = 0, received = 0, chunk = 0, chunks = 0;
+    auto request = [&](uint64_t offset) {
+        v1::Envelope req = make_envelope(job_id_);
+        req.mutable_weight_chunk()->set_version(version);
+        req.mutable_weight_chunk()->set_offset(offset);
+        if (!sock_->send_frames({encode_envelope(req)}, timeout_ms)) throw fail("cannot send a chunk request");
+    };
+    if (total > 0) request(0);
+    void* sock = sock_->get();
+    while (received < total) {
+        zmq_pollitem_t item{sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, timeout_ms) <= 0) throw fail("the publisher stopped answering");
+        Frame head, body;
+        if (zmq_msg_recv(&head.msg, sock, 0) == -1) throw fail("receive failed");
+        v1::Envelope reply;
+        EnvelopeCheck check = decode_envelope(std::string_view(head.data(), head.size()), job_id_, &reply);
+        if (!check.ok()) throw fail(check.message);
+        if (reply.has_error()) throw fail(reply.error().message());
+        if (!reply.has_weight_chunk() || !zmq_msg_more(&head.msg)) throw fail("unexpected reply");
+        if (zmq_msg_recv(&body.msg, sock, 0) == -1) throw fail("receive failed");
+        const v1::WeightChunk& c = reply.weight_chunk();
+        const size_t n = body.size();
+        if (chunk == 0) chunk = n;  // the first reply is for offset 0 and carries a full chunk
+        // Requests go out in offset order and zmq keeps order per connection, so chunk k arrives k-th:
+        // this check also proves every byte arrived exactly once.
+        if (c.version() != version || c.offset() != received || n == 0 || received + n > total ||
+            (received + n < total && n != chunk))
+            throw fail("chunk at offset " + std::to_string(c.offset()) + " is out of order or out of bounds");
+        if (crc32c(body.data(), n) != c.crc32())
+            throw fail("chunk at offset " + std::to_string(c.offset()) + " failed its checksum");
+        std::memcpy(blob.bytes.data() + received, body.data(), n);
+        received += n;
+        ++chunks;
+        if (chunks == 1) {
+            next_offset = chunk;
+            for (int i = 0; i < window_ && next_offset < total; ++i, next_offset += chunk) request(next_offset);
+        } else if (next_offset < total) {
+            request(next_offset);
+            next_offset += chunk;
+        }
+    }
+    blob.version = version;
+    if (stats) {
+        stats->seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+        stats->bytes = total;
+        stats->chunks = chunks;
+    }
+    return true;
+}
+
+}  // namespace stride

@@ -1,0 +1,140 @@
+// stride generate: sample a completion for one prompt with the CPU engine (KV cache + generator).
+//
+//   stride generate --model DIR --tokenizer tokenizer.json --prompt "Hello" [--max-tokens 64]
+//       [--temperature 1.0 --top-p 1.0 --top-k 0 --seed 0] [--chat] [--json] [--kv-mb 256]
+//   stride generate --model DIR --prompt-ids 1,2,3 --json        (no tokenizer needed)
+//
+// Prints the completion text (or, with --json, one JSON object with token ids, per-token behaviour
+// log-probs, finish reason and text) to stdout, and a throughput line to stderr. --chat wraps the
+// prompt in the model family's chat template (Qwen ChatML, or Llama-3 headers for arch llama).
+// Generation stops at max-tokens or at an EOS id from config.json (in chat mode also the template's
+// end-of-turn tokens).
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/base/error.h"
+#include "model/checkpoint.h"
+#include "model/cli/args.h"
+#include "model/cli/commands.h"
+#include "model/generator.h"
+#ifdef STRIDE_HAVE_TOKENIZER
+#include "model/tokenizer/tokenizer.h"
+#endif
+
+namespace stride::cli {
+
+namespace {
+
+std::vector<int> parse_ids(const std::string& text) {
+    std::vector<int> ids;
+    std::stringstream ss(text);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        char* end = nullptr;
+        long v = std::strtol(item.c_str(), &end, 10);
+        STRIDE_CHECK(!item.empty() && end && *end == '\0',
+                     "--prompt-ids expects comma-separated integers, got '" + item + "'");
+        ids.push_back(static_cast<int>(v));
+    }
+    return ids;
+}
+
+std::string chat_wrap(Arch arch, const std::string& prompt) {
+    if (arch == Arch::llama)
+        return "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n" + prompt +
+               "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n";
+    return "<|im_start|>user\n" + prompt + "<|im_end|>\n<|im_start|>assistant\n";
+}
+
+}  // namespace
+
+int generate(int argc, char** argv) {
+    const Args args(argc, argv,
+                    {"model", "tokenizer", "prompt", "prompt-ids", "max-tokens", "temperature", "top-p",
+                     "top-k", "seed", "kv-mb"},
+                    {"chat", "json"});
+    Model model = checkpoint_load(args.get("model"));
+    const ModelConfig& cfg = model.config();
+
+    GenerationRequest req;
+    req.id = 0;
+    req.max_new_tokens = args.get_int("max-tokens", 64);
+    req.sampling.temperature = static_cast<float>(args.get_double("temperature", 1.0));
+    req.sampling.top_p = static_cast<float>(args.get_double("top-p", 1.0));
+    req.sampling.top_k = args.get_int("top-k", 0);
+    req.sampling.seed = args.get_u64("seed", 0);
+    req.stop_tokens = cfg.eos_token_ids;
+
+#ifdef STRIDE_HAVE_TOKENIZER
+    std::unique_ptr<Tokenizer> tok;
+    if (args.has("tokenizer")) tok = std::make_unique<Tokenizer>(Tokenizer::load(args.get("tokenizer")));
+#endif
+    if (args.has("prompt-ids")) {
+        STRIDE_CHECK(!args.has("prompt"), "give either --prompt or --prompt-ids, not both");
+        req.prompt = parse_ids(args.get("prompt-ids"));
+    } else {
+#ifdef STRIDE_HAVE_TOKENIZER
+        STRIDE_CHECK(tok, "--prompt needs --tokenizer FILE (or pass token ids with --prompt-ids)");
+        std::string text = args.get("prompt");
+        if (args.has("chat")) {
+            text = chat_wrap(cfg.arch, text);
+            for (const char* end_of_turn : {"<|im_end|>", "<|endoftext|>", "<|eot_id|>"}) {
+                int id = tok->token_to_id(end_of_turn);
+                if (id >= 0) req.stop_tokens.push_back(id);
+            }
+        }
+        req.prompt = tok->encode(text);
+#else
+        throw Error("this build has no tokenizer (needs libonig-dev and libutf8proc-dev); use --prompt-ids");
+#endif
+    }
+
+    GeneratorOptions opt;
+    opt.kv_bytes = static_cast<size_t>(args.get_int("kv-mb", 256)) << 20;
+    opt.max_running = 1;
+    opt.max_batch_tokens = 2048;
+    // The pool must hold prompt + completion; grow the default budget rather than fail on long prompts.
+    const size_t need = static_cast<size_t>(req.prompt.size() + req.max_new_tokens + opt.block_size) *
+                        cfg.layers * 2 * cfg.kv_heads * cfg.head_dim * sizeof(float);
+    if (opt.kv_bytes < need) opt.kv_bytes = need;
+    Generator gen(model, opt);
+    gen.add(req);
+
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<GeneratedSequence> out = gen.run_until_done();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    STRIDE_CHECK(out.size() == 1, "generate: internal error, expected one finished sequence");
+    const GeneratedSequence& g = out[0];
+
+    std::string text;
+#ifdef STRIDE_HAVE_TOKENIZER
+    if (tok) text = tok->decode(g.tokens);
+#endif
+    if (args.has("json")) {
+        nlohmann::json j;
+        j["prompt_tokens"] = req.prompt;
+        j["tokens"] = g.tokens;
+        j["logprobs"] = g.logprobs;
+        j["finish_reason"] = finish_reason_name(g.reason);
+        j["text"] = text;
+        std::printf("%s\n", j.dump().c_str());
+    } else if (!text.empty() || g.tokens.empty()) {
+        std::printf("%s\n", text.c_str());
+    } else {  // no tokenizer: the ids
+        for (size_t i = 0; i < g.tokens.size(); ++i) std::printf(i ? " %d" : "%d", g.tokens[i]);
+        std::printf("\n");
+    }
+    std::fprintf(stderr,
+                 "stride generate: %zu prompt + %zu new tokens in %.3f s (%.1f tokens/s), finish: %s\n",
+                 req.prompt.size(), g.tokens.size(), secs, (req.prompt.size() + g.tokens.size()) / secs,
+                 finish_reason_name(g.reason));
+    return 0;
+}
+
+}  // namespace stride::cli

@@ -1,0 +1,140 @@
+// Continuous batching over the Decoder (vLLM V1-style scheduler, CPU reference).
+//
+// Every sequence is "tokens so far" (prompt + generated) plus "how many of them are in the KV cache".
+// Each step() hands out a token budget: running sequences first (a decoding sequence needs 1 token,
+// a sequence still prefilling gets the next chunk of its prompt), then waiting requests are admitted
+// FIFO while the budget, the running-sequence limit and the KV pool allow. All scheduled tokens go
+// through ONE Decoder::extend call; each sequence whose tokens are now all cached samples its next
+// token. New prompts therefore join as soon as others finish, long prompts are prefilled in chunks
+// alongside decodes, and nothing is ever padded.
+//
+// Groups (GRPO): a request with n > 1 samples prefills its prompt once; the n - 1 other samples fork
+// the prompt's KV blocks (reference counts, copy-on-write of the last partial block) and sample their
+// first token from the same logits with their own random stream.
+//
+// Out of KV blocks: the most recently admitted running sequence is preempted — its blocks are freed
+// and it goes back to the front of the queue keeping its tokens; later it re-prefills prompt +
+// generated tokens (recompute) and continues. Sampling is keyed by (seed, sample index, tokens
+// generated so far), so preemption and batch composition do not change which tokens are drawn.
+//
+// RL weight updates: overwrite the Model's buffer in place between steps. Then either keep the KV
+// (stale prefix, cheaper; AReaL-style "in place") or call drop_kv() so every resident sequence
+// re-prefills its prompt + generated tokens with the new weights at its next step (recompute). The
+// per-token log-probs already returned were recorded at sampling time with the weights of that step.
+//
+// Tested by tests/model/test_generator.cpp.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "model/decoder.h"
+#include "model/kv_cache.h"
+#include "model/params.h"
+#include "model/sampler.h"
+
+namespace stride {
+
+enum class FinishReason { stop, length };
+const char* finish_reason_name(FinishReason r);  // "stop" | "length"
+
+struct GenerationRequest {
+    uint64_t id = 0;
+    std::vector<int> prompt;       // token ids, non-empty
+    int max_new_tokens = 16;       // >= 1
+    std::vector<int> stop_tokens;  // sampling one of these finishes the sequence (it is kept in tokens)
+    SamplingParams sampling;       // temperature, top_p, top_k, seed
+    int n = 1;                     // samples of this prompt (sample_index 0..n-1), sharing prompt blocks
+};
+
+struct GeneratedSequence {
+    uint64_t request_id = 0;
+    int sample_index = 0;
+    std::vector<int> tokens;      // generated tokens only (the stop token included when reason == stop)
+    std::vector<float> logprobs;  // behaviour log-prob of each generated token (see sampler.h)
+    FinishReason reason = FinishReason::length;
+};
+
+struct GeneratorOptions {
+    int kv_blocks = 0;  // KV pool size in blocks; 0 = derive from kv_bytes
+    size_t kv_bytes = size_t(256) << 20;
+    int block_size = 16;
+    int max_running = 64;         // sequences in flight at once
+    int max_batch_tokens = 2048;  // tokens per step (prefill chunks + decodes); >= max_running
+};
+
+struct GeneratorStats {
+    int64_t steps = 0;
+    int64_t prefill_tokens = 0;  // tokens fed that were not the last sampled token (prompts, recompute)
+    int64_t decode_tokens = 0;   // single sampled tokens fed back
+    int64_t preemptions = 0;
+};
+
+class Generator {
+   public:
+    Generator(const Model& model, const GeneratorOptions& opt = {});
+
+    // Queues a request. Throws Error for an empty prompt, out-of-vocabulary ids, bad sampling params,
+    // or a request that could never fit the KV pool.
+    void add(const GenerationRequest& req);
+
+    // One scheduling iteration: admit, run one batched extend, sample. Returns the sequences that
+    // finished in this step (possibly none).
+    std::vector<GeneratedSequence> step();
+    // Steps until nothing is waiting or running; returns everything that finished, in finish order.
+    std::vector<GeneratedSequence> run_until_done();
+
+    bool done() const { return waiting_.empty() && running_.empty(); }
+    int num_waiting() const;
+    int num_running() const { return static_cast<int>(running_.size()); }
+
+    // Frees every resident sequence's KV; each re-prefills prompt + generated tokens at its next
+    // step (after a weight update, to recompute the cache with the new weights).
+    void drop_kv();
+
+    const KvCache& cache() const { return cache_; }
+    const GeneratorStats& stats() const { return stats_; }
+
+   private:
+    struct Seq {
+        uint64_t request_id = 0;
+        int sample_index = 0;
+        std::vector<int> tokens;  // prompt + generated
+        int prompt_len = 0;
+        int computed = 0;      // tokens whose K/V are in the cache
+        int kv = -1;           // KvCache sequence id, -1 when not resident
+        int fork_leader = -1;  // waits for this sequence's prefill, then forks its KV
+        int max_new_tokens = 0;
+        std::vector<int> stop_tokens;
+        SamplingParams sampling;
+        std::vector<float> logprobs;
+        bool live = false;
+    };
+    struct Scheduled {
+        int seq;    // index into seqs_
+        int count;  // new tokens fed this step
+    };
+
+    int new_seq();
+    void preempt(int seq);
+    bool preempt_one(int keep, int min_index);
+    void release_followers(int leader);
+    void sample_into(int seq, const float* logits, std::vector<GeneratedSequence>& finished);
+    void finish(int seq, FinishReason reason, std::vector<GeneratedSequence>& finished);
+
+    const Model& model_;
+    GeneratorOptions opt_;
+    KvCache cache_;
+    Decoder decoder_;
+    Sampler sampler_;
+    std::vector<Seq> seqs_;
+    std::vector<int> free_seqs_;
+    std::deque<std::vector<int>> waiting_;  // groups of sequences: leader first, then its followers
+    std::vector<int> running_;              // admission order (preemption takes from the back)
+    DecodeBatch batch_;
+    std::vector<Scheduled> scheduled_;
+    GeneratorStats stats_;
+};
+
+}  // namespace stride

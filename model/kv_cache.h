@@ -1,0 +1,107 @@
+// Paged KV cache (vLLM PagedAttention style): one pool of fixed-size blocks of `block_size` tokens,
+// a free list, a block table per sequence, and reference counts so that sequences can share blocks
+// (a GRPO group of n samples shares its prompt's blocks; the last, partially filled block is copied on
+// the first write into it). Sequences of very different lengths share the pool without copying.
+//
+// Memory is allocated once, in the constructor:
+//   pool [num_blocks][layers][2 (k|v)][block_size][kv_heads][head_dim]   (floats)
+// Block-major layout keeps a whole block (all layers, K and V) contiguous, so copy-on-write is one
+// memcpy, and within a block one layer's K rows for consecutive tokens are contiguous.
+//
+// Token position p of a sequence lives in physical block table[p / block_size] at offset
+// p % block_size; its "slot" is block * block_size + offset (vLLM's slot_mapping).
+//
+// Tested by tests/model/test_kv_cache.cpp.
+#pragma once
+#include <cstddef>
+#include <vector>
+
+#include "model/config.h"
+
+namespace stride {
+
+class KvCache {
+   public:
+    // Allocates the pool. Throws Error for non-positive sizes.
+    KvCache(const ModelConfig& cfg, int num_blocks, int block_size = 16);
+    KvCache(const KvCache&) = delete;
+    KvCache& operator=(const KvCache&) = delete;
+
+    // Number of blocks that fit in `bytes` of memory for this model shape (at least 0).
+    static int blocks_for_bytes(const ModelConfig& cfg, size_t bytes, int block_size = 16);
+
+    int block_size() const { return block_size_; }
+    int layers() const { return layers_; }
+    int kv_heads() const { return kv_heads_; }
+    int head_dim() const { return head_dim_; }
+    int blocks_total() const { return num_blocks_; }
+    int blocks_used() const { return num_blocks_ - static_cast<int>(free_blocks_.size()); }
+    int blocks_free() const { return static_cast<int>(free_blocks_.size()); }
+    size_t pool_bytes() const { return pool_.size() * sizeof(float); }
+
+    // Blocks needed to hold `tokens` tokens from scratch.
+    int blocks_for_tokens(int tokens) const { return (tokens + block_size_ - 1) / block_size_; }
+    // Admission budget check: could a new sequence of `tokens` tokens get its blocks now?
+    bool can_allocate(int tokens) const { return blocks_for_tokens(tokens) <= blocks_free(); }
+
+    // ---- sequences -------------------------------------------------------------------------------
+    // A new empty sequence; returns its id (ids of freed sequences are reused).
+    int seq_create();
+    // A new sequence sharing all of `parent`'s blocks (reference counts + 1). Both may grow afterwards;
+    // whichever writes first into a shared partial block gets a private copy of it.
+    int seq_fork(int parent);
+    // Releases the sequence's blocks (a block returns to the free list when no sequence holds it).
+    void seq_free(int seq);
+    // Shortens a sequence to `length` tokens, releasing whole blocks past it (for recomputation).
+    void seq_truncate(int seq, int length);
+
+    int seq_length(int seq) const;
+    const std::vector<int>& seq_block_table(int seq) const;
+    int seq_count() const { return live_seqs_; }
+
+    // New blocks that seq_grow(seq, n) would take from the free list (copy-on-write included).
+    int blocks_to_grow(int seq, int n) const;
+    bool can_grow(int seq, int n) const { return blocks_to_grow(seq, n) <= blocks_free(); }
+    // Makes room for n more tokens: positions [length, length + n) become writable and owned by this
+    // sequence alone, and length += n. Throws Error when the pool is exhausted (check can_grow first).
+    void seq_grow(int seq, int n);
+    // Slot of token position `pos` (< seq_length) of a sequence: block * block_size + offset.
+    int slot(int seq, int pos) const;
+
+    // ---- memory --------------------------------------------------------------------------------
+    // K (kv = 0) or V (kv = 1) rows of one layer in one block: [block_size][kv_heads][head_dim].
+    float* block_data(int block, int layer, int kv) {
+        return pool_.data() + ((static_cast<size_t>(block) * layers_ + layer) * 2 + kv) * block_floats_;
+    }
+    const float* block_data(int block, int layer, int kv) const {
+        return pool_.data() + ((static_cast<size_t>(block) * layers_ + layer) * 2 + kv) * block_floats_;
+    }
+    // Floats between the same (layer, kv) rows of consecutive physical blocks.
+    size_t block_stride() const { return static_cast<size_t>(layers_) * 2 * block_floats_; }
+    // Floats of one (block, layer, kv) tile: block_size * kv_heads * head_dim.
+    size_t tile_floats() const { return block_floats_; }
+    int block_refcount(int block) const { return refcount_[block]; }
+
+   private:
+    struct Seq {
+        bool live = false;
+        int length = 0;
+        std::vector<int> blocks;  // physical block ids, logical order
+    };
+
+    int take_block();  // from the free list, refcount 1
+    void release_block(int block);
+    const Seq& seq_at(int seq) const;
+    Seq& seq_at(int seq);
+
+    int layers_, kv_heads_, head_dim_, block_size_, num_blocks_;
+    size_t block_floats_;  // block_size * kv_heads * head_dim
+    std::vector<float> pool_;
+    std::vector<int> refcount_;     // [num_blocks]
+    std::vector<int> free_blocks_;  // stack of free block ids
+    std::vector<Seq> seqs_;
+    std::vector<int> free_seq_ids_;
+    int live_seqs_ = 0;
+};
+
+}  // namespace stride

@@ -1,0 +1,242 @@
+// Decoder forward and backward over a packed batch (llm.c style: explicit ops, one activation arena).
+// Layer l:  x = rmsnorm(r_l);  q,k,v = x W^T (+b);  [qk_norm];  rope(q, k);  a = attention(q, k, v);
+//           m = r_l + a Wo^T (+bo);  y = rmsnorm(m);  r_{l+1} = m + down(silu(gate(y)) * up(y)).
+// Head:     f = rmsnorm(r_L);  row t of the chunked LM head scores tokens[t+1] (same sequence only).
+// Checked against an independent PyTorch implementation in tests/model/test_transformer_vs_torch.cpp.
+#include "model/transformer.h"
+
+#include <cstring>
+#include <string>
+
+#include "common/base/error.h"
+#include "common/base/parallel.h"
+#include "model/activations.h"
+#include "model/ops/attention.h"
+#include "model/ops/embedding.h"
+#include "model/ops/logprob.h"
+#include "model/ops/matmul.h"
+#include "model/ops/rmsnorm.h"
+#include "model/ops/rope.h"
+#include "model/ops/swiglu.h"
+
+namespace stride {
+
+void PackedBatch::add_sequence(const std::vector<int>& seq) {
+    tokens.insert(tokens.end(), seq.begin(), seq.end());
+    for (int i = 0; i < static_cast<int>(seq.size()); ++i) positions.push_back(i);
+    cu_seqlens.push_back(static_cast<int>(tokens.size()));
+}
+
+namespace {
+
+// y[i] += x[i] over n floats (residual connections).
+void add_inplace(float* y, const float* x, size_t n) {
+    const long N = (long)n;
+#pragma omp parallel for simd
+    for (long i = 0; i < N; ++i) y[i] += x[i];
+}
+
+void zero(float* p, size_t n) {
+    std::memset(p, 0, n * sizeof(float));
+}
+
+}  // namespace
+
+struct Transformer::Impl {
+    const Model& model;
+    std::vector<float> inv_freq;  // [D/2] RoPE inverse frequencies
+    ActivationArena arena;
+    // The last forward's batch, kept for backward.
+    Activations* acts = nullptr;
+    std::vector<int> tokens, positions, cu_seqlens, targets;  // targets[t] = tokens[t+1] or -1
+    ForwardOptions opt;
+
+    explicit Impl(const Model& m) : model(m), inv_freq(rope_inv_freq(m.config())) {}
+
+    int T() const { return static_cast<int>(tokens.size()); }
+    int n_seqs() const { return static_cast<int>(cu_seqlens.size()) - 1; }
+
+    // Forward of layer l from its input x_in. Writes x_out (the next residual) unless null, which
+    // recompute-mode backward uses to rebuild only the tensors the layer's backward needs.
+    void layer_forward(int l, const float* x_in, float* x_out) {
+        const ModelConfig& c = model.config();
+        const LayerWeights& w = model.w.layers[l];
+        LayerActivations& a = acts->layers[l];
+        const int T = this->T(), H = c.hidden, I = c.intermediate, D = c.head_dim;
+        const int nq = c.heads, nkv = c.kv_heads, Hq = c.q_dim(), Hkv = c.kv_dim();
+
+        rmsnorm_forward(a.ln1, a.ln1_rstd, x_in, w.attn_norm, T, H, c.rms_eps);
+        matmul_forward(c.qk_norm ? a.q_pre : a.q, a.ln1, w.wq, w.bq, T, H, Hq);
+        matmul_forward(c.qk_norm ? a.k_pre : a.k, a.ln1, w.wk, w.bk, T, H, Hkv);
+        matmul_forward(a.v, a.ln1, w.wv, w.bv, T, H, Hkv);
+        if (c.qk_norm) {  // Qwen3: per-head RMSNorm over D, after projection, before RoPE
+            rmsnorm_forward(a.q, a.q_rstd, a.q_pre, w.q_norm, T * nq, D, c.rms_eps);
+            rmsnorm_forward(a.k, a.k_rstd, a.k_pre, w.k_norm, T * nkv, D, c.rms_eps);
+        }
+        rope_forward(a.q, positions.data(), inv_freq.data(), T, nq, D);
+        rope_forward(a.k, positions.data(), inv_freq.data(), T, nkv, D);
+        attention_forward(a.att, a.lse, a.q, a.k, a.v, cu_seqlens.data(), n_seqs(), nq, nkv, D);
+        matmul_forward(a.res_mid, a.att, w.wo, w.bo, T, Hq, H);
+        add_inplace(a.res_mid, x_in, (size_t)T * H);
+
+        rmsnorm_forward(a.ln2, a.ln2_rstd, a.res_mid, w.mlp_norm, T, H, c.rms_eps);
+        matmul_forward(a.gate, a.ln2, w.w_gate, w.b_gate, T, H, I);
+        matmul_forward(a.up, a.ln2, w.w_up, w.b_up, T, H, I);
+        swiglu_forward(a.act, a.gate, a.up, (size_t)T * I);
+        if (x_out) {
+            matmul_forward(x_out, a.act, w.w_down, w.b_down, T, I, H);
+            add_inplace(x_out, a.res_mid, (size_t)T * H);
+        }
+    }
+
+    // On entry acts->d_res = dL/d r_{l+1}; on exit dL/d r_l. Parameter gradients accumulate into g.
+    void layer_backward(int l, const LayerWeights& g) {
+        const ModelConfig& c = model.config();
+        const LayerWeights& w = model.w.layers[l];
+        const LayerActivations& a = acts->layers[l];
+        Activations& A = *acts;
+        const int T = this->T(), H = c.hidden, I = c.intermediate, D = c.head_dim;
+        const int nq = c.heads, nkv = c.kv_heads, Hq = c.q_dim(), Hkv = c.kv_dim();
+        const float* x_in = A.residual[l];
+
+        // MLP block: r_{l+1} = m + down(act); the residual path passes d_res through unchanged.
+        zero(A.d_act, (size_t)T * I);
+        matmul_backward(A.d_act, g.w_down, g.b_down, A.d_res, a.act, w.w_down, T, I, H);
+        swiglu_backward(A.d_gate, A.d_up, A.d_act, a.gate, a.up, (size_t)T * I);
+        zero(A.d_x, (size_t)T * H);
+        matmul_backward(A.d_x, g.w_gate, g.b_gate, A.d_gate, a.ln2, w.w_gate, T, H, I);
+        matmul_backward(A.d_x, g.w_up, g.b_up, A.d_up, a.ln2, w.w_up, T, H, I);
+        rmsnorm_backward(A.d_res, g.mlp_norm, A.d_x, a.res_mid, w.mlp_norm, a.ln2_rstd, T, H);
+
+        // Attention block: m = r_l + o_proj(att).
+        zero(A.d_att, (size_t)T * Hq);
+        matmul_backward(A.d_att, g.wo, g.bo, A.d_res, a.att, w.wo, T, Hq, H);
+        attention_backward(A.d_q, A.d_k, A.d_v, A.d_att, a.att, a.lse, a.q, a.k, a.v, cu_seqlens.data(),
+                           n_seqs(), nq, nkv, D);
+        rope_backward(A.d_q, positions.data(), inv_freq.data(), T, nq, D);
+        rope_backward(A.d_k, positions.data(), inv_freq.data(), T, nkv, D);
+        const float* dq = A.d_q;
+        const float* dk = A.d_k;
+        if (c.qk_norm) {
+            zero(A.d_q_pre, (size_t)T * Hq);
+            zero(A.d_k_pre, (size_t)T * Hkv);
+            rmsnorm_backward(A.d_q_pre, g.q_norm, A.d_q, a.q_pre, w.q_norm, a.q_rstd, T * nq, D);
+            rmsnorm_backward(A.d_k_pre, g.k_norm, A.d_k, a.k_pre, w.k_norm, a.k_rstd, T * nkv, D);
+            dq = A.d_q_pre;
+            dk = A.d_k_pre;
+        }
+        zero(A.d_x, (size_t)T * H);
+        matmul_backward(A.d_x, g.wq, g.bq, dq, a.ln1, w.wq, T, H, Hq);
+        matmul_backward(A.d_x, g.wk, g.bk, dk, a.ln1, w.wk, T, H, Hkv);
+        matmul_backward(A.d_x, g.wv, g.bv, A.d_v, a.ln1, w.wv, T, H, Hkv);
+        rmsnorm_backward(A.d_res, g.attn_norm, A.d_x, x_in, w.attn_norm, a.ln1_rstd, T, H);
+    }
+
+    // Views of a gradient buffer with the weights' layout, by pointer offset (no name lookups).
+    ModelWeights grad_views(float* grads) const {
+        const float* base = model.data.data();
+        auto re = [&](const float* p) -> float* { return p ? grads + (p - base) : nullptr; };
+        ModelWeights g = model.w;
+        g.embed = re(model.w.embed);
+        g.final_norm = re(model.w.final_norm);
+        g.lm_head = re(model.w.lm_head);  // == g.embed when tied: head and embedding grads add up
+        for (LayerWeights& L : g.layers) {
+            for (float** f :
+                 {&L.attn_norm, &L.wq, &L.bq, &L.wk, &L.bk, &L.wv, &L.bv, &L.wo, &L.bo, &L.q_norm, &L.k_norm,
+                  &L.mlp_norm, &L.w_gate, &L.b_gate, &L.w_up, &L.b_up, &L.w_down, &L.b_down})
+                *f = re(*f);
+        }
+        return g;
+    }
+};
+
+Transformer::Transformer(const Model& model) : impl_(new Impl(model)) {
+    init_threads();
+}
+Transformer::~Transformer() {
+    delete impl_;
+}
+
+size_t Transformer::activation_bytes() const {
+    return impl_->arena.bytes();
+}
+
+TokenScores Transformer::forward(const PackedBatch& batch, const ForwardOptions& opt) {
+    Impl& m = *impl_;
+    const ModelConfig& c = m.model.config();
+    const int T = batch.num_tokens();
+    STRIDE_CHECK(batch.positions.size() == batch.tokens.size(),
+                 "forward: batch has " + std::to_string(batch.positions.size()) + " positions for " +
+                     std::to_string(T) + " tokens");
+    STRIDE_CHECK(!batch.cu_seqlens.empty() && batch.cu_seqlens.front() == 0 && batch.cu_seqlens.back() == T,
+                 "forward: cu_seqlens must start at 0 and end at the token count " + std::to_string(T));
+    for (size_t s = 1; s < batch.cu_seqlens.size(); ++s)
+        STRIDE_CHECK(batch.cu_seqlens[s] >= batch.cu_seqlens[s - 1], "forward: cu_seqlens must not decrease");
+    STRIDE_CHECK(opt.temperature > 0.0f, "forward: temperature must be > 0");
+    STRIDE_CHECK(opt.logprob_chunk > 0, "forward: logprob_chunk must be > 0");
+
+    m.tokens = batch.tokens;
+    m.positions = batch.positions;
+    m.cu_seqlens = batch.cu_seqlens;
+    m.opt = opt;
+    m.targets.assign(T, -1);
+    for (int s = 0; s < batch.num_seqs(); ++s)
+        for (int t = batch.cu_seqlens[s]; t + 1 < batch.cu_seqlens[s + 1]; ++t)
+            m.targets[t] = batch.tokens[t + 1];
+    m.acts = &m.arena.layout(c, T, opt.recompute);
+    Activations& A = *m.acts;
+    const int H = c.hidden;
+
+    embedding_forward(A.residual[0], m.tokens.data(), m.model.w.embed, T, H, c.vocab);
+    for (int l = 0; l < c.layers; ++l) m.layer_forward(l, A.residual[l], A.residual[l + 1]);
+    rmsnorm_forward(A.final_norm, A.final_rstd, A.residual[c.layers], m.model.w.final_norm, T, H, c.rms_eps);
+    lm_head_logprob_forward(A.lp_rows, A.ent_rows, A.final_norm, m.model.w.lm_head, m.targets.data(), T, H,
+                            c.vocab, opt.temperature, opt.logprob_chunk);
+
+    // Row t predicted token t+1: move results to the position of the predicted token.
+    TokenScores out;
+    out.logprob.assign(T, 0.0f);
+    out.entropy.assign(T, 0.0f);
+    for (int t = 0; t < T; ++t) {
+        if (m.targets[t] < 0) continue;
+        out.logprob[t + 1] = A.lp_rows[t];
+        out.entropy[t + 1] = A.ent_rows[t];
+    }
+    return out;
+}
+
+void Transformer::backward(const std::vector<float>& g_logprob, const std::vector<float>& g_entropy,
+                           float* grads) {
+    Impl& m = *impl_;
+    STRIDE_CHECK(m.acts != nullptr, "backward: call forward() first");
+    const ModelConfig& c = m.model.config();
+    const int T = m.T(), H = c.hidden;
+    STRIDE_CHECK(g_logprob.size() == (size_t)T, "backward: g_logprob has " +
+                                                    std::to_string(g_logprob.size()) + " values for " +
+                                                    std::to_string(T) + " tokens");
+    STRIDE_CHECK(g_entropy.empty() || g_entropy.size() == (size_t)T,
+                 "backward: g_entropy has " + std::to_string(g_entropy.size()) + " values for " +
+                     std::to_string(T) + " tokens (or pass it empty)");
+    Activations& A = *m.acts;
+    const ModelWeights g = m.grad_views(grads);
+
+    // Realign per-position gradients to LM head rows (row t predicts position t+1).
+    for (int t = 0; t < T; ++t) {
+        const bool has = m.targets[t] >= 0;
+        A.g_lp_rows[t] = has ? g_logprob[t + 1] : 0.0f;
+        A.g_ent_rows[t] = has && !g_entropy.empty() ? g_entropy[t + 1] : 0.0f;
+    }
+    zero(A.d_x, (size_t)T * H);
+    lm_head_logprob_backward(A.d_x, g.lm_head, A.g_lp_rows, A.g_ent_rows, A.final_norm, m.model.w.lm_head,
+                             m.targets.data(), T, H, c.vocab, m.opt.temperature, m.opt.logprob_chunk);
+    zero(A.d_res, (size_t)T * H);
+    rmsnorm_backward(A.d_res, g.final_norm, A.d_x, A.residual[c.layers], m.model.w.final_norm, A.final_rstd,
+                     T, H);
+    for (int l = c.layers - 1; l >= 0; --l) {
+        if (m.opt.recompute) m.layer_forward(l, A.residual[l], nullptr);
+        m.layer_backward(l, g.layers[l]);
+    }
+    embedding_backward(g.embed, A.d_res, m.tokens.data(), T, H);
+}
+
+}  // namespace stride

@@ -1,0 +1,82 @@
+#include "reward/registry.h"
+
+#include <algorithm>
+#include <map>
+
+#include "common/base/error.h"
+#include "reward/builtins.h"
+#include "reward/guard.h"
+
+namespace stride {
+
+namespace {
+
+using Factory = std::unique_ptr<RewardFn> (*)();
+
+const std::map<std::string, Factory> kBuiltins = {
+    {"exact_match", make_exact_match_reward}, {"arith", make_arith_reward},     {"math", make_math_reward},
+    {"gsm8k", make_gsm8k_reward},             {"collatz", make_collatz_reward},
+};
+
+class ShapedReward : public RewardFn {
+public:
+    ShapedReward(std::shared_ptr<const RewardFn> base, RewardSpec spec) : base_(std::move(base)), spec_(std::move(spec)) {}
+
+    RewardResult score(const RewardInput& in) const override {
+        RewardResult r = score_with_limit(base_, in, spec_.timeout_s);
+        r.score = r.correct ? spec_.correct : spec_.incorrect;
+        if (r.status == RewardStatus::unparseable) r.score -= spec_.format_weight;
+        r.score += overlong_penalty(in.response_tokens, spec_.max_tokens, spec_.overlong_buffer, spec_.overlong_penalty);
+        return r;
+    }
+    std::string name() const override { return base_->name(); }
+
+private:
+    std::shared_ptr<const RewardFn> base_;
+    RewardSpec spec_;
+};
+
+}  // namespace
+
+RewardSpec reward_spec_from_config(const JobConfig& cfg) {
+    RewardSpec s;
+    s.fn = cfg.reward.fn;
+    s.correct = cfg.reward.correct;
+    s.incorrect = cfg.reward.incorrect;
+    s.format_weight = cfg.reward.format_weight;
+    s.overlong_buffer = cfg.reward.overlong_buffer;
+    s.overlong_penalty = cfg.reward.overlong_penalty;
+    s.max_tokens = cfg.rollout.max_tokens;
+    s.timeout_s = cfg.reward.timeout_s;
+    return s;
+}
+
+std::vector<std::string> builtin_reward_names() {
+    std::vector<std::string> names;
+    for (const auto& [name, factory] : kBuiltins) names.push_back(name);
+    return names;  // std::map keeps them sorted
+}
+
+std::unique_ptr<RewardFn> make_base_reward(const std::string& name) {
+    auto it = kBuiltins.find(name);
+    if (it == kBuiltins.end()) {
+        std::string known;
+        for (const auto& n : builtin_reward_names()) known += (known.empty() ? "" : ", ") + n;
+        throw Error("reward.fn: unknown reward '" + name + "' (built-ins: " + known + ")");
+    }
+    return it->second();
+}
+
+std::shared_ptr<const RewardFn> make_reward(const RewardSpec& spec) {
+    STRIDE_CHECK(spec.overlong_buffer == 0 || spec.overlong_buffer < spec.max_tokens,
+                 "reward.overlong_buffer: must be smaller than rollout.max_tokens");
+    return std::make_shared<ShapedReward>(make_base_reward(spec.fn), spec);
+}
+
+double overlong_penalty(int length, int max_tokens, int buffer, double factor) {
+    if (buffer <= 0 || max_tokens <= 0) return 0.0;
+    double over = static_cast<double>(length - (max_tokens - buffer)) / buffer;
+    return -std::clamp(over, 0.0, 1.0) * factor;
+}
+
+}  // namespace stride

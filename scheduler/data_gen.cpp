@@ -1,0 +1,154 @@
+#include "scheduler/data_gen.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <unordered_set>
+
+#include "common/base/error.h"
+
+namespace stride {
+
+namespace {
+
+struct SplitMix64 {
+    uint64_t state;
+    uint64_t next() {
+        uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        return z ^ (z >> 31);
+    }
+    // Uniform in [0, bound) without modulo bias (rejection of the short top range).
+    uint64_t below(uint64_t bound) {
+        uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+        for (;;) {
+            uint64_t x = next();
+            if (x < limit) return x % bound;
+        }
+    }
+};
+
+// `n` distinct problem ids in [0, space), in random order. Rejection sampling while ids are sparse;
+// a shuffle of the whole space when n is a large part of it (rejection would crawl there).
+std::vector<uint64_t> distinct_ids(uint64_t n, uint64_t space, SplitMix64& rng) {
+    std::vector<uint64_t> ids;
+    if (n * 4 >= space) {
+        ids.resize(space);
+        for (uint64_t i = 0; i < space; ++i) ids[i] = i;
+        for (uint64_t i = space; i > 1; --i) std::swap(ids[i - 1], ids[rng.below(i)]);
+        ids.resize(n);
+        return ids;
+    }
+    std::unordered_set<uint64_t> seen;
+    seen.reserve(n * 2);
+    while (ids.size() < n) {
+        uint64_t id = rng.below(space);
+        if (seen.insert(id).second) ids.push_back(id);
+    }
+    return ids;
+}
+
+std::string padded_reversed(uint64_t v, int digits) {
+    std::string s = fmt::format("{:0{}}", v, digits);
+    std::reverse(s.begin(), s.end());
+    return s;
+}
+
+}  // namespace
+
+std::string reversed_digits(uint64_t v) {
+    std::string s = std::to_string(v);
+    std::reverse(s.begin(), s.end());
+    return s;
+}
+
+std::string arith_prompt(uint64_t a, uint64_t b, int digits, const std::string& op) {
+    return padded_reversed(a, digits) + (op == "mul" ? "*" : "+") + padded_reversed(b, digits) + "=";
+}
+
+std::vector<uint64_t> collatz_trajectory(uint64_t n) {
+    STRIDE_CHECK(n >= 1, "collatz: start value must be >= 1");
+    std::vector<uint64_t> t = {n};
+    while (n != 1) {
+        if (n % 2 == 0) {
+            n /= 2;
+        } else {
+            STRIDE_CHECK(n <= (UINT64_MAX - 1) / 3, "collatz: trajectory overflows 64 bits");
+            n = 3 * n + 1;
+        }
+        t.push_back(n);
+    }
+    return t;
+}
+
+std::string collatz_prompt(uint64_t n) { return fmt::format("Print the Collatz trajectory of {}.", n); }
+
+std::vector<Example> generate_examples(const GenSpec& spec) {
+    check_gen_spec(spec);
+    // Mix the task into the seed so that arith and collatz sets with one seed are unrelated.
+    SplitMix64 rng{spec.seed * 0x2545F4914F6CDD1Dull + (spec.task == "arith" ? 1 : 2)};
+    std::vector<uint64_t> ids = distinct_ids(static_cast<uint64_t>(spec.n), gen_spec_space(spec), rng);
+    std::vector<Example> out;
+    out.reserve(ids.size());
+    uint64_t base = 1;
+    for (int i = 0; i < spec.digits; ++i) base *= 10;
+    for (size_t i = 0; i < ids.size(); ++i) {
+        Example ex;
+        ex.where = fmt::format("gen:{}#{}", spec.task, i);
+        if (spec.task == "arith") {
+            uint64_t a = ids[i] / base, b = ids[i] % base;
+            ex.prompt = arith_prompt(a, b, spec.digits, spec.op);
+            ex.answer = reversed_digits(spec.op == "mul" ? a * b : a + b);
+        } else {
+            uint64_t n = ids[i] + 1;
+            ex.prompt = collatz_prompt(n);
+            for (uint64_t v : collatz_trajectory(n)) ex.answer += (ex.answer.empty() ? "" : " ") + std::to_string(v);
+        }
+        out.push_back(std::move(ex));
+    }
+    return out;
+}
+
+void write_jsonl_dataset(const std::vector<Example>& examples, const std::string& path) {
+    std::ofstream file;
+    if (path != "-") {
+        file.open(path);
+        STRIDE_CHECK(file, path + ": cannot open for writing");
+    }
+    std::ostream& out = path == "-" ? std::cout : file;
+    for (const auto& ex : examples) out << nlohmann::json{{"prompt", ex.prompt}, {"answer", ex.answer}}.dump() << '\n';
+    out.flush();
+    STRIDE_CHECK(out, path + ": write failed");
+}
+
+std::vector<Example> load_dataset(const std::string& spec_or_path, const DatasetKeys& keys) {
+    if (!is_gen_spec(spec_or_path)) return load_jsonl_dataset(spec_or_path, keys);
+    std::vector<Example> examples = generate_examples(parse_gen_spec(spec_or_path));
+    // Generated prompts are plain strings: a chat template wraps them as one user turn, as it does
+    // for string prompts read from a file.
+    if (keys.chat_template != "none")
+        for (auto& ex : examples) ex.prompt = render_chat({{"user", ex.prompt}}, keys.chat_template);
+    return examples;
+}
+
+DatasetSplit load_job_datasets(const JobConfig& cfg) {
+    DatasetKeys keys{cfg.data.prompt_key, cfg.data.answer_key, cfg.data.chat_template};
+    std::vector<Example> train = load_dataset(cfg.data.train, keys);
+    if (cfg.data.eval.empty()) {
+        // Fixed split seed: the eval set must not change with the job seed.
+        constexpr uint64_t kHoldoutSeed = 0;
+        return split_holdout(std::move(train), cfg.data.eval_size, kHoldoutSeed);
+    }
+    DatasetSplit s;
+    s.train = std::move(train);
+    s.eval = load_dataset(cfg.data.eval, keys);
+    if (cfg.data.eval_size > 0 && s.eval.size() > static_cast<size_t>(cfg.data.eval_size))
+        s.eval.resize(cfg.data.eval_size);
+    return s;
+}
+
+}  // namespace stride

@@ -1,0 +1,218 @@
+// tests/buffer/test_buffer_recovery.cpp: nothing acknowledged is lost. A buffer stopped (or killed
+// with SIGKILL in a child process) and reopened on the same directory serves every acked, uncommitted
+// sample; a batch pulled but not committed is served again after a buffer restart, a lease timeout or
+// an explicit "trainer restarted" (ReleaseLeases).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <set>
+
+#include "buffer/buffer_client.h"
+#include "buffer/buffer_server.h"
+#include "common/base/error.h"
+#include "tests/buffer/buffer_test_util.h"
+
+using namespace stride;
+using stride::test::make_groups;
+using stride::test::make_sample;
+using stride::test::TempDir;
+using stride::test::test_config;
+
+namespace {
+
+BufferClientOptions fast_options() {
+    BufferClientOptions o;
+    o.call_timeout_ms = 2000;
+    o.deadline_ms = 10000;
+    return o;
+}
+
+// Pulls until the buffer has no complete group left; returns the sample ids seen (and commits).
+std::set<std::string> drain(BufferClient& client, int64_t version = 0) {
+    std::set<std::string> ids;
+    for (;;) {
+        v1::Batch b = client.pull(16, version, /*allow_partial=*/true);
+        if (b.batch_id() == 0) return ids;
+        for (const auto& g : b.groups())
+            for (const auto& s : g.samples()) ids.insert(s.sample_id());
+        client.commit(b.batch_id());
+    }
+}
+
+}  // namespace
+
+TEST(BufferRecovery, RestartRecoversEveryAckedSample) {
+    TempDir dir("buf-restart");
+    BufferConfig cfg = test_config(dir.sub("db"), 4);
+    cfg.sync_wal = true;
+    constexpr int kGroups = 50;
+    {
+        BufferServer server(cfg);
+        server.start();
+        ZmqContext ctx;
+        BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
+        for (int g = 0; g < kGroups; ++g) client.put(make_groups("g" + std::to_string(g) + "-", 1, 4));
+        client.put({make_sample("half", 0), make_sample("half", 1)});  // incomplete survives too
+    }  // server stopped, store closed
+    BufferServer server(cfg);
+    server.start();
+    ZmqContext ctx;
+    BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
+    v1::BufferStats st = client.stats();
+    EXPECT_EQ(st.recovered_samples(), uint64_t(kGroups * 4 + 2));
+    EXPECT_EQ(st.groups_complete(), uint64_t(kGroups));
+    EXPECT_EQ(st.groups_incomplete(), 1u);
+    EXPECT_EQ(drain(client).size(), size_t(kGroups * 4));
+    // The half group completes after the restart and is served.
+    client.put({make_sample("half", 2), make_sample("half", 3)});
+    EXPECT_EQ(drain(client).size(), 4u);
+}
+
+TEST(BufferRecovery, UncommittedBatchIsReplayedAfterRestart) {
+    TempDir dir("buf-replay");
+    BufferConfig cfg = test_config(dir.sub("db"), 2);
+    std::set<std::string> leased_ids;
+    uint64_t old_batch = 0;
+    {
+        BufferServer server(cfg);
+        server.start();
+        ZmqContext ctx;
+        BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
+        client.put(make_groups("r", 3, 2));
+        v1::Batch b = client.pull(2, 0);  // the trainer "crashes" before committing
+        ASSERT_EQ(b.groups_size(), 2);
+        old_batch = b.batch_id();
+        for (const auto& g : b.groups())
+            for (const auto& s : g.samples()) leased_ids.insert(s.sample_id());
+    }
+    BufferServer server(cfg);  // default: leases found on disk are released
+    server.start();
+    ZmqContext ctx;
+    BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
+    EXPECT_EQ(client.stats().leases_released(), 2u);
+    EXPECT_THROW(client.commit(old_batch), stride::Error);  // that lease is gone
+    v1::Batch b = client.pull(3, 0);
+    ASSERT_EQ(b.groups_size(), 3);
+    EXPECT_GT(b.batch_id(), old_batch);  // batch ids never repeat across restarts
+    // Replayed groups come first (they completed first).
+    std::set<std::string> first_two;
+    for (int i = 0; i < 2; ++i)
+        for (const auto& s : b.groups(i).samples()) first_two.insert(s.sample_id());
+    EXPECT_EQ(first_two, leased_ids);
+}
+
+TEST(BufferRecovery, LeasesCanSurviveARestart) {
+    TempDir dir("buf-keep");
+    BufferConfig cfg = test_config(dir.sub("db"), 2);
+    cfg.keep_leases_on_restart = true;
+    uint64_t batch = 0;
+    {
+        BufferServer server(cfg);
+        server.start();
+        ZmqContext ctx;
+        BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
+        client.put(make_groups("k", 2, 2));
+        batch = client.pull(1, 0).batch_id();
+    }
+    BufferServer server(cfg);
+    server.start();
+    ZmqContext ctx;
+    BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
+    v1::BufferStats st = client.stats();
+    EXPECT_EQ(st.groups_leased(), 1u);
+    EXPECT_EQ(st.groups_complete(), 1u);
+    EXPECT_EQ(client.commit(batch).groups(), 1u);  // the trainer that outlived the buffer commits
+    EXPECT_EQ(drain(client).size(), 2u);
+}
+
+TEST(BufferRecovery, LeaseTimeoutAndExplicitReleaseReplay) {
+    TempDir dir("buf-lease");
+    BufferConfig cfg = test_config(dir.sub("db"), 1);
+    cfg.lease_timeout_ms = 200;
+    BufferServer server(cfg);
+    server.start();
+    ZmqContext ctx;
+    BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
+    client.put(make_groups("t", 2, 1));
+
+    v1::Batch b = client.pull(2, 0);
+    ASSERT_EQ(b.groups_size(), 2);
+    EXPECT_EQ(client.pull(1, 0).batch_id(), 0u);  // all leased
+    v1::Batch again = client.pull_wait(2, 0, 3000);  // served again once the lease expires
+    ASSERT_EQ(again.groups_size(), 2);
+    EXPECT_NE(again.batch_id(), b.batch_id());
+    EXPECT_EQ(client.stats().leases_expired(), 2u);
+    EXPECT_THROW(client.commit(b.batch_id()), stride::Error);
+
+    // Explicit: the trainer restarted, releases its leases before pulling.
+    v1::ReleaseLeasesAck r = client.release_leases("trainer restarted");
+    EXPECT_EQ(r.batches_released(), 1u);
+    EXPECT_EQ(r.groups_released(), 2u);
+    v1::Batch third = client.pull(2, 0);
+    ASSERT_EQ(third.groups_size(), 2);
+    EXPECT_EQ(client.commit(third.batch_id()).samples(), 2u);
+    EXPECT_EQ(client.stats().stored_samples(), 0u);
+}
+
+// ---- kill -9 ------------------------------------------------------------------------------------
+
+// Runs only as the child of KillNineLosesNothing (re-executed with STRIDE_BUFFER_CHILD_DIR set): serves
+// a buffer until SIGKILL. Skipped in a normal run.
+TEST(BufferRecovery, ChildServeUntilKilled) {
+    const char* dir = std::getenv("STRIDE_BUFFER_CHILD_DIR");
+    const char* endpoint = std::getenv("STRIDE_BUFFER_CHILD_ENDPOINT");
+    if (!dir || !endpoint) GTEST_SKIP() << "helper process of KillNineLosesNothing";
+    BufferConfig cfg = test_config(dir, 4);
+    cfg.endpoint = endpoint;
+    BufferServer server(cfg);
+    server.run();  // never returns: the parent kills us
+}
+
+TEST(BufferRecovery, KillNineLosesNothing) {
+    TempDir dir("buf-kill9");
+    std::string db = dir.sub("db");
+    std::string endpoint = "ipc://" + dir.sub("buffer.ipc");
+    // A fresh process (fork + exec of this test binary): forking a process that already runs RocksDB
+    // and ZeroMQ threads would give the child locks held by threads that do not exist there.
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        setenv("STRIDE_BUFFER_CHILD_DIR", db.c_str(), 1);
+        setenv("STRIDE_BUFFER_CHILD_ENDPOINT", endpoint.c_str(), 1);
+        execl("/proc/self/exe", "buffer_child", "--gtest_filter=BufferRecovery.ChildServeUntilKilled",
+              static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    std::set<std::string> acked;
+    {
+        ZmqContext ctx;
+        BufferClient client(ctx, endpoint, "test-job", fast_options());  // retries until the child binds
+        for (int i = 0; i < 40; ++i) {
+            v1::PutAck ack = client.put(make_groups("k" + std::to_string(i) + "-", 1, 4));
+            for (const auto& id : ack.durable_sample_ids()) acked.insert(id);
+        }
+        v1::Batch b = client.pull(5, 0);  // leased, never committed
+        ASSERT_EQ(b.groups_size(), 5);
+        client.put({make_sample("tail", 0)});  // an incomplete group, acked just before the kill
+        acked.insert("tail-0");
+    }
+    ASSERT_EQ(kill(pid, SIGKILL), 0);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status));
+    EXPECT_EQ(WTERMSIG(status), SIGKILL);
+
+    BufferConfig cfg = test_config(db, 4);
+    BufferServer server(cfg);
+    server.start();
+    ZmqContext ctx;
+    BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
+    EXPECT_EQ(client.stats().recovered_samples(), acked.size());
+    client.put({make_sample("tail", 1), make_sample("tail", 2), make_sample("tail", 3)});
+    std::set<std::string> served = drain(client);
+    for (const auto& id : acked) EXPECT_TRUE(served.count(id)) << id << " was acked but not served";
+    EXPECT_EQ(served.size(), acked.size() + 3);
+}

@@ -1,0 +1,100 @@
+// Weight sync over real loopback ZeroMQ sockets: versions, chunking, checksums, bad peers.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "common/base/crc32c.h"
+#include "common/base/error.h"
+#include "common/weight_sync.h"
+
+using namespace stride;
+
+namespace {
+
+WeightBlob random_blob(int64_t version, size_t bytes, uint64_t seed) {
+    WeightBlob b;
+    b.version = version;
+    b.bytes.resize(bytes);
+    std::mt19937_64 rng(seed);
+    for (auto& c : b.bytes) c = static_cast<char>(rng());
+    v1::TensorInfo t;
+    t.set_name("model.embed_tokens.weight");
+    t.set_dtype("F32");
+    t.add_shape(static_cast<int64_t>(bytes / 4));
+    t.set_byte_size(bytes);
+    b.tensors.push_back(t);
+    return b;
+}
+
+}  // namespace
+
+TEST(Crc32c, KnownVector) {
+    // RFC 3720 test vector: 32 bytes of zeros.
+    std::vector<char> zeros(32, 0);
+    EXPECT_EQ(crc32c(zeros.data(), zeros.size()), 0x8A9136AAu);
+    const char* s = "123456789";
+    EXPECT_EQ(crc32c(s, 9), 0xE3069283u);
+    // Incremental == one shot.
+    EXPECT_EQ(crc32c(s + 4, 5, crc32c(s, 4)), 0xE3069283u);
+}
+
+TEST(WeightSync, FetchesNewerVersionsOnlyAndExactly) {
+    WeightPublisher pub("job-a", "tcp://127.0.0.1:*", /*chunk_bytes=*/64 * 1024);
+    WeightSubscriber sub("job-a", pub.endpoint(), /*window=*/4);
+    // Nothing published yet.
+    auto none = sub.latest(2000);
+    ASSERT_TRUE(none.has_value());
+    EXPECT_EQ(none->version(), -1);
+    EXPECT_FALSE(sub.fetch_if_newer(-1, 2000).has_value());
+
+    WeightBlob v1 = random_blob(1, 1000 * 1000 + 13, 1);  // not a multiple of the chunk size
+    const std::vector<char> expect1 = v1.bytes;
+    pub.publish(std::move(v1));
+    WeightFetchStats stats;
+    auto got = sub.fetch_if_newer(0, 5000, &stats);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->version, 1);
+    EXPECT_EQ(got->bytes, expect1);
+    EXPECT_EQ(got->tensors.size(), 1u);
+    EXPECT_EQ(stats.chunks, (expect1.size() + 65535) / 65536);
+    EXPECT_FALSE(sub.fetch_if_newer(1, 2000).has_value());
+
+    WeightBlob v2 = random_blob(2, 70000, 2);
+    const std::vector<char> expect2 = v2.bytes;
+    pub.publish(std::move(v2));
+    auto got2 = sub.fetch_if_newer(1, 5000);
+    ASSERT_TRUE(got2.has_value());
+    EXPECT_EQ(got2->bytes, expect2);
+    EXPECT_THROW(pub.publish(random_blob(2, 10, 3)), Error);  // versions only increase
+}
+
+TEST(WeightSync, EmptyBlobAndManySubscribers) {
+    WeightPublisher pub("job-b", "tcp://127.0.0.1:*", 4096);
+    pub.publish(random_blob(5, 0, 0));
+    WeightSubscriber a("job-b", pub.endpoint()), b("job-b", pub.endpoint());
+    auto ga = a.fetch_if_newer(-1, 2000);
+    ASSERT_TRUE(ga.has_value());
+    EXPECT_TRUE(ga->bytes.empty());
+    pub.publish(random_blob(6, 50000, 4));
+    auto gb = b.fetch_if_newer(-1, 2000);
+    auto ga2 = a.fetch_if_newer(5, 2000);
+    ASSERT_TRUE(gb && ga2);
+    EXPECT_EQ(gb->bytes, ga2->bytes);
+}
+
+TEST(WeightSync, OtherJobIsRejectedAndCounted) {
+    WeightPublisher pub("job-c", "tcp://127.0.0.1:*");
+    pub.publish(random_blob(1, 100, 1));
+    WeightSubscriber intruder("another-job", pub.endpoint());
+    EXPECT_THROW(intruder.latest(2000), Error);
+    EXPECT_GE(pub.rejected(), 1u);
+    // The publisher still serves its own job afterwards.
+    WeightSubscriber ok("job-c", pub.endpoint());
+    EXPECT_TRUE(ok.fetch_if_newer(0, 2000).has_value());
+}
+
+TEST(WeightSync, NoPublisherTimesOut) {
+    WeightSubscriber sub("job-d", "tcp://127.0.0.1:1");  // nothing listens on port 1
+    EXPECT_FALSE(sub.latest(100).has_value());
+    EXPECT_FALSE(sub.fetch_if_newer(-1, 100).has_value());
+}

@@ -1,0 +1,54 @@
+#include "trainer/evaluate.h"
+
+#include <algorithm>
+
+#include "model/generator.h"
+
+namespace stride {
+
+std::string response_text(const Tokenizer& tok, const std::vector<int>& response, const std::vector<int>& stop) {
+    std::vector<int> ids = response;
+    if (!ids.empty() && std::find(stop.begin(), stop.end(), ids.back()) != stop.end()) ids.pop_back();
+    return tok.decode(ids, /*skip_special=*/true);
+}
+
+EvalResult evaluate(const Model& model, const Tokenizer& tok, const RewardFn& reward,
+                    const std::vector<EvalPrompt>& prompts, const EvalOptions& opt) {
+    EvalResult r;
+    if (prompts.empty()) return r;
+    GeneratorOptions go;
+    go.max_running = opt.max_running;
+    go.max_batch_tokens = std::max(2048, opt.max_running);
+    Generator gen(model, go);
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        GenerationRequest req;
+        req.id = i;
+        req.prompt = prompts[i].ids;
+        req.max_new_tokens = opt.max_tokens;
+        req.stop_tokens = opt.stop_tokens;
+        req.sampling.temperature = opt.temperature;
+        req.sampling.seed = opt.seed + i;
+        gen.add(req);
+    }
+    double correct = 0, reward_sum = 0, length_sum = 0;
+    for (const GeneratedSequence& s : gen.run_until_done()) {
+        const EvalPrompt& p = prompts[s.request_id];
+        RewardInput in;
+        in.prompt = p.text;
+        in.response = response_text(tok, s.tokens, opt.stop_tokens);
+        in.answer = p.answer;
+        in.response_tokens = static_cast<int>(s.tokens.size());
+        in.truncated = s.reason == FinishReason::length;
+        RewardResult rr = reward.score(in);
+        correct += rr.correct ? 1 : 0;
+        reward_sum += rr.score;
+        length_sum += s.tokens.size();
+    }
+    r.n = static_cast<int>(prompts.size());
+    r.accuracy = correct / r.n;
+    r.reward_mean = reward_sum / r.n;
+    r.response_length_mean = length_sum / r.n;
+    return r;
+}
+
+}  // namespace stride

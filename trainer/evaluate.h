@@ -1,0 +1,40 @@
+// Accuracy of a policy on a fixed prompt set: generate (greedy or sampled) with the engine's
+// continuous-batching generator, decode, score with the job's reward.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "model/params.h"
+#include "model/tokenizer/tokenizer.h"
+#include "reward/reward.h"
+
+namespace stride {
+
+struct EvalPrompt {
+    std::vector<int> ids;
+    std::string text;
+    std::string answer;
+};
+
+struct EvalOptions {
+    float temperature = 0.0f;  // 0 = greedy
+    int max_tokens = 16;
+    std::vector<int> stop_tokens;
+    uint64_t seed = 1;
+    int max_running = 256;
+};
+
+struct EvalResult {
+    int n = 0;
+    double accuracy = 0;
+    double reward_mean = 0;
+    double response_length_mean = 0;
+};
+
+EvalResult evaluate(const Model& model, const Tokenizer& tok, const RewardFn& reward,
+                    const std::vector<EvalPrompt>& prompts, const EvalOptions& opt);
+
+// Decoded response text for the reward: the stop token, if it ends the response, is not part of it.
+std::string response_text(const Tokenizer& tok, const std::vector<int>& response, const std::vector<int>& stop_tokens);
+
+}  // namespace stride

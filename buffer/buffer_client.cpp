@@ -50,7 +50,8 @@ v1::Envelope BufferClient::call(const v1::Envelope& env, const char* what) {
         } else {
             return std::move(*reply);
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(wait, opt_.deadline_ms - ms_since(start))));
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(std::min(wait, opt_.deadline_ms - ms_since(start))));
         backoff = std::min(backoff * 2, opt_.backoff_max_ms);
     }
 }

@@ -16,15 +16,15 @@
 namespace stride {
 
 struct BufferClientOptions {
-    int call_timeout_ms = 5000;     // one request/reply; then the socket is rebuilt and retried
-    int deadline_ms = 60000;        // give up (throw) after this long of BUSY or timeouts
-    int backoff_initial_ms = 5;     // first wait after BUSY/timeout, doubled up to backoff_max_ms
+    int call_timeout_ms = 5000;  // one request/reply; then the socket is rebuilt and retried
+    int deadline_ms = 60000;     // give up (throw) after this long of BUSY or timeouts
+    int backoff_initial_ms = 5;  // first wait after BUSY/timeout, doubled up to backoff_max_ms
     int backoff_max_ms = 1000;
     std::string trainer_id = "trainer";  // identifies pulls, for idempotent retries
 };
 
 class BufferClient {
-public:
+   public:
     BufferClient(ZmqContext& ctx, const std::string& endpoint, const std::string& job_id,
                  BufferClientOptions options = {});
 
@@ -44,7 +44,7 @@ public:
     uint64_t busy_retries() const { return busy_retries_; }
     uint64_t timeout_retries() const { return timeout_retries_; }
 
-private:
+   private:
     // Sends env until a non-BUSY reply arrives; throws on a non-retryable Error or the deadline.
     v1::Envelope call(const v1::Envelope& env, const char* what);
 

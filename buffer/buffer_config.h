@@ -5,11 +5,11 @@
 
 namespace stride {
 
-struct BufferConfig {
-    std::string job_id = "default";  // envelopes of any other job are rejected
+struct BufferServerConfig {
+    std::string job_id = "default";                 // envelopes of any other job are rejected
     std::string endpoint = "tcp://127.0.0.1:5555";  // ROUTER bind address ("tcp://127.0.0.1:*" = any port)
     std::string dir = "buffer.rocksdb";             // RocksDB directory; reopening it recovers everything
-    uint32_t group_size = 8;  // n: a group is complete when it holds n distinct samples
+    uint32_t group_size = 8;                        // n: a group is complete when it holds n distinct samples
     // Back-pressure: a put that would start a new group while the buffer holds this many samples is
     // answered BUSY and stores nothing. Samples of groups already started are always admitted (so half
     // finished groups cannot deadlock a full buffer); the overshoot is below group_size per open group.
@@ -28,7 +28,7 @@ struct BufferConfig {
     // trainer that outlived the buffer can still commit.
     bool keep_leases_on_restart = false;
     int64_t max_message_bytes = 256ll << 20;  // larger messages are dropped by ZeroMQ
-    uint32_t max_drain = 256;  // requests handled per group commit (one RocksDB write + fsync)
+    uint32_t max_drain = 256;                 // requests handled per group commit (one RocksDB write + fsync)
 };
 
 }  // namespace stride

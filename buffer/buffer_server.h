@@ -17,8 +17,8 @@
 namespace stride {
 
 class BufferServer {
-public:
-    explicit BufferServer(const BufferConfig& config);
+   public:
+    explicit BufferServer(const BufferServerConfig& config);
     ~BufferServer();  // stops and joins the thread started by start()
     BufferServer(const BufferServer&) = delete;
     BufferServer& operator=(const BufferServer&) = delete;
@@ -32,7 +32,7 @@ public:
     // A copy of the counters, safe from any thread.
     BufferStats stats() const;
 
-private:
+   private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -6,14 +6,30 @@ namespace stride {
 void BufferStats::count_rejection(v1::ErrorCode code) {
     ++rejected_total;
     switch (code) {
-        case v1::ERROR_CODE_MALFORMED: ++rejected_malformed; break;
-        case v1::ERROR_CODE_WRONG_JOB: ++rejected_wrong_job; break;
-        case v1::ERROR_CODE_WRONG_SCHEMA_VERSION: ++rejected_wrong_schema; break;
-        case v1::ERROR_CODE_UNKNOWN_BODY: ++rejected_unknown_body; break;
-        case v1::ERROR_CODE_INVALID_ARGUMENT: ++rejected_invalid; break;
-        case v1::ERROR_CODE_BUSY: ++rejected_busy; break;
-        case v1::ERROR_CODE_UNKNOWN_BATCH: ++rejected_unknown_batch; break;
-        default: ++rejected_internal; break;
+        case v1::ERROR_CODE_MALFORMED:
+            ++rejected_malformed;
+            break;
+        case v1::ERROR_CODE_WRONG_JOB:
+            ++rejected_wrong_job;
+            break;
+        case v1::ERROR_CODE_WRONG_SCHEMA_VERSION:
+            ++rejected_wrong_schema;
+            break;
+        case v1::ERROR_CODE_UNKNOWN_BODY:
+            ++rejected_unknown_body;
+            break;
+        case v1::ERROR_CODE_INVALID_ARGUMENT:
+            ++rejected_invalid;
+            break;
+        case v1::ERROR_CODE_BUSY:
+            ++rejected_busy;
+            break;
+        case v1::ERROR_CODE_UNKNOWN_BATCH:
+            ++rejected_unknown_batch;
+            break;
+        default:
+            ++rejected_internal;
+            break;
     }
 }
 

@@ -82,8 +82,10 @@ void GroupIndex::erase_groups(const std::vector<std::string>& group_ids) {
         auto it = groups_.find(id);
         if (it == groups_.end()) continue;
         GroupEntry& g = it->second;
-        if (g.lease) --groups_leased_;
-        else make_unavailable(g);
+        if (g.lease)
+            --groups_leased_;
+        else
+            make_unavailable(g);
         for (const auto& s : g.samples) {
             stored_samples_ -= 1;
             stored_bytes_ -= s.bytes;

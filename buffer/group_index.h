@@ -36,7 +36,7 @@ struct Lease {
 };
 
 class GroupIndex {
-public:
+   public:
     explicit GroupIndex(uint32_t group_size) : group_size_(group_size) {}
 
     uint32_t group_size() const { return group_size_; }
@@ -75,7 +75,7 @@ public:
     // order is by group id, which says nothing about age). Returns how many it completed.
     size_t complete_full_groups();
 
-private:
+   private:
     void make_available(GroupEntry& g);  // into ready_ (if complete) and by_version_
     void make_unavailable(GroupEntry& g);
 

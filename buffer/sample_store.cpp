@@ -5,6 +5,8 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <filesystem>
+
 #include "common/base/error.h"
 
 namespace stride {
@@ -41,7 +43,9 @@ std::string sample_key(const std::string& group_id, const std::string& sample_id
     return group_prefix(group_id) + sample_id;
 }
 
-std::string id_key(char prefix, uint64_t batch_id) { return std::string(1, prefix) + encode_u64(batch_id); }
+std::string id_key(char prefix, uint64_t batch_id) {
+    return std::string(1, prefix) + encode_u64(batch_id);
+}
 
 // Calls fn(value) for every key starting with prefix.
 void scan_prefix(rocksdb::DB* db, const std::string& prefix,
@@ -49,7 +53,8 @@ void scan_prefix(rocksdb::DB* db, const std::string& prefix,
     rocksdb::ReadOptions ro;
     ro.fill_cache = false;  // recovery scans would evict what pulls need
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) fn(it->key(), it->value());
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+        fn(it->key(), it->value());
     STRIDE_CHECK(it->status().ok(), "buffer store scan failed: " + it->status().ToString());
 }
 
@@ -73,12 +78,24 @@ void StoreBatch::put_lease(const v1::StoredLease& lease) {
     wb_->Put(id_key(kLeasePrefix, lease.batch_id()), lease.SerializeAsString());
 }
 
-void StoreBatch::delete_lease(uint64_t batch_id) { wb_->Delete(id_key(kLeasePrefix, batch_id)); }
-void StoreBatch::put_committed(uint64_t batch_id) { wb_->Put(id_key(kCommittedPrefix, batch_id), ""); }
-void StoreBatch::delete_committed(uint64_t batch_id) { wb_->Delete(id_key(kCommittedPrefix, batch_id)); }
-void StoreBatch::put_next_batch_id(uint64_t next) { wb_->Put(kNextBatchKey, encode_u64(next)); }
-bool StoreBatch::empty() const { return wb_->Count() == 0; }
-size_t StoreBatch::data_bytes() const { return wb_->GetDataSize(); }
+void StoreBatch::delete_lease(uint64_t batch_id) {
+    wb_->Delete(id_key(kLeasePrefix, batch_id));
+}
+void StoreBatch::put_committed(uint64_t batch_id) {
+    wb_->Put(id_key(kCommittedPrefix, batch_id), "");
+}
+void StoreBatch::delete_committed(uint64_t batch_id) {
+    wb_->Delete(id_key(kCommittedPrefix, batch_id));
+}
+void StoreBatch::put_next_batch_id(uint64_t next) {
+    wb_->Put(kNextBatchKey, encode_u64(next));
+}
+bool StoreBatch::empty() const {
+    return wb_->Count() == 0;
+}
+size_t StoreBatch::data_bytes() const {
+    return wb_->GetDataSize();
+}
 
 // ---- SampleStore -------------------------------------------------------------------------------
 
@@ -91,6 +108,8 @@ SampleStore::SampleStore(const std::string& dir, bool sync_wal) : dir_(dir), syn
     options.max_write_buffer_number = 4;
     options.IncreaseParallelism(2);
     options.compression = rocksdb::kNoCompression;  // token ids and floats hardly compress
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);  // RocksDB creates only the last component
     rocksdb::DB* db = nullptr;
     rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
     STRIDE_CHECK(s.ok(), "cannot open buffer store '" + dir + "': " + s.ToString());
@@ -101,10 +120,10 @@ SampleStore::~SampleStore() {
     if (db_) db_->Close();
 }
 
-std::string SampleStore::write(StoreBatch& batch) {
+std::string SampleStore::write(StoreBatch& batch, bool must_sync) {
     if (batch.empty()) return "";
     rocksdb::WriteOptions wo;
-    wo.sync = sync_wal_;
+    wo.sync = sync_wal_ && must_sync;
     rocksdb::Status s = db_->Write(wo, batch.wb_.get());
     return s.ok() ? "" : s.ToString();
 }
@@ -123,12 +142,13 @@ void SampleStore::scan_samples(const std::function<void(const std::string& bytes
 }
 
 void SampleStore::scan_leases(const std::function<void(const v1::StoredLease&)>& fn) const {
-    scan_prefix(db_.get(), std::string(1, kLeasePrefix), [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
-        v1::StoredLease lease;
-        STRIDE_CHECK(lease.ParseFromArray(v.data(), static_cast<int>(v.size())),
-                     "buffer store '" + dir_ + "': unreadable lease record " + k.ToString(true));
-        fn(lease);
-    });
+    scan_prefix(db_.get(), std::string(1, kLeasePrefix),
+                [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+                    v1::StoredLease lease;
+                    STRIDE_CHECK(lease.ParseFromArray(v.data(), static_cast<int>(v.size())),
+                                 "buffer store '" + dir_ + "': unreadable lease record " + k.ToString(true));
+                    fn(lease);
+                });
 }
 
 std::vector<uint64_t> SampleStore::committed_ids() const {

@@ -29,7 +29,7 @@ class SampleStore;
 
 // The changes of one group commit. Cheap to build; nothing touches disk until SampleStore::write.
 class StoreBatch {
-public:
+   public:
     StoreBatch();
     ~StoreBatch();
     void put_sample(const std::string& group_id, const std::string& sample_id, const std::string& bytes);
@@ -42,22 +42,24 @@ public:
     bool empty() const;
     size_t data_bytes() const;
 
-private:
+   private:
     friend class SampleStore;
     std::unique_ptr<rocksdb::WriteBatch> wb_;
 };
 
 class SampleStore {
-public:
+   public:
     // Opens (creating if missing) the RocksDB directory. Throws stride::Error naming dir on failure.
     SampleStore(const std::string& dir, bool sync_wal);
     ~SampleStore();
     SampleStore(const SampleStore&) = delete;
     SampleStore& operator=(const SampleStore&) = delete;
 
-    // Durable when it returns "": synced to disk if sync_wal, else written to the OS. Otherwise the
-    // RocksDB error text, and nothing of the batch was applied.
-    std::string write(StoreBatch& batch);
+    // Returns "" once the batch is in the WAL: fsynced when must_sync and sync_wal, else written to the
+    // OS (survives a crash of this process). Otherwise the RocksDB error text; nothing was applied.
+    // Only writes whose loss would lose acknowledged data need must_sync (puts): a lost lease, commit
+    // or drop merely replays a batch, and the next synced write makes them durable too (one WAL).
+    std::string write(StoreBatch& batch, bool must_sync);
 
     // The serialized samples of one group, in key order. Returns false on a read error.
     bool read_group(const std::string& group_id, std::vector<std::string>* values) const;
@@ -71,7 +73,7 @@ public:
     uint64_t bytes_on_disk() const;  // SST files + memtables, RocksDB's own estimate
     const std::string& dir() const { return dir_; }
 
-private:
+   private:
     std::string dir_;
     bool sync_wal_;
     std::unique_ptr<rocksdb::DB> db_;

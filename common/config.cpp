@@ -28,7 +28,8 @@ using RawValues = std::map<std::string, RawValue>;
 
 bool is_section(const std::string& path) {
     for (const auto& k : config_schema())
-        if (k.key.size() > path.size() && k.key.compare(0, path.size(), path) == 0 && k.key[path.size()] == '.')
+        if (k.key.size() > path.size() && k.key.compare(0, path.size(), path) == 0 &&
+            k.key[path.size()] == '.')
             return true;
     return false;
 }
@@ -58,7 +59,8 @@ void flatten(const YAML::Node& map, const std::string& prefix, const std::string
         if (!key) {
             STRIDE_CHECK(is_section(path), where + ": " + unknown_key_message(path));
             if (v.IsNull()) continue;  // an empty section (`sft:` with nothing under it)
-            STRIDE_CHECK(v.IsMap(), where + ": " + path + ": expected a mapping of keys, got " + node_kind(v));
+            STRIDE_CHECK(v.IsMap(),
+                         where + ": " + path + ": expected a mapping of keys, got " + node_kind(v));
             flatten(v, path, source, out);
             continue;
         }
@@ -87,7 +89,8 @@ void apply_raw(JobConfig& cfg, const std::string& path, const RawValue& raw) {
             set_config_list(key, cfg, raw.items);
         } else if (raw.is_null) {
             // `key:` with no value: allowed for strings ("" = not set), an error for typed keys.
-            STRIDE_CHECK(key.field.index() == 0 && key.choices.empty(), path + ": expected a value, got nothing");
+            STRIDE_CHECK(key.field.index() == 0 && key.choices.empty(),
+                         path + ": expected a value, got nothing");
             set_config_value(key, cfg, "");
         } else {
             set_config_value(key, cfg, raw.text);
@@ -127,7 +130,8 @@ void check_model_source(const RawValues& given) {
     if (path == given.end() || path->second.text.empty()) return;
     for (const auto& [key, raw] : given)
         STRIDE_CHECK(key.rfind("model.init.", 0) != 0,
-                     raw.where + ": " + key + ": model.path is set, so model.init.* would be ignored; give one of them");
+                     raw.where + ": " + key +
+                         ": model.path is set, so model.init.* would be ignored; give one of them");
 }
 
 JobConfig build(const RawValues& given) {
@@ -188,6 +192,8 @@ std::string dump_job_config(const JobConfig& cfg) {
     out << YAML::BeginMap;
     std::vector<std::string> open;  // sections currently open, outermost first
     for (const auto& k : config_schema()) {
+        // With a checkpoint the init block means nothing, and loading both is an error.
+        if (!cfg.model.path.empty() && k.key.rfind("model.init.", 0) == 0) continue;
         std::vector<std::string> parts;
         std::stringstream ss(k.key);
         for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);

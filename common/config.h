@@ -62,11 +62,12 @@ struct RolloutConfig {
     int n = 8;  // samples per prompt (the GRPO group size G)
     double temperature = 1.0;
     double top_p = 1.0;
-    int top_k = -1;        // -1: off
-    int max_tokens = 1024;  // new tokens per sample (L_max)
-    int segment_tokens = 0;  // segment rollout: decode at most this many tokens per step (0: off)
-    std::string mode = "sync";             // sync | async
-    std::string kv_on_update = "recompute";  // recompute | keep: KV cache of unfinished samples after a weight update
+    int top_k = -1;             // -1: off
+    int max_tokens = 1024;      // new tokens per sample (L_max)
+    int segment_tokens = 0;     // segment rollout: decode at most this many tokens per step (0: off)
+    std::string mode = "sync";  // sync | async
+    std::string kv_on_update =
+        "recompute";           // recompute | keep: KV cache of unfinished samples after a weight update
     int max_batch_seqs = 256;  // sequences decoded together by one worker
     int kv_blocks = 0;         // paged KV cache blocks per worker (0: sized from max_batch_seqs)
     int block_size = 16;       // tokens per KV block
@@ -84,13 +85,14 @@ struct RewardConfig {
     bool operator==(const RewardConfig&) const = default;
 };
 
-struct BufferConfig {
-    std::string dir;         // experience buffer directory; empty: <run>/buffer
-    bool sync_wal = false;   // fsync the write-ahead log on every append
-    int capacity = 4096;     // trajectories held before producers block
-    std::string endpoint;    // ZeroMQ endpoint of the buffer service; empty: in-process / automatic
-    int max_staleness = 1;   // async: max policy versions a trajectory may lag (ignored in sync mode)
-    bool operator==(const BufferConfig&) const = default;
+// Named apart from buffer/buffer_config.h, the buffer service's own settings.
+struct ExperienceBufferConfig {
+    std::string dir;        // experience buffer directory; empty: <run>/buffer
+    bool sync_wal = false;  // fsync the write-ahead log on every append
+    int capacity = 4096;    // trajectories held before producers block
+    std::string endpoint;   // ZeroMQ endpoint of the buffer service; empty: in-process / automatic
+    int max_staleness = 1;  // async: max policy versions a trajectory may lag (ignored in sync mode)
+    bool operator==(const ExperienceBufferConfig&) const = default;
 };
 
 struct TrainerConfig {
@@ -107,16 +109,17 @@ struct TrainerConfig {
     double clip_low = 0.2;   // PPO ratio lower bound 1 - clip_low
     double clip_high = 0.2;  // PPO ratio upper bound 1 + clip_high (DAPO clip-higher: 0.28)
     double dual_clip = 3.0;  // dual-clip constant c for negative advantages (0: off)
-    std::string loss_agg = "token_mean";  // token_mean | seq_mean_token_mean | seq_mean_token_sum | seq_mean_token_sum_norm
-    bool norm_adv_by_std = true;          // divide group-centred rewards by the group std (GRPO)
-    double adv_eps = 1e-6;                // added to the group std
-    bool dynamic_sampling = false;        // DAPO: drop groups whose rewards are all equal
-    int max_gen_batches = 10;             // DAPO: give up after this many rollout batches per step
+    std::string loss_agg =
+        "token_mean";  // token_mean | seq_mean_token_mean | seq_mean_token_sum | seq_mean_token_sum_norm
+    bool norm_adv_by_std = true;    // divide group-centred rewards by the group std (GRPO)
+    double adv_eps = 1e-6;          // added to the group std
+    bool dynamic_sampling = false;  // DAPO: drop groups whose rewards are all equal
+    int max_gen_batches = 10;       // DAPO: give up after this many rollout batches per step
     int micro_batch_tokens = 8192;  // tokens per forward/backward micro-batch (0: whole batch)
     int mini_batches = 1;           // optimiser steps per rollout batch
     int ppo_epochs = 1;
-    double kl_coef = 0.0;            // KL-to-reference loss coefficient (0: no reference model)
-    std::string kl_type = "k3";      // k1 | k2 | k3
+    double kl_coef = 0.0;        // KL-to-reference loss coefficient (0: no reference model)
+    std::string kl_type = "k3";  // k1 | k2 | k3
     double entropy_coef = 0.0;
     int eval_every = 10;        // RL steps between greedy evals (0: off)
     int checkpoint_every = 50;  // RL steps between checkpoints (0: only at the end)
@@ -140,8 +143,8 @@ struct LogConfig {
 struct JobConfig {
     std::string name = "job";
     int seed = 1;
-    std::string run_dir = "runs";     // the job writes to <run_dir>/<name>/
-    std::string resume = "off";       // off | auto | require
+    std::string run_dir = "runs";      // the job writes to <run_dir>/<name>/
+    std::string resume = "off";        // off | auto | require
     std::string launcher = "threads";  // threads | processes
     ModelSection model;
     std::string tokenizer;  // tokenizer.json; empty: <model.path>/tokenizer.json
@@ -149,7 +152,7 @@ struct JobConfig {
     SftConfig sft;
     RolloutConfig rollout;
     RewardConfig reward;
-    BufferConfig buffer;
+    ExperienceBufferConfig buffer;
     TrainerConfig trainer;
     MetricsConfig metrics;
     LogConfig log;

@@ -17,10 +17,18 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-ConfigBounds at_least(double v) { return {v, kInf, false, false, 0}; }
-ConfigBounds above(double v) { return {v, kInf, true, false, 0}; }
-ConfigBounds between(double lo, double hi) { return {lo, hi, false, false, 0}; }
-ConfigBounds from_up_to_below(double lo, double hi) { return {lo, hi, false, true, 0}; }
+ConfigBounds at_least(double v) {
+    return {v, kInf, false, false, 0};
+}
+ConfigBounds above(double v) {
+    return {v, kInf, true, false, 0};
+}
+ConfigBounds between(double lo, double hi) {
+    return {lo, hi, false, false, 0};
+}
+ConfigBounds from_up_to_below(double lo, double hi) {
+    return {lo, hi, false, true, 0};
+}
 ConfigBounds list_of(int n, ConfigBounds b) {
     b.list_len = n;
     return b;
@@ -28,36 +36,58 @@ ConfigBounds list_of(int n, ConfigBounds b) {
 
 // Binds a row to a field; the unary + turns the capture-less lambda into a plain function pointer
 // whose type (std::string&, int&, ...) selects the value type of the key.
-#define FIELD(path) +[](JobConfig& c) -> auto& { return c.path; }
+#define FIELD(path)               \
+    +[](JobConfig & c) -> auto& { \
+        return c.path;            \
+    }
 
 const std::vector<ConfigKey> kSchema = {
     // ---- job ---------------------------------------------------------------------------------
-    {"name", FIELD(name), "job name; the run writes to <run_dir>/<name>/"},
+    {"name", FIELD(name), "job name; the run writes to {run_dir}/{name}/"},
     {"seed", FIELD(seed), "seed of data order, sampling and everything not seeded elsewhere", at_least(0)},
     {"run_dir", FIELD(run_dir), "parent directory of run directories"},
-    {"resume", FIELD(resume), "off: start fresh; auto: continue from the latest checkpoint if any; require: fail without one",
-     {}, {"off", "auto", "require"}},
-    {"launcher", FIELD(launcher), "run the roles as threads of one process or as child processes", {},
+    {"resume",
+     FIELD(resume),
+     "off: start fresh; auto: continue from the latest checkpoint if any; require: fail without one",
+     {},
+     {"off", "auto", "require"}},
+    {"launcher",
+     FIELD(launcher),
+     "run the roles as threads of one process or as child processes",
+     {},
      {"threads", "processes"}},
     {"threads", FIELD(threads), "compute threads per process (0: all cores)", at_least(0)},
-    {"tokenizer", FIELD(tokenizer), "tokenizer.json path; empty: <model.path>/tokenizer.json"},
+    {"tokenizer", FIELD(tokenizer), "tokenizer.json path; empty: {model.path}/tokenizer.json"},
     // ---- model -------------------------------------------------------------------------------
-    {"model.path", FIELD(model.path), "Hugging Face checkpoint directory; empty: build a new model from model.init"},
-    {"model.init.arch", FIELD(model.init.arch), "architecture of a new model", {}, {"llama", "qwen2", "qwen3"}},
+    {"model.path", FIELD(model.path),
+     "Hugging Face checkpoint directory; empty: build a new model from model.init"},
+    {"model.init.arch",
+     FIELD(model.init.arch),
+     "architecture of a new model",
+     {},
+     {"llama", "qwen2", "qwen3"}},
     {"model.init.hidden", FIELD(model.init.hidden), "hidden size d", at_least(1)},
     {"model.init.layers", FIELD(model.init.layers), "decoder layers", at_least(1)},
     {"model.init.heads", FIELD(model.init.heads), "attention (query) heads; must divide hidden", at_least(1)},
-    {"model.init.kv_heads", FIELD(model.init.kv_heads), "key/value heads (GQA); must divide heads", at_least(1)},
+    {"model.init.kv_heads", FIELD(model.init.kv_heads), "key/value heads (GQA); must divide heads",
+     at_least(1)},
     {"model.init.intermediate", FIELD(model.init.intermediate), "SwiGLU inner size", at_least(1)},
     {"model.init.vocab", FIELD(model.init.vocab), "vocabulary size (0: the tokenizer's)", at_least(0)},
     {"model.init.tie", FIELD(model.init.tie), "tie the input embedding and the LM head"},
     {"model.init.seed", FIELD(model.init.seed), "seed of the initial weights", at_least(0)},
     // ---- data --------------------------------------------------------------------------------
-    {"data.train", FIELD(data.train), "training prompts: a JSONL file or a generator spec gen:TASK?n=N&seed=S (required)"},
-    {"data.eval", FIELD(data.eval), "eval prompts (JSONL or gen: spec); empty: hold out data.eval_size prompts of data.train"},
-    {"data.prompt_key", FIELD(data.prompt_key), "JSON key (dotted path) of the prompt: a string or chat messages"},
-    {"data.answer_key", FIELD(data.answer_key), "JSON key (dotted path) of the answer; reward_model.ground_truth is the fallback"},
-    {"data.chat_template", FIELD(data.chat_template), "how prompts are rendered to text before tokenizing", {},
+    {"data.train", FIELD(data.train),
+     "training prompts: a JSONL file or a generator spec gen:TASK?n=N&seed=S (required)"},
+    {"data.eval", FIELD(data.eval),
+     "eval prompts (JSONL or gen: spec); empty: hold out data.eval_size prompts of data.train"},
+    {"data.prompt_key", FIELD(data.prompt_key),
+     "JSON key (dotted path) of the prompt: a string or chat messages"},
+    {"data.answer_key", FIELD(data.answer_key),
+     "JSON key (dotted path) of the answer; reward_model.ground_truth is the fallback"},
+    {"data.chat_template",
+     FIELD(data.chat_template),
+     "how prompts are rendered to text before tokenizing",
+     {},
      {"none", "qwen"}},
     {"data.eval_size", FIELD(data.eval_size), "prompts in the fixed eval set (0: no eval)", at_least(0)},
     // ---- sft ---------------------------------------------------------------------------------
@@ -67,8 +97,8 @@ const std::vector<ConfigKey> kSchema = {
     {"sft.batch", FIELD(sft.batch), "SFT examples per step", at_least(1)},
     {"sft.warmup", FIELD(sft.warmup), "SFT linear warm-up steps, then constant", at_least(0)},
     {"sft.eval_every", FIELD(sft.eval_every), "SFT steps between greedy evals (0: off)", at_least(0)},
-    {"sft.stop_at_accuracy", FIELD(sft.stop_at_accuracy), "end SFT once greedy eval accuracy reaches this (0: never)",
-     between(0, 1)},
+    {"sft.stop_at_accuracy", FIELD(sft.stop_at_accuracy),
+     "end SFT once greedy eval accuracy reaches this (0: never)", between(0, 1)},
     // ---- rollout -----------------------------------------------------------------------------
     {"rollout.workers", FIELD(rollout.workers), "rollout workers", at_least(1)},
     {"rollout.n", FIELD(rollout.n), "samples per prompt (group size G)", at_least(1)},
@@ -79,55 +109,74 @@ const std::vector<ConfigKey> kSchema = {
     {"rollout.segment_tokens", FIELD(rollout.segment_tokens),
      "segment rollout: tokens decoded per sample per step, unfinished samples continue next step (0: off)",
      at_least(0)},
-    {"rollout.mode", FIELD(rollout.mode), "sync: generate then train; async: overlap, bounded by buffer.max_staleness",
-     {}, {"sync", "async"}},
-    {"rollout.kv_on_update", FIELD(rollout.kv_on_update),
-     "KV cache of unfinished samples after a weight update: recompute with new weights or keep", {},
+    {"rollout.mode",
+     FIELD(rollout.mode),
+     "sync: generate then train; async: overlap, bounded by buffer.max_staleness",
+     {},
+     {"sync", "async"}},
+    {"rollout.kv_on_update",
+     FIELD(rollout.kv_on_update),
+     "KV cache of unfinished samples after a weight update: recompute with new weights or keep",
+     {},
      {"recompute", "keep"}},
-    {"rollout.max_batch_seqs", FIELD(rollout.max_batch_seqs), "sequences one worker decodes together", at_least(1)},
-    {"rollout.kv_blocks", FIELD(rollout.kv_blocks), "paged KV blocks per worker (0: enough for max_batch_seqs)",
-     at_least(0)},
+    {"rollout.max_batch_seqs", FIELD(rollout.max_batch_seqs), "sequences one worker decodes together",
+     at_least(1)},
+    {"rollout.kv_blocks", FIELD(rollout.kv_blocks),
+     "paged KV blocks per worker (0: enough for max_batch_seqs)", at_least(0)},
     {"rollout.block_size", FIELD(rollout.block_size), "tokens per KV block", at_least(1)},
     // ---- reward ------------------------------------------------------------------------------
     {"reward.fn", FIELD(reward.fn), "built-in reward: exact_match, arith, math, gsm8k, collatz"},
     {"reward.correct", FIELD(reward.correct), "score of a correct answer"},
     {"reward.incorrect", FIELD(reward.incorrect), "score of a wrong answer (DAPO: -1)"},
-    {"reward.format_weight", FIELD(reward.format_weight), "subtracted when no answer can be extracted", at_least(0)},
+    {"reward.format_weight", FIELD(reward.format_weight), "subtracted when no answer can be extracted",
+     at_least(0)},
     {"reward.overlong_buffer", FIELD(reward.overlong_buffer),
      "DAPO soft overlong punishment over the last N tokens before rollout.max_tokens (0: off)", at_least(0)},
     {"reward.overlong_penalty", FIELD(reward.overlong_penalty), "overlong penalty at rollout.max_tokens",
      at_least(0)},
-    {"reward.timeout_s", FIELD(reward.timeout_s), "time limit to score one sample (status timeout after)", above(0)},
+    {"reward.timeout_s", FIELD(reward.timeout_s), "time limit to score one sample (status timeout after)",
+     above(0)},
     // ---- buffer ------------------------------------------------------------------------------
-    {"buffer.dir", FIELD(buffer.dir), "experience buffer directory; empty: <run>/buffer"},
+    {"buffer.dir", FIELD(buffer.dir), "experience buffer directory; empty: {run_dir}/{name}/buffer"},
     {"buffer.sync_wal", FIELD(buffer.sync_wal), "fsync the write-ahead log on every append"},
     {"buffer.capacity", FIELD(buffer.capacity), "trajectories held before producers wait", at_least(1)},
     {"buffer.endpoint", FIELD(buffer.endpoint), "ZeroMQ endpoint of the buffer; empty: chosen automatically"},
     {"buffer.max_staleness", FIELD(buffer.max_staleness),
      "async: policy versions a trajectory may lag behind the trainer (sync mode: 0)", at_least(0)},
     // ---- trainer -----------------------------------------------------------------------------
-    {"trainer.algorithm", FIELD(trainer.algorithm),
-     "advantage estimator and loss; dapo/dr_grpo/gspo also preset the keys listed in the README", {},
+    {"trainer.algorithm",
+     FIELD(trainer.algorithm),
+     "advantage estimator and loss; dapo/dr_grpo/gspo also preset the keys listed in the README",
+     {},
      {"grpo", "dr_grpo", "dapo", "gspo", "rloo", "reinforce_pp", "ppo"}},
     {"trainer.steps", FIELD(trainer.steps), "RL steps (rollout batch + update)", at_least(1)},
-    {"trainer.prompts_per_step", FIELD(trainer.prompts_per_step), "prompts per RL step (each sampled rollout.n times)",
-     at_least(1)},
+    {"trainer.prompts_per_step", FIELD(trainer.prompts_per_step),
+     "prompts per RL step (each sampled rollout.n times)", at_least(1)},
     {"trainer.lr", FIELD(trainer.lr), "AdamW learning rate", above(0)},
     {"trainer.warmup_steps", FIELD(trainer.warmup_steps), "linear warm-up steps", at_least(0)},
-    {"trainer.lr_schedule", FIELD(trainer.lr_schedule), "learning rate after warm-up", {},
+    {"trainer.lr_schedule",
+     FIELD(trainer.lr_schedule),
+     "learning rate after warm-up",
+     {},
      {"constant", "linear", "cosine"}},
     {"trainer.weight_decay", FIELD(trainer.weight_decay), "AdamW decoupled weight decay", at_least(0)},
     {"trainer.betas", FIELD(trainer.betas), "AdamW beta1, beta2", list_of(2, from_up_to_below(0, 1))},
     {"trainer.eps", FIELD(trainer.eps), "AdamW epsilon", above(0)},
-    {"trainer.grad_clip", FIELD(trainer.grad_clip), "clip the global gradient L2 norm to this (0: off)", at_least(0)},
-    {"trainer.clip_low", FIELD(trainer.clip_low), "PPO ratio clip below: 1 - clip_low", from_up_to_below(0, 1)},
-    {"trainer.clip_high", FIELD(trainer.clip_high), "PPO ratio clip above: 1 + clip_high (DAPO clip-higher 0.28)",
+    {"trainer.grad_clip", FIELD(trainer.grad_clip), "clip the global gradient L2 norm to this (0: off)",
      at_least(0)},
+    {"trainer.clip_low", FIELD(trainer.clip_low), "PPO ratio clip below: 1 - clip_low",
+     from_up_to_below(0, 1)},
+    {"trainer.clip_high", FIELD(trainer.clip_high),
+     "PPO ratio clip above: 1 + clip_high (DAPO clip-higher 0.28)", at_least(0)},
     {"trainer.dual_clip", FIELD(trainer.dual_clip), "dual-clip bound c for negative advantages, > 1 (0: off)",
      at_least(0)},
-    {"trainer.loss_agg", FIELD(trainer.loss_agg), "how token losses are reduced", {},
+    {"trainer.loss_agg",
+     FIELD(trainer.loss_agg),
+     "how token losses are reduced",
+     {},
      {"token_mean", "seq_mean_token_mean", "seq_mean_token_sum", "seq_mean_token_sum_norm"}},
-    {"trainer.norm_adv_by_std", FIELD(trainer.norm_adv_by_std), "divide group-centred rewards by the group std"},
+    {"trainer.norm_adv_by_std", FIELD(trainer.norm_adv_by_std),
+     "divide group-centred rewards by the group std"},
     {"trainer.adv_eps", FIELD(trainer.adv_eps), "added to the group std before dividing", at_least(0)},
     {"trainer.dynamic_sampling", FIELD(trainer.dynamic_sampling),
      "DAPO dynamic sampling: drop groups whose correctness is all equal, sample more"},
@@ -142,15 +191,15 @@ const std::vector<ConfigKey> kSchema = {
     {"trainer.kl_type", FIELD(trainer.kl_type), "KL estimator (k3 = low_var_kl)", {}, {"k1", "k2", "k3"}},
     {"trainer.entropy_coef", FIELD(trainer.entropy_coef), "entropy bonus coefficient", at_least(0)},
     {"trainer.eval_every", FIELD(trainer.eval_every), "RL steps between greedy evals (0: off)", at_least(0)},
-    {"trainer.checkpoint_every", FIELD(trainer.checkpoint_every), "RL steps between checkpoints (0: only at the end)",
-     at_least(0)},
+    {"trainer.checkpoint_every", FIELD(trainer.checkpoint_every),
+     "RL steps between checkpoints (0: only at the end)", at_least(0)},
     {"trainer.temperature", FIELD(trainer.temperature),
      "temperature of the trainer's log-probs; must equal rollout.temperature (0: take it from there)",
      at_least(0)},
     // ---- metrics / log -----------------------------------------------------------------------
     {"metrics.port", FIELD(metrics.port), "Prometheus /metrics port (0: off)", between(0, 65535)},
     {"metrics.bind", FIELD(metrics.bind), "address the metrics server binds"},
-    {"metrics.jsonl", FIELD(metrics.jsonl), "metrics log file; empty: <run>/metrics.jsonl"},
+    {"metrics.jsonl", FIELD(metrics.jsonl), "metrics log file; empty: {run_dir}/{name}/metrics.jsonl"},
     {"log.level", FIELD(log.level), "log level", {}, {"trace", "debug", "info", "warn", "error", "off"}},
     {"log.json", FIELD(log.json), "log one JSON object per line instead of text"},
 };
@@ -162,7 +211,9 @@ std::string format_bound(double v) {
     return s;
 }
 
-std::string quoted(const std::string& text) { return "\"" + text + "\""; }
+std::string quoted(const std::string& text) {
+    return "\"" + text + "\"";
+}
 
 double parse_number(const ConfigKey& k, const std::string& text) {
     const char* s = text.c_str();
@@ -228,7 +279,9 @@ T& field_ref(const ConfigKey& k, JobConfig& cfg) {
 
 }  // namespace
 
-const std::vector<ConfigKey>& config_schema() { return kSchema; }
+const std::vector<ConfigKey>& config_schema() {
+    return kSchema;
+}
 
 // Always with a '.' or an exponent so that YAML (and a reader) sees a float: 1 -> "1.0",
 // 1e-4 -> "0.0001", 1e-8 -> "1e-08".
@@ -268,9 +321,12 @@ std::string config_key_type(const ConfigKey& k) {
                 for (size_t i = 0; i < k.choices.size(); ++i) t += (i ? ", " : " ") + k.choices[i];
                 return t;
             }
-        case 1: return with_range("int");
-        case 2: return with_range("number");
-        case 3: return "bool";
+        case 1:
+            return with_range("int");
+        case 2:
+            return with_range("number");
+        case 3:
+            return "bool";
         default:
             return with_range(k.bounds.list_len ? fmt::format("list of {} numbers", k.bounds.list_len)
                                                 : std::string("list of numbers"));
@@ -284,9 +340,12 @@ std::string config_value_text(const ConfigKey& k, const JobConfig& cfg) {
             const std::string& s = field_ref<std::string>(k, c);
             return s.empty() ? "\"\"" : s;
         }
-        case 1: return std::to_string(field_ref<int>(k, c));
-        case 2: return format_config_number(field_ref<double>(k, c));
-        case 3: return field_ref<bool>(k, c) ? "true" : "false";
+        case 1:
+            return std::to_string(field_ref<int>(k, c));
+        case 2:
+            return format_config_number(field_ref<double>(k, c));
+        case 3:
+            return field_ref<bool>(k, c) ? "true" : "false";
         default: {
             std::string t = "[";
             const auto& v = field_ref<std::vector<double>>(k, c);
@@ -298,15 +357,24 @@ std::string config_value_text(const ConfigKey& k, const JobConfig& cfg) {
 
 void set_config_value(const ConfigKey& k, JobConfig& cfg, const std::string& text) {
     switch (k.field.index()) {
-        case 0: field_ref<std::string>(k, cfg) = text; break;
-        case 1: field_ref<int>(k, cfg) = parse_int(k, text); break;
-        case 2: field_ref<double>(k, cfg) = parse_number(k, text); break;
-        case 3: field_ref<bool>(k, cfg) = parse_bool(k, text); break;
+        case 0:
+            field_ref<std::string>(k, cfg) = text;
+            break;
+        case 1:
+            field_ref<int>(k, cfg) = parse_int(k, text);
+            break;
+        case 2:
+            field_ref<double>(k, cfg) = parse_number(k, text);
+            break;
+        case 3:
+            field_ref<bool>(k, cfg) = parse_bool(k, text);
+            break;
         default: {
             // Override form: "[0.9, 0.95]" or "0.9,0.95".
             std::string t = text;
             if (!t.empty() && t.front() == '[') {
-                STRIDE_CHECK(t.back() == ']', k.key + ": expected a list like [0.9, 0.999], got " + quoted(text));
+                STRIDE_CHECK(t.back() == ']',
+                             k.key + ": expected a list like [0.9, 0.999], got " + quoted(text));
                 t = t.substr(1, t.size() - 2);
             }
             std::vector<std::string> items;
@@ -347,15 +415,20 @@ void check_config_value(const ConfigKey& k, const JobConfig& cfg) {
                 }
             }
             break;
-        case 1: check_bounds(k, field_ref<int>(k, c), std::to_string(field_ref<int>(k, c))); break;
-        case 2: check_bounds(k, field_ref<double>(k, c), format_config_number(field_ref<double>(k, c))); break;
-        case 3: break;
+        case 1:
+            check_bounds(k, field_ref<int>(k, c), std::to_string(field_ref<int>(k, c)));
+            break;
+        case 2:
+            check_bounds(k, field_ref<double>(k, c), format_config_number(field_ref<double>(k, c)));
+            break;
+        case 3:
+            break;
         default: {
             const auto& v = field_ref<std::vector<double>>(k, c);
             if (k.bounds.list_len)
                 STRIDE_CHECK(static_cast<int>(v.size()) == k.bounds.list_len,
-                             fmt::format("{}: expected a list of {} numbers, got {}", k.key, k.bounds.list_len,
-                                         v.size()));
+                             fmt::format("{}: expected a list of {} numbers, got {}", k.key,
+                                         k.bounds.list_len, v.size()));
             for (double x : v) check_bounds(k, x, format_config_number(x));
         }
     }
@@ -365,8 +438,8 @@ std::string config_keys_markdown() {
     const JobConfig defaults;
     std::string out = "| key | type | default | meaning |\n|---|---|---|---|\n";
     for (const auto& k : kSchema)
-        out += fmt::format("| `{}` | {} | `{}` | {} |\n", k.key, config_key_type(k), config_value_text(k, defaults),
-                           k.doc);
+        out += fmt::format("| `{}` | {} | `{}` | {} |\n", k.key, config_key_type(k),
+                           config_value_text(k, defaults), k.doc);
     return out;
 }
 

@@ -107,7 +107,8 @@ Example parse_example_line(const std::string& line, const std::string& where, co
         ex.messages = parse_messages(*prompt, where, keys.prompt_key);
         ex.prompt = render_chat(ex.messages, keys.chat_template);
     } else {
-        throw Error(where + ": '" + keys.prompt_key + "' must be a string or a list of {role, content} messages");
+        throw Error(where + ": '" + keys.prompt_key +
+                    "' must be a string or a list of {role, content} messages");
     }
     STRIDE_CHECK(!ex.prompt.empty(), where + ": empty prompt");
 
@@ -117,7 +118,8 @@ Example parse_example_line(const std::string& line, const std::string& where, co
         answer = find_path(obj, "reward_model.ground_truth");
         answer_key = "reward_model.ground_truth";
     }
-    STRIDE_CHECK(answer, where + ": missing answer key '" + keys.answer_key + "' (nor reward_model.ground_truth)");
+    STRIDE_CHECK(answer,
+                 where + ": missing answer key '" + keys.answer_key + "' (nor reward_model.ground_truth)");
     ex.answer = answer_text(*answer, where, answer_key);
     return ex;
 }
@@ -137,7 +139,9 @@ std::vector<Example> load_jsonl_dataset(const std::string& path, const DatasetKe
 
 // ---- generator specs ---------------------------------------------------------------------------
 
-bool is_gen_spec(const std::string& s) { return s.rfind("gen:", 0) == 0; }
+bool is_gen_spec(const std::string& s) {
+    return s.rfind("gen:", 0) == 0;
+}
 
 GenSpec parse_gen_spec(const std::string& spec) {
     STRIDE_CHECK(is_gen_spec(spec), "'" + spec + "' is not a generator spec (gen:TASK?n=N&seed=S)");
@@ -185,11 +189,12 @@ void check_gen_spec(const GenSpec& g) {
     STRIDE_CHECK(g.task == "arith" || g.task == "collatz", "unknown task '" + g.task + "' (arith, collatz)");
     STRIDE_CHECK(g.n >= 1, fmt::format("n must be >= 1, got {}", g.n));
     STRIDE_CHECK(g.digits >= 1 && g.digits <= 9, fmt::format("digits must be in [1, 9], got {}", g.digits));
-    if (g.task == "arith") STRIDE_CHECK(g.op == "add" || g.op == "mul", "op must be add or mul, got '" + g.op + "'");
+    if (g.task == "arith")
+        STRIDE_CHECK(g.op == "add" || g.op == "mul", "op must be add or mul, got '" + g.op + "'");
     uint64_t space = gen_spec_space(g);
     STRIDE_CHECK(static_cast<uint64_t>(g.n) <= space,
-                 fmt::format("n = {} exceeds the {} distinct {} problems with digits = {}", g.n, space, g.task,
-                             g.digits));
+                 fmt::format("n = {} exceeds the {} distinct {} problems with digits = {}", g.n, space,
+                             g.task, g.digits));
 }
 
 uint64_t gen_spec_space(const GenSpec& g) {
@@ -199,8 +204,9 @@ uint64_t gen_spec_space(const GenSpec& g) {
 }
 
 DatasetSplit split_holdout(std::vector<Example> all, int eval_size, uint64_t seed) {
-    STRIDE_CHECK(eval_size >= 0 && static_cast<size_t>(eval_size) < all.size() + (eval_size == 0 ? 1 : 0),
-                 fmt::format("data.eval_size = {} leaves no training examples out of {}", eval_size, all.size()));
+    STRIDE_CHECK(
+        eval_size >= 0 && static_cast<size_t>(eval_size) < all.size() + (eval_size == 0 ? 1 : 0),
+        fmt::format("data.eval_size = {} leaves no training examples out of {}", eval_size, all.size()));
     // Fisher-Yates with our own generator: std::shuffle's result differs between standard libraries.
     uint64_t state = seed ^ 0x5EED0F5E1D0A7A5Eull;
     for (size_t i = all.size(); i > 1; --i) std::swap(all[i - 1], all[splitmix64(state) % i]);

@@ -51,8 +51,8 @@ struct GenSpec {
     std::string task = "arith";  // arith | collatz
     int64_t n = 1000;            // examples
     uint64_t seed = 1;
-    int digits = 3;              // arith: operand digits; collatz: start values below 10^digits
-    std::string op = "add";      // arith: add | mul
+    int digits = 3;          // arith: operand digits; collatz: start values below 10^digits
+    std::string op = "add";  // arith: add | mul
     bool operator==(const GenSpec&) const = default;
 };
 

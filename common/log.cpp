@@ -18,7 +18,7 @@ namespace {
 // One JSON object per line. nlohmann does the escaping; invalid UTF-8 in a message is replaced
 // rather than thrown, because a log call must never fail.
 class JsonLineFormatter : public spdlog::formatter {
-public:
+   public:
     void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
         using namespace std::chrono;
         auto ms = duration_cast<milliseconds>(msg.time.time_since_epoch()).count() % 1000;
@@ -34,7 +34,9 @@ public:
         text += '\n';
         dest.append(text.data(), text.data() + text.size());
     }
-    std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonLineFormatter>(); }
+    std::unique_ptr<spdlog::formatter> clone() const override {
+        return std::make_unique<JsonLineFormatter>();
+    }
 };
 
 }  // namespace

@@ -13,7 +13,9 @@ namespace stride {
 
 namespace {
 
-std::string zmq_error_text() { return zmq_strerror(zmq_errno()); }
+std::string zmq_error_text() {
+    return zmq_strerror(zmq_errno());
+}
 
 // Waits for events on one socket. EINTR (a signal in a test harness or profiler) counts as "not
 // ready yet" and the wait continues with the time that is left.
@@ -21,9 +23,9 @@ bool poll_for(void* sock, short events, int timeout_ms) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
         zmq_pollitem_t item{sock, 0, events, 0};
-        int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        deadline - std::chrono::steady_clock::now())
-                                        .count());
+        int left = static_cast<int>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+                .count());
         int rc = zmq_poll(&item, 1, left < 0 ? 0 : left);
         if (rc > 0) return true;
         if (rc == 0) return false;
@@ -51,7 +53,9 @@ ZmqSocket::ZmqSocket(ZmqContext& ctx, int type) : sock_(zmq_socket(ctx.get(), ty
     set_int(ZMQ_LINGER, 0);
 }
 
-ZmqSocket::~ZmqSocket() { close(); }
+ZmqSocket::~ZmqSocket() {
+    close();
+}
 
 ZmqSocket::ZmqSocket(ZmqSocket&& other) noexcept : sock_(std::exchange(other.sock_, nullptr)) {}
 
@@ -69,8 +73,7 @@ void ZmqSocket::close() {
 }
 
 void ZmqSocket::bind(const std::string& endpoint) {
-    STRIDE_CHECK(zmq_bind(sock_, endpoint.c_str()) == 0,
-                 "cannot bind " + endpoint + ": " + zmq_error_text());
+    STRIDE_CHECK(zmq_bind(sock_, endpoint.c_str()) == 0, "cannot bind " + endpoint + ": " + zmq_error_text());
 }
 
 void ZmqSocket::connect(const std::string& endpoint) {
@@ -219,9 +222,9 @@ std::optional<std::string> RequestClient::call_raw(const std::string& payload, i
         reset_socket();
         return std::nullopt;
     }
-    int spent = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::steady_clock::now() - start)
-                                     .count());
+    int spent = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
+            .count());
     auto frames = sock_->recv_frames(timeout_ms > spent ? timeout_ms - spent : 0);
     if (!frames) {
         reset_socket();  // a REQ socket that sent without receiving cannot send again
@@ -235,7 +238,8 @@ std::optional<v1::Envelope> RequestClient::call(const v1::Envelope& request, int
     if (!bytes) return std::nullopt;
     v1::Envelope reply;
     EnvelopeCheck check = decode_envelope(*bytes, job_id_, &reply);
-    if (!check.ok()) return make_error(job_id_, check.code, "bad reply from " + endpoint_ + ": " + check.message);
+    if (!check.ok())
+        return make_error(job_id_, check.code, "bad reply from " + endpoint_ + ": " + check.message);
     return reply;
 }
 

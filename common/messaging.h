@@ -25,19 +25,19 @@
 namespace stride {
 
 class ZmqContext {
-public:
+   public:
     ZmqContext();
     ~ZmqContext();
     ZmqContext(const ZmqContext&) = delete;
     ZmqContext& operator=(const ZmqContext&) = delete;
     void* get() const { return ctx_; }
 
-private:
+   private:
     void* ctx_;
 };
 
 class ZmqSocket {
-public:
+   public:
     // type: ZMQ_REQ, ZMQ_ROUTER, ... Linger is 0: a closing socket drops what it has not sent, so a
     // role never hangs on exit waiting for a dead peer.
     ZmqSocket(ZmqContext& ctx, int type);
@@ -60,7 +60,7 @@ public:
     std::optional<std::vector<std::string>> recv_frames(int timeout_ms);
     void* get() const { return sock_; }
 
-private:
+   private:
     void close();
     void* sock_ = nullptr;
 };
@@ -92,7 +92,7 @@ struct Request {
 };
 
 class ReplySocket {
-public:
+   public:
     // max_message_bytes bounds what a peer can make us allocate (ZMQ_MAXMSGSIZE; larger messages
     // drop the connection). 0 = no bound.
     ReplySocket(ZmqContext& ctx, const std::string& bind_endpoint, int64_t max_message_bytes = 0);
@@ -100,13 +100,13 @@ public:
     bool reply(const Request& to, const std::string& payload);
     std::string endpoint() const { return endpoint_; }
 
-private:
+   private:
     ZmqSocket sock_;
     std::string endpoint_;
 };
 
 class RequestClient {
-public:
+   public:
     RequestClient(ZmqContext& ctx, std::string endpoint, std::string job_id);
     // Sends request and waits for the reply. nullopt on timeout (the socket is then rebuilt, so it
     // is safe to call again). A reply that fails decode_envelope comes back as an Error envelope.
@@ -116,7 +116,7 @@ public:
     const std::string& job_id() const { return job_id_; }
     const std::string& endpoint() const { return endpoint_; }
 
-private:
+   private:
     void reset_socket();
     ZmqContext& ctx_;
     std::string endpoint_;

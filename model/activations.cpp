@@ -18,7 +18,7 @@ struct Carver {
     }
 };
 
-void carve(Activations& a, Carver& c, const ModelConfig& cfg, int T, bool recompute) {
+void carve(Activations& a, Carver& c, const ModelConfig& cfg, int T, bool recompute, int chunk) {
     const size_t t = (size_t)T, H = cfg.hidden, I = cfg.intermediate, Hq = cfg.q_dim(), Hkv = cfg.kv_dim();
     const size_t nq = cfg.heads, nkv = cfg.kv_heads;
     const bool qkn = cfg.qk_norm;
@@ -51,6 +51,7 @@ void carve(Activations& a, Carver& c, const ModelConfig& cfg, int T, bool recomp
     a.final_rstd = c.take(t);
     a.lp_rows = c.take(t);
     a.ent_rows = c.take(t);
+    a.logits = c.take((size_t)(chunk < T ? chunk : T) * cfg.vocab);
     a.d_res = c.take(t * H);
     a.d_x = c.take(t * H);
     a.d_att = c.take(t * Hq);
@@ -72,9 +73,9 @@ ActivationArena::~ActivationArena() {
     std::free(base_);
 }
 
-Activations& ActivationArena::layout(const ModelConfig& cfg, int T, bool recompute) {
+Activations& ActivationArena::layout(const ModelConfig& cfg, int T, bool recompute, int logprob_chunk) {
     Carver count{nullptr};
-    carve(acts_, count, cfg, T, recompute);
+    carve(acts_, count, cfg, T, recompute, logprob_chunk);
     if (count.used > capacity_) {
         std::free(base_);
         base_ = nullptr;
@@ -84,7 +85,7 @@ Activations& ActivationArena::layout(const ModelConfig& cfg, int T, bool recompu
         capacity_ = count.used;
     }
     Carver place{base_};
-    carve(acts_, place, cfg, T, recompute);
+    carve(acts_, place, cfg, T, recompute, logprob_chunk);
     return acts_;
 }
 

@@ -40,6 +40,7 @@ struct Activations {
     float* final_rstd;                     // [T]
     float* lp_rows;   // [T]     LM head row t: log p(tokens[t+1]) (0 where t ends its sequence)
     float* ent_rows;  // [T]     entropy of the distribution predicting tokens[t+1]
+    float* logits;    // [min(chunk, T), V] LM head logits of one chunk (forward and backward)
     // Backward scratch, shared by all layers.
     float* d_res;       // [T, H]  gradient w.r.t. the residual stream at the current layer boundary
     float* d_x;         // [T, H]  gradient w.r.t. a norm output
@@ -64,7 +65,7 @@ class ActivationArena {
     ActivationArena& operator=(const ActivationArena&) = delete;
 
     // Lays out views for T tokens, growing the allocation if needed. Contents are not preserved.
-    Activations& layout(const ModelConfig& cfg, int T, bool recompute);
+    Activations& layout(const ModelConfig& cfg, int T, bool recompute, int logprob_chunk);
     size_t bytes() const { return capacity_ * sizeof(float); }
 
    private:

@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "common/base/error.h"
+#include "model/json_brief.h"
 #include "model/safetensors.h"
 
 namespace stride {
@@ -33,23 +34,31 @@ const char* kIndexFile = "model.safetensors.index.json";
 
 const char* safetensors_dtype(DiskDtype d) {
     switch (d) {
-        case DiskDtype::f32: return "F32";
-        case DiskDtype::bf16: return "BF16";
-        case DiskDtype::f16: return "F16";
+        case DiskDtype::f32:
+            return "F32";
+        case DiskDtype::bf16:
+            return "BF16";
+        case DiskDtype::f16:
+            return "F16";
     }
     return "?";
 }
 
 const char* torch_dtype_name(DiskDtype d) {
     switch (d) {
-        case DiskDtype::f32: return "float32";
-        case DiskDtype::bf16: return "bfloat16";
-        case DiskDtype::f16: return "float16";
+        case DiskDtype::f32:
+            return "float32";
+        case DiskDtype::bf16:
+            return "bfloat16";
+        case DiskDtype::f16:
+            return "float16";
     }
     return "?";
 }
 
-size_t dtype_bytes(DiskDtype d) { return d == DiskDtype::f32 ? 4 : 2; }
+size_t dtype_bytes(DiskDtype d) {
+    return d == DiskDtype::f32 ? 4 : 2;
+}
 
 // std::filesystem::exists without the throwing overload: an unreadable path simply does not exist here.
 bool path_exists(const std::string& path) {
@@ -63,7 +72,10 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 std::string shape_str(const std::vector<int64_t>& shape) {
     std::string s = "[";
-    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    for (size_t i = 0; i < shape.size(); ++i) {
+        if (i) s += ", ";
+        s += std::to_string(shape[i]);
+    }
     return s + "]";
 }
 
@@ -71,7 +83,10 @@ std::string shape_str(const std::vector<int64_t>& shape) {
 std::string name_list(const std::vector<std::string>& names) {
     const size_t shown = std::min<size_t>(names.size(), 5);
     std::string s;
-    for (size_t i = 0; i < shown; ++i) s += (i ? ", " : "") + names[i];
+    for (size_t i = 0; i < shown; ++i) {
+        if (i) s += ", ";
+        s += names[i];
+    }
     if (names.size() > shown) s += " and " + std::to_string(names.size() - shown) + " more";
     return s;
 }
@@ -120,7 +135,8 @@ void open_sharded(const std::string& dir, CheckpointFiles& out) {
     std::set<std::string> shards;
     for (auto it = wm.begin(); it != wm.end(); ++it) {
         if (!it->is_string())
-            throw Error(index_path + ": weight_map: " + it.key() + ": expected a shard file name, got " + it->dump());
+            throw Error(index_path + ": weight_map: " + it.key() + ": expected a shard file name, got " +
+                        json_brief(*it));
         const std::string f = it->get<std::string>();
         if (!is_plain_file_name(f))
             throw Error(index_path + ": weight_map: " + it.key() + ": shard '" + f +
@@ -133,7 +149,8 @@ void open_sharded(const std::string& dir, CheckpointFiles& out) {
     out.files.reserve(shards.size());
     for (const std::string& f : shards) {
         const std::string path = dir + "/" + f;
-        if (!path_exists(path)) throw Error(index_path + ": shard " + f + " listed in weight_map does not exist");
+        if (!path_exists(path))
+            throw Error(index_path + ": shard " + f + " listed in weight_map does not exist");
         out.files.emplace_back(path);
     }
     for (const SafetensorsFile& file : out.files) {
@@ -150,7 +167,8 @@ void open_sharded(const std::string& dir, CheckpointFiles& out) {
     }
     for (const auto& [name, shard] : shard_of)
         if (!out.tensors.count(name))
-            throw Error(index_path + ": " + name + ": listed in weight_map for " + shard + " but not in that file");
+            throw Error(index_path + ": " + name + ": listed in weight_map for " + shard +
+                        " but not in that file");
 }
 
 // Like transformers, a single model.safetensors wins over an index when both exist.
@@ -210,7 +228,8 @@ std::vector<TensorLocation> match_layout(const CheckpointFiles& ck, const ParamL
         const SafetensorsTensor& t = *where[i].tensor;
         const std::string& path = where[i].file->path();
         if (t.dtype != "F32" && t.dtype != "BF16" && t.dtype != "F16")
-            throw Error(path + ": " + t.name + ": unsupported dtype " + t.dtype + " (expected F32, BF16 or F16)");
+            throw Error(path + ": " + t.name + ": unsupported dtype " + t.dtype +
+                        " (expected F32, BF16 or F16)");
         if (t.shape != s.shape)
             throw Error(path + ": " + t.name + ": shape " + shape_str(t.shape) + " does not match " +
                         shape_str(s.shape) + " expected from config.json");
@@ -309,7 +328,8 @@ std::string shard_file_name(size_t i, size_t n) {
 // existing one keeps its other files (tokenizer, optimizer state): each weight file is renamed over
 // its old version (atomic per file; config.json last) and stale weight files of an earlier layout
 // (e.g. the old single file after switching to shards) are removed so loaders cannot pick them up.
-void commit_staging(const std::string& staging, const std::string& dir, const std::vector<std::string>& files) {
+void commit_staging(const std::string& staging, const std::string& dir,
+                    const std::vector<std::string>& files) {
     std::error_code ec;
     if (!path_exists(dir)) {
         fs::rename(staging, dir, ec);
@@ -397,7 +417,8 @@ void checkpoint_save(const Model& m, const std::string& dir_in, DiskDtype dtype,
             std::vector<SafetensorsEntry> entries;
             for (size_t i : shards[k]) {
                 const ParamSpec& s = layout.specs()[i];
-                entries.push_back({s.name, safetensors_dtype(dtype), s.shape, m.data.data() + s.offset, nullptr});
+                entries.push_back(
+                    {s.name, safetensors_dtype(dtype), s.shape, m.data.data() + s.offset, nullptr});
                 weight_map[s.name] = name;
             }
             safetensors_write(staging + "/" + name, entries);

@@ -1,7 +1,7 @@
 #include "model/config.h"
 
-#include <charconv>
 #include <cfloat>
+#include <charconv>
 #include <climits>
 #include <cmath>
 #include <cstdlib>
@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/base/error.h"
+#include "model/json_brief.h"
 
 namespace stride {
 
@@ -47,9 +48,10 @@ void ModelConfig::validate() const {
                                             std::to_string(kv_heads) + ")");
     // q_dim() and kv_dim() are ints: keep their products in range (signed overflow is UB).
     STRIDE_CHECK(static_cast<int64_t>(heads) * head_dim <= INT_MAX,
-                 "config: num_attention_heads * head_dim = " + std::to_string(static_cast<int64_t>(heads) * head_dim) +
-                     " is too large");
-    STRIDE_CHECK(head_dim % 2 == 0, "config: head_dim must be even for RoPE, got " + std::to_string(head_dim));
+                 "config: num_attention_heads * head_dim = " +
+                     std::to_string(static_cast<int64_t>(heads) * head_dim) + " is too large");
+    STRIDE_CHECK(head_dim % 2 == 0,
+                 "config: head_dim must be even for RoPE, got " + std::to_string(head_dim));
     STRIDE_CHECK(rms_eps > 0, "config: rms_norm_eps must be > 0");
     STRIDE_CHECK(rope_theta > 0, "config: rope_theta must be > 0");
     STRIDE_CHECK(rope_scaling.factor > 0, "config: rope_scaling.factor must be > 0");
@@ -74,21 +76,23 @@ struct Reader {
     long integer(const char* key) const {
         if (!has(key)) fail(key, "missing required field");
         const json& v = j.at(key);
-        if (!v.is_number_integer()) fail(key, "expected an integer, got " + v.dump());
+        if (!v.is_number_integer()) fail(key, "expected an integer, got " + json_brief(v));
         // Range-check before narrowing: 4294967297 must not silently become 1.
-        if (!fits_int(v)) fail(key, "value " + v.dump() + " is out of range");
+        if (!fits_int(v)) fail(key, "value " + json_brief(v) + " is out of range");
         return v.get<long>();
     }
     long integer(const char* key, long fallback) const { return has(key) ? integer(key) : fallback; }
     // `prefix` names the enclosing object in errors ("rope_scaling.factor").
-    double number(const json& obj, const std::string& key, double fallback, const std::string& prefix = "") const {
+    double number(const json& obj, const std::string& key, double fallback,
+                  const std::string& prefix = "") const {
         if (!obj.contains(key) || obj.at(key).is_null()) return fallback;
         const json& v = obj.at(key);
-        if (!v.is_number()) fail(prefix + key, "expected a number, got " + v.dump());
+        if (!v.is_number()) fail(prefix + key, "expected a number, got " + json_brief(v));
         return v.get<double>();
     }
     // A number stored as float: a double beyond float range would be UB to narrow, so it is an error.
-    float real(const json& obj, const std::string& key, double fallback, const std::string& prefix = "") const {
+    float real(const json& obj, const std::string& key, double fallback,
+               const std::string& prefix = "") const {
         const double x = number(obj, key, fallback, prefix);
         if (!(std::fabs(x) <= FLT_MAX)) fail(prefix + key, "value " + std::to_string(x) + " is out of range");
         return static_cast<float>(x);
@@ -96,13 +100,13 @@ struct Reader {
     bool boolean(const char* key, bool fallback) const {
         if (!has(key)) return fallback;
         const json& v = j.at(key);
-        if (!v.is_boolean()) fail(key, "expected true or false, got " + v.dump());
+        if (!v.is_boolean()) fail(key, "expected true or false, got " + json_brief(v));
         return v.get<bool>();
     }
     std::string string(const char* key, const std::string& fallback) const {
         if (!has(key)) return fallback;
         const json& v = j.at(key);
-        if (!v.is_string()) fail(key, "expected a string, got " + v.dump());
+        if (!v.is_string()) fail(key, "expected a string, got " + json_brief(v));
         return v.get<std::string>();
     }
 };
@@ -168,7 +172,7 @@ ModelConfig model_config_from_json(const std::string& text, const std::string& s
         for (const char* type_key : {"type", "rope_type"}) {  // rope_type wins over the legacy type
             if (!rp->contains(type_key) || rp->at(type_key).is_null()) continue;
             const json& t = rp->at(type_key);
-            if (!t.is_string()) r.fail(p + type_key, "expected a string, got " + t.dump());
+            if (!t.is_string()) r.fail(p + type_key, "expected a string, got " + json_brief(t));
             type = t.get<std::string>();
         }
         if (type == "default") {
@@ -198,11 +202,11 @@ ModelConfig model_config_from_json(const std::string& text, const std::string& s
         else if (e.is_array()) {
             for (const json& x : e) {
                 if (!fits_int(x))
-                    r.fail("eos_token_id", "expected integers, got " + e.dump());
+                    r.fail("eos_token_id", "expected integers, got " + json_brief(e));
                 c.eos_token_ids.push_back(x.get<int>());
             }
         } else {
-            r.fail("eos_token_id", "expected an integer or a list of integers, got " + e.dump());
+            r.fail("eos_token_id", "expected an integer or a list of integers, got " + json_brief(e));
         }
     }
     c.torch_dtype = r.string("torch_dtype", r.string("dtype", "float32"));

@@ -23,7 +23,9 @@ inline float f32_from_bits(uint32_t u) {
 
 // ---- bfloat16: the top 16 bits of an f32 -----------------------------------------------------------
 
-inline float bf16_to_f32(uint16_t h) { return f32_from_bits(static_cast<uint32_t>(h) << 16); }
+inline float bf16_to_f32(uint16_t h) {
+    return f32_from_bits(static_cast<uint32_t>(h) << 16);
+}
 
 // Round to nearest, ties to even (torch's rule). Overflow rounds to inf as in IEEE arithmetic.
 // Every NaN becomes 0xFFFF: torch's vectorised CPU path (cvtfp32_bf16, AVX2/AVX-512) writes that,
@@ -59,7 +61,7 @@ inline uint16_t f32_to_f16(float f) {
     const uint32_t u = f32_bits(f);
     const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
     const uint32_t a = u & 0x7fffffffu;
-    if (a > 0x7f800000u) return sign | 0x7e00u;  // NaN
+    if (a > 0x7f800000u) return sign | 0x7e00u;   // NaN
     if (a >= 0x477ff000u) return sign | 0x7c00u;  // >= 65520 rounds to inf (65504 is odd, tie goes up)
     const int e = static_cast<int>(a >> 23) - 127;
     if (e >= -14) {  // normal half

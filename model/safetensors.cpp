@@ -18,6 +18,7 @@
 
 #include "common/base/error.h"
 #include "model/dtype.h"
+#include "model/json_brief.h"
 
 static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian");
 
@@ -36,9 +37,9 @@ struct DtypeInfo {
     int bits;
 };
 constexpr DtypeInfo kDtypes[] = {
-    {"BOOL", 8},    {"F4", 4},       {"F6_E2M3", 6},  {"F6_E3M2", 6}, {"U8", 8},   {"I8", 8},  {"F8_E5M2", 8},
-    {"F8_E4M3", 8}, {"F8_E8M0", 8},  {"I16", 16},     {"U16", 16},    {"F16", 16}, {"BF16", 16}, {"I32", 32},
-    {"U32", 32},    {"F32", 32},     {"C64", 64},     {"F64", 64},    {"I64", 64}, {"U64", 64},
+    {"BOOL", 8},    {"F4", 4},      {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"U8", 8},   {"I8", 8},    {"F8_E5M2", 8},
+    {"F8_E4M3", 8}, {"F8_E8M0", 8}, {"I16", 16},    {"U16", 16},    {"F16", 16}, {"BF16", 16}, {"I32", 32},
+    {"U32", 32},    {"F32", 32},    {"C64", 64},    {"F64", 64},    {"I64", 64}, {"U64", 64},
 };
 
 int dtype_rank(const std::string& dtype) {
@@ -49,14 +50,11 @@ int dtype_rank(const std::string& dtype) {
 
 std::string shape_str(const std::vector<int64_t>& shape) {
     std::string s = "[";
-    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    for (size_t i = 0; i < shape.size(); ++i) {
+        if (i) s += ", ";
+        s += std::to_string(shape[i]);
+    }
     return s + "]";
-}
-
-// A JSON value for an error message, cut short so that a garbage header cannot flood the terminal.
-std::string short_dump(const json& v) {
-    std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
-    return s.size() > 80 ? s.substr(0, 77) + "..." : s;
 }
 
 // Strict UTF-8 (what Rust's str::from_utf8 accepts): no overlong forms, no surrogates, <= U+10FFFF.
@@ -71,15 +69,24 @@ size_t utf8_first_invalid(const uint8_t* s, size_t n) {
         }
         size_t len;
         uint8_t lo = 0x80, hi = 0xbf;  // allowed range of the second byte
-        if (c >= 0xc2 && c <= 0xdf) len = 2;
-        else if (c == 0xe0) len = 3, lo = 0xa0;
-        else if (c >= 0xe1 && c <= 0xec) len = 3;
-        else if (c == 0xed) len = 3, hi = 0x9f;  // no UTF-16 surrogates
-        else if (c >= 0xee && c <= 0xef) len = 3;
-        else if (c == 0xf0) len = 4, lo = 0x90;
-        else if (c >= 0xf1 && c <= 0xf3) len = 4;
-        else if (c == 0xf4) len = 4, hi = 0x8f;  // <= U+10FFFF
-        else return i;
+        if (c >= 0xc2 && c <= 0xdf)
+            len = 2;
+        else if (c == 0xe0)
+            len = 3, lo = 0xa0;
+        else if (c >= 0xe1 && c <= 0xec)
+            len = 3;
+        else if (c == 0xed)
+            len = 3, hi = 0x9f;  // no UTF-16 surrogates
+        else if (c >= 0xee && c <= 0xef)
+            len = 3;
+        else if (c == 0xf0)
+            len = 4, lo = 0x90;
+        else if (c >= 0xf1 && c <= 0xf3)
+            len = 4;
+        else if (c == 0xf4)
+            len = 4, hi = 0x8f;  // <= U+10FFFF
+        else
+            return i;
         if (n - i < len) return i;
         if (s[i + 1] < lo || s[i + 1] > hi) return i;
         for (size_t k = 2; k < len; ++k)
@@ -107,7 +114,8 @@ json parse_header_json(const char* text, size_t n, const std::string& src) {
             const std::string& key = parsed.get_ref<const std::string&>();
             open_objects.back().current_key = key;
             if (!open_objects.back().keys.insert(key).second && duplicate.empty()) {
-                for (size_t i = 0; i + 1 < open_objects.size(); ++i) duplicate += open_objects[i].current_key + ".";
+                for (size_t i = 0; i + 1 < open_objects.size(); ++i)
+                    duplicate += open_objects[i].current_key + ".";
                 duplicate += key;
             }
         }
@@ -125,29 +133,29 @@ json parse_header_json(const char* text, size_t n, const std::string& src) {
 
 SafetensorsTensor parse_tensor_entry(const std::string& name, const json& v, const std::string& src) {
     auto fail = [&](const std::string& what) { throw Error(src + ": " + name + ": " + what); };
-    if (!v.is_object()) fail("expected an object with dtype, shape and data_offsets, got " + short_dump(v));
+    if (!v.is_object()) fail("expected an object with dtype, shape and data_offsets, got " + json_brief(v));
     SafetensorsTensor t;
     t.name = name;
 
     auto dt = v.find("dtype");
     if (dt == v.end()) fail("missing \"dtype\"");
-    if (!dt->is_string()) fail("dtype must be a string, got " + short_dump(*dt));
+    if (!dt->is_string()) fail("dtype must be a string, got " + json_brief(*dt));
     t.dtype = dt->get<std::string>();
     const int bits = safetensors_dtype_bits(t.dtype);
     if (bits == 0) fail("unknown dtype '" + t.dtype + "'");
 
     auto sh = v.find("shape");
     if (sh == v.end()) fail("missing \"shape\"");
-    if (!sh->is_array()) fail("shape must be a list of non-negative integers, got " + short_dump(*sh));
+    if (!sh->is_array()) fail("shape must be a list of non-negative integers, got " + json_brief(*sh));
     uint64_t numel = 1;
     for (const json& d : *sh) {
         if (d.is_number_integer() && !d.is_number_unsigned())
-            fail("shape " + short_dump(*sh) + " has a negative dimension");
+            fail("shape " + json_brief(*sh) + " has a negative dimension");
         if (!d.is_number_unsigned())
-            fail("shape must be a list of non-negative integers, got " + short_dump(*sh));
+            fail("shape must be a list of non-negative integers, got " + json_brief(*sh));
         const uint64_t x = d.get<uint64_t>();
         if (x > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(numel, x, &numel))
-            fail("shape " + short_dump(*sh) + " overflows: its element count does not fit in 64 bits");
+            fail("shape " + json_brief(*sh) + " overflows: its element count does not fit in 64 bits");
         t.shape.push_back(static_cast<int64_t>(x));
     }
     t.numel = numel;
@@ -156,7 +164,7 @@ SafetensorsTensor parse_tensor_entry(const std::string& name, const json& v, con
     if (off == v.end()) fail("missing \"data_offsets\"");
     if (!off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
         !(*off)[1].is_number_unsigned())
-        fail("data_offsets must be [begin, end] with non-negative integers, got " + short_dump(*off));
+        fail("data_offsets must be [begin, end] with non-negative integers, got " + json_brief(*off));
     t.begin = (*off)[0].get<uint64_t>();
     t.end = (*off)[1].get<uint64_t>();
     return t;
@@ -196,10 +204,10 @@ SafetensorsHeader safetensors_parse_header(const uint8_t* bytes, size_t size, ui
         if (it.key() == "__metadata__") {
             const json& m = it.value();
             if (m.is_null()) continue;
-            if (!m.is_object()) fail("__metadata__: expected an object of strings, got " + short_dump(m));
+            if (!m.is_object()) fail("__metadata__: expected an object of strings, got " + json_brief(m));
             for (auto kv = m.begin(); kv != m.end(); ++kv) {
                 if (!kv->is_string())
-                    fail("__metadata__: value of '" + kv.key() + "' is not a string: " + short_dump(*kv));
+                    fail("__metadata__: value of '" + kv.key() + "' is not a string: " + json_brief(*kv));
                 out.metadata[kv.key()] = kv->get<std::string>();
             }
             continue;
@@ -208,35 +216,40 @@ SafetensorsHeader safetensors_parse_header(const uint8_t* bytes, size_t size, ui
     }
 
     // Sorted by (begin, end) the tensors must tile the data buffer: each starts where the previous ends.
-    std::sort(out.tensors.begin(), out.tensors.end(), [](const SafetensorsTensor& a, const SafetensorsTensor& b) {
-        if (a.begin != b.begin) return a.begin < b.begin;
-        if (a.end != b.end) return a.end < b.end;
-        return a.name < b.name;
-    });
+    std::sort(out.tensors.begin(), out.tensors.end(),
+              [](const SafetensorsTensor& a, const SafetensorsTensor& b) {
+                  if (a.begin != b.begin) return a.begin < b.begin;
+                  if (a.end != b.end) return a.end < b.end;
+                  return a.name < b.name;
+              });
     const uint64_t buffer_len = file_size - out.data_start;
     uint64_t prev_end = 0;
     std::string prev_name;
     for (const SafetensorsTensor& t : out.tensors) {
         auto tfail = [&](const std::string& what) { throw Error(src + ": " + t.name + ": " + what); };
-        const std::string span = "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) + "]";
+        const std::string span =
+            "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) + "]";
         if (t.end < t.begin) tfail(span + ": end is before begin");
         if (t.begin > prev_end)
             tfail(span + " leave a gap of " + std::to_string(t.begin - prev_end) + " bytes " +
-                  (prev_name.empty() ? std::string("at the start of the data buffer") : "after tensor " + prev_name));
-        if (t.begin < prev_end) tfail(span + " overlap tensor " + prev_name + " (which ends at " +
-                                      std::to_string(prev_end) + ")");
+                  (prev_name.empty() ? std::string("at the start of the data buffer")
+                                     : "after tensor " + prev_name));
+        if (t.begin < prev_end)
+            tfail(span + " overlap tensor " + prev_name + " (which ends at " + std::to_string(prev_end) +
+                  ")");
         if (t.end > buffer_len)
             tfail(span + " extend past the end of the data buffer (" + std::to_string(buffer_len) +
                   " bytes; file truncated?)");
         const int bits = safetensors_dtype_bits(t.dtype);
         uint64_t nbits = 0;
         if (__builtin_mul_overflow(t.numel, static_cast<uint64_t>(bits), &nbits))
-            tfail("shape " + shape_str(t.shape) + " of " + t.dtype + " overflows: its size in bytes does not fit in 64 bits");
+            tfail("shape " + shape_str(t.shape) + " of " + t.dtype +
+                  " overflows: its size in bytes does not fit in 64 bits");
         if (nbits % 8 != 0)
             tfail("shape " + shape_str(t.shape) + " of " + t.dtype + " is not a whole number of bytes");
         if (t.end - t.begin != nbits / 8)
-            tfail(span + " hold " + std::to_string(t.end - t.begin) + " bytes but shape " + shape_str(t.shape) +
-                  " of " + t.dtype + " needs " + std::to_string(nbits / 8));
+            tfail(span + " hold " + std::to_string(t.end - t.begin) + " bytes but shape " +
+                  shape_str(t.shape) + " of " + t.dtype + " needs " + std::to_string(nbits / 8));
         prev_end = t.end;
         prev_name = t.name;
     }
@@ -292,11 +305,15 @@ const SafetensorsTensor* SafetensorsFile::find(const std::string& name) const {
 }
 
 void SafetensorsFile::read_f32(const SafetensorsTensor& t, float* out) const {
-    const uint8_t* src = bytes(t);
+    safetensors_convert_f32(t, bytes(t), out, path_);
+}
+
+void safetensors_convert_f32(const SafetensorsTensor& t, const uint8_t* src, float* out,
+                             const std::string& source) {
     const uint64_t n = t.numel;
     // memcpy per element: the header does not promise alignment, so no reinterpret_cast of the mapping.
     if (t.dtype == "F32") {
-        std::memcpy(out, src, n * 4);
+        if (n) std::memcpy(out, src, n * 4);
     } else if (t.dtype == "BF16") {
         for (uint64_t i = 0; i < n; ++i) {
             uint16_t h;
@@ -310,7 +327,8 @@ void SafetensorsFile::read_f32(const SafetensorsTensor& t, float* out) const {
             out[i] = f16_to_f32(h);
         }
     } else {
-        throw Error(path_ + ": " + t.name + ": unsupported dtype " + t.dtype + " (expected F32, BF16 or F16)");
+        throw Error(source + ": " + t.name + ": unsupported dtype " + t.dtype +
+                    " (expected F32, BF16 or F16)");
     }
 }
 
@@ -347,7 +365,8 @@ void write_converted(FILE* f, const float* x, uint64_t n, const std::string& dty
             for (uint64_t k = 0; k < m; ++k) buf[k] = f32_to_bf16(x[i + k]);
         else
             for (uint64_t k = 0; k < m; ++k) buf[k] = f32_to_f16(x[i + k]);
-        if (std::fwrite(buf.data(), 2, m, f) != m) throw Error(path + ": write failed: " + std::strerror(errno));
+        if (std::fwrite(buf.data(), 2, m, f) != m)
+            throw Error(path + ": write failed: " + std::strerror(errno));
     }
 }
 
@@ -363,7 +382,8 @@ void safetensors_write(const std::string& path, const std::vector<SafetensorsEnt
                          e.name.size(),
                      path + ": tensor name is not valid UTF-8: " + e.name);
         STRIDE_CHECK(names.insert(e.name).second, path + ": " + e.name + ": tensor written twice");
-        STRIDE_CHECK(safetensors_dtype_bits(e.dtype) > 0, path + ": " + e.name + ": unknown dtype '" + e.dtype + "'");
+        STRIDE_CHECK(safetensors_dtype_bits(e.dtype) > 0,
+                     path + ": " + e.name + ": unknown dtype '" + e.dtype + "'");
         STRIDE_CHECK((e.f32 != nullptr) != (e.raw != nullptr),
                      path + ": " + e.name + ": give exactly one of f32 or raw data");
         STRIDE_CHECK(!e.f32 || e.dtype == "F32" || e.dtype == "BF16" || e.dtype == "F16",
@@ -389,7 +409,8 @@ void safetensors_write(const std::string& path, const std::vector<SafetensorsEnt
             if (i) header += ',';
             header += std::to_string(e->shape[i]);
         }
-        header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + nbytes) + "]}";
+        header +=
+            "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + nbytes) + "]}";
         offset += nbytes;
     }
     header += "}";

@@ -37,9 +37,14 @@ struct SafetensorsHeader {
 SafetensorsHeader safetensors_parse_header(const uint8_t* bytes, size_t size, uint64_t file_size,
                                            const std::string& source);
 
+// Converts the bytes of an F32, BF16 or F16 tensor (t.end - t.begin of them at `bytes`) into t.numel
+// floats; any other dtype is an error "<source>: <tensor>: unsupported dtype ...".
+void safetensors_convert_f32(const SafetensorsTensor& t, const uint8_t* bytes, float* out,
+                             const std::string& source);
+
 // A read-only safetensors file mapped into memory. Move-only; unmaps on destruction.
 class SafetensorsFile {
-public:
+   public:
     explicit SafetensorsFile(const std::string& path);
     ~SafetensorsFile();
     SafetensorsFile(SafetensorsFile&& o) noexcept;
@@ -57,7 +62,7 @@ public:
     // Converts an F32, BF16 or F16 tensor into t.numel floats; other dtypes are an error naming it.
     void read_f32(const SafetensorsTensor& t, float* out) const;
 
-private:
+   private:
     std::string path_;
     const uint8_t* base_ = nullptr;  // whole file, or null for an empty mapping
     size_t size_ = 0;

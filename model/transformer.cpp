@@ -183,7 +183,7 @@ TokenScores Transformer::forward(const PackedBatch& batch, const ForwardOptions&
     for (int s = 0; s < batch.num_seqs(); ++s)
         for (int t = batch.cu_seqlens[s]; t + 1 < batch.cu_seqlens[s + 1]; ++t)
             m.targets[t] = batch.tokens[t + 1];
-    m.acts = &m.arena.layout(c, T, opt.recompute);
+    m.acts = &m.arena.layout(c, T, opt.recompute, opt.logprob_chunk);
     Activations& A = *m.acts;
     const int H = c.hidden;
 
@@ -191,7 +191,7 @@ TokenScores Transformer::forward(const PackedBatch& batch, const ForwardOptions&
     for (int l = 0; l < c.layers; ++l) m.layer_forward(l, A.residual[l], A.residual[l + 1]);
     rmsnorm_forward(A.final_norm, A.final_rstd, A.residual[c.layers], m.model.w.final_norm, T, H, c.rms_eps);
     lm_head_logprob_forward(A.lp_rows, A.ent_rows, A.final_norm, m.model.w.lm_head, m.targets.data(), T, H,
-                            c.vocab, opt.temperature, opt.logprob_chunk);
+                            c.vocab, opt.temperature, opt.logprob_chunk, A.logits);
 
     // Row t predicted token t+1: move results to the position of the predicted token.
     TokenScores out;
@@ -228,7 +228,8 @@ void Transformer::backward(const std::vector<float>& g_logprob, const std::vecto
     }
     zero(A.d_x, (size_t)T * H);
     lm_head_logprob_backward(A.d_x, g.lm_head, A.g_lp_rows, A.g_ent_rows, A.final_norm, m.model.w.lm_head,
-                             m.targets.data(), T, H, c.vocab, m.opt.temperature, m.opt.logprob_chunk);
+                             m.targets.data(), T, H, c.vocab, m.opt.temperature, m.opt.logprob_chunk,
+                             A.logits);
     zero(A.d_res, (size_t)T * H);
     rmsnorm_backward(A.d_res, g.final_norm, A.d_x, A.residual[c.layers], m.model.w.final_norm, A.final_rstd,
                      T, H);

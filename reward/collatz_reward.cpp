@@ -18,7 +18,8 @@ bool integers_in(const std::string& s, std::vector<uint64_t>& out) {
         }
         uint64_t v = 0;
         size_t digits = 0;
-        for (; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i, ++digits) v = v * 10 + (s[i] - '0');
+        for (; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i, ++digits)
+            v = v * 10 + (s[i] - '0');
         if (digits > 19) return false;
         out.push_back(v);
     }
@@ -26,7 +27,7 @@ bool integers_in(const std::string& s, std::vector<uint64_t>& out) {
 }
 
 class CollatzReward : public RewardFn {
-public:
+   public:
     RewardResult score(const RewardInput& in) const override {
         std::vector<uint64_t> got, want;
         if (!integers_in(in.response, got) || got.empty())
@@ -39,8 +40,8 @@ public:
         if (!r.correct) {
             size_t i = 0;
             while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
-            r.detail = "trajectory differs at position " + std::to_string(i) + " (" + std::to_string(got.size()) +
-                       " numbers, expected " + std::to_string(want.size()) + ")";
+            r.detail = "trajectory differs at position " + std::to_string(i) + " (" +
+                       std::to_string(got.size()) + " numbers, expected " + std::to_string(want.size()) + ")";
         }
         return r;
     }
@@ -49,6 +50,8 @@ public:
 
 }  // namespace
 
-std::unique_ptr<RewardFn> make_collatz_reward() { return std::make_unique<CollatzReward>(); }
+std::unique_ptr<RewardFn> make_collatz_reward() {
+    return std::make_unique<CollatzReward>();
+}
 
 }  // namespace stride

@@ -23,7 +23,7 @@ RewardResult judge(bool correct, const std::string& expected, const std::string&
 }
 
 class ExactMatchReward : public RewardFn {
-public:
+   public:
     RewardResult score(const RewardInput& in) const override {
         std::string got = trim_reward_text(in.response), want = trim_reward_text(in.answer);
         if (got.empty()) return {0.0, RewardStatus::unparseable, "empty response", false};
@@ -35,7 +35,7 @@ public:
 // The quickstart task: the model answers with digits only (lowest digit first), then EOS. Anything
 // else in the response is a malformed answer, reported as unparseable so a format penalty can apply.
 class ArithReward : public RewardFn {
-public:
+   public:
     RewardResult score(const RewardInput& in) const override {
         std::string got = trim_reward_text(in.response), want = trim_reward_text(in.answer);
         if (got.empty()) return {0.0, RewardStatus::unparseable, "empty response", false};
@@ -49,7 +49,11 @@ public:
 
 }  // namespace
 
-std::unique_ptr<RewardFn> make_exact_match_reward() { return std::make_unique<ExactMatchReward>(); }
-std::unique_ptr<RewardFn> make_arith_reward() { return std::make_unique<ArithReward>(); }
+std::unique_ptr<RewardFn> make_exact_match_reward() {
+    return std::make_unique<ExactMatchReward>();
+}
+std::unique_ptr<RewardFn> make_arith_reward() {
+    return std::make_unique<ArithReward>();
+}
 
 }  // namespace stride

@@ -30,7 +30,8 @@ struct Pending {
 
 }  // namespace
 
-RewardResult score_with_limit(const std::shared_ptr<const RewardFn>& fn, const RewardInput& in, double timeout_s) {
+RewardResult score_with_limit(const std::shared_ptr<const RewardFn>& fn, const RewardInput& in,
+                              double timeout_s) {
     if (timeout_s <= 0) return score_catching(*fn, in);
     auto pending = std::make_shared<Pending>();
     std::thread([pending, fn, in] {
@@ -43,8 +44,8 @@ RewardResult score_with_limit(const std::shared_ptr<const RewardFn>& fn, const R
     std::unique_lock<std::mutex> lock(pending->mu);
     auto limit = std::chrono::duration<double>(timeout_s);
     if (!pending->cv.wait_for(lock, limit, [&] { return pending->done; }))
-        return {0.0, RewardStatus::timeout, fn->name() + ": no result within " + std::to_string(timeout_s) + " s",
-                false};
+        return {0.0, RewardStatus::timeout,
+                fn->name() + ": no result within " + std::to_string(timeout_s) + " s", false};
     return pending->result;
 }
 

@@ -10,6 +10,7 @@ namespace stride {
 // status error (detail = the exception's message) when fn throws; status timeout when it runs past
 // timeout_s, in which case its thread is left to finish on its own and its result is dropped.
 // timeout_s <= 0 runs inline, without a limit.
-RewardResult score_with_limit(const std::shared_ptr<const RewardFn>& fn, const RewardInput& in, double timeout_s);
+RewardResult score_with_limit(const std::shared_ptr<const RewardFn>& fn, const RewardInput& in,
+                              double timeout_s);
 
 }  // namespace stride

@@ -9,7 +9,9 @@ namespace stride {
 
 namespace {
 
-bool is_letter(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
+bool is_letter(char c) {
+    return std::isalpha(static_cast<unsigned char>(c)) != 0;
+}
 
 // Index just past the brace group opening at `open` (s[open] == '{'), or npos when unbalanced.
 // "\{" and "\}" are literal braces in LaTeX and do not nest.
@@ -27,7 +29,8 @@ size_t match_brace(const std::string& s, size_t open) {
 }
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
-    for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
+    for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
+        s.replace(pos, from.size(), to);
 }
 
 // Removes "\name" where it is the whole command (so \left goes but \leftarrow stays).
@@ -109,7 +112,8 @@ bool equal_normalised(const std::string& a, const std::string& b) {
     if (ra && rb) return *ra == *rb;
     auto ta = tuple_items(a), tb = tuple_items(b);
     // Brackets must agree: (1,2) is not [1,2] (open vs closed interval).
-    if (ta.size() < 2 || ta.size() != tb.size() || a.front() != b.front() || a.back() != b.back()) return false;
+    if (ta.size() < 2 || ta.size() != tb.size() || a.front() != b.front() || a.back() != b.back())
+        return false;
     for (size_t i = 0; i < ta.size(); ++i)
         if (!equal_normalised(ta[i], tb[i])) return false;
     return true;
@@ -121,7 +125,8 @@ std::optional<std::string> extract_last_boxed(const std::string& text) {
     size_t best = std::string::npos, cmd_len = 0;
     for (const char* cmd : {"\\boxed", "\\fbox"}) {
         size_t p = text.rfind(cmd);
-        if (p != std::string::npos && (best == std::string::npos || p > best)) best = p, cmd_len = std::string(cmd).size();
+        if (p != std::string::npos && (best == std::string::npos || p > best))
+            best = p, cmd_len = std::string(cmd).size();
     }
     if (best == std::string::npos) return std::nullopt;
     size_t i = best + cmd_len;
@@ -180,7 +185,8 @@ std::string normalize_math_answer(const std::string& answer) {
     brace_shorthand_args(s, "sqrt", 1);
     while (!s.empty() && s.back() == '.') s.pop_back();
     // "x=5" -> "5" (a single variable name, and only one '=').
-    if (s.size() > 2 && is_letter(s[0]) && s[1] == '=' && s.find('=', 2) == std::string::npos) s = s.substr(2);
+    if (s.size() > 2 && is_letter(s[0]) && s[1] == '=' && s.find('=', 2) == std::string::npos)
+        s = s.substr(2);
     return s;
 }
 

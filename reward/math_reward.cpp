@@ -16,7 +16,7 @@ RewardResult verdict(bool correct, const std::string& want, const std::string& g
 }
 
 class MathReward : public RewardFn {
-public:
+   public:
     RewardResult score(const RewardInput& in) const override {
         auto got = extract_last_boxed(in.response);
         if (!got) return {0.0, RewardStatus::unparseable, "no \\boxed{} answer", false};
@@ -28,7 +28,7 @@ public:
 };
 
 class Gsm8kReward : public RewardFn {
-public:
+   public:
     RewardResult score(const RewardInput& in) const override {
         auto got = extract_gsm8k_answer(in.response);
         if (!got) return {0.0, RewardStatus::unparseable, "no \"#### <number>\" answer", false};
@@ -43,7 +43,11 @@ public:
 
 }  // namespace
 
-std::unique_ptr<RewardFn> make_math_reward() { return std::make_unique<MathReward>(); }
-std::unique_ptr<RewardFn> make_gsm8k_reward() { return std::make_unique<Gsm8kReward>(); }
+std::unique_ptr<RewardFn> make_math_reward() {
+    return std::make_unique<MathReward>();
+}
+std::unique_ptr<RewardFn> make_gsm8k_reward() {
+    return std::make_unique<Gsm8kReward>();
+}
 
 }  // namespace stride

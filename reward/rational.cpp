@@ -67,7 +67,8 @@ std::optional<Rational> parse_decimal(std::string s) {
 std::optional<Rational> divide(const std::optional<Rational>& a, const std::optional<Rational>& b) {
     if (!a || !b || b->num == 0) return std::nullopt;
     i128 n, d;
-    if (__builtin_mul_overflow(a->num, b->den, &n) || __builtin_mul_overflow(a->den, b->num, &d)) return std::nullopt;
+    if (__builtin_mul_overflow(a->num, b->den, &n) || __builtin_mul_overflow(a->den, b->num, &d))
+        return std::nullopt;
     return make(n, d);
 }
 
@@ -91,7 +92,8 @@ bool braced(const std::string& s, size_t& pos, std::string& content) {
 std::optional<Rational> parse_rational(const std::string& text) {
     std::string s = text;
     bool neg = false;
-    if (!s.empty() && (s[0] == '-' || s[0] == '+') && s.size() > 1 && s[1] == '\\') neg = s[0] == '-', s = s.substr(1);
+    if (!s.empty() && (s[0] == '-' || s[0] == '+') && s.size() > 1 && s[1] == '\\')
+        neg = s[0] == '-', s = s.substr(1);
     std::optional<Rational> r;
     if (s.rfind("\\frac", 0) == 0) {
         size_t pos = 5;

@@ -14,24 +14,29 @@ namespace {
 using Factory = std::unique_ptr<RewardFn> (*)();
 
 const std::map<std::string, Factory> kBuiltins = {
-    {"exact_match", make_exact_match_reward}, {"arith", make_arith_reward},     {"math", make_math_reward},
-    {"gsm8k", make_gsm8k_reward},             {"collatz", make_collatz_reward},
+    {"exact_match", make_exact_match_reward},
+    {"arith", make_arith_reward},
+    {"math", make_math_reward},
+    {"gsm8k", make_gsm8k_reward},
+    {"collatz", make_collatz_reward},
 };
 
 class ShapedReward : public RewardFn {
-public:
-    ShapedReward(std::shared_ptr<const RewardFn> base, RewardSpec spec) : base_(std::move(base)), spec_(std::move(spec)) {}
+   public:
+    ShapedReward(std::shared_ptr<const RewardFn> base, RewardSpec spec)
+        : base_(std::move(base)), spec_(std::move(spec)) {}
 
     RewardResult score(const RewardInput& in) const override {
         RewardResult r = score_with_limit(base_, in, spec_.timeout_s);
         r.score = r.correct ? spec_.correct : spec_.incorrect;
         if (r.status == RewardStatus::unparseable) r.score -= spec_.format_weight;
-        r.score += overlong_penalty(in.response_tokens, spec_.max_tokens, spec_.overlong_buffer, spec_.overlong_penalty);
+        r.score += overlong_penalty(in.response_tokens, spec_.max_tokens, spec_.overlong_buffer,
+                                    spec_.overlong_penalty);
         return r;
     }
     std::string name() const override { return base_->name(); }
 
-private:
+   private:
     std::shared_ptr<const RewardFn> base_;
     RewardSpec spec_;
 };

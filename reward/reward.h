@@ -11,8 +11,8 @@ namespace stride {
 
 struct RewardInput {
     std::string prompt;
-    std::string response;  // decoded completion, without the EOS token
-    std::string answer;    // reference answer from the dataset
+    std::string response;     // decoded completion, without the EOS token
+    std::string answer;       // reference answer from the dataset
     int response_tokens = 0;  // for the length penalty
     bool truncated = false;   // hit rollout.max_tokens without EOS
 };
@@ -28,7 +28,7 @@ struct RewardResult {
 };
 
 class RewardFn {
-public:
+   public:
     virtual ~RewardFn() = default;
     // Must be safe to call from several threads at once (built-ins keep no state).
     virtual RewardResult score(const RewardInput& in) const = 0;

@@ -4,10 +4,14 @@ namespace stride {
 
 const char* reward_status_name(RewardStatus s) {
     switch (s) {
-        case RewardStatus::ok: return "ok";
-        case RewardStatus::error: return "error";
-        case RewardStatus::timeout: return "timeout";
-        case RewardStatus::unparseable: return "unparseable";
+        case RewardStatus::ok:
+            return "ok";
+        case RewardStatus::error:
+            return "error";
+        case RewardStatus::timeout:
+            return "timeout";
+        case RewardStatus::unparseable:
+            return "unparseable";
     }
     return "?";
 }

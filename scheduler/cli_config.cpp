@@ -1,5 +1,5 @@
 // `stride config keys` (the Markdown table of every key) and `stride config check CONFIG [k=v ...]`
-// (load, apply overrides, validate everything a run would check up front, print the resolved YAML).
+// (load, apply overrides, check the reward name and read the datasets, print the resolved YAML).
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -8,6 +8,7 @@
 #include "common/config_schema.h"
 #include "reward/registry.h"
 #include "scheduler/cli_commands.h"
+#include "scheduler/data_gen.h"
 
 namespace stride::cli {
 
@@ -29,7 +30,11 @@ int config(int argc, char** argv) {
         std::vector<std::string> overrides(argv + 2, argv + argc);
         JobConfig cfg = load_job_config(argv[1], overrides);
         make_base_reward(cfg.reward.fn);  // the reward name is known to the reward library, not to common/
+        // Read the data now, so a bad line is reported before anything starts.
+        DatasetSplit split = load_job_datasets(cfg);
         std::fputs(dump_job_config(cfg).c_str(), stdout);
+        std::fprintf(stderr, "%s: ok (%zu train prompts, %zu eval prompts)\n", argv[1], split.train.size(),
+                     split.eval.size());
         return 0;
     }
     if (sub == "--help" || sub == "-h") {

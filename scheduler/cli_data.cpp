@@ -26,7 +26,8 @@ int data_gen(int argc, char** argv) {
     }
     GenSpec spec;
     if (args.has("spec")) {
-        STRIDE_CHECK(!args.has("task") && !args.has("n") && !args.has("seed") && !args.has("digits") && !args.has("op"),
+        STRIDE_CHECK(!args.has("task") && !args.has("n") && !args.has("seed") && !args.has("digits") &&
+                         !args.has("op"),
                      "--spec already says task, n, seed, digits and op");
         spec = parse_gen_spec(args.get("spec"));
     } else {
@@ -42,7 +43,9 @@ int data_gen(int argc, char** argv) {
     std::string out = args.get("out", "-");
     auto examples = generate_examples(spec);
     write_jsonl_dataset(examples, out);
-    if (out != "-") std::fprintf(stderr, "wrote %zu %s examples to %s\n", examples.size(), spec.task.c_str(), out.c_str());
+    if (out != "-")
+        std::fprintf(stderr, "wrote %zu %s examples to %s\n", examples.size(), spec.task.c_str(),
+                     out.c_str());
     return 0;
 }
 

@@ -85,7 +85,9 @@ std::vector<uint64_t> collatz_trajectory(uint64_t n) {
     return t;
 }
 
-std::string collatz_prompt(uint64_t n) { return fmt::format("Print the Collatz trajectory of {}.", n); }
+std::string collatz_prompt(uint64_t n) {
+    return fmt::format("Print the Collatz trajectory of {}.", n);
+}
 
 std::vector<Example> generate_examples(const GenSpec& spec) {
     check_gen_spec(spec);
@@ -106,7 +108,10 @@ std::vector<Example> generate_examples(const GenSpec& spec) {
         } else {
             uint64_t n = ids[i] + 1;
             ex.prompt = collatz_prompt(n);
-            for (uint64_t v : collatz_trajectory(n)) ex.answer += (ex.answer.empty() ? "" : " ") + std::to_string(v);
+            for (uint64_t v : collatz_trajectory(n)) {
+                if (!ex.answer.empty()) ex.answer += ' ';
+                ex.answer += std::to_string(v);
+            }
         }
         out.push_back(std::move(ex));
     }
@@ -120,7 +125,8 @@ void write_jsonl_dataset(const std::vector<Example>& examples, const std::string
         STRIDE_CHECK(file, path + ": cannot open for writing");
     }
     std::ostream& out = path == "-" ? std::cout : file;
-    for (const auto& ex : examples) out << nlohmann::json{{"prompt", ex.prompt}, {"answer", ex.answer}}.dump() << '\n';
+    for (const auto& ex : examples)
+        out << nlohmann::ordered_json{{"prompt", ex.prompt}, {"answer", ex.answer}}.dump() << '\n';
     out.flush();
     STRIDE_CHECK(out, path + ": write failed");
 }

@@ -1,6 +1,7 @@
 #include "trainer/sft.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/base/error.h"
 

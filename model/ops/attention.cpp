@@ -1,9 +1,13 @@
 // Causal GQA attention over a packed varlen batch, flash-attention style on the CPU.
-// Forward: per (sequence, query head, block of kQueryBlock queries) walk key blocks of kKeyBlock keys
-// below the diagonal, keeping a running max m, sum l and output accumulator per query row (online
-// softmax); only lse = m + log l per (token, head) is stored, never a [T, T] matrix.
-// Backward (FA2): recompute P = exp(S - lse) from the stored lse; Di = rowsum(dO * O);
-// dV += P^T dO, dP = dO V^T, dS = P (dP - Di), dQ += dS K scale, dK += dS^T Q scale.
+// Forward: one task per (sequence, kv head, block of kQueryBlock queries). It walks the key blocks at
+// or below the diagonal; each key block is transposed once into Kt[D, kKeyBlock] and reused by every
+// query head of the group, so the score loop runs contiguously over keys (vectorises). Per query row it
+// keeps a running max m, sum l and output accumulator (online softmax) and finally stores only
+// lse = m + log l per (token, head): no [T, T] matrix exists.
+// Backward (FA2): one task per (sequence, kv head), which alone owns dK/dV of that kv head and dQ of
+// its query heads (no races, thread-count independent). Per key block: recompute P = exp(S - lse),
+// Di = rowsum(dO * O), dV += P^T dO, dP = dO V^T, dS = P (dP - Di), dQ += dS K scale, dK += dS^T Q scale,
+// with dK/dV accumulated transposed (rank-1 updates over contiguous keys).
 // Tested against a naive O(T^2) implementation and finite differences in tests/model/test_ops.cpp.
 #include "model/ops/attention.h"
 
@@ -11,20 +15,37 @@
 #include <cstring>
 #include <vector>
 
-#include "model/ops/math.h"
+#include "model/ops/vec_exp.h"
 
 namespace stride {
 
 namespace {
 
-constexpr int kQueryBlock = 16;  // query rows sharing one pass over a key block (K/V reuse in L1/L2)
-constexpr int kKeyBlock = 64;    // keys scored at once; bounds the per-thread score scratch
+constexpr int kQueryBlock = 32;  // query rows per forward task
+constexpr int kKeyBlock = 64;    // keys per block; Kt/Vt/dKt/dVt are [D, kKeyBlock]
 
-inline float dot(const float* a, const float* b, int D) {
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int d = 0; d < D; ++d) s += a[d] * b[d];
-    return s;
+// Per-thread scratch, grown once (no allocation in steady state).
+float* thread_scratch(size_t n) {
+    thread_local std::vector<float> buf;
+    if (buf.size() < n) buf.resize(n);
+    return buf.data();
+}
+
+// dst[d, c] = src[(j0 + c) * stride + d] for c < n: a key block, transposed.
+void transpose_block(float* dst, const float* src, size_t stride, int n, int D) {
+    for (int c = 0; c < n; ++c)
+        for (int d = 0; d < D; ++d) dst[(size_t)d * kKeyBlock + c] = src[(size_t)c * stride + d];
+}
+
+// S[c] = sum_d q[d] * Kt[d, c] for c < n, vectorised over keys.
+inline void scores(float* S, const float* q, const float* Kt, int n, int D) {
+    for (int c = 0; c < n; ++c) S[c] = 0.0f;
+    for (int d = 0; d < D; ++d) {
+        const float qd = q[d];
+        const float* kd = Kt + (size_t)d * kKeyBlock;
+#pragma omp simd
+        for (int c = 0; c < n; ++c) S[c] += qd * kd[c];
+    }
 }
 
 inline void axpy(float* y, float a, const float* x, int D) {
@@ -32,11 +53,11 @@ inline void axpy(float* y, float a, const float* x, int D) {
     for (int d = 0; d < D; ++d) y[d] += a * x[d];
 }
 
-// Per-thread scratch, grown once (no allocation in steady state).
-std::vector<float>& thread_scratch(size_t n) {
-    thread_local std::vector<float> buf;
-    if (buf.size() < n) buf.resize(n);
-    return buf;
+inline float dot(const float* a, const float* b, int D) {
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int d = 0; d < D; ++d) s += a[d] * b[d];
+    return s;
 }
 
 }  // namespace
@@ -47,75 +68,86 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
     const float scale = 1.0f / sqrtf((float)D);
     const size_t q_stride = (size_t)nq * D, kv_stride = (size_t)nkv * D;  // floats between tokens
 
-    // Flatten (sequence, head, query block) into one task list for dynamic scheduling.
     int max_blocks = 0;
     for (int s = 0; s < n_seqs; ++s) {
         const int nb = (cu_seqlens[s + 1] - cu_seqlens[s] + kQueryBlock - 1) / kQueryBlock;
         if (nb > max_blocks) max_blocks = nb;
     }
-    const long n_tasks = (long)n_seqs * nq * max_blocks;
-
+    // Longest work first: the last query blocks see the most keys.
+    const long n_tasks = (long)n_seqs * nkv * max_blocks;
 #pragma omp parallel for schedule(dynamic, 1)
     for (long task = 0; task < n_tasks; ++task) {
-        const int qb = (int)(task % max_blocks);
-        const int h = (int)((task / max_blocks) % nq);
-        const int s = (int)(task / ((long)max_blocks * nq));
+        const int qb = max_blocks - 1 - (int)(task % max_blocks);
+        const int kvh = (int)((task / max_blocks) % nkv);
+        const int s = (int)(task / ((long)max_blocks * nkv));
         const int start = cu_seqlens[s], len = cu_seqlens[s + 1] - start;
         const int i0 = qb * kQueryBlock;
         if (i0 >= len) continue;
         const int i1 = i0 + kQueryBlock < len ? i0 + kQueryBlock : len;
         const int nrows = i1 - i0;
-        const int kvh = h / rep;
 
-        std::vector<float>& scratch = thread_scratch((size_t)kQueryBlock * (D + kKeyBlock + 2));
-        float* acc = scratch.data();                     // [kQueryBlock, D]
-        float* S = acc + (size_t)kQueryBlock * D;        // [kQueryBlock, kKeyBlock]
-        float* m = S + (size_t)kQueryBlock * kKeyBlock;  // [kQueryBlock] running max
-        float* l = m + kQueryBlock;                      // [kQueryBlock] running sum
-        std::memset(acc, 0, sizeof(float) * (size_t)nrows * D);
-        for (int r = 0; r < nrows; ++r) m[r] = -INFINITY, l[r] = 0.0f;
+        const size_t acc_n = (size_t)rep * kQueryBlock * D;
+        float* acc =
+            thread_scratch(acc_n + (size_t)D * kKeyBlock + kKeyBlock + 2 * (size_t)rep * kQueryBlock);
+        float* Kt = acc + acc_n;                     // [D, kKeyBlock]
+        float* S = Kt + (size_t)D * kKeyBlock;       // [kKeyBlock] scores of one row
+        float* m = S + kKeyBlock;                    // [rep, kQueryBlock] running max
+        float* l = m + (size_t)rep * kQueryBlock;    // [rep, kQueryBlock] running sum
+        std::memset(acc, 0, sizeof(float) * acc_n);  // [rep, kQueryBlock, D]
+        for (int r = 0; r < rep * kQueryBlock; ++r) m[r] = -INFINITY, l[r] = 0.0f;
 
         for (int j0 = 0; j0 < i1; j0 += kKeyBlock) {  // causal: keys up to the last query row
             const int j1 = j0 + kKeyBlock < i1 ? j0 + kKeyBlock : i1;
-            for (int r = 0; r < nrows; ++r) {
-                const int i = i0 + r;
-                const int jend = j1 < i + 1 ? j1 : i + 1;  // keys j <= i
-                if (jend <= j0) continue;
-                const float* qi = q + (size_t)(start + i) * q_stride + (size_t)h * D;
-                float* Sr = S + (size_t)r * kKeyBlock;
-                float bmax = -INFINITY;
-                for (int j = j0; j < jend; ++j) {
-                    const float sc =
-                        dot(qi, k + (size_t)(start + j) * kv_stride + (size_t)kvh * D, D) * scale;
-                    Sr[j - j0] = sc;
-                    bmax = sc > bmax ? sc : bmax;
-                }
-                // Online softmax: rescale what we have to the new max, then add this block.
-                const float mnew = m[r] > bmax ? m[r] : bmax;
-                const float corr = expf(m[r] - mnew);
-                float* ar = acc + (size_t)r * D;
-                if (corr != 1.0f) {
+            transpose_block(Kt, k + (size_t)(start + j0) * kv_stride + (size_t)kvh * D, kv_stride, j1 - j0,
+                            D);
+            for (int g = 0; g < rep; ++g) {
+                const int h = kvh * rep + g;
+                for (int r = 0; r < nrows; ++r) {
+                    const int i = i0 + r;
+                    const int n = (j1 < i + 1 ? j1 : i + 1) - j0;  // keys j <= i in this block
+                    if (n <= 0) continue;
+                    scores(S, q + (size_t)(start + i) * q_stride + (size_t)h * D, Kt, n, D);
+                    float bmax = -INFINITY;
+#pragma omp simd reduction(max : bmax)
+                    for (int c = 0; c < n; ++c) {
+                        S[c] *= scale;
+                        bmax = S[c] > bmax ? S[c] : bmax;
+                    }
+                    // Online softmax: rescale what we have to the new max, then add this block.
+                    float& mr = m[g * kQueryBlock + r];
+                    float& lr = l[g * kQueryBlock + r];
+                    const float mnew = mr > bmax ? mr : bmax;
+                    const float corr = vec_expf(mr - mnew);
+                    float bsum = 0.0f;
+#pragma omp simd reduction(+ : bsum)
+                    for (int c = 0; c < n; ++c) {
+                        S[c] = vec_expf(S[c] - mnew);
+                        bsum += S[c];
+                    }
+                    float* ar = acc + ((size_t)g * kQueryBlock + r) * D;
+                    if (corr != 1.0f) {
 #pragma omp simd
-                    for (int d = 0; d < D; ++d) ar[d] *= corr;
+                        for (int d = 0; d < D; ++d) ar[d] *= corr;
+                    }
+                    for (int c = 0; c < n; ++c)
+                        axpy(ar, S[c], v + (size_t)(start + j0 + c) * kv_stride + (size_t)kvh * D, D);
+                    lr = lr * corr + bsum;
+                    mr = mnew;
                 }
-                float bsum = 0.0f;
-                for (int j = j0; j < jend; ++j) {
-                    const float p = expf(Sr[j - j0] - mnew);
-                    bsum += p;
-                    axpy(ar, p, v + (size_t)(start + j) * kv_stride + (size_t)kvh * D, D);
-                }
-                l[r] = l[r] * corr + bsum;
-                m[r] = mnew;
             }
         }
-        for (int r = 0; r < nrows; ++r) {
-            const int t = start + i0 + r;
-            float* o = out + (size_t)t * q_stride + (size_t)h * D;
-            const float inv = 1.0f / l[r];
-            const float* ar = acc + (size_t)r * D;
+        for (int g = 0; g < rep; ++g) {
+            const int h = kvh * rep + g;
+            for (int r = 0; r < nrows; ++r) {
+                const int t = start + i0 + r;
+                const float lr = l[g * kQueryBlock + r];
+                float* o = out + (size_t)t * q_stride + (size_t)h * D;
+                const float* ar = acc + ((size_t)g * kQueryBlock + r) * D;
+                const float inv = 1.0f / lr;
 #pragma omp simd
-            for (int d = 0; d < D; ++d) o[d] = ar[d] * inv;
-            lse[(size_t)t * nq + h] = m[r] + logf(l[r]);
+                for (int d = 0; d < D; ++d) o[d] = ar[d] * inv;
+                lse[(size_t)t * nq + h] = m[g * kQueryBlock + r] + logf(lr);
+            }
         }
     }
 }
@@ -126,53 +158,70 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
     const int rep = nq / nkv;
     const float scale = 1.0f / sqrtf((float)D);
     const size_t q_stride = (size_t)nq * D, kv_stride = (size_t)nkv * D;
-    const int T = cu_seqlens[n_seqs];
 
-    // Di = rowsum(dO * O) per (token, query head); kept in a per-call scratch [T, nq].
-    std::vector<float>& Dbuf = thread_scratch((size_t)T * nq);
-    float* Di = Dbuf.data();
-#pragma omp parallel for
-    for (int t = 0; t < T; ++t)
-        for (int h = 0; h < nq; ++h)
-            Di[(size_t)t * nq + h] = dot(dout + (size_t)t * q_stride + (size_t)h * D,
-                                         out + (size_t)t * q_stride + (size_t)h * D, D);
-
-    // One task per (sequence, kv head): it alone writes dK/dV of that kv head and dQ of the query heads
-    // reading it, so there are no races and the result does not depend on the thread count.
     const int n_tasks = n_seqs * nkv;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int task = 0; task < n_tasks; ++task) {
         const int s = task / nkv, kvh = task % nkv;
         const int start = cu_seqlens[s], len = cu_seqlens[s + 1] - start;
-        for (int t = start; t < start + len; ++t) {
-            std::memset(dk + (size_t)t * kv_stride + (size_t)kvh * D, 0, sizeof(float) * D);
-            std::memset(dv + (size_t)t * kv_stride + (size_t)kvh * D, 0, sizeof(float) * D);
-            for (int h = kvh * rep; h < (kvh + 1) * rep; ++h)
-                std::memset(dq + (size_t)t * q_stride + (size_t)h * D, 0, sizeof(float) * D);
-        }
+        const size_t blk = (size_t)D * kKeyBlock;
+        float* Kt = thread_scratch(4 * blk + 4 * kKeyBlock + (size_t)rep * len);
+        float* Vt = Kt + blk;   // [D, kKeyBlock]
+        float* dKt = Vt + blk;  // [D, kKeyBlock]
+        float* dVt = dKt + blk;
+        float* S = dVt + blk;  // [kKeyBlock] scores, then probabilities P
+        float* dP = S + kKeyBlock;
+        float* dS = dP + kKeyBlock;
+        float* Di = dS + kKeyBlock + kKeyBlock;  // [rep, len] rowsum(dO * O)
+        for (int g = 0; g < rep; ++g)
+            for (int i = 0; i < len; ++i) {
+                const size_t off = (size_t)(start + i) * q_stride + (size_t)(kvh * rep + g) * D;
+                Di[(size_t)g * len + i] = dot(dout + off, out + off, D);
+                std::memset(dq + off, 0, sizeof(float) * D);
+            }
         // Key blocks outer (their K, V, dK, dV stay in cache), then every query row at or after them.
         for (int j0 = 0; j0 < len; j0 += kKeyBlock) {
             const int j1 = j0 + kKeyBlock < len ? j0 + kKeyBlock : len;
-            for (int h = kvh * rep; h < (kvh + 1) * rep; ++h) {
+            const size_t kv_off = (size_t)(start + j0) * kv_stride + (size_t)kvh * D;
+            transpose_block(Kt, k + kv_off, kv_stride, j1 - j0, D);
+            transpose_block(Vt, v + kv_off, kv_stride, j1 - j0, D);
+            std::memset(dKt, 0, sizeof(float) * 2 * blk);  // dKt and dVt
+            for (int g = 0; g < rep; ++g) {
+                const int h = kvh * rep + g;
                 for (int i = j0; i < len; ++i) {
-                    const size_t ti = (size_t)(start + i);
-                    const float* qi = q + ti * q_stride + (size_t)h * D;
-                    const float* doi = dout + ti * q_stride + (size_t)h * D;
-                    float* dqi = dq + ti * q_stride + (size_t)h * D;
-                    const float lse_i = lse[ti * nq + h];
-                    const float D_i = Di[ti * nq + h];
-                    const int jend = j1 < i + 1 ? j1 : i + 1;
-                    for (int j = j0; j < jend; ++j) {
-                        const size_t tj = (size_t)(start + j) * kv_stride + (size_t)kvh * D;
-                        const float p = expf(dot(qi, k + tj, D) * scale - lse_i);
-                        const float dp = dot(doi, v + tj, D);
-                        const float ds = p * (dp - D_i) * scale;
-                        axpy(dv + tj, p, doi, D);
-                        axpy(dk + tj, ds, qi, D);
-                        axpy(dqi, ds, k + tj, D);
+                    const size_t off = (size_t)(start + i) * q_stride + (size_t)h * D;
+                    const float* qi = q + off;
+                    const float* doi = dout + off;
+                    const float lse_i = lse[(size_t)(start + i) * nq + h];
+                    const float D_i = Di[(size_t)g * len + i];
+                    const int n = (j1 < i + 1 ? j1 : i + 1) - j0;
+                    scores(S, qi, Kt, n, D);
+                    scores(dP, doi, Vt, n, D);
+#pragma omp simd
+                    for (int c = 0; c < n; ++c) {
+                        S[c] = vec_expf(S[c] * scale - lse_i);  // P
+                        dS[c] = S[c] * (dP[c] - D_i) * scale;   // dS, with the score scale folded in
                     }
+                    for (int d = 0; d < D; ++d) {  // rank-1 updates of the transposed dK, dV blocks
+                        const float qd = qi[d], dod = doi[d];
+                        float* dk_d = dKt + (size_t)d * kKeyBlock;
+                        float* dv_d = dVt + (size_t)d * kKeyBlock;
+#pragma omp simd
+                        for (int c = 0; c < n; ++c) {
+                            dk_d[c] += dS[c] * qd;
+                            dv_d[c] += S[c] * dod;
+                        }
+                    }
+                    float* dqi = dq + off;
+                    for (int c = 0; c < n; ++c) axpy(dqi, dS[c], k + kv_off + (size_t)c * kv_stride, D);
                 }
             }
+            // This task owns these rows of dk/dv: write (assign) the finished block back.
+            for (int c = 0; c < j1 - j0; ++c)
+                for (int d = 0; d < D; ++d) {
+                    dk[kv_off + (size_t)c * kv_stride + d] = dKt[(size_t)d * kKeyBlock + c];
+                    dv[kv_off + (size_t)c * kv_stride + d] = dVt[(size_t)d * kKeyBlock + c];
+                }
         }
     }
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/base/error.h"
+#include "model/ops/vec_exp.h"
 
 namespace stride {
 
@@ -40,7 +41,7 @@ inline RowStats row_stats(float* z, int V, float inv_temp) {
     float sum = 0.0f, sum_ez = 0.0f;
 #pragma omp simd reduction(+ : sum, sum_ez)
     for (int j = 0; j < V; ++j) {
-        const float e = expf(z[j] - mx);
+        const float e = vec_expf(z[j] - mx);
         sum += e;
         sum_ez += e * z[j];
     }
@@ -59,16 +60,21 @@ void check_args(const int* targets, int T, int V, float temperature, int chunk) 
 
 }  // namespace
 
+size_t lm_head_workspace_floats(int T, int V, int chunk) {
+    return (size_t)(chunk < T ? chunk : T) * V;
+}
+
 void lm_head_logits(float* out, const float* h, const float* w, int T, int H, int V) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, V, H, 1.0f, h, H, w, H, 0.0f, out, V);
 }
 
 void lm_head_logprob_forward(float* logprob, float* entropy, const float* h, const float* w,
-                             const int* targets, int T, int H, int V, float temperature, int chunk) {
+                             const int* targets, int T, int H, int V, float temperature, int chunk,
+                             float* workspace) {
     check_args(targets, T, V, temperature, chunk);
     const int c = chunk < T ? chunk : T;
     if (c == 0) return;
-    float* logits = logits_scratch((size_t)c * V);  // [c, V]
+    float* logits = workspace ? workspace : logits_scratch((size_t)c * V);  // [c, V]
     const float inv_temp = 1.0f / temperature;
     for (int t0 = 0; t0 < T; t0 += c) {
         const int n = t0 + c < T ? c : T - t0;
@@ -87,11 +93,11 @@ void lm_head_logprob_forward(float* logprob, float* entropy, const float* h, con
 
 void lm_head_logprob_backward(float* dh, float* dw, const float* g_logprob, const float* g_entropy,
                               const float* h, const float* w, const int* targets, int T, int H, int V,
-                              float temperature, int chunk) {
+                              float temperature, int chunk, float* workspace) {
     check_args(targets, T, V, temperature, chunk);
     const int c = chunk < T ? chunk : T;
     if (c == 0) return;
-    float* logits = logits_scratch((size_t)c * V);  // [c, V], overwritten in place by dlogits
+    float* logits = workspace ? workspace : logits_scratch((size_t)c * V);  // [c, V], becomes dlogits
     const float inv_temp = 1.0f / temperature;
     for (int t0 = 0; t0 < T; t0 += c) {
         const int n = t0 + c < T ? c : T - t0;
@@ -113,7 +119,7 @@ void lm_head_logprob_backward(float* dh, float* dw, const float* g_logprob, cons
 #pragma omp simd
             for (int j = 0; j < V; ++j) {
                 const float logp = z[j] - st.lse;
-                const float p = expf(logp);
+                const float p = vec_expf(logp);
                 z[j] = -p * (g_lp + g_H * (logp + st.entropy)) * inv_temp;
             }
             if (y >= 0) z[y] += g_lp * inv_temp;

@@ -42,8 +42,9 @@ std::vector<float> rope_inv_freq(const ModelConfig& cfg) {
     return inv;
 }
 
-// Shared body: rotate every (j, j + D/2) pair of every head of token t by +/- pos * inv_freq[j].
-static void rope_apply(float* x, const int* pos, const float* inv_freq, int T, int nh, int D, float sign) {
+// Shared body: rotate every (j, j + D/2) pair of every head of token t by pos * inv_freq[j]
+// (backward: by the opposite angle, rope_rotate_backward; the rotation is orthogonal).
+static void rope_apply(float* x, const int* pos, const float* inv_freq, int T, int nh, int D, bool backward) {
     const int half = D / 2;
 #pragma omp parallel for
     for (int t = 0; t < T; ++t) {
@@ -54,24 +55,26 @@ static void rope_apply(float* x, const int* pos, const float* inv_freq, int T, i
             for (int j = j0; j < j1; ++j) {
                 const float a = (float)pos[t] * inv_freq[j];
                 cs[j - j0] = cosf(a);
-                sn[j - j0] = sign * sinf(a);
+                sn[j - j0] = sinf(a);
             }
             for (int h = 0; h < nh; ++h) {
                 float* v = x + ((size_t)t * nh + h) * D;
-                for (int j = j0; j < j1; ++j) rope_rotate(v[j], v[j + half], cs[j - j0], sn[j - j0]);
+                if (backward)
+                    for (int j = j0; j < j1; ++j)
+                        rope_rotate_backward(v[j], v[j + half], cs[j - j0], sn[j - j0]);
+                else
+                    for (int j = j0; j < j1; ++j) rope_rotate(v[j], v[j + half], cs[j - j0], sn[j - j0]);
             }
         }
     }
 }
 
 void rope_forward(float* x, const int* pos, const float* inv_freq, int T, int nh, int D) {
-    rope_apply(x, pos, inv_freq, T, nh, D, 1.0f);
+    rope_apply(x, pos, inv_freq, T, nh, D, false);
 }
 
-// The rotation is orthogonal, so its gradient is the rotation by the opposite angle
-// (rope_rotate_backward in math.h).
 void rope_backward(float* dx, const int* pos, const float* inv_freq, int T, int nh, int D) {
-    rope_apply(dx, pos, inv_freq, T, nh, D, -1.0f);
+    rope_apply(dx, pos, inv_freq, T, nh, D, true);
 }
 
 }  // namespace stride

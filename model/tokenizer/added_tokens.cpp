@@ -45,8 +45,8 @@ static bool first_char(std::string_view s, uint32_t& cp) {
     return true;
 }
 
-void AddedTokenMatcher::split(std::string_view text, const std::vector<AddedToken>& tokens, bool allow_special,
-                              std::vector<Segment>& out) const {
+void AddedTokenMatcher::split(std::string_view text, const std::vector<AddedToken>& tokens,
+                              bool allow_special, std::vector<Segment>& out) const {
     out.clear();
     size_t done = 0;  // end of the last emitted segment
     size_t pos = 0;
@@ -70,8 +70,8 @@ void AddedTokenMatcher::split(std::string_view text, const std::vector<AddedToke
         if (start < done) continue;  // swallowed by the previous token's rstrip
         uint32_t cp;
         if (t.single_word) {
-            bool word_before = last_char(text.substr(0, start), cp) && is_unicode_alphanumeric(cp);
-            bool word_after = first_char(text.substr(stop), cp) && is_unicode_alphanumeric(cp);
+            bool word_before = last_char(text.substr(0, start), cp) && is_word_char(cp);
+            bool word_after = first_char(text.substr(stop), cp) && is_word_char(cp);
             if (word_before || word_after) continue;
         }
         if (t.lstrip) {

@@ -28,7 +28,7 @@ struct Segment {
 
 // Finds the added tokens of one kind (raw or normalized) in a text.
 class AddedTokenMatcher {
-public:
+   public:
     // `pattern` is what to look for (the content, normalized for normalized tokens); `token` indexes
     // the list passed to split().
     void add(std::string_view pattern, int token);
@@ -40,7 +40,7 @@ public:
 
     bool empty() const { return nodes_.size() <= 1; }
 
-private:
+   private:
     // Byte trie; node 0 is the root, whose children are also indexed by first byte for speed.
     struct Node {
         std::vector<std::pair<unsigned char, int>> children;

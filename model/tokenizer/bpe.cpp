@@ -1,7 +1,7 @@
 #include "model/tokenizer/bpe.h"
 
-#include <nlohmann/json.hpp>
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "common/base/error.h"
 #include "model/tokenizer/utf8.h"
@@ -24,14 +24,17 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const nlohmann::json& m, const std
     std::string type = m.contains("type") && m["type"].is_string() ? m["type"].get<std::string>() : "";
     if (type.empty() && m.contains("merges")) type = "BPE";  // old files leave the type out
     STRIDE_CHECK(type == "BPE", where + ": unsupported model type '" + type + "' (only BPE is supported)");
-    STRIDE_CHECK(m.contains("vocab") && m["vocab"].is_object(), where + ": BPE model has no \"vocab\" object");
-    STRIDE_CHECK(m.contains("merges") && m["merges"].is_array(), where + ": BPE model has no \"merges\" array");
+    STRIDE_CHECK(m.contains("vocab") && m["vocab"].is_object(),
+                 where + ": BPE model has no \"vocab\" object");
+    STRIDE_CHECK(m.contains("merges") && m["merges"].is_array(),
+                 where + ": BPE model has no \"merges\" array");
     STRIDE_CHECK(!m.contains("dropout") || m["dropout"].is_null() || m["dropout"].get<double>() == 0.0,
                  where + ": BPE dropout is not supported");
     STRIDE_CHECK(!m.value("byte_fallback", false), where + ": BPE byte_fallback is not supported");
     STRIDE_CHECK(is_unset_string(m, "continuing_subword_prefix"),
                  where + ": BPE continuing_subword_prefix is not supported");
-    STRIDE_CHECK(is_unset_string(m, "end_of_word_suffix"), where + ": BPE end_of_word_suffix is not supported");
+    STRIDE_CHECK(is_unset_string(m, "end_of_word_suffix"),
+                 where + ": BPE end_of_word_suffix is not supported");
 
     auto bpe = std::make_unique<BpeModel>();
     const auto& vocab = m["vocab"];
@@ -42,8 +45,9 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const nlohmann::json& m, const std
                      where + ": vocab entry '" + it.key() + "' needs a non-negative integer id");
         int id = it.value().get<int>();
         if (static_cast<size_t>(id) >= bpe->tokens_.size()) bpe->tokens_.resize(id + 1);
-        STRIDE_CHECK(bpe->tokens_[id].empty(), where + ": vocab id " + std::to_string(id) + " is used by both '" +
-                                                   bpe->tokens_[id] + "' and '" + it.key() + "'");
+        STRIDE_CHECK(bpe->tokens_[id].empty(), where + ": vocab id " + std::to_string(id) +
+                                                   " is used by both '" + bpe->tokens_[id] + "' and '" +
+                                                   it.key() + "'");
         STRIDE_CHECK(!it.key().empty(), where + ": vocab has an empty token");
         bpe->tokens_[id] = it.key();
         bpe->vocab_.emplace(it.key(), id);

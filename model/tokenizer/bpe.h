@@ -22,7 +22,7 @@ template <typename V>
 using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
 class BpeModel {
-public:
+   public:
     // Throws Error naming `where` for a model that is not BPE, lacks vocab/merges, or has merges that
     // reference tokens missing from the vocab.
     static std::unique_ptr<BpeModel> from_json(const nlohmann::json& model, const std::string& where);
@@ -30,12 +30,12 @@ public:
     // Appends the ids of `word`. Thread-safe.
     void tokenize(std::string_view word, std::vector<int>& out) const;
 
-    int token_to_id(std::string_view token) const;   // -1 when absent
-    const std::string* id_to_token(int id) const;    // null when absent
+    int token_to_id(std::string_view token) const;  // -1 when absent
+    const std::string* id_to_token(int id) const;   // null when absent
     size_t vocab_entries() const { return vocab_.size(); }
     int max_id() const { return static_cast<int>(tokens_.size()) - 1; }
 
-private:
+   private:
     struct Merge {
         int rank;
         int merged_id;
@@ -46,9 +46,9 @@ private:
     void merge_word(std::string_view word, std::vector<int>& out) const;
 
     StringMap<int> vocab_;
-    std::vector<std::string> tokens_;                 // id -> token, "" where no token has that id
-    std::unordered_map<uint64_t, Merge> merges_;      // (left id, right id) -> rank and merged id
-    std::vector<int> small_char_ids_;                 // id of each one-character token below U+0400
+    std::vector<std::string> tokens_;             // id -> token, "" where no token has that id
+    std::unordered_map<uint64_t, Merge> merges_;  // (left id, right id) -> rank and merged id
+    std::vector<int> small_char_ids_;             // id of each one-character token below U+0400
     int unk_id_ = -1;
     bool fuse_unk_ = false;
     bool ignore_merges_ = false;

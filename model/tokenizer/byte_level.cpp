@@ -6,7 +6,8 @@
 
 namespace stride::tok {
 
-const char* const kGpt2Pattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+const char* const kGpt2Pattern =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
 namespace {
 
@@ -15,7 +16,7 @@ constexpr uint32_t kMaxCodePoint = 0x144;
 
 struct Tables {
     std::array<std::string, 256> byte_to_utf8;  // byte -> UTF-8 of its code point
-    std::array<int, kMaxCodePoint> cp_to_byte;   // code point -> byte, -1 outside the alphabet
+    std::array<int, kMaxCodePoint> cp_to_byte;  // code point -> byte, -1 outside the alphabet
 
     Tables() {
         cp_to_byte.fill(-1);

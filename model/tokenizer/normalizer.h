@@ -9,14 +9,14 @@
 namespace stride::tok {
 
 class Normalizer {
-public:
+   public:
     // `where` names the file for error messages.
     static Normalizer from_json(const nlohmann::json& j, const std::string& where);
 
     bool is_identity() const { return forms_.empty(); }
     std::string apply(std::string_view text) const;  // text must be valid UTF-8
 
-private:
+   private:
     std::vector<int> forms_;  // utf8proc option sets, applied in order
 };
 

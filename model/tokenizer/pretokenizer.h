@@ -14,7 +14,7 @@ namespace stride::tok {
 class Regex;
 
 class PreTokenizer {
-public:
+   public:
     // `where` names the file for error messages.
     static PreTokenizer from_json(const nlohmann::json& j, const std::string& where);
 
@@ -25,14 +25,14 @@ public:
 
     enum class Behavior { Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous };
     struct Step {
-        bool byte_level = false;        // ByteLevel step, else Split
-        std::shared_ptr<Regex> regex;   // Split pattern, or the GPT-2 regex of ByteLevel (null: none)
+        bool byte_level = false;       // ByteLevel step, else Split
+        std::shared_ptr<Regex> regex;  // Split pattern, or the GPT-2 regex of ByteLevel (null: none)
         Behavior behavior = Behavior::Isolated;
         bool invert = false;
         bool add_prefix_space = false;  // ByteLevel only
     };
 
-private:
+   private:
     std::vector<Step> steps_;
 };
 

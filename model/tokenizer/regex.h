@@ -9,7 +9,7 @@
 namespace stride::tok {
 
 class Regex {
-public:
+   public:
     // Throws Error("regex <pattern>: <onig message>") when the pattern does not compile.
     explicit Regex(const std::string& pattern);
     ~Regex();
@@ -24,7 +24,7 @@ public:
     // does for a Split with a String pattern).
     static std::string escape(std::string_view literal);
 
-private:
+   private:
     void* regex_ = nullptr;  // OnigRegex; kept opaque so users of this header need no oniguruma.h
 };
 

@@ -88,6 +88,8 @@ bool Tokenizer::is_special(int id) const {
     return it != impl_->added_index_by_id.end() && impl_->added[it->second].special;
 }
 
-int Tokenizer::vocab_size() const { return impl_->vocab_size; }
+int Tokenizer::vocab_size() const {
+    return impl_->vocab_size;
+}
 
 }  // namespace stride

@@ -17,7 +17,7 @@
 namespace stride {
 
 class Tokenizer {
-public:
+   public:
     // Throws Error naming `path` for unreadable or malformed files and unsupported components.
     static Tokenizer load(const std::string& path);
     // Same from the JSON text itself; `source` names it in error messages.
@@ -38,7 +38,7 @@ public:
 
     struct Impl;
 
-private:
+   private:
     explicit Tokenizer(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
     std::shared_ptr<const Impl> impl_;
 };

@@ -45,8 +45,8 @@ static void parse_added_tokens(const json& j, Tokenizer::Impl& t, const std::str
         a.single_word = e.value("single_word", false);
 
         int vocab_id = t.model->token_to_id(a.content);
-        int expected = vocab_id >= 0           ? vocab_id
-                       : max_added < 0         ? model_size
+        int expected = vocab_id >= 0             ? vocab_id
+                       : max_added < 0           ? model_size
                        : max_added >= model_size ? max_added + 1
                                                  : model_size;
         a.id = e["id"].get<int>();

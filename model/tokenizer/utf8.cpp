@@ -59,7 +59,8 @@ uint32_t utf8_next(std::string_view s, size_t& i) {
     }
     size_t n = b0 >= 0xF0 ? 4 : b0 >= 0xE0 ? 3 : 2;
     uint32_t cp = b0 & (0x7F >> n);
-    for (size_t k = 1; k < n && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    for (size_t k = 1; k < n && i + k < s.size(); ++k)
+        cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
     i += n;
     return cp;
 }
@@ -104,16 +105,21 @@ bool is_unicode_whitespace(uint32_t cp) {
            cp == 0x3000;
 }
 
-bool is_unicode_alphanumeric(uint32_t cp) {
+bool is_word_char(uint32_t cp) {
+    if (cp == 0x200C || cp == 0x200D || (cp >= 0x24B6 && cp <= 0x24E9))
+        return true;  // joiners, circled letters
     switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
         case UTF8PROC_CATEGORY_LU:
         case UTF8PROC_CATEGORY_LL:
         case UTF8PROC_CATEGORY_LT:
         case UTF8PROC_CATEGORY_LM:
         case UTF8PROC_CATEGORY_LO:
+        case UTF8PROC_CATEGORY_MN:
+        case UTF8PROC_CATEGORY_MC:
+        case UTF8PROC_CATEGORY_ME:
         case UTF8PROC_CATEGORY_ND:
         case UTF8PROC_CATEGORY_NL:
-        case UTF8PROC_CATEGORY_NO:
+        case UTF8PROC_CATEGORY_PC:
             return true;
         default:
             return false;

@@ -22,7 +22,9 @@ std::string utf8_lossy(std::string_view bytes);
 // Unicode White_Space, as Rust's char::is_whitespace (used by added-token lstrip/rstrip).
 bool is_unicode_whitespace(uint32_t cp);
 
-// Letters and numbers, approximating Rust's char::is_alphanumeric (added-token single_word).
-bool is_unicode_alphanumeric(uint32_t cp);
+// A regex `\w` character (letters, marks, decimal and letter numbers, connector punctuation, joiners):
+// what HF's added-token single_word treats as part of a word (measured against HF: '_', U+0301 and
+// U+2167 are word characters, '²' is not).
+bool is_word_char(uint32_t cp);
 
 }  // namespace stride::tok

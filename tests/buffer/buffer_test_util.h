@@ -15,7 +15,7 @@ namespace stride::test {
 
 // A fresh directory under /tmp, removed (with everything in it) at scope exit.
 class TempDir {
-public:
+   public:
     explicit TempDir(const std::string& tag) {
         static std::atomic<int> counter{0};
         path_ = std::filesystem::temp_directory_path() /
@@ -30,7 +30,7 @@ public:
     std::string str() const { return path_.string(); }
     std::string sub(const std::string& name) const { return (path_ / name).string(); }
 
-private:
+   private:
     std::filesystem::path path_;
 };
 
@@ -57,6 +57,14 @@ inline v1::Sample make_sample(const std::string& group, uint32_t index, int64_t 
     return s;
 }
 
+// "<prefix><i>-": a group-name prefix. Built with += (GCC 12 -O3 warns falsely on "lit" + string&&).
+inline std::string numbered(const std::string& prefix, int i) {
+    std::string s = prefix;
+    s += std::to_string(i);
+    s += '-';
+    return s;
+}
+
 // Every sample of `groups` groups named <prefix><g>, group_size members each.
 inline std::vector<v1::Sample> make_groups(const std::string& prefix, int groups, uint32_t group_size,
                                            int64_t version = 0, int tokens = 8) {
@@ -67,8 +75,8 @@ inline std::vector<v1::Sample> make_groups(const std::string& prefix, int groups
     return out;
 }
 
-inline BufferConfig test_config(const std::string& dir, uint32_t group_size = 4) {
-    BufferConfig c;
+inline BufferServerConfig test_config(const std::string& dir, uint32_t group_size = 4) {
+    BufferServerConfig c;
     c.job_id = "test-job";
     c.endpoint = "tcp://127.0.0.1:*";
     c.dir = dir;

@@ -28,7 +28,7 @@ v1::ErrorCode error_code_of(const std::optional<std::string>& reply) {
 
 TEST(BufferMalformed, RejectedCountedAndStillServing) {
     TempDir dir("buf-malformed");
-    BufferConfig cfg = test_config(dir.sub("db"), 2);
+    BufferServerConfig cfg = test_config(dir.sub("db"), 2);
     BufferServer server(cfg);
     server.start();
     ZmqContext ctx;
@@ -93,5 +93,5 @@ TEST(BufferMalformed, RejectedCountedAndStillServing) {
                   st.rejected_wrong_job(),
               57u);
     EXPECT_EQ(st.stored_samples(), 0u);
-    EXPECT_EQ(server.stats().rejected_total(), 57u);
+    EXPECT_EQ(server.stats().rejected_total, 57u);
 }

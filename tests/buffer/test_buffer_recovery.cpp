@@ -4,6 +4,7 @@
 // an explicit "trainer restarted" (ReleaseLeases).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 using namespace stride;
 using stride::test::make_groups;
 using stride::test::make_sample;
+using stride::test::numbered;
 using stride::test::TempDir;
 using stride::test::test_config;
 
@@ -46,7 +48,7 @@ std::set<std::string> drain(BufferClient& client, int64_t version = 0) {
 
 TEST(BufferRecovery, RestartRecoversEveryAckedSample) {
     TempDir dir("buf-restart");
-    BufferConfig cfg = test_config(dir.sub("db"), 4);
+    BufferServerConfig cfg = test_config(dir.sub("db"), 4);
     cfg.sync_wal = true;
     constexpr int kGroups = 50;
     {
@@ -54,9 +56,9 @@ TEST(BufferRecovery, RestartRecoversEveryAckedSample) {
         server.start();
         ZmqContext ctx;
         BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
-        for (int g = 0; g < kGroups; ++g) client.put(make_groups("g" + std::to_string(g) + "-", 1, 4));
+        for (int g = 0; g < kGroups; ++g) client.put(make_groups(numbered("g", g), 1, 4));
         client.put({make_sample("half", 0), make_sample("half", 1)});  // incomplete survives too
-    }  // server stopped, store closed
+    }                                                                  // server stopped, store closed
     BufferServer server(cfg);
     server.start();
     ZmqContext ctx;
@@ -73,7 +75,7 @@ TEST(BufferRecovery, RestartRecoversEveryAckedSample) {
 
 TEST(BufferRecovery, UncommittedBatchIsReplayedAfterRestart) {
     TempDir dir("buf-replay");
-    BufferConfig cfg = test_config(dir.sub("db"), 2);
+    BufferServerConfig cfg = test_config(dir.sub("db"), 2);
     std::set<std::string> leased_ids;
     uint64_t old_batch = 0;
     {
@@ -106,7 +108,7 @@ TEST(BufferRecovery, UncommittedBatchIsReplayedAfterRestart) {
 
 TEST(BufferRecovery, LeasesCanSurviveARestart) {
     TempDir dir("buf-keep");
-    BufferConfig cfg = test_config(dir.sub("db"), 2);
+    BufferServerConfig cfg = test_config(dir.sub("db"), 2);
     cfg.keep_leases_on_restart = true;
     uint64_t batch = 0;
     {
@@ -130,7 +132,7 @@ TEST(BufferRecovery, LeasesCanSurviveARestart) {
 
 TEST(BufferRecovery, LeaseTimeoutAndExplicitReleaseReplay) {
     TempDir dir("buf-lease");
-    BufferConfig cfg = test_config(dir.sub("db"), 1);
+    BufferServerConfig cfg = test_config(dir.sub("db"), 1);
     cfg.lease_timeout_ms = 200;
     BufferServer server(cfg);
     server.start();
@@ -140,7 +142,7 @@ TEST(BufferRecovery, LeaseTimeoutAndExplicitReleaseReplay) {
 
     v1::Batch b = client.pull(2, 0);
     ASSERT_EQ(b.groups_size(), 2);
-    EXPECT_EQ(client.pull(1, 0).batch_id(), 0u);  // all leased
+    EXPECT_EQ(client.pull(1, 0).batch_id(), 0u);     // all leased
     v1::Batch again = client.pull_wait(2, 0, 3000);  // served again once the lease expires
     ASSERT_EQ(again.groups_size(), 2);
     EXPECT_NE(again.batch_id(), b.batch_id());
@@ -165,7 +167,7 @@ TEST(BufferRecovery, ChildServeUntilKilled) {
     const char* dir = std::getenv("STRIDE_BUFFER_CHILD_DIR");
     const char* endpoint = std::getenv("STRIDE_BUFFER_CHILD_ENDPOINT");
     if (!dir || !endpoint) GTEST_SKIP() << "helper process of KillNineLosesNothing";
-    BufferConfig cfg = test_config(dir, 4);
+    BufferServerConfig cfg = test_config(dir, 4);
     cfg.endpoint = endpoint;
     BufferServer server(cfg);
     server.run();  // never returns: the parent kills us
@@ -180,18 +182,29 @@ TEST(BufferRecovery, KillNineLosesNothing) {
     pid_t pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a test runner that died
         setenv("STRIDE_BUFFER_CHILD_DIR", db.c_str(), 1);
         setenv("STRIDE_BUFFER_CHILD_ENDPOINT", endpoint.c_str(), 1);
         execl("/proc/self/exe", "buffer_child", "--gtest_filter=BufferRecovery.ChildServeUntilKilled",
               static_cast<char*>(nullptr));
         _exit(127);
     }
+    // Kills the child if an assertion below returns early.
+    struct ChildGuard {
+        pid_t pid;
+        ~ChildGuard() {
+            if (pid > 0) {
+                kill(pid, SIGKILL);
+                waitpid(pid, nullptr, 0);
+            }
+        }
+    } guard{pid};
     std::set<std::string> acked;
     {
         ZmqContext ctx;
         BufferClient client(ctx, endpoint, "test-job", fast_options());  // retries until the child binds
         for (int i = 0; i < 40; ++i) {
-            v1::PutAck ack = client.put(make_groups("k" + std::to_string(i) + "-", 1, 4));
+            v1::PutAck ack = client.put(make_groups(numbered("k", i), 1, 4));
             for (const auto& id : ack.durable_sample_ids()) acked.insert(id);
         }
         v1::Batch b = client.pull(5, 0);  // leased, never committed
@@ -202,10 +215,11 @@ TEST(BufferRecovery, KillNineLosesNothing) {
     ASSERT_EQ(kill(pid, SIGKILL), 0);
     int status = 0;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    guard.pid = -1;
     ASSERT_TRUE(WIFSIGNALED(status));
     EXPECT_EQ(WTERMSIG(status), SIGKILL);
 
-    BufferConfig cfg = test_config(db, 4);
+    BufferServerConfig cfg = test_config(db, 4);
     BufferServer server(cfg);
     server.start();
     ZmqContext ctx;

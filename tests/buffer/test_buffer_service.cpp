@@ -13,6 +13,7 @@
 using namespace stride;
 using stride::test::make_groups;
 using stride::test::make_sample;
+using stride::test::numbered;
 using stride::test::TempDir;
 using stride::test::test_config;
 
@@ -29,7 +30,7 @@ BufferClientOptions fast_options() {
 
 TEST(BufferService, PutAckPullCommit) {
     TempDir dir("buf-basic");
-    BufferConfig cfg = test_config(dir.sub("db"), 4);
+    BufferServerConfig cfg = test_config(dir.sub("db"), 4);
     cfg.sync_wal = true;
     BufferServer server(cfg);
     server.start();
@@ -91,7 +92,7 @@ TEST(BufferService, PutAckPullCommit) {
 
 TEST(BufferService, RetriedPutIsDeduplicated) {
     TempDir dir("buf-dedupe");
-    BufferConfig cfg = test_config(dir.sub("db"), 2);
+    BufferServerConfig cfg = test_config(dir.sub("db"), 2);
     BufferServer server(cfg);
     server.start();
     ZmqContext ctx;
@@ -111,7 +112,7 @@ TEST(BufferService, RetriedPutIsDeduplicated) {
 
 TEST(BufferService, InvalidSamplesAreRejectedWhole) {
     TempDir dir("buf-invalid");
-    BufferConfig cfg = test_config(dir.sub("db"), 2);
+    BufferServerConfig cfg = test_config(dir.sub("db"), 2);
     BufferServer server(cfg);
     server.start();
     ZmqContext ctx;
@@ -148,7 +149,7 @@ TEST(BufferService, InvalidSamplesAreRejectedWhole) {
 
 TEST(BufferService, StaleGroupsAreDroppedWholeAndCounted) {
     TempDir dir("buf-stale");
-    BufferConfig cfg = test_config(dir.sub("db"), 2);
+    BufferServerConfig cfg = test_config(dir.sub("db"), 2);
     cfg.max_staleness = 2;
     BufferServer server(cfg);
     server.start();
@@ -188,7 +189,7 @@ TEST(BufferService, StaleGroupsAreDroppedWholeAndCounted) {
 
 TEST(BufferService, BackPressureRejectsNewGroupsWhenFull) {
     TempDir dir("buf-full");
-    BufferConfig cfg = test_config(dir.sub("db"), 4);
+    BufferServerConfig cfg = test_config(dir.sub("db"), 4);
     cfg.capacity_samples = 8;
     BufferServer server(cfg);
     server.start();
@@ -198,7 +199,7 @@ TEST(BufferService, BackPressureRejectsNewGroupsWhenFull) {
     BufferClient client(ctx, server.endpoint(), cfg.job_id, opt);
 
     client.put(make_groups("a", 1, 4));
-    client.put({make_sample("b0", 0), make_sample("b0", 1)});  // 6 stored, b0 half done
+    client.put({make_sample("b0", 0), make_sample("b0", 1)});         // 6 stored, b0 half done
     EXPECT_THROW(client.put(make_groups("c", 1, 4)), stride::Error);  // 10 > 8: BUSY until deadline
     EXPECT_GE(client.busy_retries(), 1u);
     v1::BufferStats st = client.stats();
@@ -218,7 +219,7 @@ TEST(BufferService, BackPressureRejectsNewGroupsWhenFull) {
 
 TEST(BufferService, RetriedPullReturnsTheSameLease) {
     TempDir dir("buf-pullretry");
-    BufferConfig cfg = test_config(dir.sub("db"), 1);
+    BufferServerConfig cfg = test_config(dir.sub("db"), 1);
     BufferServer server(cfg);
     server.start();
     ZmqContext ctx;
@@ -244,7 +245,7 @@ TEST(BufferService, RetriedPullReturnsTheSameLease) {
 
 TEST(BufferService, ManyProducersConcurrently) {
     TempDir dir("buf-concurrent");
-    BufferConfig cfg = test_config(dir.sub("db"), 4);
+    BufferServerConfig cfg = test_config(dir.sub("db"), 4);
     BufferServer server(cfg);
     server.start();
     constexpr int kProducers = 4, kPuts = 25;
@@ -253,8 +254,7 @@ TEST(BufferService, ManyProducersConcurrently) {
         threads.emplace_back([&, t] {
             ZmqContext ctx;
             BufferClient c(ctx, server.endpoint(), cfg.job_id, fast_options());
-            for (int i = 0; i < kPuts; ++i)
-                c.put(make_groups("p" + std::to_string(t) + "-" + std::to_string(i) + "-", 1, 4));
+            for (int i = 0; i < kPuts; ++i) c.put(make_groups(numbered(numbered("p", t), i), 1, 4));
         });
     for (auto& t : threads) t.join();
     ZmqContext ctx;

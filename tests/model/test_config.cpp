@@ -27,7 +27,9 @@ json qwen3_06b() {
       "torch_dtype": "bfloat16", "use_cache": true, "use_sliding_window": false, "vocab_size": 151936})");
 }
 
-ModelConfig parse(const json& j) { return model_config_from_json(j.dump(), "cfg.json"); }
+ModelConfig parse(const json& j) {
+    return model_config_from_json(j.dump(), "cfg.json");
+}
 
 // Expects parsing to fail with a message that names the source file and contains every fragment.
 void expect_config_error(const json& j, const std::vector<std::string>& fragments) {
@@ -80,8 +82,11 @@ TEST(Config, LlamaWithLlama3RopeAndEosList) {
     j["attention_bias"] = true;
     j["mlp_bias"] = true;
     j["eos_token_id"] = {128001, 128008, 128009};
-    j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 32.0}, {"low_freq_factor", 1.0},
-                         {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+    j["rope_scaling"] = {{"rope_type", "llama3"},
+                         {"factor", 32.0},
+                         {"low_freq_factor", 1.0},
+                         {"high_freq_factor", 4.0},
+                         {"original_max_position_embeddings", 8192}};
     const ModelConfig c = parse(j);
     EXPECT_TRUE(c.qkv_bias && c.o_bias && c.mlp_bias);
     EXPECT_EQ(c.eos_token_ids, (std::vector<int>{128001, 128008, 128009}));
@@ -108,8 +113,11 @@ TEST(Config, TransformersV5RopeParameters) {
 TEST(Config, WriteThenReadIsTheSameConfig) {
     json j = qwen3_06b();
     j["model_type"] = "llama";
-    j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
-                         {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+    j["rope_scaling"] = {{"rope_type", "llama3"},
+                         {"factor", 8.0},
+                         {"low_freq_factor", 1.0},
+                         {"high_freq_factor", 4.0},
+                         {"original_max_position_embeddings", 8192}};
     j["rms_norm_eps"] = 1e-5;
     const ModelConfig a = parse(j);
     const std::string text = model_config_to_json(a);
@@ -141,7 +149,8 @@ TEST(Config, LoadFromDirectoryAndFile) {
         model_config_load(dir);
         FAIL();
     } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find(dir + "/config.json: cannot open"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find(dir + "/config.json: cannot open"), std::string::npos)
+            << e.what();
     }
 }
 
@@ -187,6 +196,21 @@ TEST(Config, WrongTypes) {
     j = qwen3_06b();
     j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", "two"}};
     expect_config_error(j, {"rope_scaling.factor", "expected a number"});
+}
+
+TEST(Config, DeeplyNestedValueIsAnErrorNotACrash) {
+    std::string text = qwen3_06b().dump();
+    const size_t depth = 1'000'000;
+    text.replace(text.find("\"hidden_size\":1024"), 18,
+                 "\"hidden_size\":" + std::string(depth, '[') + std::string(depth, ']'));
+    try {
+        model_config_from_json(text, "cfg.json");
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("hidden_size: expected an integer, got an array of 1 elements"),
+                  std::string::npos)
+            << e.what();
+    }
 }
 
 TEST(Config, OutOfRangeNumbers) {

@@ -30,11 +30,14 @@ std::string bl(const std::string& bytes) {
 }
 
 json byte_level(bool add_prefix_space, bool use_regex) {
-    return {{"type", "ByteLevel"}, {"add_prefix_space", add_prefix_space}, {"trim_offsets", false},
+    return {{"type", "ByteLevel"},
+            {"add_prefix_space", add_prefix_space},
+            {"trim_offsets", false},
             {"use_regex", use_regex}};
 }
 
-json split(const std::string& kind, const std::string& pattern, const std::string& behavior, bool invert = false) {
+json split(const std::string& kind, const std::string& pattern, const std::string& behavior,
+           bool invert = false) {
     return {{"type", "Split"}, {"pattern", {{kind, pattern}}}, {"behavior", behavior}, {"invert", invert}};
 }
 
@@ -44,7 +47,7 @@ json sequence_with_byte_level(json split_step) {
 
 json added(int id, const std::string& content, bool special, bool normalized, bool lstrip = false,
            bool rstrip = false, bool single_word = false) {
-    return {{"id", id},         {"content", content}, {"single_word", single_word}, {"lstrip", lstrip},
+    return {{"id", id},         {"content", content},       {"single_word", single_word}, {"lstrip", lstrip},
             {"rstrip", rstrip}, {"normalized", normalized}, {"special", special}};
 }
 
@@ -68,9 +71,10 @@ json make_tokenizer(const Options& o) {
         vocab[bl(std::string(1, static_cast<char>(b)))] = next++;
     }
     const std::vector<std::pair<std::string, std::string>> pairs = {
-        {" ", "t"},  {"h", "e"},  {" t", "he"},  {"i", "n"},   {" ", "a"},   {"a", "n"},  {"e", "r"},   {" ", " "},
-        {"  ", "  "}, {"1", "2"}, {"12", "3"},  {"o", "r"},   {" ", "w"},   {" w", "or"}, {"l", "d"},  {"o", "n"},
-        {"\n", "\n"}, {"f", "i"}, {"fi", "x"},  {"w", "or"},  {"wor", "d"}, {"é", "t"},  {"\xc3", "\xa9"}};
+        {" ", "t"},  {"h", "e"},   {" t", "he"}, {"i", "n"}, {" ", "a"},      {"a", "n"},
+        {"e", "r"},  {" ", " "},   {"  ", "  "}, {"1", "2"}, {"12", "3"},     {"o", "r"},
+        {" ", "w"},  {" w", "or"}, {"l", "d"},   {"o", "n"}, {"\n", "\n"},    {"f", "i"},
+        {"fi", "x"}, {"w", "or"},  {"wor", "d"}, {"é", "t"}, {"\xc3", "\xa9"}};
     json merges = json::array();
     for (const auto& [a, b] : pairs) {
         std::string ta = bl(a), tb = bl(b);
@@ -87,13 +91,15 @@ json make_tokenizer(const Options& o) {
         auto add = [&](const std::string& content, bool special, bool normalized, bool lstrip = false,
                        bool rstrip = false, bool single_word = false) {
             int token_id = vocab.contains(content) ? vocab[content].get<int>() : id++;
-            added_tokens.push_back(added(token_id, content, special, normalized, lstrip, rstrip, single_word));
+            added_tokens.push_back(
+                added(token_id, content, special, normalized, lstrip, rstrip, single_word));
         };
         add("<sp>", true, false);
         add("<ns>", false, false);
         add("[lstrip]", true, false, true, false);
         add("[rstrip]", false, false, false, true);
         add("word", false, false, false, false, true);
+        add("zq", false, false, false, false, true);
         add("\ufb01x", false, true);  // normalized: NFKC makes it "fix"
         add("<sp><sp>x", true, false);
     }
@@ -107,9 +113,15 @@ json make_tokenizer(const Options& o) {
                   {"ignore_merges", o.ignore_merges},
                   {"vocab", vocab},
                   {"merges", merges}};
-    return {{"version", "1.0"},        {"truncation", nullptr},          {"padding", nullptr},
-            {"added_tokens", added_tokens}, {"normalizer", o.normalizer}, {"pre_tokenizer", o.pre_tokenizer},
-            {"post_processor", nullptr}, {"decoder", o.decoder},       {"model", model}};
+    return {{"version", "1.0"},
+            {"truncation", nullptr},
+            {"padding", nullptr},
+            {"added_tokens", added_tokens},
+            {"normalizer", o.normalizer},
+            {"pre_tokenizer", o.pre_tokenizer},
+            {"post_processor", nullptr},
+            {"decoder", o.decoder},
+            {"model", model}};
 }
 
 std::vector<std::pair<std::string, Options>> variants() {
@@ -122,21 +134,32 @@ std::vector<std::pair<std::string, Options>> variants() {
     add("gpt2_byte_level", [](Options&) {});
     add("gpt2_add_prefix_space", [](Options& o) { o.pre_tokenizer = byte_level(true, true); });
     add("byte_level_no_regex", [](Options& o) { o.pre_tokenizer = byte_level(false, false); });
-    add("split_removed", [](Options& o) { o.pre_tokenizer = sequence_with_byte_level(split("Regex", "\\s+", "Removed")); });
-    add("split_isolated_string", [](Options& o) { o.pre_tokenizer = sequence_with_byte_level(split("String", "-", "Isolated")); });
-    add("split_merged_with_previous",
-        [](Options& o) { o.pre_tokenizer = sequence_with_byte_level(split("String", "-", "MergedWithPrevious")); });
-    add("split_merged_with_next",
-        [](Options& o) { o.pre_tokenizer = sequence_with_byte_level(split("Regex", "\\p{N}", "MergedWithNext")); });
-    add("split_contiguous",
-        [](Options& o) { o.pre_tokenizer = sequence_with_byte_level(split("Regex", "\\p{P}", "Contiguous")); });
-    add("split_invert", [](Options& o) { o.pre_tokenizer = sequence_with_byte_level(split("Regex", "\\w+", "Isolated", true)); });
-    add("split_invert_removed",
-        [](Options& o) { o.pre_tokenizer = sequence_with_byte_level(split("Regex", "[aeiou ]", "Removed", true)); });
-    add("split_empty_matches", [](Options& o) { o.pre_tokenizer = sequence_with_byte_level(split("Regex", "\\b", "MergedWithNext")); });
+    add("split_removed",
+        [](Options& o) { o.pre_tokenizer = sequence_with_byte_level(split("Regex", "\\s+", "Removed")); });
+    add("split_isolated_string",
+        [](Options& o) { o.pre_tokenizer = sequence_with_byte_level(split("String", "-", "Isolated")); });
+    add("split_merged_with_previous", [](Options& o) {
+        o.pre_tokenizer = sequence_with_byte_level(split("String", "-", "MergedWithPrevious"));
+    });
+    add("split_merged_with_next", [](Options& o) {
+        o.pre_tokenizer = sequence_with_byte_level(split("Regex", "\\p{N}", "MergedWithNext"));
+    });
+    add("split_contiguous", [](Options& o) {
+        o.pre_tokenizer = sequence_with_byte_level(split("Regex", "\\p{P}", "Contiguous"));
+    });
+    add("split_invert", [](Options& o) {
+        o.pre_tokenizer = sequence_with_byte_level(split("Regex", "\\w+", "Isolated", true));
+    });
+    add("split_invert_removed", [](Options& o) {
+        o.pre_tokenizer = sequence_with_byte_level(split("Regex", "[aeiou ]", "Removed", true));
+    });
+    add("split_empty_matches", [](Options& o) {
+        o.pre_tokenizer = sequence_with_byte_level(split("Regex", "\\b", "MergedWithNext"));
+    });
     add("split_then_prefix_space", [](Options& o) {
-        o.pre_tokenizer = {{"type", "Sequence"},
-                           {"pretokenizers", {split("Regex", "\\s+", "MergedWithNext"), byte_level(true, false)}}};
+        o.pre_tokenizer = {
+            {"type", "Sequence"},
+            {"pretokenizers", {split("Regex", "\\s+", "MergedWithNext"), byte_level(true, false)}}};
     });
     add("nfkc", [](Options& o) { o.normalizer = {{"type", "NFKC"}}; });
     add("nfd", [](Options& o) { o.normalizer = {{"type", "NFD"}}; });
@@ -162,14 +185,34 @@ std::vector<std::pair<std::string, Options>> variants() {
 
 std::vector<std::string> texts() {
     std::vector<std::string> t = {
-        "", " ", "the world-wide web", "a-b--c-", "-lead", "123abc4 5", "hello, world!!! ok...", "  spaced   out  ",
-        "fix \ufb01x \ufb01 fi", "x<sp>y<sp><sp>x<sp><sp>", "a [lstrip] b  [lstrip]", "a   [rstrip]   b[rstrip]",
-        "word words sword word. (word)", "wordword", "caf\u00e9 cafe\u0301 na\u00efve \u212b", "\U0001F600 ok",
-        "12345 12 123", " the the  the", "\t\n\n\r\n", "<ns><sp>[lstrip][rstrip]", "world  world\nworld",
-        "\u00e9t\u00e9 \u00c9T\u00c9", "\u6f22\u5b57 \u0928\u092e\u0938\u094d\u0924\u0947"};
-    const std::vector<std::string> fragments = {"a", "the", " the", "-", "--", "1", "23", " ", "  ", "\n", "\t",
-                                                "\u00e9", "e\u0301", "\ufb01", "x", "<sp>", "<ns>", "[lstrip]",
-                                                "[rstrip]", "word", "!", ".", "\U0001F600", "\u6f22", "world"};
+        "",
+        " ",
+        "the world-wide web",
+        "a-b--c-",
+        "-lead",
+        "123abc4 5",
+        "hello, world!!! ok...",
+        "  spaced   out  ",
+        "fix \ufb01x \ufb01 fi",
+        "x<sp>y<sp><sp>x<sp><sp>",
+        "a [lstrip] b  [lstrip]",
+        "a   [rstrip]   b[rstrip]",
+        "word words sword word. (word)",
+        "wordword",
+        "caf\u00e9 cafe\u0301 na\u00efve \u212b",
+        "\U0001F600 ok",
+        "12345 12 123",
+        " the the  the",
+        "\t\n\n\r\n",
+        "<ns><sp>[lstrip][rstrip]",
+        "world  world\nworld",
+        "\u00e9t\u00e9 \u00c9T\u00c9",
+        "\u00e9zq! e\u0301zq _zq 1zq zq1 -zq- \u00b2zq \u2167zq zq\u00b2 \u0669zq zq",
+        "\u6f22\u5b57 \u0928\u092e\u0938\u094d\u0924\u0947"};
+    const std::vector<std::string> fragments = {
+        "a",  "the",    " the",    "-",      "--", "1",          "23",     " ",        "  ",       "\n",
+        "\t", "\u00e9", "e\u0301", "\ufb01", "x",  "<sp>",       "<ns>",   "[lstrip]", "[rstrip]", "word",
+        "zq", "_",      "\u00b2",  "!",      ".",  "\U0001F600", "\u6f22", "world"};
     std::mt19937 rng(42);
     for (int i = 0; i < 60; ++i) {
         std::string s;
@@ -214,15 +257,16 @@ TEST(TokenizerFeatures, EachComponentMatchesHfTokenizers) {
         for (size_t i = 0; i < inputs.size(); ++i) {
             std::vector<int> expected = result[v]["ids"][i], got = toks[v].encode(inputs[i]);
             if (got != expected && ++mismatches <= 3) {
-                ADD_FAILURE() << name << ": text " << json(inputs[i]).dump() << "\n  HF:   " << json(expected).dump()
-                              << "\n  ours: " << json(got).dump();
+                ADD_FAILURE() << name << ": text " << json(inputs[i]).dump()
+                              << "\n  HF:   " << json(expected).dump() << "\n  ours: " << json(got).dump();
             }
         }
         EXPECT_EQ(mismatches, 0) << name;
         for (size_t i = 0; i < decode_cases[v].size(); ++i) {
             EXPECT_EQ(toks[v].decode(decode_cases[v][i]), result[v]["decoded"][i].get<std::string>())
                 << name << ": decode " << json(decode_cases[v][i]).dump();
-            EXPECT_EQ(toks[v].decode(decode_cases[v][i], true), result[v]["decoded_skip"][i].get<std::string>())
+            EXPECT_EQ(toks[v].decode(decode_cases[v][i], true),
+                      result[v]["decoded_skip"][i].get<std::string>())
                 << name << ": decode (skip special) " << json(decode_cases[v][i]).dump();
         }
     }

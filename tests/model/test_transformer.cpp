@@ -111,6 +111,24 @@ TEST(Transformer, ArenaGrowsForLargerBatchesOnly) {
     EXPECT_EQ(fresh.forward(small).logprob, again.logprob);
 }
 
+TEST(Transformer, LogprobChunkBoundsLogitsMemory) {
+    Model m(test::tiny_qwen3());
+    test::randomize_model(m, 9);
+    PackedBatch batch;
+    batch.add_sequence(test::random_tokens(50, m.config().vocab, 4));
+    ForwardOptions small, whole;
+    small.logprob_chunk = 4, whole.logprob_chunk = 50;
+    Transformer a(m), b(m);
+    const TokenScores sa = a.forward(batch, small), sb = b.forward(batch, whole);
+    // Only [chunk, V] logits exist at once: the arenas differ by (50 - 4) rows of V floats (plus at most
+    // 64 bytes of view alignment).
+    const size_t diff = b.activation_bytes() - a.activation_bytes();
+    const size_t rows = (size_t)(50 - 4) * m.config().vocab * sizeof(float);
+    EXPECT_GE(diff, rows);
+    EXPECT_LE(diff, rows + 64);
+    for (int t = 0; t < 50; ++t) EXPECT_NEAR(sa.logprob[t], sb.logprob[t], 1e-6);
+}
+
 TEST(Transformer, GradientsAccumulateIntoTheBuffer) {
     Model m(test::tiny_llama());
     test::randomize_model(m, 8);

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <thread>
 
+#include "common/base/error.h"
 #include "common/messaging.h"
 
 using namespace stride;
@@ -46,7 +47,8 @@ TEST(Messaging, RequestReplyOverRouter) {
             if (!req) continue;
             v1::Envelope in;
             auto check = decode_envelope(req->payload, "job", &in);
-            v1::Envelope out = check.ok() ? make_envelope("job") : make_error("job", check.code, check.message);
+            v1::Envelope out =
+                check.ok() ? make_envelope("job") : make_error("job", check.code, check.message);
             if (check.ok()) out.mutable_buffer_stats()->set_puts(in.pull_batch().num_groups());
             server.reply(*req, encode_envelope(out));
         }

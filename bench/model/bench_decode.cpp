@@ -1,0 +1,117 @@
+// bench/model/bench_decode.cpp: batched decode throughput of the CPU engine against PyTorch CPU
+// (bench/model/torch_peer.py decode: preallocated per-layer K/V [B, kv_heads, T, D], inference_mode),
+// both measured in this run with the same config, prompts and thread count.
+//
+// Ours: one Generator (paged KV cache, continuous batching) gets --seqs requests of --prompt tokens,
+// greedy sampling (temperature 0) and max_new_tokens = --new + 1. Its first step prefills every prompt
+// and samples the first token (untimed); the next --new steps each decode one token of every sequence
+// (timed, Generator overhead and sampling included). The peer does the same: prefill, argmax, then
+// --new decode steps. Tokens/s = seqs * new / median decode time over --reps repetitions (after one
+// warm-up repetition on each side).
+//
+//   build/bin/bench_decode [--seqs 64 --prompt 32 --new 64 --reps 3] [model options]
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "bench/model/bench_common.h"
+#include "model/generator.h"
+
+using namespace stride;
+using namespace stride_bench;
+
+static const char* kUsage =
+    "bench_decode [--seqs 64] [--prompt 32] [--new 64] [--reps 3] [--block-size 16]\n" STRIDE_BENCH_MODEL_USAGE;
+
+int main(int argc, char** argv) {
+    const int threads = setup_threads();
+    Args args(argc, argv, kUsage);
+    const ModelConfig c = model_config_from_args(args);
+    const int n_seqs = args.get("seqs", 64), prompt = args.get("prompt", 32), n_new = args.get("new", 64);
+    const int reps = std::max(1, args.get("reps", 3)), block_size = args.get("block-size", 16);
+    const bool no_peer = args.flag("no-peer");
+    args.done(kUsage);
+
+    Model m(c);
+    model_init_random(m, 1);
+    const std::vector<int> prompts = random_tokens((size_t)n_seqs * prompt, c.vocab, 3);
+    std::printf("decode: qwen2 H %d L %d heads %d/%d I %d V %d tied %d (%.2fM params), %d seqs, prompt %d, "
+                "%d decode steps, %d threads\n",
+                c.hidden, c.layers, c.heads, c.kv_heads, c.intermediate, c.vocab, (int)c.tie_embeddings,
+                m.layout.numel() * 1e-6, n_seqs, prompt, n_new, threads);
+
+    // ---- ours -----------------------------------------------------------------------------------------
+    GeneratorOptions gopt;
+    gopt.block_size = block_size;
+    gopt.kv_blocks = n_seqs * ((prompt + n_new + 1 + block_size - 1) / block_size) + 1;
+    gopt.max_running = n_seqs;
+    gopt.max_batch_tokens = std::max(n_seqs * prompt, n_seqs);  // every prompt prefilled in one step
+    Generator gen(m, gopt);
+    std::vector<double> times;
+    double prefill_s = 0;
+    int64_t generated = 0;
+    for (int rep = 0; rep < reps + 1; ++rep) {  // rep 0 is the warm-up
+        for (int s = 0; s < n_seqs; ++s) {
+            GenerationRequest r;
+            r.id = (uint64_t)rep * n_seqs + s;
+            r.prompt.assign(prompts.begin() + (size_t)s * prompt, prompts.begin() + (size_t)(s + 1) * prompt);
+            r.max_new_tokens = n_new + 1;
+            r.sampling.temperature = 0.0f;  // greedy, as the peer's argmax
+            gen.add(r);
+        }
+        auto t0 = Clock::now();
+        gen.step();  // prefill of all prompts + first token
+        const double pf = seconds_since(t0);
+        if (gen.num_running() != n_seqs) {
+            std::fprintf(stderr, "bench_decode: expected all %d sequences running after prefill, got %d\n", n_seqs,
+                         gen.num_running());
+            return 1;
+        }
+        t0 = Clock::now();
+        int n_steps = 0;
+        std::vector<GeneratedSequence> done;
+        while (!gen.done()) {
+            for (GeneratedSequence& g : gen.step()) done.push_back(std::move(g));
+            ++n_steps;
+        }
+        const double dt = seconds_since(t0);
+        if (n_steps != n_new || (int)done.size() != n_seqs) {
+            std::fprintf(stderr, "bench_decode: expected %d decode steps and %d sequences, got %d and %zu\n", n_new,
+                         n_seqs, n_steps, done.size());
+            return 1;
+        }
+        if (rep == 0) continue;
+        times.push_back(dt);
+        prefill_s += pf;
+        for (const GeneratedSequence& g : done) generated += (int64_t)g.tokens.size();
+    }
+    std::sort(times.begin(), times.end());
+    const double med = times[times.size() / 2];
+    const double ours = (double)n_seqs * n_new / med;
+    std::printf("ours:  %.0f tokens/s  (median %.1f ms for %d steps = %.2f ms/step; min %.1f ms; prefill %.1f ms, "
+                "%lld tokens generated)\n",
+                ours, 1e3 * med, n_new, 1e3 * med / n_new, 1e3 * times.front(), 1e3 * prefill_s / reps,
+                (long long)generated);
+
+    // ---- PyTorch ----------------------------------------------------------------------------------------
+    if (no_peer) {
+        std::printf("decode (%d seqs): ours %.0f tok/s (no peer)\n", n_seqs, ours);
+        return 0;
+    }
+    const nlohmann::json peer = run_torch_peer(
+        "decode",
+        peer_model_args(c) + " --batch " + std::to_string(n_seqs) + " --prompt " + std::to_string(prompt) +
+            " --new " + std::to_string(n_new) + " --warmup 1 --reps " + std::to_string(reps),
+        prompts, threads);
+    if (peer.is_null()) {
+        std::printf("decode (%d seqs): PyTorch peer FAILED (ours %.0f tok/s)\n", n_seqs, ours);
+        return 1;
+    }
+    const double torch_tps = peer["tokens_per_s"].get<double>();
+    std::printf("torch: %.0f tokens/s  (median %.1f ms for %d steps, torch %s, %d threads)\n", torch_tps,
+                peer["decode_ms_median"].get<double>(), n_new, peer["torch"].get<std::string>().c_str(),
+                peer["threads"].get<int>());
+    std::printf("decode (%d seqs): %.2fx PyTorch CPU (ours %.0f tok/s, torch %.0f tok/s)\n", n_seqs, ours / torch_tps,
+                ours, torch_tps);
+    return 0;
+}

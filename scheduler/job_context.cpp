@@ -1,0 +1,62 @@
+#include "scheduler/job_context.h"
+
+#include <filesystem>
+
+#include "common/base/error.h"
+#include "reward/registry.h"
+#include "scheduler/data_gen.h"
+
+namespace stride {
+
+std::vector<int> default_stop_tokens(const Tokenizer& tok) {
+    std::vector<int> ids;
+    for (const char* t : {"<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "</s>"}) {
+        int id = tok.token_to_id(t);
+        if (id >= 0) ids.push_back(id);
+    }
+    return ids;
+}
+
+ModelConfig JobContext::model_config() const {
+    if (!cfg.model.path.empty()) return model_config_load(cfg.model.path);
+    const ModelInitConfig& in = cfg.model.init;
+    ModelConfig m;
+    m.arch = arch_from_name(in.arch);
+    m.hidden = in.hidden;
+    m.layers = in.layers;
+    m.heads = in.heads;
+    m.kv_heads = in.kv_heads;
+    m.head_dim = in.hidden / in.heads;
+    m.intermediate = in.intermediate;
+    m.vocab = in.vocab > 0 ? in.vocab : tokenizer.vocab_size();
+    m.tie_embeddings = in.tie;
+    m.qkv_bias = m.arch == Arch::qwen2;
+    m.qk_norm = m.arch == Arch::qwen3;
+    m.rope_theta = 10000.0;
+    m.max_position = 4096;
+    m.eos_token_ids = stop_tokens;
+    m.validate();
+    return m;
+}
+
+JobContext make_job_context(const JobConfig& cfg) {
+    std::string tok_path = cfg.tokenizer;
+    if (tok_path.empty()) {
+        STRIDE_CHECK(!cfg.model.path.empty(), "tokenizer: not set, and model.path is empty (nowhere to find tokenizer.json)");
+        tok_path = cfg.model.path + "/tokenizer.json";
+    }
+    STRIDE_CHECK(std::filesystem::exists(tok_path), "tokenizer: file not found: " + tok_path);
+    JobContext ctx{cfg, cfg.name, Tokenizer::load(tok_path), {}, nullptr, {}, {}};
+    ctx.stop_tokens = default_stop_tokens(ctx.tokenizer);
+    STRIDE_CHECK(!ctx.stop_tokens.empty(), "tokenizer: " + tok_path + " defines no end-of-text token");
+    ctx.reward = make_reward(reward_spec_from_config(cfg));
+
+    DatasetSplit split = load_job_datasets(cfg);
+    STRIDE_CHECK(!split.train.empty(), "data.train: no training prompts");
+    for (const Example& e : split.train) ctx.train.push_back({ctx.tokenizer.encode(e.prompt), e.prompt, e.answer});
+    for (const Example& e : split.eval) ctx.eval.push_back({ctx.tokenizer.encode(e.prompt), e.prompt, e.answer});
+    for (const auto& p : ctx.train) STRIDE_CHECK(!p.ids.empty(), "data.train: a prompt tokenizes to nothing");
+    return ctx;
+}
+
+}  // namespace stride

@@ -1,0 +1,93 @@
+#include "scheduler/prompt_dispatcher.h"
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+#include <random>
+
+#include "common/base/error.h"
+
+namespace stride {
+
+PromptDispatcher::PromptDispatcher(const JobContext& ctx, const std::string& bind_endpoint,
+                                   const std::string& weights_endpoint, const DispatcherOptions& opt)
+    : ctx_(ctx), opt_(opt), sock_(zctx_, bind_endpoint, 1 << 20), endpoint_(sock_.endpoint()),
+      versions_(ctx.job_id, weights_endpoint), cursor_(opt.start_prompt) {
+    STRIDE_CHECK(opt_.prompts_per_step > 0, "trainer.prompts_per_step must be > 0");
+    thread_ = std::thread([this] { serve(); });
+}
+
+PromptDispatcher::~PromptDispatcher() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+}
+
+v1::Prompt PromptDispatcher::prompt_at(int64_t p) {
+    const int64_t n = static_cast<int64_t>(ctx_.train.size());
+    const int64_t epoch = p / n, pos = p % n;
+    if (epoch != order_epoch_) {
+        // Epoch e's order: a shuffle seeded by (job seed, e), so a resumed job sees the same order.
+        order_.resize(n);
+        std::iota(order_.begin(), order_.end(), 0);
+        std::mt19937_64 rng(opt_.seed * 1000003ull + static_cast<uint64_t>(epoch));
+        std::shuffle(order_.begin(), order_.end(), rng);
+        order_epoch_ = epoch;
+    }
+    const std::vector<int64_t>& order = order_;
+    const TokenizedPrompt& tp = ctx_.train[order[pos]];
+    v1::Prompt out;
+    out.set_prompt_id("p" + std::to_string(p));
+    out.set_group_id("p" + std::to_string(p));
+    out.mutable_token_ids()->Add(tp.ids.begin(), tp.ids.end());
+    out.set_text(tp.text);
+    out.set_label(tp.answer);
+    out.set_dataset_index(order[pos]);
+    out.set_epoch(static_cast<uint32_t>(epoch));
+    return out;
+}
+
+void PromptDispatcher::serve() {
+    using Clock = std::chrono::steady_clock;
+    int64_t version = -1;
+    auto version_checked = Clock::now() - std::chrono::seconds(1);
+    const int64_t total = static_cast<int64_t>(opt_.total_steps) * opt_.prompts_per_step;
+    while (!stop_) {
+        auto req = sock_.recv(50);
+        if (!req) continue;
+        v1::Envelope in;
+        EnvelopeCheck check = decode_envelope(req->payload, ctx_.job_id, &in);
+        if (!check.ok() || !in.has_prompt_request()) {
+            ++rejected_;
+            sock_.reply(*req, encode_envelope(make_error(ctx_.job_id, check.ok() ? v1::ERROR_CODE_UNKNOWN_BODY : check.code,
+                                                         check.ok() ? "the scheduler serves PromptRequest" : check.message)));
+            continue;
+        }
+        // The trainer's version changes once per step; asking the publisher at most every 20 ms
+        // keeps the gate fresh without a round trip per request.
+        if (Clock::now() - version_checked > std::chrono::milliseconds(20)) {
+            if (auto u = versions_.latest(1000)) version = u->version();
+            version_checked = Clock::now();
+        }
+        v1::Envelope out = make_envelope(ctx_.job_id);
+        v1::PromptBatch* batch = out.mutable_prompt_batch();
+        int64_t cursor = cursor_;
+        if (cursor >= total) {
+            batch->set_finished(true);
+        } else if (version >= 0) {
+            const int64_t open_steps = std::min<int64_t>(version + opt_.max_lag + 1, opt_.total_steps);
+            const int64_t limit = std::min(total, open_steps * opt_.prompts_per_step);
+            const int64_t take = std::min<int64_t>(in.prompt_request().max_prompts(), std::max<int64_t>(0, limit - cursor));
+            int64_t min_version = 0;
+            for (int64_t p = cursor; p < cursor + take; ++p) {
+                *batch->add_prompts() = prompt_at(p);
+                min_version = std::max<int64_t>(min_version, p / opt_.prompts_per_step - opt_.max_lag);
+            }
+            cursor_ = cursor + take;
+            batch->set_min_policy_version(min_version);
+        }
+        if (batch->prompts_size() == 0 && !batch->finished()) batch->set_retry_after_ms(20);
+        sock_.reply(*req, encode_envelope(out));
+    }
+}
+
+}  // namespace stride

@@ -1,0 +1,59 @@
+// The scheduler's prompt service: hands training prompts to rollout workers in a fixed, seeded order
+// (a new shuffle each epoch), step by step, behind the staleness gate.
+//
+// Gate: prompts are numbered p = 0, 1, ...; prompt p belongs to trainer step s = p / prompts_per_step.
+// With the trainer at version v (v optimiser steps done), prompts of step s may be handed out only
+// when s <= v + max_lag, and the worker must generate them with weights of version >= s - max_lag.
+// max_lag = 0 is synchronous on-policy RL: step s is generated entirely by version s.
+// The trainer's version is read from the weight publisher (the source of truth for rollout too).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/messaging.h"
+#include "common/weight_sync.h"
+#include "scheduler/job_context.h"
+
+namespace stride {
+
+struct DispatcherOptions {
+    int prompts_per_step = 32;
+    int total_steps = 100;
+    int max_lag = 0;
+    uint64_t seed = 1;
+    int64_t start_prompt = 0;  // resume: the first prompt not yet dispatched
+};
+
+class PromptDispatcher {
+public:
+    PromptDispatcher(const JobContext& ctx, const std::string& bind_endpoint, const std::string& weights_endpoint,
+                     const DispatcherOptions& opt);
+    ~PromptDispatcher();
+    std::string endpoint() const { return endpoint_; }
+    int64_t dispatched() const { return cursor_; }
+    uint64_t rejected() const { return rejected_; }
+
+    // The prompt numbered p (pure function of the dataset, seed and p): which example, which group.
+    // Not thread-safe (it caches the current epoch's order); the serving thread is its only caller.
+    v1::Prompt prompt_at(int64_t p);
+
+private:
+    void serve();
+    const JobContext& ctx_;
+    DispatcherOptions opt_;
+    ZmqContext zctx_;
+    ReplySocket sock_;
+    std::string endpoint_;
+    WeightSubscriber versions_;
+    std::atomic<int64_t> cursor_;
+    int64_t order_epoch_ = -1;
+    std::vector<int64_t> order_;  // the dataset order of epoch order_epoch_
+    std::atomic<uint64_t> rejected_{0};
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+}  // namespace stride

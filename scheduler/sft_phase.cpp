@@ -1,0 +1,61 @@
+#include "scheduler/sft_phase.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "trainer/sft.h"
+#include "trainer/trainer_role.h"
+
+namespace stride {
+
+int64_t run_sft_phase(const JobContext& ctx, Model& model, const std::atomic<bool>& stop) {
+    const SftConfig& sc = ctx.cfg.sft;
+    // Targets: the answer followed by the first stop token, so the model learns to end its answer.
+    std::vector<SftExample> data;
+    data.reserve(ctx.train.size());
+    for (const TokenizedPrompt& p : ctx.train) {
+        SftExample ex{p.ids, ctx.tokenizer.encode(p.answer, /*allow_special=*/false)};
+        ex.target.push_back(ctx.stop_tokens.front());
+        data.push_back(std::move(ex));
+    }
+    AdamWConfig ac;
+    ac.lr = static_cast<float>(sc.lr);
+    ac.weight_decay = 0.0f;
+    LrSchedule sched;
+    sched.type = LrScheduleType::linear_warmup;
+    sched.base_lr = ac.lr;
+    sched.warmup_steps = sc.warmup;
+    SftTrainer trainer(model, ac, sched, 1.0f);
+
+    std::ofstream log(ctx.run_path() + "/sft_metrics.jsonl", std::ios::app);
+    std::mt19937_64 rng(static_cast<uint64_t>(ctx.cfg.seed) * 7919u + 17u);
+    std::uniform_int_distribution<size_t> pick(0, data.size() - 1);
+    const auto t0 = std::chrono::steady_clock::now();
+    int64_t step = 0;
+    for (; step < sc.steps && !stop; ++step) {
+        std::vector<SftExample> batch;
+        for (int i = 0; i < sc.batch; ++i) batch.push_back(data[pick(rng)]);
+        const double loss = trainer.step(batch);
+        nlohmann::json line = {{"sft_step", step + 1}, {"loss", loss}};
+        bool done = false;
+        if (sc.eval_every > 0 && (step + 1) % sc.eval_every == 0 && !ctx.eval.empty()) {
+            const double acc = eval_accuracy(ctx, model);
+            line["eval/accuracy"] = acc;
+            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            spdlog::info("sft step {}: loss {:.4f}, eval accuracy {:.3f} ({:.0f} s)", step + 1, loss, acc, secs);
+            done = sc.stop_at_accuracy > 0 && acc >= sc.stop_at_accuracy;
+        }
+        log << line.dump() << "\n";
+        if (done) {
+            ++step;
+            break;
+        }
+    }
+    return step;
+}
+
+}  // namespace stride

@@ -1,0 +1,62 @@
+#!/bin/bash
+# Builds the safetensors header fuzzer with clang + libFuzzer + ASan/UBSan and runs it.
+#   tests/fuzz/build_and_run.sh [SECONDS=180] [extra libFuzzer flags...]
+# Needs clang-14 and libclang-rt-14-dev (Debian). Output goes to build-fuzz/ at the repository root;
+# crashes are written there as crash-<sha1> and can be replayed with: build-fuzz/fuzz_safetensors_header FILE
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+SECONDS_TO_RUN="${1:-180}"
+shift || true
+OUT="$ROOT/build-fuzz"
+mkdir -p "$OUT/corpus"
+CXX="${CXX:-clang++}"
+
+"$CXX" -std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+  -fno-sanitize-recover=undefined -I"$ROOT" \
+  "$ROOT/tests/fuzz/fuzz_safetensors_header.cpp" "$ROOT/model/safetensors.cpp" \
+  -o "$OUT/fuzz_safetensors_header"
+
+# Seed corpus: a few valid files (several dtypes, a scalar, an empty tensor, metadata) to start from.
+/usr/bin/python3 - "$OUT/corpus" <<'PY'
+import json, struct, sys
+def emit(name, tensors, meta={"format": "pt"}):
+    header, data, off = {}, b"", 0
+    if meta is not None:
+        header["__metadata__"] = meta
+    for tname, dtype, shape, raw in tensors:
+        header[tname] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + len(raw)]}
+        data += raw
+        off += len(raw)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    open(f"{sys.argv[1]}/{name}", "wb").write(struct.pack("<Q", len(h)) + h + data)
+emit("seed_f32", [("w", "F32", [2, 2], struct.pack("<4f", 1, 2, 3, 4))])
+emit("seed_mixed", [("a", "F32", [2], struct.pack("<2f", 1, -1)), ("b", "BF16", [3], b"\x80\x3f" * 3),
+                    ("c", "F16", [1, 1], b"\x00\x3c"), ("d", "I64", [1], struct.pack("<q", 7))])
+emit("seed_edge", [("e", "F16", [0, 3], b""), ("s", "F32", [], struct.pack("<f", 2))], meta=None)
+emit("seed_sub", [("q", "F4", [4], b"\x12\x34"), ("z", "BOOL", [2], b"\x00\x01")], meta={"a": "b"})
+PY
+
+cat > "$OUT/safetensors.dict" <<'DICT'
+"__metadata__"
+"format"
+"pt"
+"dtype"
+"shape"
+"data_offsets"
+"F32"
+"BF16"
+"F16"
+"I64"
+"F4"
+"F6_E2M3"
+"U8"
+"BOOL"
+"18446744073709551615"
+"9223372036854775808"
+"-1"
+DICT
+
+cd "$OUT"
+exec ./fuzz_safetensors_header -max_total_time="$SECONDS_TO_RUN" -dict=safetensors.dict -print_final_stats=1 \
+  "$@" corpus

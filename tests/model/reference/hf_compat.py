@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Hugging Face compatibility of Stride checkpoints, run where `transformers` is installed (the GPU
+machine; Debian has no python3-transformers).
+
+Both directions, for Llama, Qwen2 and Qwen3 (GQA, tied and untied, Qwen3 with head_dim != H/heads):
+  1. `stride init-model` writes a checkpoint; transformers loads it with no missing or unexpected
+     keys; per-token log-probs and entropies of random sequences from transformers and from
+     `stride logprobs` agree.
+  2. transformers builds a random model and saves it (safetensors, F32 and BF16); `stride logprobs`
+     reads it and agrees.
+Writes a JSON report (max abs errors) to argv[2] and exits non-zero when any check fails.
+
+Usage: hf_compat.py STRIDE_BIN OUT_JSON
+"""
+import json
+import subprocess
+import sys
+import tempfile
+
+import torch
+import transformers
+
+STRIDE = sys.argv[1]
+OUT = sys.argv[2]
+TOL = 1e-4
+
+CASES = [
+    dict(arch="llama", hidden=64, layers=2, heads=4, kv_heads=2, intermediate=160, vocab=300, tie=False),
+    dict(arch="qwen2", hidden=64, layers=2, heads=4, kv_heads=2, intermediate=160, vocab=300, tie=True),
+    dict(arch="qwen3", hidden=64, layers=2, heads=4, kv_heads=2, intermediate=160, vocab=300, tie=True, head_dim=32),
+]
+
+
+def stride_logprobs(model_dir, seqs):
+    inp = "".join(json.dumps({"tokens": s}) + "\n" for s in seqs)
+    out = subprocess.run([STRIDE, "logprobs", "--model", model_dir], input=inp, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError("stride logprobs failed: " + out.stderr)
+    return [json.loads(l) for l in out.stdout.splitlines() if l.strip()]
+
+
+def hf_logprobs(model, seqs):
+    res = []
+    with torch.no_grad():
+        for s in seqs:
+            ids = torch.tensor([s])
+            logits = model(ids).logits[0].float()
+            logp = torch.log_softmax(logits, dim=-1)
+            lp = logp[:-1].gather(1, ids[0, 1:, None])[:, 0]
+            ent = -(logp.exp() * logp).sum(-1)[:-1]
+            res.append({"logprobs": lp.tolist(), "entropy": ent.tolist()})
+    return res
+
+
+def max_err(a, b):
+    m = 0.0
+    for x, y in zip(a, b):
+        for k in ("logprobs", "entropy"):
+            m = max(m, max(abs(p - q) for p, q in zip(x[k], y[k])))
+    return m
+
+
+def main():
+    torch.manual_seed(0)
+    report = {"transformers": transformers.__version__, "torch": torch.__version__, "cases": []}
+    ok = True
+    for c in CASES:
+        seqs = [torch.randint(0, c["vocab"], (n,)).tolist() for n in (5, 17, 33)]
+        with tempfile.TemporaryDirectory() as d:
+            # 1. Stride writes, transformers reads.
+            args = [STRIDE, "init-model", "--arch", c["arch"], "--hidden", str(c["hidden"]), "--layers",
+                    str(c["layers"]), "--heads", str(c["heads"]), "--kv-heads", str(c["kv_heads"]),
+                    "--intermediate", str(c["intermediate"]), "--vocab", str(c["vocab"]), "--seed", "3", "--out", d]
+            if c.get("tie"):
+                args.append("--tie")
+            if "head_dim" in c:
+                args += ["--head-dim", str(c["head_dim"])]
+            subprocess.run(args, check=True)
+            model, info = transformers.AutoModelForCausalLM.from_pretrained(
+                d, torch_dtype=torch.float32, output_loading_info=True)
+            model.eval()
+            keys_ok = not any(info.get(k) for k in ("missing_keys", "unexpected_keys", "mismatched_keys"))
+            e1 = max_err(hf_logprobs(model, seqs), stride_logprobs(d, seqs))
+        # 2. transformers writes (F32 and BF16), Stride reads.
+        e2 = {}
+        for dtype in (torch.float32, torch.bfloat16):
+            with tempfile.TemporaryDirectory() as d:
+                cfg = model.config
+                m2 = transformers.AutoModelForCausalLM.from_config(cfg).to(dtype)
+                m2.save_pretrained(d, safe_serialization=True)
+                ref = transformers.AutoModelForCausalLM.from_pretrained(d, torch_dtype=torch.float32).eval()
+                e2[str(dtype)] = max_err(hf_logprobs(ref, seqs), stride_logprobs(d, seqs))
+        case_ok = keys_ok and e1 <= TOL and all(v <= TOL for v in e2.values())
+        ok &= case_ok
+        report["cases"].append({"case": c, "hf_loads_stride_checkpoint": keys_ok, "loading_info": {k: list(v) for k, v in info.items()},
+                                "max_abs_err_stride_ckpt": e1, "max_abs_err_hf_ckpt": e2, "ok": case_ok})
+        print(json.dumps(report["cases"][-1]), flush=True)
+    report["ok"] = ok
+    with open(OUT, "w") as f:
+        json.dump(report, f, indent=2)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+// `stride tokenize` / `stride detokenize` through the real binary: JSON lines in, JSON lines out, a
+// text -> ids -> text round trip, and a bad line reported by number with exit code 1.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+struct CliResult {
+    int exit_code;
+    std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// Runs `stride <args>` with `input` on stdin.
+CliResult run_stride(const std::string& args, const std::string& input) {
+    auto dir = std::filesystem::path(STRIDE_BINARY_DIR) / "tests" / "tokenizer_cli";
+    std::filesystem::create_directories(dir);
+    std::string stem = (dir / ("pid" + std::to_string(getpid()))).string();
+    std::ofstream(stem + ".in") << input;
+    std::string cmd = std::string("'") + STRIDE_BIN + "' " + args + " < '" + stem + ".in' > '" + stem +
+                      ".out' 2> '" + stem + ".err'";
+    int status = std::system(cmd.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(stem + ".out"), slurp(stem + ".err")};
+}
+
+const std::string kArith = STRIDE_SOURCE_DIR "/configs/tokenizers/arith/tokenizer.json";
+
+TEST(TokenizerCli, TokenizeThenDetokenize) {
+    ASSERT_TRUE(std::filesystem::exists(STRIDE_BIN)) << "build the stride binary first: " << STRIDE_BIN;
+    CliResult t = run_stride("tokenize --tokenizer '" + kArith + "'",
+                             "\"12+3=15<|endoftext|>\"\n\"<|im_start|>user\\n7*8<|im_end|>\"\n\"\"\n");
+    ASSERT_EQ(t.exit_code, 0) << t.err;
+    EXPECT_EQ(t.out, "[1,2,10,3,11,1,5,43]\n[45,36,34,20,33,15,7,12,8,46]\n[]\n");
+
+    CliResult d = run_stride("detokenize --tokenizer '" + kArith + "'", t.out);
+    ASSERT_EQ(d.exit_code, 0) << d.err;
+    EXPECT_EQ(d.out, "\"12+3=15<|endoftext|>\"\n\"<|im_start|>user\\n7*8<|im_end|>\"\n\"\"\n");
+
+    CliResult s = run_stride("detokenize --skip-special --tokenizer '" + kArith + "'", t.out);
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    EXPECT_EQ(s.out, "\"12+3=15\"\n\"user\\n7*8\"\n\"\"\n");
+
+    CliResult p = run_stride("tokenize --split-special --tokenizer '" + kArith + "'", "\"<|pad|>\"\n");
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    EXPECT_EQ(p.out, "[42,42,31,16,19,42,42]\n");  // '<' '|' p a d '|' '>' with <|unk|> for '<', '|', '>'
+}
+
+TEST(TokenizerCli, BadLinesAreReportedByNumber) {
+    ASSERT_TRUE(std::filesystem::exists(STRIDE_BIN)) << "build the stride binary first: " << STRIDE_BIN;
+    CliResult t = run_stride("tokenize --tokenizer '" + kArith + "'", "\"1+1\"\nnot json\n\"2+2\"\n");
+    EXPECT_EQ(t.exit_code, 1);
+    EXPECT_EQ(t.out, "[1,10,1]\n");
+    EXPECT_NE(t.err.find("line 2"), std::string::npos) << t.err;
+
+    CliResult n = run_stride("tokenize --tokenizer '" + kArith + "'", "[1, 2]\n");
+    EXPECT_EQ(n.exit_code, 1);
+    EXPECT_NE(n.err.find("line 1: expected a JSON string"), std::string::npos) << n.err;
+
+    CliResult d = run_stride("detokenize --tokenizer '" + kArith + "'", "[1, 2]\n[3, -4]\n");
+    EXPECT_EQ(d.exit_code, 1);
+    EXPECT_NE(d.err.find("line 2: token ids must be non-negative integers"), std::string::npos) << d.err;
+
+    CliResult f = run_stride("tokenize --tokenizer /nonexistent/tokenizer.json", "\"1\"\n");
+    EXPECT_EQ(f.exit_code, 1);
+    EXPECT_NE(f.err.find("/nonexistent/tokenizer.json: cannot open"), std::string::npos) << f.err;
+}
+
+}  // namespace

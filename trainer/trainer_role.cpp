@@ -1,0 +1,184 @@
+#include "trainer/trainer_role.h"
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "buffer/buffer_client.h"
+#include "common/base/error.h"
+#include <spdlog/spdlog.h>
+#include "trainer/evaluate.h"
+#include "trainer/rl_step.h"
+
+namespace stride {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Experience to_experience(const v1::Sample& s, long group) {
+    Experience e;
+    e.group = group;
+    e.prompt.assign(s.prompt_token_ids().begin(), s.prompt_token_ids().end());
+    e.response.assign(s.response_token_ids().begin(), s.response_token_ids().end());
+    e.behaviour_logprob.assign(s.behaviour_logprob().begin(), s.behaviour_logprob().end());
+    e.token_version.assign(s.token_version().begin(), s.token_version().end());
+    if (e.token_version.size() != e.response.size()) e.token_version.assign(e.response.size(), s.policy_version());
+    e.reward = s.reward();
+    auto it = s.metadata().find("correct");
+    e.correct = it != s.metadata().end() && it->second == "1";
+    e.truncated = s.finish_reason() == v1::FINISH_REASON_LENGTH;
+    return e;
+}
+
+RlStepOptions rl_options(const JobConfig& cfg) {
+    const TrainerConfig& t = cfg.trainer;
+    RlStepOptions o;
+    o.divide_adv_by_std = t.norm_adv_by_std;
+    o.adv_eps = t.adv_eps;
+    o.loss.clip_low = static_cast<float>(t.clip_low);
+    o.loss.clip_high = static_cast<float>(t.clip_high);
+    o.loss.agg = loss_agg_from_name(t.loss_agg);
+    o.loss.l_norm = static_cast<float>(cfg.rollout.max_tokens);
+    o.entropy_coef = t.entropy_coef;
+    o.temperature = static_cast<float>(t.temperature > 0 ? t.temperature : cfg.rollout.temperature);
+    if (o.temperature <= 0) o.temperature = 1.0f;
+    o.micro_batch_tokens = t.micro_batch_tokens;
+    o.grad_clip = static_cast<float>(t.grad_clip);
+    return o;
+}
+
+}  // namespace
+
+double eval_accuracy(const JobContext& ctx, const Model& model) {
+    EvalOptions eo;
+    eo.temperature = 0.0f;
+    eo.max_tokens = ctx.cfg.rollout.max_tokens;
+    eo.stop_tokens = ctx.stop_tokens;
+    return evaluate(model, ctx.tokenizer, *ctx.reward, ctx.eval, eo).accuracy;
+}
+
+TrainerRole::TrainerRole(const JobContext& ctx, Model model, JobState state, std::unique_ptr<AdamW> adam,
+                         const std::string& buffer_endpoint, const std::string& weights_endpoint)
+    : ctx_(ctx), model_(std::move(model)), state_(state), adam_(std::move(adam)),
+      buffer_endpoint_(buffer_endpoint), publisher_(ctx.job_id, weights_endpoint) {
+    publish();
+}
+
+void TrainerRole::publish() {
+    WeightBlob blob;
+    blob.version = state_.policy_version;
+    blob.bytes.resize(model_.data.size() * sizeof(float));
+    std::memcpy(blob.bytes.data(), model_.data.data(), blob.bytes.size());
+    for (const ParamSpec& s : model_.layout.specs()) {
+        v1::TensorInfo t;
+        t.set_name(s.name);
+        t.set_dtype("F32");
+        for (int64_t d : s.shape) t.add_shape(d);
+        t.set_byte_offset(s.offset * sizeof(float));
+        t.set_byte_size(s.numel * sizeof(float));
+        blob.tensors.push_back(std::move(t));
+    }
+    publisher_.publish(std::move(blob));
+}
+
+void TrainerRole::run(const std::atomic<bool>& stop, const std::function<void(const TrainerProgress&)>& on_step) {
+    const JobConfig& cfg = ctx_.cfg;
+    const TrainerConfig& tc = cfg.trainer;
+    ZmqContext zctx;
+    BufferClient buffer(zctx, buffer_endpoint_, ctx_.job_id);
+    buffer.release_leases("trainer started");  // anything leased by a previous trainer is replayed
+
+    AdamWConfig ac;  // the optimiser state itself lives in adam_
+    LrSchedule sched;
+    sched.type = lr_schedule_from_name(tc.lr_schedule == "linear" ? "linear_warmup" : tc.lr_schedule);
+    sched.base_lr = static_cast<float>(tc.lr);
+    sched.warmup_steps = tc.warmup_steps;
+    sched.total_steps = tc.steps;
+    RlTrainer rl(model_, adam_->config(), sched);
+    rl.optimizer() = std::move(*adam_);
+    const RlStepOptions opt = rl_options(cfg);
+
+    const std::string jsonl = cfg.metrics.jsonl.empty() ? ctx_.run_path() + "/metrics.jsonl" : cfg.metrics.jsonl;
+    std::ofstream metrics(jsonl, std::ios::app);
+    STRIDE_CHECK(metrics.good(), "metrics.jsonl: cannot open " + jsonl);
+
+    auto checkpoint = [&] {
+        *adam_ = rl.optimizer();
+        const std::string dir = save_job_checkpoint(ctx_.run_path(), model_, *adam_, state_);
+        spdlog::info("checkpoint {}", dir);
+    };
+
+    const int64_t first_step = state_.step;
+    while (state_.step < tc.steps && !stop) {
+        const auto t_wait = Clock::now();
+        v1::Batch batch;
+        while (!stop) {
+            batch = buffer.pull_wait(static_cast<uint32_t>(tc.prompts_per_step), state_.policy_version, 500);
+            if (batch.batch_id() != 0) break;
+        }
+        if (stop) break;
+        const double wait_s = std::chrono::duration<double>(Clock::now() - t_wait).count();
+        idle_s_ += wait_s;
+
+        const auto t0 = Clock::now();
+        std::vector<Experience> exps;
+        long g = 0;
+        size_t prompt_tokens = 0;
+        for (const v1::Group& group : batch.groups()) {
+            for (const v1::Sample& s : group.samples()) {
+                exps.push_back(to_experience(s, g));
+                prompt_tokens += s.prompt_token_ids_size();
+            }
+            ++g;
+        }
+        const bool first = state_.step == first_step;
+        const bool last = state_.step + 1 == tc.steps;
+        const bool eval_now =
+            !ctx_.eval.empty() && (first || last || (tc.eval_every > 0 && (state_.step + 1) % tc.eval_every == 0));
+        // The first step evaluates the policy it starts from (so the gain over the run reads off
+        // metrics.jsonl); later evals are of the weights the step produced. eval/policy_version says which.
+        double eval_acc = -1;
+        int64_t eval_version = -1;
+        if (eval_now && first) {
+            eval_acc = eval_accuracy(ctx_, model_);
+            eval_version = state_.policy_version;
+        }
+        StepMetrics m = rl.step(exps, opt, state_.policy_version);
+        buffer.commit(batch.batch_id());
+        state_.step += 1;
+        state_.policy_version += 1;
+        state_.prompts_dispatched = state_.step * tc.prompts_per_step;
+        publish();
+        const double step_s = std::chrono::duration<double>(Clock::now() - t0).count();
+        busy_s_ += step_s;
+        state_.rl_seconds += step_s + wait_s;
+
+        nlohmann::json line;
+        line["step"] = state_.step;
+        line["policy_version"] = state_.policy_version;
+        for (const auto& [k, v] : m) line[k] = v;
+        line["tokens_per_s"] = (m["response_tokens"] + prompt_tokens) / std::max(step_s, 1e-9);
+        line["time/step_s"] = step_s;
+        line["time/wait_s"] = wait_s;
+        TrainerProgress prog{state_.step, tc.steps, m["reward/mean"], -1, line["tokens_per_s"], step_s};
+        if (eval_now) {
+            if (!first) {
+                eval_acc = eval_accuracy(ctx_, model_);
+                eval_version = state_.policy_version;
+            }
+            line["eval/accuracy"] = eval_acc;
+            line["eval/policy_version"] = eval_version;
+            prog.eval_accuracy = eval_acc;
+        }
+        metrics << line.dump() << "\n";
+        metrics.flush();
+        if (on_step) on_step(prog);
+        if (tc.checkpoint_every > 0 && state_.step % tc.checkpoint_every == 0 && !last) checkpoint();
+    }
+    checkpoint();
+}
+
+}  // namespace stride

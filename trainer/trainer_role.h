@@ -1,0 +1,53 @@
+// The trainer role: pulls complete groups from the experience buffer, runs one RL step per batch,
+// commits the batch (only then does the buffer delete it), publishes the new weights as version
+// v+1, evaluates on the held-out prompts, appends a line to metrics.jsonl and checkpoints every
+// trainer.checkpoint_every steps (and when stopped).
+#pragma once
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/weight_sync.h"
+#include "model/params.h"
+#include "scheduler/job_context.h"
+#include "trainer/job_checkpoint.h"
+
+namespace stride {
+
+struct TrainerProgress {
+    int64_t step = 0;
+    int total_steps = 0;
+    double reward_mean = 0, eval_accuracy = -1, tokens_per_s = 0, step_s = 0;
+};
+
+class TrainerRole {
+public:
+    // `model` holds the starting weights (version state.policy_version). Binds the weight publisher
+    // at weights_endpoint right away so rollout workers can connect.
+    TrainerRole(const JobContext& ctx, Model model, JobState state, std::unique_ptr<AdamW> adam,
+                const std::string& buffer_endpoint, const std::string& weights_endpoint);
+    std::string weights_endpoint() const { return publisher_.endpoint(); }
+
+    // Trains until trainer.steps are done or `stop` is set (then checkpoints and returns).
+    // on_step is called after every step (progress display).
+    void run(const std::atomic<bool>& stop, const std::function<void(const TrainerProgress&)>& on_step = {});
+    const JobState& state() const { return state_; }
+    double busy_seconds() const { return busy_s_; }
+    double idle_seconds() const { return idle_s_; }
+
+private:
+    void publish();
+    const JobContext& ctx_;
+    Model model_;
+    JobState state_;
+    std::unique_ptr<AdamW> adam_;
+    std::string buffer_endpoint_;
+    WeightPublisher publisher_;
+    double busy_s_ = 0, idle_s_ = 0;
+};
+
+// Greedy accuracy of `model` on the job's eval prompts (the number metrics.jsonl reports).
+double eval_accuracy(const JobContext& ctx, const Model& model);
+
+}  // namespace stride

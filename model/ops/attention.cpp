@@ -31,26 +31,59 @@ float* thread_scratch(size_t n) {
     return buf.data();
 }
 
-// dst[d, c] = src[(j0 + c) * stride + d] for c < n: a key block, transposed.
+// dst[d, c] = src[c * stride + d] for c < n: a key block, transposed; columns n.. are zero padding so
+// that block_scores can always run over the full, fixed-width block.
 void transpose_block(float* dst, const float* src, size_t stride, int n, int D) {
+    if (n < kKeyBlock) std::memset(dst, 0, sizeof(float) * (size_t)D * kKeyBlock);
     for (int c = 0; c < n; ++c)
         for (int d = 0; d < D; ++d) dst[(size_t)d * kKeyBlock + c] = src[(size_t)c * stride + d];
 }
 
-// S[c] = sum_d q[d] * Kt[d, c] for c < n, vectorised over keys.
-inline void scores(float* S, const float* q, const float* Kt, int n, int D) {
-    for (int c = 0; c < n; ++c) S[c] = 0.0f;
+// S[c] = sum_d q[d] * Kt[d, c] over all kKeyBlock columns. The fixed width lets the compiler keep
+// the accumulator row in vector registers across the D loop.
+inline void block_scores(float* S, const float* q, const float* Kt, int D) {
+    float acc[kKeyBlock] = {};
     for (int d = 0; d < D; ++d) {
         const float qd = q[d];
         const float* kd = Kt + (size_t)d * kKeyBlock;
 #pragma omp simd
-        for (int c = 0; c < n; ++c) S[c] += qd * kd[c];
+        for (int c = 0; c < kKeyBlock; ++c) acc[c] += qd * kd[c];
     }
+    for (int c = 0; c < kKeyBlock; ++c) S[c] = acc[c];
 }
 
-inline void axpy(float* y, float a, const float* x, int D) {
+// out[d] += sum_{c < n} w[c] * x[c * stride + d]. Blocks of kDimBlock output values stay in registers
+// while the n weighted rows stream through (P.V in forward, dS.K for dQ in backward).
+constexpr int kDimBlock = 32;
+inline void add_weighted_rows(float* out, const float* w, const float* x, size_t stride, int n, int D) {
+    int d0 = 0;
+    for (; d0 + kDimBlock <= D; d0 += kDimBlock) {
+        float o[kDimBlock];
+        for (int k = 0; k < kDimBlock; ++k) o[k] = out[d0 + k];
+        for (int c = 0; c < n; ++c) {
+            const float wc = w[c];
+            const float* xr = x + (size_t)c * stride + d0;
 #pragma omp simd
-    for (int d = 0; d < D; ++d) y[d] += a * x[d];
+            for (int k = 0; k < kDimBlock; ++k) o[k] += wc * xr[k];
+        }
+        for (int k = 0; k < kDimBlock; ++k) out[d0 + k] = o[k];
+    }
+    for (; d0 + 8 <= D; d0 += 8) {  // head dims that are not a multiple of 32 (tests, odd models)
+        float o[8];
+        for (int k = 0; k < 8; ++k) o[k] = out[d0 + k];
+        for (int c = 0; c < n; ++c) {
+            const float wc = w[c];
+            const float* xr = x + (size_t)c * stride + d0;
+#pragma omp simd
+            for (int k = 0; k < 8; ++k) o[k] += wc * xr[k];
+        }
+        for (int k = 0; k < 8; ++k) out[d0 + k] = o[k];
+    }
+    for (; d0 < D; ++d0) {
+        float o = out[d0];
+        for (int c = 0; c < n; ++c) o += w[c] * x[(size_t)c * stride + d0];
+        out[d0] = o;
+    }
 }
 
 inline float dot(const float* a, const float* b, int D) {
@@ -106,7 +139,7 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
                     const int i = i0 + r;
                     const int n = (j1 < i + 1 ? j1 : i + 1) - j0;  // keys j <= i in this block
                     if (n <= 0) continue;
-                    scores(S, q + (size_t)(start + i) * q_stride + (size_t)h * D, Kt, n, D);
+                    block_scores(S, q + (size_t)(start + i) * q_stride + (size_t)h * D, Kt, D);
                     float bmax = -INFINITY;
 #pragma omp simd reduction(max : bmax)
                     for (int c = 0; c < n; ++c) {
@@ -129,8 +162,8 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
 #pragma omp simd
                         for (int d = 0; d < D; ++d) ar[d] *= corr;
                     }
-                    for (int c = 0; c < n; ++c)
-                        axpy(ar, S[c], v + (size_t)(start + j0 + c) * kv_stride + (size_t)kvh * D, D);
+                    add_weighted_rows(ar, S, v + (size_t)(start + j0) * kv_stride + (size_t)kvh * D,
+                                      kv_stride, n, D);
                     lr = lr * corr + bsum;
                     mr = mnew;
                 }
@@ -195,25 +228,26 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                     const float lse_i = lse[(size_t)(start + i) * nq + h];
                     const float D_i = Di[(size_t)g * len + i];
                     const int n = (j1 < i + 1 ? j1 : i + 1) - j0;
-                    scores(S, qi, Kt, n, D);
-                    scores(dP, doi, Vt, n, D);
+                    block_scores(S, qi, Kt, D);
+                    block_scores(dP, doi, Vt, D);
 #pragma omp simd
                     for (int c = 0; c < n; ++c) {
                         S[c] = vec_expf(S[c] * scale - lse_i);  // P
                         dS[c] = S[c] * (dP[c] - D_i) * scale;   // dS, with the score scale folded in
                     }
+                    for (int c = n; c < kKeyBlock; ++c) S[c] = dS[c] = 0.0f;  // keys after i: no gradient
                     for (int d = 0; d < D; ++d) {  // rank-1 updates of the transposed dK, dV blocks
                         const float qd = qi[d], dod = doi[d];
                         float* dk_d = dKt + (size_t)d * kKeyBlock;
                         float* dv_d = dVt + (size_t)d * kKeyBlock;
 #pragma omp simd
-                        for (int c = 0; c < n; ++c) {
+                        for (int c = 0; c < kKeyBlock; ++c) {
                             dk_d[c] += dS[c] * qd;
                             dv_d[c] += S[c] * dod;
                         }
                     }
                     float* dqi = dq + off;
-                    for (int c = 0; c < n; ++c) axpy(dqi, dS[c], k + kv_off + (size_t)c * kv_stride, D);
+                    add_weighted_rows(dqi, dS, k + kv_off, kv_stride, n, D);
                 }
             }
             // This task owns these rows of dk/dv: write (assign) the finished block back.

@@ -99,6 +99,14 @@ inline int setup_threads() {
     return stride::num_threads();
 }
 
+// Settings that change the numbers a lot, for the header line. libgomp spin-waits after each parallel
+// region unless OMP_WAIT_POLICY=passive, and the OpenBLAS pthread pool competes with those spinning
+// threads (both sides of every bench are affected; the environment passes through to the peer).
+inline std::string env_note() {
+    const char* w = std::getenv("OMP_WAIT_POLICY");
+    return std::string("OMP_WAIT_POLICY=") + (w && *w ? w : "unset");
+}
+
 // Uniform random token ids in [0, vocab), fixed seed.
 inline std::vector<int> random_tokens(size_t n, int vocab, uint32_t seed) {
     std::mt19937 rng(seed);

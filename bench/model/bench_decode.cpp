@@ -9,19 +9,23 @@
 // --new decode steps. Tokens/s = seqs * new / median decode time over --reps repetitions (after one
 // warm-up repetition on each side).
 //
-//   build/bin/bench_decode [--seqs 64 --prompt 32 --new 64 --reps 3] [model options]
+//   build/bin/bench_decode [--seqs 64 --prompt 32 --new 64 --reps 3] [model options] [--profile]
+//
+// --profile also runs the same decode on a bare Decoder (own KvCache, argmax by hand) to separate the
+// Generator's scheduling/sampling overhead from the model's forward.
 #include <algorithm>
 #include <cstdio>
 #include <vector>
 
 #include "bench/model/bench_common.h"
+#include "model/decoder.h"
 #include "model/generator.h"
 
 using namespace stride;
 using namespace stride_bench;
 
 static const char* kUsage =
-    "bench_decode [--seqs 64] [--prompt 32] [--new 64] [--reps 3] [--block-size 16]\n" STRIDE_BENCH_MODEL_USAGE;
+    "bench_decode [--seqs 64] [--prompt 32] [--new 64] [--reps 3] [--block-size 16] [--profile]\n" STRIDE_BENCH_MODEL_USAGE;
 
 int main(int argc, char** argv) {
     const int threads = setup_threads();
@@ -29,16 +33,16 @@ int main(int argc, char** argv) {
     const ModelConfig c = model_config_from_args(args);
     const int n_seqs = args.get("seqs", 64), prompt = args.get("prompt", 32), n_new = args.get("new", 64);
     const int reps = std::max(1, args.get("reps", 3)), block_size = args.get("block-size", 16);
-    const bool no_peer = args.flag("no-peer");
+    const bool no_peer = args.flag("no-peer"), profile = args.flag("profile");
     args.done(kUsage);
 
     Model m(c);
     model_init_random(m, 1);
     const std::vector<int> prompts = random_tokens((size_t)n_seqs * prompt, c.vocab, 3);
     std::printf("decode: qwen2 H %d L %d heads %d/%d I %d V %d tied %d (%.2fM params), %d seqs, prompt %d, "
-                "%d decode steps, %d threads\n",
+                "%d decode steps, %d threads, %s\n",
                 c.hidden, c.layers, c.heads, c.kv_heads, c.intermediate, c.vocab, (int)c.tie_embeddings,
-                m.layout.numel() * 1e-6, n_seqs, prompt, n_new, threads);
+                m.layout.numel() * 1e-6, n_seqs, prompt, n_new, threads, env_note().c_str());
 
     // ---- ours -----------------------------------------------------------------------------------------
     GeneratorOptions gopt;
@@ -92,6 +96,40 @@ int main(int argc, char** argv) {
                 "%lld tokens generated)\n",
                 ours, 1e3 * med, n_new, 1e3 * med / n_new, 1e3 * times.front(), 1e3 * prefill_s / reps,
                 (long long)generated);
+
+    if (profile) {
+        // Bare Decoder: same prompts, same greedy decode, no Generator.
+        KvCache cache(c, gopt.kv_blocks, block_size);
+        Decoder dec(m, cache);
+        std::vector<int> ids(n_seqs), next(n_seqs);
+        DecodeBatch b;
+        for (int s = 0; s < n_seqs; ++s) {
+            ids[s] = cache.seq_create();
+            b.add(ids[s], prompts.data() + (size_t)s * prompt, prompt);
+        }
+        auto argmax_rows = [&](const float* logits) {
+            for (int s = 0; s < n_seqs; ++s) {
+                const float* r = logits + (size_t)s * c.vocab;
+                next[s] = (int)(std::max_element(r, r + c.vocab) - r);
+            }
+        };
+        argmax_rows(dec.extend(b));
+        double extend_s = 0;
+        const auto t0 = Clock::now();
+        for (int i = 0; i < n_new; ++i) {
+            b.clear();
+            for (int s = 0; s < n_seqs; ++s) b.add(ids[s], &next[s], 1);
+            const auto t1 = Clock::now();
+            const float* logits = dec.extend(b);
+            extend_s += seconds_since(t1);
+            argmax_rows(logits);
+        }
+        const double total = seconds_since(t0);
+        std::printf("profile: bare Decoder %.0f tokens/s (%.2f ms/step, of which Decoder::extend %.2f ms); "
+                    "Generator adds %.2f ms/step\n",
+                    (double)n_seqs * n_new / total, 1e3 * total / n_new, 1e3 * extend_s / n_new,
+                    1e3 * (med - total) / n_new);
+    }
 
     // ---- PyTorch ----------------------------------------------------------------------------------------
     if (no_peer) {

@@ -162,9 +162,9 @@ int main(int argc, char** argv) {
     const int T = batch.num_tokens();
     const size_t P = m.layout.numel();
     std::printf("train step: qwen2 H %d L %d heads %d/%d I %d V %d tied %d (%.2fM params), %d x %d tokens, "
-                "%d threads%s\n",
+                "%d threads, %s%s\n",
                 c.hidden, c.layers, c.heads, c.kv_heads, c.intermediate, c.vocab, (int)c.tie_embeddings,
-                P * 1e-6, n_seqs, len, threads, recompute ? ", recompute" : "");
+                P * 1e-6, n_seqs, len, threads, env_note().c_str(), recompute ? ", recompute" : "");
 
     const double peak = sgemm_peak_gflops(1024);
     std::printf("OpenBLAS SGEMM 1024^3: %.1f GFLOP/s\n", peak);

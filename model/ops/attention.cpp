@@ -23,6 +23,7 @@ namespace {
 
 constexpr int kQueryBlock = 32;  // query rows per forward task
 constexpr int kKeyBlock = 64;    // keys per block; Kt/Vt/dKt/dVt are [D, kKeyBlock]
+constexpr int kRowGroup = 4;     // backward: query rows sharing one pass over the dK/dV block
 
 // Per-thread scratch, grown once (no allocation in steady state).
 float* thread_scratch(size_t n) {
@@ -198,14 +199,14 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
         const int s = task / nkv, kvh = task % nkv;
         const int start = cu_seqlens[s], len = cu_seqlens[s + 1] - start;
         const size_t blk = (size_t)D * kKeyBlock;
-        float* Kt = thread_scratch(4 * blk + 4 * kKeyBlock + (size_t)rep * len);
-        float* Vt = Kt + blk;   // [D, kKeyBlock]
-        float* dKt = Vt + blk;  // [D, kKeyBlock]
-        float* dVt = dKt + blk;
-        float* S = dVt + blk;  // [kKeyBlock] scores, then probabilities P
-        float* dP = S + kKeyBlock;
-        float* dS = dP + kKeyBlock;
-        float* Di = dS + kKeyBlock + kKeyBlock;  // [rep, len] rowsum(dO * O)
+        float* Kt = thread_scratch(4 * blk + (2 * kRowGroup + 1) * kKeyBlock + (size_t)rep * len);
+        float* Vt = Kt + blk;                    // [D, kKeyBlock]
+        float* dKt = Vt + blk;                   // [D, kKeyBlock]
+        float* dVt = dKt + blk;                  // [D, kKeyBlock]
+        float* S = dVt + blk;                    // [kRowGroup, kKeyBlock] scores, then P
+        float* dS = S + kRowGroup * kKeyBlock;   // [kRowGroup, kKeyBlock]
+        float* dP = dS + kRowGroup * kKeyBlock;  // [kKeyBlock] dO . V^T of one row
+        float* Di = dP + kKeyBlock;              // [rep, len] rowsum(dO * O)
         for (int g = 0; g < rep; ++g)
             for (int i = 0; i < len; ++i) {
                 const size_t off = (size_t)(start + i) * q_stride + (size_t)(kvh * rep + g) * D;
@@ -221,33 +222,50 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
             std::memset(dKt, 0, sizeof(float) * 2 * blk);  // dKt and dVt
             for (int g = 0; g < rep; ++g) {
                 const int h = kvh * rep + g;
-                for (int i = j0; i < len; ++i) {
-                    const size_t off = (size_t)(start + i) * q_stride + (size_t)h * D;
-                    const float* qi = q + off;
-                    const float* doi = dout + off;
-                    const float lse_i = lse[(size_t)(start + i) * nq + h];
-                    const float D_i = Di[(size_t)g * len + i];
-                    const int n = (j1 < i + 1 ? j1 : i + 1) - j0;
-                    block_scores(S, qi, Kt, D);
-                    block_scores(dP, doi, Vt, D);
+                // kRowGroup query rows at a time, so each dK/dV block row loaded is updated by several
+                // rows before it is stored again (rank-kRowGroup instead of rank-1 updates).
+                for (int i0 = j0; i0 < len; i0 += kRowGroup) {
+                    const float* qr[kRowGroup];
+                    const float* dor[kRowGroup];
+                    for (int r = 0; r < kRowGroup; ++r) {
+                        const int i = i0 + r;
+                        float* Sr = S + (size_t)r * kKeyBlock;
+                        float* dSr = dS + (size_t)r * kKeyBlock;
+                        const size_t off = (size_t)(start + (i < len ? i : i0)) * q_stride + (size_t)h * D;
+                        qr[r] = q + off;
+                        dor[r] = dout + off;
+                        const int n = i < len ? (j1 < i + 1 ? j1 : i + 1) - j0 : 0;
+                        if (n > 0) {
+                            const float lse_i = lse[(size_t)(start + i) * nq + h];
+                            const float D_i = Di[(size_t)g * len + i];
+                            block_scores(Sr, qr[r], Kt, D);
+                            block_scores(dP, dor[r], Vt, D);
 #pragma omp simd
-                    for (int c = 0; c < n; ++c) {
-                        S[c] = vec_expf(S[c] * scale - lse_i);  // P
-                        dS[c] = S[c] * (dP[c] - D_i) * scale;   // dS, with the score scale folded in
+                            for (int c = 0; c < n; ++c) {
+                                Sr[c] = vec_expf(Sr[c] * scale - lse_i);  // P
+                                dSr[c] = Sr[c] * (dP[c] - D_i) * scale;  // dS, with the score scale folded in
+                            }
+                            add_weighted_rows(dq + off, dSr, k + kv_off, kv_stride, n, D);
+                        }
+                        for (int c = n > 0 ? n : 0; c < kKeyBlock; ++c) Sr[c] = dSr[c] = 0.0f;  // no gradient
                     }
-                    for (int c = n; c < kKeyBlock; ++c) S[c] = dS[c] = 0.0f;  // keys after i: no gradient
-                    for (int d = 0; d < D; ++d) {  // rank-1 updates of the transposed dK, dV blocks
-                        const float qd = qi[d], dod = doi[d];
+                    for (int d = 0; d < D;
+                         ++d) {  // dKt[d, :] += sum_r dS[r, :] q_r[d]; dVt likewise with P, dO
                         float* dk_d = dKt + (size_t)d * kKeyBlock;
                         float* dv_d = dVt + (size_t)d * kKeyBlock;
+                        float qd[kRowGroup], dod[kRowGroup];
+                        for (int r = 0; r < kRowGroup; ++r) qd[r] = qr[r][d], dod[r] = dor[r][d];
 #pragma omp simd
                         for (int c = 0; c < kKeyBlock; ++c) {
-                            dk_d[c] += dS[c] * qd;
-                            dv_d[c] += S[c] * dod;
+                            float ak = dk_d[c], av = dv_d[c];
+                            for (int r = 0; r < kRowGroup; ++r) {
+                                ak += dS[r * kKeyBlock + c] * qd[r];
+                                av += S[r * kKeyBlock + c] * dod[r];
+                            }
+                            dk_d[c] = ak;
+                            dv_d[c] = av;
                         }
                     }
-                    float* dqi = dq + off;
-                    add_weighted_rows(dqi, dS, k + kv_off, kv_stride, n, D);
                 }
             }
             // This task owns these rows of dk/dv: write (assign) the finished block back.

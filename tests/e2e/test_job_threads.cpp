@@ -1,0 +1,156 @@
+// The whole job, for real: `stride run` as a subprocess with every role as a thread talking over
+// loopback ZeroMQ, a real RocksDB buffer, checkpoints, resume, and SIGINT.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string make_run_dir(const std::string& name) {
+    fs::path p = fs::temp_directory_path() / ("stride-e2e-" + name + "-" + std::to_string(getpid()));
+    fs::remove_all(p);
+    fs::create_directories(p);
+    return p.string();
+}
+
+std::string write_config(const std::string& dir, const std::string& extra = "") {
+    const std::string path = dir + "/job.yaml";
+    std::ofstream out(path);
+    out << "name: e2e\nseed: 3\nrun_dir: " << dir << "/runs\n"
+        << "tokenizer: " << STRIDE_SOURCE_DIR << "/configs/tokenizers/arith/tokenizer.json\n"
+        << "model:\n  init: {arch: qwen2, hidden: 32, layers: 1, heads: 2, kv_heads: 1, intermediate: 64}\n"
+        << "data: {train: 'gen:arith?n=300&seed=2', eval_size: 20}\n"
+        << "rollout: {n: 4, max_tokens: 5, workers: 2}\n"
+        << "reward: {fn: arith}\n"
+        << "trainer: {steps: 4, prompts_per_step: 4, lr: 0.001, eval_every: 2, checkpoint_every: 2}\n"
+        << "log: {level: warn}\n"
+        << extra;
+    return path;
+}
+
+int run_stride(const std::vector<std::string>& args, std::string* output = nullptr) {
+    std::string cmd = std::string(STRIDE_BIN);
+    for (const auto& a : args) cmd += " '" + a + "'";
+    cmd += " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (size_t n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+    int status = pclose(p);
+    if (output) *output = out;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::vector<nlohmann::json> read_metrics(const std::string& path) {
+    std::vector<nlohmann::json> lines;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line))
+        if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
+    return lines;
+}
+
+}  // namespace
+
+TEST(JobThreads, RunsCheckpointsAndResumesWithoutRepeatingAStep) {
+    const std::string dir = make_run_dir("resume");
+    const std::string cfg = write_config(dir);
+    std::string out;
+    ASSERT_EQ(run_stride({"run", cfg, "trainer.steps=2"}, &out), 0) << out;
+    const std::string run = dir + "/runs/e2e";
+    auto m = read_metrics(run + "/metrics.jsonl");
+    ASSERT_EQ(m.size(), 2u) << out;
+    for (const char* key : {"step", "policy_version", "reward/mean", "reward/std", "accuracy", "response_length/mean",
+                            "response_length/max", "tokens_per_s", "staleness/mean", "loss", "entropy", "grad_norm",
+                            "time/step_s", "logprob_mismatch/mean", "logprob_mismatch/max"})
+        EXPECT_TRUE(m[0].contains(key)) << key;
+    EXPECT_TRUE(m[0].contains("eval/accuracy"));  // first step
+    EXPECT_TRUE(m[1].contains("eval/accuracy"));  // last step
+    EXPECT_EQ(m[1]["policy_version"], 2);
+    // Sync mode: every token was sampled by the version being trained, and both sides share one
+    // engine, so the train-inference mismatch is float noise.
+    EXPECT_EQ(m[0]["staleness/max"], 0.0);
+    EXPECT_LT(m[0]["logprob_mismatch/max"].get<double>(), 1e-4);
+    EXPECT_TRUE(fs::exists(run + "/checkpoints/step_000002/model/model.safetensors"));
+    EXPECT_TRUE(fs::exists(run + "/config.yaml"));
+
+    // Resume to 4 steps: steps 3 and 4 are appended, nothing trained twice, versions continue.
+    ASSERT_EQ(run_stride({"run", cfg, "resume=auto"}, &out), 0) << out;
+    m = read_metrics(run + "/metrics.jsonl");
+    ASSERT_EQ(m.size(), 4u) << out;
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(m[i]["step"], i + 1);
+        EXPECT_EQ(m[i]["policy_version"], i + 1);
+    }
+    EXPECT_TRUE(fs::exists(run + "/checkpoints/step_000004/job_state.json"));
+    // Nothing left to do: a third resume is a no-op that succeeds.
+    ASSERT_EQ(run_stride({"run", cfg, "resume=auto"}, &out), 0) << out;
+    EXPECT_EQ(read_metrics(run + "/metrics.jsonl").size(), 4u);
+    fs::remove_all(dir);
+}
+
+TEST(JobThreads, ResumeRequireWithoutCheckpointFailsClearly) {
+    const std::string dir = make_run_dir("require");
+    std::string out;
+    EXPECT_NE(run_stride({"run", write_config(dir), "resume=require"}, &out), 0);
+    EXPECT_NE(out.find("resume"), std::string::npos) << out;
+    fs::remove_all(dir);
+}
+
+TEST(JobThreads, BadConfigNamesTheKey) {
+    const std::string dir = make_run_dir("badcfg");
+    std::string out;
+    EXPECT_NE(run_stride({"run", write_config(dir), "trainer.lr=abc"}, &out), 0);
+    EXPECT_NE(out.find("trainer.lr"), std::string::npos) << out;
+    EXPECT_NE(run_stride({"run", write_config(dir, "trainer.bogus: 1\n")}, &out), 0);
+    EXPECT_NE(out.find("trainer.bogus"), std::string::npos) << out;
+    fs::remove_all(dir);
+}
+
+TEST(JobThreads, SigintStopsCleanlyWithACheckpoint) {
+    const std::string dir = make_run_dir("sigint");
+    const std::string cfg = write_config(dir);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        freopen("/dev/null", "w", stderr);
+        freopen("/dev/null", "w", stdout);
+        execl(STRIDE_BIN, STRIDE_BIN, "run", cfg.c_str(), "trainer.steps=100000", "trainer.checkpoint_every=0",
+              (char*)nullptr);
+        _exit(127);
+    }
+    const std::string metrics = dir + "/runs/e2e/metrics.jsonl";
+    // Wait until training is under way (a step has been logged), then interrupt.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline && read_metrics(metrics).size() < 2)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_GE(read_metrics(metrics).size(), 2u);
+    kill(pid, SIGINT);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 130);
+    const size_t steps = read_metrics(metrics).size();
+    // The checkpoint written on the way out holds exactly the steps that were logged.
+    char name[32];
+    std::snprintf(name, sizeof(name), "step_%06zu", steps);
+    const std::string state = dir + "/runs/e2e/checkpoints/" + name + "/job_state.json";
+    ASSERT_TRUE(fs::exists(state)) << state;
+    std::ifstream in(state);
+    auto j = nlohmann::json::parse(in);
+    EXPECT_EQ(j["step"], steps);
+    fs::remove_all(dir);
+}

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
-  libopenblas-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libopenblas-dev libopenblas-openmp-dev libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libonig-dev libutf8proc-dev
   libzmq3-dev libprotobuf-dev protobuf-compiler librocksdb-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcpp-httplib-dev

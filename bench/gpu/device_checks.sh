@@ -12,7 +12,7 @@ OUT=${OUT:-/tmp/stride-out}
 mkdir -p "$OUT"
 D=$PWD/.deps/root
 LIB=$D/usr/lib/x86_64-linux-gnu
-export LD_LIBRARY_PATH=$LIB:$LIB/openblas-pthread:${LD_LIBRARY_PATH:-}
+export LD_LIBRARY_PATH=$LIB:$LIB/openblas-openmp:${LD_LIBRARY_PATH:-}
 export STRIDE_PYTHON=${STRIDE_PYTHON:-python3}
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
@@ -22,8 +22,8 @@ export STRIDE_PYTHON=${STRIDE_PYTHON:-python3}
 } > "$OUT/machine.txt" 2>&1
 
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRIDE_ENGINE_ONLY=ON -DSTRIDE_CUDA=ON \
-  -DCMAKE_PREFIX_PATH="$D/usr" -DCMAKE_LIBRARY_PATH="$LIB/openblas-pthread;$LIB" \
-  -DCMAKE_INCLUDE_PATH="$D/usr/include;$D/usr/include/x86_64-linux-gnu/openblas-pthread" > "$OUT/build.log" 2>&1 \
+  -DCMAKE_PREFIX_PATH="$D/usr" -DCMAKE_LIBRARY_PATH="$LIB/openblas-openmp;$LIB" \
+  -DCMAKE_INCLUDE_PATH="$D/usr/include;$D/usr/include/x86_64-linux-gnu/openblas-openmp" > "$OUT/build.log" 2>&1 \
   && cmake --build build-gpu -j 16 >> "$OUT/build.log" 2>&1
 echo "build rc=$?" | tee -a "$OUT/summary.txt"
 

@@ -17,6 +17,7 @@
 #include "model/ops/rmsnorm.h"
 #include "model/ops/rope.h"
 #include "model/ops/swiglu.h"
+#include "model/ops/vec_exp.h"
 
 using namespace stride;
 
@@ -332,6 +333,19 @@ TEST(Rope, FiniteDifferences) {
     std::vector<float> dx = r;
     rope_backward(dx.data(), pos.data(), inv.data(), T, nh, D);
     check_fd("rope dx", x, dx, loss);
+}
+
+TEST(VecExp, MatchesExpToAboutOneUlp) {
+    double worst = 0;
+    for (int k = -87000; k <= 88000; ++k) {
+        const float x = k * 1e-3f + 3.7e-4f;
+        const double ref = std::exp((double)x);
+        worst = std::max(worst, std::fabs(vec_expf(x) - ref) / ref);
+    }
+    EXPECT_LT(worst, 3e-7);
+    EXPECT_EQ(vec_expf(0.0f), 1.0f);
+    EXPECT_LT(vec_expf(-INFINITY), 1e-37f);  // clamped, not NaN
+    EXPECT_GE(vec_expf(-INFINITY), 0.0f);
 }
 
 // ---- RMSNorm, SwiGLU, matmul, embedding -------------------------------------------------------

@@ -7,12 +7,14 @@ int data(int argc, char** argv);    // stride data gen --task arith|collatz --n 
 int config(int argc, char** argv);  // stride config keys | check CONFIG [key=value ...]
 int run(int argc, char** argv);     // stride run CONFIG [key=value ...]
 int eval(int argc, char** argv);    // stride eval CONFIG checkpoint=DIR [key=value ...]
+int role(int argc, char** argv);    // stride role buffer|trainer|rollout|scheduler --config FILE
 
 }  // namespace stride::cli
 
 // Each entry: {"name", function, "help"},
 #define STRIDE_ROLE_COMMANDS                                                                       \
     {"run", stride::cli::run, "run an RL job: run CONFIG [key=value ...]"},                         \
+    {"role", stride::cli::role, "run one role of a job as its own process: role ROLE --config FILE"}, \
     {"eval", stride::cli::eval, "accuracy of a checkpoint on the eval split: eval CONFIG checkpoint=DIR"}, \
     {"data", stride::cli::data, "generate a synthetic dataset: data gen --task arith|collatz ..."}, \
         {"config", stride::cli::config, "list config keys, or check CONFIG [key=value ...] and print it resolved"},

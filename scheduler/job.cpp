@@ -1,6 +1,8 @@
 #include "scheduler/job.h"
 
+#include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -11,13 +13,9 @@
 
 #include "buffer/buffer_server.h"
 #include "common/base/error.h"
-#include "common/base/parallel.h"
 #include "common/log.h"
-#include "model/checkpoint.h"
 #include "rollout/rollout_worker.h"
-#include "scheduler/job_context.h"
-#include "scheduler/prompt_dispatcher.h"
-#include "scheduler/sft_phase.h"
+#include "scheduler/roles.h"
 #include "trainer/trainer_role.h"
 
 namespace stride {
@@ -50,78 +48,21 @@ private:
     Clock::time_point t0_;
 };
 
-}  // namespace
+// ---- launcher: threads ------------------------------------------------------------------------------
 
-int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
-    const std::string run = cfg.run_path();
-    fs::create_directories(run);
-    init_logging("scheduler", cfg.log.level, cfg.log.json);
-    {
-        std::ofstream out(run + "/config.yaml");
-        out << dump_job_config(cfg);
-    }
-    JobContext ctx = make_job_context(cfg);
-    const ModelConfig mc = ctx.model_config();
-    spdlog::info("job '{}': {} train prompts, {} eval prompts, model {} ({} layers, hidden {}), run dir {}", cfg.name,
-                 ctx.train.size(), ctx.eval.size(), arch_name(mc.arch), mc.layers, mc.hidden, run);
-
-    // ---- the starting policy: a checkpoint of this run, or a fresh (warm-started) model ----------
-    Model model(mc);
-    JobState state;
-    AdamWConfig ac;
-    ac.lr = static_cast<float>(cfg.trainer.lr);
-    ac.beta1 = static_cast<float>(cfg.trainer.betas.at(0));
-    ac.beta2 = static_cast<float>(cfg.trainer.betas.at(1));
-    ac.eps = static_cast<float>(cfg.trainer.eps);
-    ac.weight_decay = static_cast<float>(cfg.trainer.weight_decay);
-    auto adam = std::make_unique<AdamW>(model.data.size(), ac);
-    std::optional<std::string> ckpt;
-    if (cfg.resume != "off") ckpt = latest_job_checkpoint(run);
-    if (cfg.resume == "require" && !ckpt) throw Error("resume: require, but " + run + "/checkpoints holds no checkpoint");
-    if (ckpt) {
-        state = load_job_checkpoint(*ckpt, model, *adam);
-        spdlog::info("resumed from {} at step {} (policy version {})", *ckpt, state.step, state.policy_version);
-    } else {
-        if (!cfg.model.path.empty()) checkpoint_load_weights(model, cfg.model.path);
-        else model_init_random(model, static_cast<uint64_t>(cfg.model.init.seed));
-        if (cfg.sft.enabled) {
-            state.sft_steps = run_sft_phase(ctx, model, stop);
-            checkpoint_save(model, run + "/sft_model", DiskDtype::f32);
-        }
-        // A fresh run appends to nothing: metrics.jsonl describes this run only.
-        fs::remove(cfg.metrics.jsonl.empty() ? run + "/metrics.jsonl" : cfg.metrics.jsonl);
-    }
-    if (stop) return 130;
-    if (state.step >= cfg.trainer.steps) {
-        spdlog::info("nothing to do: {} of {} steps already done", state.step, cfg.trainer.steps);
-        return 0;
-    }
-
-    // ---- the roles ---------------------------------------------------------------------------------
-    BufferServerConfig bc;
-    bc.job_id = ctx.job_id;
-    bc.endpoint = cfg.buffer.endpoint.empty() ? "tcp://127.0.0.1:*" : cfg.buffer.endpoint;
-    bc.dir = cfg.buffer.dir.empty() ? run + "/buffer" : cfg.buffer.dir;
-    bc.group_size = static_cast<uint32_t>(cfg.rollout.n);
-    bc.capacity_samples = static_cast<uint64_t>(cfg.buffer.capacity);
-    bc.sync_wal = cfg.buffer.sync_wal;
-    bc.max_staleness = cfg.rollout.mode == "sync" ? -1 : cfg.buffer.max_staleness;
-    BufferServer buffer(bc);
+int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<bool>& stop) {
+    const JobConfig& cfg = ctx.cfg;
+    const JobEndpoints ep = thread_endpoints(cfg);
+    BufferServer buffer(buffer_server_config(ctx, ep.buffer));
     buffer.start();
+    TrainerRole trainer(ctx, std::move(*policy.model), policy.state, std::move(policy.adam), buffer.endpoint(),
+                        ep.weights);
+    PromptDispatcher dispatcher(ctx, ep.scheduler, trainer.weights_endpoint(), dispatcher_options(cfg, policy.state));
 
-    TrainerRole trainer(ctx, std::move(model), state, std::move(adam), buffer.endpoint(), "tcp://127.0.0.1:*");
-    DispatcherOptions dopt;
-    dopt.prompts_per_step = cfg.trainer.prompts_per_step;
-    dopt.total_steps = cfg.trainer.steps;
-    dopt.max_lag = cfg.rollout.mode == "sync" ? 0 : cfg.buffer.max_staleness;
-    dopt.seed = static_cast<uint64_t>(cfg.seed);
-    dopt.start_prompt = state.prompts_dispatched;
-    PromptDispatcher dispatcher(ctx, "tcp://127.0.0.1:*", trainer.weights_endpoint(), dopt);
-
-    std::atomic<bool> roles_stop{false};
+    std::atomic<bool> roles_stop{false}, trainer_stop{false};
+    std::atomic<int> failures{0};
     std::vector<std::unique_ptr<RolloutWorker>> workers;
     std::vector<std::thread> threads;
-    std::atomic<int> failures{0};
     for (int i = 0; i < cfg.rollout.workers; ++i) {
         workers.push_back(std::make_unique<RolloutWorker>(
             ctx, "rollout-" + std::to_string(i),
@@ -135,9 +76,7 @@ int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
             }
         });
     }
-
-    // The trainer runs on this thread; any role stop (SIGINT, a failed worker) ends it cleanly.
-    std::atomic<bool> trainer_stop{false};
+    // The trainer runs on this thread; SIGINT or a failed worker ends it cleanly (it checkpoints).
     std::thread watcher([&] {
         while (!roles_stop) {
             if (stop || failures > 0) trainer_stop = true;
@@ -164,8 +103,104 @@ int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
     std::printf("time: %.1f s; busy share of wall time: trainer %.0f%%, rollout %.0f%% (mean of %d workers)\n", wall,
                 100.0 * trainer.busy_seconds() / wall, 100.0 * rollout_busy / std::max(1, cfg.rollout.workers) / wall,
                 cfg.rollout.workers);
-    std::printf("metrics: %s\n", (cfg.metrics.jsonl.empty() ? run + "/metrics.jsonl" : cfg.metrics.jsonl).c_str());
     if (failures > 0) rc = 1;
+    return rc;
+}
+
+// ---- launcher: processes ------------------------------------------------------------------------------
+
+pid_t spawn_role(const std::string& config_path, const std::string& role, int worker) {
+    char self[4096];
+    const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    STRIDE_CHECK(n > 0, "launcher: cannot find the stride executable (/proc/self/exe)");
+    self[n] = '\0';
+    const std::string w = std::to_string(worker);
+    pid_t pid = fork();
+    STRIDE_CHECK(pid >= 0, "launcher: fork failed");
+    if (pid == 0) {
+        execl(self, self, "role", role.c_str(), "--config", config_path.c_str(), "--worker", w.c_str(), (char*)nullptr);
+        _exit(127);
+    }
+    return pid;
+}
+
+int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std::atomic<bool>& stop) {
+    const JobConfig& cfg = ctx.cfg;
+    const JobEndpoints ep = process_endpoints(cfg);
+    // Children read the resolved config the parent wrote; the trainer starts from the checkpoint or
+    // the SFT model the parent left in the run directory.
+    const std::string config_path = cfg.run_path() + "/config.yaml";
+    struct Child {
+        std::string role;
+        int worker;
+        pid_t pid;
+    };
+    std::vector<Child> children;
+    children.push_back({"buffer", 0, spawn_role(config_path, "buffer", 0)});
+    children.push_back({"trainer", 0, spawn_role(config_path, "trainer", 0)});
+    for (int i = 0; i < cfg.rollout.workers; ++i) children.push_back({"rollout", i, spawn_role(config_path, "rollout", i)});
+    for (const Child& c : children) std::printf("role %s-%d: pid %d\n", c.role.c_str(), c.worker, c.pid);
+    std::fflush(stdout);
+
+    PromptDispatcher dispatcher(ctx, ep.scheduler, ep.weights, dispatcher_options(cfg, policy.state));
+    const pid_t trainer = children[1].pid;
+    int trainer_status = 0;
+    bool trainer_done = false, stop_sent = false;
+    while (!trainer_done) {
+        if (stop && !stop_sent) {
+            kill(trainer, SIGTERM);  // the trainer finishes its step and checkpoints
+            stop_sent = true;
+        }
+        int status = 0;
+        const pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid == trainer) {
+            trainer_done = true;
+            trainer_status = status;
+        } else if (pid > 0) {
+            for (const Child& c : children)
+                if (c.pid == pid) spdlog::error("role {}-{} (pid {}) exited early with status {}", c.role, c.worker, pid, status);
+            if (!stop_sent) {  // a dead role stops the job; the trainer checkpoints on the way out
+                kill(trainer, SIGTERM);
+                stop_sent = true;
+            }
+        } else {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+    for (const Child& c : children)
+        if (c.pid != trainer) kill(c.pid, SIGTERM);
+    for (const Child& c : children)
+        if (c.pid != trainer) waitpid(c.pid, nullptr, 0);
+    if (!WIFEXITED(trainer_status)) return 1;
+    return WEXITSTATUS(trainer_status);
+}
+
+}  // namespace
+
+int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
+    const std::string run = cfg.run_path();
+    fs::create_directories(run);
+    init_logging("scheduler", cfg.log.level, cfg.log.json);
+    {
+        std::ofstream out(run + "/config.yaml");
+        out << dump_job_config(cfg);
+    }
+    JobContext ctx = make_job_context(cfg);
+    const ModelConfig mc = ctx.model_config();
+    spdlog::info("job '{}': {} train prompts, {} eval prompts, model {} ({} layers, hidden {}), launcher {}, run dir {}",
+                 cfg.name, ctx.train.size(), ctx.eval.size(), arch_name(mc.arch), mc.layers, mc.hidden, cfg.launcher,
+                 run);
+
+    StartingPolicy policy = starting_policy(ctx, SftMode::run, stop);
+    // A fresh run appends to nothing: metrics.jsonl describes this run only.
+    if (!policy.resumed) fs::remove(metrics_jsonl_path(cfg));
+    if (stop) return 130;
+    if (policy.state.step >= cfg.trainer.steps) {
+        spdlog::info("nothing to do: {} of {} steps already done", policy.state.step, cfg.trainer.steps);
+        return 0;
+    }
+    int rc = cfg.launcher == "processes" ? run_processes(ctx, policy, stop) : run_threads(ctx, std::move(policy), stop);
+    std::printf("metrics: %s\n", metrics_jsonl_path(cfg).c_str());
     if (stop && rc == 0) rc = 130;
     return rc;
 }

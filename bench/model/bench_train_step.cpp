@@ -30,8 +30,8 @@ using namespace stride;
 using namespace stride_bench;
 
 static const char* kUsage =
-    "bench_train_step [--batch 8] [--seq 256] [--warmup 2] [--steps 5] [--recompute] [--profile]\n"
-    STRIDE_BENCH_MODEL_USAGE;
+    "bench_train_step [--batch 8] [--seq 256] [--warmup 2] [--steps 5] [--recompute] "
+    "[--profile]\n" STRIDE_BENCH_MODEL_USAGE;
 
 namespace {
 
@@ -84,11 +84,12 @@ void profile_ops(const ModelConfig& c, const Model& m, const PackedBatch& batch,
         const float* b;
         int cin, cout;
     };
-    const Mm mms[] = {{w.wq, w.bq, H, Hq},    {w.wk, w.bk, H, Hkv},        {w.wv, w.bv, H, Hkv},
-                      {w.wo, nullptr, Hq, H}, {w.w_gate, nullptr, H, I}, {w.w_up, nullptr, H, I},
+    const Mm mms[] = {{w.wq, w.bq, H, Hq},      {w.wk, w.bk, H, Hkv},      {w.wv, w.bv, H, Hkv},
+                      {w.wo, nullptr, Hq, H},   {w.w_gate, nullptr, H, I}, {w.w_up, nullptr, H, I},
                       {w.w_down, nullptr, I, H}};
     const double mm_fwd = L * best_time(2, [&] {
-                              for (const Mm& k : mms) matmul_forward(y.data(), x.data(), k.w, k.b, T, k.cin, k.cout);
+                              for (const Mm& k : mms)
+                                  matmul_forward(y.data(), x.data(), k.w, k.b, T, k.cin, k.cout);
                           });
     const double mm_bwd = L * best_time(2, [&] {
                               for (const Mm& k : mms)
@@ -100,16 +101,17 @@ void profile_ops(const ModelConfig& c, const Model& m, const PackedBatch& batch,
         lse((size_t)T * c.heads), dq((size_t)T * Hq), dk((size_t)T * Hkv), dv((size_t)T * Hkv);
     for (size_t i = 0; i < q.size(); ++i) q[i] = 0.01f * (float)(i % 97);
     for (size_t i = 0; i < k.size(); ++i) k[i] = 0.01f * (float)(i % 89), v[i] = 0.01f * (float)(i % 83);
-    const double at_fwd = L * best_time(2, [&] {
-                              attention_forward(o.data(), lse.data(), q.data(), k.data(), v.data(),
-                                                batch.cu_seqlens.data(), batch.num_seqs(), c.heads, c.kv_heads,
-                                                c.head_dim);
-                          });
-    const double at_bwd = L * best_time(2, [&] {
-                              attention_backward(dq.data(), dk.data(), dv.data(), o.data(), o.data(), lse.data(),
-                                                 q.data(), k.data(), v.data(), batch.cu_seqlens.data(),
-                                                 batch.num_seqs(), c.heads, c.kv_heads, c.head_dim);
-                          });
+    const double at_fwd =
+        L * best_time(2, [&] {
+            attention_forward(o.data(), lse.data(), q.data(), k.data(), v.data(), batch.cu_seqlens.data(),
+                              batch.num_seqs(), c.heads, c.kv_heads, c.head_dim);
+        });
+    const double at_bwd =
+        L * best_time(2, [&] {
+            attention_backward(dq.data(), dk.data(), dv.data(), o.data(), o.data(), lse.data(), q.data(),
+                               k.data(), v.data(), batch.cu_seqlens.data(), batch.num_seqs(), c.heads,
+                               c.kv_heads, c.head_dim);
+        });
     // LM head with log-probs (chunk 1024 as ForwardOptions' default).
     std::vector<float> h((size_t)T * H, 0.01f), dh((size_t)T * H), lp(T), ent(T), glp(T, -1.0f / T);
     std::vector<float> dwh((size_t)V * H);
@@ -158,13 +160,15 @@ int main(int argc, char** argv) {
     const std::vector<int> tokens = random_tokens((size_t)n_seqs * len, c.vocab, 2);
     PackedBatch batch;
     for (int s = 0; s < n_seqs; ++s)
-        batch.add_sequence(std::vector<int>(tokens.begin() + (size_t)s * len, tokens.begin() + (size_t)(s + 1) * len));
+        batch.add_sequence(
+            std::vector<int>(tokens.begin() + (size_t)s * len, tokens.begin() + (size_t)(s + 1) * len));
     const int T = batch.num_tokens();
     const size_t P = m.layout.numel();
-    std::printf("train step: qwen2 H %d L %d heads %d/%d I %d V %d tied %d (%.2fM params), %d x %d tokens, "
-                "%d threads, %s%s\n",
-                c.hidden, c.layers, c.heads, c.kv_heads, c.intermediate, c.vocab, (int)c.tie_embeddings,
-                P * 1e-6, n_seqs, len, threads, env_note().c_str(), recompute ? ", recompute" : "");
+    std::printf(
+        "train step: qwen2 H %d L %d heads %d/%d I %d V %d tied %d (%.2fM params), %d x %d tokens, "
+        "%d threads, %s%s\n",
+        c.hidden, c.layers, c.heads, c.kv_heads, c.intermediate, c.vocab, (int)c.tie_embeddings, P * 1e-6,
+        n_seqs, len, threads, env_note().c_str(), recompute ? ", recompute" : "");
 
     const double peak = sgemm_peak_gflops(1024);
     std::printf("OpenBLAS SGEMM 1024^3: %.1f GFLOP/s\n", peak);
@@ -196,23 +200,25 @@ int main(int argc, char** argv) {
     const double step_s = median(t_step);
     const double ours = T / step_s;
     const double gflops = train_step_flops(c, n_seqs, len) / step_s * 1e-9;
-    std::printf("ours:  %.0f tokens/s  (median step %.1f ms: zero+forward %.1f, backward %.1f, clip+AdamW %.1f; "
-                "min step %.1f ms)\n",
-                ours, 1e3 * step_s, 1e3 * median(t_fwd), 1e3 * median(t_bwd), 1e3 * median(t_opt),
-                1e3 * *std::min_element(t_step.begin(), t_step.end()));
+    std::printf(
+        "ours:  %.0f tokens/s  (median step %.1f ms: zero+forward %.1f, backward %.1f, clip+AdamW %.1f; "
+        "min step %.1f ms)\n",
+        ours, 1e3 * step_s, 1e3 * median(t_fwd), 1e3 * median(t_bwd), 1e3 * median(t_opt),
+        1e3 * *std::min_element(t_step.begin(), t_step.end()));
     std::printf("ours:  %.1f GFLOP/s model FLOPs = %.0f%% of SGEMM peak\n", gflops, 100.0 * gflops / peak);
     if (profile) profile_ops(c, m, batch, step_s);
 
     // ---- PyTorch ----------------------------------------------------------------------------------------
     if (no_peer) {
-        std::printf("train step: ours %.0f tok/s (no peer); %.0f%% of SGEMM peak\n", ours, 100.0 * gflops / peak);
+        std::printf("train step: ours %.0f tok/s (no peer); %.0f%% of SGEMM peak\n", ours,
+                    100.0 * gflops / peak);
         return 0;
     }
-    const nlohmann::json peer =
-        run_torch_peer("train",
-                       peer_model_args(c) + " --batch " + std::to_string(n_seqs) + " --seq " + std::to_string(len) +
-                           " --warmup " + std::to_string(warmup) + " --steps " + std::to_string(steps),
-                       tokens, threads);
+    const nlohmann::json peer = run_torch_peer(
+        "train",
+        peer_model_args(c) + " --batch " + std::to_string(n_seqs) + " --seq " + std::to_string(len) +
+            " --warmup " + std::to_string(warmup) + " --steps " + std::to_string(steps),
+        tokens, threads);
     if (peer.is_null()) {
         std::printf("train step: PyTorch peer FAILED (ours %.0f tok/s); %.0f%% of SGEMM peak\n", ours,
                     100.0 * gflops / peak);
@@ -222,8 +228,9 @@ int main(int argc, char** argv) {
     std::printf("torch: %.0f tokens/s  (median step %.1f ms, torch %s, %d threads)\n", torch_tps,
                 peer["step_ms_median"].get<double>(), peer["torch"].get<std::string>().c_str(),
                 peer["threads"].get<int>());
-    std::printf("train step: %.2fx PyTorch CPU (ours %.0f tok/s, torch %.0f tok/s); %.0f%% of SGEMM peak "
-                "(%.1f of %.1f GFLOP/s)\n",
-                ours / torch_tps, ours, torch_tps, 100.0 * gflops / peak, gflops, peak);
+    std::printf(
+        "train step: %.2fx PyTorch CPU (ours %.0f tok/s, torch %.0f tok/s); %.0f%% of SGEMM peak "
+        "(%.1f of %.1f GFLOP/s)\n",
+        ours / torch_tps, ours, torch_tps, 100.0 * gflops / peak, gflops, peak);
     return 0;
 }

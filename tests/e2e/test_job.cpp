@@ -1,4 +1,4 @@
-// The whole job, for real: `stride run` as a subprocess with every role as a thread talking over
+// The whole job, for real: `stride run` as a subprocess, its roles as threads or as processes talking over
 // loopback ZeroMQ, a real RocksDB buffer, checkpoints, resume, and SIGINT.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -152,5 +153,63 @@ TEST(JobThreads, SigintStopsCleanlyWithACheckpoint) {
     std::ifstream in(state);
     auto j = nlohmann::json::parse(in);
     EXPECT_EQ(j["step"], steps);
+    fs::remove_all(dir);
+}
+
+TEST(JobProcesses, EveryRoleIsItsOwnProcess) {
+    const std::string dir = make_run_dir("procs");
+    std::string out;
+    ASSERT_EQ(run_stride({"run", write_config(dir), "launcher=processes", "trainer.steps=3"}, &out), 0) << out;
+    for (const char* role : {"role buffer-0: pid", "role trainer-0: pid", "role rollout-0: pid", "role rollout-1: pid"})
+        EXPECT_NE(out.find(role), std::string::npos) << role << "\n" << out;
+    auto m = read_metrics(dir + "/runs/e2e/metrics.jsonl");
+    ASSERT_EQ(m.size(), 3u) << out;
+    EXPECT_EQ(m[2]["policy_version"], 3);
+    EXPECT_LT(m[2]["logprob_mismatch/max"].get<double>(), 1e-4);
+    EXPECT_TRUE(fs::exists(dir + "/runs/e2e/checkpoints/step_000003/job_state.json"));
+    fs::remove_all(dir);
+}
+
+TEST(JobProcesses, ARoleThatDiesStopsTheJobWithACheckpoint) {
+    const std::string dir = make_run_dir("procdie");
+    const std::string cfg = write_config(dir);
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        freopen("/dev/null", "w", stderr);
+        execl(STRIDE_BIN, STRIDE_BIN, "run", cfg.c_str(), "launcher=processes", "trainer.steps=100000",
+              "trainer.checkpoint_every=0", (char*)nullptr);
+        _exit(127);
+    }
+    close(fds[1]);
+    // Read the role pids the launcher prints, wait for training, then kill -9 a rollout worker.
+    std::string text;
+    char buf[256];
+    pid_t victim = -1;
+    while (victim < 0) {
+        ssize_t n = read(fds[0], buf, sizeof(buf));
+        ASSERT_GT(n, 0) << text;
+        text.append(buf, n);
+        auto at = text.find("role rollout-0: pid ");
+        if (at != std::string::npos && text.find('\n', at) != std::string::npos)
+            victim = std::atoi(text.c_str() + at + std::strlen("role rollout-0: pid "));
+    }
+    const std::string metrics = dir + "/runs/e2e/metrics.jsonl";
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline && read_metrics(metrics).size() < 2)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_GE(read_metrics(metrics).size(), 2u);
+    kill(victim, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    close(fds[0]);
+    ASSERT_TRUE(WIFEXITED(status));
+    const size_t steps = read_metrics(metrics).size();
+    char name[32];
+    std::snprintf(name, sizeof(name), "step_%06zu", steps);
+    EXPECT_TRUE(fs::exists(dir + "/runs/e2e/checkpoints/" + name + "/job_state.json")) << name;
     fs::remove_all(dir);
 }

@@ -1,0 +1,92 @@
+// `stride role ROLE --config FILE [--worker I] [key=value ...]`: one role of a job as its own process
+// (what `launcher: processes` starts; also usable by hand or from a cluster launcher). Roles find
+// each other through the Unix sockets in <run>/sockets (see scheduler/roles.h).
+//   buffer     the experience buffer service
+//   trainer    pulls batches, trains, publishes weights, evaluates, checkpoints
+//   rollout    one rollout worker (--worker I names it rollout-I)
+//   scheduler  the prompt dispatcher alone (runs until SIGTERM)
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "buffer/buffer_server.h"
+#include "common/base/error.h"
+#include "common/log.h"
+#include "rollout/rollout_worker.h"
+#include "scheduler/cli_commands.h"
+#include "scheduler/roles.h"
+#include "trainer/trainer_role.h"
+
+namespace stride::cli {
+
+namespace {
+
+std::atomic<bool> g_role_stop{false};
+void on_role_signal(int) { g_role_stop = true; }
+
+void wait_for_stop() {
+    while (!g_role_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+}  // namespace
+
+int role(int argc, char** argv) {
+    if (argc < 1) throw Error("usage: stride role buffer|trainer|rollout|scheduler --config FILE [--worker I] [key=value ...]");
+    const std::string name = argv[0];
+    std::string config_path;
+    int worker = 0;
+    std::vector<std::string> overrides;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--config" && i + 1 < argc) config_path = argv[++i];
+        else if (a == "--worker" && i + 1 < argc) worker = std::stoi(argv[++i]);
+        else if (a.find('=') != std::string::npos && a.rfind("--", 0) != 0) overrides.push_back(a);
+        else throw Error("role: unexpected argument '" + a + "'");
+    }
+    STRIDE_CHECK(!config_path.empty(), "role: --config FILE is required");
+    std::signal(SIGINT, on_role_signal);
+    std::signal(SIGTERM, on_role_signal);
+    const JobConfig cfg = load_job_config(config_path, overrides);
+    const std::string role_name = name == "rollout" ? "rollout-" + std::to_string(worker) : name;
+    init_logging(role_name, cfg.log.level, cfg.log.json);
+    const JobEndpoints ep = process_endpoints(cfg);
+    JobContext ctx = make_job_context(cfg);
+
+    if (name == "buffer") {
+        BufferServer server(buffer_server_config(ctx, ep.buffer));
+        server.start();
+        wait_for_stop();
+        server.stop();
+        return 0;
+    }
+    if (name == "trainer") {
+        StartingPolicy p = starting_policy(ctx, SftMode::load, g_role_stop);
+        TrainerRole trainer(ctx, std::move(*p.model), p.state, std::move(p.adam), ep.buffer, ep.weights);
+        trainer.run(g_role_stop, [](const TrainerProgress& pr) {
+            std::fprintf(stderr, "[step %lld/%d] reward %.3f%s tokens/s %.0f step %.2fs\n", static_cast<long long>(pr.step),
+                         pr.total_steps, pr.reward_mean,
+                         pr.eval_accuracy >= 0 ? (" eval " + std::to_string(pr.eval_accuracy)).c_str() : "",
+                         pr.tokens_per_s, pr.step_s);
+        });
+        return g_role_stop ? 130 : 0;
+    }
+    if (name == "rollout") {
+        RolloutWorker w(ctx, role_name, RolloutEndpoints{ep.scheduler, ep.buffer, ep.weights});
+        w.run(g_role_stop);
+        // Done with the job's prompts: stay until told to stop, so the launcher sees no early exit.
+        wait_for_stop();
+        return 0;
+    }
+    if (name == "scheduler") {
+        PromptDispatcher d(ctx, ep.scheduler, ep.weights, dispatcher_options(cfg, resume_state(cfg)));
+        wait_for_stop();
+        return 0;
+    }
+    throw Error("role: unknown role '" + name + "' (buffer, trainer, rollout, scheduler)");
+}
+
+}  // namespace stride::cli

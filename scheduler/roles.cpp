@@ -1,0 +1,114 @@
+#include "scheduler/roles.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/base/error.h"
+#include "model/checkpoint.h"
+#include "scheduler/sft_phase.h"
+
+namespace stride {
+
+namespace fs = std::filesystem;
+
+JobEndpoints thread_endpoints(const JobConfig& cfg) {
+    return {cfg.buffer.endpoint.empty() ? "tcp://127.0.0.1:*" : cfg.buffer.endpoint, "tcp://127.0.0.1:*",
+            "tcp://127.0.0.1:*"};
+}
+
+JobEndpoints process_endpoints(const JobConfig& cfg) {
+    const std::string dir = fs::absolute(cfg.run_path() + "/sockets").lexically_normal().string();
+    // A Unix socket path must fit sockaddr_un (108 bytes with the terminator).
+    STRIDE_CHECK(dir.size() + 16 < 108, "run_dir: '" + dir + "' is too long for Unix sockets (launcher: processes); use a shorter run_dir");
+    fs::create_directories(dir);
+    return {cfg.buffer.endpoint.empty() ? "ipc://" + dir + "/buffer" : cfg.buffer.endpoint, "ipc://" + dir + "/weights",
+            "ipc://" + dir + "/scheduler"};
+}
+
+BufferServerConfig buffer_server_config(const JobContext& ctx, const std::string& endpoint) {
+    const JobConfig& cfg = ctx.cfg;
+    BufferServerConfig bc;
+    bc.job_id = ctx.job_id;
+    bc.endpoint = endpoint;
+    bc.dir = cfg.buffer.dir.empty() ? cfg.run_path() + "/buffer" : cfg.buffer.dir;
+    bc.group_size = static_cast<uint32_t>(cfg.rollout.n);
+    bc.capacity_samples = static_cast<uint64_t>(cfg.buffer.capacity);
+    bc.sync_wal = cfg.buffer.sync_wal;
+    bc.max_staleness = cfg.rollout.mode == "sync" ? -1 : cfg.buffer.max_staleness;
+    return bc;
+}
+
+DispatcherOptions dispatcher_options(const JobConfig& cfg, const JobState& state) {
+    DispatcherOptions d;
+    d.prompts_per_step = cfg.trainer.prompts_per_step;
+    d.total_steps = cfg.trainer.steps;
+    d.max_lag = cfg.rollout.mode == "sync" ? 0 : cfg.buffer.max_staleness;
+    d.seed = static_cast<uint64_t>(cfg.seed);
+    d.start_prompt = state.prompts_dispatched;
+    return d;
+}
+
+std::string metrics_jsonl_path(const JobConfig& cfg) {
+    return cfg.metrics.jsonl.empty() ? cfg.run_path() + "/metrics.jsonl" : cfg.metrics.jsonl;
+}
+
+namespace {
+
+std::optional<std::string> resume_checkpoint(const JobConfig& cfg) {
+    std::optional<std::string> ckpt;
+    if (cfg.resume != "off") ckpt = latest_job_checkpoint(cfg.run_path());
+    if (cfg.resume == "require" && !ckpt)
+        throw Error("resume: require, but " + cfg.run_path() + "/checkpoints holds no checkpoint");
+    return ckpt;
+}
+
+}  // namespace
+
+JobState resume_state(const JobConfig& cfg) {
+    auto ckpt = resume_checkpoint(cfg);
+    JobState st;
+    if (!ckpt) return st;
+    std::ifstream in(*ckpt + "/job_state.json");
+    nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    STRIDE_CHECK(j.is_object(), *ckpt + "/job_state.json: not a JSON object");
+    st.step = j.value("step", int64_t{0});
+    st.policy_version = j.value("policy_version", int64_t{0});
+    st.prompts_dispatched = j.value("prompts_dispatched", int64_t{0});
+    return st;
+}
+
+StartingPolicy starting_policy(const JobContext& ctx, SftMode sft, const std::atomic<bool>& stop) {
+    const JobConfig& cfg = ctx.cfg;
+    StartingPolicy p;
+    p.model = std::make_unique<Model>(ctx.model_config());
+    AdamWConfig ac;
+    ac.lr = static_cast<float>(cfg.trainer.lr);
+    ac.beta1 = static_cast<float>(cfg.trainer.betas.at(0));
+    ac.beta2 = static_cast<float>(cfg.trainer.betas.at(1));
+    ac.eps = static_cast<float>(cfg.trainer.eps);
+    ac.weight_decay = static_cast<float>(cfg.trainer.weight_decay);
+    p.adam = std::make_unique<AdamW>(p.model->data.size(), ac);
+    if (auto ckpt = resume_checkpoint(cfg)) {
+        p.state = load_job_checkpoint(*ckpt, *p.model, *p.adam);
+        p.resumed = true;
+        spdlog::info("resumed from {} at step {} (policy version {})", *ckpt, p.state.step, p.state.policy_version);
+        return p;
+    }
+    const std::string sft_dir = cfg.run_path() + "/sft_model";
+    if (cfg.sft.enabled && sft == SftMode::load) {
+        checkpoint_load_weights(*p.model, sft_dir);
+        return p;
+    }
+    if (!cfg.model.path.empty()) checkpoint_load_weights(*p.model, cfg.model.path);
+    else model_init_random(*p.model, static_cast<uint64_t>(cfg.model.init.seed));
+    if (cfg.sft.enabled) {
+        p.state.sft_steps = run_sft_phase(ctx, *p.model, stop);
+        checkpoint_save(*p.model, sft_dir, DiskDtype::f32);
+    }
+    return p;
+}
+
+}  // namespace stride

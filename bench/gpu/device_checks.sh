@@ -6,7 +6,8 @@
 #   4. the engine benchmarks (bench/model), with the machine's torch as the peer.
 # Results go to $OUT (the device tool brings them back); copy them into bench/results/.
 #
-# Prepare .deps once on the CPU machine: see bench/README.md ("GPU machine").
+# Prepare .deps once on the CPU machine: see bench/README.md ("GPU machine"). Tests that need the npm
+# tokenizer oracle or Debian's python3-torch run in CI, not here.
 set -uo pipefail
 OUT=${OUT:-/tmp/stride-out}
 mkdir -p "$OUT"
@@ -27,7 +28,7 @@ cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRIDE_ENGINE_ONLY
   && cmake --build build-gpu -j 16 >> "$OUT/build.log" 2>&1
 echo "build rc=$?" | tee -a "$OUT/summary.txt"
 
-(cd build-gpu && ctest --output-on-failure -j 8 --timeout 600) > "$OUT/ctest.log" 2>&1
+(cd build-gpu && ctest --output-on-failure -j 8 --timeout 300 -E 'tokenizer|vs_torch') > "$OUT/ctest.log" 2>&1
 echo "ctest rc=$? $(grep -E 'tests passed|tests failed' "$OUT/ctest.log")" | tee -a "$OUT/summary.txt"
 
 python3 tests/model/reference/hf_compat.py build-gpu/bin/stride "$OUT/hf_compat.json" > "$OUT/hf_compat.log" 2>&1
@@ -36,7 +37,7 @@ echo "hf_compat rc=$?" | tee -a "$OUT/summary.txt"
 for b in build-gpu/bin/bench_*; do
   [ -x "$b" ] || continue
   echo "== $b (STRIDE_THREADS=${BENCH_THREADS:-16})" >> "$OUT/bench.log"
-  STRIDE_THREADS=${BENCH_THREADS:-16} timeout 300 "$b" >> "$OUT/bench.log" 2>&1
+  STRIDE_THREADS=${BENCH_THREADS:-16} timeout 150 "$b" >> "$OUT/bench.log" 2>&1
   echo "$(basename "$b") rc=$? :: $(tail -1 "$OUT/bench.log")" | tee -a "$OUT/summary.txt"
 done
 exit 0

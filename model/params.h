@@ -3,6 +3,7 @@
 // is a walk over `specs()` with Hugging Face tensor names.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -40,14 +41,14 @@ struct LayerWeights {
 };
 
 struct ModelWeights {
-    float* embed;       // [V, H]
+    float* embed;  // [V, H]
     std::vector<LayerWeights> layers;
     float* final_norm;  // [H]
     float* lm_head;     // [V, H]; == embed when tied (its gradient then accumulates into embed's)
 };
 
 class ParamLayout {
-public:
+   public:
     explicit ParamLayout(const ModelConfig& cfg);
 
     const ModelConfig& config() const { return cfg_; }
@@ -59,7 +60,7 @@ public:
     // Points every field at `base` (a buffer of numel() floats) using this layout.
     ModelWeights views(float* base) const;
 
-private:
+   private:
     ModelConfig cfg_;
     std::vector<ParamSpec> specs_;
     size_t numel_ = 0;

@@ -175,6 +175,11 @@ TokenScores Transformer::forward(const PackedBatch& batch, const ForwardOptions&
     STRIDE_CHECK(opt.temperature > 0.0f, "forward: temperature must be > 0");
     STRIDE_CHECK(opt.logprob_chunk > 0, "forward: logprob_chunk must be > 0");
 
+    if (T == 0) {  // nothing to score (BLAS rejects empty GEMMs); backward will be a no-op
+        m.tokens.clear(), m.positions.clear(), m.targets.clear(), m.cu_seqlens = batch.cu_seqlens;
+        m.acts = &m.arena.layout(c, 0, opt.recompute, opt.logprob_chunk);
+        return {};
+    }
     m.tokens = batch.tokens;
     m.positions = batch.positions;
     m.cu_seqlens = batch.cu_seqlens;
@@ -209,6 +214,7 @@ void Transformer::backward(const std::vector<float>& g_logprob, const std::vecto
                            float* grads) {
     Impl& m = *impl_;
     STRIDE_CHECK(m.acts != nullptr, "backward: call forward() first");
+    STRIDE_CHECK(grads != nullptr, "backward: gradient buffer is null");
     const ModelConfig& c = m.model.config();
     const int T = m.T(), H = c.hidden;
     STRIDE_CHECK(g_logprob.size() == (size_t)T, "backward: g_logprob has " +
@@ -217,6 +223,7 @@ void Transformer::backward(const std::vector<float>& g_logprob, const std::vecto
     STRIDE_CHECK(g_entropy.empty() || g_entropy.size() == (size_t)T,
                  "backward: g_entropy has " + std::to_string(g_entropy.size()) + " values for " +
                      std::to_string(T) + " tokens (or pass it empty)");
+    if (T == 0) return;
     Activations& A = *m.acts;
     const ModelWeights g = m.grad_views(grads);
 

@@ -3,6 +3,7 @@
 // (so RL starts from a model that is right sometimes, not always). Writes <run>/sft_metrics.jsonl.
 #pragma once
 #include <atomic>
+#include <cstdint>
 
 #include "model/params.h"
 #include "scheduler/job_context.h"

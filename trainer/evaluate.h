@@ -1,6 +1,7 @@
 // Accuracy of a policy on a fixed prompt set: generate (greedy or sampled) with the engine's
 // continuous-batching generator, decode, score with the job's reward.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,7 @@ EvalResult evaluate(const Model& model, const Tokenizer& tok, const RewardFn& re
                     const std::vector<EvalPrompt>& prompts, const EvalOptions& opt);
 
 // Decoded response text for the reward: the stop token, if it ends the response, is not part of it.
-std::string response_text(const Tokenizer& tok, const std::vector<int>& response, const std::vector<int>& stop_tokens);
+std::string response_text(const Tokenizer& tok, const std::vector<int>& response,
+                          const std::vector<int>& stop_tokens);
 
 }  // namespace stride

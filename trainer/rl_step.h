@@ -3,6 +3,7 @@
 // `micro_batch_tokens`, grad-norm clipping and AdamW. The model only sees d loss / d logprob and
 // d loss / d entropy per token (Transformer::backward); every algorithm lives here.
 #pragma once
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -30,7 +31,7 @@ struct RlStepOptions {
 using StepMetrics = std::map<std::string, double>;
 
 class RlTrainer {
-public:
+   public:
     RlTrainer(Model& model, const AdamWConfig& adam, const LrSchedule& schedule);
 
     // Trains on `batch` with the current weights as the proximal policy (one optimiser step per
@@ -41,7 +42,7 @@ public:
     AdamW& optimizer() { return adam_; }
     int64_t steps_done() const { return adam_.step_count(); }
 
-private:
+   private:
     Model& model_;
     Transformer engine_;
     AdamW adam_;

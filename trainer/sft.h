@@ -2,6 +2,7 @@
 // loss), token-mean over the batch, AdamW. Runs through the same engine as RL: the loss is expressed
 // as d loss / d logprob = -1/N on every answer token.
 #pragma once
+#include <cstdint>
 #include <vector>
 
 #include "model/optim.h"
@@ -16,13 +17,13 @@ struct SftExample {
 };
 
 class SftTrainer {
-public:
+   public:
     SftTrainer(Model& model, const AdamWConfig& adam, const LrSchedule& schedule, float grad_clip = 1.0f);
     // One optimiser step on the batch; returns the mean negative log-likelihood per answer token.
     double step(const std::vector<SftExample>& batch);
     int64_t steps_done() const { return adam_.step_count(); }
 
-private:
+   private:
     Model& model_;
     Transformer engine_;
     AdamW adam_;

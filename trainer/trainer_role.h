@@ -4,6 +4,7 @@
 // trainer.checkpoint_every steps (and when stopped).
 #pragma once
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -22,7 +23,7 @@ struct TrainerProgress {
 };
 
 class TrainerRole {
-public:
+   public:
     // `model` holds the starting weights (version state.policy_version). Binds the weight publisher
     // at weights_endpoint right away so rollout workers can connect.
     TrainerRole(const JobContext& ctx, Model model, JobState state, std::unique_ptr<AdamW> adam,
@@ -36,7 +37,7 @@ public:
     double busy_seconds() const { return busy_s_; }
     double idle_seconds() const { return idle_s_; }
 
-private:
+   private:
     void publish();
     const JobContext& ctx_;
     Model model_;

@@ -5,6 +5,7 @@
 // stride::init_threads() reads it). The peer gets torch.set_num_threads(N) plus OMP_NUM_THREADS and
 // OPENBLAS_NUM_THREADS = N. Python: $STRIDE_PYTHON, default /usr/bin/python3 (Debian's torch 1.13).
 #pragma once
+#include <cstdint>
 #include <unistd.h>
 
 #include <chrono>

@@ -1,5 +1,6 @@
 // Minimal --flag value parsing shared by the subcommands. Unknown flags are errors naming the flag.
 #pragma once
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -7,9 +8,10 @@
 namespace stride::cli {
 
 class Args {
-public:
+   public:
     // `flags` lists accepted --names taking a value; `switches` lists accepted --names without one.
-    Args(int argc, char** argv, const std::set<std::string>& flags, const std::set<std::string>& switches = {});
+    Args(int argc, char** argv, const std::set<std::string>& flags,
+         const std::set<std::string>& switches = {});
 
     bool has(const std::string& name) const;
     std::string get(const std::string& name) const;  // throws Error "missing --name"
@@ -19,7 +21,7 @@ public:
     double get_double(const std::string& name, double fallback) const;
     uint64_t get_u64(const std::string& name, uint64_t fallback) const;
 
-private:
+   private:
     std::map<std::string, std::string> values_;
 };
 

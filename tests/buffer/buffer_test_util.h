@@ -1,6 +1,7 @@
 // tests/buffer/buffer_test_util.h: helpers shared by the buffer tests: a temporary directory that
 // cleans up after itself, sample factories, and a config pointing at both.
 #pragma once
+#include <cstdint>
 #include <unistd.h>
 
 #include <atomic>

@@ -160,6 +160,9 @@ TEST(Transformer, BadInputIsAClearError) {
     tf.forward(ok);
     std::vector<float> g(m.layout.numel());
     EXPECT_THROW(tf.backward({1.0f, 1.0f}, {}, g.data()), Error);
+    const TokenScores none = tf.forward(PackedBatch{});  // empty batch: empty scores, no-op backward
+    EXPECT_TRUE(none.logprob.empty());
+    tf.backward({}, {}, g.data());
     PackedBatch inconsistent = ok;
     inconsistent.cu_seqlens = {0, 2};
     EXPECT_THROW(tf.forward(inconsistent), Error);

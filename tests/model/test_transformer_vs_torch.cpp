@@ -78,6 +78,10 @@ class TransformerVsTorch : public ::testing::Test {
         }
         const fs::path root = fs::temp_directory_path() / ("stride_torch_ref_" + std::to_string(getpid()));
         fs::create_directories(root);
+        struct RemoveOnExit {
+            fs::path p;
+            ~RemoveOnExit() { fs::remove_all(p); }
+        } cleanup{root};
         std::string dirs;
         uint64_t seed = 1000;
         for (const Case& c : cases()) {
@@ -130,7 +134,8 @@ class TransformerVsTorch : public ::testing::Test {
                 meta["seqs"].push_back(std::vector<int>(batch.tokens.begin() + batch.cu_seqlens[s],
                                                         batch.tokens.begin() + batch.cu_seqlens[s + 1]));
             std::ofstream(dir / "meta.json") << meta.dump();
-            dirs += " " + dir.string();
+            dirs.push_back(' ');  // (not " " + ...: GCC 12 false -Wrestrict)
+            dirs += dir.string();
             results_.push_back(std::move(r));
         }
         const std::string script = std::string(STRIDE_SOURCE_DIR) + "/tests/model/reference/torch_model.py";
@@ -146,7 +151,6 @@ class TransformerVsTorch : public ::testing::Test {
             f.read(reinterpret_cast<char*>(r->ref.data()), n * sizeof(double));
             if (!f) setup_error_ = "short or missing out.bin for case " + r->c.name;
         }
-        fs::remove_all(root);
     }
     static void TearDownTestSuite() { results_.clear(); }
 

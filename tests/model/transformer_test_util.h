@@ -1,5 +1,6 @@
 // Tiny configs and random weights shared by the transformer tests (test_transformer*.cpp).
 #pragma once
+#include <cstdint>
 #include <cmath>
 #include <random>
 #include <string>

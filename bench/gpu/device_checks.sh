@@ -25,10 +25,10 @@ export STRIDE_PYTHON=${STRIDE_PYTHON:-python3}
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRIDE_ENGINE_ONLY=ON -DSTRIDE_CUDA=ON \
   -DCMAKE_PREFIX_PATH="$D/usr" -DCMAKE_LIBRARY_PATH="$LIB/openblas-openmp;$LIB" \
   -DCMAKE_INCLUDE_PATH="$D/usr/include;$D/usr/include/x86_64-linux-gnu/openblas-openmp" > "$OUT/build.log" 2>&1 \
-  && cmake --build build-gpu -j 16 >> "$OUT/build.log" 2>&1
+  && cmake --build build-gpu -j 16 -- -k 0 >> "$OUT/build.log" 2>&1
 echo "build rc=$?" | tee -a "$OUT/summary.txt"
 
-(cd build-gpu && ctest --output-on-failure -j 8 --timeout 300 -E 'tokenizer|vs_torch') > "$OUT/ctest.log" 2>&1
+(cd build-gpu && ctest --output-on-failure -j 8 --timeout 300 -E 'Tokenizer|VsTorch') > "$OUT/ctest.log" 2>&1
 echo "ctest rc=$? $(grep -E 'tests passed|tests failed' "$OUT/ctest.log")" | tee -a "$OUT/summary.txt"
 
 python3 tests/model/reference/hf_compat.py build-gpu/bin/stride "$OUT/hf_compat.json" > "$OUT/hf_compat.log" 2>&1

@@ -37,6 +37,7 @@ void print_usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    stride::ensure_fast_blas_kernels(argv);
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
         print_usage();
         return argc < 2 ? 2 : 0;

@@ -28,6 +28,7 @@ static const char* kUsage =
     "bench_decode [--seqs 64] [--prompt 32] [--new 64] [--reps 3] [--block-size 16] [--profile]\n" STRIDE_BENCH_MODEL_USAGE;
 
 int main(int argc, char** argv) {
+    stride::ensure_fast_blas_kernels(argv);  // the torch peer inherits the same OpenBLAS kernels
     const int threads = setup_threads();
     Args args(argc, argv, kUsage);
     const ModelConfig c = model_config_from_args(args);

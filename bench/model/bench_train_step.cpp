@@ -146,6 +146,7 @@ void profile_ops(const ModelConfig& c, const Model& m, const PackedBatch& batch,
 }  // namespace
 
 int main(int argc, char** argv) {
+    stride::ensure_fast_blas_kernels(argv);  // the torch peer inherits the same OpenBLAS kernels
     const int threads = setup_threads();
     Args args(argc, argv, kUsage);
     const ModelConfig c = model_config_from_args(args);

@@ -2,11 +2,15 @@
 
 #include <omp.h>
 
+#include <strings.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <mutex>
 #include <thread>
 
 extern "C" void openblas_set_num_threads(int num_threads);
+extern "C" char* openblas_get_corename(void);
 
 namespace stride {
 
@@ -28,6 +32,21 @@ void init_threads() {
         omp_set_num_threads(num_threads());
         openblas_set_num_threads(num_threads());
     });
+}
+
+void ensure_fast_blas_kernels(char** argv) {
+    if (std::getenv("OPENBLAS_CORETYPE")) return;  // the user's choice, or already re-executed
+    const char* core = openblas_get_corename();
+    if (!core || strcasecmp(core, "prescott") != 0) return;  // OpenBLAS recognised this CPU
+    const char* better = nullptr;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq"))
+        better = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        better = "Haswell";
+    if (!better) return;
+    setenv("OPENBLAS_CORETYPE", better, 1);
+    execv("/proc/self/exe", argv);  // returns only on failure: carry on with the slow kernels
 }
 
 }  // namespace stride

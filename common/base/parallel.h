@@ -10,4 +10,11 @@ int num_threads();
 // Applies num_threads() to OpenMP and OpenBLAS. Call once at program start (idempotent).
 void init_threads();
 
+// OpenBLAS 0.3.21 (Debian 12) does not recognise recent Xeons and falls back to its Prescott (SSE3)
+// kernels: 5x slower SGEMM (measured 40 vs 218 GFLOP/s on 2 cores). OpenBLAS picks its kernels when
+// it is loaded, before main, from OPENBLAS_CORETYPE. So when it reports Prescott on a CPU with
+// AVX-512 (or AVX2+FMA), this sets OPENBLAS_CORETYPE=SkylakeX (or Haswell) and re-executes the
+// program with the same arguments. Call first thing in main(). A user's OPENBLAS_CORETYPE is kept.
+void ensure_fast_blas_kernels(char** argv);
+
 }  // namespace stride

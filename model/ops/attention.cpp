@@ -7,7 +7,7 @@
 // Backward (FA2): one task per (sequence, kv head), which alone owns dK/dV of that kv head and dQ of
 // its query heads (no races, thread-count independent). Per key block: recompute P = exp(S - lse),
 // Di = rowsum(dO * O), dV += P^T dO, dP = dO V^T, dS = P (dP - Di), dQ += dS K scale, dK += dS^T Q scale,
-// with dK/dV accumulated transposed (rank-1 updates over contiguous keys).
+// with dK/dV accumulated transposed, kRowGroup query rows at a time (updates run over contiguous keys).
 // Tested against a naive O(T^2) implementation and finite differences in tests/model/test_ops.cpp.
 #include "model/ops/attention.h"
 
@@ -59,15 +59,27 @@ constexpr int kDimBlock = 32;
 inline void add_weighted_rows(float* out, const float* w, const float* x, size_t stride, int n, int D) {
     int d0 = 0;
     for (; d0 + kDimBlock <= D; d0 += kDimBlock) {
-        float o[kDimBlock];
-        for (int k = 0; k < kDimBlock; ++k) o[k] = out[d0 + k];
-        for (int c = 0; c < n; ++c) {
-            const float wc = w[c];
-            const float* xr = x + (size_t)c * stride + d0;
+        // Two accumulator sets (even / odd rows) so consecutive FMAs do not wait on each other.
+        float o[kDimBlock], o2[kDimBlock];
+        for (int k = 0; k < kDimBlock; ++k) o[k] = out[d0 + k], o2[k] = 0.0f;
+        int c = 0;
+        for (; c + 2 <= n; c += 2) {
+            const float wa = w[c], wb = w[c + 1];
+            const float* xa = x + (size_t)c * stride + d0;
+            const float* xb = xa + stride;
 #pragma omp simd
-            for (int k = 0; k < kDimBlock; ++k) o[k] += wc * xr[k];
+            for (int k = 0; k < kDimBlock; ++k) {
+                o[k] += wa * xa[k];
+                o2[k] += wb * xb[k];
+            }
         }
-        for (int k = 0; k < kDimBlock; ++k) out[d0 + k] = o[k];
+        if (c < n) {
+            const float wa = w[c];
+            const float* xa = x + (size_t)c * stride + d0;
+#pragma omp simd
+            for (int k = 0; k < kDimBlock; ++k) o[k] += wa * xa[k];
+        }
+        for (int k = 0; k < kDimBlock; ++k) out[d0 + k] = o[k] + o2[k];
     }
     for (; d0 + 8 <= D; d0 += 8) {  // head dims that are not a multiple of 32 (tests, odd models)
         float o[8];

@@ -100,6 +100,19 @@ TEST(JobThreads, RunsCheckpointsAndResumesWithoutRepeatingAStep) {
     // Nothing left to do: a third resume is a no-op that succeeds.
     ASSERT_EQ(run_stride({"run", cfg, "resume=auto"}, &out), 0) << out;
     EXPECT_EQ(read_metrics(run + "/metrics.jsonl").size(), 4u);
+
+    // `stride eval` scores the saved HF checkpoint on the eval split; greedy matches the trainer's
+    // last eval of the same weights.
+    const std::string report = dir + "/eval.json";
+    ASSERT_EQ(run_stride({"eval", cfg, "checkpoint=" + run + "/checkpoints/step_000004/model", "out=" + report}, &out), 0)
+        << out;
+    std::ifstream in(report);
+    auto ev = nlohmann::json::parse(in);
+    EXPECT_EQ(ev["prompts"], 20);
+    EXPECT_DOUBLE_EQ(ev["greedy"]["accuracy"].get<double>(), m[3]["eval/accuracy"].get<double>());
+    EXPECT_TRUE(ev["sampled"].contains("accuracy"));
+    EXPECT_NE(run_stride({"eval", cfg}, &out), 0);
+    EXPECT_NE(out.find("checkpoint="), std::string::npos) << out;
     fs::remove_all(dir);
 }
 

@@ -1,0 +1,157 @@
+// The scheduler's prompt service over real sockets: the staleness gate (which steps may be
+// generated at which trainer version), the end of the job, determinism, and bad requests.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "common/config.h"
+#include "common/messaging.h"
+#include "common/weight_sync.h"
+#include "scheduler/job_context.h"
+#include "scheduler/prompt_dispatcher.h"
+
+using namespace stride;
+
+namespace {
+
+JobContext tiny_context() {
+    const std::string yaml = std::string("name: disp\ntokenizer: ") + STRIDE_SOURCE_DIR +
+                             "/configs/tokenizers/arith/tokenizer.json\n"
+                             "data: {train: 'gen:arith?n=30&seed=4', eval_size: 5}\n"
+                             "rollout: {n: 2, max_tokens: 4}\nreward: {fn: arith}\n"
+                             "trainer: {steps: 3, prompts_per_step: 4}\n";
+    return make_job_context(parse_job_config(yaml, "test.yaml"));
+}
+
+struct Client {
+    ZmqContext ctx;
+    RequestClient rpc;
+    Client(const std::string& ep, const std::string& job) : rpc(ctx, ep, job) {}
+    v1::PromptBatch ask(uint32_t n) {
+        v1::Envelope e = make_envelope(rpc.job_id());
+        e.mutable_prompt_request()->set_worker_id("w");
+        e.mutable_prompt_request()->set_max_prompts(n);
+        auto reply = rpc.call(e, 3000);
+        EXPECT_TRUE(reply.has_value());
+        EXPECT_TRUE(reply && reply->has_prompt_batch()) << (reply ? reply->DebugString() : "no reply");
+        return reply && reply->has_prompt_batch() ? reply->prompt_batch() : v1::PromptBatch{};
+    }
+};
+
+WeightBlob blob(int64_t v) {
+    WeightBlob b;
+    b.version = v;
+    b.bytes.assign(16, 0);
+    return b;
+}
+
+// The gate reads the trainer version at most every 20 ms.
+void let_gate_refresh() { std::this_thread::sleep_for(std::chrono::milliseconds(40)); }
+
+}  // namespace
+
+TEST(PromptDispatcher, SyncGateHandsOutOneStepPerVersionThenFinishes) {
+    JobContext ctx = tiny_context();
+    WeightPublisher pub(ctx.job_id, "tcp://127.0.0.1:*");
+    DispatcherOptions opt{4, 3, /*max_lag=*/0, 1, 0};
+    PromptDispatcher d(ctx, "tcp://127.0.0.1:*", pub.endpoint(), opt);
+    Client c(d.endpoint(), ctx.job_id);
+
+    // No weights published yet: nothing may be generated.
+    v1::PromptBatch b = c.ask(100);
+    EXPECT_EQ(b.prompts_size(), 0);
+    EXPECT_FALSE(b.finished());
+    EXPECT_GT(b.retry_after_ms(), 0u);
+
+    std::set<std::string> ids;
+    for (int64_t v = 0; v < 3; ++v) {
+        pub.publish(blob(v));
+        let_gate_refresh();
+        b = c.ask(100);
+        ASSERT_EQ(b.prompts_size(), 4) << "version " << v;  // step v only
+        EXPECT_EQ(b.min_policy_version(), v);
+        for (const auto& p : b.prompts()) {
+            EXPECT_FALSE(p.token_ids().empty());
+            EXPECT_FALSE(p.label().empty());
+            ids.insert(p.prompt_id());
+        }
+        EXPECT_EQ(c.ask(100).prompts_size(), 0);  // gate closed until the trainer moves on
+    }
+    EXPECT_EQ(ids.size(), 12u);
+    pub.publish(blob(3));
+    let_gate_refresh();
+    EXPECT_TRUE(c.ask(100).finished());
+    EXPECT_EQ(d.dispatched(), 12);
+}
+
+TEST(PromptDispatcher, LagLetsRolloutRunAheadAndSmallRequestsAreHonoured) {
+    JobContext ctx = tiny_context();
+    WeightPublisher pub(ctx.job_id, "tcp://127.0.0.1:*");
+    pub.publish(blob(0));
+    DispatcherOptions opt{4, 3, /*max_lag=*/1, 1, 0};
+    PromptDispatcher d(ctx, "tcp://127.0.0.1:*", pub.endpoint(), opt);
+    Client c(d.endpoint(), ctx.job_id);
+    let_gate_refresh();
+    v1::PromptBatch a = c.ask(3), b = c.ask(100);
+    EXPECT_EQ(a.prompts_size(), 3);
+    EXPECT_EQ(b.prompts_size(), 5);  // steps 0 and 1 open at version 0 with lag 1
+    EXPECT_EQ(b.min_policy_version(), 0);
+    EXPECT_EQ(c.ask(100).prompts_size(), 0);
+}
+
+TEST(PromptDispatcher, OrderIsAFunctionOfSeedAndIndexAcrossEpochs) {
+    JobContext ctx = tiny_context();
+    WeightPublisher pub(ctx.job_id, "tcp://127.0.0.1:*");
+    DispatcherOptions opt{4, 3, 0, 7, 0};
+    PromptDispatcher a(ctx, "tcp://127.0.0.1:*", pub.endpoint(), opt), b(ctx, "tcp://127.0.0.1:*", pub.endpoint(), opt);
+    const int64_t n = static_cast<int64_t>(ctx.train.size());
+    std::set<int64_t> epoch0;
+    for (int64_t p = 0; p < n; ++p) {
+        EXPECT_EQ(a.prompt_at(p).SerializeAsString(), b.prompt_at(p).SerializeAsString());
+        epoch0.insert(a.prompt_at(p).dataset_index());
+    }
+    EXPECT_EQ(static_cast<int64_t>(epoch0.size()), n);  // each example once per epoch
+    EXPECT_EQ(a.prompt_at(n).epoch(), 1u);
+    // Resuming at prompt k hands out exactly what the original run would have from k on.
+    DispatcherOptions resumed = opt;
+    resumed.start_prompt = 8;
+    pub.publish(blob(2));
+    PromptDispatcher r(ctx, "tcp://127.0.0.1:*", pub.endpoint(), resumed);
+    Client c(r.endpoint(), ctx.job_id);
+    let_gate_refresh();
+    v1::PromptBatch got = c.ask(100);
+    ASSERT_EQ(got.prompts_size(), 4);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(got.prompts(i).prompt_id(), a.prompt_at(8 + i).prompt_id());
+}
+
+TEST(PromptDispatcher, BadRequestsAreRejectedCountedAndServiceGoesOn) {
+    JobContext ctx = tiny_context();
+    WeightPublisher pub(ctx.job_id, "tcp://127.0.0.1:*");
+    pub.publish(blob(0));
+    PromptDispatcher d(ctx, "tcp://127.0.0.1:*", pub.endpoint(), DispatcherOptions{4, 3, 0, 1, 0});
+    ZmqContext zctx;
+    RequestClient raw(zctx, d.endpoint(), ctx.job_id);
+    for (const std::string& junk : {std::string("\xff\x00garbage", 9), std::string()}) {
+        auto reply = raw.call_raw(junk, 3000);
+        ASSERT_TRUE(reply.has_value());
+        v1::Envelope e;
+        ASSERT_TRUE(e.ParseFromString(*reply));
+        EXPECT_TRUE(e.has_error());
+    }
+    Client other(d.endpoint(), "another-job");
+    v1::Envelope req = make_envelope("another-job");
+    req.mutable_prompt_request()->set_max_prompts(4);
+    auto r = other.rpc.call(req, 3000);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_TRUE(r->has_error());
+    // A body the scheduler does not serve.
+    v1::Envelope wrong = make_envelope(ctx.job_id);
+    wrong.mutable_stats_request();
+    Client mine(d.endpoint(), ctx.job_id);
+    auto w = mine.rpc.call(wrong, 3000);
+    ASSERT_TRUE(w.has_value());
+    EXPECT_EQ(w->error().code(), v1::ERROR_CODE_UNKNOWN_BODY);
+    EXPECT_EQ(d.rejected(), 4u);
+    let_gate_refresh();
+    EXPECT_EQ(mine.ask(100).prompts_size(), 4);
+}

@@ -1,4 +1,5 @@
 #include "model/decoder.h"
+#include "model/backend.h"
 
 #include <algorithm>
 #include <cstring>
@@ -72,6 +73,7 @@ const float* Decoder::extend_with_logprobs(const DecodeBatch& batch, const int* 
 }
 
 void Decoder::run(const DecodeBatch& batch, const int* targets, float temperature, float* logprobs) {
+    const Backend& ops = cpu_backend();
     const ModelConfig& c = model_.config();
     const ModelWeights& w = model_.w;
     const int n = batch.num_seqs(), T = batch.num_tokens();
@@ -117,23 +119,23 @@ void Decoder::run(const DecodeBatch& batch, const int* targets, float temperatur
     // ---- layers -----------------------------------------------------------------------------------
     float* x = x_.data();
     float* xn = xn_.data();
-    embedding_forward(x, batch.tokens.data(), w.embed, T, H, V);
+    ops.embedding_forward(x, batch.tokens.data(), w.embed, T, H, V);
     const int B = cache_.block_size();
     const size_t kv_row = static_cast<size_t>(Hkv);
     for (int l = 0; l < c.layers; ++l) {
         const LayerWeights& lw = w.layers[l];
-        rmsnorm_forward(xn, nullptr, x, lw.attn_norm, T, H, c.rms_eps);
+        ops.rmsnorm_forward(xn, nullptr, x, lw.attn_norm, T, H, c.rms_eps);
         float* q_proj = c.qk_norm ? q_raw_.data() : q_.data();
         float* k_proj = c.qk_norm ? k_raw_.data() : k_.data();
-        matmul_forward(q_proj, xn, lw.wq, lw.bq, T, H, Hq);
-        matmul_forward(k_proj, xn, lw.wk, lw.bk, T, H, Hkv);
-        matmul_forward(v_.data(), xn, lw.wv, lw.bv, T, H, Hkv);
+        ops.matmul_forward(q_proj, xn, lw.wq, lw.bq, T, H, Hq);
+        ops.matmul_forward(k_proj, xn, lw.wk, lw.bk, T, H, Hkv);
+        ops.matmul_forward(v_.data(), xn, lw.wv, lw.bv, T, H, Hkv);
         if (c.qk_norm) {  // Qwen3: RMSNorm over head_dim per head, after projection, before RoPE
-            rmsnorm_forward(q_.data(), nullptr, q_proj, lw.q_norm, T * c.heads, D, c.rms_eps);
-            rmsnorm_forward(k_.data(), nullptr, k_proj, lw.k_norm, T * c.kv_heads, D, c.rms_eps);
+            ops.rmsnorm_forward(q_.data(), nullptr, q_proj, lw.q_norm, T * c.heads, D, c.rms_eps);
+            ops.rmsnorm_forward(k_.data(), nullptr, k_proj, lw.k_norm, T * c.kv_heads, D, c.rms_eps);
         }
-        rope_forward(q_.data(), pos_.data(), inv_freq_.data(), T, c.heads, D);
-        rope_forward(k_.data(), pos_.data(), inv_freq_.data(), T, c.kv_heads, D);
+        ops.rope_forward(q_.data(), pos_.data(), inv_freq_.data(), T, c.heads, D);
+        ops.rope_forward(k_.data(), pos_.data(), inv_freq_.data(), T, c.kv_heads, D);
 
         // Slot mapping: token t's K/V row goes to (block slot/B, offset slot%B) of this layer.
         // (Threads only pay off for big prefills; a decode step copies a few KB.)
@@ -145,20 +147,20 @@ void Decoder::run(const DecodeBatch& batch, const int* targets, float temperatur
             std::memcpy(cache_.block_data(block, l, 1) + off * kv_row, v_.data() + t * kv_row,
                         kv_row * sizeof(float));
         }
-        paged_attention_forward(att_.data(), q_.data(), cache_.block_data(0, l, 0),
-                                cache_.block_data(0, l, 1), cache_.block_stride(), tables_.data(), max_blocks,
-                                row_.data(), pos_.data(), T, c.heads, c.kv_heads, D, B);
+        ops.paged_attention_forward(att_.data(), q_.data(), cache_.block_data(0, l, 0),
+                                    cache_.block_data(0, l, 1), cache_.block_stride(), tables_.data(),
+                                    max_blocks, row_.data(), pos_.data(), T, c.heads, c.kv_heads, D, B);
 
-        matmul_forward(proj_.data(), att_.data(), lw.wo, lw.bo, T, Hq, H);
+        ops.matmul_forward(proj_.data(), att_.data(), lw.wo, lw.bo, T, Hq, H);
         const long long TH = static_cast<long long>(T) * H;
 #pragma omp parallel for simd if (TH >= 65536)
         for (long long i = 0; i < TH; ++i) x[i] += proj_[i];
 
-        rmsnorm_forward(xn, nullptr, x, lw.mlp_norm, T, H, c.rms_eps);
-        matmul_forward(gate_.data(), xn, lw.w_gate, lw.b_gate, T, H, I);
-        matmul_forward(up_.data(), xn, lw.w_up, lw.b_up, T, H, I);
-        swiglu_forward(act_.data(), gate_.data(), up_.data(), static_cast<size_t>(T) * I);
-        matmul_forward(proj_.data(), act_.data(), lw.w_down, lw.b_down, T, I, H);
+        ops.rmsnorm_forward(xn, nullptr, x, lw.mlp_norm, T, H, c.rms_eps);
+        ops.matmul_forward(gate_.data(), xn, lw.w_gate, lw.b_gate, T, H, I);
+        ops.matmul_forward(up_.data(), xn, lw.w_up, lw.b_up, T, H, I);
+        ops.swiglu_forward(act_.data(), gate_.data(), up_.data(), static_cast<size_t>(T) * I);
+        ops.matmul_forward(proj_.data(), act_.data(), lw.w_down, lw.b_down, T, I, H);
 #pragma omp parallel for simd if (TH >= 65536)
         for (long long i = 0; i < TH; ++i) x[i] += proj_[i];
     }
@@ -166,8 +168,9 @@ void Decoder::run(const DecodeBatch& batch, const int* targets, float temperatur
     // ---- head -------------------------------------------------------------------------------------
     if (targets) {
         // Every position is scored: final norm over all T rows, then the chunked LM head.
-        rmsnorm_forward(xn, nullptr, x, w.final_norm, T, H, c.rms_eps);
-        lm_head_logprob_forward(logprobs, nullptr, xn, w.lm_head, targets, T, H, V, temperature, 256);
+        ops.rmsnorm_forward(xn, nullptr, x, w.final_norm, T, H, c.rms_eps);
+        ops.lm_head_logprob_forward(logprobs, nullptr, xn, w.lm_head, targets, T, H, V, temperature, 256,
+                                    nullptr);
         for (int s = 0; s < n; ++s)
             std::memcpy(last_.data() + static_cast<size_t>(s) * H,
                         xn + static_cast<size_t>(batch.cu_tokens[s + 1] - 1) * H, H * sizeof(float));
@@ -176,9 +179,9 @@ void Decoder::run(const DecodeBatch& batch, const int* targets, float temperatur
         for (int s = 0; s < n; ++s)
             std::memcpy(xn + static_cast<size_t>(s) * H,
                         x + static_cast<size_t>(batch.cu_tokens[s + 1] - 1) * H, H * sizeof(float));
-        rmsnorm_forward(last_.data(), nullptr, xn, w.final_norm, n, H, c.rms_eps);
+        ops.rmsnorm_forward(last_.data(), nullptr, xn, w.final_norm, n, H, c.rms_eps);
     }
-    lm_head_logits(logits_.data(), last_.data(), w.lm_head, n, H, V);
+    ops.lm_head_logits(logits_.data(), last_.data(), w.lm_head, n, H, V);
 }
 
 }  // namespace stride

@@ -11,6 +11,7 @@
 #include "common/base/error.h"
 #include "common/base/parallel.h"
 #include "model/activations.h"
+#include "model/backend.h"
 #include "model/ops/attention.h"
 #include "model/ops/embedding.h"
 #include "model/ops/logprob.h"
@@ -44,6 +45,7 @@ void zero(float* p, size_t n) {
 
 struct Transformer::Impl {
     const Model& model;
+    const Backend& ops = cpu_backend();
     std::vector<float> inv_freq;  // [D/2] RoPE inverse frequencies
     ActivationArena arena;
     // The last forward's batch, kept for backward.
@@ -65,26 +67,26 @@ struct Transformer::Impl {
         const int T = this->T(), H = c.hidden, I = c.intermediate, D = c.head_dim;
         const int nq = c.heads, nkv = c.kv_heads, Hq = c.q_dim(), Hkv = c.kv_dim();
 
-        rmsnorm_forward(a.ln1, a.ln1_rstd, x_in, w.attn_norm, T, H, c.rms_eps);
-        matmul_forward(c.qk_norm ? a.q_pre : a.q, a.ln1, w.wq, w.bq, T, H, Hq);
-        matmul_forward(c.qk_norm ? a.k_pre : a.k, a.ln1, w.wk, w.bk, T, H, Hkv);
-        matmul_forward(a.v, a.ln1, w.wv, w.bv, T, H, Hkv);
+        ops.rmsnorm_forward(a.ln1, a.ln1_rstd, x_in, w.attn_norm, T, H, c.rms_eps);
+        ops.matmul_forward(c.qk_norm ? a.q_pre : a.q, a.ln1, w.wq, w.bq, T, H, Hq);
+        ops.matmul_forward(c.qk_norm ? a.k_pre : a.k, a.ln1, w.wk, w.bk, T, H, Hkv);
+        ops.matmul_forward(a.v, a.ln1, w.wv, w.bv, T, H, Hkv);
         if (c.qk_norm) {  // Qwen3: per-head RMSNorm over D, after projection, before RoPE
-            rmsnorm_forward(a.q, a.q_rstd, a.q_pre, w.q_norm, T * nq, D, c.rms_eps);
-            rmsnorm_forward(a.k, a.k_rstd, a.k_pre, w.k_norm, T * nkv, D, c.rms_eps);
+            ops.rmsnorm_forward(a.q, a.q_rstd, a.q_pre, w.q_norm, T * nq, D, c.rms_eps);
+            ops.rmsnorm_forward(a.k, a.k_rstd, a.k_pre, w.k_norm, T * nkv, D, c.rms_eps);
         }
-        rope_forward(a.q, positions.data(), inv_freq.data(), T, nq, D);
-        rope_forward(a.k, positions.data(), inv_freq.data(), T, nkv, D);
-        attention_forward(a.att, a.lse, a.q, a.k, a.v, cu_seqlens.data(), n_seqs(), nq, nkv, D);
-        matmul_forward(a.res_mid, a.att, w.wo, w.bo, T, Hq, H);
+        ops.rope_forward(a.q, positions.data(), inv_freq.data(), T, nq, D);
+        ops.rope_forward(a.k, positions.data(), inv_freq.data(), T, nkv, D);
+        ops.attention_forward(a.att, a.lse, a.q, a.k, a.v, cu_seqlens.data(), n_seqs(), nq, nkv, D);
+        ops.matmul_forward(a.res_mid, a.att, w.wo, w.bo, T, Hq, H);
         add_inplace(a.res_mid, x_in, (size_t)T * H);
 
-        rmsnorm_forward(a.ln2, a.ln2_rstd, a.res_mid, w.mlp_norm, T, H, c.rms_eps);
-        matmul_forward(a.gate, a.ln2, w.w_gate, w.b_gate, T, H, I);
-        matmul_forward(a.up, a.ln2, w.w_up, w.b_up, T, H, I);
-        swiglu_forward(a.act, a.gate, a.up, (size_t)T * I);
+        ops.rmsnorm_forward(a.ln2, a.ln2_rstd, a.res_mid, w.mlp_norm, T, H, c.rms_eps);
+        ops.matmul_forward(a.gate, a.ln2, w.w_gate, w.b_gate, T, H, I);
+        ops.matmul_forward(a.up, a.ln2, w.w_up, w.b_up, T, H, I);
+        ops.swiglu_forward(a.act, a.gate, a.up, (size_t)T * I);
         if (x_out) {
-            matmul_forward(x_out, a.act, w.w_down, w.b_down, T, I, H);
+            ops.matmul_forward(x_out, a.act, w.w_down, w.b_down, T, I, H);
             add_inplace(x_out, a.res_mid, (size_t)T * H);
         }
     }
@@ -101,35 +103,35 @@ struct Transformer::Impl {
 
         // MLP block: r_{l+1} = m + down(act); the residual path passes d_res through unchanged.
         zero(A.d_act, (size_t)T * I);
-        matmul_backward(A.d_act, g.w_down, g.b_down, A.d_res, a.act, w.w_down, T, I, H);
-        swiglu_backward(A.d_gate, A.d_up, A.d_act, a.gate, a.up, (size_t)T * I);
+        ops.matmul_backward(A.d_act, g.w_down, g.b_down, A.d_res, a.act, w.w_down, T, I, H);
+        ops.swiglu_backward(A.d_gate, A.d_up, A.d_act, a.gate, a.up, (size_t)T * I);
         zero(A.d_x, (size_t)T * H);
-        matmul_backward(A.d_x, g.w_gate, g.b_gate, A.d_gate, a.ln2, w.w_gate, T, H, I);
-        matmul_backward(A.d_x, g.w_up, g.b_up, A.d_up, a.ln2, w.w_up, T, H, I);
-        rmsnorm_backward(A.d_res, g.mlp_norm, A.d_x, a.res_mid, w.mlp_norm, a.ln2_rstd, T, H);
+        ops.matmul_backward(A.d_x, g.w_gate, g.b_gate, A.d_gate, a.ln2, w.w_gate, T, H, I);
+        ops.matmul_backward(A.d_x, g.w_up, g.b_up, A.d_up, a.ln2, w.w_up, T, H, I);
+        ops.rmsnorm_backward(A.d_res, g.mlp_norm, A.d_x, a.res_mid, w.mlp_norm, a.ln2_rstd, T, H);
 
         // Attention block: m = r_l + o_proj(att).
         zero(A.d_att, (size_t)T * Hq);
-        matmul_backward(A.d_att, g.wo, g.bo, A.d_res, a.att, w.wo, T, Hq, H);
-        attention_backward(A.d_q, A.d_k, A.d_v, A.d_att, a.att, a.lse, a.q, a.k, a.v, cu_seqlens.data(),
-                           n_seqs(), nq, nkv, D);
-        rope_backward(A.d_q, positions.data(), inv_freq.data(), T, nq, D);
-        rope_backward(A.d_k, positions.data(), inv_freq.data(), T, nkv, D);
+        ops.matmul_backward(A.d_att, g.wo, g.bo, A.d_res, a.att, w.wo, T, Hq, H);
+        ops.attention_backward(A.d_q, A.d_k, A.d_v, A.d_att, a.att, a.lse, a.q, a.k, a.v, cu_seqlens.data(),
+                               n_seqs(), nq, nkv, D);
+        ops.rope_backward(A.d_q, positions.data(), inv_freq.data(), T, nq, D);
+        ops.rope_backward(A.d_k, positions.data(), inv_freq.data(), T, nkv, D);
         const float* dq = A.d_q;
         const float* dk = A.d_k;
         if (c.qk_norm) {
             zero(A.d_q_pre, (size_t)T * Hq);
             zero(A.d_k_pre, (size_t)T * Hkv);
-            rmsnorm_backward(A.d_q_pre, g.q_norm, A.d_q, a.q_pre, w.q_norm, a.q_rstd, T * nq, D);
-            rmsnorm_backward(A.d_k_pre, g.k_norm, A.d_k, a.k_pre, w.k_norm, a.k_rstd, T * nkv, D);
+            ops.rmsnorm_backward(A.d_q_pre, g.q_norm, A.d_q, a.q_pre, w.q_norm, a.q_rstd, T * nq, D);
+            ops.rmsnorm_backward(A.d_k_pre, g.k_norm, A.d_k, a.k_pre, w.k_norm, a.k_rstd, T * nkv, D);
             dq = A.d_q_pre;
             dk = A.d_k_pre;
         }
         zero(A.d_x, (size_t)T * H);
-        matmul_backward(A.d_x, g.wq, g.bq, dq, a.ln1, w.wq, T, H, Hq);
-        matmul_backward(A.d_x, g.wk, g.bk, dk, a.ln1, w.wk, T, H, Hkv);
-        matmul_backward(A.d_x, g.wv, g.bv, A.d_v, a.ln1, w.wv, T, H, Hkv);
-        rmsnorm_backward(A.d_res, g.attn_norm, A.d_x, x_in, w.attn_norm, a.ln1_rstd, T, H);
+        ops.matmul_backward(A.d_x, g.wq, g.bq, dq, a.ln1, w.wq, T, H, Hq);
+        ops.matmul_backward(A.d_x, g.wk, g.bk, dk, a.ln1, w.wk, T, H, Hkv);
+        ops.matmul_backward(A.d_x, g.wv, g.bv, A.d_v, a.ln1, w.wv, T, H, Hkv);
+        ops.rmsnorm_backward(A.d_res, g.attn_norm, A.d_x, x_in, w.attn_norm, a.ln1_rstd, T, H);
     }
 
     // Views of a gradient buffer with the weights' layout, by pointer offset (no name lookups).
@@ -163,6 +165,7 @@ size_t Transformer::activation_bytes() const {
 
 TokenScores Transformer::forward(const PackedBatch& batch, const ForwardOptions& opt) {
     Impl& m = *impl_;
+    const Backend& ops = m.ops;
     const ModelConfig& c = m.model.config();
     const int T = batch.num_tokens();
     STRIDE_CHECK(batch.positions.size() == batch.tokens.size(),
@@ -192,11 +195,12 @@ TokenScores Transformer::forward(const PackedBatch& batch, const ForwardOptions&
     Activations& A = *m.acts;
     const int H = c.hidden;
 
-    embedding_forward(A.residual[0], m.tokens.data(), m.model.w.embed, T, H, c.vocab);
+    ops.embedding_forward(A.residual[0], m.tokens.data(), m.model.w.embed, T, H, c.vocab);
     for (int l = 0; l < c.layers; ++l) m.layer_forward(l, A.residual[l], A.residual[l + 1]);
-    rmsnorm_forward(A.final_norm, A.final_rstd, A.residual[c.layers], m.model.w.final_norm, T, H, c.rms_eps);
-    lm_head_logprob_forward(A.lp_rows, A.ent_rows, A.final_norm, m.model.w.lm_head, m.targets.data(), T, H,
-                            c.vocab, opt.temperature, opt.logprob_chunk, A.logits);
+    ops.rmsnorm_forward(A.final_norm, A.final_rstd, A.residual[c.layers], m.model.w.final_norm, T, H,
+                        c.rms_eps);
+    ops.lm_head_logprob_forward(A.lp_rows, A.ent_rows, A.final_norm, m.model.w.lm_head, m.targets.data(), T,
+                                H, c.vocab, opt.temperature, opt.logprob_chunk, A.logits);
 
     // Row t predicted token t+1: move results to the position of the predicted token.
     TokenScores out;
@@ -213,6 +217,7 @@ TokenScores Transformer::forward(const PackedBatch& batch, const ForwardOptions&
 void Transformer::backward(const std::vector<float>& g_logprob, const std::vector<float>& g_entropy,
                            float* grads) {
     Impl& m = *impl_;
+    const Backend& ops = m.ops;
     STRIDE_CHECK(m.acts != nullptr, "backward: call forward() first");
     STRIDE_CHECK(grads != nullptr, "backward: gradient buffer is null");
     const ModelConfig& c = m.model.config();
@@ -234,17 +239,17 @@ void Transformer::backward(const std::vector<float>& g_logprob, const std::vecto
         A.g_ent_rows[t] = has && !g_entropy.empty() ? g_entropy[t + 1] : 0.0f;
     }
     zero(A.d_x, (size_t)T * H);
-    lm_head_logprob_backward(A.d_x, g.lm_head, A.g_lp_rows, A.g_ent_rows, A.final_norm, m.model.w.lm_head,
-                             m.targets.data(), T, H, c.vocab, m.opt.temperature, m.opt.logprob_chunk,
-                             A.logits);
+    ops.lm_head_logprob_backward(A.d_x, g.lm_head, A.g_lp_rows, A.g_ent_rows, A.final_norm, m.model.w.lm_head,
+                                 m.targets.data(), T, H, c.vocab, m.opt.temperature, m.opt.logprob_chunk,
+                                 A.logits);
     zero(A.d_res, (size_t)T * H);
-    rmsnorm_backward(A.d_res, g.final_norm, A.d_x, A.residual[c.layers], m.model.w.final_norm, A.final_rstd,
-                     T, H);
+    ops.rmsnorm_backward(A.d_res, g.final_norm, A.d_x, A.residual[c.layers], m.model.w.final_norm,
+                         A.final_rstd, T, H);
     for (int l = c.layers - 1; l >= 0; --l) {
         if (m.opt.recompute) m.layer_forward(l, A.residual[l], nullptr);
         m.layer_backward(l, g.layers[l]);
     }
-    embedding_backward(g.embed, A.d_res, m.tokens.data(), T, H);
+    ops.embedding_backward(g.embed, A.d_res, m.tokens.data(), T, H);
 }
 
 }  // namespace stride

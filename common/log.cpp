@@ -4,6 +4,7 @@
 #include <fmt/chrono.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <chrono>
@@ -56,7 +57,7 @@ std::unique_ptr<spdlog::formatter> make_log_formatter(bool json) {
     return std::make_unique<spdlog::pattern_formatter>("[%Y-%m-%d %H:%M:%S.%e] [%n] [%^%l%$] %v");
 }
 
-void init_logging(const std::string& role, const std::string& level, bool json) {
+void init_logging(const std::string& role, const std::string& level, bool json, const std::string& file) {
     auto lvl = parse_log_level(level);
     // Colours only in text mode: escape codes would corrupt JSON lines.
     spdlog::sink_ptr sink;
@@ -65,7 +66,17 @@ void init_logging(const std::string& role, const std::string& level, bool json) 
     else
         sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
     sink->set_formatter(make_log_formatter(json));
-    auto logger = std::make_shared<spdlog::logger>(role, sink);
+    std::vector<spdlog::sink_ptr> sinks{sink};
+    if (!file.empty()) {
+        try {
+            auto f = std::make_shared<spdlog::sinks::basic_file_sink_mt>(file, /*truncate=*/false);
+            f->set_formatter(make_log_formatter(json));
+            sinks.push_back(f);
+        } catch (const spdlog::spdlog_ex& e) {
+            throw Error("log file " + file + ": " + e.what());
+        }
+    }
+    auto logger = std::make_shared<spdlog::logger>(role, sinks.begin(), sinks.end());
     logger->set_level(lvl);
     logger->flush_on(spdlog::level::warn);
     spdlog::drop_all();  // role loggers of an earlier init would keep the old sink

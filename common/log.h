@@ -21,7 +21,8 @@ spdlog::level::level_enum parse_log_level(const std::string& level);
 std::unique_ptr<spdlog::formatter> make_log_formatter(bool json);
 
 // Makes the default logger (spdlog::info(...)) a stderr logger named `role` at `level`.
-void init_logging(const std::string& role, const std::string& level, bool json);
+// Logs go to stderr and, when `file` is set, are appended to it too (the run directory's logs/).
+void init_logging(const std::string& role, const std::string& level, bool json, const std::string& file = "");
 
 // A logger named `role` writing through the default logger's sinks and level; created on first use.
 std::shared_ptr<spdlog::logger> role_logger(const std::string& role);

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -52,7 +53,8 @@ int role(int argc, char** argv) {
     std::signal(SIGTERM, on_role_signal);
     const JobConfig cfg = load_job_config(config_path, overrides);
     const std::string role_name = name == "rollout" ? "rollout-" + std::to_string(worker) : name;
-    init_logging(role_name, cfg.log.level, cfg.log.json);
+    std::filesystem::create_directories(cfg.run_path() + "/logs");
+    init_logging(role_name, cfg.log.level, cfg.log.json, cfg.run_path() + "/logs/" + role_name + ".log");
     const JobEndpoints ep = process_endpoints(cfg);
     JobContext ctx = make_job_context(cfg);
 

@@ -179,8 +179,8 @@ int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std
 
 int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
     const std::string run = cfg.run_path();
-    fs::create_directories(run);
-    init_logging("scheduler", cfg.log.level, cfg.log.json);
+    fs::create_directories(run + "/logs");
+    init_logging("scheduler", cfg.log.level, cfg.log.json, run + "/logs/scheduler.log");
     {
         std::ofstream out(run + "/config.yaml");
         out << dump_job_config(cfg);

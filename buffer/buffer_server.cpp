@@ -25,6 +25,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "buffer/buffer_metrics.h"
 #include "buffer/group_index.h"
 #include "buffer/sample_store.h"
 #include "common/base/error.h"
@@ -89,6 +90,7 @@ struct BufferServer::Impl {
     ReplySocket sock;
     GroupIndex index;
     BufferStats counters;  // touched only by the serving thread
+    BufferMetrics prometheus{cfg.job_id};  // /metrics twin of `counters`
     std::set<uint64_t> committed;
     uint64_t next_batch_id = 1;
     struct LastPull {
@@ -534,6 +536,7 @@ void BufferServer::Impl::publish_stats() {
     counters.leases_open = index.leases_open();
     counters.capacity_samples = cfg.capacity_samples;
     counters.bytes_on_disk = store.bytes_on_disk();
+    prometheus.update(counters);
     std::lock_guard<std::mutex> lock(published_mutex);
     published = counters;
 }

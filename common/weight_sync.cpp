@@ -234,9 +234,8 @@ bool WeightSubscriber::fetch_if_newer(int64_t have_version, int timeout_ms, Weig
         if (c.version() != version || c.offset() != received || n == 0 || received + n > total ||
             (received + n < total && n != chunk))
             throw fail("chunk at offset " + std::to_string(c.offset()) + " is out of order or out of bounds");
-        if (crc32c(body.data(), n) != c.crc32())
+        if (crc32c_copy(blob.bytes.data() + received, body.data(), n) != c.crc32())
             throw fail("chunk at offset " + std::to_string(c.offset()) + " failed its checksum");
-        std::memcpy(blob.bytes.data() + received, body.data(), n);
         received += n;
         ++chunks;
         if (chunks == 1) {

@@ -9,6 +9,7 @@
 #include "common/messaging.h"
 #include "common/weight_sync.h"
 #include "model/generator.h"
+#include "rollout/rollout_metrics.h"
 #include "trainer/evaluate.h"
 
 namespace stride {
@@ -44,6 +45,7 @@ void RolloutWorker::run(const std::atomic<bool>& stop) {
     RequestClient scheduler(zctx, ep_.scheduler, ctx_.job_id);
     BufferClient buffer(zctx, ep_.buffer, ctx_.job_id);
     WeightSubscriber weights(ctx_.job_id, ep_.weights);
+    RolloutMetrics metrics(ctx_.job_id, id_);  // Prometheus series of this worker
 
     Model model(ctx_.model_config());
     WeightBlob blob;
@@ -51,13 +53,14 @@ void RolloutWorker::run(const std::atomic<bool>& stop) {
     auto load_weights = [&](int64_t at_least) {
         // Blocks until the publisher holds a version >= at_least (or stop).
         while (!stop && version < at_least) {
-            if (weights.fetch_if_newer(version, 5000, blob)) {
+            if (weights.fetch_if_newer(version, 5000, blob, &metrics.fetch)) {
                 STRIDE_CHECK(blob.bytes.size() == model.data.size() * sizeof(float),
                              "rollout " + id_ + ": weight blob of " + std::to_string(blob.bytes.size()) +
                                  " bytes does not match the model (" + std::to_string(model.data.size() * 4) + ")");
                 std::memcpy(model.data.data(), blob.bytes.data(), blob.bytes.size());
                 version = blob.version;
                 ++stats_.weight_updates;
+                metrics.weights_loaded(version);
             } else if (version < at_least) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(10));
             }
@@ -88,6 +91,7 @@ void RolloutWorker::run(const std::atomic<bool>& stop) {
             if (reply && reply->has_prompt_batch()) {
                 const v1::PromptBatch& pb = reply->prompt_batch();
                 finished = pb.finished();
+                metrics.prompts_received(pb.prompts_size());
                 if (pb.prompts_size() > 0) {
                     // Weights switch only between batches of work, when nothing is in flight.
                     if (pending.empty()) load_weights(pb.min_policy_version());
@@ -121,6 +125,7 @@ void RolloutWorker::run(const std::atomic<bool>& stop) {
         }
         const auto t0 = Clock::now();
         std::vector<GeneratedSequence> out = gen.step();
+        metrics.engine_stepped(gen);
         for (GeneratedSequence& s : out) {
             PendingGroup& g = pending.at(s.request_id);
             const auto rt0 = Clock::now();
@@ -131,6 +136,7 @@ void RolloutWorker::run(const std::atomic<bool>& stop) {
             in.response_tokens = static_cast<int>(s.tokens.size());
             in.truncated = s.reason == FinishReason::length;
             RewardResult rr = ctx_.reward->score(in);
+            metrics.reward_scored(rr.status, seconds_since(rt0));
 
             v1::Sample smp;
             smp.set_sample_id(g.prompt.group_id() + "/" + std::to_string(s.sample_index));
@@ -158,14 +164,17 @@ void RolloutWorker::run(const std::atomic<bool>& stop) {
             (*smp.mutable_metadata())["correct"] = rr.correct ? "1" : "0";
             stats_.tokens += static_cast<int64_t>(s.tokens.size());
             ++stats_.samples;
+            metrics.sample_finished(std::chrono::duration<double>(rt0 - g.started).count(), s.tokens.size());
             g.done.push_back(std::move(smp));
             if (static_cast<int>(g.done.size()) == n) {
                 buffer.put(g.done);  // returns once the whole group is durable
                 ++stats_.groups;
+                metrics.group_put();
                 pending.erase(s.request_id);
             }
         }
         add_seconds(stats_.busy_s, seconds_since(t0));
+        metrics.busy(seconds_since(t0));
     }
 }
 

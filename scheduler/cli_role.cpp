@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "rollout/rollout_worker.h"
 #include "scheduler/cli_commands.h"
+#include "scheduler/job_metrics.h"
 #include "scheduler/roles.h"
 #include "trainer/trainer_role.h"
 
@@ -55,6 +56,7 @@ int role(int argc, char** argv) {
     const std::string role_name = name == "rollout" ? "rollout-" + std::to_string(worker) : name;
     std::filesystem::create_directories(cfg.run_path() + "/logs");
     init_logging(role_name, cfg.log.level, cfg.log.json, cfg.run_path() + "/logs/" + role_name + ".log");
+    const auto metrics_server = start_role_metrics(cfg, name, worker);  // /metrics when metrics.port > 0
     const JobEndpoints ep = process_endpoints(cfg);
     JobContext ctx = make_job_context(cfg);
 

@@ -15,6 +15,7 @@
 #include "common/base/error.h"
 #include "common/log.h"
 #include "rollout/rollout_worker.h"
+#include "scheduler/job_metrics.h"
 #include "scheduler/roles.h"
 #include "trainer/trainer_role.h"
 
@@ -181,6 +182,7 @@ int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
     const std::string run = cfg.run_path();
     fs::create_directories(run + "/logs");
     init_logging("scheduler", cfg.log.level, cfg.log.json, run + "/logs/scheduler.log");
+    const auto metrics_server = start_job_metrics(cfg);  // /metrics when metrics.port > 0
     {
         std::ofstream out(run + "/config.yaml");
         out << dump_job_config(cfg);

@@ -54,34 +54,121 @@ std::vector<float> aggregation_weights(const std::vector<int>& seq_lens, LossAgg
     return w;
 }
 
-PolicyLossSums ppo_clip_loss_slice(const float* logprob, const float* old_logprob, const float* advantage,
-                                   const float* weight, int n, float clip_low, float clip_high, float* grad) {
-    STRIDE_CHECK(clip_low >= 0 && clip_low < 1, "ppo_clip_loss: clip_low must be in [0, 1)");
-    STRIDE_CHECK(clip_high >= 0, "ppo_clip_loss: clip_high must be >= 0");
+namespace {
+
+void check_clip(const ClipOptions& c) {
+    STRIDE_CHECK(c.clip_low >= 0 && c.clip_low < 1, "policy loss: clip_low must be in [0, 1)");
+    STRIDE_CHECK(c.clip_high >= 0, "policy loss: clip_high must be >= 0");
+    STRIDE_CHECK(c.dual_clip == 0 || c.dual_clip > 1, "policy loss: dual_clip must be 0 (off) or > 1");
+}
+
+// Ratio in log space, clamped as verl does so exp never overflows.
+double clamped_log_ratio(float logprob, float old_logprob) {
+    return std::clamp(static_cast<double>(logprob) - old_logprob, -20.0, 20.0);
+}
+
+}  // namespace
+
+PolicyLossSums ppo_clip_token_loss(const TokenLossSlice& in, const ClipOptions& clip, float* grad) {
+    check_clip(clip);
     PolicyLossSums s;
-    s.tokens = n;
-    for (int t = 0; t < n; ++t) {
-        // Ratio in log space, clamped as verl does so exp never overflows.
-        const double log_ratio = std::clamp(static_cast<double>(logprob[t]) - old_logprob[t], -20.0, 20.0);
+    s.tokens = in.n;
+    for (int t = 0; t < in.n; ++t) {
+        const double log_ratio = clamped_log_ratio(in.logprob[t], in.old_logprob[t]);
+        s.kl += std::exp(-log_ratio) + log_ratio - 1.0;  // k3 of KL(old || new)
+        s.kl_k1 -= log_ratio;
+        const double is_w = in.is_weight ? in.is_weight[t] : 1.0;
+        grad[t] = 0.0f;
+        if ((in.mask && in.mask[t]) || is_w == 0.0) {
+            ++s.masked;
+            continue;
+        }
         const double ratio = std::exp(log_ratio);
-        const double A = advantage[t];
-        const double clipped = std::clamp(ratio, 1.0 - clip_low, 1.0 + clip_high);
+        const double A = in.advantage[t];
+        const double clipped = std::clamp(ratio, 1.0 - clip.clip_low, 1.0 + clip.clip_high);
         const double l_unclipped = -A * ratio;
         const double l_clipped = -A * clipped;
         // max(l1, l2): the gradient flows only through the unclipped branch when it is selected.
         const bool use_clipped = l_clipped > l_unclipped;
-        s.loss += weight[t] * (use_clipped ? l_clipped : l_unclipped);
+        double l = use_clipped ? l_clipped : l_unclipped;
+        bool flows = !use_clipped;
         if (use_clipped) {
-            if (ratio < 1.0 - clip_low) ++s.clipped_low;
+            if (ratio < 1.0 - clip.clip_low) ++s.clipped_low;
             else ++s.clipped_high;
-            grad[t] = 0.0f;
-        } else {
-            grad[t] = static_cast<float>(weight[t] * (-A * ratio));  // d(-A e^{lp-old})/dlp
         }
-        s.kl += std::exp(-log_ratio) + log_ratio - 1.0;  // k3 of KL(old || new)
+        // Dual clip: a negative-advantage token whose ratio exploded has its loss capped (constant).
+        if (clip.dual_clip > 0 && A < 0 && l > -clip.dual_clip * A) {
+            l = -clip.dual_clip * A;
+            flows = false;
+            ++s.dual_clipped;
+        }
+        s.loss += in.weight[t] * is_w * l;
+        if (flows) grad[t] = static_cast<float>(in.weight[t] * is_w * (-A * ratio));  // d(-A e^{lp-old})/dlp
     }
     return s;
 }
+
+PolicyLossSums gspo_sequence_loss(const TokenLossSlice& in, const ClipOptions& clip, float* grad) {
+    check_clip(clip);
+    PolicyLossSums s;
+    s.tokens = in.n;
+    if (in.n == 0) return s;  // zero-length: s = 1 and no token carries its (zero) loss
+    double sum_log_ratio = 0;
+    for (int t = 0; t < in.n; ++t) {
+        const double lr = clamped_log_ratio(in.logprob[t], in.old_logprob[t]);
+        sum_log_ratio += lr;
+        s.kl += std::exp(-lr) + lr - 1.0;
+        s.kl_k1 -= lr;
+    }
+    // Geometric-mean ratio; verl clamps its log at 10 (gradient zero beyond, as torch.clamp).
+    const double mean_log_ratio = sum_log_ratio / in.n;
+    const bool log_s_clamped = mean_log_ratio > 10.0;
+    const double seq_ratio = std::exp(std::min(mean_log_ratio, 10.0));
+    const double clipped = std::clamp(seq_ratio, 1.0 - clip.clip_low, 1.0 + clip.clip_high);
+    for (int t = 0; t < in.n; ++t) {
+        const double is_w = in.is_weight ? in.is_weight[t] : 1.0;
+        grad[t] = 0.0f;
+        if ((in.mask && in.mask[t]) || is_w == 0.0) {
+            ++s.masked;
+            continue;
+        }
+        const double A = in.advantage[t];
+        const double l_unclipped = -A * seq_ratio;
+        const double l_clipped = -A * clipped;
+        const bool use_clipped = l_clipped > l_unclipped;
+        if (use_clipped) {
+            if (seq_ratio < 1.0 - clip.clip_low) ++s.clipped_low;
+            else ++s.clipped_high;
+        }
+        s.loss += in.weight[t] * is_w * (use_clipped ? l_clipped : l_unclipped);
+        // Token form: s_t = exp(sg[log s] + lp_t - sg[lp_t]), so d s_t / d lp_t = s.
+        if (!use_clipped && !log_s_clamped) grad[t] = static_cast<float>(in.weight[t] * is_w * (-A * seq_ratio));
+    }
+    return s;
+}
+
+PolicyLossSums ppo_clip_loss_slice(const float* logprob, const float* old_logprob, const float* advantage,
+                                   const float* weight, int n, float clip_low, float clip_high, float* grad) {
+    TokenLossSlice in;
+    in.logprob = logprob, in.old_logprob = old_logprob, in.advantage = advantage, in.weight = weight, in.n = n;
+    return ppo_clip_token_loss(in, {clip_low, clip_high, 0.0f}, grad);
+}
+
+namespace {
+
+PolicyLossResult finish(const PolicyLossSums& s, size_t T, PolicyLossResult r) {
+    r.loss = s.loss;
+    if (T) {
+        r.clip_frac_low = static_cast<double>(s.clipped_low) / T;
+        r.clip_frac_high = static_cast<double>(s.clipped_high) / T;
+        r.clip_frac_dual = static_cast<double>(s.dual_clipped) / T;
+        r.approx_kl = s.kl / T;
+        r.approx_kl_k1 = s.kl_k1 / T;
+    }
+    return r;
+}
+
+}  // namespace
 
 PolicyLossResult ppo_clip_loss(const std::vector<float>& logprob, const std::vector<float>& old_logprob,
                                const std::vector<float>& advantage, const std::vector<int>& seq_lens,
@@ -92,15 +179,33 @@ PolicyLossResult ppo_clip_loss(const std::vector<float>& logprob, const std::vec
     STRIDE_CHECK(w.size() == T, "ppo_clip_loss: seq_lens do not add up to the token count");
     PolicyLossResult r;
     r.grad_logprob.assign(T, 0.0f);
-    PolicyLossSums s = ppo_clip_loss_slice(logprob.data(), old_logprob.data(), advantage.data(), w.data(),
-                                           static_cast<int>(T), opt.clip_low, opt.clip_high, r.grad_logprob.data());
-    r.loss = s.loss;
-    if (T) {
-        r.clip_frac_low = static_cast<double>(s.clipped_low) / T;
-        r.clip_frac_high = static_cast<double>(s.clipped_high) / T;
-        r.approx_kl = s.kl / T;
+    TokenLossSlice in;
+    in.logprob = logprob.data(), in.old_logprob = old_logprob.data(), in.advantage = advantage.data();
+    in.weight = w.data(), in.n = static_cast<int>(T);
+    const PolicyLossSums s =
+        ppo_clip_token_loss(in, {opt.clip_low, opt.clip_high, opt.dual_clip}, r.grad_logprob.data());
+    return finish(s, T, std::move(r));
+}
+
+PolicyLossResult gspo_loss(const std::vector<float>& logprob, const std::vector<float>& old_logprob,
+                           const std::vector<float>& advantage, const std::vector<int>& seq_lens,
+                           const PolicyLossOptions& opt) {
+    const size_t T = logprob.size();
+    STRIDE_CHECK(old_logprob.size() == T && advantage.size() == T, "gspo_loss: per-token inputs differ in size");
+    const std::vector<float> w = aggregation_weights(seq_lens, opt.agg, opt.l_norm);
+    STRIDE_CHECK(w.size() == T, "gspo_loss: seq_lens do not add up to the token count");
+    PolicyLossResult r;
+    r.grad_logprob.assign(T, 0.0f);
+    PolicyLossSums s;
+    size_t off = 0;
+    for (int n : seq_lens) {
+        TokenLossSlice in;
+        in.logprob = logprob.data() + off, in.old_logprob = old_logprob.data() + off;
+        in.advantage = advantage.data() + off, in.weight = w.data() + off, in.n = n;
+        s.add(gspo_sequence_loss(in, {opt.clip_low, opt.clip_high, 0.0f}, r.grad_logprob.data() + off));
+        off += n;
     }
-    return r;
+    return finish(s, T, std::move(r));
 }
 
 }  // namespace stride

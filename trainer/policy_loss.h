@@ -1,5 +1,6 @@
-// PPO-clip policy loss over a batch of responses, with the loss aggregation modes of the reference
-// systems (../shared/spec/algorithms.md §0.2, §1.3). It returns the loss value and its gradient with
+// PPO-clip policy loss over a batch of responses (with dual clip, a detached per-token importance
+// weight and a per-token loss mask), GSPO's sequence-level ratio, and the loss aggregation modes of
+// the reference systems (../shared/spec/algorithms.md §0.2, §1.3, §4.1, §6.2, §8.3, §9.1). It returns the loss value and its gradient with
 // respect to each token's log-prob under the current policy, which is exactly what
 // Transformer::backward takes: the model never sees the algorithm.
 #pragma once
@@ -28,13 +29,16 @@ struct PolicyLossOptions {
     float clip_high = 0.2f;  // ratio upper bound 1 + clip_high (DAPO clip-higher: 0.28)
     LossAgg agg = LossAgg::token_mean;
     float l_norm = 0.0f;     // for seq_mean_token_sum_norm
+    float dual_clip = 0.0f;  // c > 1: loss of A < 0 tokens capped at -c * A (0: off)
 };
 
 struct PolicyLossResult {
     double loss = 0;                // aggregated PPO-clip loss (to minimise)
     double clip_frac_low = 0;       // fraction of tokens clipped at 1 - clip_low (A < 0)
     double clip_frac_high = 0;      // ... at 1 + clip_high (A > 0)
+    double clip_frac_dual = 0;      // fraction of A < 0 tokens whose loss the dual clip capped
     double approx_kl = 0;           // k3 estimate of KL(old || new), token-mean
+    double approx_kl_k1 = 0;        // token mean of log old - log new (verl's ppo_kl)
     std::vector<float> grad_logprob;  // d loss / d logprob_t, per token
 };
 
@@ -42,13 +46,43 @@ struct PolicyLossResult {
 // still aggregates over the whole mini-batch (the weights come from aggregation_weights over all of
 // it, as verl and TRL do; per-micro-batch normalisation would be a silent bug).
 struct PolicyLossSums {
-    double loss = 0;   // sum_t w_t l_t
-    double kl = 0;     // sum_t k3_t
-    long clipped_low = 0, clipped_high = 0, tokens = 0;
+    double loss = 0;     // sum_t w_t l_t
+    double kl = 0;       // sum_t k3_t
+    double kl_k1 = 0;    // sum_t (log old - log new)
+    long clipped_low = 0, clipped_high = 0, dual_clipped = 0, masked = 0, tokens = 0;
     void add(const PolicyLossSums& o) {
-        loss += o.loss, kl += o.kl, clipped_low += o.clipped_low, clipped_high += o.clipped_high, tokens += o.tokens;
+        loss += o.loss, kl += o.kl, kl_k1 += o.kl_k1;
+        clipped_low += o.clipped_low, clipped_high += o.clipped_high, dual_clipped += o.dual_clipped;
+        masked += o.masked, tokens += o.tokens;
     }
 };
+
+struct ClipOptions {
+    float clip_low = 0.2f;
+    float clip_high = 0.2f;
+    float dual_clip = 0.0f;  // 0: off, else c > 1
+};
+
+// The per-token inputs of a slice of n response tokens. is_weight and mask may be null.
+struct TokenLossSlice {
+    const float* logprob = nullptr;      // current policy (carries the gradient)
+    const float* old_logprob = nullptr;  // proximal policy the ratio is taken against
+    const float* advantage = nullptr;
+    const float* weight = nullptr;       // aggregation weights (aggregation_weights over the mini-batch)
+    const float* is_weight = nullptr;    // detached multiplier after clipping (TIS / decoupled PPO)
+    const unsigned char* mask = nullptr; // 1: the token carries no loss but stays in the denominators
+    int n = 0;
+};
+
+// PPO-clip (+ dual clip) over one slice: l_t = is_w_t * max(-A r, -A clip(r)), capped at -c A for A < 0.
+// Writes d loss / d logprob to grad[0, n). Masked tokens and tokens with is_weight 0 count as masked.
+PolicyLossSums ppo_clip_token_loss(const TokenLossSlice& in, const ClipOptions& clip, float* grad);
+
+// GSPO (token form of verl) over the tokens of ONE sequence: s = exp(mean_t(log pi - log old)), log s
+// clamped to <= 10, l_t = is_w_t * max(-A_t s, -A_t clip(s)) and d l_t / d logprob_t = is_w_t * (-A_t s)
+// on the unclipped branch. With a sequence-constant A this is the exact gradient of the sequence-level
+// loss for every aggregation mode. The dual clip does not apply.
+PolicyLossSums gspo_sequence_loss(const TokenLossSlice& in, const ClipOptions& clip, float* grad);
 
 // PPO-clip over tokens [0, n) with explicit aggregation weights; writes d loss / d logprob to grad.
 PolicyLossSums ppo_clip_loss_slice(const float* logprob, const float* old_logprob, const float* advantage,
@@ -59,5 +93,10 @@ PolicyLossSums ppo_clip_loss_slice(const float* logprob, const float* old_logpro
 PolicyLossResult ppo_clip_loss(const std::vector<float>& logprob, const std::vector<float>& old_logprob,
                                const std::vector<float>& advantage, const std::vector<int>& seq_lens,
                                const PolicyLossOptions& opt);
+
+// GSPO over a batch (each sequence's ratio from its own tokens), same conventions as ppo_clip_loss.
+PolicyLossResult gspo_loss(const std::vector<float>& logprob, const std::vector<float>& old_logprob,
+                           const std::vector<float>& advantage, const std::vector<int>& seq_lens,
+                           const PolicyLossOptions& opt);
 
 }  // namespace stride

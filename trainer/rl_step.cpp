@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <unordered_map>
 
 #include "common/base/error.h"
 #include "trainer/advantage.h"
@@ -13,22 +14,75 @@ RlTrainer::RlTrainer(Model& model, const AdamWConfig& adam, const LrSchedule& sc
     : model_(model), engine_(model), adam_(model.data.size(), adam), schedule_(schedule),
       grads_(model.data.size(), 0.0f) {}
 
+RlTrainer::~RlTrainer() = default;
+
+void RlTrainer::set_reference(const Model& reference) {
+    STRIDE_CHECK(reference.data.size() == model_.data.size(), "rl step: the reference model has another layout");
+    ref_engine_.reset();  // it points into the previous reference
+    ref_model_ = std::make_unique<Model>(reference);
+    ref_engine_ = std::make_unique<Transformer>(*ref_model_);
+}
+
 namespace {
 
-// Consecutive samples whose prompt+response tokens fit one micro-batch (at least one sample each).
-std::vector<std::pair<size_t, size_t>> micro_batches(const std::vector<Experience>& batch, int budget) {
+// Consecutive samples of `order` whose prompt+response tokens fit one micro-batch (at least one
+// sample each), as [begin, end) ranges into `order`.
+std::vector<std::pair<size_t, size_t>> micro_batches(const std::vector<Experience>& batch,
+                                                     const std::vector<size_t>& order, int budget) {
     std::vector<std::pair<size_t, size_t>> out;
     size_t begin = 0, tokens = 0;
-    for (size_t i = 0; i < batch.size(); ++i) {
-        const size_t n = batch[i].prompt.size() + batch[i].response.size();
-        if (budget > 0 && i > begin && tokens + n > static_cast<size_t>(budget)) {
-            out.push_back({begin, i});
-            begin = i;
+    for (size_t k = 0; k < order.size(); ++k) {
+        const Experience& x = batch[order[k]];
+        const size_t n = x.prompt.size() + x.response.size();
+        if (budget > 0 && k > begin && tokens + n > static_cast<size_t>(budget)) {
+            out.push_back({begin, k});
+            begin = k;
             tokens = 0;
         }
         tokens += n;
     }
-    if (begin < batch.size()) out.push_back({begin, batch.size()});
+    if (begin < order.size()) out.push_back({begin, order.size()});
+    return out;
+}
+
+PackedBatch pack(const std::vector<Experience>& batch, const std::vector<size_t>& order, size_t b, size_t e) {
+    PackedBatch packed;
+    for (size_t k = b; k < e; ++k) {
+        std::vector<int> seq = batch[order[k]].prompt;
+        seq.insert(seq.end(), batch[order[k]].response.begin(), batch[order[k]].response.end());
+        packed.add_sequence(seq);
+    }
+    return packed;
+}
+
+// Per-token log-probs and entropies of every response token (flat response order) under `engine`,
+// without backward: the proximal policy before the first update, or the frozen reference.
+void score_responses(Transformer& engine, const std::vector<Experience>& batch, const std::vector<size_t>& offsets,
+                     const ForwardOptions& fo, int budget, std::vector<float>& logprob, std::vector<float>* entropy) {
+    std::vector<size_t> all(batch.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    for (auto [b, e] : micro_batches(batch, all, budget)) {
+        PackedBatch packed = pack(batch, all, b, e);
+        TokenScores s = engine.forward(packed, fo);
+        for (size_t k = b; k < e; ++k) {
+            const size_t start = packed.cu_seqlens[k - b] + batch[k].prompt.size();
+            const size_t n = batch[k].response.size();
+            std::copy_n(s.logprob.begin() + start, n, logprob.begin() + offsets[k]);
+            if (entropy) std::copy_n(s.entropy.begin() + start, n, entropy->begin() + offsets[k]);
+        }
+    }
+}
+
+// Samples of each optimiser mini-batch: the groups, in order of first appearance, cut into `parts`
+// chunks of whole groups; within a mini-batch the samples keep their batch order.
+std::vector<std::vector<size_t>> split_by_groups(const std::vector<Experience>& batch, int parts) {
+    std::unordered_map<long, size_t> rank;
+    for (const Experience& x : batch) rank.try_emplace(x.group, rank.size());
+    const size_t n_groups = rank.size();
+    const size_t n_parts = std::clamp<size_t>(static_cast<size_t>(parts), 1, n_groups);
+    const size_t per_part = (n_groups + n_parts - 1) / n_parts;
+    std::vector<std::vector<size_t>> out((n_groups + per_part - 1) / per_part);
+    for (size_t i = 0; i < batch.size(); ++i) out[rank[batch[i].group] / per_part].push_back(i);
     return out;
 }
 
@@ -48,110 +102,267 @@ double stddev(const std::vector<double>& v) {
 
 }  // namespace
 
-StepMetrics RlTrainer::step(const std::vector<Experience>& batch, const RlStepOptions& opt,
-                            int64_t policy_version) {
-    STRIDE_CHECK(!batch.empty(), "rl step: empty batch");
-    // ---- advantages: one scalar per response, broadcast to its tokens --------------------------
-    std::vector<double> rewards;
-    std::vector<long> groups;
-    std::vector<int> seq_lens;
-    for (const Experience& e : batch) {
+StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOptions& opt, int64_t policy_version) {
+    STRIDE_CHECK(!input.empty(), "rl step: empty batch");
+    STRIDE_CHECK(opt.ppo_epochs >= 1 && opt.mini_batches >= 1, "rl step: ppo_epochs and mini_batches must be >= 1");
+    for (const Experience& e : input) {
         STRIDE_CHECK(!e.prompt.empty(), "rl step: a sample has an empty prompt");
         STRIDE_CHECK(e.behaviour_logprob.size() == e.response.size(),
                      "rl step: behaviour log-probs do not match the response length");
-        rewards.push_back(e.reward);
-        groups.push_back(e.group);
-        seq_lens.push_back(static_cast<int>(e.response.size()));
     }
-    const std::vector<double> adv =
-        group_advantages(rewards, groups, {.divide_by_std = opt.divide_adv_by_std, .eps = opt.adv_eps});
-    const std::vector<float> weights = aggregation_weights(seq_lens, opt.loss.agg, opt.loss.l_norm);
+    StepMetrics m;
+    {  // what the rollout produced, before any filtering
+        std::vector<double> rewards, lengths, correct;
+        for (const Experience& x : input) {
+            rewards.push_back(x.reward);
+            lengths.push_back(static_cast<double>(x.response.size()));
+            correct.push_back(x.correct ? 1.0 : 0.0);
+        }
+        m["reward/mean"] = mean(rewards);
+        m["reward/std"] = stddev(rewards);
+        m["accuracy"] = mean(correct);
+        m["response_length/mean"] = mean(lengths);
+        m["response_length/max"] = *std::max_element(lengths.begin(), lengths.end());
+    }
 
-    // ---- forward + loss + backward per micro-batch ----------------------------------------------
-    std::fill(grads_.begin(), grads_.end(), 0.0f);
-    PolicyLossSums sums;
-    double entropy_sum = 0, entropy_weighted = 0, mismatch_sum = 0, mismatch_max = 0, staleness_sum = 0;
-    double staleness_max = 0;
-    long mismatch_tokens = 0, response_tokens = 0;
-    size_t token_offset = 0;  // into `weights`, over response tokens of the whole batch
+    // ---- DAPO dynamic sampling: groups whose correctness is all equal carry no signal -----------
+    std::vector<Experience> kept;
+    const std::vector<Experience>* source = &input;
+    {
+        std::vector<double> acc;
+        std::vector<long> group_of;
+        for (const Experience& x : input) acc.push_back(x.correct ? 1.0 : 0.0), group_of.push_back(x.group);
+        GroupFilter f = dynamic_sampling_filter(acc, group_of);
+        m["dynamic_sampling/rounds"] = 1;  // no regeneration inside the step
+        m["dynamic_sampling/groups"] = f.groups;
+        if (opt.dynamic_sampling && f.kept_groups < f.groups) {
+            for (size_t i = 0; i < input.size(); ++i)
+                if (f.keep[i]) kept.push_back(input[i]);
+            source = &kept;
+        }
+        m["dynamic_sampling/kept_groups"] = opt.dynamic_sampling ? f.kept_groups : f.groups;
+    }
+    const std::vector<Experience>& batch = *source;
+    const float lr_now = schedule_.lr_at(adam_.step_count());
+    for (const char* k : {"pg_loss", "vf_loss", "loss", "clip_frac/low", "clip_frac/high", "clip_frac/dual",
+                          "approx_kl", "kl_ref", "entropy", "grad_norm", "masked_token_frac", "adv/mean", "adv/std",
+                          "staleness/mean", "staleness/max", "logprob_mismatch/mean", "logprob_mismatch/max",
+                          "response_tokens"})
+        m[k] = 0.0;
+    m["ess"] = 1.0;
+    m["lr"] = lr_now;
+    m["skipped_step"] = 0.0;
+    if (batch.empty()) {  // every group filtered out: nothing to learn from this batch
+        m["skipped_step"] = 1.0;
+        return m;
+    }
+
+    // ---- per-sample layout ----------------------------------------------------------------------
+    const size_t B = batch.size();
+    std::vector<double> rewards(B);
+    std::vector<long> groups(B);
+    std::vector<int> seq_lens(B);
+    std::vector<size_t> offsets(B + 1, 0);  // into the flat response-token order
+    for (size_t i = 0; i < B; ++i) {
+        rewards[i] = batch[i].reward;
+        groups[i] = batch[i].group;
+        seq_lens[i] = static_cast<int>(batch[i].response.size());
+        offsets[i + 1] = offsets[i] + seq_lens[i];
+    }
+    const size_t T = offsets[B];
+
     ForwardOptions fo;
     fo.temperature = opt.temperature;
     fo.recompute = opt.recompute;
-    for (auto [b, e] : micro_batches(batch, opt.micro_batch_tokens)) {
-        PackedBatch packed;
-        for (size_t i = b; i < e; ++i) {
-            std::vector<int> seq = batch[i].prompt;
-            seq.insert(seq.end(), batch[i].response.begin(), batch[i].response.end());
-            packed.add_sequence(seq);
+    const bool kl_enabled = opt.kl_coef > 0;
+    const bool kl_as_loss = kl_enabled && !opt.kl_in_reward;
+    const auto mbs = split_by_groups(batch, opt.mini_batches);
+    const int updates = opt.ppo_epochs * static_cast<int>(mbs.size());
+
+    // ---- scoring passes (no backward): reference, and the proximal policy when it must be known
+    // before the first update (several updates, KL in the reward, batch-level entropy gate). With a
+    // single update it is the policy of that very forward, read there (ratio 1).
+    std::vector<float> ref_lp;
+    if (kl_enabled) {
+        if (!ref_model_) set_reference(model_);
+        ref_lp.assign(T, 0.0f);
+        score_responses(*ref_engine_, batch, offsets, fo, opt.micro_batch_tokens, ref_lp, nullptr);
+    }
+    const bool have_prox = updates > 1 || (kl_enabled && opt.kl_in_reward) || (opt.mpt_mask && opt.mpt.batch_gate);
+    std::vector<float> old_lp(T, 0.0f), old_ent(T, 0.0f);
+    if (have_prox) score_responses(engine_, batch, offsets, fo, opt.micro_batch_tokens, old_lp, &old_ent);
+
+    // ---- advantages, per token ------------------------------------------------------------------
+    std::vector<double> kl_penalty;  // beta * k(old, ref) per token, when the KL is a reward term
+    if (kl_enabled && opt.kl_in_reward) {
+        kl_penalty.resize(T);
+        for (size_t t = 0; t < T; ++t) kl_penalty[t] = opt.kl_coef * kl_estimate(old_lp[t], ref_lp[t], opt.kl_type).value;
+    }
+    std::vector<float> adv_tok(T, 0.0f);
+    std::vector<double> seq_adv(B, 0.0), adv_report;
+    if (opt.advantage == AdvantageKind::grpo || opt.advantage == AdvantageKind::rloo) {
+        std::vector<double> R = rewards;  // the KL in the reward sums into the outcome reward (§2.1)
+        if (!kl_penalty.empty())
+            for (size_t i = 0; i < B; ++i)
+                for (size_t t = offsets[i]; t < offsets[i + 1]; ++t) R[i] -= kl_penalty[t];
+        seq_adv = opt.advantage == AdvantageKind::grpo
+                      ? group_advantages(R, groups, {.divide_by_std = opt.divide_adv_by_std, .eps = opt.adv_eps})
+                      : rloo_advantages(R, groups);
+        for (size_t i = 0; i < B; ++i) std::fill(adv_tok.begin() + offsets[i], adv_tok.begin() + offsets[i + 1], seq_adv[i]);
+        adv_report = seq_adv;
+    } else {
+        adv_report = opt.advantage == AdvantageKind::reinforce_pp
+                         ? reinforce_pp_advantages(rewards, seq_lens, kl_penalty, opt.gamma)
+                         : reinforce_pp_baseline_advantages(rewards, groups, seq_lens);
+        for (size_t i = 0; i < B; ++i) {
+            double s = 0;
+            for (size_t t = offsets[i]; t < offsets[i + 1]; ++t) adv_tok[t] = static_cast<float>(adv_report[t]), s += adv_report[t];
+            seq_adv[i] = seq_lens[i] ? s / seq_lens[i] : 0.0;
         }
-        TokenScores scores = engine_.forward(packed, fo);
-        std::vector<float> g_lp(packed.num_tokens(), 0.0f), g_ent(packed.num_tokens(), 0.0f);
-        for (size_t i = b; i < e; ++i) {
-            const Experience& x = batch[i];
-            const int start = packed.cu_seqlens[i - b] + static_cast<int>(x.prompt.size());
-            const int n = static_cast<int>(x.response.size());
-            const float* lp = scores.logprob.data() + start;
-            // One optimiser step per batch: the proximal policy is the current one (ratio 1 at the
-            // only step); its log-probs are the ones just computed, without gradient.
-            std::vector<float> old(lp, lp + n), a(n, static_cast<float>(adv[i]));
-            sums.add(ppo_clip_loss_slice(lp, old.data(), a.data(), weights.data() + token_offset, n,
-                                         opt.loss.clip_low, opt.loss.clip_high, g_lp.data() + start));
-            for (int t = 0; t < n; ++t) {
-                const float w = weights[token_offset + t];
-                const float H = scores.entropy[start + t];
-                entropy_sum += H;
-                entropy_weighted += w * H;
-                g_ent[start + t] = static_cast<float>(-opt.entropy_coef * w);  // loss -= coef * H
-                const double lag = static_cast<double>(policy_version - x.token_version[t]);
-                staleness_sum += lag;
-                staleness_max = std::max(staleness_max, lag);
-                if (x.token_version[t] == policy_version) {
-                    const double d = std::fabs(lp[t] - x.behaviour_logprob[t]);
-                    mismatch_sum += d;
-                    mismatch_max = std::max(mismatch_max, d);
-                    ++mismatch_tokens;
+    }
+    std::vector<unsigned char> mask;  // UloRL: mastered positive tokens (computed up front when it can be)
+    if (opt.mpt_mask && have_prox) mask = mastered_positive_token_mask(old_lp, old_ent, seq_lens, seq_adv, opt.mpt);
+    else if (opt.mpt_mask) mask.assign(T, 0);
+
+    // ---- updates: epochs x mini-batches, each forward + loss + backward per micro-batch -----------
+    PolicyLossSums sums;
+    IsStats is_stats;
+    double pg_loss_sum = 0, total_loss_sum = 0, grad_norm_sum = 0, ess_sum = 0;
+    double entropy_sum = 0, kl_ref_sum = 0, mismatch_sum = 0, mismatch_max = 0, staleness_sum = 0, staleness_max = 0;
+    long mismatch_tokens = 0;
+    float last_norm = 0, last_lr = lr_now;
+    bool any_skipped = false;
+    std::vector<float> isw;
+    for (int epoch = 0; epoch < opt.ppo_epochs; ++epoch) {
+        for (const std::vector<size_t>& mb : mbs) {
+            std::vector<int> mb_lens;
+            for (size_t i : mb) mb_lens.push_back(seq_lens[i]);
+            const std::vector<float> weights = aggregation_weights(mb_lens, opt.loss.agg, opt.loss.l_norm);
+            const bool first_pass = epoch == 0;
+            std::fill(grads_.begin(), grads_.end(), 0.0f);
+            PolicyLossSums mb_sums;
+            double kl_weighted = 0, entropy_weighted = 0;
+            size_t woff = 0;  // into `weights`
+            for (auto [b, e] : micro_batches(batch, mb, opt.micro_batch_tokens)) {
+                PackedBatch packed = pack(batch, mb, b, e);
+                TokenScores scores = engine_.forward(packed, fo);
+                std::vector<float> g_lp(packed.num_tokens(), 0.0f), g_ent(packed.num_tokens(), 0.0f);
+                for (size_t k = b; k < e; ++k) {
+                    const size_t i = mb[k];
+                    const Experience& x = batch[i];
+                    const int start = packed.cu_seqlens[k - b] + static_cast<int>(x.prompt.size());
+                    const int n = seq_lens[i];
+                    const size_t off = offsets[i];
+                    const float* lp = scores.logprob.data() + start;
+                    const float* H = scores.entropy.data() + start;
+                    if (!have_prox) {  // the only update: the proximal policy is this forward's
+                        std::copy_n(lp, n, old_lp.begin() + off);
+                        std::copy_n(H, n, old_ent.begin() + off);
+                        if (opt.mpt_mask) {
+                            auto mi = mastered_positive_token_mask(std::vector<float>(lp, lp + n),
+                                                                   std::vector<float>(H, H + n), {n}, {seq_adv[i]}, opt.mpt);
+                            std::copy(mi.begin(), mi.end(), mask.begin() + off);
+                        }
+                    }
+                    TokenLossSlice in;
+                    in.logprob = lp;
+                    in.old_logprob = old_lp.data() + off;
+                    in.advantage = adv_tok.data() + off;
+                    in.weight = weights.data() + woff;
+                    in.mask = opt.mpt_mask ? mask.data() + off : nullptr;
+                    in.n = n;
+                    if (opt.behaviour_is.mode != IsCorrection::none) {
+                        isw.resize(n);
+                        IsStats st = importance_weights(old_lp.data() + off, x.behaviour_logprob.data(), n,
+                                                        opt.behaviour_is, isw.data());
+                        if (first_pass) is_stats.add(st);
+                        in.is_weight = isw.data();
+                    }
+                    const ClipOptions clip{opt.loss.clip_low, opt.loss.clip_high, opt.loss.dual_clip};
+                    float* g = g_lp.data() + start;
+                    mb_sums.add(opt.policy_loss == PolicyLossKind::gspo ? gspo_sequence_loss(in, clip, g)
+                                                                        : ppo_clip_token_loss(in, clip, g));
+                    for (int t = 0; t < n; ++t) {
+                        const float w = weights[woff + t];
+                        if (kl_as_loss) {  // loss += beta * agg(k(logp, logp_ref))
+                            const KlTerm kt = kl_estimate(lp[t], ref_lp[off + t], opt.kl_type);
+                            kl_weighted += w * kt.value;
+                            g[t] += static_cast<float>(opt.kl_coef * w * kt.grad);
+                        }
+                        entropy_weighted += w * H[t];
+                        g_ent[start + t] = static_cast<float>(-opt.entropy_coef * w);  // loss -= coef * H
+                    }
+                    if (first_pass) {  // per-token statistics of the policy at entry
+                        for (int t = 0; t < n; ++t) {
+                            entropy_sum += old_ent[off + t];
+                            if (kl_enabled) kl_ref_sum += kl_estimate(old_lp[off + t], ref_lp[off + t], opt.kl_type).value;
+                            const double lag = static_cast<double>(policy_version - x.token_version[t]);
+                            staleness_sum += lag;
+                            staleness_max = std::max(staleness_max, lag);
+                            if (x.token_version[t] == policy_version) {
+                                const double d = std::fabs(old_lp[off + t] - x.behaviour_logprob[t]);
+                                mismatch_sum += d;
+                                mismatch_max = std::max(mismatch_max, d);
+                                ++mismatch_tokens;
+                            }
+                        }
+                    }
+                    woff += n;
                 }
+                engine_.backward(g_lp, opt.entropy_coef != 0.0 ? g_ent : std::vector<float>{}, grads_.data());
             }
-            token_offset += n;
-            response_tokens += n;
+            // VCPO: effective sample size of the sequence IS weights pi_prox / mu of this mini-batch.
+            std::vector<double> log_w;
+            for (size_t i : mb)
+                log_w.push_back(sequence_log_ratio(old_lp.data() + offsets[i], batch[i].behaviour_logprob.data(), seq_lens[i]));
+            const double ess_frac = ess_from_log_weights(log_w) / static_cast<double>(mb.size());
+            if (first_pass) ess_sum += ess_frac;
+
+            // ---- optimiser ------------------------------------------------------------------------
+            const float norm = clip_grad_norm(grads_.data(), grads_.size(), opt.grad_clip);
+            const float lr = static_cast<float>(schedule_.lr_at(adam_.step_count()) *
+                                                ess_lr_factor(ess_frac, opt.ess_lr, opt.ess_rho_base));
+            const bool finite = std::isfinite(norm);
+            if (finite) adam_.step(model_.data.data(), grads_.data(), lr);
+            any_skipped |= !finite;
+            last_norm = norm;
+            last_lr = lr;
+            grad_norm_sum += norm;
+            pg_loss_sum += mb_sums.loss;
+            total_loss_sum += mb_sums.loss + opt.kl_coef * kl_weighted * kl_as_loss - opt.entropy_coef * entropy_weighted;
+            sums.add(mb_sums);
         }
-        engine_.backward(g_lp, opt.entropy_coef != 0.0 ? g_ent : std::vector<float>{}, grads_.data());
     }
 
-    // ---- optimiser ------------------------------------------------------------------------------
-    const float norm = clip_grad_norm(grads_.data(), grads_.size(), opt.grad_clip);
-    const float lr = schedule_.lr_at(adam_.step_count());
-    const bool finite = std::isfinite(norm);
-    if (finite) adam_.step(model_.data.data(), grads_.data(), lr);
-
-    StepMetrics m;
-    std::vector<double> lengths, correct;
-    for (const Experience& x : batch) {
-        lengths.push_back(static_cast<double>(x.response.size()));
-        correct.push_back(x.correct ? 1.0 : 0.0);
-    }
-    const double T = std::max<long>(response_tokens, 1);
-    m["reward/mean"] = mean(rewards);
-    m["reward/std"] = stddev(rewards);
-    m["accuracy"] = mean(correct);
-    m["response_length/mean"] = mean(lengths);
-    m["response_length/max"] = *std::max_element(lengths.begin(), lengths.end());
-    m["pg_loss"] = sums.loss;
-    m["loss"] = sums.loss - opt.entropy_coef * entropy_weighted;
-    m["entropy"] = entropy_sum / T;
-    m["clip_frac/low"] = sums.clipped_low / T;
-    m["clip_frac/high"] = sums.clipped_high / T;
-    m["approx_kl"] = sums.kl / T;
-    m["grad_norm"] = norm;
-    m["lr"] = lr;
-    m["skipped_step"] = finite ? 0.0 : 1.0;
-    m["staleness/mean"] = staleness_sum / T;
+    const double Tn = std::max<double>(static_cast<double>(T), 1.0);
+    const double processed = std::max<double>(static_cast<double>(sums.tokens), 1.0);
+    m["pg_loss"] = pg_loss_sum / updates;
+    m["loss"] = total_loss_sum / updates;
+    m["vf_loss"] = 0.0;  // no critic
+    m["entropy"] = entropy_sum / Tn;
+    m["kl_ref"] = kl_ref_sum / Tn;
+    m["clip_frac/low"] = sums.clipped_low / processed;
+    m["clip_frac/high"] = sums.clipped_high / processed;
+    m["clip_frac/dual"] = sums.dual_clipped / processed;
+    m["approx_kl"] = sums.kl / processed;
+    m["masked_token_frac"] = sums.masked / processed;
+    m["ess"] = ess_sum / static_cast<double>(mbs.size());
+    m["grad_norm"] = updates == 1 ? last_norm : grad_norm_sum / updates;
+    m["lr"] = last_lr;
+    m["skipped_step"] = any_skipped ? 1.0 : 0.0;
+    m["updates"] = updates;
+    m["staleness/mean"] = staleness_sum / Tn;
     m["staleness/max"] = staleness_max;
     m["logprob_mismatch/mean"] = mismatch_tokens ? mismatch_sum / mismatch_tokens : 0.0;
     m["logprob_mismatch/max"] = mismatch_max;
-    m["adv/mean"] = mean(adv);
-    m["adv/std"] = stddev(adv);
-    m["response_tokens"] = static_cast<double>(response_tokens);
+    m["adv/mean"] = mean(adv_report);
+    m["adv/std"] = stddev(adv_report);
+    m["response_tokens"] = static_cast<double>(T);
+    if (opt.behaviour_is.mode != IsCorrection::none && is_stats.tokens) {
+        m["is/weight_mean"] = is_stats.sum / is_stats.tokens;
+        m["is/truncated_frac"] = static_cast<double>(is_stats.truncated) / is_stats.tokens;
+        m["is/rejected_frac"] = static_cast<double>(is_stats.rejected) / is_stats.tokens;
+    }
     return m;
 }
 

@@ -1,10 +1,12 @@
-// One policy-gradient update from a batch of groups: advantages, per-token PPO-clip loss aggregated
-// over the whole batch, backward through the engine in micro-batches of at most
+// One policy-gradient update from a batch of groups: advantages, per-token policy loss aggregated
+// over each optimiser mini-batch, backward through the engine in micro-batches of at most
 // `micro_batch_tokens`, grad-norm clipping and AdamW. The model only sees d loss / d logprob and
-// d loss / d entropy per token (Transformer::backward); every algorithm lives here.
+// d loss / d entropy per token (Transformer::backward); every algorithm lives here and in the pure
+// functions it calls (advantage.h, policy_loss.h, kl.h, importance.h, mpt_mask.h, vcpo.h).
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,15 +14,48 @@
 #include "model/params.h"
 #include "model/transformer.h"
 #include "trainer/experience.h"
+#include "trainer/importance.h"
+#include "trainer/kl.h"
+#include "trainer/mpt_mask.h"
 #include "trainer/policy_loss.h"
+#include "trainer/vcpo.h"
 
 namespace stride {
 
+enum class AdvantageKind {
+    grpo,                   // group-centred, optionally / group std (GRPO, Dr.GRPO, DAPO, GSPO)
+    rloo,                   // leave-one-out group baseline
+    reinforce_pp,           // token returns (KL folded into the reward), whitened over the batch
+    reinforce_pp_baseline,  // group-centred reward, whitened over the batch's tokens
+};
+
+enum class PolicyLossKind {
+    ppo_clip,  // token ratio, clip-low/high, optional dual clip
+    gspo,      // sequence-level length-normalised ratio
+};
+
 struct RlStepOptions {
+    AdvantageKind advantage = AdvantageKind::grpo;
+    PolicyLossKind policy_loss = PolicyLossKind::ppo_clip;
     bool divide_adv_by_std = true;  // GRPO (false: Dr.GRPO)
     double adv_eps = 1e-6;
-    PolicyLossOptions loss;
+    double gamma = 1.0;             // REINFORCE++ discount
+    PolicyLossOptions loss;         // clip range, dual clip, aggregation
     double entropy_coef = 0.0;
+    // KL to a frozen reference (a copy of the weights at the first step that needs it, or
+    // set_reference): a loss term beta * agg(k(logp, logp_ref)), or, with kl_in_reward, a per-token
+    // reward term -beta * k(logp_old, logp_ref) (REINFORCE++). 0: no reference model.
+    double kl_coef = 0.0;
+    KlType kl_type = KlType::k3;
+    bool kl_in_reward = false;
+    bool dynamic_sampling = false;  // DAPO: drop groups whose correctness is all equal
+    IsOptions behaviour_is;         // TIS / decoupled PPO weight pi_prox / mu (off by default)
+    bool mpt_mask = false;          // UloRL: mask well-mastered positive tokens
+    MptOptions mpt;
+    EssLrScaling ess_lr = EssLrScaling::off;  // VCPO: scale the lr by the sequence ESS
+    double ess_rho_base = 1.0;
+    int ppo_epochs = 1;    // passes over the batch
+    int mini_batches = 1;  // optimiser steps per pass (whole groups each)
     float temperature = 1.0f;       // log-probs of the temperature-scaled policy, as sampled
     int micro_batch_tokens = 8192;  // 0: the whole batch in one forward
     float grad_clip = 1.0f;
@@ -33,11 +68,17 @@ using StepMetrics = std::map<std::string, double>;
 class RlTrainer {
    public:
     RlTrainer(Model& model, const AdamWConfig& adam, const LrSchedule& schedule);
+    ~RlTrainer();
 
-    // Trains on `batch` with the current weights as the proximal policy (one optimiser step per
-    // batch). policy_version is the version the weights have now (for staleness and the
+    // Trains on `batch`: ppo_epochs x mini_batches optimiser steps, all against the proximal policy
+    // (the weights at entry; its log-probs come from a scoring pass when there is more than one
+    // update). policy_version is the version the weights have now (for staleness and the
     // train-inference mismatch, measured on tokens sampled by this very version).
     StepMetrics step(const std::vector<Experience>& batch, const RlStepOptions& opt, int64_t policy_version);
+
+    // Freezes a copy of `reference` as pi_ref for the KL terms (otherwise the weights at the first
+    // step with kl_coef > 0 are copied).
+    void set_reference(const Model& reference);
 
     AdamW& optimizer() { return adam_; }
     int64_t steps_done() const { return adam_.step_count(); }
@@ -48,6 +89,8 @@ class RlTrainer {
     AdamW adam_;
     LrSchedule schedule_;
     std::vector<float> grads_;
+    std::unique_ptr<Model> ref_model_;
+    std::unique_ptr<Transformer> ref_engine_;
 };
 
 }  // namespace stride

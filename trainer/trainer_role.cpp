@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include "trainer/evaluate.h"
 #include "trainer/rl_step.h"
+#include "trainer/trainer_metrics.h"
 
 namespace stride {
 
@@ -68,6 +69,7 @@ TrainerRole::TrainerRole(const JobContext& ctx, Model model, JobState state, std
 }
 
 void TrainerRole::publish() {
+    const auto t_publish = Clock::now();
     WeightBlob blob;
     blob.version = state_.policy_version;
     blob.bytes.resize(model_.data.size() * sizeof(float));
@@ -82,6 +84,8 @@ void TrainerRole::publish() {
         blob.tensors.push_back(std::move(t));
     }
     publisher_.publish(std::move(blob));
+    record_weights_published(ctx_.job_id, model_.data.size() * sizeof(float),
+                             std::chrono::duration<double>(Clock::now() - t_publish).count(), state_.policy_version);
 }
 
 void TrainerRole::run(const std::atomic<bool>& stop, const std::function<void(const TrainerProgress&)>& on_step) {
@@ -104,6 +108,7 @@ void TrainerRole::run(const std::atomic<bool>& stop, const std::function<void(co
     const std::string jsonl = cfg.metrics.jsonl.empty() ? ctx_.run_path() + "/metrics.jsonl" : cfg.metrics.jsonl;
     std::ofstream metrics(jsonl, std::ios::app);
     STRIDE_CHECK(metrics.good(), "metrics.jsonl: cannot open " + jsonl);
+    TrainerMetrics prometheus(ctx_.job_id);  // the same numbers for /metrics
 
     auto checkpoint = [&] {
         *adam_ = rl.optimizer();
@@ -122,6 +127,7 @@ void TrainerRole::run(const std::atomic<bool>& stop, const std::function<void(co
         if (stop) break;
         const double wait_s = std::chrono::duration<double>(Clock::now() - t_wait).count();
         idle_s_ += wait_s;
+        prometheus.batch_pulled(batch, state_.policy_version, wait_s);
 
         const auto t0 = Clock::now();
         std::vector<Experience> exps;
@@ -175,6 +181,7 @@ void TrainerRole::run(const std::atomic<bool>& stop, const std::function<void(co
         }
         metrics << line.dump() << "\n";
         metrics.flush();
+        prometheus.step_logged(line);
         if (on_step) on_step(prog);
         if (tc.checkpoint_every > 0 && state_.step % tc.checkpoint_every == 0 && !last) checkpoint();
     }

@@ -1,5 +1,5 @@
 // Weight sync throughput over loopback ZeroMQ vs memcpy of the same bytes, in the same run.
-// Usage: bench_weight_sync [MiB=512] [endpoint=tcp://127.0.0.1:*]
+// Usage: bench_weight_sync [MiB=512] [endpoint=tcp://127.0.0.1:*] [chunk MiB=8]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +15,7 @@ using Clock = std::chrono::steady_clock;
 int main(int argc, char** argv) {
     const size_t mib = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 512;
     const std::string endpoint = argc > 2 ? argv[2] : "tcp://127.0.0.1:*";
+    const size_t chunk_mib = argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 8;
     const size_t bytes = mib << 20;
 
     WeightBlob blob;
@@ -32,7 +33,7 @@ int main(int argc, char** argv) {
         memcpy_s = std::min(memcpy_s, std::chrono::duration<double>(Clock::now() - t0).count());
     }
 
-    WeightPublisher pub("bench", endpoint);
+    WeightPublisher pub("bench", endpoint, chunk_mib << 20);
     pub.publish(std::move(blob));
     // Steady state of a rollout worker: the destination buffer is reused from version to version.
     double best = 1e9;

@@ -98,3 +98,13 @@ TEST(WeightSync, NoPublisherTimesOut) {
     EXPECT_FALSE(sub.latest(100).has_value());
     EXPECT_FALSE(sub.fetch_if_newer(-1, 100).has_value());
 }
+
+TEST(Crc32c, CopyVariantCopiesAndAgrees) {
+    std::vector<char> src(1000 + 13), dst(src.size(), 0);
+    for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<char>(i * 31 + 7);
+    for (size_t n : {size_t(0), size_t(1), size_t(31), size_t(32), size_t(33), src.size()}) {
+        std::fill(dst.begin(), dst.end(), 0);
+        EXPECT_EQ(crc32c_copy(dst.data(), src.data(), n), crc32c(src.data(), n)) << n;
+        EXPECT_TRUE(std::equal(src.begin(), src.begin() + n, dst.begin())) << n;
+    }
+}

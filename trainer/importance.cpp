@@ -1,0 +1,73 @@
+#include "trainer/importance.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/base/error.h"
+
+namespace stride {
+
+IsCorrection is_correction_from_name(const std::string& n) {
+    if (n == "none") return IsCorrection::none;
+    if (n == "truncate" || n == "tis") return IsCorrection::truncate;
+    if (n == "mask" || n == "decoupled" || n == "icepop") return IsCorrection::mask;
+    throw Error("unknown importance correction '" + n + "' (none, truncate, mask)");
+}
+
+namespace {
+
+double safe_log_ratio(float a, float b) {
+    const double d = static_cast<double>(a) - b;
+    if (std::isnan(d)) return 0.0;  // -inf - -inf: both policies agree the token is impossible
+    return std::clamp(d, -20.0, 20.0);
+}
+
+}  // namespace
+
+IsStats importance_weights(const float* prox_logprob, const float* behav_logprob, int n, const IsOptions& opt,
+                           float* out) {
+    STRIDE_CHECK(opt.mode == IsCorrection::none || (opt.cap > 0 && opt.low >= 0 && opt.low <= opt.cap),
+                 "importance_weights: needs 0 <= low <= cap and cap > 0");
+    IsStats s;
+    s.tokens = n;
+    for (int t = 0; t < n; ++t) {
+        double w = 1.0;
+        if (opt.mode != IsCorrection::none) {
+            const double rho = std::exp(safe_log_ratio(prox_logprob[t], behav_logprob[t]));
+            // Bounds are inclusive; fp32 log-probs carry ~1e-7 relative error, so a ratio that is on
+            // a bound up to 1e-6 counts as on it (icepop's [0.5, 2] keeps rho = 0.5).
+            const bool outside = rho > opt.cap * (1 + 1e-6) || rho < opt.low * (1 - 1e-6);
+            if (opt.mode == IsCorrection::truncate) {
+                w = std::clamp(rho, opt.low, opt.cap);
+                s.truncated += outside;
+            } else {
+                w = outside ? 0.0 : rho;
+                s.rejected += outside;
+            }
+        }
+        out[t] = static_cast<float>(w);
+        s.sum += w;
+        s.sum_sq += w * w;
+    }
+    return s;
+}
+
+double token_ess_fraction(const std::vector<float>& w) {
+    if (w.empty()) return 0.0;
+    double sum = 0, sum_sq = 0;
+    for (float x : w) sum += x, sum_sq += static_cast<double>(x) * x;
+    if (sum_sq <= 0) return 0.0;
+    // 1 / mean((w / m)^2) = m^2 / mean(w^2) = (sum w)^2 / (n * sum w^2)
+    return sum * sum / (static_cast<double>(w.size()) * sum_sq);
+}
+
+double sequence_log_ratio(const float* a, const float* b, int n) {
+    double s = 0;
+    for (int t = 0; t < n; ++t) {
+        const double d = static_cast<double>(a[t]) - b[t];
+        if (std::isfinite(d)) s += d;
+    }
+    return s;
+}
+
+}  // namespace stride

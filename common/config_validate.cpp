@@ -68,6 +68,27 @@ void check_rollout(const JobConfig& c) {
                         c.trainer.prompts_per_step, r.workers));
 }
 
+// Keys that contradict the chosen algorithm (../shared/spec/algorithms.md §2.3, §4.1, §1).
+void check_algorithm_keys(const TrainerConfig& t) {
+    if (t.algorithm == "gspo") {
+        // verl forces the sequence mean: GSPO's objective is a mean over sequences of a sequence ratio.
+        STRIDE_CHECK(t.loss_agg == "seq_mean_token_mean",
+                     "trainer.loss_agg: gspo averages its sequence-level ratio over sequences "
+                     "(seq_mean_token_mean), got " +
+                         t.loss_agg);
+        STRIDE_CHECK(t.dual_clip == 0.0,
+                     fmt::format("trainer.dual_clip: gspo has no dual clip (its ratio is a per-token "
+                                 "geometric mean), set it to 0, got {}",
+                                 t.dual_clip));
+    }
+    STRIDE_CHECK(t.algorithm != "dr_grpo" || !t.norm_adv_by_std,
+                 "trainer.norm_adv_by_std: dr_grpo's advantage is not divided by the group std; set it to "
+                 "false or use trainer.algorithm = grpo");
+    STRIDE_CHECK(t.algorithm != "ppo",
+                 "trainer.algorithm: ppo needs a learned critic (value head), which the engine does not "
+                 "have yet; use grpo, dr_grpo, dapo, gspo, rloo or reinforce_pp");
+}
+
 void check_trainer(const JobConfig& c) {
     const TrainerConfig& t = c.trainer;
     if (uses_groups(t.algorithm))
@@ -80,6 +101,7 @@ void check_trainer(const JobConfig& c) {
                      t.algorithm);
     STRIDE_CHECK(t.dual_clip == 0.0 || t.dual_clip > 1.0,
                  fmt::format("trainer.dual_clip: must be 0 (off) or > 1, got {}", t.dual_clip));
+    check_algorithm_keys(t);
     STRIDE_CHECK(
         t.warmup_steps <= t.steps,
         fmt::format("trainer.warmup_steps: {} is more than trainer.steps = {}", t.warmup_steps, t.steps));

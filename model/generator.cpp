@@ -128,6 +128,7 @@ void Generator::finish(int seq, FinishReason reason, std::vector<GeneratedSequen
     out.sample_index = s.sample_index;
     out.tokens.assign(s.tokens.begin() + s.prompt_len, s.tokens.end());
     out.logprobs = std::move(s.logprobs);
+    out.versions = std::move(s.versions);
     out.reason = reason;
     finished.push_back(std::move(out));
     if (s.kv >= 0) cache_.seq_free(s.kv);
@@ -143,6 +144,7 @@ void Generator::sample_into(int seq, const float* logits, std::vector<GeneratedS
                                       static_cast<uint64_t>(generated));
     s.tokens.push_back(st.token);
     s.logprobs.push_back(st.logprob);
+    s.versions.push_back(version_);
     if (std::find(s.stop_tokens.begin(), s.stop_tokens.end(), st.token) != s.stop_tokens.end())
         finish(seq, FinishReason::stop, finished);
     else if (generated + 1 >= s.max_new_tokens)

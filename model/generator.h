@@ -53,6 +53,7 @@ struct GeneratedSequence {
     int sample_index = 0;
     std::vector<int> tokens;      // generated tokens only (the stop token included when reason == stop)
     std::vector<float> logprobs;  // behaviour log-prob of each generated token (see sampler.h)
+    std::vector<int64_t> versions;  // policy version (set_policy_version) that sampled each token
     FinishReason reason = FinishReason::length;
 };
 
@@ -93,6 +94,10 @@ class Generator {
     // step (after a weight update, to recompute the cache with the new weights).
     void drop_kv();
 
+    // The version of the weights the model holds now; every token sampled from here on records it.
+    void set_policy_version(int64_t v) { version_ = v; }
+    int64_t policy_version() const { return version_; }
+
     const KvCache& cache() const { return cache_; }
     const GeneratorStats& stats() const { return stats_; }
 
@@ -109,6 +114,7 @@ class Generator {
         std::vector<int> stop_tokens;
         SamplingParams sampling;
         std::vector<float> logprobs;
+        std::vector<int64_t> versions;
         bool live = false;
     };
     struct Scheduled {
@@ -134,6 +140,7 @@ class Generator {
     std::vector<int> running_;              // admission order (preemption takes from the back)
     DecodeBatch batch_;
     std::vector<Scheduled> scheduled_;
+    int64_t version_ = 0;
     GeneratorStats stats_;
 };
 

@@ -50,20 +50,27 @@ void RolloutWorker::run(const std::atomic<bool>& stop) {
     Model model(ctx_.model_config());
     WeightBlob blob;
     int64_t version = -1;
+    // Copies a fetched version into the engine's weights. Only called between generator steps, so a
+    // version switch is atomic for the decoder; in-flight sequences either keep their KV (stale
+    // prefix) or recompute it under the new weights at their next step.
+    Generator* gen_ptr = nullptr;
+    auto adopt = [&] {
+        STRIDE_CHECK(blob.bytes.size() == model.data.size() * sizeof(float),
+                     "rollout " + id_ + ": weight blob of " + std::to_string(blob.bytes.size()) +
+                         " bytes does not match the model (" + std::to_string(model.data.size() * 4) + ")");
+        std::memcpy(model.data.data(), blob.bytes.data(), blob.bytes.size());
+        version = blob.version;
+        ++stats_.weight_updates;
+        if (gen_ptr) {
+            if (cfg.rollout.kv_on_update == "recompute") gen_ptr->drop_kv();
+            gen_ptr->set_policy_version(version);
+        }
+    };
     auto load_weights = [&](int64_t at_least) {
         // Blocks until the publisher holds a version >= at_least (or stop).
         while (!stop && version < at_least) {
-            if (weights.fetch_if_newer(version, 5000, blob, &metrics.fetch)) {
-                STRIDE_CHECK(blob.bytes.size() == model.data.size() * sizeof(float),
-                             "rollout " + id_ + ": weight blob of " + std::to_string(blob.bytes.size()) +
-                                 " bytes does not match the model (" + std::to_string(model.data.size() * 4) + ")");
-                std::memcpy(model.data.data(), blob.bytes.data(), blob.bytes.size());
-                version = blob.version;
-                ++stats_.weight_updates;
-                metrics.weights_loaded(version);
-            } else if (version < at_least) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            }
+            if (weights.fetch_if_newer(version, 5000, blob)) adopt();
+            else if (version < at_least) std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
     };
     load_weights(0);
@@ -74,6 +81,10 @@ void RolloutWorker::run(const std::atomic<bool>& stop) {
     go.block_size = cfg.rollout.block_size;
     if (cfg.rollout.kv_blocks > 0) go.kv_blocks = cfg.rollout.kv_blocks;
     Generator gen(model, go);
+    gen.set_policy_version(version);
+    gen_ptr = &gen;
+    const bool async = cfg.rollout.mode == "async";
+    auto last_poll = Clock::now();
 
     std::map<uint64_t, PendingGroup> pending;  // by request id
     uint64_t next_request = 0;
@@ -93,8 +104,9 @@ void RolloutWorker::run(const std::atomic<bool>& stop) {
                 finished = pb.finished();
                 metrics.prompts_received(pb.prompts_size());
                 if (pb.prompts_size() > 0) {
-                    // Weights switch only between batches of work, when nothing is in flight.
-                    if (pending.empty()) load_weights(pb.min_policy_version());
+                    // Sync: weights switch only when nothing is in flight. Async: the gate may
+                    // require a newer version than this worker holds; fetch it before generating.
+                    if (pending.empty() || async) load_weights(pb.min_policy_version());
                     for (const v1::Prompt& p : pb.prompts()) {
                         GenerationRequest r;
                         r.id = next_request++;
@@ -123,6 +135,11 @@ void RolloutWorker::run(const std::atomic<bool>& stop) {
             add_seconds(stats_.idle_s, seconds_since(t0));
             continue;
         }
+        // Async: pick up a new version between steps, without draining (interruptible generation).
+        if (async && Clock::now() - last_poll > std::chrono::milliseconds(20)) {
+            last_poll = Clock::now();
+            if (weights.fetch_if_newer(version, 1000, blob)) adopt();
+        }
         const auto t0 = Clock::now();
         std::vector<GeneratedSequence> out = gen.step();
         metrics.engine_stepped(gen);
@@ -147,8 +164,8 @@ void RolloutWorker::run(const std::atomic<bool>& stop) {
             *smp.mutable_prompt_token_ids() = g.prompt.token_ids();
             smp.mutable_response_token_ids()->Add(s.tokens.begin(), s.tokens.end());
             smp.mutable_behaviour_logprob()->Add(s.logprobs.begin(), s.logprobs.end());
-            for (size_t t = 0; t < s.tokens.size(); ++t) smp.add_token_version(g.version);
-            smp.set_policy_version(g.version);
+            smp.mutable_token_version()->Add(s.versions.begin(), s.versions.end());
+            smp.set_policy_version(s.versions.empty() ? g.version : s.versions.front());
             smp.set_finish_reason(s.reason == FinishReason::stop ? v1::FINISH_REASON_STOP : v1::FINISH_REASON_LENGTH);
             smp.set_reward(static_cast<float>(rr.score));
             static const v1::RewardStatus kStatus[] = {v1::REWARD_STATUS_OK, v1::REWARD_STATUS_ERROR,

@@ -3,9 +3,10 @@
 // job's reward and puts every finished group into the experience buffer. New weights are fetched
 // from the trainer's publisher; the worker switches to them between generator steps, atomically.
 //
-// In this version a worker switches weights only when it has nothing in flight, which is what the
-// synchronous gate (max_lag 0) implies anyway; every token of a sample therefore carries the version
-// the sample was started with.
+// rollout.mode sync: the worker switches weights only when it has nothing in flight (the gate
+// admits step s only at version s anyway). async: it polls for new versions between generator steps
+// and switches mid-generation (rollout.kv_on_update: recompute drops the KV of in-flight sequences,
+// keep keeps it); every token records the version that sampled it.
 #pragma once
 #include <atomic>
 #include <cstdint>

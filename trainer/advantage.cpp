@@ -100,9 +100,11 @@ std::vector<double> whiten(const std::vector<double>& x, double eps) {
     return out;
 }
 
-std::vector<double> reinforce_pp_advantages(const std::vector<double>& scores, const std::vector<int>& seq_lens,
+std::vector<double> reinforce_pp_advantages(const std::vector<double>& scores,
+                                            const std::vector<int>& seq_lens,
                                             const std::vector<double>& kl_penalty, double gamma) {
-    STRIDE_CHECK(scores.size() == seq_lens.size(), "reinforce_pp_advantages: scores and seq_lens differ in size");
+    STRIDE_CHECK(scores.size() == seq_lens.size(),
+                 "reinforce_pp_advantages: scores and seq_lens differ in size");
     size_t total = 0;
     for (int n : seq_lens) total += static_cast<size_t>(n);
     STRIDE_CHECK(kl_penalty.empty() || kl_penalty.size() == total,
@@ -139,7 +141,8 @@ std::vector<double> reinforce_pp_baseline_advantages(const std::vector<double>& 
 }
 
 GroupFilter dynamic_sampling_filter(const std::vector<double>& metric, const std::vector<long>& group_of) {
-    STRIDE_CHECK(metric.size() == group_of.size(), "dynamic_sampling_filter: metric and group ids differ in size");
+    STRIDE_CHECK(metric.size() == group_of.size(),
+                 "dynamic_sampling_filter: metric and group ids differ in size");
     GroupFilter f;
     f.keep.assign(metric.size(), false);
     for (const auto& g : members_by_group(group_of)) {
@@ -153,8 +156,8 @@ GroupFilter dynamic_sampling_filter(const std::vector<double>& metric, const std
 }
 
 std::vector<double> opob_advantages(const std::vector<double>& rewards, const std::vector<long>& group_of,
-                                    const std::vector<double>& grad_sq_norm, const std::vector<double>& is_weight,
-                                    bool norm_by_std) {
+                                    const std::vector<double>& grad_sq_norm,
+                                    const std::vector<double>& is_weight, bool norm_by_std) {
     const size_t n = rewards.size();
     STRIDE_CHECK(group_of.size() == n && grad_sq_norm.size() == n && is_weight.size() == n,
                  "opob_advantages: per-sample inputs differ in size");

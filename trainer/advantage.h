@@ -30,7 +30,8 @@ std::vector<double> whiten(const std::vector<double>& x, double eps = 1e-8);
 // r_t = score_i * [t is the last token] - kl_penalty_t, G_t = r_t + gamma * G_{t+1} within the
 // sequence, then whiten G over every token of the batch. kl_penalty is beta * KL_t already (empty: no
 // KL in the reward). A zero-length response has no token to carry its score and contributes nothing.
-std::vector<double> reinforce_pp_advantages(const std::vector<double>& scores, const std::vector<int>& seq_lens,
+std::vector<double> reinforce_pp_advantages(const std::vector<double>& scores,
+                                            const std::vector<int>& seq_lens,
                                             const std::vector<double>& kl_penalty = {}, double gamma = 1.0);
 
 // REINFORCE++-baseline: R_i - mean_g (a group of one keeps R_i: its mean is taken as 0, as in the
@@ -53,7 +54,7 @@ GroupFilter dynamic_sampling_filter(const std::vector<double>& metric, const std
 // token-summed log-prob, w_i: its sequence IS weight), A_i = R_i - b. norm_by_std divides by the
 // group's population reward std when it is > 1e-8. All W_i = 0 gives b = 0.
 std::vector<double> opob_advantages(const std::vector<double>& rewards, const std::vector<long>& group_of,
-                                    const std::vector<double>& grad_sq_norm, const std::vector<double>& is_weight,
-                                    bool norm_by_std = false);
+                                    const std::vector<double>& grad_sq_norm,
+                                    const std::vector<double>& is_weight, bool norm_by_std = false);
 
 }  // namespace stride

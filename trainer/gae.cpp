@@ -9,7 +9,8 @@ namespace stride {
 GaeResult gae(const std::vector<double>& rewards, const std::vector<double>& values,
               const std::vector<unsigned char>& mask, double gamma, double lambda) {
     const size_t T = rewards.size();
-    STRIDE_CHECK(values.size() == T && (mask.empty() || mask.size() == T), "gae: per-token inputs differ in size");
+    STRIDE_CHECK(values.size() == T && (mask.empty() || mask.size() == T),
+                 "gae: per-token inputs differ in size");
     GaeResult r;
     r.advantages.assign(T, 0.0);
     r.returns.assign(T, 0.0);
@@ -45,8 +46,10 @@ ValueLossResult clipped_value_loss(const std::vector<double>& v_new, const std::
         r.loss += weight[t] * 0.5 * std::max(l1, l2);
         // The clipped branch is constant in v_new where the clamp is active (then l2 > l1 can hold).
         const bool clamp_active = v_clip != v_new[t];
-        if (!use_clipped) r.grad[t] = weight[t] * (v_new[t] - returns[t]);
-        else if (!clamp_active) r.grad[t] = weight[t] * (v_clip - returns[t]);
+        if (!use_clipped)
+            r.grad[t] = weight[t] * (v_new[t] - returns[t]);
+        else if (!clamp_active)
+            r.grad[t] = weight[t] * (v_clip - returns[t]);
     }
     return r;
 }

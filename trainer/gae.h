@@ -18,9 +18,9 @@ GaeResult gae(const std::vector<double>& rewards, const std::vector<double>& val
               const std::vector<unsigned char>& mask, double gamma, double lambda);
 
 struct ValueLossResult {
-    double loss = 0;              // sum_t w_t * 0.5 * max((v - R)^2, (clip(v) - R)^2)
-    long clipped = 0;             // tokens where the clipped branch is strictly larger (vf_clipfrac)
-    std::vector<double> grad;     // d loss / d v_new per token
+    double loss = 0;           // sum_t w_t * 0.5 * max((v - R)^2, (clip(v) - R)^2)
+    long clipped = 0;          // tokens where the clipped branch is strictly larger (vf_clipfrac)
+    std::vector<double> grad;  // d loss / d v_new per token
 };
 
 // Clipped value loss: v_clip = clamp(v_new, v_old - clip, v_old + clip); weights are the aggregation

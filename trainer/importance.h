@@ -10,9 +10,9 @@
 namespace stride {
 
 enum class IsCorrection {
-    none,       // weight 1 everywhere
-    truncate,   // TIS: w = clamp(rho, low, cap) (verl tis_imp_ratio_cap, slime --use-tis; cap 2)
-    mask,       // decoupled PPO / icepop: w = rho if low <= rho <= cap else 0 (AReaL token_mask, cap 5)
+    none,      // weight 1 everywhere
+    truncate,  // TIS: w = clamp(rho, low, cap) (verl tis_imp_ratio_cap, slime --use-tis; cap 2)
+    mask,      // decoupled PPO / icepop: w = rho if low <= rho <= cap else 0 (AReaL token_mask, cap 5)
 };
 
 IsCorrection is_correction_from_name(const std::string& name);  // none | truncate | mask
@@ -27,7 +27,8 @@ struct IsStats {
     long tokens = 0, truncated = 0, rejected = 0;
     double sum = 0, sum_sq = 0;  // of the final weights
     void add(const IsStats& o) {
-        tokens += o.tokens, truncated += o.truncated, rejected += o.rejected, sum += o.sum, sum_sq += o.sum_sq;
+        tokens += o.tokens, truncated += o.truncated, rejected += o.rejected, sum += o.sum,
+            sum_sq += o.sum_sq;
     }
 };
 

@@ -16,9 +16,12 @@ KlType kl_type_from_name(const std::string& n) {
 
 const char* kl_type_name(KlType k) {
     switch (k) {
-        case KlType::k1: return "k1";
-        case KlType::k2: return "k2";
-        case KlType::k3: return "k3";
+        case KlType::k1:
+            return "k1";
+        case KlType::k2:
+            return "k2";
+        case KlType::k3:
+            return "k3";
     }
     return "?";
 }
@@ -26,8 +29,10 @@ const char* kl_type_name(KlType k) {
 KlTerm kl_estimate(double logprob, double ref_logprob, KlType type) {
     const double d = logprob - ref_logprob;
     switch (type) {
-        case KlType::k1: return {d, 1.0};
-        case KlType::k2: return {0.5 * d * d, d};
+        case KlType::k1:
+            return {d, 1.0};
+        case KlType::k2:
+            return {0.5 * d * d, d};
         case KlType::k3: {
             // verl: kl = clamp(ref - logp, -20, 20); kld = exp(kl) - kl - 1; clamp(kld, -10, 10).
             const double neg_d = ref_logprob - logprob;

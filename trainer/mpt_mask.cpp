@@ -13,7 +13,8 @@ std::vector<unsigned char> mastered_positive_token_mask(const std::vector<float>
                                                         const MptOptions& opt) {
     STRIDE_CHECK(logprob.size() == entropy.size(), "mpt mask: logprob and entropy differ in size");
     STRIDE_CHECK(seq_lens.size() == seq_advantage.size(), "mpt mask: seq_lens and advantages differ in size");
-    STRIDE_CHECK(opt.prob_threshold > 0 && opt.prob_threshold <= 1, "mpt mask: prob_threshold must be in (0, 1]");
+    STRIDE_CHECK(opt.prob_threshold > 0 && opt.prob_threshold <= 1,
+                 "mpt mask: prob_threshold must be in (0, 1]");
     std::vector<double> mean_entropy(seq_lens.size(), 0.0);
     double batch_entropy = 0;
     int nonempty = 0;

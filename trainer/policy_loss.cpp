@@ -18,10 +18,14 @@ LossAgg loss_agg_from_name(const std::string& n) {
 
 const char* loss_agg_name(LossAgg a) {
     switch (a) {
-        case LossAgg::token_mean: return "token_mean";
-        case LossAgg::seq_mean_token_mean: return "seq_mean_token_mean";
-        case LossAgg::seq_mean_token_sum: return "seq_mean_token_sum";
-        case LossAgg::seq_mean_token_sum_norm: return "seq_mean_token_sum_norm";
+        case LossAgg::token_mean:
+            return "token_mean";
+        case LossAgg::seq_mean_token_mean:
+            return "seq_mean_token_mean";
+        case LossAgg::seq_mean_token_sum:
+            return "seq_mean_token_sum";
+        case LossAgg::seq_mean_token_sum_norm:
+            return "seq_mean_token_sum_norm";
     }
     return "?";
 }
@@ -42,9 +46,15 @@ std::vector<float> aggregation_weights(const std::vector<int>& seq_lens, LossAgg
     for (int n : seq_lens) {
         double wi = 0;
         switch (agg) {
-            case LossAgg::token_mean: wi = 1.0 / static_cast<double>(total); break;
-            case LossAgg::seq_mean_token_mean: wi = 1.0 / (static_cast<double>(nonempty) * n); break;
-            case LossAgg::seq_mean_token_sum: wi = 1.0 / nonempty; break;
+            case LossAgg::token_mean:
+                wi = 1.0 / static_cast<double>(total);
+                break;
+            case LossAgg::seq_mean_token_mean:
+                wi = 1.0 / (static_cast<double>(nonempty) * n);
+                break;
+            case LossAgg::seq_mean_token_sum:
+                wi = 1.0 / nonempty;
+                break;
             case LossAgg::seq_mean_token_sum_norm:
                 wi = 1.0 / (static_cast<double>(seq_lens.size()) * l_norm);
                 break;
@@ -93,8 +103,10 @@ PolicyLossSums ppo_clip_token_loss(const TokenLossSlice& in, const ClipOptions& 
         double l = use_clipped ? l_clipped : l_unclipped;
         bool flows = !use_clipped;
         if (use_clipped) {
-            if (ratio < 1.0 - clip.clip_low) ++s.clipped_low;
-            else ++s.clipped_high;
+            if (ratio < 1.0 - clip.clip_low)
+                ++s.clipped_low;
+            else
+                ++s.clipped_high;
         }
         // Dual clip: a negative-advantage token whose ratio exploded has its loss capped (constant).
         if (clip.dual_clip > 0 && A < 0 && l > -clip.dual_clip * A) {
@@ -137,12 +149,15 @@ PolicyLossSums gspo_sequence_loss(const TokenLossSlice& in, const ClipOptions& c
         const double l_clipped = -A * clipped;
         const bool use_clipped = l_clipped > l_unclipped;
         if (use_clipped) {
-            if (seq_ratio < 1.0 - clip.clip_low) ++s.clipped_low;
-            else ++s.clipped_high;
+            if (seq_ratio < 1.0 - clip.clip_low)
+                ++s.clipped_low;
+            else
+                ++s.clipped_high;
         }
         s.loss += in.weight[t] * is_w * (use_clipped ? l_clipped : l_unclipped);
         // Token form: s_t = exp(sg[log s] + lp_t - sg[lp_t]), so d s_t / d lp_t = s.
-        if (!use_clipped && !log_s_clamped) grad[t] = static_cast<float>(in.weight[t] * is_w * (-A * seq_ratio));
+        if (!use_clipped && !log_s_clamped)
+            grad[t] = static_cast<float>(in.weight[t] * is_w * (-A * seq_ratio));
     }
     return s;
 }
@@ -150,7 +165,8 @@ PolicyLossSums gspo_sequence_loss(const TokenLossSlice& in, const ClipOptions& c
 PolicyLossSums ppo_clip_loss_slice(const float* logprob, const float* old_logprob, const float* advantage,
                                    const float* weight, int n, float clip_low, float clip_high, float* grad) {
     TokenLossSlice in;
-    in.logprob = logprob, in.old_logprob = old_logprob, in.advantage = advantage, in.weight = weight, in.n = n;
+    in.logprob = logprob, in.old_logprob = old_logprob, in.advantage = advantage, in.weight = weight,
+    in.n = n;
     return ppo_clip_token_loss(in, {clip_low, clip_high, 0.0f}, grad);
 }
 
@@ -174,7 +190,8 @@ PolicyLossResult ppo_clip_loss(const std::vector<float>& logprob, const std::vec
                                const std::vector<float>& advantage, const std::vector<int>& seq_lens,
                                const PolicyLossOptions& opt) {
     const size_t T = logprob.size();
-    STRIDE_CHECK(old_logprob.size() == T && advantage.size() == T, "ppo_clip_loss: per-token inputs differ in size");
+    STRIDE_CHECK(old_logprob.size() == T && advantage.size() == T,
+                 "ppo_clip_loss: per-token inputs differ in size");
     const std::vector<float> w = aggregation_weights(seq_lens, opt.agg, opt.l_norm);
     STRIDE_CHECK(w.size() == T, "ppo_clip_loss: seq_lens do not add up to the token count");
     PolicyLossResult r;
@@ -191,7 +208,8 @@ PolicyLossResult gspo_loss(const std::vector<float>& logprob, const std::vector<
                            const std::vector<float>& advantage, const std::vector<int>& seq_lens,
                            const PolicyLossOptions& opt) {
     const size_t T = logprob.size();
-    STRIDE_CHECK(old_logprob.size() == T && advantage.size() == T, "gspo_loss: per-token inputs differ in size");
+    STRIDE_CHECK(old_logprob.size() == T && advantage.size() == T,
+                 "gspo_loss: per-token inputs differ in size");
     const std::vector<float> w = aggregation_weights(seq_lens, opt.agg, opt.l_norm);
     STRIDE_CHECK(w.size() == T, "gspo_loss: seq_lens do not add up to the token count");
     PolicyLossResult r;

@@ -1,8 +1,8 @@
 // PPO-clip policy loss over a batch of responses (with dual clip, a detached per-token importance
 // weight and a per-token loss mask), GSPO's sequence-level ratio, and the loss aggregation modes of
-// the reference systems (../shared/spec/algorithms.md §0.2, §1.3, §4.1, §6.2, §8.3, §9.1). It returns the loss value and its gradient with
-// respect to each token's log-prob under the current policy, which is exactly what
-// Transformer::backward takes: the model never sees the algorithm.
+// the reference systems (../shared/spec/algorithms.md §0.2, §1.3, §4.1, §6.2, §8.3, §9.1). It returns the
+// loss value and its gradient with respect to each token's log-prob under the current policy, which is
+// exactly what Transformer::backward takes: the model never sees the algorithm.
 #pragma once
 #include <string>
 #include <vector>
@@ -33,12 +33,12 @@ struct PolicyLossOptions {
 };
 
 struct PolicyLossResult {
-    double loss = 0;                // aggregated PPO-clip loss (to minimise)
-    double clip_frac_low = 0;       // fraction of tokens clipped at 1 - clip_low (A < 0)
-    double clip_frac_high = 0;      // ... at 1 + clip_high (A > 0)
-    double clip_frac_dual = 0;      // fraction of A < 0 tokens whose loss the dual clip capped
-    double approx_kl = 0;           // k3 estimate of KL(old || new), token-mean
-    double approx_kl_k1 = 0;        // token mean of log old - log new (verl's ppo_kl)
+    double loss = 0;                  // aggregated PPO-clip loss (to minimise)
+    double clip_frac_low = 0;         // fraction of tokens clipped at 1 - clip_low (A < 0)
+    double clip_frac_high = 0;        // ... at 1 + clip_high (A > 0)
+    double clip_frac_dual = 0;        // fraction of A < 0 tokens whose loss the dual clip capped
+    double approx_kl = 0;             // k3 estimate of KL(old || new), token-mean
+    double approx_kl_k1 = 0;          // token mean of log old - log new (verl's ppo_kl)
     std::vector<float> grad_logprob;  // d loss / d logprob_t, per token
 };
 
@@ -46,9 +46,9 @@ struct PolicyLossResult {
 // still aggregates over the whole mini-batch (the weights come from aggregation_weights over all of
 // it, as verl and TRL do; per-micro-batch normalisation would be a silent bug).
 struct PolicyLossSums {
-    double loss = 0;     // sum_t w_t l_t
-    double kl = 0;       // sum_t k3_t
-    double kl_k1 = 0;    // sum_t (log old - log new)
+    double loss = 0;   // sum_t w_t l_t
+    double kl = 0;     // sum_t k3_t
+    double kl_k1 = 0;  // sum_t (log old - log new)
     long clipped_low = 0, clipped_high = 0, dual_clipped = 0, masked = 0, tokens = 0;
     void add(const PolicyLossSums& o) {
         loss += o.loss, kl += o.kl, kl_k1 += o.kl_k1;
@@ -68,9 +68,9 @@ struct TokenLossSlice {
     const float* logprob = nullptr;      // current policy (carries the gradient)
     const float* old_logprob = nullptr;  // proximal policy the ratio is taken against
     const float* advantage = nullptr;
-    const float* weight = nullptr;       // aggregation weights (aggregation_weights over the mini-batch)
-    const float* is_weight = nullptr;    // detached multiplier after clipping (TIS / decoupled PPO)
-    const unsigned char* mask = nullptr; // 1: the token carries no loss but stays in the denominators
+    const float* weight = nullptr;        // aggregation weights (aggregation_weights over the mini-batch)
+    const float* is_weight = nullptr;     // detached multiplier after clipping (TIS / decoupled PPO)
+    const unsigned char* mask = nullptr;  // 1: the token carries no loss but stays in the denominators
     int n = 0;
 };
 

@@ -11,13 +11,17 @@
 namespace stride {
 
 RlTrainer::RlTrainer(Model& model, const AdamWConfig& adam, const LrSchedule& schedule)
-    : model_(model), engine_(model), adam_(model.data.size(), adam), schedule_(schedule),
+    : model_(model),
+      engine_(model),
+      adam_(model.data.size(), adam),
+      schedule_(schedule),
       grads_(model.data.size(), 0.0f) {}
 
 RlTrainer::~RlTrainer() = default;
 
 void RlTrainer::set_reference(const Model& reference) {
-    STRIDE_CHECK(reference.data.size() == model_.data.size(), "rl step: the reference model has another layout");
+    STRIDE_CHECK(reference.data.size() == model_.data.size(),
+                 "rl step: the reference model has another layout");
     ref_engine_.reset();  // it points into the previous reference
     ref_model_ = std::make_unique<Model>(reference);
     ref_engine_ = std::make_unique<Transformer>(*ref_model_);
@@ -57,8 +61,9 @@ PackedBatch pack(const std::vector<Experience>& batch, const std::vector<size_t>
 
 // Per-token log-probs and entropies of every response token (flat response order) under `engine`,
 // without backward: the proximal policy before the first update, or the frozen reference.
-void score_responses(Transformer& engine, const std::vector<Experience>& batch, const std::vector<size_t>& offsets,
-                     const ForwardOptions& fo, int budget, std::vector<float>& logprob, std::vector<float>* entropy) {
+void score_responses(Transformer& engine, const std::vector<Experience>& batch,
+                     const std::vector<size_t>& offsets, const ForwardOptions& fo, int budget,
+                     std::vector<float>& logprob, std::vector<float>* entropy) {
     std::vector<size_t> all(batch.size());
     for (size_t i = 0; i < all.size(); ++i) all[i] = i;
     for (auto [b, e] : micro_batches(batch, all, budget)) {
@@ -102,9 +107,37 @@ double stddev(const std::vector<double>& v) {
 
 }  // namespace
 
-StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOptions& opt, int64_t policy_version) {
+std::vector<double> RlTrainer::trajectory_grad_sq_norms(const std::vector<Experience>& batch,
+                                                        const ForwardOptions& fo,
+                                                        std::vector<double>& log_w) {
+    std::vector<double> out;
+    log_w.clear();
+    for (const Experience& x : batch) {
+        PackedBatch packed;
+        std::vector<int> seq = x.prompt;
+        seq.insert(seq.end(), x.response.begin(), x.response.end());
+        packed.add_sequence(seq);
+        TokenScores s = engine_.forward(packed, fo);
+        const size_t start = x.prompt.size(), n = x.response.size();
+        log_w.push_back(
+            sequence_log_ratio(s.logprob.data() + start, x.behaviour_logprob.data(), static_cast<int>(n)));
+        std::vector<float> g(packed.num_tokens(), 0.0f);
+        std::fill(g.begin() + start, g.end(), 1.0f);  // token-sum form of the response's score
+        std::fill(grads_.begin(), grads_.end(), 0.0f);
+        engine_.backward(g, {}, grads_.data());
+        double sq = 0;
+        for (float v : grads_) sq += static_cast<double>(v) * v;
+        out.push_back(sq);
+    }
+    std::fill(grads_.begin(), grads_.end(), 0.0f);
+    return out;
+}
+
+StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOptions& opt,
+                            int64_t policy_version) {
     STRIDE_CHECK(!input.empty(), "rl step: empty batch");
-    STRIDE_CHECK(opt.ppo_epochs >= 1 && opt.mini_batches >= 1, "rl step: ppo_epochs and mini_batches must be >= 1");
+    STRIDE_CHECK(opt.ppo_epochs >= 1 && opt.mini_batches >= 1,
+                 "rl step: ppo_epochs and mini_batches must be >= 1");
     for (const Experience& e : input) {
         STRIDE_CHECK(!e.prompt.empty(), "rl step: a sample has an empty prompt");
         STRIDE_CHECK(e.behaviour_logprob.size() == e.response.size(),
@@ -144,10 +177,10 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
     }
     const std::vector<Experience>& batch = *source;
     const float lr_now = schedule_.lr_at(adam_.step_count());
-    for (const char* k : {"pg_loss", "vf_loss", "loss", "clip_frac/low", "clip_frac/high", "clip_frac/dual",
-                          "approx_kl", "kl_ref", "entropy", "grad_norm", "masked_token_frac", "adv/mean", "adv/std",
-                          "staleness/mean", "staleness/max", "logprob_mismatch/mean", "logprob_mismatch/max",
-                          "response_tokens"})
+    for (const char* k :
+         {"pg_loss", "vf_loss", "loss", "clip_frac/low", "clip_frac/high", "clip_frac/dual", "approx_kl",
+          "kl_ref", "entropy", "grad_norm", "masked_token_frac", "adv/mean", "adv/std", "staleness/mean",
+          "staleness/max", "logprob_mismatch/mean", "logprob_mismatch/max", "response_tokens"})
         m[k] = 0.0;
     m["ess"] = 1.0;
     m["lr"] = lr_now;
@@ -188,7 +221,8 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
         ref_lp.assign(T, 0.0f);
         score_responses(*ref_engine_, batch, offsets, fo, opt.micro_batch_tokens, ref_lp, nullptr);
     }
-    const bool have_prox = updates > 1 || (kl_enabled && opt.kl_in_reward) || (opt.mpt_mask && opt.mpt.batch_gate);
+    const bool have_prox =
+        updates > 1 || (kl_enabled && opt.kl_in_reward) || (opt.mpt_mask && opt.mpt.batch_gate);
     std::vector<float> old_lp(T, 0.0f), old_ent(T, 0.0f);
     if (have_prox) score_responses(engine_, batch, offsets, fo, opt.micro_batch_tokens, old_lp, &old_ent);
 
@@ -196,7 +230,8 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
     std::vector<double> kl_penalty;  // beta * k(old, ref) per token, when the KL is a reward term
     if (kl_enabled && opt.kl_in_reward) {
         kl_penalty.resize(T);
-        for (size_t t = 0; t < T; ++t) kl_penalty[t] = opt.kl_coef * kl_estimate(old_lp[t], ref_lp[t], opt.kl_type).value;
+        for (size_t t = 0; t < T; ++t)
+            kl_penalty[t] = opt.kl_coef * kl_estimate(old_lp[t], ref_lp[t], opt.kl_type).value;
     }
     std::vector<float> adv_tok(T, 0.0f);
     std::vector<double> seq_adv(B, 0.0), adv_report;
@@ -205,10 +240,23 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
         if (!kl_penalty.empty())
             for (size_t i = 0; i < B; ++i)
                 for (size_t t = offsets[i]; t < offsets[i + 1]; ++t) R[i] -= kl_penalty[t];
-        seq_adv = opt.advantage == AdvantageKind::grpo
-                      ? group_advantages(R, groups, {.divide_by_std = opt.divide_adv_by_std, .eps = opt.adv_eps})
-                      : rloo_advantages(R, groups);
-        for (size_t i = 0; i < B; ++i) std::fill(adv_tok.begin() + offsets[i], adv_tok.begin() + offsets[i + 1], seq_adv[i]);
+        seq_adv =
+            opt.advantage == AdvantageKind::grpo
+                ? group_advantages(R, groups, {.divide_by_std = opt.divide_adv_by_std, .eps = opt.adv_eps})
+                : rloo_advantages(R, groups);
+        for (size_t i = 0; i < B; ++i)
+            std::fill(adv_tok.begin() + offsets[i], adv_tok.begin() + offsets[i + 1], seq_adv[i]);
+        adv_report = seq_adv;
+    } else if (opt.advantage == AdvantageKind::opob) {
+        std::vector<double> log_w;
+        const std::vector<double> gsq = trajectory_grad_sq_norms(batch, fo, log_w);
+        // b is invariant to a common scale of the weights: shift the logs so exp cannot overflow.
+        const double top = *std::max_element(log_w.begin(), log_w.end());
+        std::vector<double> w(B);
+        for (size_t i = 0; i < B; ++i) w[i] = std::exp(log_w[i] - top);
+        seq_adv = opob_advantages(rewards, groups, gsq, w, opt.opob_norm_by_std);
+        for (size_t i = 0; i < B; ++i)
+            std::fill(adv_tok.begin() + offsets[i], adv_tok.begin() + offsets[i + 1], seq_adv[i]);
         adv_report = seq_adv;
     } else {
         adv_report = opt.advantage == AdvantageKind::reinforce_pp
@@ -216,19 +264,23 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
                          : reinforce_pp_baseline_advantages(rewards, groups, seq_lens);
         for (size_t i = 0; i < B; ++i) {
             double s = 0;
-            for (size_t t = offsets[i]; t < offsets[i + 1]; ++t) adv_tok[t] = static_cast<float>(adv_report[t]), s += adv_report[t];
+            for (size_t t = offsets[i]; t < offsets[i + 1]; ++t)
+                adv_tok[t] = static_cast<float>(adv_report[t]), s += adv_report[t];
             seq_adv[i] = seq_lens[i] ? s / seq_lens[i] : 0.0;
         }
     }
     std::vector<unsigned char> mask;  // UloRL: mastered positive tokens (computed up front when it can be)
-    if (opt.mpt_mask && have_prox) mask = mastered_positive_token_mask(old_lp, old_ent, seq_lens, seq_adv, opt.mpt);
-    else if (opt.mpt_mask) mask.assign(T, 0);
+    if (opt.mpt_mask && have_prox)
+        mask = mastered_positive_token_mask(old_lp, old_ent, seq_lens, seq_adv, opt.mpt);
+    else if (opt.mpt_mask)
+        mask.assign(T, 0);
 
     // ---- updates: epochs x mini-batches, each forward + loss + backward per micro-batch -----------
     PolicyLossSums sums;
     IsStats is_stats;
     double pg_loss_sum = 0, total_loss_sum = 0, grad_norm_sum = 0, ess_sum = 0;
-    double entropy_sum = 0, kl_ref_sum = 0, mismatch_sum = 0, mismatch_max = 0, staleness_sum = 0, staleness_max = 0;
+    double entropy_sum = 0, kl_ref_sum = 0, mismatch_sum = 0, mismatch_max = 0, staleness_sum = 0,
+           staleness_max = 0;
     long mismatch_tokens = 0;
     float last_norm = 0, last_lr = lr_now;
     bool any_skipped = false;
@@ -260,7 +312,8 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
                         std::copy_n(H, n, old_ent.begin() + off);
                         if (opt.mpt_mask) {
                             auto mi = mastered_positive_token_mask(std::vector<float>(lp, lp + n),
-                                                                   std::vector<float>(H, H + n), {n}, {seq_adv[i]}, opt.mpt);
+                                                                   std::vector<float>(H, H + n), {n},
+                                                                   {seq_adv[i]}, opt.mpt);
                             std::copy(mi.begin(), mi.end(), mask.begin() + off);
                         }
                     }
@@ -295,7 +348,9 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
                     if (first_pass) {  // per-token statistics of the policy at entry
                         for (int t = 0; t < n; ++t) {
                             entropy_sum += old_ent[off + t];
-                            if (kl_enabled) kl_ref_sum += kl_estimate(old_lp[off + t], ref_lp[off + t], opt.kl_type).value;
+                            if (kl_enabled)
+                                kl_ref_sum +=
+                                    kl_estimate(old_lp[off + t], ref_lp[off + t], opt.kl_type).value;
                             const double lag = static_cast<double>(policy_version - x.token_version[t]);
                             staleness_sum += lag;
                             staleness_max = std::max(staleness_max, lag);
@@ -314,7 +369,8 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
             // VCPO: effective sample size of the sequence IS weights pi_prox / mu of this mini-batch.
             std::vector<double> log_w;
             for (size_t i : mb)
-                log_w.push_back(sequence_log_ratio(old_lp.data() + offsets[i], batch[i].behaviour_logprob.data(), seq_lens[i]));
+                log_w.push_back(sequence_log_ratio(old_lp.data() + offsets[i],
+                                                   batch[i].behaviour_logprob.data(), seq_lens[i]));
             const double ess_frac = ess_from_log_weights(log_w) / static_cast<double>(mb.size());
             if (first_pass) ess_sum += ess_frac;
 
@@ -329,7 +385,8 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
             last_lr = lr;
             grad_norm_sum += norm;
             pg_loss_sum += mb_sums.loss;
-            total_loss_sum += mb_sums.loss + opt.kl_coef * kl_weighted * kl_as_loss - opt.entropy_coef * entropy_weighted;
+            total_loss_sum +=
+                mb_sums.loss + opt.kl_coef * kl_weighted * kl_as_loss - opt.entropy_coef * entropy_weighted;
             sums.add(mb_sums);
         }
     }

@@ -27,6 +27,7 @@ enum class AdvantageKind {
     rloo,                   // leave-one-out group baseline
     reinforce_pp,           // token returns (KL folded into the reward), whitened over the batch
     reinforce_pp_baseline,  // group-centred reward, whitened over the batch's tokens
+    opob,                   // VCPO off-policy optimal baseline: needs one extra forward+backward per response
 };
 
 enum class PolicyLossKind {
@@ -39,8 +40,8 @@ struct RlStepOptions {
     PolicyLossKind policy_loss = PolicyLossKind::ppo_clip;
     bool divide_adv_by_std = true;  // GRPO (false: Dr.GRPO)
     double adv_eps = 1e-6;
-    double gamma = 1.0;             // REINFORCE++ discount
-    PolicyLossOptions loss;         // clip range, dual clip, aggregation
+    double gamma = 1.0;      // REINFORCE++ discount
+    PolicyLossOptions loss;  // clip range, dual clip, aggregation
     double entropy_coef = 0.0;
     // KL to a frozen reference (a copy of the weights at the first step that needs it, or
     // set_reference): a loss term beta * agg(k(logp, logp_ref)), or, with kl_in_reward, a per-token
@@ -54,8 +55,9 @@ struct RlStepOptions {
     MptOptions mpt;
     EssLrScaling ess_lr = EssLrScaling::off;  // VCPO: scale the lr by the sequence ESS
     double ess_rho_base = 1.0;
-    int ppo_epochs = 1;    // passes over the batch
-    int mini_batches = 1;  // optimiser steps per pass (whole groups each)
+    bool opob_norm_by_std = true;   // VCPO reference setting
+    int ppo_epochs = 1;             // passes over the batch
+    int mini_batches = 1;           // optimiser steps per pass (whole groups each)
     float temperature = 1.0f;       // log-probs of the temperature-scaled policy, as sampled
     int micro_batch_tokens = 8192;  // 0: the whole batch in one forward
     float grad_clip = 1.0f;
@@ -84,6 +86,11 @@ class RlTrainer {
     int64_t steps_done() const { return adam_.step_count(); }
 
    private:
+    // |grad of sum_t log pi(y_t)|^2 per response (one forward + backward each) and log w_i, the
+    // sequence log IS weight against the behaviour policy, for the OPOB baseline.
+    std::vector<double> trajectory_grad_sq_norms(const std::vector<Experience>& batch,
+                                                 const ForwardOptions& fo, std::vector<double>& log_w);
+
     Model& model_;
     Transformer engine_;
     AdamW adam_;

@@ -48,6 +48,25 @@ RlStepOptions rl_options(const JobConfig& cfg) {
     if (o.temperature <= 0) o.temperature = 1.0f;
     o.micro_batch_tokens = t.micro_batch_tokens;
     o.grad_clip = static_cast<float>(t.grad_clip);
+    // trainer.algorithm picks the advantage estimator and the policy loss; the presets (config.cpp)
+    // already set the knobs each implies (dapo: clip-higher + dynamic sampling, gspo: tiny clip range).
+    o.loss.dual_clip = static_cast<float>(t.dual_clip);
+    o.dynamic_sampling = t.dynamic_sampling;
+    o.ppo_epochs = t.ppo_epochs;
+    o.mini_batches = t.mini_batches;
+    o.kl_coef = t.kl_coef;
+    o.kl_type = kl_type_from_name(t.kl_type);
+    if (t.algorithm == "rloo") o.advantage = AdvantageKind::rloo;
+    if (t.algorithm == "reinforce_pp") {
+        o.advantage = AdvantageKind::reinforce_pp;
+        o.kl_in_reward = true;  // REINFORCE++ folds the KL into the token rewards, not the loss
+    }
+    if (t.algorithm == "gspo") {
+        o.policy_loss = PolicyLossKind::gspo;
+        o.loss.dual_clip = 0.0f;  // no dual clip on a sequence ratio (verl)
+    }
+    STRIDE_CHECK(t.algorithm != "ppo",
+                 "trainer.algorithm: ppo needs a critic (value head), not available yet");
     return o;
 }
 

@@ -22,8 +22,9 @@ double log_sum_exp(const std::vector<double>& x, double scale) {
 }  // namespace
 
 double ess_from_log_weights(const std::vector<double>& log_w) {
-    for (double v : log_w) STRIDE_CHECK(!std::isnan(v) && v != std::numeric_limits<double>::infinity(),
-                                        "ess_from_log_weights: log-weights must be finite or -inf");
+    for (double v : log_w)
+        STRIDE_CHECK(!std::isnan(v) && v != std::numeric_limits<double>::infinity(),
+                     "ess_from_log_weights: log-weights must be finite or -inf");
     const double lse1 = log_sum_exp(log_w, 1.0);
     if (!std::isfinite(lse1)) return 0.0;  // no weights, or all weights 0
     return std::exp(2.0 * lse1 - log_sum_exp(log_w, 2.0));
@@ -40,9 +41,12 @@ double ess_lr_factor(double ess_fraction, EssLrScaling scaling, double rho_base)
     STRIDE_CHECK(rho_base > 0, "ess_lr_factor: rho_base must be > 0");
     const double x = std::clamp(ess_fraction / rho_base, 0.0, 1.0);
     switch (scaling) {
-        case EssLrScaling::off: return 1.0;
-        case EssLrScaling::sqrt: return std::sqrt(x);
-        case EssLrScaling::linear: return x;
+        case EssLrScaling::off:
+            return 1.0;
+        case EssLrScaling::sqrt:
+            return std::sqrt(x);
+        case EssLrScaling::linear:
+            return x;
     }
     return 1.0;
 }

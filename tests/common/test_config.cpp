@@ -224,8 +224,34 @@ TEST(Config, InvalidCombinationsAreRejected) {
          "rollout.kv_blocks: 2 blocks of 16 tokens"},
     };
     for (const auto& c : cases) EXPECT_ERROR_HAS(error_of("", c.overrides), c.expect);
-    // Unary-group algorithms accept n = 1.
-    EXPECT_EQ(error_of("", {"trainer.algorithm=ppo", "rollout.n=1"}), "");
+    // Algorithms that do not compare the samples of a prompt accept n = 1.
+    EXPECT_EQ(error_of("", {"trainer.algorithm=reinforce_pp", "rollout.n=1"}), "");
+}
+
+TEST(Config, AlgorithmKeyContradictionsAreRejected) {
+    struct Case {
+        std::vector<std::string> overrides;
+        std::string expect;
+    };
+    const std::vector<Case> cases = {
+        {{"trainer.algorithm=ppo"}, "trainer.algorithm: ppo needs a learned critic"},
+        {{"trainer.algorithm=gspo", "trainer.loss_agg=token_mean"},
+         "trainer.loss_agg: gspo averages its sequence-level ratio over sequences (seq_mean_token_mean), got "
+         "token_mean"},
+        {{"trainer.algorithm=gspo", "trainer.dual_clip=3"}, "trainer.dual_clip: gspo has no dual clip"},
+        {{"trainer.algorithm=dr_grpo", "trainer.norm_adv_by_std=true"},
+         "trainer.norm_adv_by_std: dr_grpo's advantage is not divided by the group std"},
+        {{"trainer.algorithm=rloo", "rollout.n=1"}, "rollout.n: rloo compares the samples of each prompt"},
+        {{"trainer.algorithm=reinforce_pp", "trainer.dynamic_sampling=true"},
+         "trainer.dynamic_sampling: needs a group algorithm"},
+    };
+    for (const auto& c : cases) EXPECT_ERROR_HAS(error_of("", c.overrides), c.expect);
+    // What each algorithm's presets give loads as is.
+    for (const char* algo : {"grpo", "dr_grpo", "dapo", "gspo", "rloo", "reinforce_pp"})
+        EXPECT_EQ(error_of("", {std::string("trainer.algorithm=") + algo}), "") << algo;
+    EXPECT_EQ(error_of("", {"trainer.algorithm=dapo", "trainer.dual_clip=10", "trainer.ppo_epochs=2",
+                            "trainer.mini_batches=4", "trainer.kl_coef=0.001"}),
+              "");
 }
 
 TEST(Config, RequiredKeysAndModelSource) {

@@ -226,3 +226,18 @@ TEST(JobProcesses, ARoleThatDiesStopsTheJobWithACheckpoint) {
     EXPECT_TRUE(fs::exists(dir + "/runs/e2e/checkpoints/" + name + "/job_state.json")) << name;
     fs::remove_all(dir);
 }
+
+TEST(JobAsync, RolloutRunsAheadWithinTheStalenessBound) {
+    const std::string dir = make_run_dir("async");
+    std::string out;
+    ASSERT_EQ(run_stride({"run", write_config(dir), "rollout.mode=async", "buffer.max_staleness=1", "trainer.steps=6"}, &out),
+              0)
+        << out;
+    auto m = read_metrics(dir + "/runs/e2e/metrics.jsonl");
+    ASSERT_EQ(m.size(), 6u) << out;
+    for (const auto& line : m) {
+        EXPECT_LE(line["staleness/max"].get<double>(), 1.0) << line.dump();
+        EXPECT_GE(line["staleness/mean"].get<double>(), 0.0);
+    }
+    fs::remove_all(dir);
+}

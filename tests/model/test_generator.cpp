@@ -177,10 +177,12 @@ TEST_F(GeneratorTest, WeightSwapWithRecompute) {
     GeneratorOptions o;
     o.kv_blocks = 32, o.block_size = 4;
     Generator gen(live, o);
+    gen.set_policy_version(7);
     gen.add(r);
     for (int i = 0; i < 4; ++i) ASSERT_TRUE(gen.step().empty());  // 4 tokens with the old weights
     live.data = updated.data;
     gen.drop_kv();
+    gen.set_policy_version(8);
     EXPECT_EQ(gen.cache().blocks_used(), 0);
     auto out = gen.run_until_done();
     ASSERT_EQ(out.size(), 1u);
@@ -193,9 +195,11 @@ TEST_F(GeneratorTest, WeightSwapWithRecompute) {
     batch.add_sequence(full);
     TokenScores old_sc = Transformer(model).forward(batch);
     TokenScores new_sc = Transformer(updated).forward(batch);
+    ASSERT_EQ(out[0].versions.size(), 10u);
     for (int j = 0; j < 10; ++j) {
         const float expected = j < 4 ? old_sc.logprob[6 + j] : new_sc.logprob[6 + j];
         EXPECT_NEAR(out[0].logprobs[j], expected, 2e-4) << "token " << j;
+        EXPECT_EQ(out[0].versions[j], j < 4 ? 7 : 8) << "token " << j;  // the version that sampled it
     }
 }
 

@@ -52,7 +52,8 @@ TEST(Kl, GradientMatchesFiniteDifferences) {
     for (KlType k : {KlType::k1, KlType::k2, KlType::k3}) {
         for (double lp : {-3.0, -1.2, -0.1}) {
             const double ref = -1.0, h = 1e-5;
-            const double fd = (kl_estimate(lp + h, ref, k).value - kl_estimate(lp - h, ref, k).value) / (2 * h);
+            const double fd =
+                (kl_estimate(lp + h, ref, k).value - kl_estimate(lp - h, ref, k).value) / (2 * h);
             EXPECT_NEAR(kl_estimate(lp, ref, k).grad, fd, 1e-6) << kl_type_name(k) << " at " << lp;
         }
     }
@@ -117,7 +118,8 @@ TEST(ReinforcePp, EdgeCases) {
 
 TEST(DynamicSampling, KeepsOnlyGroupsWithSpread) {
     // acc [1,1,1,1] and [0,0,0,0] dropped, [1,0,0,0] kept, a single-member group kept.
-    auto f = dynamic_sampling_filter({1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 1}, {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3});
+    auto f = dynamic_sampling_filter({1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 1},
+                                     {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3});
     EXPECT_EQ(f.groups, 4);
     EXPECT_EQ(f.kept_groups, 2);
     for (int i = 0; i < 8; ++i) EXPECT_FALSE(f.keep[i]);
@@ -180,7 +182,8 @@ TEST(PpoTokenLoss, GradientMatchesFiniteDifferences) {
         auto loss = [&](const std::vector<float>& x, std::vector<float>* grad) {
             std::vector<float> g(x.size());
             TokenLossSlice in;
-            in.logprob = x.data(), in.old_logprob = old.data(), in.advantage = adv.data(), in.weight = w.data();
+            in.logprob = x.data(), in.old_logprob = old.data(), in.advantage = adv.data(),
+            in.weight = w.data();
             in.is_weight = isw.data(), in.mask = mask.data(), in.n = static_cast<int>(x.size());
             auto s = ppo_clip_token_loss(in, {0.2f, 0.28f, 3.0f}, g.data());
             if (grad) *grad = g;
@@ -191,7 +194,8 @@ TEST(PpoTokenLoss, GradientMatchesFiniteDifferences) {
         EXPECT_EQ(s.dual_clipped, 1);
         EXPECT_EQ(s.masked, 2);  // is_weight 0 and mask 1
         auto fd = finite_differences([&](const std::vector<float>& x) { return loss(x, nullptr).loss; }, lp);
-        for (size_t t = 0; t < lp.size(); ++t) EXPECT_NEAR(g[t], fd[t], 1e-4) << loss_agg_name(agg) << " " << t;
+        for (size_t t = 0; t < lp.size(); ++t)
+            EXPECT_NEAR(g[t], fd[t], 1e-4) << loss_agg_name(agg) << " " << t;
     }
 }
 
@@ -236,8 +240,8 @@ TEST(Gspo, GradientMatchesFiniteDifferencesOfTheSequenceLoss) {
         PolicyLossOptions o;
         o.agg = agg;
         auto base = gspo_loss(lp, old, adv, lens, o);
-        auto fd = finite_differences([&](const std::vector<float>& x) { return gspo_loss(x, old, adv, lens, o).loss; },
-                                     lp);
+        auto fd = finite_differences(
+            [&](const std::vector<float>& x) { return gspo_loss(x, old, adv, lens, o).loss; }, lp);
         for (size_t t = 0; t < lp.size(); ++t) EXPECT_NEAR(base.grad_logprob[t], fd[t], 1e-4) << t;
     }
 }
@@ -262,7 +266,8 @@ TEST(DecoupledPpo, WorkedExample) {
     auto st = importance_weights(prox2, behav2, 2, {IsCorrection::mask, 5.0, 0.0}, isw);
     EXPECT_EQ(isw[0], 0.0f);
     EXPECT_EQ(st.rejected, 1);
-    in.logprob = theta2, in.old_logprob = prox2, in.advantage = A2, in.weight = w2, in.is_weight = isw, in.n = 2;
+    in.logprob = theta2, in.old_logprob = prox2, in.advantage = A2, in.weight = w2, in.is_weight = isw,
+    in.n = 2;
     auto s2 = ppo_clip_token_loss(in, {}, g2);
     EXPECT_NEAR(s2.loss, -0.5, 1e-6);  // only token 1, still divided by both tokens
     EXPECT_EQ(s2.masked, 1);
@@ -374,9 +379,11 @@ TEST(MptMask, BatchGate) {
     // above the target, so the batch gate masks nothing; the per-response gate masks response 0.
     const std::vector<float> lp = {-0.001f, -0.001f, -0.001f}, H = {0.1f, 0.1f, 0.5f};
     MptOptions o;
-    EXPECT_EQ(mastered_positive_token_mask(lp, H, {2, 1}, {1.0, -1.0}, o), (std::vector<unsigned char>{1, 1, 0}));
+    EXPECT_EQ(mastered_positive_token_mask(lp, H, {2, 1}, {1.0, -1.0}, o),
+              (std::vector<unsigned char>{1, 1, 0}));
     o.batch_gate = true;
-    EXPECT_EQ(mastered_positive_token_mask(lp, H, {2, 1}, {1.0, -1.0}, o), (std::vector<unsigned char>{0, 0, 0}));
+    EXPECT_EQ(mastered_positive_token_mask(lp, H, {2, 1}, {1.0, -1.0}, o),
+              (std::vector<unsigned char>{0, 0, 0}));
     EXPECT_TRUE(mastered_positive_token_mask({}, {}, {0}, {1.0}, o).empty());
 }
 
@@ -434,7 +441,9 @@ TEST(ValueLoss, WorkedExampleAndGradient) {
         auto up = v, dn = v;
         up[t] += 1e-6;
         dn[t] -= 1e-6;
-        const double fd = (clipped_value_loss(up, old, R, w, 0.5).loss - clipped_value_loss(dn, old, R, w, 0.5).loss) / 2e-6;
+        const double fd =
+            (clipped_value_loss(up, old, R, w, 0.5).loss - clipped_value_loss(dn, old, R, w, 0.5).loss) /
+            2e-6;
         EXPECT_NEAR(base.grad[t], fd, 1e-6) << t;
     }
 }

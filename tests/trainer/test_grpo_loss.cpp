@@ -101,8 +101,9 @@ TEST(PpoClipLoss, GradientMatchesFiniteDifferences) {
             auto up = lp, dn = lp;
             up[t] += h;
             dn[t] -= h;
-            double fd = (ppo_clip_loss(up, old, adv, lens, o).loss - ppo_clip_loss(dn, old, adv, lens, o).loss) /
-                        (2 * h);
+            double fd =
+                (ppo_clip_loss(up, old, adv, lens, o).loss - ppo_clip_loss(dn, old, adv, lens, o).loss) /
+                (2 * h);
             EXPECT_NEAR(base.grad_logprob[t], fd, 1e-4) << loss_agg_name(agg) << " token " << t;
         }
     }

@@ -92,8 +92,10 @@ TEST(RlStep, MovesProbabilityTowardRewardedResponses) {
     EXPECT_GT(metrics["grad_norm"], 0.0);
     for (size_t i = 0; i < batch.size(); ++i) {
         const double after = sequence_logprob(m, batch[i].prompt, batch[i].response);
-        if (batch[i].reward > 0.5) EXPECT_GT(after, before[i]) << "response " << i;
-        else EXPECT_LT(after, before[i]) << "response " << i;
+        if (batch[i].reward > 0.5)
+            EXPECT_GT(after, before[i]) << "response " << i;
+        else
+            EXPECT_LT(after, before[i]) << "response " << i;
     }
 }
 
@@ -121,7 +123,8 @@ TEST(RlStep, MicroBatchingDoesNotChangeTheUpdate) {
         EXPECT_NEAR(ma["loss"], mb["loss"], 1e-6);
         EXPECT_NEAR(ma["grad_norm"], mb["grad_norm"], 1e-5);
         double max_diff = 0;
-        for (size_t i = 0; i < a.data.size(); ++i) max_diff = std::max(max_diff, (double)std::fabs(a.data[i] - b.data[i]));
+        for (size_t i = 0; i < a.data.size(); ++i)
+            max_diff = std::max(max_diff, (double)std::fabs(a.data[i] - b.data[i]));
         EXPECT_LT(max_diff, 1e-8) << loss_agg_name(agg);
     }
 }
@@ -153,4 +156,259 @@ TEST(Sft, LossFallsOnARepeatedBatch) {
     for (int i = 0; i < 30; ++i) last = sft.step(batch);
     EXPECT_LT(last, 0.5 * first);
     EXPECT_EQ(sft.steps_done(), 31);
+}
+
+// ---- algorithms selected through RlStepOptions ----------------------------------------------------
+
+namespace {
+
+struct AlgoCase {
+    const char* name;
+    RlStepOptions opt;
+};
+
+std::vector<AlgoCase> algorithm_cases() {
+    std::vector<AlgoCase> out;
+    RlStepOptions grpo;
+    out.push_back({"grpo", grpo});
+    RlStepOptions dr = grpo;
+    dr.divide_adv_by_std = false;
+    dr.loss.agg = LossAgg::seq_mean_token_sum_norm;
+    dr.loss.l_norm = 4;
+    out.push_back({"dr_grpo", dr});
+    RlStepOptions dapo = grpo;
+    dapo.loss.clip_high = 0.28f;
+    dapo.dynamic_sampling = true;
+    out.push_back({"dapo", dapo});
+    RlStepOptions gspo = grpo;
+    gspo.policy_loss = PolicyLossKind::gspo;
+    gspo.loss.agg = LossAgg::seq_mean_token_mean;
+    gspo.loss.clip_low = 3e-4f;
+    gspo.loss.clip_high = 4e-4f;
+    out.push_back({"gspo", gspo});
+    RlStepOptions rloo = grpo;
+    rloo.advantage = AdvantageKind::rloo;
+    out.push_back({"rloo", rloo});
+    RlStepOptions rpp = grpo;
+    rpp.advantage = AdvantageKind::reinforce_pp;
+    rpp.kl_in_reward = true;
+    rpp.kl_coef = 0.001;
+    out.push_back({"reinforce_pp", rpp});
+    RlStepOptions multi = grpo;  // (with several mini-batches each group is pushed by its own step)
+    multi.ppo_epochs = 2;
+    multi.loss.dual_clip = 3.0f;
+    out.push_back({"grpo 2 epochs", multi});
+    RlStepOptions opob = grpo;
+    opob.advantage = AdvantageKind::opob;
+    out.push_back({"vcpo opob", opob});
+    RlStepOptions corrected = grpo;
+    corrected.behaviour_is = {IsCorrection::truncate, 2.0, 0.0};
+    corrected.ess_lr = EssLrScaling::sqrt;
+    corrected.mpt_mask = true;
+    corrected.kl_coef = 0.01;
+    out.push_back({"grpo + tis + ess lr + mpt + kl loss", corrected});
+    return out;
+}
+
+}  // namespace
+
+TEST(RlAlgorithms, EveryAlgorithmMovesProbabilityTowardRewardedResponses) {
+    for (const AlgoCase& c : algorithm_cases()) {
+        Model m(tiny_config());
+        model_init_random(m, 11);
+        auto batch = make_batch(m);
+        std::vector<double> before;
+        for (const auto& e : batch) before.push_back(sequence_logprob(m, e.prompt, e.response));
+        AdamWConfig ac;
+        ac.lr = 1e-2f;
+        ac.weight_decay = 0;
+        LrSchedule sched;
+        sched.base_lr = ac.lr;
+        RlTrainer rl(m, ac, sched);
+        StepMetrics metrics = rl.step(batch, c.opt, 0);
+        EXPECT_GT(metrics["grad_norm"], 0.0) << c.name;
+        for (const char* key :
+             {"pg_loss", "vf_loss", "clip_frac/low", "clip_frac/high", "approx_kl", "kl_ref", "entropy",
+              "ess", "adv/mean", "adv/std", "grad_norm", "masked_token_frac", "dynamic_sampling/rounds",
+              "dynamic_sampling/kept_groups"})
+            EXPECT_TRUE(metrics.count(key)) << c.name << " lacks " << key;
+        EXPECT_NEAR(metrics["ess"], 1.0, 1e-5) << c.name;  // on-policy behaviour log-probs
+        EXPECT_EQ(metrics["dynamic_sampling/kept_groups"], 2) << c.name;
+        for (size_t i = 0; i < batch.size(); ++i) {
+            const double after = sequence_logprob(m, batch[i].prompt, batch[i].response);
+            if (batch[i].reward > 0.5)
+                EXPECT_GT(after, before[i]) << c.name << " response " << i;
+            else
+                EXPECT_LT(after, before[i]) << c.name << " response " << i;
+        }
+    }
+}
+
+TEST(RlAlgorithms, ProximalScoringPassGivesTheSameSingleUpdate) {
+    // A batch-level MPT gate that can never fire forces the scoring pass; with one update its
+    // log-probs are those of the training forward, so the update is identical.
+    Model a(tiny_config());
+    model_init_random(a, 5);
+    Model b(a);
+    auto batch = make_batch(a);
+    AdamWConfig ac;
+    ac.lr = 1e-3f;
+    ac.eps = 1.0f;
+    LrSchedule sched;
+    sched.base_lr = ac.lr;
+    RlStepOptions plain, scored;
+    scored.mpt_mask = true;
+    scored.mpt.batch_gate = true;
+    scored.mpt.entropy_target = 0.0;  // entropy is never below 0
+    RlTrainer ra(a, ac, sched), rb(b, ac, sched);
+    auto ma = ra.step(batch, plain, 0);
+    auto mb = rb.step(batch, scored, 0);
+    EXPECT_EQ(mb["masked_token_frac"], 0.0);
+    EXPECT_NEAR(ma["loss"], mb["loss"], 1e-7);
+    for (size_t i = 0; i < a.data.size(); ++i) ASSERT_EQ(a.data[i], b.data[i]) << i;
+}
+
+TEST(RlAlgorithms, SeveralUpdatesUseTheProximalPolicyOfTheFirst) {
+    Model m(tiny_config());
+    model_init_random(m, 7);
+    auto batch = make_batch(m);
+    AdamWConfig ac;
+    ac.lr = 3e-2f;
+    ac.weight_decay = 0;
+    LrSchedule sched;
+    sched.base_lr = ac.lr;
+    RlTrainer rl(m, ac, sched);
+    RlStepOptions opt;
+    opt.ppo_epochs = 3;
+    opt.mini_batches = 2;
+    auto metrics = rl.step(batch, opt, 0);
+    EXPECT_EQ(metrics["updates"], 6);
+    EXPECT_EQ(rl.steps_done(), 6);
+    // After the first update the policy has moved away from the proximal one: the ratio is no
+    // longer 1 (approx_kl > 0), and with this lr some tokens reach the clip range.
+    EXPECT_GT(metrics["approx_kl"], 0.0);
+    EXPECT_GT(metrics["clip_frac/low"] + metrics["clip_frac/high"], 0.0);
+}
+
+TEST(RlAlgorithms, DynamicSamplingDropsAllEqualGroups) {
+    Model m(tiny_config());
+    model_init_random(m, 3);
+    auto batch = make_batch(m);
+    for (int i = 0; i < 3; ++i) batch[i].correct = true, batch[i].reward = 1;  // group 0 all correct
+    AdamWConfig ac;
+    LrSchedule sched;
+    RlTrainer rl(m, ac, sched);
+    RlStepOptions opt;
+    opt.dynamic_sampling = true;
+    auto metrics = rl.step(batch, opt, 0);
+    EXPECT_EQ(metrics["dynamic_sampling/kept_groups"], 1);
+    EXPECT_EQ(metrics["dynamic_sampling/groups"], 2);
+    EXPECT_EQ(metrics["response_tokens"], 7);  // group 1 only: 4 + 1 + 2
+    EXPECT_GT(metrics["grad_norm"], 0.0);
+    // Every group all-equal: no update at all.
+    for (auto& e : batch) e.correct = false, e.reward = 0;
+    const std::vector<float> w = m.data;
+    auto none = rl.step(batch, opt, 0);
+    EXPECT_EQ(none["dynamic_sampling/kept_groups"], 0);
+    EXPECT_EQ(none["skipped_step"], 1.0);
+    EXPECT_EQ(m.data, w);
+}
+
+TEST(RlAlgorithms, KlLossPullsTowardTheReference) {
+    // Equal rewards: no policy gradient, only the KL term. Starting away from the reference, a few
+    // steps lower the KL to it. (Not k1: as a loss its per-sample gradient is grad log pi, which only
+    // pushes the sampled tokens down; its value is unbiased, its gradient is not the KL's.)
+    Model ref(tiny_config());
+    model_init_random(ref, 1);
+    Model m(tiny_config());
+    model_init_random(m, 2);
+    auto batch = make_batch(m);
+    for (auto& e : batch) e.reward = 1.0;
+    for (KlType k : {KlType::k2, KlType::k3}) {
+        Model p(m);
+        AdamWConfig ac;
+        ac.lr = 1e-2f;
+        ac.weight_decay = 0;
+        LrSchedule sched;
+        sched.base_lr = ac.lr;
+        RlTrainer rl(p, ac, sched);
+        rl.set_reference(ref);
+        RlStepOptions opt;
+        opt.kl_coef = 1.0;
+        opt.kl_type = KlType::k2;  // k2 >= 0 measures the distance whatever the estimator trained
+        auto first = rl.step(batch, opt, 0);
+        opt.kl_type = k;
+        for (int s = 0; s < 5; ++s) rl.step(batch, opt, 0);
+        opt.kl_type = KlType::k2;
+        auto last = rl.step(batch, opt, 0);
+        EXPECT_GT(first["kl_ref"], 0.0) << kl_type_name(k);
+        EXPECT_LT(last["kl_ref"], first["kl_ref"]) << kl_type_name(k);
+    }
+}
+
+TEST(RlAlgorithms, ReferenceDefaultsToTheWeightsAtTheFirstKlStep) {
+    Model m(tiny_config());
+    model_init_random(m, 4);
+    auto batch = make_batch(m);
+    AdamWConfig ac;
+    ac.lr = 1e-2f;
+    LrSchedule sched;
+    sched.base_lr = ac.lr;
+    RlTrainer rl(m, ac, sched);
+    RlStepOptions opt;
+    opt.kl_coef = 0.1;
+    EXPECT_NEAR(rl.step(batch, opt, 0)["kl_ref"], 0.0, 1e-9);  // reference = the policy itself
+    EXPECT_GT(rl.step(batch, opt, 1)["kl_ref"], 0.0);          // the policy moved, the reference did not
+}
+
+TEST(RlAlgorithms, BehaviourImportanceWeights) {
+    // On-policy behaviour log-probs: every TIS weight is 1 and the update equals plain GRPO's.
+    Model a(tiny_config());
+    model_init_random(a, 6);
+    Model b(a);
+    auto batch = make_batch(a);
+    AdamWConfig ac;
+    ac.lr = 1e-3f;
+    ac.eps = 1.0f;
+    LrSchedule sched;
+    sched.base_lr = ac.lr;
+    RlStepOptions plain, tis;
+    tis.behaviour_is = {IsCorrection::truncate, 2.0, 0.0};
+    RlTrainer ra(a, ac, sched), rb(b, ac, sched);
+    ra.step(batch, plain, 0);
+    auto mt = rb.step(batch, tis, 0);
+    EXPECT_NEAR(mt["is/weight_mean"], 1.0, 1e-5);
+    double max_diff = 0;
+    for (size_t i = 0; i < a.data.size(); ++i)
+        max_diff = std::max(max_diff, (double)std::fabs(a.data[i] - b.data[i]));
+    EXPECT_LT(max_diff, 1e-7);
+    // A stale behaviour policy that gave every token 6x less probability: decoupled PPO's mask action
+    // rejects every token (w = 6 > 5), nothing is learnt, ESS of equal weights is still 1.
+    for (auto& e : batch)
+        for (auto& lp : e.behaviour_logprob) lp -= std::log(6.0f);
+    RlStepOptions decoupled;
+    decoupled.behaviour_is = {IsCorrection::mask, 5.0, 0.0};
+    auto md = rb.step(batch, decoupled, 0);
+    EXPECT_NEAR(md["is/rejected_frac"], 1.0, 1e-9);
+    EXPECT_NEAR(md["masked_token_frac"], 1.0, 1e-9);
+    EXPECT_EQ(md["grad_norm"], 0.0);
+}
+
+TEST(RlAlgorithms, EssScalesTheLearningRate) {
+    // Sequence weights [w, w, w, 1e-9-ish ...]: make one response's behaviour log-probs far lower so
+    // its sequence weight dominates; ESS falls toward 1 of 6 and sqrt scaling lowers the lr.
+    Model m(tiny_config());
+    model_init_random(m, 8);
+    auto batch = make_batch(m);
+    for (auto& lp : batch[0].behaviour_logprob) lp -= 5.0f;
+    AdamWConfig ac;
+    ac.lr = 1e-3f;
+    LrSchedule sched;
+    sched.base_lr = ac.lr;
+    RlTrainer rl(m, ac, sched);
+    RlStepOptions opt;
+    opt.ess_lr = EssLrScaling::sqrt;
+    auto metrics = rl.step(batch, opt, 0);
+    EXPECT_LT(metrics["ess"], 0.2);
+    EXPECT_NEAR(metrics["lr"], 1e-3 * std::sqrt(metrics["ess"]), 1e-7);
 }

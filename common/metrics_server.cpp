@@ -3,6 +3,9 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+
+#include <chrono>
 #include <thread>
 
 #include "common/base/error.h"
@@ -20,6 +23,12 @@ MetricsServer::MetricsServer(MetricsRegistry& registry, const std::string& bind,
     // Scrapes come every few seconds from one Prometheus: one worker thread is plenty, and keeps a
     // 2-core machine's thread count down (httplib's default pool has 8+).
     impl_->http.new_task_queue = [] { return new httplib::ThreadPool(1); };
+    // httplib's default also sets SO_REUSEPORT, which lets a second process bind the same port and
+    // silently take half of the scrapes; with SO_REUSEADDR alone a taken port is an error.
+    impl_->http.set_socket_options([](socket_t sock) {
+        int yes = 1;
+        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<void*>(&yes), sizeof(yes));
+    });
     impl_->http.Get("/metrics", [&registry](const httplib::Request&, httplib::Response& res) {
         res.set_content(registry.render(), "text/plain; version=0.0.4; charset=utf-8");
     });
@@ -39,6 +48,10 @@ MetricsServer::MetricsServer(MetricsRegistry& registry, const std::string& bind,
         pthread_setname_np(pthread_self(), "stride-metrics");
         impl_->http.listen_after_bind();
     });
+    // stop() is a no-op until the server runs: wait for it, or a quick destruction would hang in join.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!impl_->http.is_running() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 MetricsServer::~MetricsServer() {

@@ -50,6 +50,10 @@ void check_rollout(const JobConfig& c) {
     STRIDE_CHECK(r.segment_tokens <= r.max_tokens,
                  fmt::format("rollout.segment_tokens: {} is larger than rollout.max_tokens = {}",
                              r.segment_tokens, r.max_tokens));
+    // Accepted by the schema so that configs can be written for it, refused until it runs: a key that
+    // is silently ignored would make a user believe responses are segmented.
+    STRIDE_CHECK(r.segment_tokens == 0,
+                 "rollout.segment_tokens: segment rollout is not available yet in this version; use 0");
     STRIDE_CHECK(
         r.n <= r.max_batch_seqs,
         fmt::format(

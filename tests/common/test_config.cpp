@@ -193,6 +193,8 @@ TEST(Config, InvalidCombinationsAreRejected) {
         {{"rollout.n=1"}, "rollout.n: grpo compares the samples of each prompt"},
         {{"rollout.max_tokens=64", "rollout.segment_tokens=128"},
          "rollout.segment_tokens: 128 is larger than rollout.max_tokens = 64"},
+        {{"rollout.max_tokens=64", "rollout.segment_tokens=32"},
+         "rollout.segment_tokens: segment rollout is not available"},
         {{"rollout.top_k=0"}, "rollout.top_k: 0 is not a valid k"},
         {{"rollout.n=16", "rollout.max_batch_seqs=8"}, "rollout.n: a group of 16 samples must fit"},
         {{"rollout.workers=4", "trainer.prompts_per_step=2"},

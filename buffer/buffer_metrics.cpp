@@ -15,8 +15,10 @@ BufferMetrics::BufferMetrics(const std::string& job, MetricsRegistry& r) {
     gauge("stride_buffer_queue_depth_groups", "Complete groups waiting for the trainer (not leased)",
           &BufferStats::groups_complete);
     gauge("stride_buffer_groups_incomplete", "Groups still missing samples", &BufferStats::groups_incomplete);
-    gauge("stride_buffer_groups_leased", "Groups leased to the trainer, not yet committed", &BufferStats::groups_leased);
-    gauge("stride_buffer_leases_open", "Open leases (pulled, uncommitted batches)", &BufferStats::leases_open);
+    gauge("stride_buffer_groups_leased", "Groups leased to the trainer, not yet committed",
+          &BufferStats::groups_leased);
+    gauge("stride_buffer_leases_open", "Open leases (pulled, uncommitted batches)",
+          &BufferStats::leases_open);
     gauge("stride_buffer_stored_samples", "Samples held", &BufferStats::stored_samples);
     gauge("stride_buffer_stored_bytes", "Serialized bytes of the samples held", &BufferStats::stored_bytes);
     gauge("stride_buffer_capacity_samples", "Samples held before producers are told to wait",
@@ -25,7 +27,8 @@ BufferMetrics::BufferMetrics(const std::string& job, MetricsRegistry& r) {
 
     counter("stride_buffer_puts", "Put requests", &BufferStats::puts);
     counter("stride_buffer_samples_put", "Samples stored by puts", &BufferStats::samples_put);
-    counter("stride_buffer_samples_duplicate", "Samples put again (idempotent retries)", &BufferStats::samples_duplicate);
+    counter("stride_buffer_samples_duplicate", "Samples put again (idempotent retries)",
+            &BufferStats::samples_duplicate);
     counter("stride_buffer_pulls", "Pull requests", &BufferStats::pulls);
     counter("stride_buffer_pulls_empty", "Pulls answered with nothing", &BufferStats::pulls_empty);
     counter("stride_buffer_batches_leased", "Batches leased to the trainer", &BufferStats::batches_leased);
@@ -39,17 +42,23 @@ BufferMetrics::BufferMetrics(const std::string& job, MetricsRegistry& r) {
             &BufferStats::leases_expired);
     counter("stride_buffer_leases_released", "Leased groups released by a restarted trainer",
             &BufferStats::leases_released);
-    counter("stride_buffer_recovered_samples", "Samples recovered from disk at start", &BufferStats::recovered_samples);
+    counter("stride_buffer_recovered_samples", "Samples recovered from disk at start",
+            &BufferStats::recovered_samples);
     counter("stride_buffer_write_batches", "RocksDB group-commit writes", &BufferStats::write_batches);
 
     std::vector<std::string> labels = kRoleLabels;
     labels.push_back("reason");
-    CounterFamily& rejected = r.counter("stride_buffer_rejected", "Requests answered with an error, by reason", labels);
+    CounterFamily& rejected =
+        r.counter("stride_buffer_rejected", "Requests answered with an error, by reason", labels);
     const std::pair<const char*, uint64_t BufferStats::*> reasons[] = {
-        {"malformed", &BufferStats::rejected_malformed},       {"wrong_job", &BufferStats::rejected_wrong_job},
-        {"wrong_schema", &BufferStats::rejected_wrong_schema}, {"unknown_body", &BufferStats::rejected_unknown_body},
-        {"invalid", &BufferStats::rejected_invalid},           {"busy", &BufferStats::rejected_busy},
-        {"unknown_batch", &BufferStats::rejected_unknown_batch}, {"internal", &BufferStats::rejected_internal},
+        {"malformed", &BufferStats::rejected_malformed},
+        {"wrong_job", &BufferStats::rejected_wrong_job},
+        {"wrong_schema", &BufferStats::rejected_wrong_schema},
+        {"unknown_body", &BufferStats::rejected_unknown_body},
+        {"invalid", &BufferStats::rejected_invalid},
+        {"busy", &BufferStats::rejected_busy},
+        {"unknown_batch", &BufferStats::rejected_unknown_batch},
+        {"internal", &BufferStats::rejected_internal},
     };
     for (const auto& [reason, field] : reasons)
         counters_.push_back({&rejected.with({lv[0], lv[1], lv[2], reason}), field});

@@ -11,11 +11,11 @@
 namespace stride {
 
 class BufferMetrics {
-public:
+   public:
     explicit BufferMetrics(const std::string& job, MetricsRegistry& registry = MetricsRegistry::global());
     void update(const BufferStats& now);
 
-private:
+   private:
     struct Gauged {
         Gauge* gauge;
         uint64_t BufferStats::*field;

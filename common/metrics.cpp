@@ -86,7 +86,8 @@ Histogram::Snapshot Histogram::snapshot() const {
 }
 
 std::vector<double> exponential_buckets(double start, double factor, int count) {
-    STRIDE_CHECK(start > 0 && factor > 1 && count >= 1, "exponential_buckets: need start > 0, factor > 1, count >= 1");
+    STRIDE_CHECK(start > 0 && factor > 1 && count >= 1,
+                 "exponential_buckets: need start > 0, factor > 1, count >= 1");
     std::vector<double> b;
     for (int i = 0; i < count; ++i) b.push_back(start * std::pow(factor, i));
     return b;
@@ -102,9 +103,12 @@ std::vector<double> linear_buckets(double start, double width, int count) {
 // ---- families -----------------------------------------------------------------------------------
 
 template <class Series>
-Family<Series>::Family(std::string name, std::string help, std::vector<std::string> label_names, MetricType type,
-                       std::vector<double> buckets)
-    : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)), type_(type),
+Family<Series>::Family(std::string name, std::string help, std::vector<std::string> label_names,
+                       MetricType type, std::vector<double> buckets)
+    : name_(std::move(name)),
+      help_(std::move(help)),
+      label_names_(std::move(label_names)),
+      type_(type),
       buckets_(std::move(buckets)) {}
 
 template <class Series>
@@ -116,15 +120,18 @@ Series& Family<Series>::with(const std::vector<std::string>& label_values) {
     auto it = series_.find(label_values);
     if (it != series_.end()) return *it->second;
     std::unique_ptr<Series> s;
-    if constexpr (std::is_same_v<Series, Histogram>) s = std::make_unique<Histogram>(buckets_);
-    else s = std::make_unique<Series>();
+    if constexpr (std::is_same_v<Series, Histogram>)
+        s = std::make_unique<Histogram>(buckets_);
+    else
+        s = std::make_unique<Series>();
     Series& ref = *s;
     series_.emplace(label_values, std::move(s));
     return ref;
 }
 
 template <class Series>
-void Family<Series>::for_each(const std::function<void(const std::vector<std::string>&, const Series&)>& fn) const {
+void Family<Series>::for_each(
+    const std::function<void(const std::vector<std::string>&, const Series&)>& fn) const {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [labels, s] : series_) fn(labels, *s);
 }
@@ -149,8 +156,8 @@ void MetricsRegistry::check_name_free(const std::string& name, MetricType type) 
 
 template <class F>
 F& MetricsRegistry::get_or_add(std::map<std::string, std::unique_ptr<F>>& families, const std::string& name,
-                               const std::string& help, const std::vector<std::string>& labels, MetricType type,
-                               const std::vector<double>& buckets) {
+                               const std::string& help, const std::vector<std::string>& labels,
+                               MetricType type, const std::vector<double>& buckets) {
     STRIDE_CHECK(valid_metric_name(name), "invalid metric name '" + name + "'");
     for (const std::string& l : labels)
         STRIDE_CHECK(valid_metric_name(l, false) && l != "le" && l.rfind("__", 0) != 0,
@@ -182,7 +189,8 @@ GaugeFamily& MetricsRegistry::gauge(const std::string& name, const std::string& 
 }
 
 HistogramFamily& MetricsRegistry::histogram(const std::string& name, const std::string& help,
-                                            const std::vector<std::string>& labels, const std::vector<double>& buckets) {
+                                            const std::vector<std::string>& labels,
+                                            const std::vector<double>& buckets) {
     STRIDE_CHECK(!buckets.empty(), "histogram " + name + ": needs at least one bucket");
     return get_or_add(histograms_, name, help, labels, MetricType::histogram, buckets);
 }
@@ -234,24 +242,26 @@ std::string MetricsRegistry::render() const {
     }
     for (const auto& [name, f] : histograms_) {
         const HistogramFamily* fam = f.get();
-        entries.push_back({name, [fam, header](std::string& out) {
-                               const std::string& n = fam->name();
-                               header(out, n, fam->help(), MetricType::histogram);
-                               fam->for_each([&](const std::vector<std::string>& lv, const Histogram& h) {
-                                   const Histogram::Snapshot s = h.snapshot();
-                                   const auto& ln = fam->label_names();
-                                   for (size_t i = 0; i <= s.upper_bounds.size(); ++i) {
-                                       const std::string le =
-                                           i < s.upper_bounds.size() ? format_metric_value(s.upper_bounds[i]) : "+Inf";
-                                       out += n + "_bucket" + format_labels(ln, lv, "le", le) + ' ' +
-                                              std::to_string(s.cumulative[i]) + '\n';
-                                   }
-                                   out += n + "_sum" + format_labels(ln, lv) + ' ' + format_metric_value(s.sum) + '\n';
-                                   out += n + "_count" + format_labels(ln, lv) + ' ' + std::to_string(s.count) + '\n';
-                               });
-                           }});
+        entries.push_back(
+            {name, [fam, header](std::string& out) {
+                 const std::string& n = fam->name();
+                 header(out, n, fam->help(), MetricType::histogram);
+                 fam->for_each([&](const std::vector<std::string>& lv, const Histogram& h) {
+                     const Histogram::Snapshot s = h.snapshot();
+                     const auto& ln = fam->label_names();
+                     for (size_t i = 0; i <= s.upper_bounds.size(); ++i) {
+                         const std::string le =
+                             i < s.upper_bounds.size() ? format_metric_value(s.upper_bounds[i]) : "+Inf";
+                         out += n + "_bucket" + format_labels(ln, lv, "le", le) + ' ' +
+                                std::to_string(s.cumulative[i]) + '\n';
+                     }
+                     out += n + "_sum" + format_labels(ln, lv) + ' ' + format_metric_value(s.sum) + '\n';
+                     out += n + "_count" + format_labels(ln, lv) + ' ' + std::to_string(s.count) + '\n';
+                 });
+             }});
     }
-    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.exposed < b.exposed; });
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry& a, const Entry& b) { return a.exposed < b.exposed; });
     std::string out;
     for (const Entry& e : entries) e.emit(out);
     return out;

@@ -32,14 +32,14 @@ namespace stride {
 inline constexpr int kCounterShards = 16;
 
 class Counter {
-public:
+   public:
     // Adds n (whole events: tokens, requests, bytes). One relaxed atomic add, no lock.
     void inc(uint64_t n = 1) { cells_[shard()].v.fetch_add(n, std::memory_order_relaxed); }
     // Adds a fractional amount (seconds). Rare, so a CAS loop on one shared cell is fine.
     void add(double x);
     double value() const;
 
-private:
+   private:
     struct alignas(64) Cell {
         std::atomic<uint64_t> v{0};
     };
@@ -49,29 +49,29 @@ private:
 };
 
 class Gauge {
-public:
+   public:
     void set(double x) { v_.store(x, std::memory_order_relaxed); }
     void add(double x);
     double value() const { return v_.load(std::memory_order_relaxed); }
 
-private:
+   private:
     std::atomic<double> v_{0.0};
 };
 
 class Histogram {
-public:
+   public:
     // `upper_bounds` strictly increasing; the +Inf bucket is implicit.
     explicit Histogram(const std::vector<double>& upper_bounds);
     void observe(double x);
     struct Snapshot {
-        std::vector<double> upper_bounds;   // without +Inf
-        std::vector<uint64_t> cumulative;   // one per bound, then +Inf (== count)
+        std::vector<double> upper_bounds;  // without +Inf
+        std::vector<uint64_t> cumulative;  // one per bound, then +Inf (== count)
         double sum = 0;
         uint64_t count = 0;
     };
     Snapshot snapshot() const;
 
-private:
+   private:
     std::vector<double> bounds_;
     std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // per bucket (not cumulative), last is +Inf
     std::atomic<double> sum_{0.0};
@@ -84,7 +84,7 @@ enum class MetricType { counter, gauge, histogram };
 // the registry.
 template <class Series>
 class Family {
-public:
+   public:
     Family(std::string name, std::string help, std::vector<std::string> label_names, MetricType type,
            std::vector<double> buckets = {});
     Series& with(const std::vector<std::string>& label_values);
@@ -96,7 +96,7 @@ public:
     // Visits every series (under the family's lock) in label order.
     void for_each(const std::function<void(const std::vector<std::string>&, const Series&)>& fn) const;
 
-private:
+   private:
     std::string name_, help_;
     std::vector<std::string> label_names_;
     MetricType type_;
@@ -114,7 +114,7 @@ std::vector<double> exponential_buckets(double start, double factor, int count);
 std::vector<double> linear_buckets(double start, double width, int count);
 
 class MetricsRegistry {
-public:
+   public:
     MetricsRegistry() = default;
     MetricsRegistry(const MetricsRegistry&) = delete;
     MetricsRegistry& operator=(const MetricsRegistry&) = delete;
@@ -124,10 +124,12 @@ public:
     // Registering a name again returns the existing family if type and labels match (so every role
     // instance can declare its metrics) and throws stride::Error otherwise. Counter names must not
     // end in `_total` (it is added on exposition); names must match [a-zA-Z_:][a-zA-Z0-9_:]*.
-    CounterFamily& counter(const std::string& name, const std::string& help, const std::vector<std::string>& labels);
-    GaugeFamily& gauge(const std::string& name, const std::string& help, const std::vector<std::string>& labels);
-    HistogramFamily& histogram(const std::string& name, const std::string& help, const std::vector<std::string>& labels,
-                               const std::vector<double>& buckets);
+    CounterFamily& counter(const std::string& name, const std::string& help,
+                           const std::vector<std::string>& labels);
+    GaugeFamily& gauge(const std::string& name, const std::string& help,
+                       const std::vector<std::string>& labels);
+    HistogramFamily& histogram(const std::string& name, const std::string& help,
+                               const std::vector<std::string>& labels, const std::vector<double>& buckets);
 
     // Runs before every render (refreshes gauges read from elsewhere: /proc, the buffer's stats).
     // Hooks live as long as the registry; use them for process-wide sources only.
@@ -138,7 +140,7 @@ public:
     // Every exposed metric name (counters with `_total`; histograms as their base name), sorted.
     std::vector<std::string> metric_names() const;
 
-private:
+   private:
     template <class F>
     F& get_or_add(std::map<std::string, std::unique_ptr<F>>& families, const std::string& name,
                   const std::string& help, const std::vector<std::string>& labels, MetricType type,

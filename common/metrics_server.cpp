@@ -76,11 +76,14 @@ int metrics_port_for(int base_port, const std::string& role, int worker) {
     throw Error("metrics: no port rule for role '" + role + "'");
 }
 
-std::unique_ptr<MetricsServer> start_process_metrics(const JobConfig& cfg, const std::string& role, int worker) {
+std::unique_ptr<MetricsServer> start_process_metrics(const JobConfig& cfg, const std::string& role,
+                                                     int worker) {
     if (cfg.metrics.port <= 0) return nullptr;
     const int port = metrics_port_for(cfg.metrics.port, role, worker);
-    STRIDE_CHECK(port <= 65535, "metrics: port " + std::to_string(port) + " of role " + role + " is above 65535");
-    register_process_metrics(MetricsRegistry::global(), cfg.name, role.empty() ? "job" : role, std::to_string(worker));
+    STRIDE_CHECK(port <= 65535,
+                 "metrics: port " + std::to_string(port) + " of role " + role + " is above 65535");
+    register_process_metrics(MetricsRegistry::global(), cfg.name, role.empty() ? "job" : role,
+                             std::to_string(worker));
     return std::make_unique<MetricsServer>(MetricsRegistry::global(), cfg.metrics.bind, port);
 }
 

@@ -18,7 +18,7 @@
 namespace stride {
 
 class MetricsServer {
-public:
+   public:
     // Binds bind:port right away (port 0: an ephemeral port, see port()) and serves until destroyed.
     // Throws stride::Error when the address cannot be bound.
     MetricsServer(MetricsRegistry& registry, const std::string& bind, int port);
@@ -29,7 +29,7 @@ public:
     int port() const { return port_; }
     std::string url() const;  // http://BIND:PORT/metrics
 
-private:
+   private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
     std::string bind_;
@@ -43,6 +43,7 @@ std::string metrics_url(const std::string& bind, int port);
 // What every Stride process does at start: when cfg.metrics.port > 0, registers the process gauges
 // (labels job=cfg.name, role, worker) and serves the global registry on the rule's port. Returns
 // null when metrics are off. `role` "" means the `stride run` process (its role label is "job").
-std::unique_ptr<MetricsServer> start_process_metrics(const JobConfig& cfg, const std::string& role, int worker = 0);
+std::unique_ptr<MetricsServer> start_process_metrics(const JobConfig& cfg, const std::string& role,
+                                                     int worker = 0);
 
 }  // namespace stride

@@ -41,12 +41,16 @@ void register_process_metrics(MetricsRegistry& registry, const std::string& job,
     std::call_once(once, [&] {
         const std::vector<std::string> lv = {job, role, worker};
         Counter& cpu =
-            registry.counter("stride_process_cpu_seconds", "User and system CPU time of the process", kRoleLabels)
+            registry
+                .counter("stride_process_cpu_seconds", "User and system CPU time of the process", kRoleLabels)
                 .with(lv);
         Gauge& rss =
-            registry.gauge("stride_process_resident_memory_bytes", "Resident memory of the process", kRoleLabels)
+            registry
+                .gauge("stride_process_resident_memory_bytes", "Resident memory of the process", kRoleLabels)
                 .with(lv);
-        registry.gauge("stride_process_start_time_seconds", "Start of the metrics exporter, Unix time", kRoleLabels)
+        registry
+            .gauge("stride_process_start_time_seconds", "Start of the metrics exporter, Unix time",
+                   kRoleLabels)
             .with(lv)
             .set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
         registry.add_collect_hook([&cpu, &rss] {

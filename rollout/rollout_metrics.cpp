@@ -23,28 +23,31 @@ const std::vector<double>& latency_buckets() {
 RolloutMetrics::RolloutMetrics(const std::string& job, const std::string& worker_id, MetricsRegistry& r)
     : tokens_(r.counter("stride_rollout_tokens_generated", "Tokens sampled by the engine", kRoleLabels)
                   .with({job, "rollout", worker_label(worker_id)})),
-      prefill_tokens_(r.counter("stride_rollout_prefill_tokens", "Prompt and recomputed tokens fed to the engine",
-                                kRoleLabels)
+      prefill_tokens_(r.counter("stride_rollout_prefill_tokens",
+                                "Prompt and recomputed tokens fed to the engine", kRoleLabels)
                           .with({job, "rollout", worker_label(worker_id)})),
       requests_(r.counter("stride_rollout_requests", "Prompt requests answered by the scheduler", kRoleLabels)
                     .with({job, "rollout", worker_label(worker_id)})),
-      prompts_(r.counter("stride_rollout_prompts", "Prompts received (generation requests of n samples)", kRoleLabels)
+      prompts_(r.counter("stride_rollout_prompts", "Prompts received (generation requests of n samples)",
+                         kRoleLabels)
                    .with({job, "rollout", worker_label(worker_id)})),
       samples_(r.counter("stride_rollout_samples", "Samples finished and scored", kRoleLabels)
                    .with({job, "rollout", worker_label(worker_id)})),
       groups_(r.counter("stride_rollout_groups", "Groups put into the buffer (durable)", kRoleLabels)
                   .with({job, "rollout", worker_label(worker_id)})),
-      response_tokens_(r.counter("stride_rollout_response_tokens", "Tokens of finished responses", kRoleLabels)
-                           .with({job, "rollout", worker_label(worker_id)})),
+      response_tokens_(
+          r.counter("stride_rollout_response_tokens", "Tokens of finished responses", kRoleLabels)
+              .with({job, "rollout", worker_label(worker_id)})),
       weight_updates_(r.counter("stride_rollout_weight_updates", "Weight versions loaded", kRoleLabels)
                           .with({job, "rollout", worker_label(worker_id)})),
-      weight_bytes_(r.counter("stride_weight_sync_bytes", "Weight bytes published (trainer) or fetched (rollout)",
-                              kRoleLabels)
+      weight_bytes_(r.counter("stride_weight_sync_bytes",
+                              "Weight bytes published (trainer) or fetched (rollout)", kRoleLabels)
                         .with({job, "rollout", worker_label(worker_id)})),
-      weight_seconds_(r.counter("stride_weight_sync_seconds", "Seconds spent publishing (trainer) or fetching (rollout)",
-                                kRoleLabels)
+      weight_seconds_(r.counter("stride_weight_sync_seconds",
+                                "Seconds spent publishing (trainer) or fetching (rollout)", kRoleLabels)
                           .with({job, "rollout", worker_label(worker_id)})),
-      busy_seconds_(r.counter("stride_rollout_busy_seconds", "Seconds the worker spent stepping the engine", kRoleLabels)
+      busy_seconds_(r.counter("stride_rollout_busy_seconds", "Seconds the worker spent stepping the engine",
+                              kRoleLabels)
                         .with({job, "rollout", worker_label(worker_id)})),
       preemptions_(r.counter("stride_rollout_preemptions", "Sequences preempted for KV blocks", kRoleLabels)
                        .with({job, "rollout", worker_label(worker_id)})),
@@ -59,17 +62,20 @@ RolloutMetrics::RolloutMetrics(const std::string& job, const std::string& worker
       version_(r.gauge("stride_rollout_policy_version", "Policy version the worker samples with", kRoleLabels)
                    .with({job, "rollout", worker_label(worker_id)})),
       generation_seconds_(r.histogram("stride_rollout_generation_seconds",
-                                      "Time from a prompt's admission to one of its samples finishing", kRoleLabels,
-                                      latency_buckets())
+                                      "Time from a prompt's admission to one of its samples finishing",
+                                      kRoleLabels, latency_buckets())
                               .with({job, "rollout", worker_label(worker_id)})),
-      reward_seconds_(r.histogram("stride_reward_seconds", "Time to score one sample", kRoleLabels, latency_buckets())
-                          .with({job, "rollout", worker_label(worker_id)})) {
+      reward_seconds_(
+          r.histogram("stride_reward_seconds", "Time to score one sample", kRoleLabels, latency_buckets())
+              .with({job, "rollout", worker_label(worker_id)})) {
     const std::string w = worker_label(worker_id);
     std::vector<std::string> labels = kRoleLabels;
     labels.push_back("status");
     CounterFamily& calls = r.counter("stride_reward_calls", "Reward calls by result status", labels);
-    CounterFamily& errors = r.counter("stride_reward_errors", "Reward calls that failed (status error or timeout)", labels);
-    for (RewardStatus s : {RewardStatus::ok, RewardStatus::error, RewardStatus::timeout, RewardStatus::unparseable}) {
+    CounterFamily& errors =
+        r.counter("stride_reward_errors", "Reward calls that failed (status error or timeout)", labels);
+    for (RewardStatus s :
+         {RewardStatus::ok, RewardStatus::error, RewardStatus::timeout, RewardStatus::unparseable}) {
         const int i = static_cast<int>(s);
         reward_calls_[i] = &calls.with({job, "rollout", w, reward_status_name(s)});
         const bool failure = s == RewardStatus::error || s == RewardStatus::timeout;

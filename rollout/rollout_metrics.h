@@ -12,13 +12,13 @@ namespace stride {
 class Generator;
 
 class RolloutMetrics {
-public:
+   public:
     // worker_id "rollout-3" is labelled worker="3"; job is the job's name.
     RolloutMetrics(const std::string& job, const std::string& worker_id,
                    MetricsRegistry& registry = MetricsRegistry::global());
 
-    void prompts_received(int prompts);                  // one answered prompt request
-    void engine_stepped(const Generator& gen);           // after Generator::step: tokens, sequences, KV
+    void prompts_received(int prompts);         // one answered prompt request
+    void engine_stepped(const Generator& gen);  // after Generator::step: tokens, sequences, KV
     void reward_scored(RewardStatus status, double seconds);
     void sample_finished(double generate_seconds, int response_tokens);
     void group_put();
@@ -27,7 +27,7 @@ public:
 
     WeightFetchStats fetch;  // filled by WeightSubscriber::fetch_if_newer
 
-private:
+   private:
     Counter &tokens_, &prefill_tokens_, &requests_, &prompts_, &samples_, &groups_, &response_tokens_;
     Counter &weight_updates_, &weight_bytes_, &weight_seconds_, &busy_seconds_, &preemptions_;
     Gauge &active_, &waiting_, &kv_used_, &kv_total_, &version_;

@@ -61,6 +61,7 @@ void RolloutWorker::run(const std::atomic<bool>& stop) {
         std::memcpy(model.data.data(), blob.bytes.data(), blob.bytes.size());
         version = blob.version;
         ++stats_.weight_updates;
+        metrics.weights_loaded(version);
         if (gen_ptr) {
             if (cfg.rollout.kv_on_update == "recompute") gen_ptr->drop_kv();
             gen_ptr->set_policy_version(version);
@@ -69,7 +70,7 @@ void RolloutWorker::run(const std::atomic<bool>& stop) {
     auto load_weights = [&](int64_t at_least) {
         // Blocks until the publisher holds a version >= at_least (or stop).
         while (!stop && version < at_least) {
-            if (weights.fetch_if_newer(version, 5000, blob)) adopt();
+            if (weights.fetch_if_newer(version, 5000, blob, &metrics.fetch)) adopt();
             else if (version < at_least) std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
     };
@@ -138,7 +139,7 @@ void RolloutWorker::run(const std::atomic<bool>& stop) {
         // Async: pick up a new version between steps, without draining (interruptible generation).
         if (async && Clock::now() - last_poll > std::chrono::milliseconds(20)) {
             last_poll = Clock::now();
-            if (weights.fetch_if_newer(version, 1000, blob)) adopt();
+            if (weights.fetch_if_newer(version, 1000, blob, &metrics.fetch)) adopt();
         }
         const auto t0 = Clock::now();
         std::vector<GeneratedSequence> out = gen.step();

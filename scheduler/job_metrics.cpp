@@ -12,9 +12,11 @@ std::unique_ptr<MetricsServer> start_job_metrics(const JobConfig& cfg) {
     if (cfg.launcher == "processes") {
         const int base = cfg.metrics.port;
         std::printf("metrics: %s\n", metrics_url(cfg.metrics.bind, metrics_port_for(base, "buffer")).c_str());
-        std::printf("metrics: %s\n", metrics_url(cfg.metrics.bind, metrics_port_for(base, "trainer")).c_str());
+        std::printf("metrics: %s\n",
+                    metrics_url(cfg.metrics.bind, metrics_port_for(base, "trainer")).c_str());
         for (int i = 0; i < cfg.rollout.workers; ++i)
-            std::printf("metrics: %s\n", metrics_url(cfg.metrics.bind, metrics_port_for(base, "rollout", i)).c_str());
+            std::printf("metrics: %s\n",
+                        metrics_url(cfg.metrics.bind, metrics_port_for(base, "rollout", i)).c_str());
     }
     std::fflush(stdout);
     return server;

@@ -4,9 +4,10 @@
 // stride_trainer_ + the key with every character outside [a-zA-Z0-9_] replaced by '_', and the
 // abbreviated unit suffixes spelled out (_per_s -> _per_second, _s -> _seconds):
 // "reward/mean" -> stride_trainer_reward_mean, "time/step_s" -> stride_trainer_time_step_seconds,
-// "tokens_per_s" -> stride_trainer_tokens_per_second, "eval/accuracy" -> stride_trainer_eval_accuracy. Besides: a step time histogram, a staleness
-// histogram (trainer version - sample version, per sample pulled), counters of steps, samples,
-// response tokens and wait seconds, and the weight publisher's bytes and seconds.
+// "tokens_per_s" -> stride_trainer_tokens_per_second, "eval/accuracy" -> stride_trainer_eval_accuracy.
+// Besides: a step time histogram, a staleness histogram (trainer version - sample version, per sample
+// pulled), counters of steps, samples, response tokens and wait seconds, and the weight publisher's bytes and
+// seconds.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
@@ -23,14 +24,14 @@ const std::vector<std::string>& trainer_jsonl_keys();
 std::string trainer_gauge_name(const std::string& jsonl_key);
 
 class TrainerMetrics {
-public:
+   public:
     explicit TrainerMetrics(const std::string& job, MetricsRegistry& registry = MetricsRegistry::global());
     // A batch arrived: its samples' staleness against the trainer's current version, and the wait.
     void batch_pulled(const v1::Batch& batch, int64_t trainer_version, double wait_s);
     // The line just appended to metrics.jsonl.
     void step_logged(const nlohmann::json& line);
 
-private:
+   private:
     MetricsRegistry& registry_;
     std::string job_;
     Counter &steps_, &samples_, &response_tokens_, &wait_seconds_;

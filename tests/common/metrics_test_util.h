@@ -50,7 +50,7 @@ inline bool have_program(const std::string& name) {
 // A child process (argv[0] looked up in PATH) with stdout+stderr in `log`; signalled (SIGINT, then
 // SIGKILL) and reaped when destroyed.
 class Child {
-public:
+   public:
     Child(const std::vector<std::string>& argv, const std::string& log) {
         pid_ = fork();
         if (pid_ == 0) {
@@ -94,7 +94,7 @@ public:
         return false;
     }
 
-private:
+   private:
     pid_t pid_ = -1;
     int status_ = -1;
 };
@@ -134,7 +134,7 @@ inline std::string write_long_job(const std::string& dir, int metrics_port, cons
         << "data: {train: 'gen:arith?n=300&seed=2', eval_size: 0}\n"
         << "rollout: {n: 4, max_tokens: 5, workers: 2}\n"
         << "reward: {fn: arith}\n"
-        << "trainer: {steps: 100000, prompts_per_step: 4, lr: 0.001, checkpoint_every: 0}\n"
+        << "trainer: {steps: 100000, prompts_per_step: 4, lr: 0.001, eval_every: 0, checkpoint_every: 0}\n"
         << "log: {level: warn}\n"
         << "metrics: {port: " << metrics_port << "}\n"
         << extra;

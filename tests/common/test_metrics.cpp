@@ -33,7 +33,10 @@ bool has_line(const std::string& text, const std::string& line) {
 }  // namespace
 
 TEST(MetricsText, EscapesLabelValuesAndHelp) {
-    EXPECT_EQ(escape_label_value(R"(a"b\c)" "\n" "d"), R"(a\"b\\c\nd)");
+    EXPECT_EQ(escape_label_value(R"(a"b\c)"
+                                 "\n"
+                                 "d"),
+              R"(a\"b\\c\nd)");
     EXPECT_EQ(escape_help("x \\ y\nz \"q\""), R"(x \\ y\nz "q")");
     EXPECT_EQ(format_labels({"a", "b"}, {"1", "q\""}), R"({a="1",b="q\""})");
     EXPECT_EQ(format_labels({}, {}), "");
@@ -70,7 +73,8 @@ TEST(MetricsRegistry, ExposesCountersGaugesWithHelpTypeAndEscapedLabels) {
     const std::string text = r.render();
     EXPECT_TRUE(has_line(text, R"(# HELP stride_test_requests_total Requests \\ served\nso far)")) << text;
     EXPECT_TRUE(has_line(text, "# TYPE stride_test_requests_total counter")) << text;
-    EXPECT_TRUE(has_line(text, R"(stride_test_requests_total{job="j\"1",role="ro\\le",worker="line\nbreak"} 3)"))
+    EXPECT_TRUE(
+        has_line(text, R"(stride_test_requests_total{job="j\"1",role="ro\\le",worker="line\nbreak"} 3)"))
         << text;
     EXPECT_TRUE(has_line(text, "# TYPE stride_test_level gauge")) << text;
     EXPECT_TRUE(has_line(text, R"(stride_test_level{job="j"} NaN)")) << text;
@@ -85,7 +89,8 @@ TEST(MetricsRegistry, ExposesCountersGaugesWithHelpTypeAndEscapedLabels) {
             types.push_back(ls[i]);
         }
     EXPECT_TRUE(std::is_sorted(types.begin(), types.end()));
-    EXPECT_EQ(r.metric_names(), (std::vector<std::string>{"stride_test_level", "stride_test_requests_total", "stride_test_up"}));
+    EXPECT_EQ(r.metric_names(), (std::vector<std::string>{"stride_test_level", "stride_test_requests_total",
+                                                          "stride_test_up"}));
 }
 
 TEST(MetricsRegistry, HistogramBucketsAreCumulativeAndInfEqualsCount) {

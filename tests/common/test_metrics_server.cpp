@@ -24,7 +24,8 @@ TEST(MetricsServer, ServesTheRegistryOverHttp) {
     ASSERT_TRUE(res) << httplib::to_string(res.error());
     EXPECT_EQ(res->status, 200);
     EXPECT_EQ(res->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
-    EXPECT_NE(res->body.find("stride_test_served_total{job=\"j\",role=\"trainer\",worker=\"0\"} 7\n"), std::string::npos)
+    EXPECT_NE(res->body.find("stride_test_served_total{job=\"j\",role=\"trainer\",worker=\"0\"} 7\n"),
+              std::string::npos)
         << res->body;
     c.inc();  // every scrape renders afresh
     res = client.Get("/metrics");

@@ -1,5 +1,9 @@
 #include "common/weight_sync.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include <chrono>
@@ -10,9 +14,66 @@
 
 namespace stride {
 
+// A published version: the blob, plus its memory file for workers on the same machine.
+struct WeightPublisher::Published : WeightBlob {
+    int fd = -1;
+    std::string shm_path;  // "/proc/<pid>/fd/<fd>", empty when no memory file could be made
+    explicit Published(WeightBlob b) : WeightBlob(std::move(b)) {}
+    ~Published() {
+        if (fd >= 0) close(fd);
+    }
+};
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The blob in a memory file (memfd: no /dev/shm size limit, gone when the last descriptor closes).
+// Best effort: on any failure the version is served through chunks only.
+void share_in_memory_file(WeightPublisher::Published& p) {
+    const int fd = memfd_create("stride-weights", MFD_CLOEXEC);
+    if (fd < 0) return;
+    const size_t n = p.bytes.size();
+    bool ok = ftruncate(fd, static_cast<off_t>(n)) == 0;
+    if (ok && n > 0) {
+        void* map = mmap(nullptr, n, PROT_WRITE, MAP_SHARED, fd, 0);
+        ok = map != MAP_FAILED;
+        if (ok) {
+            std::memcpy(map, p.bytes.data(), n);
+            munmap(map, n);
+        }
+    }
+    if (!ok) {
+        close(fd);
+        return;
+    }
+    p.fd = fd;
+    p.shm_path = "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd);
+}
+
+// Copies a same-host memory file into blob.bytes, checking the whole-blob CRC-32C on the way.
+// false when the file cannot be used (another machine, gone, wrong size): fall back to chunks.
+bool copy_from_memory_file(const std::string& path, uint64_t total, uint32_t crc, WeightBlob& blob) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct stat st;
+    bool ok = fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) == total;
+    if (ok && total > 0) {
+        void* map = mmap(nullptr, total, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+        ok = map != MAP_FAILED;
+        if (ok) {
+            madvise(map, total, MADV_SEQUENTIAL);
+            blob.bytes.resize(total);
+            const uint32_t got = crc32c_copy(blob.bytes.data(), map, total);
+            munmap(map, total);
+            close(fd);
+            if (got != crc) throw Error("weight sync: shared-memory copy of the weights failed its checksum");
+            return true;
+        }
+    }
+    close(fd);
+    return ok;  // true only for an empty blob here; a failed mapping falls back to chunks
+}
 
 bool send_envelope(void* sock, const std::string& route, const v1::Envelope& env, bool more) {
     const std::string payload = encode_envelope(env);
@@ -22,14 +83,17 @@ bool send_envelope(void* sock, const std::string& route, const v1::Envelope& env
 
 // zmq frees a zero-copy frame through this callback; the hint owns a reference to the blob, so the
 // bytes stay valid until zmq has sent them even if a newer version replaces the blob meanwhile.
-void release_blob_ref(void*, void* hint) { delete static_cast<std::shared_ptr<const WeightBlob>*>(hint); }
+void release_blob_ref(void*, void* hint) {
+    delete static_cast<std::shared_ptr<const WeightPublisher::Published>*>(hint);
+}
 
 }  // namespace
 
 // ---- publisher ----------------------------------------------------------------------------------
 
-WeightPublisher::WeightPublisher(std::string job_id, const std::string& endpoint, size_t chunk_bytes)
-    : job_id_(std::move(job_id)), chunk_bytes_(chunk_bytes), sock_(ctx_, ZMQ_ROUTER) {
+WeightPublisher::WeightPublisher(std::string job_id, const std::string& endpoint, size_t chunk_bytes,
+                                 bool share_memory)
+    : job_id_(std::move(job_id)), chunk_bytes_(chunk_bytes), share_memory_(share_memory), sock_(ctx_, ZMQ_ROUTER) {
     STRIDE_CHECK(chunk_bytes_ > 0, "weight sync: chunk_bytes must be > 0");
     sock_.set_int(ZMQ_SNDHWM, 0);  // replies are bounded by the workers' credit windows
     sock_.bind(endpoint);
@@ -48,7 +112,9 @@ void WeightPublisher::publish(WeightBlob blob) {
     blob.chunk_crc.clear();
     for (size_t off = 0; off < blob.bytes.size(); off += chunk_bytes_)
         blob.chunk_crc.push_back(crc32c(blob.bytes.data() + off, std::min(chunk_bytes_, blob.bytes.size() - off)));
-    auto next = std::make_shared<const WeightBlob>(std::move(blob));
+    auto published = std::make_shared<Published>(std::move(blob));
+    if (share_memory_) share_in_memory_file(*published);
+    std::shared_ptr<const Published> next = std::move(published);
     std::lock_guard<std::mutex> lock(mu_);
     STRIDE_CHECK(!latest_ || next->version > latest_->version,
                  "weight sync: published version " + std::to_string(next->version) +
@@ -79,7 +145,7 @@ void WeightPublisher::serve() {
             send_envelope(sock, route, make_error(job_id_, check.code, check.message), false);
             continue;
         }
-        std::shared_ptr<const WeightBlob> latest, previous;
+        std::shared_ptr<const Published> latest, previous;
         {
             std::lock_guard<std::mutex> lock(mu_);
             latest = latest_;
@@ -94,11 +160,12 @@ void WeightPublisher::serve() {
                 for (const auto& t : latest->tensors) *u->add_tensors() = t;
                 u->set_total_bytes(latest->bytes.size());
                 u->set_crc32(latest->crc32c);
+                u->set_shm_path(latest->shm_path);
             }
             send_envelope(sock, route, reply, false);
         } else if (req.has_weight_chunk()) {
             const v1::WeightChunk& want = req.weight_chunk();
-            std::shared_ptr<const WeightBlob> blob;
+            std::shared_ptr<const Published> blob;
             if (latest && latest->version == want.version()) blob = latest;
             else if (previous && previous->version == want.version()) blob = previous;
             if (!blob || want.offset() >= blob->bytes.size() || want.offset() % blob->chunk_bytes != 0) {
@@ -119,7 +186,7 @@ void WeightPublisher::serve() {
             c->set_crc32(blob->chunk_crc[want.offset() / blob->chunk_bytes]);
             if (!send_envelope(sock, route, reply, true)) continue;
             zmq_msg_t msg;
-            auto* ref = new std::shared_ptr<const WeightBlob>(blob);
+            auto* ref = new std::shared_ptr<const Published>(blob);
             zmq_msg_init_data(&msg, const_cast<char*>(data), n, release_blob_ref, ref);
             if (zmq_msg_send(&msg, sock, 0) == -1) zmq_msg_close(&msg);
             ++chunks_served_;
@@ -135,8 +202,8 @@ void WeightPublisher::serve() {
 
 // ---- subscriber ---------------------------------------------------------------------------------
 
-WeightSubscriber::WeightSubscriber(std::string job_id, const std::string& endpoint, int window)
-    : job_id_(std::move(job_id)), endpoint_(endpoint), window_(window) {
+WeightSubscriber::WeightSubscriber(std::string job_id, const std::string& endpoint, int window, bool use_shared_memory)
+    : job_id_(std::move(job_id)), endpoint_(endpoint), window_(window), use_shm_(use_shared_memory) {
     STRIDE_CHECK(window_ >= 1, "weight sync: window must be >= 1");
     reset_socket();
 }
@@ -199,6 +266,17 @@ bool WeightSubscriber::fetch_if_newer(int64_t have_version, int timeout_ms, Weig
     blob.bytes.resize(total);
     blob.crc32c = update->crc32();
     const int64_t version = update->version();
+    if (use_shm_ && !update->shm_path().empty() &&
+        copy_from_memory_file(update->shm_path(), total, update->crc32(), blob)) {
+        blob.version = update->version();
+        if (stats) {
+            stats->seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+            stats->bytes = total;
+            stats->chunks = 0;
+            stats->shared_memory = true;
+        }
+        return true;
+    }
     auto fail = [&](const std::string& why) -> Error {
         reset_socket();
         return Error("weight sync: version " + std::to_string(version) + " from " + endpoint_ + ": " + why);

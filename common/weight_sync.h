@@ -10,6 +10,11 @@
 // The publisher keeps the previous version alive too, so a worker that started fetching it while a
 // newer one was published can finish.
 //
+// Same-host fast path: the publisher also puts each version in a memory file (memfd) and announces
+// its /proc path in WeightUpdate.shm_path; a worker that can open it (same machine, same user)
+// copies the blob from there in one pass, checked against the whole-blob CRC-32C, instead of pulling
+// chunks through the kernel's socket buffers (three copies instead of one). Control stays on ZeroMQ.
+//
 // Tested by tests/common/test_weight_sync.cpp; bench/common/bench_weight_sync.cpp measures GB/s
 // against memcpy.
 #pragma once
@@ -38,7 +43,9 @@ struct WeightBlob {
 class WeightPublisher {
 public:
     // Binds endpoint (e.g. "tcp://127.0.0.1:*") and serves from a thread of its own.
-    WeightPublisher(std::string job_id, const std::string& endpoint, size_t chunk_bytes = 8u << 20);
+    // share_memory: also offer each version as a memory file to workers on the same machine.
+    WeightPublisher(std::string job_id, const std::string& endpoint, size_t chunk_bytes = 8u << 20,
+                    bool share_memory = true);
     ~WeightPublisher();
     WeightPublisher(const WeightPublisher&) = delete;
     WeightPublisher& operator=(const WeightPublisher&) = delete;
@@ -49,17 +56,20 @@ public:
     int64_t latest_version() const;
 
     uint64_t chunks_served() const { return chunks_served_; }
+
+    struct Published;  // a published blob and its memory file (weight_sync.cpp)
     uint64_t rejected() const { return rejected_; }
 
 private:
     void serve();
     std::string job_id_;
     size_t chunk_bytes_;
+    bool share_memory_;
     ZmqContext ctx_;
     ZmqSocket sock_;
     std::string endpoint_;
     mutable std::mutex mu_;
-    std::shared_ptr<const WeightBlob> latest_, previous_;
+    std::shared_ptr<const Published> latest_, previous_;
     std::atomic<bool> stop_{false};
     std::atomic<uint64_t> chunks_served_{0}, rejected_{0};
     std::thread thread_;
@@ -68,12 +78,14 @@ private:
 struct WeightFetchStats {
     double seconds = 0;
     uint64_t bytes = 0;
-    uint64_t chunks = 0;
+    uint64_t chunks = 0;         // 0 when the blob came through shared memory
+    bool shared_memory = false;
 };
 
 class WeightSubscriber {
 public:
-    WeightSubscriber(std::string job_id, const std::string& endpoint, int window = 8);
+    // use_shared_memory: take the same-host fast path when the publisher offers one.
+    WeightSubscriber(std::string job_id, const std::string& endpoint, int window = 8, bool use_shared_memory = true);
 
     // The latest announcement, or nullopt when the publisher does not answer within timeout_ms.
     std::optional<v1::WeightUpdate> latest(int timeout_ms);
@@ -92,6 +104,7 @@ private:
     std::string job_id_;
     std::string endpoint_;
     int window_;
+    bool use_shm_;
     ZmqContext ctx_;
     std::optional<ZmqSocket> sock_;
     void reset_socket();

@@ -38,9 +38,16 @@ TEST(Crc32c, KnownVector) {
     EXPECT_EQ(crc32c(s + 4, 5, crc32c(s, 4)), 0xE3069283u);
 }
 
-TEST(WeightSync, FetchesNewerVersionsOnlyAndExactly) {
-    WeightPublisher pub("job-a", "tcp://127.0.0.1:*", /*chunk_bytes=*/64 * 1024);
-    WeightSubscriber sub("job-a", pub.endpoint(), /*window=*/4);
+class WeightSyncPaths : public ::testing::TestWithParam<bool> {};
+
+// Both data paths: the same-host memory file, and chunks over ZeroMQ (what a worker on another
+// machine gets).
+INSTANTIATE_TEST_SUITE_P(SharedMemoryAndChunks, WeightSyncPaths, ::testing::Bool());
+
+TEST_P(WeightSyncPaths, FetchesNewerVersionsOnlyAndExactly) {
+    const bool shm = GetParam();
+    WeightPublisher pub("job-a", "tcp://127.0.0.1:*", /*chunk_bytes=*/64 * 1024, shm);
+    WeightSubscriber sub("job-a", pub.endpoint(), /*window=*/4, shm);
     // Nothing published yet.
     auto none = sub.latest(2000);
     ASSERT_TRUE(none.has_value());
@@ -56,7 +63,8 @@ TEST(WeightSync, FetchesNewerVersionsOnlyAndExactly) {
     EXPECT_EQ(got->version, 1);
     EXPECT_EQ(got->bytes, expect1);
     EXPECT_EQ(got->tensors.size(), 1u);
-    EXPECT_EQ(stats.chunks, (expect1.size() + 65535) / 65536);
+    EXPECT_EQ(stats.shared_memory, shm);
+    EXPECT_EQ(stats.chunks, shm ? 0u : (expect1.size() + 65535) / 65536);
     EXPECT_FALSE(sub.fetch_if_newer(1, 2000).has_value());
 
     WeightBlob v2 = random_blob(2, 70000, 2);

@@ -36,8 +36,11 @@ v1::Prompt PromptDispatcher::prompt_at(int64_t p) {
     const std::vector<int64_t>& order = order_;
     const TokenizedPrompt& tp = ctx_.train[order[pos]];
     v1::Prompt out;
-    out.set_prompt_id("p" + std::to_string(p));
-    out.set_group_id("p" + std::to_string(p));
+    // Appending rather than "p" + to_string(p): GCC 12 emits a false -Wrestrict on the latter.
+    std::string id = "p";
+    id += std::to_string(p);
+    out.set_prompt_id(id);
+    out.set_group_id(id);
     out.mutable_token_ids()->Add(tp.ids.begin(), tp.ids.end());
     out.set_text(tp.text);
     out.set_label(tp.answer);

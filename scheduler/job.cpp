@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "buffer/buffer_server.h"
@@ -176,6 +177,23 @@ int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std
     return WEXITSTATUS(trainer_status);
 }
 
+// "eval accuracy: 0.504 (step 1) -> 0.690 (step 100), +0.186": the run's result in one line.
+void print_eval_summary(const std::string& jsonl) {
+    std::ifstream in(jsonl);
+    std::string line;
+    double first = -1, last = -1;
+    long first_step = 0, last_step = 0;
+    while (std::getline(in, line)) {
+        auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+        if (!j.is_object() || !j.contains("eval/accuracy")) continue;
+        if (first < 0) first = j["eval/accuracy"].get<double>(), first_step = j.value("step", 0L);
+        last = j["eval/accuracy"].get<double>(), last_step = j.value("step", 0L);
+    }
+    if (first >= 0)
+        std::printf("eval accuracy: %.3f (step %ld) -> %.3f (step %ld), %+.3f\n", first, first_step, last, last_step,
+                    last - first);
+}
+
 }  // namespace
 
 int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
@@ -202,6 +220,7 @@ int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
         return 0;
     }
     int rc = cfg.launcher == "processes" ? run_processes(ctx, policy, stop) : run_threads(ctx, std::move(policy), stop);
+    print_eval_summary(metrics_jsonl_path(cfg));
     std::printf("metrics: %s\n", metrics_jsonl_path(cfg).c_str());
     if (stop && rc == 0) rc = 130;
     return rc;

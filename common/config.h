@@ -121,6 +121,11 @@ struct TrainerConfig {
     double kl_coef = 0.0;        // KL-to-reference loss coefficient (0: no reference model)
     std::string kl_type = "k3";  // k1 | k2 | k3
     double entropy_coef = 0.0;
+    // Behaviour-policy correction for stale or mismatched samples: importance weight
+    // rho = pi_prox / mu per token (mu = the rollout engine's log-probs).
+    std::string is_correction = "none";  // none | truncate (TIS) | mask (decoupled PPO / icepop)
+    double is_cap = 2.0;                 // upper bound on rho
+    double is_low = 0.0;                 // lower bound on rho (mask: below it the token is dropped)
     int eval_every = 10;        // RL steps between greedy evals (0: off)
     int checkpoint_every = 50;  // RL steps between checkpoints (0: only at the end)
     double temperature = 0.0;   // logits temperature for train log-probs (0: rollout.temperature)

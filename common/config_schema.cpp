@@ -190,6 +190,12 @@ const std::vector<ConfigKey> kSchema = {
      at_least(0)},
     {"trainer.kl_type", FIELD(trainer.kl_type), "KL estimator (k3 = low_var_kl)", {}, {"k1", "k2", "k3"}},
     {"trainer.entropy_coef", FIELD(trainer.entropy_coef), "entropy bonus coefficient", at_least(0)},
+    {"trainer.is_correction", FIELD(trainer.is_correction),
+     "weight each token by rho = pi_prox/mu (rollout log-probs): truncate = TIS clamp(rho, is_low, is_cap); "
+     "mask = decoupled PPO, rho outside [is_low, is_cap] drops the token",
+     {}, {"none", "truncate", "mask"}},
+    {"trainer.is_cap", FIELD(trainer.is_cap), "upper bound on the importance weight rho", above(0)},
+    {"trainer.is_low", FIELD(trainer.is_low), "lower bound on the importance weight rho", at_least(0)},
     {"trainer.eval_every", FIELD(trainer.eval_every), "RL steps between greedy evals (0: off)", at_least(0)},
     {"trainer.checkpoint_every", FIELD(trainer.checkpoint_every),
      "RL steps between checkpoints (0: only at the end)", at_least(0)},

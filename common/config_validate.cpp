@@ -74,6 +74,8 @@ void check_rollout(const JobConfig& c) {
 
 // Keys that contradict the chosen algorithm (../shared/spec/algorithms.md §2.3, §4.1, §1).
 void check_algorithm_keys(const TrainerConfig& t) {
+    STRIDE_CHECK(t.is_low <= t.is_cap,
+                 fmt::format("trainer.is_low: {} is above trainer.is_cap = {}", t.is_low, t.is_cap));
     if (t.algorithm == "gspo") {
         // verl forces the sequence mean: GSPO's objective is a mean over sequences of a sequence ratio.
         STRIDE_CHECK(t.loss_agg == "seq_mean_token_mean",

@@ -10,6 +10,7 @@
 #include "common/base/error.h"
 #include <spdlog/spdlog.h>
 #include "trainer/evaluate.h"
+#include "trainer/importance.h"
 #include "trainer/rl_step.h"
 #include "trainer/trainer_metrics.h"
 
@@ -44,6 +45,9 @@ RlStepOptions rl_options(const JobConfig& cfg) {
     o.loss.agg = loss_agg_from_name(t.loss_agg);
     o.loss.l_norm = static_cast<float>(cfg.rollout.max_tokens);
     o.entropy_coef = t.entropy_coef;
+    o.behaviour_is.mode = is_correction_from_name(t.is_correction);
+    o.behaviour_is.cap = t.is_cap;
+    o.behaviour_is.low = t.is_low;
     o.temperature = static_cast<float>(t.temperature > 0 ? t.temperature : cfg.rollout.temperature);
     if (o.temperature <= 0) o.temperature = 1.0f;
     o.micro_batch_tokens = t.micro_batch_tokens;

@@ -6,6 +6,7 @@
 #include "common/base/error.h"
 #include "reward/builtins.h"
 #include "reward/guard.h"
+#include "reward/plugin_reward.h"
 
 namespace stride {
 
@@ -23,12 +24,17 @@ const std::map<std::string, Factory> kBuiltins = {
 
 class ShapedReward : public RewardFn {
    public:
-    ShapedReward(std::shared_ptr<const RewardFn> base, RewardSpec spec)
-        : base_(std::move(base)), spec_(std::move(spec)) {}
+    // plugin: the pool enforces the time limit itself (it must kill the worker), so no guard
+    // thread here, and the plug-in's score is partial credit rather than a correct flag.
+    ShapedReward(std::shared_ptr<const RewardFn> base, RewardSpec spec, bool plugin)
+        : base_(std::move(base)), spec_(std::move(spec)), plugin_(plugin) {}
 
     RewardResult score(const RewardInput& in) const override {
-        RewardResult r = score_with_limit(base_, in, spec_.timeout_s);
-        r.score = r.correct ? spec_.correct : spec_.incorrect;
+        RewardResult r = score_with_limit(base_, in, plugin_ ? 0.0 : spec_.timeout_s);
+        if (plugin_ && r.status == RewardStatus::ok)
+            r.score = spec_.incorrect + r.score * (spec_.correct - spec_.incorrect);
+        else
+            r.score = r.correct ? spec_.correct : spec_.incorrect;
         if (r.status == RewardStatus::unparseable) r.score -= spec_.format_weight;
         r.score += overlong_penalty(in.response_tokens, spec_.max_tokens, spec_.overlong_buffer,
                                     spec_.overlong_penalty);
@@ -39,7 +45,18 @@ class ShapedReward : public RewardFn {
    private:
     std::shared_ptr<const RewardFn> base_;
     RewardSpec spec_;
+    bool plugin_;
 };
+
+PluginOptions plugin_options(const RewardSpec& spec) {
+    PluginOptions opt;
+    opt.workers = spec.plugin_workers;
+    opt.timeout_s = spec.timeout_s;
+    opt.memory_mb = spec.plugin_memory_mb;
+    opt.worker_exe = spec.plugin_worker_exe;
+    opt.config_json = spec.plugin_config;
+    return opt;
+}
 
 }  // namespace
 
@@ -63,6 +80,7 @@ std::vector<std::string> builtin_reward_names() {
 }
 
 std::unique_ptr<RewardFn> make_base_reward(const std::string& name) {
+    if (is_plugin_spec(name)) return make_plugin_reward(name, PluginOptions{});
     auto it = kBuiltins.find(name);
     if (it == kBuiltins.end()) {
         std::string known;
@@ -75,7 +93,9 @@ std::unique_ptr<RewardFn> make_base_reward(const std::string& name) {
 std::shared_ptr<const RewardFn> make_reward(const RewardSpec& spec) {
     STRIDE_CHECK(spec.overlong_buffer == 0 || spec.overlong_buffer < spec.max_tokens,
                  "reward.overlong_buffer: must be smaller than rollout.max_tokens");
-    return std::make_shared<ShapedReward>(make_base_reward(spec.fn), spec);
+    if (is_plugin_spec(spec.fn))
+        return std::make_shared<ShapedReward>(make_plugin_reward(spec.fn, plugin_options(spec)), spec, true);
+    return std::make_shared<ShapedReward>(make_base_reward(spec.fn), spec, false);
 }
 
 double overlong_penalty(int length, int max_tokens, int buffer, double factor) {

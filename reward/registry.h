@@ -6,7 +6,9 @@
 //   overlong(L) = -min(max(L - (L_max - B), 0) / B, 1) * reward.overlong_penalty
 //   with L = response tokens, L_max = rollout.max_tokens, B = reward.overlong_buffer (0: off).
 //   A reward that throws or runs past reward.timeout_s scores reward.incorrect (status error/timeout).
+//   A plug-in's score s in [0, 1] maps linearly: reward.incorrect + s * (reward.correct - reward.incorrect).
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,12 +27,19 @@ struct RewardSpec {
     double overlong_penalty = 1.0;
     int max_tokens = 0;      // L_max of the overlong penalty
     double timeout_s = 0.0;  // 0: no limit
+    // plugin:path/to/lib.so[:prefix] only (reward/plugin_pool.h); no config keys yet, defaults here.
+    int plugin_workers = 0;          // worker processes; 0: min(4, hardware threads)
+    int64_t plugin_memory_mb = 2048;  // RLIMIT_AS headroom of each worker; 0: unlimited
+    std::string plugin_worker_exe;   // empty: $STRIDE_REWARD_WORKER, else this binary
+    std::string plugin_config = "{}";  // JSON object handed to <prefix>_init
 };
 
 RewardSpec reward_spec_from_config(const JobConfig& cfg);
 
 std::vector<std::string> builtin_reward_names();  // sorted
-// The bare correctness reward. Throws Error "reward.fn: unknown reward 'x' (built-ins: ...)".
+// The bare correctness reward: a built-in, or a plug-in (plugin:path[:prefix], default pool options)
+// whose library is loaded and checked in a worker here. Throws Error
+// "reward.fn: unknown reward 'x' (built-ins: ...)" or one naming the plug-in file and what is wrong.
 std::unique_ptr<RewardFn> make_base_reward(const std::string& name);
 // The shaped reward of `spec`; thread-safe to call from many workers.
 std::shared_ptr<const RewardFn> make_reward(const RewardSpec& spec);

@@ -8,6 +8,7 @@ int config(int argc, char** argv);  // stride config keys | check CONFIG [key=va
 int run(int argc, char** argv);     // stride run CONFIG [key=value ...]
 int eval(int argc, char** argv);    // stride eval CONFIG checkpoint=DIR [key=value ...]
 int role(int argc, char** argv);    // stride role buffer|trainer|rollout|scheduler --config FILE
+int reward(int argc, char** argv);  // stride reward score --fn SPEC | reward worker (plug-in process)
 
 }  // namespace stride::cli
 
@@ -17,4 +18,5 @@ int role(int argc, char** argv);    // stride role buffer|trainer|rollout|schedu
     {"role", stride::cli::role, "run one role of a job as its own process: role ROLE --config FILE"}, \
     {"eval", stride::cli::eval, "accuracy of a checkpoint on the eval split: eval CONFIG checkpoint=DIR"}, \
     {"data", stride::cli::data, "generate a synthetic dataset: data gen --task arith|collatz ..."}, \
+    {"reward", stride::cli::reward, "score JSON lines with a reward: reward score --fn NAME|plugin:lib.so"}, \
         {"config", stride::cli::config, "list config keys, or check CONFIG [key=value ...] and print it resolved"},

@@ -1,0 +1,98 @@
+// `stride reward score`: a reward (built-in or plug-in) on JSON lines, to try a reward before a run.
+// `stride reward worker`: the process a plug-in runs in (started by reward/plugin_pool.cpp).
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/base/error.h"
+#include "model/cli/args.h"
+#include "reward/plugin_pool.h"
+#include "reward/registry.h"
+#include "scheduler/cli_commands.h"
+
+namespace stride::cli {
+
+namespace {
+
+using nlohmann::json;
+
+const char* kRewardUsage =
+    "usage: stride reward score --fn NAME|plugin:path/lib.so[:prefix] [--timeout-s T] [--workers N]\n"
+    "                           [--memory-mb M] [--correct C] [--incorrect I] < in.jsonl > out.jsonl\n"
+    "  reads {\"prompt\": ..., \"response\": ..., \"label\": ...} per line (\"answer\" works for label)\n"
+    "  writes {\"score\": ..., \"status\": ok|error|timeout|unparseable, \"detail\": ..., \"correct\": ...}\n";
+
+std::string text_field(const json& j, const char* key, const char* alt = nullptr) {
+    const json* v = j.contains(key) ? &j[key] : alt && j.contains(alt) ? &j[alt] : nullptr;
+    if (!v || v->is_null()) return "";
+    return v->is_string() ? v->get<std::string>() : v->dump();  // numeric labels: 42 -> "42"
+}
+
+int reward_score(int argc, char** argv) {
+    Args args(argc, argv, {"fn", "timeout-s", "workers", "memory-mb", "correct", "incorrect"}, {"help"});
+    if (args.has("help")) {
+        std::fputs(kRewardUsage, stdout);
+        return 0;
+    }
+    RewardSpec spec;
+    spec.fn = args.get("fn");
+    spec.timeout_s = args.get_double("timeout-s", 10.0);
+    spec.plugin_workers = args.get_int("workers", 1);  // lines are scored in order, one at a time
+    spec.plugin_memory_mb = static_cast<int64_t>(args.get_u64("memory-mb", 2048));
+    spec.correct = args.get_double("correct", spec.correct);
+    spec.incorrect = args.get_double("incorrect", spec.incorrect);
+    auto fn = make_reward(spec);  // a bad name or plug-in fails here, before any input is read
+    std::string line;
+    int64_t n = 0;
+    while (std::getline(std::cin, line)) {
+        ++n;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        json out;
+        try {
+            json in = json::parse(line);
+            RewardInput ri;
+            ri.prompt = text_field(in, "prompt");
+            ri.response = text_field(in, "response");
+            ri.answer = text_field(in, "label", "answer");
+            RewardResult r = fn->score(ri);
+            out = {{"score", r.score},
+                   {"status", reward_status_name(r.status)},
+                   {"detail", r.detail},
+                   {"correct", r.correct}};
+        } catch (const std::exception& e) {
+            // One bad line must not lose the others' scores: report it in place and go on.
+            out = {{"score", spec.incorrect},
+                   {"status", "error"},
+                   {"detail", "line " + std::to_string(n) + ": " + e.what()},
+                   {"correct", false}};
+        }
+        std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << '\n' << std::flush;
+    }
+    return 0;
+}
+
+int reward_worker(int argc, char** argv) {
+    Args args(argc, argv, {"fd", "plugin", "prefix", "memory-mb", "config"});
+    PluginSpec spec;
+    spec.path = args.get("plugin");
+    spec.prefix = args.get("prefix", spec.prefix);
+    return run_reward_worker(args.get_int("fd"), spec, static_cast<int64_t>(args.get_u64("memory-mb", 0)),
+                             args.get("config", "{}"));
+}
+
+}  // namespace
+
+int reward(int argc, char** argv) {
+    if (argc < 1 || std::string(argv[0]) == "--help" || std::string(argv[0]) == "-h") {
+        std::fputs(kRewardUsage, argc < 1 ? stderr : stdout);
+        return argc < 1 ? 2 : 0;
+    }
+    std::string sub = argv[0];
+    if (sub == "score") return reward_score(argc - 1, argv + 1);
+    if (sub == "worker") return reward_worker(argc - 1, argv + 1);
+    std::fprintf(stderr, "stride reward: unknown subcommand '%s'\n%s", sub.c_str(), kRewardUsage);
+    return 2;
+}
+
+}  // namespace stride::cli

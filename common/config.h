@@ -126,7 +126,12 @@ struct TrainerConfig {
     std::string is_correction = "none";  // none | truncate (TIS) | mask (decoupled PPO / icepop)
     double is_cap = 2.0;                 // upper bound on rho
     double is_low = 0.0;                 // lower bound on rho (mask: below it the token is dropped)
-    int eval_every = 10;        // RL steps between greedy evals (0: off)
+    bool mpt_mask = false;               // UloRL: mask well-mastered positive tokens while entropy is low
+    double mpt_prob = 0.99;              // tau: a positive token with p > tau is "mastered"
+    double mpt_entropy = 0.2;            // sigma: masking applies while entropy is below this
+    std::string ess_lr =
+        "off";            // VCPO: scale the lr by the batch's effective sample size (off | sqrt | linear)
+    int eval_every = 10;  // RL steps between greedy evals (0: off)
     int checkpoint_every = 50;  // RL steps between checkpoints (0: only at the end)
     double temperature = 0.0;   // logits temperature for train log-probs (0: rollout.temperature)
     bool operator==(const TrainerConfig&) const = default;

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -55,7 +56,9 @@ std::string basename_of(const std::string& path) {
 
 }  // namespace
 
-bool is_plugin_spec(const std::string& fn) { return fn.rfind("plugin:", 0) == 0; }
+bool is_plugin_spec(const std::string& fn) {
+    return fn.rfind("plugin:", 0) == 0;
+}
 
 PluginSpec parse_plugin_spec(const std::string& fn) {
     STRIDE_CHECK(is_plugin_spec(fn), "reward.fn: '" + fn + "' is not plugin:path[:prefix]");
@@ -103,11 +106,19 @@ PluginPool::Worker PluginPool::spawn() {
     std::string where = "reward.fn: plugin '" + spec_.path + "'";
     // Everything the child needs is built before fork: between fork and exec a child of a
     // threaded process may only make async-signal-safe calls.
-    std::vector<std::string> args = {opt_.worker_exe, "reward",       "worker",
-                                     "--fd",          "3",            "--plugin",
-                                     spec_.path,      "--prefix",     spec_.prefix,
-                                     "--memory-mb",   std::to_string(opt_.memory_mb),
-                                     "--config",      opt_.config_json};
+    std::vector<std::string> args = {opt_.worker_exe,
+                                     "reward",
+                                     "worker",
+                                     "--fd",
+                                     "3",
+                                     "--plugin",
+                                     spec_.path,
+                                     "--prefix",
+                                     spec_.prefix,
+                                     "--memory-mb",
+                                     std::to_string(opt_.memory_mb),
+                                     "--config",
+                                     opt_.config_json};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -228,7 +239,8 @@ PluginScore PluginPool::score(const std::string& prompt, const std::string& resp
     req.str(label);
     req.str(metadata_json);
     std::string frame;
-    RecvResult r = send_frame(w.fd, req.bytes()) ? recv_frame(w.fd, frame, opt_.timeout_s) : RecvResult::closed;
+    RecvResult r =
+        send_frame(w.fd, req.bytes()) ? recv_frame(w.fd, frame, opt_.timeout_s) : RecvResult::closed;
     if (r == RecvResult::ok) {
         Reader reply(frame);
         bool ok = reply.u8() == 1;
@@ -258,9 +270,11 @@ PluginScore PluginPool::score(const std::string& prompt, const std::string& resp
         if (!timed_out) ++stats_.errors;
         cv_.notify_one();
     }
-    if (timed_out)
-        return {0.0, RewardStatus::timeout,
-                name + ": no result within " + std::to_string(opt_.timeout_s) + " s (worker killed)"};
+    if (timed_out) {
+        char limit[32];
+        std::snprintf(limit, sizeof limit, "%g", opt_.timeout_s);
+        return {0.0, RewardStatus::timeout, name + ": no result within " + limit + " s (worker killed)"};
+    }
     return {0.0, RewardStatus::error, name + ": " + why};
 }
 

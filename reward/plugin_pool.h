@@ -19,7 +19,7 @@
 namespace stride {
 
 struct PluginSpec {
-    std::string path;                     // the shared object
+    std::string path;                      // the shared object
     std::string prefix = "stride_reward";  // symbol prefix: <prefix>_init, <prefix>_score ...
 };
 
@@ -28,12 +28,12 @@ bool is_plugin_spec(const std::string& fn);  // starts with "plugin:"
 PluginSpec parse_plugin_spec(const std::string& fn);
 
 struct PluginOptions {
-    int workers = 0;          // pool size; 0: min(4, hardware threads)
-    double timeout_s = 0.0;   // per call; <= 0: no limit
-    int64_t memory_mb = 2048;  // address space a worker may add on top of its own (RLIMIT_AS); 0: off
-    std::string worker_exe;   // the stride binary; empty: $STRIDE_REWARD_WORKER, else /proc/self/exe
+    int workers = 0;                 // pool size; 0: min(4, hardware threads)
+    double timeout_s = 0.0;          // per call; <= 0: no limit
+    int64_t memory_mb = 2048;        // address space a worker may add on top of its own (RLIMIT_AS); 0: off
+    std::string worker_exe;          // the stride binary; empty: $STRIDE_REWARD_WORKER, else /proc/self/exe
     std::string config_json = "{}";  // passed to <prefix>_init
-    double start_timeout_s = 30.0;  // exec + dlopen + init of one worker
+    double start_timeout_s = 30.0;   // exec + dlopen + init of one worker
 };
 
 struct PluginStats {
@@ -57,8 +57,8 @@ class PluginPool {
     PluginPool& operator=(const PluginPool&) = delete;
 
     // Thread-safe; blocks while every worker is busy.
-    PluginScore score(const std::string& prompt, const std::string& response,
-                      const std::string& label, const std::string& metadata_json = "{}");
+    PluginScore score(const std::string& prompt, const std::string& response, const std::string& label,
+                      const std::string& metadata_json = "{}");
     PluginStats stats() const;
     const PluginSpec& spec() const { return spec_; }
 
@@ -67,7 +67,7 @@ class PluginPool {
         pid_t pid = -1;
         int fd = -1;
     };
-    Worker spawn();                               // throws Error with the worker's reason
+    Worker spawn();                                         // throws Error with the worker's reason
     void retire(Worker w, bool kill_it, std::string* why);  // reaps it; *why: how it ended
     Worker checkout();
     void checkin(Worker w);

@@ -54,7 +54,8 @@ int run_reward_worker(int fd, const PluginSpec& spec, int64_t memory_mb, const s
     const char* suffixes[4] = {"_abi_version", "_init", "_score", "_free"};
     for (int i = 0; i < 4; ++i)
         if (!syms[i])
-            return refuse(fd, "missing symbol " + spec.prefix + suffixes[i] + " (see reward/stride_reward.h)");
+            return refuse(fd,
+                          "missing symbol " + spec.prefix + suffixes[i] + " (see reward/stride_reward.h)");
     auto abi = reinterpret_cast<AbiFn>(syms[0]);
     auto init = reinterpret_cast<InitFn>(syms[1]);
     auto score = reinterpret_cast<ScoreFn>(syms[2]);

@@ -28,9 +28,9 @@ struct RewardSpec {
     int max_tokens = 0;      // L_max of the overlong penalty
     double timeout_s = 0.0;  // 0: no limit
     // plugin:path/to/lib.so[:prefix] only (reward/plugin_pool.h); no config keys yet, defaults here.
-    int plugin_workers = 0;          // worker processes; 0: min(4, hardware threads)
-    int64_t plugin_memory_mb = 2048;  // RLIMIT_AS headroom of each worker; 0: unlimited
-    std::string plugin_worker_exe;   // empty: $STRIDE_REWARD_WORKER, else this binary
+    int plugin_workers = 0;            // worker processes; 0: min(4, hardware threads)
+    int64_t plugin_memory_mb = 2048;   // RLIMIT_AS headroom of each worker; 0: unlimited
+    std::string plugin_worker_exe;     // empty: $STRIDE_REWARD_WORKER, else this binary
     std::string plugin_config = "{}";  // JSON object handed to <prefix>_init
 };
 

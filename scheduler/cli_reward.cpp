@@ -21,7 +21,8 @@ const char* kRewardUsage =
     "usage: stride reward score --fn NAME|plugin:path/lib.so[:prefix] [--timeout-s T] [--workers N]\n"
     "                           [--memory-mb M] [--correct C] [--incorrect I] < in.jsonl > out.jsonl\n"
     "  reads {\"prompt\": ..., \"response\": ..., \"label\": ...} per line (\"answer\" works for label)\n"
-    "  writes {\"score\": ..., \"status\": ok|error|timeout|unparseable, \"detail\": ..., \"correct\": ...}\n";
+    "  writes {\"score\": ..., \"status\": ok|error|timeout|unparseable, \"detail\": ..., \"correct\": "
+    "...}\n";
 
 std::string text_field(const json& j, const char* key, const char* alt = nullptr) {
     const json* v = j.contains(key) ? &j[key] : alt && j.contains(alt) ? &j[alt] : nullptr;

@@ -6,13 +6,14 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include <spdlog/spdlog.h>
 #include "buffer/buffer_client.h"
 #include "common/base/error.h"
-#include <spdlog/spdlog.h>
 #include "trainer/evaluate.h"
 #include "trainer/importance.h"
 #include "trainer/rl_step.h"
 #include "trainer/trainer_metrics.h"
+#include "trainer/vcpo.h"
 
 namespace stride {
 
@@ -27,7 +28,8 @@ Experience to_experience(const v1::Sample& s, long group) {
     e.response.assign(s.response_token_ids().begin(), s.response_token_ids().end());
     e.behaviour_logprob.assign(s.behaviour_logprob().begin(), s.behaviour_logprob().end());
     e.token_version.assign(s.token_version().begin(), s.token_version().end());
-    if (e.token_version.size() != e.response.size()) e.token_version.assign(e.response.size(), s.policy_version());
+    if (e.token_version.size() != e.response.size())
+        e.token_version.assign(e.response.size(), s.policy_version());
     e.reward = s.reward();
     auto it = s.metadata().find("correct");
     e.correct = it != s.metadata().end() && it->second == "1";
@@ -48,6 +50,10 @@ RlStepOptions rl_options(const JobConfig& cfg) {
     o.behaviour_is.mode = is_correction_from_name(t.is_correction);
     o.behaviour_is.cap = t.is_cap;
     o.behaviour_is.low = t.is_low;
+    o.mpt_mask = t.mpt_mask;
+    o.mpt.prob_threshold = t.mpt_prob;
+    o.mpt.entropy_target = t.mpt_entropy;
+    o.ess_lr = ess_lr_scaling_from_name(t.ess_lr);
     o.temperature = static_cast<float>(t.temperature > 0 ? t.temperature : cfg.rollout.temperature);
     if (o.temperature <= 0) o.temperature = 1.0f;
     o.micro_batch_tokens = t.micro_batch_tokens;
@@ -86,8 +92,12 @@ double eval_accuracy(const JobContext& ctx, const Model& model) {
 
 TrainerRole::TrainerRole(const JobContext& ctx, Model model, JobState state, std::unique_ptr<AdamW> adam,
                          const std::string& buffer_endpoint, const std::string& weights_endpoint)
-    : ctx_(ctx), model_(std::move(model)), state_(state), adam_(std::move(adam)),
-      buffer_endpoint_(buffer_endpoint), publisher_(ctx.job_id, weights_endpoint) {
+    : ctx_(ctx),
+      model_(std::move(model)),
+      state_(state),
+      adam_(std::move(adam)),
+      buffer_endpoint_(buffer_endpoint),
+      publisher_(ctx.job_id, weights_endpoint) {
     publish();
 }
 
@@ -108,10 +118,12 @@ void TrainerRole::publish() {
     }
     publisher_.publish(std::move(blob));
     record_weights_published(ctx_.job_id, model_.data.size() * sizeof(float),
-                             std::chrono::duration<double>(Clock::now() - t_publish).count(), state_.policy_version);
+                             std::chrono::duration<double>(Clock::now() - t_publish).count(),
+                             state_.policy_version);
 }
 
-void TrainerRole::run(const std::atomic<bool>& stop, const std::function<void(const TrainerProgress&)>& on_step) {
+void TrainerRole::run(const std::atomic<bool>& stop,
+                      const std::function<void(const TrainerProgress&)>& on_step) {
     const JobConfig& cfg = ctx_.cfg;
     const TrainerConfig& tc = cfg.trainer;
     ZmqContext zctx;
@@ -128,7 +140,8 @@ void TrainerRole::run(const std::atomic<bool>& stop, const std::function<void(co
     rl.optimizer() = std::move(*adam_);
     const RlStepOptions opt = rl_options(cfg);
 
-    const std::string jsonl = cfg.metrics.jsonl.empty() ? ctx_.run_path() + "/metrics.jsonl" : cfg.metrics.jsonl;
+    const std::string jsonl =
+        cfg.metrics.jsonl.empty() ? ctx_.run_path() + "/metrics.jsonl" : cfg.metrics.jsonl;
     std::ofstream metrics(jsonl, std::ios::app);
     STRIDE_CHECK(metrics.good(), "metrics.jsonl: cannot open " + jsonl);
     TrainerMetrics prometheus(ctx_.job_id);  // the same numbers for /metrics
@@ -166,7 +179,8 @@ void TrainerRole::run(const std::atomic<bool>& stop, const std::function<void(co
         const bool first = state_.step == first_step;
         const bool last = state_.step + 1 == tc.steps;
         const bool eval_now =
-            !ctx_.eval.empty() && (first || last || (tc.eval_every > 0 && (state_.step + 1) % tc.eval_every == 0));
+            !ctx_.eval.empty() &&
+            (first || last || (tc.eval_every > 0 && (state_.step + 1) % tc.eval_every == 0));
         // The first step evaluates the policy it starts from (so the gain over the run reads off
         // metrics.jsonl); later evals are of the weights the step produced. eval/policy_version says which.
         double eval_acc = -1;

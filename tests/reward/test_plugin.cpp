@@ -17,7 +17,9 @@ using namespace stride;
 
 namespace {
 
-std::string plugin(const std::string& name) { return std::string(STRIDE_TEST_PLUGIN_DIR) + "/" + name + ".so"; }
+std::string plugin(const std::string& name) {
+    return std::string(STRIDE_TEST_PLUGIN_DIR) + "/" + name + ".so";
+}
 
 RewardSpec plugin_spec(const std::string& fn) {
     RewardSpec s;
@@ -103,7 +105,7 @@ TEST(PluginReward, FailuresCostOneCallAndTheWorkerIsReplaced) {
     const Case cases[] = {
         {"segv", RewardStatus::error, "signal 11"},
         {"abort", RewardStatus::error, "signal 6"},
-        {"hang", RewardStatus::timeout, "no result within"},
+        {"hang", RewardStatus::timeout, "no result within 0.5 s (worker killed)"},
         {"oom", RewardStatus::error, "worker killed by signal"},
         {"fail", RewardStatus::error, "cannot parse label"},
     };
@@ -212,19 +214,21 @@ TEST(RewardScoreCli, PluginAndBuiltin) {
         "printf '%s\\n' '{\"prompt\":\"p\",\"response\":\"42\",\"label\":\"42\"}' "
         "'{\"prompt\":\"p\",\"response\":\"segv\",\"label\":\"42\"}' "
         "'{\"prompt\":\"p\",\"response\":\"41\",\"label\":42}' 'not json'";
-    std::string out = run_capture(lines + " | " + STRIDE_BIN + " reward score --fn plugin:" + plugin("misbehave") +
-                                  " --timeout-s 2 2>/dev/null");
-    EXPECT_EQ(out,
-              "{\"correct\":true,\"detail\":\"\",\"score\":1.0,\"status\":\"ok\"}\n"
-              "{\"correct\":false,\"detail\":\"misbehave.so: worker killed by signal 11 (Segmentation "
-              "fault)\",\"score\":0.0,\"status\":\"error\"}\n"
-              "{\"correct\":false,\"detail\":\"\",\"score\":0.0,\"status\":\"ok\"}\n"
-              "{\"correct\":false,\"detail\":\"line 4: " +
-                  std::string("[json.exception.parse_error.101] parse error at line 1, column 2: syntax error "
-                              "while parsing value - invalid literal; last read: 'no'\",\"score\":0.0,"
-                              "\"status\":\"error\"}\n"));
-    out = run_capture("printf '%s\\n' '{\"response\":\"861\",\"label\":\"861\"}' | " + std::string(STRIDE_BIN) +
-                      " reward score --fn exact_match");
+    std::string out =
+        run_capture(lines + " | " + STRIDE_BIN + " reward score --fn plugin:" + plugin("misbehave") +
+                    " --timeout-s 2 2>/dev/null");
+    EXPECT_EQ(
+        out,
+        "{\"correct\":true,\"detail\":\"\",\"score\":1.0,\"status\":\"ok\"}\n"
+        "{\"correct\":false,\"detail\":\"misbehave.so: worker killed by signal 11 (Segmentation "
+        "fault)\",\"score\":0.0,\"status\":\"error\"}\n"
+        "{\"correct\":false,\"detail\":\"\",\"score\":0.0,\"status\":\"ok\"}\n"
+        "{\"correct\":false,\"detail\":\"line 4: " +
+            std::string("[json.exception.parse_error.101] parse error at line 1, column 2: syntax error "
+                        "while parsing value - invalid literal; last read: 'no'\",\"score\":0.0,"
+                        "\"status\":\"error\"}\n"));
+    out = run_capture("printf '%s\\n' '{\"response\":\"861\",\"label\":\"861\"}' | " +
+                      std::string(STRIDE_BIN) + " reward score --fn exact_match");
     EXPECT_EQ(out, "{\"correct\":true,\"detail\":\"\",\"score\":1.0,\"status\":\"ok\"}\n");
     out = run_capture(std::string(STRIDE_BIN) + " reward score --fn plugin:" + plugin("bad_abi") +
                       " </dev/null 2>&1");

@@ -8,7 +8,9 @@
 
 #include "reward/stride_reward.h"
 
-int stride_reward_abi_version(void) { return STRIDE_REWARD_ABI_VERSION; }
+int stride_reward_abi_version(void) {
+    return STRIDE_REWARD_ABI_VERSION;
+}
 
 void* stride_reward_init(const char* config_json) {
     (void)config_json;
@@ -42,4 +44,6 @@ int stride_reward_score(void* state, const stride_reward_item* items, size_t n, 
     return 0;
 }
 
-void stride_reward_free(void* state) { (void)state; }
+void stride_reward_free(void* state) {
+    (void)state;
+}

@@ -3,8 +3,12 @@
 
 #include "reward/stride_reward.h"
 
-int length_reward_abi_version(void) { return STRIDE_REWARD_ABI_VERSION; }
-void* length_reward_init(const char* config_json) { return (void*)config_json; }
+int length_reward_abi_version(void) {
+    return STRIDE_REWARD_ABI_VERSION;
+}
+void* length_reward_init(const char* config_json) {
+    return (void*)config_json;
+}
 int length_reward_score(void* state, const stride_reward_item* items, size_t n, double* scores,
                         char** details) {
     (void)state, (void)details;
@@ -14,4 +18,6 @@ int length_reward_score(void* state, const stride_reward_item* items, size_t n, 
     }
     return 0;
 }
-void length_reward_free(void* state) { (void)state; }
+void length_reward_free(void* state) {
+    (void)state;
+}

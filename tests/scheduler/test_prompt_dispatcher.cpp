@@ -2,7 +2,9 @@
 // generated at which trainer version), the end of the job, determinism, and bad requests.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <set>
+#include <thread>
 
 #include "common/config.h"
 #include "common/messaging.h"
@@ -154,4 +156,38 @@ TEST(PromptDispatcher, BadRequestsAreRejectedCountedAndServiceGoesOn) {
     EXPECT_EQ(d.rejected(), 4u);
     let_gate_refresh();
     EXPECT_EQ(mine.ask(100).prompts_size(), 4);
+}
+
+// Property: whatever the timing of trainer versions and worker requests, no prompt of step s is
+// handed out before the trainer reached version s - max_lag, every batch asks for weights of at least
+// (its last step - max_lag), and every prompt is handed out exactly once.
+TEST(PromptDispatcher, GateHoldsUnderRandomTimings) {
+    JobContext ctx = tiny_context();
+    std::mt19937 rng(12345);
+    for (int lag : {0, 1, 2}) {
+        WeightPublisher pub(ctx.job_id, "tcp://127.0.0.1:*");
+        int64_t version = 0;
+        pub.publish(blob(version));
+        const int steps = 6, pps = 4;
+        PromptDispatcher d(ctx, "tcp://127.0.0.1:*", pub.endpoint(), DispatcherOptions{pps, steps, lag, 1, 0});
+        Client c(d.endpoint(), ctx.job_id);
+        std::set<std::string> seen;
+        int requests = 0;
+        while (seen.size() < static_cast<size_t>(steps * pps) && requests < 2000) {
+            ++requests;
+            if (rng() % 4 == 0 && version < steps) pub.publish(blob(++version));
+            std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
+            v1::PromptBatch b = c.ask(1 + rng() % 6);
+            int64_t max_step = -1;
+            for (const auto& p : b.prompts()) {
+                const int64_t idx = std::stoll(p.prompt_id().substr(1));
+                const int64_t step = idx / pps;
+                EXPECT_LE(step, version + lag) << "prompt " << idx << " at version " << version << ", lag " << lag;
+                EXPECT_TRUE(seen.insert(p.prompt_id()).second) << "handed out twice: " << p.prompt_id();
+                max_step = std::max(max_step, step);
+            }
+            if (max_step >= 0) EXPECT_EQ(b.min_policy_version(), std::max<int64_t>(0, max_step - lag));
+        }
+        EXPECT_EQ(seen.size(), static_cast<size_t>(steps * pps)) << "lag " << lag;
+    }
 }

@@ -125,7 +125,8 @@ const std::vector<ConfigKey> kSchema = {
      "paged KV blocks per worker (0: enough for max_batch_seqs)", at_least(0)},
     {"rollout.block_size", FIELD(rollout.block_size), "tokens per KV block", at_least(1)},
     // ---- reward ------------------------------------------------------------------------------
-    {"reward.fn", FIELD(reward.fn), "built-in reward: exact_match, arith, math, gsm8k, collatz"},
+    {"reward.fn", FIELD(reward.fn),
+     "built-in reward (exact_match, arith, math, gsm8k, collatz) or plugin:path/to/lib.so[:prefix]"},
     {"reward.correct", FIELD(reward.correct), "score of a correct answer"},
     {"reward.incorrect", FIELD(reward.incorrect), "score of a wrong answer (DAPO: -1)"},
     {"reward.format_weight", FIELD(reward.format_weight), "subtracted when no answer can be extracted",

@@ -212,8 +212,14 @@ int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
                  run);
 
     StartingPolicy policy = starting_policy(ctx, SftMode::run, stop);
-    // A fresh run appends to nothing: metrics.jsonl describes this run only.
-    if (!policy.resumed) fs::remove(metrics_jsonl_path(cfg));
+    // A fresh run (resume: off, or nothing to resume) starts over in its directory: metrics.jsonl,
+    // checkpoints and the buffer of an earlier run with the same name would otherwise be mixed into
+    // this one (old samples deduplicated against new ones, an old checkpoint picked by a later resume).
+    if (!policy.resumed) {
+        fs::remove(metrics_jsonl_path(cfg));
+        fs::remove_all(run + "/checkpoints");
+        if (cfg.buffer.dir.empty()) fs::remove_all(run + "/buffer");
+    }
     if (stop) return 130;
     if (policy.state.step >= cfg.trainer.steps) {
         spdlog::info("nothing to do: {} of {} steps already done", policy.state.step, cfg.trainer.steps);

@@ -241,3 +241,16 @@ TEST(JobAsync, RolloutRunsAheadWithinTheStalenessBound) {
     }
     fs::remove_all(dir);
 }
+
+TEST(JobThreads, AFreshStartDoesNotInheritAnEarlierRunOfTheSameName) {
+    const std::string dir = make_run_dir("fresh");
+    const std::string cfg = write_config(dir);
+    std::string out;
+    ASSERT_EQ(run_stride({"run", cfg, "trainer.steps=3"}, &out), 0) << out;
+    ASSERT_EQ(run_stride({"run", cfg, "trainer.steps=2"}, &out), 0) << out;  // resume: off
+    const std::string run = dir + "/runs/e2e";
+    EXPECT_EQ(read_metrics(run + "/metrics.jsonl").size(), 2u);
+    EXPECT_FALSE(fs::exists(run + "/checkpoints/step_000003")) << "a later resume would pick the old run's checkpoint";
+    EXPECT_TRUE(fs::exists(run + "/checkpoints/step_000002"));
+    fs::remove_all(dir);
+}

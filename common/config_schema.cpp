@@ -126,7 +126,8 @@ const std::vector<ConfigKey> kSchema = {
     {"rollout.block_size", FIELD(rollout.block_size), "tokens per KV block", at_least(1)},
     // ---- reward ------------------------------------------------------------------------------
     {"reward.fn", FIELD(reward.fn),
-     "built-in reward (exact_match, arith, math, gsm8k, collatz) or plugin:path/to/lib.so[:prefix]"},
+     "built-in reward (exact_match, arith, math, gsm8k, collatz), plugin:lib.so[:prefix] or "
+     "python:file.py:function"},
     {"reward.correct", FIELD(reward.correct), "score of a correct answer"},
     {"reward.incorrect", FIELD(reward.incorrect), "score of a wrong answer (DAPO: -1)"},
     {"reward.format_weight", FIELD(reward.format_weight), "subtracted when no answer can be extracted",

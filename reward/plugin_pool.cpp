@@ -79,11 +79,11 @@ PluginSpec parse_plugin_spec(const std::string& fn) {
 }
 
 PluginPool::PluginPool(PluginSpec spec, PluginOptions opt) : spec_(std::move(spec)), opt_(std::move(opt)) {
-    std::string where = "reward.fn: plugin '" + spec_.path + "'";
+    std::string where = "reward.fn: " + opt_.kind + " '" + spec_.path + "'";
     STRIDE_CHECK(access(spec_.path.c_str(), R_OK) == 0, where + ": " + std::strerror(errno));
     if (opt_.workers <= 0)
         opt_.workers = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
-    if (opt_.worker_exe.empty()) {
+    if (opt_.command.empty() && opt_.worker_exe.empty()) {
         const char* env = std::getenv("STRIDE_REWARD_WORKER");
         opt_.worker_exe = env && *env ? env : self_exe();
         // Exec'ing some other program (a test binary, an embedding host) with `reward worker`
@@ -103,7 +103,7 @@ PluginPool::~PluginPool() {
 }
 
 PluginPool::Worker PluginPool::spawn() {
-    std::string where = "reward.fn: plugin '" + spec_.path + "'";
+    std::string where = "reward.fn: " + opt_.kind + " '" + spec_.path + "'";
     // Everything the child needs is built before fork: between fork and exec a child of a
     // threaded process may only make async-signal-safe calls.
     std::vector<std::string> args = {opt_.worker_exe,
@@ -119,14 +119,23 @@ PluginPool::Worker PluginPool::spawn() {
                                      std::to_string(opt_.memory_mb),
                                      "--config",
                                      opt_.config_json};
+    if (!opt_.command.empty()) args = opt_.command;
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     // One BLAS/OpenMP thread per worker: the pool is the parallelism, and threads would eat RLIMIT_AS.
     std::vector<std::string> env = {"OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1"};
+    env.insert(env.end(), opt_.extra_env.begin(), opt_.extra_env.end());
+    auto overridden = [&](const char* e) {
+        for (size_t i = 0; i < env.size(); ++i) {
+            size_t eq = env[i].find('=');
+            if (eq == std::string::npos) continue;
+            if (std::strncmp(e, env[i].c_str(), eq + 1) == 0) return true;
+        }
+        return false;
+    };
     for (char** e = environ; *e; ++e)
-        if (std::strncmp(*e, "OMP_NUM_THREADS=", 16) && std::strncmp(*e, "OPENBLAS_NUM_THREADS=", 21))
-            env.emplace_back(*e);
+        if (!overridden(*e)) env.emplace_back(*e);
     std::vector<char*> envp;
     for (auto& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);
@@ -158,7 +167,8 @@ PluginPool::Worker PluginPool::spawn() {
     if (r != RecvResult::ok) {
         std::string why;
         retire(w, r == RecvResult::timeout, &why);
-        throw Error(where + ": worker '" + opt_.worker_exe + " reward worker' did not start (" +
+        std::string exe = opt_.command.empty() ? opt_.worker_exe + " reward worker" : opt_.command[0];
+        throw Error(where + ": worker '" + exe + "' did not start (" +
                     (r == RecvResult::timeout ? "no answer within start timeout" : why) + ")");
     }
     Reader hello(frame);

@@ -34,6 +34,11 @@ struct PluginOptions {
     std::string worker_exe;          // the stride binary; empty: $STRIDE_REWARD_WORKER, else /proc/self/exe
     std::string config_json = "{}";  // passed to <prefix>_init
     double start_timeout_s = 30.0;   // exec + dlopen + init of one worker
+    // Another worker program speaking the same protocol on fd 3 (python: rewards, reward/python/):
+    // its full argv, replacing `stride reward worker ...`; worker_exe and config_json are then unused.
+    std::vector<std::string> command;
+    std::vector<std::string> extra_env;  // NAME=value entries added to (and overriding) the environment
+    std::string kind = "plugin";         // how errors name the reward: "reward.fn: <kind> '<path>'"
 };
 
 struct PluginStats {

@@ -7,6 +7,7 @@
 #include "reward/builtins.h"
 #include "reward/guard.h"
 #include "reward/plugin_reward.h"
+#include "reward/python_reward.h"
 
 namespace stride {
 
@@ -24,8 +25,8 @@ const std::map<std::string, Factory> kBuiltins = {
 
 class ShapedReward : public RewardFn {
    public:
-    // plugin: the pool enforces the time limit itself (it must kill the worker), so no guard
-    // thread here, and the plug-in's score is partial credit rather than a correct flag.
+    // plugin (C ABI or python:): the pool enforces the time limit itself (it must kill the worker), so no
+    // guard thread here, and the plug-in's score is partial credit rather than a correct flag.
     ShapedReward(std::shared_ptr<const RewardFn> base, RewardSpec spec, bool plugin)
         : base_(std::move(base)), spec_(std::move(spec)), plugin_(plugin) {}
 
@@ -81,6 +82,7 @@ std::vector<std::string> builtin_reward_names() {
 
 std::unique_ptr<RewardFn> make_base_reward(const std::string& name) {
     if (is_plugin_spec(name)) return make_plugin_reward(name, PluginOptions{});
+    if (is_python_spec(name)) return make_python_reward(name, PluginOptions{});
     auto it = kBuiltins.find(name);
     if (it == kBuiltins.end()) {
         std::string known;
@@ -95,6 +97,9 @@ std::shared_ptr<const RewardFn> make_reward(const RewardSpec& spec) {
                  "reward.overlong_buffer: must be smaller than rollout.max_tokens");
     if (is_plugin_spec(spec.fn))
         return std::make_shared<ShapedReward>(make_plugin_reward(spec.fn, plugin_options(spec)), spec, true);
+    // A Python function is a plug-in in another language: same pool options, same shaping.
+    if (is_python_spec(spec.fn))
+        return std::make_shared<ShapedReward>(make_python_reward(spec.fn, plugin_options(spec)), spec, true);
     return std::make_shared<ShapedReward>(make_base_reward(spec.fn), spec, false);
 }
 

@@ -27,7 +27,8 @@ struct RewardSpec {
     double overlong_penalty = 1.0;
     int max_tokens = 0;      // L_max of the overlong penalty
     double timeout_s = 0.0;  // 0: no limit
-    // plugin:path/to/lib.so[:prefix] only (reward/plugin_pool.h); no config keys yet, defaults here.
+    // plugin:path/to/lib.so[:prefix] and python:file.py:function only (reward/plugin_pool.h); no config
+    // keys yet, defaults here.
     int plugin_workers = 0;            // worker processes; 0: min(4, hardware threads)
     int64_t plugin_memory_mb = 2048;   // RLIMIT_AS headroom of each worker; 0: unlimited
     std::string plugin_worker_exe;     // empty: $STRIDE_REWARD_WORKER, else this binary
@@ -37,8 +38,9 @@ struct RewardSpec {
 RewardSpec reward_spec_from_config(const JobConfig& cfg);
 
 std::vector<std::string> builtin_reward_names();  // sorted
-// The bare correctness reward: a built-in, or a plug-in (plugin:path[:prefix], default pool options)
-// whose library is loaded and checked in a worker here. Throws Error
+// The bare correctness reward: a built-in, or a plug-in (plugin:path[:prefix] or
+// python:file.py:function, default pool options) whose library or file is loaded and checked in a
+// worker here. Throws Error
 // "reward.fn: unknown reward 'x' (built-ins: ...)" or one naming the plug-in file and what is wrong.
 std::unique_ptr<RewardFn> make_base_reward(const std::string& name);
 // The shaped reward of `spec`; thread-safe to call from many workers.

@@ -1,0 +1,92 @@
+#include "reward/python_reward.h"
+
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/base/error.h"
+
+#ifndef STRIDE_PYTHON_DIR
+#error "STRIDE_PYTHON_DIR (the folder holding stride_reward/) must be defined by the build"
+#endif
+
+namespace stride {
+
+namespace {
+
+bool is_py_name(const std::string& s) {
+    if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+    for (char c : s)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+    return true;
+}
+
+}  // namespace
+
+bool is_python_spec(const std::string& fn) {
+    return fn.rfind("python:", 0) == 0;
+}
+
+PythonSpec parse_python_spec(const std::string& fn) {
+    STRIDE_CHECK(is_python_spec(fn), "reward.fn: '" + fn + "' is not python:file.py:function");
+    std::string rest = fn.substr(7);
+    auto colon = rest.rfind(':');
+    STRIDE_CHECK(colon != std::string::npos && colon > 0,
+                 "reward.fn: '" + fn + "' needs a file and a function (python:path/to/file.py:function)");
+    PythonSpec spec{rest.substr(0, colon), rest.substr(colon + 1)};
+    STRIDE_CHECK(is_py_name(spec.function),
+                 "reward.fn: python function name '" + spec.function + "' is not a Python identifier");
+    return spec;
+}
+
+std::string python_interpreter() {
+    const char* env = std::getenv("STRIDE_PYTHON");
+    return env && *env ? env : "/usr/bin/python3";
+}
+
+PythonReward::PythonReward(const std::string& fn, PluginOptions opt) : name_(fn) {
+    PythonSpec spec = parse_python_spec(fn);
+    std::string python = python_interpreter();
+    // exec failing in the child would only say "exited with status 127": name the interpreter here.
+    STRIDE_CHECK(access(python.c_str(), X_OK) == 0, "reward.fn: python '" + spec.path + "': interpreter '" +
+                                                        python + "': " + std::strerror(errno) +
+                                                        " (set STRIDE_PYTHON)");
+    opt.kind = "python";
+    opt.command = {python,
+                   "-m",
+                   "stride_reward",
+                   "serve",
+                   spec.path + ":" + spec.function,
+                   "--fd",
+                   "3",
+                   "--memory-mb",
+                   std::to_string(opt.memory_mb)};
+    std::string path = STRIDE_PYTHON_DIR;
+    if (const char* old = std::getenv("PYTHONPATH"); old && *old) path += std::string(":") + old;
+    // Unbuffered: user prints (sent to stderr by the pool) show up before a crash, not never.
+    // No bytecode: the user's directory and ours may be read-only or a source tree.
+    opt.extra_env = {"PYTHONPATH=" + path, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"};
+    pool_ = std::make_unique<PluginPool>(PluginSpec{spec.path, "stride_reward"}, std::move(opt));
+}
+
+RewardResult PythonReward::score(const RewardInput& in) const {
+    // Handed to the user function as keyword arguments (verl: extra_info).
+    std::string meta = std::string("{\"response_tokens\":") + std::to_string(in.response_tokens) +
+                       ",\"truncated\":" + (in.truncated ? "true" : "false") + "}";
+    PluginScore p = pool_->score(in.prompt, in.response, in.answer, meta);
+    RewardResult r;
+    r.status = p.status;
+    r.detail = std::move(p.detail);
+    r.score = p.status == RewardStatus::ok ? p.score : 0.0;
+    r.correct = p.status == RewardStatus::ok && p.score >= 1.0;
+    return r;
+}
+
+std::unique_ptr<PythonReward> make_python_reward(const std::string& fn, const PluginOptions& opt) {
+    return std::make_unique<PythonReward>(fn, opt);
+}
+
+}  // namespace stride

@@ -18,5 +18,5 @@ int reward(int argc, char** argv);  // stride reward score --fn SPEC | reward wo
     {"role", stride::cli::role, "run one role of a job as its own process: role ROLE --config FILE"}, \
     {"eval", stride::cli::eval, "accuracy of a checkpoint on the eval split: eval CONFIG checkpoint=DIR"}, \
     {"data", stride::cli::data, "generate a synthetic dataset: data gen --task arith|collatz ..."}, \
-    {"reward", stride::cli::reward, "score JSON lines with a reward: reward score --fn NAME|plugin:lib.so"}, \
+    {"reward", stride::cli::reward, "score JSON lines with a reward: reward score --fn NAME|plugin:lib.so|python:file.py:fn"}, \
         {"config", stride::cli::config, "list config keys, or check CONFIG [key=value ...] and print it resolved"},

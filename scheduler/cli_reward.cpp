@@ -18,7 +18,7 @@ namespace {
 using nlohmann::json;
 
 const char* kRewardUsage =
-    "usage: stride reward score --fn NAME|plugin:path/lib.so[:prefix] [--timeout-s T] [--workers N]\n"
+    "usage: stride reward score --fn NAME|plugin:path/lib.so[:prefix]|python:file.py:function [--timeout-s T] [--workers N]\n"
     "                           [--memory-mb M] [--correct C] [--incorrect I] < in.jsonl > out.jsonl\n"
     "  reads {\"prompt\": ..., \"response\": ..., \"label\": ...} per line (\"answer\" works for label)\n"
     "  writes {\"score\": ..., \"status\": ok|error|timeout|unparseable, \"detail\": ..., \"correct\": "

@@ -293,4 +293,16 @@ PluginStats PluginPool::stats() const {
     return stats_;
 }
 
+RewardResult PluginPool::score(const RewardInput& in) {
+    const std::string meta = std::string("{\"response_tokens\":") + std::to_string(in.response_tokens) +
+                             ",\"truncated\":" + (in.truncated ? "true" : "false") + "}";
+    PluginScore p = score(in.prompt, in.response, in.answer, meta);
+    RewardResult r;
+    r.status = p.status;
+    r.detail = std::move(p.detail);
+    r.score = p.status == RewardStatus::ok ? p.score : 0.0;
+    r.correct = p.status == RewardStatus::ok && p.score >= 1.0;
+    return r;
+}
+
 }  // namespace stride

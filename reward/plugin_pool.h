@@ -64,6 +64,10 @@ class PluginPool {
     // Thread-safe; blocks while every worker is busy.
     PluginScore score(const std::string& prompt, const std::string& response, const std::string& label,
                       const std::string& metadata_json = "{}");
+    // The RewardFn view shared by C and Python plug-ins: the sample's length facts as metadata
+    // ({"response_tokens", "truncated"}); score = the raw score (1 full credit, 0 none),
+    // correct = score >= 1; a failure is status error/timeout with score 0.
+    RewardResult score(const RewardInput& in);
     PluginStats stats() const;
     const PluginSpec& spec() const { return spec_; }
 

@@ -72,17 +72,9 @@ PythonReward::PythonReward(const std::string& fn, PluginOptions opt) : name_(fn)
     pool_ = std::make_unique<PluginPool>(PluginSpec{spec.path, "stride_reward"}, std::move(opt));
 }
 
+// Python functions get the metadata as keyword arguments (verl: extra_info).
 RewardResult PythonReward::score(const RewardInput& in) const {
-    // Handed to the user function as keyword arguments (verl: extra_info).
-    std::string meta = std::string("{\"response_tokens\":") + std::to_string(in.response_tokens) +
-                       ",\"truncated\":" + (in.truncated ? "true" : "false") + "}";
-    PluginScore p = pool_->score(in.prompt, in.response, in.answer, meta);
-    RewardResult r;
-    r.status = p.status;
-    r.detail = std::move(p.detail);
-    r.score = p.status == RewardStatus::ok ? p.score : 0.0;
-    r.correct = p.status == RewardStatus::ok && p.score >= 1.0;
-    return r;
+    return pool_->score(in);
 }
 
 std::unique_ptr<PythonReward> make_python_reward(const std::string& fn, const PluginOptions& opt) {

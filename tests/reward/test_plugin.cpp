@@ -12,10 +12,13 @@
 #include "reward/plugin_pool.h"
 #include "reward/plugin_reward.h"
 #include "reward/registry.h"
+#include "tests/reward/reward_test_util.h"
 
 using namespace stride;
 
 namespace {
+
+using test::reward_input;
 
 std::string plugin(const std::string& name) {
     return std::string(STRIDE_TEST_PLUGIN_DIR) + "/" + name + ".so";
@@ -33,21 +36,8 @@ RewardSpec plugin_spec(const std::string& fn) {
     return s;
 }
 
-RewardInput input(const std::string& response, const std::string& answer) {
-    RewardInput in;
-    in.prompt = "321+540=";
-    in.response = response;
-    in.answer = answer;
-    return in;
-}
-
 std::string load_error(const std::string& fn) {
-    try {
-        make_reward(plugin_spec(fn));
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
+    return test::make_reward_error(plugin_spec(fn));
 }
 
 }  // namespace
@@ -68,11 +58,11 @@ TEST(PluginSpec, Parse) {
 
 TEST(PluginReward, ExactMatchWithShaping) {
     auto fn = make_reward(plugin_spec("plugin:" + plugin("exact")));
-    RewardResult hit = fn->score(input(" 861\n", "861"));
+    RewardResult hit = fn->score(reward_input(" 861\n", "861"));
     EXPECT_EQ(hit.status, RewardStatus::ok);
     EXPECT_TRUE(hit.correct);
     EXPECT_DOUBLE_EQ(hit.score, 2.0);
-    RewardResult miss = fn->score(input("86", "861"));
+    RewardResult miss = fn->score(reward_input("86", "861"));
     EXPECT_EQ(miss.status, RewardStatus::ok);
     EXPECT_FALSE(miss.correct);
     EXPECT_DOUBLE_EQ(miss.score, -1.0);
@@ -81,11 +71,11 @@ TEST(PluginReward, ExactMatchWithShaping) {
 
 TEST(PluginReward, PrefixAndPartialCredit) {
     auto fn = make_reward(plugin_spec("plugin:" + plugin("prefixed") + ":length_reward"));
-    RewardResult half = fn->score(input("12345", "x"));
+    RewardResult half = fn->score(reward_input("12345", "x"));
     EXPECT_EQ(half.status, RewardStatus::ok);
     EXPECT_FALSE(half.correct);
     EXPECT_DOUBLE_EQ(half.score, -1.0 + 0.5 * 3.0);  // incorrect + s * (correct - incorrect)
-    EXPECT_TRUE(fn->score(input("1234567890ab", "x")).correct);
+    EXPECT_TRUE(fn->score(reward_input("1234567890ab", "x")).correct);
 }
 
 // Every way a plug-in can die costs exactly its call: status and fallback score, a counted failure,
@@ -110,11 +100,11 @@ TEST(PluginReward, FailuresCostOneCallAndTheWorkerIsReplaced) {
         {"fail", RewardStatus::error, "cannot parse label"},
     };
     for (const Case& c : cases) {
-        RewardResult bad = reward.score(input(c.response, "42"));
+        RewardResult bad = reward.score(reward_input(c.response, "42"));
         EXPECT_EQ(bad.status, c.status) << c.response << ": " << bad.detail;
         EXPECT_FALSE(bad.correct) << c.response;
         EXPECT_NE(bad.detail.find(c.detail), std::string::npos) << c.response << ": " << bad.detail;
-        RewardResult next = reward.score(input("42", "42"));
+        RewardResult next = reward.score(reward_input("42", "42"));
         EXPECT_EQ(next.status, RewardStatus::ok) << "after " << c.response << ": " << next.detail;
         EXPECT_TRUE(next.correct) << "after " << c.response;
     }
@@ -130,13 +120,13 @@ TEST(PluginReward, FailedCallScoresTheFallbackUnderShaping) {
     RewardSpec spec = plugin_spec("plugin:" + plugin("misbehave"));
     spec.overlong_buffer = 0;
     auto fn = make_reward(spec);
-    RewardResult crash = fn->score(input("segv", "42"));
+    RewardResult crash = fn->score(reward_input("segv", "42"));
     EXPECT_EQ(crash.status, RewardStatus::error);
     EXPECT_DOUBLE_EQ(crash.score, -1.0);
-    RewardResult hang = fn->score(input("hang", "42"));
+    RewardResult hang = fn->score(reward_input("hang", "42"));
     EXPECT_EQ(hang.status, RewardStatus::timeout);
     EXPECT_DOUBLE_EQ(hang.score, -1.0);
-    EXPECT_DOUBLE_EQ(fn->score(input("42", "42")).score, 2.0);
+    EXPECT_DOUBLE_EQ(fn->score(reward_input("42", "42")).score, 2.0);
 }
 
 TEST(PluginReward, ManyThreadsShareThePool) {
@@ -149,7 +139,7 @@ TEST(PluginReward, ManyThreadsShareThePool) {
         threads.emplace_back([&, t] {
             for (int i = 0; i < 20; ++i) {
                 std::string v = std::to_string(t * 100 + i);
-                correct[t] += fn->score(input(v, i % 2 ? v : v + "0")).correct;
+                correct[t] += fn->score(reward_input(v, i % 2 ? v : v + "0")).correct;
             }
         });
     for (auto& th : threads) th.join();
@@ -183,7 +173,7 @@ TEST(PluginReward, BaseRewardFindsTheWorkerThroughTheEnvironment) {
     // make_base_reward (used by `stride config check`) takes default options.
     setenv("STRIDE_REWARD_WORKER", STRIDE_BIN, 1);
     auto fn = make_base_reward("plugin:" + plugin("exact"));
-    EXPECT_TRUE(fn->score(input("7", "7")).correct);
+    EXPECT_TRUE(fn->score(reward_input("7", "7")).correct);
     unsetenv("STRIDE_REWARD_WORKER");
     // Without it, a process that is not stride refuses rather than exec'ing itself as a worker.
     try {

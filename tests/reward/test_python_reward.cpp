@@ -7,10 +7,13 @@
 #include "common/base/error.h"
 #include "reward/python_reward.h"
 #include "reward/registry.h"
+#include "tests/reward/reward_test_util.h"
 
 using namespace stride;
 
 namespace {
+
+using test::reward_input;
 
 std::string py(const std::string& file, const std::string& fn = "score") {
     return "python:" STRIDE_SOURCE_DIR "/tests/reward/python/" + file + ".py:" + fn;
@@ -27,32 +30,19 @@ RewardSpec python_spec(const std::string& fn) {
     return s;
 }
 
-RewardInput input(const std::string& response, const std::string& answer) {
-    RewardInput in;
-    in.prompt = "321+540=";
-    in.response = response;
-    in.answer = answer;
-    return in;
-}
-
 std::string load_error(const std::string& fn) {
-    try {
-        make_reward(python_spec(fn));
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
+    return test::make_reward_error(python_spec(fn));
 }
 
 // A misbehaving file fails the call with `status` and the fallback, then answers the next one.
 void expect_fails_then_recovers(const std::string& file, RewardStatus status, const std::string& detail) {
     auto fn = make_reward(python_spec(py(file)));
-    RewardResult bad = fn->score(input("x", "bad"));
+    RewardResult bad = fn->score(reward_input("x", "bad"));
     EXPECT_EQ(bad.status, status) << file << ": " << bad.detail;
     EXPECT_FALSE(bad.correct);
     EXPECT_DOUBLE_EQ(bad.score, -1.0);
     EXPECT_NE(bad.detail.find(detail), std::string::npos) << bad.detail;
-    RewardResult good = fn->score(input("x", "ok"));
+    RewardResult good = fn->score(reward_input("x", "ok"));
     EXPECT_EQ(good.status, RewardStatus::ok) << file << ": " << good.detail;
     EXPECT_DOUBLE_EQ(good.score, 2.0);
 }
@@ -72,24 +62,24 @@ TEST(PythonSpec, Parse) {
 
 TEST(PythonReward, ScoresWithShaping) {
     auto fn = make_reward(python_spec(py("good")));
-    RewardResult hit = fn->score(input(" 861\n", "861"));
+    RewardResult hit = fn->score(reward_input(" 861\n", "861"));
     EXPECT_EQ(hit.status, RewardStatus::ok) << hit.detail;
     EXPECT_TRUE(hit.correct);
     EXPECT_DOUBLE_EQ(hit.score, 2.0);
-    RewardResult half = fn->score(input("it is 861.", "861"));  // dict return: partial credit
+    RewardResult half = fn->score(reward_input("it is 861.", "861"));  // dict return: partial credit
     EXPECT_EQ(half.status, RewardStatus::ok);
     EXPECT_FALSE(half.correct);
     EXPECT_DOUBLE_EQ(half.score, 0.5);  // -1 + 0.5 * (2 - -1)
     EXPECT_EQ(half.detail, "contains 861");
-    RewardResult miss = fn->score(input("86", "861"));
+    RewardResult miss = fn->score(reward_input("86", "861"));
     EXPECT_DOUBLE_EQ(miss.score, -1.0);
     EXPECT_EQ(miss.detail, "expected 861, got 86");
 }
 
 TEST(PythonReward, VerlSignatureWorksUnchanged) {
     auto fn = make_reward(python_spec(py("verl_style", "compute_score")));
-    EXPECT_DOUBLE_EQ(fn->score(input("861", "861")).score, 2.0);
-    EXPECT_DOUBLE_EQ(fn->score(input("86", "861")).score, -1.0);
+    EXPECT_DOUBLE_EQ(fn->score(reward_input("861", "861")).score, 2.0);
+    EXPECT_DOUBLE_EQ(fn->score(reward_input("86", "861")).score, -1.0);
 }
 
 TEST(PythonReward, ExceptionIsAnItemError) {
@@ -113,8 +103,8 @@ TEST(PythonReward, StatsCountReplacements) {
     opt.workers = 1;
     opt.timeout_s = 1.0;
     auto fn = make_python_reward(py("exits"), opt);
-    fn->score(input("x", "bad"));
-    fn->score(input("x", "ok"));
+    fn->score(reward_input("x", "bad"));
+    fn->score(reward_input("x", "ok"));
     PluginStats st = fn->stats();
     EXPECT_EQ(st.calls, 2);
     EXPECT_EQ(st.crashes, 1);
@@ -134,7 +124,7 @@ TEST(PythonReward, BadFileOrFunctionRefusedAtConstruction) {
 
 TEST(PythonReward, BaseRewardAcceptsPythonSpecs) {
     auto fn = make_base_reward(py("good"));
-    RewardResult r = fn->score(input("861", "861"));
+    RewardResult r = fn->score(reward_input("861", "861"));
     EXPECT_EQ(r.status, RewardStatus::ok);
     EXPECT_TRUE(r.correct);
 }

@@ -70,9 +70,31 @@ std::vector<Experience> make_batch(const Model& m) {
     return batch;
 }
 
-}  // namespace
+// Adam with a large eps: the first update is proportional to the gradient (instead of ~lr * sign(g),
+// which turns float noise in near-zero gradients into lr-sized differences), so comparing the
+// weights of two trainers compares their gradients.
+AdamWConfig gradient_proportional_adam(float lr) {
+    AdamWConfig ac;
+    ac.lr = lr;
+    ac.eps = 1.0f;
+    return ac;
+}
 
-TEST(RlStep, MovesProbabilityTowardRewardedResponses) {
+LrSchedule constant_lr(float lr) {
+    LrSchedule sched;
+    sched.base_lr = lr;
+    return sched;
+}
+
+double max_weight_diff(const Model& a, const Model& b) {
+    double d = 0;
+    for (size_t i = 0; i < a.data.size(); ++i) d = std::max(d, (double)std::fabs(a.data[i] - b.data[i]));
+    return d;
+}
+
+// One step of `opt` on a fresh model; every rewarded response must become more likely and every
+// unrewarded one less. Returns the step's metrics.
+StepMetrics expect_moves_toward_rewarded(const RlStepOptions& opt, const std::string& name) {
     Model m(tiny_config());
     model_init_random(m, 11);
     auto batch = make_batch(m);
@@ -81,22 +103,26 @@ TEST(RlStep, MovesProbabilityTowardRewardedResponses) {
     AdamWConfig ac;
     ac.lr = 1e-2f;
     ac.weight_decay = 0;
-    LrSchedule sched;
-    sched.base_lr = ac.lr;
-    RlTrainer rl(m, ac, sched);
-    RlStepOptions opt;
+    RlTrainer rl(m, ac, constant_lr(ac.lr));
     StepMetrics metrics = rl.step(batch, opt, 0);
+    for (size_t i = 0; i < batch.size(); ++i) {
+        const double after = sequence_logprob(m, batch[i].prompt, batch[i].response);
+        if (batch[i].reward > 0.5)
+            EXPECT_GT(after, before[i]) << name << " response " << i;
+        else
+            EXPECT_LT(after, before[i]) << name << " response " << i;
+    }
+    return metrics;
+}
+
+}  // namespace
+
+TEST(RlStep, MovesProbabilityTowardRewardedResponses) {
+    StepMetrics metrics = expect_moves_toward_rewarded(RlStepOptions{}, "grpo");
     EXPECT_NEAR(metrics["reward/mean"], 0.5, 1e-9);
     EXPECT_LT(metrics["logprob_mismatch/max"], 1e-5);
     EXPECT_EQ(metrics["clip_frac/low"] + metrics["clip_frac/high"], 0.0);  // ratio 1 at the only step
     EXPECT_GT(metrics["grad_norm"], 0.0);
-    for (size_t i = 0; i < batch.size(); ++i) {
-        const double after = sequence_logprob(m, batch[i].prompt, batch[i].response);
-        if (batch[i].reward > 0.5)
-            EXPECT_GT(after, before[i]) << "response " << i;
-        else
-            EXPECT_LT(after, before[i]) << "response " << i;
-    }
 }
 
 TEST(RlStep, MicroBatchingDoesNotChangeTheUpdate) {
@@ -104,14 +130,8 @@ TEST(RlStep, MicroBatchingDoesNotChangeTheUpdate) {
     model_init_random(a, 5);
     Model b(a);
     auto batch = make_batch(a);
-    AdamWConfig ac;
-    ac.lr = 1e-3f;
-    // A large eps makes the first Adam update proportional to the gradient (instead of ~lr * sign(g),
-    // which turns float noise in near-zero gradients into lr-sized differences), so comparing
-    // weights compares gradients.
-    ac.eps = 1.0f;
-    LrSchedule sched;
-    sched.base_lr = ac.lr;
+    const AdamWConfig ac = gradient_proportional_adam(1e-3f);
+    const LrSchedule sched = constant_lr(ac.lr);
     RlStepOptions whole, micro;
     whole.micro_batch_tokens = 0;
     micro.micro_batch_tokens = 7;  // one or two sequences per micro-batch
@@ -122,10 +142,7 @@ TEST(RlStep, MicroBatchingDoesNotChangeTheUpdate) {
         auto mb = rb.step(batch, micro, 0);
         EXPECT_NEAR(ma["loss"], mb["loss"], 1e-6);
         EXPECT_NEAR(ma["grad_norm"], mb["grad_norm"], 1e-5);
-        double max_diff = 0;
-        for (size_t i = 0; i < a.data.size(); ++i)
-            max_diff = std::max(max_diff, (double)std::fabs(a.data[i] - b.data[i]));
-        EXPECT_LT(max_diff, 1e-8) << loss_agg_name(agg);
+        EXPECT_LT(max_weight_diff(a, b), 1e-8) << loss_agg_name(agg);
     }
 }
 
@@ -214,18 +231,7 @@ std::vector<AlgoCase> algorithm_cases() {
 
 TEST(RlAlgorithms, EveryAlgorithmMovesProbabilityTowardRewardedResponses) {
     for (const AlgoCase& c : algorithm_cases()) {
-        Model m(tiny_config());
-        model_init_random(m, 11);
-        auto batch = make_batch(m);
-        std::vector<double> before;
-        for (const auto& e : batch) before.push_back(sequence_logprob(m, e.prompt, e.response));
-        AdamWConfig ac;
-        ac.lr = 1e-2f;
-        ac.weight_decay = 0;
-        LrSchedule sched;
-        sched.base_lr = ac.lr;
-        RlTrainer rl(m, ac, sched);
-        StepMetrics metrics = rl.step(batch, c.opt, 0);
+        StepMetrics metrics = expect_moves_toward_rewarded(c.opt, c.name);
         EXPECT_GT(metrics["grad_norm"], 0.0) << c.name;
         for (const char* key :
              {"pg_loss", "vf_loss", "clip_frac/low", "clip_frac/high", "approx_kl", "kl_ref", "entropy",
@@ -234,13 +240,6 @@ TEST(RlAlgorithms, EveryAlgorithmMovesProbabilityTowardRewardedResponses) {
             EXPECT_TRUE(metrics.count(key)) << c.name << " lacks " << key;
         EXPECT_NEAR(metrics["ess"], 1.0, 1e-5) << c.name;  // on-policy behaviour log-probs
         EXPECT_EQ(metrics["dynamic_sampling/kept_groups"], 2) << c.name;
-        for (size_t i = 0; i < batch.size(); ++i) {
-            const double after = sequence_logprob(m, batch[i].prompt, batch[i].response);
-            if (batch[i].reward > 0.5)
-                EXPECT_GT(after, before[i]) << c.name << " response " << i;
-            else
-                EXPECT_LT(after, before[i]) << c.name << " response " << i;
-        }
     }
 }
 
@@ -251,11 +250,8 @@ TEST(RlAlgorithms, ProximalScoringPassGivesTheSameSingleUpdate) {
     model_init_random(a, 5);
     Model b(a);
     auto batch = make_batch(a);
-    AdamWConfig ac;
-    ac.lr = 1e-3f;
-    ac.eps = 1.0f;
-    LrSchedule sched;
-    sched.base_lr = ac.lr;
+    const AdamWConfig ac = gradient_proportional_adam(1e-3f);
+    const LrSchedule sched = constant_lr(ac.lr);
     RlStepOptions plain, scored;
     scored.mpt_mask = true;
     scored.mpt.batch_gate = true;
@@ -367,21 +363,15 @@ TEST(RlAlgorithms, BehaviourImportanceWeights) {
     model_init_random(a, 6);
     Model b(a);
     auto batch = make_batch(a);
-    AdamWConfig ac;
-    ac.lr = 1e-3f;
-    ac.eps = 1.0f;
-    LrSchedule sched;
-    sched.base_lr = ac.lr;
+    const AdamWConfig ac = gradient_proportional_adam(1e-3f);
+    const LrSchedule sched = constant_lr(ac.lr);
     RlStepOptions plain, tis;
     tis.behaviour_is = {IsCorrection::truncate, 2.0, 0.0};
     RlTrainer ra(a, ac, sched), rb(b, ac, sched);
     ra.step(batch, plain, 0);
     auto mt = rb.step(batch, tis, 0);
     EXPECT_NEAR(mt["is/weight_mean"], 1.0, 1e-5);
-    double max_diff = 0;
-    for (size_t i = 0; i < a.data.size(); ++i)
-        max_diff = std::max(max_diff, (double)std::fabs(a.data[i] - b.data[i]));
-    EXPECT_LT(max_diff, 1e-7);
+    EXPECT_LT(max_weight_diff(a, b), 1e-7);
     // A stale behaviour policy that gave every token 6x less probability: decoupled PPO's mask action
     // rejects every token (w = 6 > 5), nothing is learnt, ESS of equal weights is still 1.
     for (auto& e : batch)

@@ -56,14 +56,35 @@ v1::Envelope BufferClient::call(const v1::Envelope& env, const char* what) {
     }
 }
 
-v1::PutAck BufferClient::put(const std::vector<v1::Sample>& samples) {
+v1::PutAck BufferClient::put(const std::vector<v1::Sample>& samples, const std::string& partial_owner) {
     v1::Envelope env = make_envelope(rpc_.job_id());
     auto* put = env.mutable_put_samples();
+    put->set_partial_owner(partial_owner);
     put->mutable_samples()->Reserve(static_cast<int>(samples.size()));
     for (const auto& s : samples) *put->add_samples() = s;
     v1::Envelope reply = call(env, "put");
     STRIDE_CHECK(reply.has_put_ack(), "buffer put: reply is not a PutAck");
     return std::move(*reply.mutable_put_ack());
+}
+
+v1::SavePartialsAck BufferClient::save_partials(const std::string& worker_id,
+                                                const std::vector<v1::InFlightGroup>& groups) {
+    v1::Envelope env = make_envelope(rpc_.job_id());
+    auto* sp = env.mutable_save_partials();
+    sp->set_worker_id(worker_id);
+    for (const auto& g : groups) *sp->add_groups() = g;
+    v1::Envelope reply = call(env, "save_partials");
+    STRIDE_CHECK(reply.has_save_partials_ack(), "buffer save_partials: reply is not a SavePartialsAck");
+    return std::move(*reply.mutable_save_partials_ack());
+}
+
+std::vector<v1::InFlightGroup> BufferClient::load_partials() {
+    v1::Envelope env = make_envelope(rpc_.job_id());
+    env.mutable_load_partials();
+    v1::Envelope reply = call(env, "load_partials");
+    STRIDE_CHECK(reply.has_partials(), "buffer load_partials: reply is not Partials");
+    auto* groups = reply.mutable_partials()->mutable_groups();
+    return {std::make_move_iterator(groups->begin()), std::make_move_iterator(groups->end())};
 }
 
 v1::Batch BufferClient::pull(uint32_t num_groups, int64_t trainer_version, bool allow_partial) {

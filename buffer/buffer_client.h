@@ -4,6 +4,7 @@
 //             sample_id, so a put whose ack was lost is acknowledged again, not stored twice.
 //   pull    - carries a request id, so a retry after a lost reply returns the batch already leased.
 //   commit  - a retried commit of a committed batch is acknowledged (already_committed).
+//   save_partials - replaces a worker's whole in-flight set, so a retry writes the same thing again.
 // Errors that retrying cannot fix (invalid sample, wrong job or schema, unknown batch) throw
 // stride::Error with the buffer's message; so does a deadline that passes.
 #pragma once
@@ -28,8 +29,14 @@ class BufferClient {
     BufferClient(ZmqContext& ctx, const std::string& endpoint, const std::string& job_id,
                  BufferClientOptions options = {});
 
-    // Returns once every sample is durable in the buffer.
-    v1::PutAck put(const std::vector<v1::Sample>& samples);
+    // Returns once every sample is durable in the buffer. partial_owner: a rollout worker's id whose
+    // in-flight records of these groups are deleted in the same write (see save_partials).
+    v1::PutAck put(const std::vector<v1::Sample>& samples, const std::string& partial_owner = "");
+    // Replaces the in-flight groups stored for worker_id with `groups`; returns once durable.
+    v1::SavePartialsAck save_partials(const std::string& worker_id,
+                                      const std::vector<v1::InFlightGroup>& groups);
+    // Every stored in-flight group, of every worker.
+    std::vector<v1::InFlightGroup> load_partials();
     // One attempt at leasing num_groups complete groups; batch_id 0 = not enough complete groups yet
     // (with allow_partial: none at all).
     v1::Batch pull(uint32_t num_groups, int64_t trainer_version, bool allow_partial = false);

@@ -74,6 +74,8 @@ struct BufferServer::Impl {
     void handle_commit(Request& req, const v1::Envelope& env);
     void handle_release(Request& req, const v1::Envelope& env);
     void handle_stats(Request& req);
+    void handle_save_partials(Request& req, const v1::Envelope& env);
+    void handle_load_partials(Request& req);
     void expire_leases();
     void recover();
     std::string validate_sample(const v1::Sample& s) const;
@@ -89,7 +91,7 @@ struct BufferServer::Impl {
     SampleStore store;
     ReplySocket sock;
     GroupIndex index;
-    BufferStats counters;  // touched only by the serving thread
+    BufferStats counters;                  // touched only by the serving thread
     BufferMetrics prometheus{cfg.job_id};  // /metrics twin of `counters`
     std::set<uint64_t> committed;
     uint64_t next_batch_id = 1;
@@ -217,6 +219,10 @@ void BufferServer::Impl::handle(Request& req) {
                 return handle_release(req, env);
             case v1::Envelope::kStatsRequest:
                 return handle_stats(req);
+            case v1::Envelope::kSavePartials:
+                return handle_save_partials(req, env);
+            case v1::Envelope::kLoadPartials:
+                return handle_load_partials(req);
             default: {
                 const auto* field = v1::Envelope::descriptor()->FindFieldByNumber(env.body_case());
                 return reject(req, v1::ERROR_CODE_UNKNOWN_BODY,
@@ -264,6 +270,9 @@ std::string BufferServer::Impl::validate_sample(const v1::Sample& s) const {
 void BufferServer::Impl::handle_put(Request& req, const v1::Envelope& env) {
     const auto& samples = env.put_samples().samples();
     if (samples.empty()) return reject(req, v1::ERROR_CODE_INVALID_ARGUMENT, "put with no samples");
+    const std::string& owner = env.put_samples().partial_owner();
+    if (owner.find('\0') != std::string::npos)
+        return reject(req, v1::ERROR_CODE_INVALID_ARGUMENT, "partial_owner may not contain NUL bytes");
 
     // Validate everything before staging anything: a put is all or nothing.
     v1::PutAck ack;
@@ -311,6 +320,13 @@ void BufferServer::Impl::handle_put(Request& req, const v1::Envelope& env) {
         staged.push_back({s.group_id(), {s.sample_id(), bytes.size(), oldest_version(s)}});
         ++pending_group_counts[s.group_id()];
         pending_keys.insert(pending_key(s.group_id(), s.sample_id()));
+    }
+    // The producer's in-flight records of these groups go in the same write: once the samples are
+    // durable, nobody resumes them again.
+    if (!owner.empty()) {
+        std::unordered_set<std::string> groups;
+        for (const v1::Sample& s : samples)
+            if (groups.insert(s.group_id()).second) staged_batch->delete_partial(owner, s.group_id());
     }
     pending.push_back({std::move(req), std::move(ack)});
 }
@@ -523,6 +539,58 @@ void BufferServer::Impl::expire_leases() {
     counters.leases_expired += groups;
     spdlog::warn("buffer: {} leases ({} groups) expired after {} ms without commit; serving them again",
                  ids.size(), groups, cfg.lease_timeout_ms);
+}
+
+// ---- in-flight groups of rollout workers ----------------------------------------------------------
+
+void BufferServer::Impl::handle_save_partials(Request& req, const v1::Envelope& env) {
+    const v1::SavePartials& sp = env.save_partials();
+    const std::string& worker = sp.worker_id();
+    if (worker.empty() || worker.find('\0') != std::string::npos)
+        return reject(req, v1::ERROR_CODE_INVALID_ARGUMENT,
+                      "SavePartials needs a worker_id without NUL bytes");
+    StoreBatch wb;
+    std::unordered_set<std::string> kept;
+    for (const v1::InFlightGroup& g : sp.groups()) {
+        const std::string& id = g.prompt().group_id();
+        if (id.empty() || id.find('\0') != std::string::npos)
+            return reject(
+                req, v1::ERROR_CODE_INVALID_ARGUMENT,
+                "in-flight group of prompt '" + g.prompt().prompt_id() + "' has no usable group_id");
+        if (!kept.insert(id).second)
+            return reject(req, v1::ERROR_CODE_INVALID_ARGUMENT, "in-flight group " + id + " saved twice");
+        wb.put_partial(worker, id, g.SerializeAsString());
+    }
+    uint32_t removed = 0;
+    store.scan_partials(worker, [&](const std::string&, const std::string& group, const std::string&) {
+        if (!kept.count(group)) {
+            wb.delete_partial(worker, group);
+            ++removed;
+        }
+    });
+    // Synced like a put: a worker that is told its groups are saved may be killed right after.
+    std::string err = store.write(wb, /*must_sync=*/true);
+    if (!wb.empty()) ++counters.write_batches;
+    if (!err.empty())
+        return reject(req, v1::ERROR_CODE_INTERNAL, "storage write failed, nothing saved: " + err);
+    v1::Envelope out = make_envelope(cfg.job_id);
+    out.mutable_save_partials_ack()->set_groups_stored(static_cast<uint32_t>(kept.size()));
+    out.mutable_save_partials_ack()->set_groups_removed(removed);
+    reply(req, out);
+}
+
+void BufferServer::Impl::handle_load_partials(Request& req) {
+    v1::Envelope out = make_envelope(cfg.job_id);
+    v1::Partials* p = out.mutable_partials();
+    uint64_t unreadable = 0;
+    store.scan_partials("", [&](const std::string&, const std::string&, const std::string& bytes) {
+        if (!p->add_groups()->ParseFromString(bytes)) {
+            p->mutable_groups()->RemoveLast();
+            ++unreadable;
+        }
+    });
+    if (unreadable) spdlog::warn("buffer: {} unreadable in-flight group records skipped", unreadable);
+    reply(req, out);
 }
 
 // ---- stats -------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ namespace {
 constexpr char kSamplePrefix = 's';
 constexpr char kLeasePrefix = 'l';
 constexpr char kCommittedPrefix = 'c';
+constexpr char kPartialPrefix = 'p';
 const std::string kNextBatchKey = "mnext_batch_id";
 
 std::string encode_u64(uint64_t v) {
@@ -41,6 +42,14 @@ std::string group_prefix(const std::string& group_id) {
 
 std::string sample_key(const std::string& group_id, const std::string& sample_id) {
     return group_prefix(group_id) + sample_id;
+}
+
+std::string partial_key(const std::string& worker_id, const std::string& group_id) {
+    std::string k(1, kPartialPrefix);
+    k += worker_id;
+    k += '\0';
+    k += group_id;
+    return k;
 }
 
 std::string id_key(char prefix, uint64_t batch_id) {
@@ -89,6 +98,13 @@ void StoreBatch::delete_committed(uint64_t batch_id) {
 }
 void StoreBatch::put_next_batch_id(uint64_t next) {
     wb_->Put(kNextBatchKey, encode_u64(next));
+}
+void StoreBatch::put_partial(const std::string& worker_id, const std::string& group_id,
+                             const std::string& bytes) {
+    wb_->Put(partial_key(worker_id, group_id), bytes);
+}
+void StoreBatch::delete_partial(const std::string& worker_id, const std::string& group_id) {
+    wb_->Delete(partial_key(worker_id, group_id));
 }
 bool StoreBatch::empty() const {
     return wb_->Count() == 0;
@@ -166,6 +182,20 @@ uint64_t SampleStore::next_batch_id() const {
     if (s.IsNotFound()) return 1;
     STRIDE_CHECK(s.ok(), "buffer store '" + dir_ + "': " + s.ToString());
     return decode_u64(v);
+}
+
+void SampleStore::scan_partials(
+    const std::string& worker_id,
+    const std::function<void(const std::string&, const std::string&, const std::string&)>& fn) const {
+    std::string prefix(1, kPartialPrefix);
+    if (!worker_id.empty()) prefix += worker_id + '\0';
+    scan_prefix(db_.get(), prefix, [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+        const std::string key = k.ToString();
+        const size_t nul = key.find('\0', 1);
+        STRIDE_CHECK(nul != std::string::npos,
+                     "buffer store '" + dir_ + "': malformed in-flight record key " + k.ToString(true));
+        fn(key.substr(1, nul - 1), key.substr(nul + 1), v.ToString());
+    });
 }
 
 uint64_t SampleStore::bytes_on_disk() const {

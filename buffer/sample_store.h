@@ -4,6 +4,7 @@
 //   'l' batch_id (8 bytes, BE)    -> stride.v1.StoredLease              one per open lease
 //   'c' batch_id (8 bytes, BE)    -> ""                                 recently committed batches
 //   'm' "next_batch_id"           -> 8 bytes BE                         batch ids never repeat
+//   'p' worker_id '\0' group_id  -> stride.v1.InFlightGroup            a rollout worker's unfinished group
 //
 // Ids may not contain '\0' (the server rejects such samples), so a group's samples are exactly the
 // keys with prefix 's' group_id '\0'. Every change goes through one WriteBatch per group commit, so
@@ -39,6 +40,8 @@ class StoreBatch {
     void put_committed(uint64_t batch_id);
     void delete_committed(uint64_t batch_id);
     void put_next_batch_id(uint64_t next);
+    void put_partial(const std::string& worker_id, const std::string& group_id, const std::string& bytes);
+    void delete_partial(const std::string& worker_id, const std::string& group_id);
     bool empty() const;
     size_t data_bytes() const;
 
@@ -69,6 +72,11 @@ class SampleStore {
     void scan_leases(const std::function<void(const v1::StoredLease&)>& fn) const;
     std::vector<uint64_t> committed_ids() const;
     uint64_t next_batch_id() const;  // 1 on a fresh store
+    // In-flight groups: fn(worker_id, group_id, serialized InFlightGroup) for every record, or only
+    // for one worker's when worker_id is not empty.
+    void scan_partials(const std::string& worker_id,
+                       const std::function<void(const std::string& worker_id, const std::string& group_id,
+                                                const std::string& bytes)>& fn) const;
 
     uint64_t bytes_on_disk() const;  // SST files + memtables, RocksDB's own estimate
     const std::string& dir() const { return dir_; }

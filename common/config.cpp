@@ -123,6 +123,8 @@ void apply_algorithm_presets(JobConfig& cfg, const RawValues& given) {
 // Fills values that default to "take it from another key", so the dump shows what the run uses.
 void resolve_derived(JobConfig& cfg) {
     if (cfg.trainer.temperature == 0.0) cfg.trainer.temperature = cfg.rollout.temperature;
+    if (cfg.trainer.algorithm == "ppo" && cfg.trainer.critic_lr == 0.0)
+        cfg.trainer.critic_lr = 10 * cfg.trainer.lr;
 }
 
 void check_model_source(const RawValues& given) {

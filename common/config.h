@@ -64,7 +64,7 @@ struct RolloutConfig {
     double top_p = 1.0;
     int top_k = -1;             // -1: off
     int max_tokens = 1024;      // new tokens per sample (L_max)
-    int segment_tokens = 0;     // segment rollout: decode at most this many tokens per step (0: off)
+    int segment_tokens = 0;     // segment rollout: at most this many tokens per response per round (0: off)
     std::string mode = "sync";  // sync | async
     std::string kv_on_update =
         "recompute";           // recompute | keep: KV cache of unfinished samples after a weight update
@@ -82,6 +82,16 @@ struct RewardConfig {
     int overlong_buffer = 0;         // DAPO soft overlong punishment window L_cache in tokens (0: off)
     double overlong_penalty = 1.0;   // penalty factor at L_max
     double timeout_s = 10.0;         // per-sample scoring time limit
+    // Plug-in and Python rewards (reward/plugin_pool.h): worker processes, address space each may
+    // add (0: unlimited), and the JSON object handed to <prefix>_init / Python init(config).
+    int workers = 2;
+    int worker_memory_mb = 2048;
+    std::string plugin_config = "{}";
+    // code_exec (reward/code_exec.h): namespaces | none (rlimits and seccomp only, an explicit opt-out),
+    // fraction | all of the tests, address space of each sandboxed process.
+    std::string code_exec_isolation = "namespaces";
+    std::string code_exec_score = "fraction";
+    int code_exec_memory_mb = 1024;
     bool operator==(const RewardConfig&) const = default;
 };
 
@@ -130,10 +140,18 @@ struct TrainerConfig {
     double mpt_prob = 0.99;              // tau: a positive token with p > tau is "mastered"
     double mpt_entropy = 0.2;            // sigma: masking applies while entropy is below this
     std::string ess_lr =
-        "off";            // VCPO: scale the lr by the batch's effective sample size (off | sqrt | linear)
-    int eval_every = 10;  // RL steps between greedy evals (0: off)
-    int checkpoint_every = 50;  // RL steps between checkpoints (0: only at the end)
-    double temperature = 0.0;   // logits temperature for train log-probs (0: rollout.temperature)
+        "off";           // VCPO: scale the lr by the batch's effective sample size (off | sqrt | linear)
+    bool opob = false;   // VCPO: off-policy optimal baseline instead of the group mean
+    double gamma = 1.0;  // discount of REINFORCE++ returns and of PPO's GAE
+    double lam = 1.0;    // PPO: GAE lambda
+    std::string critic = "separate";  // PPO: separate (a second model) | shared (value head on the policy)
+    double critic_lr = 0.0;           // PPO: critic learning rate (0: 10 x trainer.lr, verl's ratio)
+    double vf_coef = 0.5;             // PPO, shared critic: weight of the value loss
+    double vf_clip = 0.5;             // PPO: value clip range around the values at the start of the step
+    std::string ref_model;            // KL reference checkpoint; empty: the policy RL started from
+    int eval_every = 10;              // RL steps between greedy evals (0: off)
+    int checkpoint_every = 50;        // RL steps between checkpoints (0: only at the end)
+    double temperature = 0.0;         // logits temperature for train log-probs (0: rollout.temperature)
     bool operator==(const TrainerConfig&) const = default;
 };
 
@@ -148,6 +166,15 @@ struct LogConfig {
     std::string level = "info";  // trace | debug | info | warn | error | off
     bool json = false;           // one JSON object per line instead of text
     bool operator==(const LogConfig&) const = default;
+};
+
+// Cores each role owns (CPU lists "0-3,8"; empty: not pinned, compute threads from `threads`).
+struct PlacementConfig {
+    std::string trainer_cpus;
+    std::string rollout_cpus;         // shared by all rollout workers, or split (rollout_cpus_per_worker)
+    int rollout_cpus_per_worker = 0;  // > 0: worker i owns the i-th run of this many CPUs of rollout_cpus
+    std::string buffer_cpus;
+    bool operator==(const PlacementConfig&) const = default;
 };
 
 struct JobConfig {
@@ -167,6 +194,7 @@ struct JobConfig {
     MetricsConfig metrics;
     LogConfig log;
     int threads = 0;  // compute threads (0: all cores)
+    PlacementConfig placement;
     bool operator==(const JobConfig&) const = default;
 
     std::string run_path() const { return run_dir + "/" + name; }

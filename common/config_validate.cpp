@@ -2,9 +2,11 @@
 // Every message starts with the dotted key to change.
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/base/error.h"
+#include "common/base/placement.h"
 #include "common/config.h"
 #include "common/config_schema.h"
 #include "common/dataset.h"
@@ -50,10 +52,11 @@ void check_rollout(const JobConfig& c) {
     STRIDE_CHECK(r.segment_tokens <= r.max_tokens,
                  fmt::format("rollout.segment_tokens: {} is larger than rollout.max_tokens = {}",
                              r.segment_tokens, r.max_tokens));
-    // Accepted by the schema so that configs can be written for it, refused until it runs: a key that
-    // is silently ignored would make a user believe responses are segmented.
-    STRIDE_CHECK(r.segment_tokens == 0,
-                 "rollout.segment_tokens: segment rollout is not available yet in this version; use 0");
+    // 128k new tokens: the longest responses the engine is sized and tested for (UloRL's setting).
+    STRIDE_CHECK(r.max_tokens <= 131072,
+                 fmt::format("rollout.max_tokens: {} is above the supported 131072 tokens; use segment "
+                             "rollout (rollout.segment_tokens) for long responses up to that",
+                             r.max_tokens));
     STRIDE_CHECK(
         r.n <= r.max_batch_seqs,
         fmt::format(
@@ -70,6 +73,38 @@ void check_rollout(const JobConfig& c) {
             fmt::format("trainer.prompts_per_step: {} prompts leave some of rollout.workers = {} idle in "
                         "sync mode",
                         c.trainer.prompts_per_step, r.workers));
+}
+
+// Keys that only one family of algorithms reads: set for another, they would be silently ignored.
+void check_critic_keys(const TrainerConfig& t) {
+    const TrainerConfig d;
+    const bool ppo = t.algorithm == "ppo";
+    auto only_ppo = [&](bool changed, const char* key) {
+        STRIDE_CHECK(ppo || !changed,
+                     fmt::format("trainer.{}: only ppo has a critic (trainer.algorithm = {}); "
+                                 "remove the key or use trainer.algorithm = ppo",
+                                 key, t.algorithm));
+    };
+    only_ppo(t.critic != d.critic, "critic");
+    only_ppo(t.critic_lr != d.critic_lr, "critic_lr");
+    only_ppo(t.vf_coef != d.vf_coef, "vf_coef");
+    only_ppo(t.vf_clip != d.vf_clip, "vf_clip");
+    only_ppo(t.lam != d.lam, "lam");
+    STRIDE_CHECK(t.critic == "shared" || t.vf_coef == d.vf_coef,
+                 "trainer.vf_coef: weights the value loss on a trunk shared with the policy; with "
+                 "trainer.critic = separate the critic has a loss of its own (set trainer.critic = shared)");
+    STRIDE_CHECK(t.gamma == d.gamma || ppo || t.algorithm == "reinforce_pp",
+                 fmt::format("trainer.gamma: discounts token returns of reinforce_pp and ppo only; {} uses "
+                             "one outcome reward per response",
+                             t.algorithm));
+    // OPOB replaces the group mean of GRPO-style advantages; RLOO, REINFORCE++ and PPO have baselines
+    // of their own.
+    static const std::set<std::string> group_mean = {"grpo", "dr_grpo", "dapo", "gspo"};
+    STRIDE_CHECK(
+        !t.opob || group_mean.count(t.algorithm),
+        "trainer.opob: replaces the group-mean baseline of grpo, dr_grpo, dapo or gspo, not " + t.algorithm);
+    STRIDE_CHECK(t.ref_model.empty() || t.kl_coef > 0,
+                 "trainer.ref_model: set, but trainer.kl_coef = 0 uses no reference model");
 }
 
 // Keys that contradict the chosen algorithm (../shared/spec/algorithms.md §2.3, §4.1, §1).
@@ -90,9 +125,7 @@ void check_algorithm_keys(const TrainerConfig& t) {
     STRIDE_CHECK(t.algorithm != "dr_grpo" || !t.norm_adv_by_std,
                  "trainer.norm_adv_by_std: dr_grpo's advantage is not divided by the group std; set it to "
                  "false or use trainer.algorithm = grpo");
-    STRIDE_CHECK(t.algorithm != "ppo",
-                 "trainer.algorithm: ppo needs a learned critic (value head), which the engine does not "
-                 "have yet; use grpo, dr_grpo, dapo, gspo, rloo or reinforce_pp");
+    check_critic_keys(t);
 }
 
 void check_trainer(const JobConfig& c) {
@@ -153,6 +186,45 @@ void check_data(const JobConfig& c) {
                      "buffer.endpoint: inproc:// endpoints cannot cross processes (launcher = processes)");
 }
 
+void check_reward(const JobConfig& c) {
+    // Refused here rather than by the first worker's init, which would name a plug-in, not the key.
+    nlohmann::json j = nlohmann::json::parse(c.reward.plugin_config, nullptr, false);
+    STRIDE_CHECK(!j.is_discarded() && j.is_object(),
+                 "reward.plugin_config: must be a JSON object such as {\"key\": 1}, got '" +
+                     c.reward.plugin_config + "'");
+    // Every code_exec sample starts a sandbox and Python (tens of ms) and runs all its tests in this limit.
+    if (c.reward.fn == "code_exec")
+        STRIDE_CHECK(
+            c.reward.timeout_s >= 0.5,
+            fmt::format("reward.timeout_s: {} s is too short for code_exec, which starts Python in a "
+                        "sandbox and runs all the tests of a sample within it; use at least 0.5",
+                        c.reward.timeout_s));
+}
+
+// CPU lists parse, and a per-worker split has enough CPUs for every worker. Whether the CPUs exist
+// is checked where the role starts (the config may be written on another machine).
+void check_placement(const JobConfig& c) {
+    const PlacementConfig& p = c.placement;
+    auto parse = [](const char* key, const std::string& text) {
+        try {
+            return parse_cpu_list(text);
+        } catch (const Error& e) {
+            throw Error(std::string(key) + ": " + e.what());
+        }
+    };
+    parse("placement.trainer_cpus", p.trainer_cpus);
+    parse("placement.buffer_cpus", p.buffer_cpus);
+    const std::vector<int> rollout = parse("placement.rollout_cpus", p.rollout_cpus);
+    if (p.rollout_cpus_per_worker > 0) {
+        const size_t need = static_cast<size_t>(p.rollout_cpus_per_worker) * c.rollout.workers;
+        STRIDE_CHECK(
+            rollout.size() >= need,
+            fmt::format("placement.rollout_cpus_per_worker: {} workers x {} CPUs need {} CPUs, but "
+                        "placement.rollout_cpus = '{}' has {}",
+                        c.rollout.workers, p.rollout_cpus_per_worker, need, p.rollout_cpus, rollout.size()));
+    }
+}
+
 }  // namespace
 
 void validate_job_config(const JobConfig& cfg) {
@@ -161,6 +233,8 @@ void validate_job_config(const JobConfig& cfg) {
     check_data(cfg);
     check_rollout(cfg);
     check_trainer(cfg);
+    check_reward(cfg);
+    check_placement(cfg);
 }
 
 }  // namespace stride

@@ -121,6 +121,19 @@ Example parse_example_line(const std::string& line, const std::string& where, co
     STRIDE_CHECK(answer,
                  where + ": missing answer key '" + keys.answer_key + "' (nor reward_model.ground_truth)");
     ex.answer = answer_text(*answer, where, answer_key);
+
+    // Optional, top-level as verl writes them; null counts as absent. extra_info must be an object:
+    // rewards get it as a dict (verl's compute_score adds response_tokens and truncated to it).
+    if (auto it = obj.find("data_source"); it != obj.end() && !it->is_null()) {
+        STRIDE_CHECK(it->is_string(),
+                     where + ": 'data_source' must be a string, got " + std::string(it->type_name()));
+        ex.data_source = it->get<std::string>();
+    }
+    if (auto it = obj.find("extra_info"); it != obj.end() && !it->is_null()) {
+        STRIDE_CHECK(it->is_object(),
+                     where + ": 'extra_info' must be a JSON object, got " + std::string(it->type_name()));
+        ex.extra_info_json = it->dump();
+    }
     return ex;
 }
 
@@ -172,8 +185,10 @@ GenSpec parse_gen_spec(const std::string& spec) {
             g.digits = static_cast<int>(number(name, value));
         } else if (name == "op") {
             g.op = value;
+        } else if (name == "max_len") {
+            g.max_len = static_cast<int>(number(name, value));
         } else {
-            throw Error(spec + ": unknown parameter '" + name + "' (n, seed, digits, op)");
+            throw Error(spec + ": unknown parameter '" + name + "' (n, seed, digits, op, max_len)");
         }
         start = amp + 1;
     }
@@ -186,7 +201,11 @@ GenSpec parse_gen_spec(const std::string& spec) {
 }
 
 void check_gen_spec(const GenSpec& g) {
-    STRIDE_CHECK(g.task == "arith" || g.task == "collatz", "unknown task '" + g.task + "' (arith, collatz)");
+    STRIDE_CHECK(g.task == "arith" || g.task == "collatz" || g.task == "countdown",
+                 "unknown task '" + g.task + "' (arith, collatz, countdown)");
+    if (g.task == "countdown")
+        STRIDE_CHECK(g.max_len >= 1 && static_cast<uint64_t>(g.max_len) < pow10(g.digits),
+                     fmt::format("max_len must be in [1, 10^digits - 1], got {}", g.max_len));
     STRIDE_CHECK(g.n >= 1, fmt::format("n must be >= 1, got {}", g.n));
     STRIDE_CHECK(g.digits >= 1 && g.digits <= 9, fmt::format("digits must be in [1, 9], got {}", g.digits));
     if (g.task == "arith")
@@ -200,7 +219,10 @@ void check_gen_spec(const GenSpec& g) {
 uint64_t gen_spec_space(const GenSpec& g) {
     uint64_t values = pow10(g.digits);
     if (g.task == "collatz") return values - 1;  // start values 1 .. 10^digits - 1
-    return values * values;                      // ordered operand pairs, zero included
+    // countdown: (start, length) pairs; the generator draws lengths from a heavy tail, so it asks for
+    // at most a quarter of them (else rejection of repeats would crawl).
+    if (g.task == "countdown") return (values - 1) * static_cast<uint64_t>(g.max_len) / 4;
+    return values * values;  // ordered operand pairs, zero included
 }
 
 DatasetSplit split_holdout(std::vector<Example> all, int eval_size, uint64_t seed) {

@@ -3,12 +3,13 @@
 //   {"prompt": "321+540=", "answer": "861"}
 //   {"prompt": [{"role": "user", "content": "What is 1+1?"}], "answer": 2}          (verl chat form)
 //   {"prompt": [...], "reward_model": {"ground_truth": "2"}}                          (verl nesting)
+//   {"data_source": "gsm8k", "extra_info": {"split": "test"}, "prompt": ..., "answer": ...}
 //
 // The prompt is a string or a list of {role, content} messages, rendered to the text the model sees
 // by a chat template (none | qwen). The answer is a string or a number. Keys are dotted paths
 // (data.prompt_key / data.answer_key). Bad lines are errors naming the file and line.
 //
-// A dataset can also be a generator spec, `gen:TASK?n=N&seed=S&digits=D&op=add|mul`, made by
+// A dataset can also be a generator spec, `gen:TASK?n=N&seed=S&digits=D&op=add|mul&max_len=K`, made by
 // `stride data gen` (scheduler/data_gen.h); this header only parses and checks the spec.
 #pragma once
 #include <cstdint>
@@ -28,6 +29,10 @@ struct Example {
     std::vector<ChatMessage> messages;  // the chat form as given; empty for plain-string prompts
     std::string answer;                 // reference answer as text
     std::string where;                  // "file.jsonl:12", for messages about this example
+    // verl's per-row keys, passed on to plug-in and Python rewards (RewardInput): the dataset's name,
+    // and its extras as JSON object text. "" when the row has none.
+    std::string data_source;
+    std::string extra_info_json;
 };
 
 struct DatasetKeys {
@@ -48,11 +53,12 @@ std::string render_chat(const std::vector<ChatMessage>& messages, const std::str
 // ---- generator specs ---------------------------------------------------------------------------
 
 struct GenSpec {
-    std::string task = "arith";  // arith | collatz
+    std::string task = "arith";  // arith | collatz | countdown
     int64_t n = 1000;            // examples
     uint64_t seed = 1;
     int digits = 3;          // arith: operand digits; collatz: start values below 10^digits
     std::string op = "add";  // arith: add | mul
+    int max_len = 64;        // countdown: the longest countdown (numbers in the answer)
     bool operator==(const GenSpec&) const = default;
 };
 

@@ -93,7 +93,10 @@ void release_blob_ref(void*, void* hint) {
 
 WeightPublisher::WeightPublisher(std::string job_id, const std::string& endpoint, size_t chunk_bytes,
                                  bool share_memory)
-    : job_id_(std::move(job_id)), chunk_bytes_(chunk_bytes), share_memory_(share_memory), sock_(ctx_, ZMQ_ROUTER) {
+    : job_id_(std::move(job_id)),
+      chunk_bytes_(chunk_bytes),
+      share_memory_(share_memory),
+      sock_(ctx_, ZMQ_ROUTER) {
     STRIDE_CHECK(chunk_bytes_ > 0, "weight sync: chunk_bytes must be > 0");
     sock_.set_int(ZMQ_SNDHWM, 0);  // replies are bounded by the workers' credit windows
     sock_.bind(endpoint);
@@ -111,14 +114,15 @@ void WeightPublisher::publish(WeightBlob blob) {
     blob.chunk_bytes = chunk_bytes_;
     blob.chunk_crc.clear();
     for (size_t off = 0; off < blob.bytes.size(); off += chunk_bytes_)
-        blob.chunk_crc.push_back(crc32c(blob.bytes.data() + off, std::min(chunk_bytes_, blob.bytes.size() - off)));
+        blob.chunk_crc.push_back(
+            crc32c(blob.bytes.data() + off, std::min(chunk_bytes_, blob.bytes.size() - off)));
     auto published = std::make_shared<Published>(std::move(blob));
     if (share_memory_) share_in_memory_file(*published);
     std::shared_ptr<const Published> next = std::move(published);
     std::lock_guard<std::mutex> lock(mu_);
     STRIDE_CHECK(!latest_ || next->version > latest_->version,
-                 "weight sync: published version " + std::to_string(next->version) +
-                     " is not newer than " + std::to_string(latest_->version));
+                 "weight sync: published version " + std::to_string(next->version) + " is not newer than " +
+                     std::to_string(latest_->version));
     previous_ = std::move(latest_);
     latest_ = std::move(next);
 }
@@ -156,6 +160,7 @@ void WeightPublisher::serve() {
             v1::WeightUpdate* u = reply.mutable_weight_update();
             u->set_version(latest ? latest->version : -1);
             u->set_endpoint(endpoint_);
+            u->set_extra_prompts(extra_prompts_);
             if (latest) {
                 for (const auto& t : latest->tensors) *u->add_tensors() = t;
                 u->set_total_bytes(latest->bytes.size());
@@ -166,14 +171,16 @@ void WeightPublisher::serve() {
         } else if (req.has_weight_chunk()) {
             const v1::WeightChunk& want = req.weight_chunk();
             std::shared_ptr<const Published> blob;
-            if (latest && latest->version == want.version()) blob = latest;
-            else if (previous && previous->version == want.version()) blob = previous;
+            if (latest && latest->version == want.version())
+                blob = latest;
+            else if (previous && previous->version == want.version())
+                blob = previous;
             if (!blob || want.offset() >= blob->bytes.size() || want.offset() % blob->chunk_bytes != 0) {
                 ++rejected_;
                 send_envelope(sock, route,
                               make_error(job_id_, v1::ERROR_CODE_INVALID_ARGUMENT,
-                                         "weight version " + std::to_string(want.version()) +
-                                             " offset " + std::to_string(want.offset()) + " is not held"),
+                                         "weight version " + std::to_string(want.version()) + " offset " +
+                                             std::to_string(want.offset()) + " is not held"),
                               false);
                 continue;
             }
@@ -202,7 +209,8 @@ void WeightPublisher::serve() {
 
 // ---- subscriber ---------------------------------------------------------------------------------
 
-WeightSubscriber::WeightSubscriber(std::string job_id, const std::string& endpoint, int window, bool use_shared_memory)
+WeightSubscriber::WeightSubscriber(std::string job_id, const std::string& endpoint, int window,
+                                   bool use_shared_memory)
     : job_id_(std::move(job_id)), endpoint_(endpoint), window_(window), use_shm_(use_shared_memory) {
     STRIDE_CHECK(window_ >= 1, "weight sync: window must be >= 1");
     reset_socket();
@@ -231,7 +239,8 @@ std::optional<v1::WeightUpdate> WeightSubscriber::latest(int timeout_ms) {
     v1::Envelope reply;
     EnvelopeCheck check = decode_envelope((*frames)[0], job_id_, &reply);
     STRIDE_CHECK(check.ok(), "weight sync: bad reply from " + endpoint_ + ": " + check.message);
-    STRIDE_CHECK(reply.has_weight_update(), "weight sync: " + endpoint_ + " did not answer with a WeightUpdate");
+    STRIDE_CHECK(reply.has_weight_update(),
+                 "weight sync: " + endpoint_ + " did not answer with a WeightUpdate");
     return reply.weight_update();
 }
 
@@ -289,7 +298,8 @@ bool WeightSubscriber::fetch_if_newer(int64_t have_version, int timeout_ms, Weig
         v1::Envelope req = make_envelope(job_id_);
         req.mutable_weight_chunk()->set_version(version);
         req.mutable_weight_chunk()->set_offset(offset);
-        if (!sock_->send_frames({encode_envelope(req)}, timeout_ms)) throw fail("cannot send a chunk request");
+        if (!sock_->send_frames({encode_envelope(req)}, timeout_ms))
+            throw fail("cannot send a chunk request");
     };
     if (total > 0) request(0);
     void* sock = sock_->get();
@@ -318,7 +328,8 @@ bool WeightSubscriber::fetch_if_newer(int64_t have_version, int timeout_ms, Weig
         ++chunks;
         if (chunks == 1) {
             next_offset = chunk;
-            for (int i = 0; i < window_ && next_offset < total; ++i, next_offset += chunk) request(next_offset);
+            for (int i = 0; i < window_ && next_offset < total; ++i, next_offset += chunk)
+                request(next_offset);
         } else if (next_offset < total) {
             request(next_offset);
             next_offset += chunk;

@@ -41,7 +41,7 @@ struct WeightBlob {
 };
 
 class WeightPublisher {
-public:
+   public:
     // Binds endpoint (e.g. "tcp://127.0.0.1:*") and serves from a thread of its own.
     // share_memory: also offer each version as a memory file to workers on the same machine.
     WeightPublisher(std::string job_id, const std::string& endpoint, size_t chunk_bytes = 8u << 20,
@@ -54,13 +54,16 @@ public:
     // Makes `blob` the latest version (computes its checksum). Versions must increase.
     void publish(WeightBlob blob);
     int64_t latest_version() const;
+    // Announced with every WeightUpdate (WeightUpdate.extra_prompts): the trainer's running count of
+    // prompts asked for beyond prompts_per_step per step (DAPO dynamic sampling). No new version.
+    void set_extra_prompts(int64_t n) { extra_prompts_ = n; }
 
     uint64_t chunks_served() const { return chunks_served_; }
 
     struct Published;  // a published blob and its memory file (weight_sync.cpp)
     uint64_t rejected() const { return rejected_; }
 
-private:
+   private:
     void serve();
     std::string job_id_;
     size_t chunk_bytes_;
@@ -72,20 +75,22 @@ private:
     std::shared_ptr<const Published> latest_, previous_;
     std::atomic<bool> stop_{false};
     std::atomic<uint64_t> chunks_served_{0}, rejected_{0};
+    std::atomic<int64_t> extra_prompts_{0};
     std::thread thread_;
 };
 
 struct WeightFetchStats {
     double seconds = 0;
     uint64_t bytes = 0;
-    uint64_t chunks = 0;         // 0 when the blob came through shared memory
+    uint64_t chunks = 0;  // 0 when the blob came through shared memory
     bool shared_memory = false;
 };
 
 class WeightSubscriber {
-public:
+   public:
     // use_shared_memory: take the same-host fast path when the publisher offers one.
-    WeightSubscriber(std::string job_id, const std::string& endpoint, int window = 8, bool use_shared_memory = true);
+    WeightSubscriber(std::string job_id, const std::string& endpoint, int window = 8,
+                     bool use_shared_memory = true);
 
     // The latest announcement, or nullopt when the publisher does not answer within timeout_ms.
     std::optional<v1::WeightUpdate> latest(int timeout_ms);
@@ -95,12 +100,13 @@ public:
     // state fetches allocate nothing. Every chunk is checked against its CRC-32C and every byte must
     // arrive exactly once; on a mismatch or protocol violation it throws Error and `into` must not be
     // used (its version is set to -1).
-    bool fetch_if_newer(int64_t have_version, int timeout_ms, WeightBlob& into, WeightFetchStats* stats = nullptr);
+    bool fetch_if_newer(int64_t have_version, int timeout_ms, WeightBlob& into,
+                        WeightFetchStats* stats = nullptr);
     // Convenience form returning a new blob.
     std::optional<WeightBlob> fetch_if_newer(int64_t have_version, int timeout_ms,
                                              WeightFetchStats* stats = nullptr);
 
-private:
+   private:
     std::string job_id_;
     std::string endpoint_;
     int window_;

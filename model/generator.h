@@ -22,7 +22,17 @@
 // re-prefills its prompt + generated tokens with the new weights at its next step (recompute). The
 // per-token log-probs already returned were recorded at sampling time with the weights of that step.
 //
-// Tested by tests/model/test_generator.cpp.
+// Segment rollout (UloRL-style): a request with segment_tokens > 0 generates at most that many tokens
+// per round. A sequence that reaches its round's budget unfinished is parked: it leaves the batch but
+// keeps its KV (under memory pressure the KV of parked sequences is evicted first, before any running
+// sequence is preempted; an evicted sequence re-prefills when it runs again). The round is done when
+// nothing runs or waits; begin_round() resumes every parked sequence, ahead of queued requests, as a
+// new segment. Between rounds the caller may swap weights (then drop_kv() or keep), add requests, or
+// persist the unfinished sequences (unfinished()) and resume them in another Generator
+// (add_resumed()). Sampling is keyed by tokens generated so far, so segmenting alone never changes
+// which tokens are drawn.
+//
+// Tested by tests/model/test_generator.cpp and tests/model/test_generator_segments.cpp.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -46,15 +56,19 @@ struct GenerationRequest {
     std::vector<int> stop_tokens;  // sampling one of these finishes the sequence (it is kept in tokens)
     SamplingParams sampling;       // temperature, top_p, top_k, seed
     int n = 1;                     // samples of this prompt (sample_index 0..n-1), sharing prompt blocks
+    int segment_tokens = 0;        // > 0: generate at most this many tokens per round (segment rollout)
 };
 
 struct GeneratedSequence {
     uint64_t request_id = 0;
     int sample_index = 0;
-    std::vector<int> tokens;      // generated tokens only (the stop token included when reason == stop)
-    std::vector<float> logprobs;  // behaviour log-prob of each generated token (see sampler.h)
+    std::vector<int> tokens;        // generated tokens only (the stop token included when reason == stop)
+    std::vector<float> logprobs;    // behaviour log-prob of each generated token (see sampler.h)
     std::vector<int64_t> versions;  // policy version (set_policy_version) that sampled each token
-    FinishReason reason = FinishReason::length;
+    // Index in tokens where each segment (round) began: {0} for an unsegmented sequence, one more per
+    // round it was carried into. Snapshots of unfinished sequences carry it too.
+    std::vector<int> segment_starts;
+    FinishReason reason = FinishReason::length;  // meaningless in a snapshot of an unfinished sequence
 };
 
 struct GeneratorOptions {
@@ -69,7 +83,11 @@ struct GeneratorStats {
     int64_t steps = 0;
     int64_t prefill_tokens = 0;  // tokens fed that were not the last sampled token (prompts, recompute)
     int64_t decode_tokens = 0;   // single sampled tokens fed back
-    int64_t preemptions = 0;
+    int64_t preemptions = 0;     // running sequences whose KV was freed for others
+    int64_t evictions = 0;       // parked (or queued, resident) sequences whose KV was freed for others
+    int64_t parks = 0;           // sequences that ended a round unfinished (carried over)
+    int64_t rounds = 0;          // begin_round() calls
+    int64_t batch_seqs = 0;      // sum over steps of the sequences in the step's batch (occupancy)
 };
 
 class Generator {
@@ -81,18 +99,44 @@ class Generator {
     void add(const GenerationRequest& req);
 
     // One scheduling iteration: admit, run one batched extend, sample. Returns the sequences that
-    // finished in this step (possibly none).
+    // finished in this step (possibly none). Does nothing once the round is done (round_done()).
     std::vector<GeneratedSequence> step();
-    // Steps until nothing is waiting or running; returns everything that finished, in finish order.
+    // Steps (and begins rounds) until nothing is left; returns everything that finished, in finish
+    // order.
     std::vector<GeneratedSequence> run_until_done();
 
-    bool done() const { return waiting_.empty() && running_.empty(); }
+    // Nothing waiting, running or parked.
+    bool done() const { return waiting_.empty() && running_.empty() && parked_.empty(); }
     int num_waiting() const;
     int num_running() const { return static_cast<int>(running_.size()); }
 
-    // Frees every resident sequence's KV; each re-prefills prompt + generated tokens at its next
-    // step (after a weight update, to recompute the cache with the new weights).
+    // Frees every resident sequence's KV (running, queued or parked); each re-prefills prompt +
+    // generated tokens when it runs next (after a weight update, to recompute the cache with the new
+    // weights).
     void drop_kv();
+
+    // ---- segment rollout -------------------------------------------------------------------------
+    // The current round is over: every unfinished sequence is parked (step() does nothing until
+    // begin_round()). True when nothing is in flight at all, too.
+    bool round_done() const { return waiting_.empty() && running_.empty(); }
+    int num_parked() const { return static_cast<int>(parked_.size()); }
+    // Starts the next round: every parked sequence begins a new segment and is queued ahead of the
+    // requests already waiting, in the order it was parked.
+    void begin_round();
+    // Every unfinished sequence as it stands (generated tokens, log-probs, versions, segment starts),
+    // ordered by (request id, sample index). For persisting in-flight work.
+    std::vector<GeneratedSequence> unfinished() const;
+    // Queues samples of `req` that an earlier generator had partly generated (from unfinished()):
+    // each re-prefills prompt + its tokens and continues, as a new segment when it has tokens. Throws
+    // Error when a sample does not belong to the request or is already finished.
+    void add_resumed(const GenerationRequest& req, const std::vector<GeneratedSequence>& samples);
+    // Drops every sequence of a request, wherever it is, and frees its KV.
+    void cancel(uint64_t request_id);
+    // KV blocks the unfinished sequences may still take before the end of their current segment (a
+    // parked one: its next segment; unsegmented: before max_new_tokens), counting a full re-prefill
+    // for those not resident. Admission control: blocks_free() - blocks_reserved() is what new
+    // requests can use without anyone being preempted.
+    int blocks_reserved() const;
 
     // The version of the weights the model holds now; every token sampled from here on records it.
     void set_policy_version(int64_t v) { version_ = v; }
@@ -115,6 +159,10 @@ class Generator {
         SamplingParams sampling;
         std::vector<float> logprobs;
         std::vector<int64_t> versions;
+        int segment_tokens = 0;           // per-round budget, 0: unsegmented
+        int round_start = 0;              // tokens generated when the current round began
+        std::vector<int> segment_starts;  // see GeneratedSequence
+        bool parked = false;
         bool live = false;
     };
     struct Scheduled {
@@ -123,8 +171,16 @@ class Generator {
     };
 
     int new_seq();
+    int generated(int seq) const {
+        return static_cast<int>(seqs_[seq].tokens.size()) - seqs_[seq].prompt_len;
+    }
+    void validate(const GenerationRequest& req) const;
     void preempt(int seq);
     bool preempt_one(int keep, int min_index);
+    bool evict_idle(int keep);
+    void free_kv(int seq);
+    void release(int seq);
+    GeneratedSequence snapshot(int seq) const;
     void release_followers(int leader);
     void sample_into(int seq, const float* logits, std::vector<GeneratedSequence>& finished);
     void finish(int seq, FinishReason reason, std::vector<GeneratedSequence>& finished);
@@ -138,6 +194,7 @@ class Generator {
     std::vector<int> free_seqs_;
     std::deque<std::vector<int>> waiting_;  // groups of sequences: leader first, then its followers
     std::vector<int> running_;              // admission order (preemption takes from the back)
+    std::vector<int> parked_;               // ended their round unfinished, in park order
     DecodeBatch batch_;
     std::vector<Scheduled> scheduled_;
     int64_t version_ = 0;

@@ -178,20 +178,22 @@ TokenScores Transformer::forward(const PackedBatch& batch, const ForwardOptions&
     STRIDE_CHECK(opt.temperature > 0.0f, "forward: temperature must be > 0");
     STRIDE_CHECK(opt.logprob_chunk > 0, "forward: logprob_chunk must be > 0");
 
+    m.opt = opt;
+    // Without the LM head no logits are computed: a one-row workspace keeps the arena small.
+    const int chunk = opt.lm_head ? opt.logprob_chunk : 1;
     if (T == 0) {  // nothing to score (BLAS rejects empty GEMMs); backward will be a no-op
         m.tokens.clear(), m.positions.clear(), m.targets.clear(), m.cu_seqlens = batch.cu_seqlens;
-        m.acts = &m.arena.layout(c, 0, opt.recompute, opt.logprob_chunk);
+        m.acts = &m.arena.layout(c, 0, opt.recompute, chunk);
         return {};
     }
     m.tokens = batch.tokens;
     m.positions = batch.positions;
     m.cu_seqlens = batch.cu_seqlens;
-    m.opt = opt;
     m.targets.assign(T, -1);
     for (int s = 0; s < batch.num_seqs(); ++s)
         for (int t = batch.cu_seqlens[s]; t + 1 < batch.cu_seqlens[s + 1]; ++t)
             m.targets[t] = batch.tokens[t + 1];
-    m.acts = &m.arena.layout(c, T, opt.recompute, opt.logprob_chunk);
+    m.acts = &m.arena.layout(c, T, opt.recompute, chunk);
     Activations& A = *m.acts;
     const int H = c.hidden;
 
@@ -199,6 +201,7 @@ TokenScores Transformer::forward(const PackedBatch& batch, const ForwardOptions&
     for (int l = 0; l < c.layers; ++l) m.layer_forward(l, A.residual[l], A.residual[l + 1]);
     ops.rmsnorm_forward(A.final_norm, A.final_rstd, A.residual[c.layers], m.model.w.final_norm, T, H,
                         c.rms_eps);
+    if (!opt.lm_head) return {};  // a critic: final_hidden() is all it reads
     ops.lm_head_logprob_forward(A.lp_rows, A.ent_rows, A.final_norm, m.model.w.lm_head, m.targets.data(), T,
                                 H, c.vocab, opt.temperature, opt.logprob_chunk, A.logits);
 
@@ -214,34 +217,43 @@ TokenScores Transformer::forward(const PackedBatch& batch, const ForwardOptions&
     return out;
 }
 
+const float* Transformer::final_hidden() const {
+    return impl_->acts && impl_->T() > 0 ? impl_->acts->final_norm : nullptr;
+}
+
 void Transformer::backward(const std::vector<float>& g_logprob, const std::vector<float>& g_entropy,
-                           float* grads) {
+                           float* grads, const float* g_final_hidden) {
     Impl& m = *impl_;
     const Backend& ops = m.ops;
     STRIDE_CHECK(m.acts != nullptr, "backward: call forward() first");
     STRIDE_CHECK(grads != nullptr, "backward: gradient buffer is null");
     const ModelConfig& c = m.model.config();
     const int T = m.T(), H = c.hidden;
-    STRIDE_CHECK(g_logprob.size() == (size_t)T, "backward: g_logprob has " +
-                                                    std::to_string(g_logprob.size()) + " values for " +
-                                                    std::to_string(T) + " tokens");
+    STRIDE_CHECK(g_logprob.empty() || g_logprob.size() == (size_t)T,
+                 "backward: g_logprob has " + std::to_string(g_logprob.size()) + " values for " +
+                     std::to_string(T) + " tokens (or pass it empty)");
     STRIDE_CHECK(g_entropy.empty() || g_entropy.size() == (size_t)T,
                  "backward: g_entropy has " + std::to_string(g_entropy.size()) + " values for " +
                      std::to_string(T) + " tokens (or pass it empty)");
+    STRIDE_CHECK(m.opt.lm_head || (g_logprob.empty() && g_entropy.empty()),
+                 "backward: the forward skipped the LM head, so only g_final_hidden can flow back");
     if (T == 0) return;
     Activations& A = *m.acts;
     const ModelWeights g = m.grad_views(grads);
 
-    // Realign per-position gradients to LM head rows (row t predicts position t+1).
-    for (int t = 0; t < T; ++t) {
-        const bool has = m.targets[t] >= 0;
-        A.g_lp_rows[t] = has ? g_logprob[t + 1] : 0.0f;
-        A.g_ent_rows[t] = has && !g_entropy.empty() ? g_entropy[t + 1] : 0.0f;
-    }
     zero(A.d_x, (size_t)T * H);
-    ops.lm_head_logprob_backward(A.d_x, g.lm_head, A.g_lp_rows, A.g_ent_rows, A.final_norm, m.model.w.lm_head,
-                                 m.targets.data(), T, H, c.vocab, m.opt.temperature, m.opt.logprob_chunk,
-                                 A.logits);
+    if (!g_logprob.empty() || !g_entropy.empty()) {
+        // Realign per-position gradients to LM head rows (row t predicts position t+1).
+        for (int t = 0; t < T; ++t) {
+            const bool has = m.targets[t] >= 0;
+            A.g_lp_rows[t] = has && !g_logprob.empty() ? g_logprob[t + 1] : 0.0f;
+            A.g_ent_rows[t] = has && !g_entropy.empty() ? g_entropy[t + 1] : 0.0f;
+        }
+        ops.lm_head_logprob_backward(A.d_x, g.lm_head, A.g_lp_rows, A.g_ent_rows, A.final_norm,
+                                     m.model.w.lm_head, m.targets.data(), T, H, c.vocab, m.opt.temperature,
+                                     m.opt.logprob_chunk, A.logits);
+    }
+    if (g_final_hidden) add_inplace(A.d_x, g_final_hidden, (size_t)T * H);
     zero(A.d_res, (size_t)T * H);
     ops.rmsnorm_backward(A.d_res, g.final_norm, A.d_x, A.residual[c.layers], m.model.w.final_norm,
                          A.final_rstd, T, H);

@@ -25,6 +25,9 @@ struct ForwardOptions {
     float temperature = 1.0f;  // log-probs/entropy are of the temperature-scaled distribution
     int logprob_chunk = 1024;  // tokens per LM-head chunk
     bool recompute = false;    // keep only layer inputs; recompute the rest in backward
+    // false: stop at the final normed hidden rows (a critic's value head needs only those); the
+    // returned scores are then empty and backward takes only g_final_hidden.
+    bool lm_head = true;
 };
 
 // Per-token outputs aligned with batch.tokens: logprob[t] = log p(tokens[t] | tokens of the same
@@ -36,7 +39,7 @@ struct TokenScores {
 };
 
 class Transformer {
-public:
+   public:
     explicit Transformer(const Model& model);
     ~Transformer();
     Transformer(const Transformer&) = delete;
@@ -45,15 +48,22 @@ public:
     // Scores the batch. Keeps what backward() needs until the next forward().
     TokenScores forward(const PackedBatch& batch, const ForwardOptions& opt = {});
 
+    // Rows [T, H] of the last forward's final RMSNorm output (the LM head's input), row t aligned
+    // with batch.tokens[t]; valid until the next forward(). Null after an empty batch.
+    const float* final_hidden() const;
+
     // Accumulates (+=) into grads (a buffer of layout().numel() floats, same layout as the weights)
-    // the gradient of sum_t g_logprob[t]*logprob[t] + g_entropy[t]*entropy[t] for the last forward().
-    // g_entropy may be empty (zero).
-    void backward(const std::vector<float>& g_logprob, const std::vector<float>& g_entropy, float* grads);
+    // the gradient of sum_t g_logprob[t]*logprob[t] + g_entropy[t]*entropy[t]
+    // + sum_{t,h} g_final_hidden[t*H+h]*final_hidden()[t*H+h] for the last forward().
+    // g_logprob and g_entropy may be empty (zero; they must be when the forward skipped the LM head);
+    // g_final_hidden may be null (zero): a value head on the trunk passes its gradient here.
+    void backward(const std::vector<float>& g_logprob, const std::vector<float>& g_entropy, float* grads,
+                  const float* g_final_hidden = nullptr);
 
     // Bytes of activation memory currently held (for the long-sequence memory tests).
     size_t activation_bytes() const;
 
-private:
+   private:
     struct Impl;
     Impl* impl_;
 };

@@ -1,6 +1,7 @@
 // math and gsm8k: extract the final answer from a worked solution, compare as math.
 #include "reward/builtins.h"
 #include "reward/math_answer.h"
+#include "reward/math_verify.h"
 #include "reward/rational.h"
 
 namespace stride {
@@ -15,14 +16,19 @@ RewardResult verdict(bool correct, const std::string& want, const std::string& g
     return r;
 }
 
+// Unparseable responses are the policy's fault (format penalty); an unreadable label is the dataset's,
+// so it reports status error: counted among reward errors, no format penalty on the policy.
 class MathReward : public RewardFn {
    public:
     RewardResult score(const RewardInput& in) const override {
-        auto got = extract_last_boxed(in.response);
-        if (!got) return {0.0, RewardStatus::unparseable, "no \\boxed{} answer", false};
-        // The reference may be bare ("1/2") or a full solution with its own \boxed{}.
-        return verdict(math_answers_equal(*got, in.answer), normalize_math_answer(in.answer),
-                       normalize_math_answer(*got));
+        MathVerdict v = verify_math_response(in.response, in.answer);
+        RewardResult r;
+        r.correct = v.outcome == MathOutcome::correct;
+        r.score = r.correct ? 1.0 : 0.0;
+        if (v.outcome == MathOutcome::pred_unparseable) r.status = RewardStatus::unparseable;
+        if (v.outcome == MathOutcome::gold_unparseable) r.status = RewardStatus::error;
+        r.detail = std::move(v.detail);
+        return r;
     }
     std::string name() const override { return "math"; }
 };

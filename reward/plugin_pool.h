@@ -1,16 +1,22 @@
-// PluginPool: a C ABI reward plug-in (reward/stride_reward.h) run in worker processes.
+// PluginPool: a reward that runs outside the calling process, in a pool of worker processes: a C ABI
+// plug-in (reward/stride_reward.h, `stride reward worker`) or a Python function
+// (reward/python_reward.h, `python3 -m stride_reward serve`).
 //
-// No plug-in code runs in the calling process: each worker is a fresh `stride reward worker`
-// (fork + exec, so the child inherits no threads or locks of a busy rollout process), which loads
-// the library, checks its ABI and calls init. Parent and worker talk over a socketpair with
-// length-prefixed frames. A call that crashes its worker, or runs past the time limit (the worker
-// is killed), returns status error/timeout; the dead worker is replaced on the next call.
+// Each worker is a fresh process (fork + exec, so it inherits no threads or locks of a busy rollout
+// process) connected to the pool over ZeroMQ (reward/plugin_protocol.h). One dispatcher thread owns
+// the socket and the workers: callers hand it batches, it splits them over the idle workers (one
+// request of up to max_batch samples per worker), watches each request's deadline and each worker's
+// exit, and starts replacements as work needs them.
+//
+// Time limit and isolation are per sample even in a batch. A worker reports the results finished so
+// far whenever a request has run for a while (RewardRequest.flush_ms), so a request is late only when
+// one sample ran past timeout_s. A worker that is late (it is SIGKILLed) or dies takes down only the
+// samples it had not reported; those are scored again one per request, so that exactly the sample at
+// fault ends with status timeout (or error, naming how the worker died) and the others get their
+// scores. Nothing submitted is lost: every sample comes back, in order.
 #pragma once
-#include <sys/types.h>
-
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,7 +25,7 @@
 namespace stride {
 
 struct PluginSpec {
-    std::string path;                      // the shared object
+    std::string path;                      // the shared object (or, for Python, the .py file)
     std::string prefix = "stride_reward";  // symbol prefix: <prefix>_init, <prefix>_score ...
 };
 
@@ -29,69 +35,58 @@ PluginSpec parse_plugin_spec(const std::string& fn);
 
 struct PluginOptions {
     int workers = 0;                 // pool size; 0: min(4, hardware threads)
-    double timeout_s = 0.0;          // per call; <= 0: no limit
+    double timeout_s = 0.0;          // per sample; <= 0: no limit
     int64_t memory_mb = 2048;        // address space a worker may add on top of its own (RLIMIT_AS); 0: off
     std::string worker_exe;          // the stride binary; empty: $STRIDE_REWARD_WORKER, else /proc/self/exe
-    std::string config_json = "{}";  // passed to <prefix>_init
-    double start_timeout_s = 30.0;   // exec + dlopen + init of one worker
-    // Another worker program speaking the same protocol on fd 3 (python: rewards, reward/python/):
-    // its full argv, replacing `stride reward worker ...`; worker_exe and config_json are then unused.
+    std::string config_json = "{}";  // passed to <prefix>_init (Python: init(config), when defined)
+    double start_timeout_s = 30.0;   // exec + load + init of one worker
+    int max_batch = 256;             // samples per request to one worker
+    // Another worker program speaking reward/plugin_protocol.h (python: rewards): its argv, to which
+    // the pool appends `--connect ENDPOINT`; worker_exe is then unused.
     std::vector<std::string> command;
     std::vector<std::string> extra_env;  // NAME=value entries added to (and overriding) the environment
     std::string kind = "plugin";         // how errors name the reward: "reward.fn: <kind> '<path>'"
 };
 
+// Samples by outcome (calls = samples submitted), and worker events.
 struct PluginStats {
-    int64_t calls = 0, errors = 0, timeouts = 0, crashes = 0, spawns = 0;
-};
-
-// A raw plug-in result: score as the plug-in gave it, status ok/error/timeout.
-struct PluginScore {
-    double score = 0.0;
-    RewardStatus status = RewardStatus::ok;
-    std::string detail;
+    int64_t calls = 0, errors = 0, timeouts = 0;
+    int64_t crashes = 0;  // workers that died while scoring (status error for their sample)
+    int64_t spawns = 0;   // workers started
+    int64_t retries = 0;  // samples scored again alone after their request failed
 };
 
 class PluginPool {
    public:
-    // Starts one worker at once, so that a missing file, a dlopen failure, a missing symbol, an ABI
-    // mismatch or a failing init is an Error naming the library here, not a stream of sample errors.
+    // Starts one worker at once, so that a missing file, a dlopen or import failure, a missing symbol,
+    // an ABI mismatch or a failing init is an Error naming the file here, not a stream of sample
+    // errors. The others start when work is waiting for them.
     PluginPool(PluginSpec spec, PluginOptions opt);
-    ~PluginPool();
+    ~PluginPool();  // stops the workers; a busy one is killed
     PluginPool(const PluginPool&) = delete;
     PluginPool& operator=(const PluginPool&) = delete;
 
-    // Thread-safe; blocks while every worker is busy.
-    PluginScore score(const std::string& prompt, const std::string& response, const std::string& label,
-                      const std::string& metadata_json = "{}");
-    // The RewardFn view shared by C and Python plug-ins: the sample's length facts as metadata
-    // ({"response_tokens", "truncated"}); score = the raw score (1 full credit, 0 none),
-    // correct = score >= 1; a failure is status error/timeout with score 0.
+    // Thread-safe; blocks until every sample has its result. score = the raw score (1 full credit, 0
+    // none), correct = score >= 1; a failure is status error/timeout with score 0 (never throws).
+    // Metadata for the worker: response_tokens, truncated, data_source, extra_info (reward/reward.h).
+    std::vector<RewardResult> score_batch(const std::vector<RewardInput>& in);
     RewardResult score(const RewardInput& in);
+
+    // Fails what is queued or in flight (status error, "reward pool shut down"), kills the workers and
+    // fails every later call at once. Safe while other threads wait in score_batch: they return.
+    void shutdown();
+
     PluginStats stats() const;
     const PluginSpec& spec() const { return spec_; }
 
    private:
-    struct Worker {
-        pid_t pid = -1;
-        int fd = -1;
-    };
-    Worker spawn();                                         // throws Error with the worker's reason
-    void retire(Worker w, bool kill_it, std::string* why);  // reaps it; *why: how it ended
-    Worker checkout();
-    void checkin(Worker w);
-
+    struct Dispatcher;
     PluginSpec spec_;
-    PluginOptions opt_;
-    mutable std::mutex mu_;
-    std::condition_variable cv_;
-    std::vector<Worker> idle_;
-    int live_ = 0;  // idle + busy workers
-    PluginStats stats_;
+    std::unique_ptr<Dispatcher> d_;
 };
 
-// The worker side (`stride reward worker --fd N ...`): loads the plug-in, reports readiness on fd,
-// then serves requests until the parent closes its end. Returns the process exit code.
-int run_reward_worker(int fd, const PluginSpec& spec, int64_t memory_mb, const std::string& config_json);
+// The worker side of a C ABI plug-in (`stride reward worker --connect ENDPOINT ...`): loads it, says
+// ready, serves requests until told to stop. Returns the process exit code.
+int run_reward_worker(const std::string& endpoint, const PluginSpec& spec, int64_t memory_mb);
 
 }  // namespace stride

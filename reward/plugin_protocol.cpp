@@ -1,114 +1,40 @@
 #include "reward/plugin_protocol.h"
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <google/protobuf/descriptor.pb.h>
 
-#include <cerrno>
-#include <chrono>
-#include <cstring>
+#include <nlohmann/json.hpp>
 
-namespace stride::plugin_wire {
+namespace stride::reward_wire {
 
-namespace {
-
-// Frames above this are a bug or a corrupt stream, not a sample: refuse rather than allocate.
-constexpr uint32_t kMaxFrame = 256u << 20;
-
-using Clock = std::chrono::steady_clock;
-
-// Reads exactly n bytes before the deadline (none when !has_deadline).
-RecvResult read_exact(int fd, char* out, size_t n, bool has_deadline, Clock::time_point deadline) {
-    while (n > 0) {
-        int wait_ms = -1;
-        if (has_deadline) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-            if (left.count() <= 0) return RecvResult::timeout;
-            wait_ms = static_cast<int>(left.count());
-        }
-        pollfd p{fd, POLLIN, 0};
-        int rc = poll(&p, 1, wait_ms);
-        if (rc < 0 && errno == EINTR) continue;
-        if (rc < 0) return RecvResult::closed;
-        if (rc == 0) return RecvResult::timeout;
-        ssize_t got = read(fd, out, n);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) return RecvResult::closed;
-        out += got;
-        n -= static_cast<size_t>(got);
-    }
-    return RecvResult::ok;
+const std::string& schema_descriptor() {
+    static const std::string bytes = [] {
+        google::protobuf::FileDescriptorProto file;
+        v1::RewardRequest::descriptor()->file()->CopyTo(&file);
+        return file.SerializeAsString();
+    }();
+    return bytes;
 }
 
-}  // namespace
-
-void Writer::str(const std::string& s) {
-    uint32_t n = static_cast<uint32_t>(s.size());
-    buf_.append(reinterpret_cast<const char*>(&n), sizeof n);
-    buf_.append(s);
+void to_item(const RewardInput& in, v1::RewardItem* out) {
+    out->set_prompt(in.prompt);
+    out->set_response(in.response);
+    out->set_label(in.answer);
+    out->set_response_tokens(in.response_tokens);
+    out->set_truncated(in.truncated);
+    out->set_data_source(in.data_source);
+    out->set_extra_info_json(in.extra_info_json);
 }
 
-bool Reader::take(void* out, size_t n) {
-    if (!ok_ || buf_.size() - pos_ < n) {
-        ok_ = false;
-        std::memset(out, 0, n);
-        return false;
-    }
-    std::memcpy(out, buf_.data() + pos_, n);
-    pos_ += n;
-    return true;
+std::string metadata_json(const v1::RewardItem& item) {
+    std::string out =
+        "{\"response_tokens\":" + std::to_string(item.response_tokens()) +
+        ",\"truncated\":" + (item.truncated() ? "true" : "false") + ",\"data_source\":" +
+        nlohmann::json(item.data_source()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+        ",\"extra_info\":";
+    // Spliced in as is: RewardInput::extra_info_json is a JSON object by contract (reward/reward.h).
+    out += item.extra_info_json().empty() ? "{}" : item.extra_info_json();
+    out += "}";
+    return out;
 }
 
-uint8_t Reader::u8() {
-    uint8_t v;
-    take(&v, 1);
-    return v;
-}
-
-double Reader::f64() {
-    double v;
-    take(&v, sizeof v);
-    return v;
-}
-
-std::string Reader::str() {
-    uint32_t n;
-    if (!take(&n, sizeof n) || buf_.size() - pos_ < n) {
-        ok_ = false;
-        return {};
-    }
-    std::string s = buf_.substr(pos_, n);
-    pos_ += n;
-    return s;
-}
-
-bool send_frame(int fd, const std::string& payload) {
-    uint32_t n = static_cast<uint32_t>(payload.size());
-    std::string frame(reinterpret_cast<const char*>(&n), sizeof n);
-    frame += payload;
-    const char* p = frame.data();
-    size_t left = frame.size();
-    while (left > 0) {
-        // MSG_NOSIGNAL: a dead worker must show up as a failed call, not kill the rollout process.
-        ssize_t sent = send(fd, p, left, MSG_NOSIGNAL);
-        if (sent < 0 && errno == EINTR) continue;
-        if (sent <= 0) return false;
-        p += sent;
-        left -= static_cast<size_t>(sent);
-    }
-    return true;
-}
-
-RecvResult recv_frame(int fd, std::string& payload, double timeout_s) {
-    bool has_deadline = timeout_s > 0;
-    auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                       std::chrono::duration<double>(has_deadline ? timeout_s : 0));
-    uint32_t n = 0;
-    RecvResult r = read_exact(fd, reinterpret_cast<char*>(&n), sizeof n, has_deadline, deadline);
-    if (r != RecvResult::ok) return r;
-    if (n > kMaxFrame) return RecvResult::closed;
-    payload.resize(n);
-    return read_exact(fd, payload.data(), n, has_deadline, deadline);
-}
-
-}  // namespace stride::plugin_wire
+}  // namespace stride::reward_wire

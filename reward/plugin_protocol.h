@@ -1,48 +1,42 @@
-// The parent <-> reward worker wire format: frames of a u32 length (host order: both ends are the
-// same binary on the same machine) followed by that many bytes. Inside a frame, strings are a u32
-// length and bytes, numbers are raw host-order values.
+// The link between a reward pool (reward/plugin_pool.h) and its worker processes: ZeroMQ multipart
+// messages on a private ipc:// endpoint. The pool binds a ROUTER; each worker (`stride reward worker`
+// for C ABI plug-ins, `python3 -m stride_reward serve` for Python functions) connects a DEALER. The
+// first frame names the message:
 //
-//   hello    worker -> parent   u8 ok, str message (why not, when ok = 0)
-//   request  parent -> worker   str prompt, str response, str label, str metadata_json
-//   reply    worker -> parent   u8 ok, f64 score, str detail
+//   worker -> pool   hello  PID                   connected; PID tells the pool which child it is
+//   pool -> worker   schema DESCRIPTOR CONFIG     proto/stride.proto as a FileDescriptorProto, and
+//                                                 the plug-in configuration (a JSON object)
+//   worker -> pool   ready                        loaded, initialised, memory capped: send work
+//                    failed WHY                   cannot serve (dlopen, import, init); it exits
+//   pool -> worker   score  RewardRequest
+//   worker -> pool   scores RewardReply           one or more per request (RewardRequest.flush_ms)
+//   pool -> worker   stop                         exit cleanly (a C plug-in's <prefix>_free runs)
+//
+// The schema frame lets the Python worker build its message classes from the descriptors of the
+// binary it talks to: no generated Python code to build, install or keep in step with the C++ side.
 #pragma once
-#include <cstdint>
 #include <string>
 
-namespace stride::plugin_wire {
+#include "proto/stride.pb.h"
+#include "reward/reward.h"
 
-class Writer {
-   public:
-    void u8(uint8_t v) { buf_.push_back(static_cast<char>(v)); }
-    void f64(double v) { buf_.append(reinterpret_cast<const char*>(&v), sizeof v); }
-    void str(const std::string& s);
-    const std::string& bytes() const { return buf_; }
+namespace stride::reward_wire {
 
-   private:
-    std::string buf_;
-};
+inline constexpr char kHello[] = "hello";
+inline constexpr char kSchema[] = "schema";
+inline constexpr char kReady[] = "ready";
+inline constexpr char kFailed[] = "failed";
+inline constexpr char kScore[] = "score";
+inline constexpr char kScores[] = "scores";
+inline constexpr char kStop[] = "stop";
 
-// Reads fields in order; any read past the end sets !ok() and yields zeros (a corrupt frame).
-class Reader {
-   public:
-    explicit Reader(const std::string& frame) : buf_(frame) {}
-    uint8_t u8();
-    double f64();
-    std::string str();
-    bool ok() const { return ok_; }
+// The serialized FileDescriptorProto of proto/stride.proto (the schema frame).
+const std::string& schema_descriptor();
 
-   private:
-    bool take(void* out, size_t n);
-    const std::string& buf_;
-    size_t pos_ = 0;
-    bool ok_ = true;
-};
+void to_item(const RewardInput& in, v1::RewardItem* out);
 
-// Blocking send of one frame; false when the peer is gone (never raises SIGPIPE).
-bool send_frame(int fd, const std::string& payload);
+// What a C ABI plug-in sees as metadata_json: {"response_tokens": N, "truncated": bool,
+// "data_source": "...", "extra_info": {...}}.
+std::string metadata_json(const v1::RewardItem& item);
 
-enum class RecvResult { ok, closed, timeout };
-// One frame; timeout_s <= 0 waits forever. `closed` covers EOF, errors and a malformed length.
-RecvResult recv_frame(int fd, std::string& payload, double timeout_s);
-
-}  // namespace stride::plugin_wire
+}  // namespace stride::reward_wire

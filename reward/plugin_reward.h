@@ -14,7 +14,10 @@ class PluginReward : public RewardFn {
     PluginReward(const std::string& fn, const PluginOptions& opt);
     // score = the plug-in's raw score (1 full credit, 0 none), correct = score >= 1; a crash, a
     // plug-in error or a timeout comes back as status error/timeout with score 0 (never throws).
+    // A batch goes to the workers in one request per worker.
     RewardResult score(const RewardInput& in) const override;
+    std::vector<RewardResult> score_batch(const std::vector<RewardInput>& in) const override;
+    void cancel() const override { pool_->shutdown(); }
     std::string name() const override { return name_; }
     PluginStats stats() const { return pool_->stats(); }
 

@@ -1,11 +1,12 @@
 // PythonReward: the RewardFn of `reward.fn: python:path/to/file.py:function`, a user Python
-// function scored in a pool of `python3 -m stride_reward serve` worker processes.
+// function scored in a pool of `python3 -m stride_reward serve FILE.py:FUNC --connect ENDPOINT`
+// worker processes.
 //
-// The workers speak the C ABI plug-in protocol (reward/plugin_protocol.h), so the pool is a
-// PluginPool with another command: same per-call timeout (the worker is killed), same isolation (a
-// crashed or hung worker costs that one call, status error/timeout, and is replaced), same eager
-// start (a missing file or function, or an import error, is an Error naming the file). The Python
-// side is reward/python/stride_reward/.
+// The workers speak the plug-in pool's protocol (reward/plugin_protocol.h), so the pool is a
+// PluginPool with another command: same batching, same per-sample timeout (the worker is killed),
+// same isolation (a crashed or hung worker costs only the sample at fault, status error/timeout, and
+// is replaced), same eager start (a missing file or function, an import error or a failing
+// init(config) is an Error naming the file). The Python side is reward/python/stride_reward/.
 #pragma once
 #include <memory>
 #include <string>
@@ -28,6 +29,14 @@ PythonSpec parse_python_spec(const std::string& fn);
 // provisions; a python3 first on PATH may be a virtualenv without our guarantees).
 std::string python_interpreter();
 
+// The folder holding the stride_reward package: $STRIDE_PYTHON_DIR, else share/stride/python next to
+// the installed binary (<exe dir>/../share/stride/python), else the source tree this was built from.
+// Throws Error naming the places looked at when none holds it.
+std::string python_package_dir();
+// The same search with its inputs spelled out, for tests: env_dir "" = unset.
+std::string find_python_package_dir(const std::string& env_dir, const std::string& exe_path,
+                                    const std::string& source_dir);
+
 class PythonReward : public RewardFn {
    public:
     // opt: pool size, timeout and memory as for plug-ins; command/extra_env/kind are set here.
@@ -35,6 +44,8 @@ class PythonReward : public RewardFn {
     // Same contract as PluginReward: the raw score is partial credit, correct = score >= 1, and a
     // failure is status error/timeout with score 0 (never throws).
     RewardResult score(const RewardInput& in) const override;
+    std::vector<RewardResult> score_batch(const std::vector<RewardInput>& in) const override;
+    void cancel() const override { pool_->shutdown(); }
     std::string name() const override { return name_; }
     PluginStats stats() const { return pool_->stats(); }
 

@@ -17,4 +17,14 @@ struct Rational {
 // those, with an optional sign. Expects normalised text (no spaces, no $). nullopt otherwise.
 std::optional<Rational> parse_rational(const std::string& text);
 
+// num/den reduced to lowest terms with den > 0; nullopt when den == 0.
+std::optional<Rational> make_rational(__int128 num, __int128 den);
+
+// Overflow-checked arithmetic for the math verifier: false (and *out untouched) when the exact
+// result does not fit in 128 bits, or on division by zero; the caller then goes approximate.
+bool rational_add(const Rational& a, const Rational& b, Rational* out);
+bool rational_mul(const Rational& a, const Rational& b, Rational* out);
+bool rational_div(const Rational& a, const Rational& b, Rational* out);
+double rational_to_double(const Rational& r);
+
 }  // namespace stride

@@ -5,6 +5,7 @@
 
 #include "common/base/error.h"
 #include "reward/builtins.h"
+#include "reward/code_exec.h"
 #include "reward/guard.h"
 #include "reward/plugin_reward.h"
 #include "reward/python_reward.h"
@@ -32,6 +33,21 @@ class ShapedReward : public RewardFn {
 
     RewardResult score(const RewardInput& in) const override {
         RewardResult r = score_with_limit(base_, in, plugin_ ? 0.0 : spec_.timeout_s);
+        shape(in, r);
+        return r;
+    }
+    // Plug-ins score the whole batch in their worker pool; built-ins one by one, each under its limit.
+    std::vector<RewardResult> score_batch(const std::vector<RewardInput>& in) const override {
+        if (!plugin_) return RewardFn::score_batch(in);
+        std::vector<RewardResult> out = base_->score_batch(in);
+        for (size_t i = 0; i < in.size(); ++i) shape(in[i], out[i]);
+        return out;
+    }
+    void cancel() const override { base_->cancel(); }
+    std::string name() const override { return base_->name(); }
+
+   private:
+    void shape(const RewardInput& in, RewardResult& r) const {
         if (plugin_ && r.status == RewardStatus::ok)
             r.score = spec_.incorrect + r.score * (spec_.correct - spec_.incorrect);
         else
@@ -39,11 +55,8 @@ class ShapedReward : public RewardFn {
         if (r.status == RewardStatus::unparseable) r.score -= spec_.format_weight;
         r.score += overlong_penalty(in.response_tokens, spec_.max_tokens, spec_.overlong_buffer,
                                     spec_.overlong_penalty);
-        return r;
     }
-    std::string name() const override { return base_->name(); }
 
-   private:
     std::shared_ptr<const RewardFn> base_;
     RewardSpec spec_;
     bool plugin_;
@@ -59,6 +72,21 @@ PluginOptions plugin_options(const RewardSpec& spec) {
     return opt;
 }
 
+CodeExecOptions code_exec_options(const RewardSpec& spec) {
+    STRIDE_CHECK(spec.code_exec_isolation == "namespaces" || spec.code_exec_isolation == "none",
+                 "reward.code_exec_isolation: '" + spec.code_exec_isolation + "' is not namespaces or none");
+    STRIDE_CHECK(spec.code_exec_score == "fraction" || spec.code_exec_score == "all",
+                 "reward.code_exec_score: '" + spec.code_exec_score + "' is not fraction or all");
+    CodeExecOptions opt;
+    opt.isolation =
+        spec.code_exec_isolation == "none" ? SandboxIsolation::none : SandboxIsolation::namespaces;
+    opt.all_or_nothing = spec.code_exec_score == "all";
+    opt.timeout_s = spec.timeout_s > 0 ? spec.timeout_s : opt.timeout_s;  // a sandbox always has a limit
+    opt.memory_mb = spec.code_exec_memory_mb;
+    opt.workers = spec.plugin_workers;
+    return opt;
+}
+
 }  // namespace
 
 RewardSpec reward_spec_from_config(const JobConfig& cfg) {
@@ -71,6 +99,12 @@ RewardSpec reward_spec_from_config(const JobConfig& cfg) {
     s.overlong_penalty = cfg.reward.overlong_penalty;
     s.max_tokens = cfg.rollout.max_tokens;
     s.timeout_s = cfg.reward.timeout_s;
+    s.plugin_workers = cfg.reward.workers;
+    s.plugin_memory_mb = cfg.reward.worker_memory_mb;
+    s.plugin_config = cfg.reward.plugin_config;
+    s.code_exec_isolation = cfg.reward.code_exec_isolation;
+    s.code_exec_score = cfg.reward.code_exec_score;
+    s.code_exec_memory_mb = cfg.reward.code_exec_memory_mb;
     return s;
 }
 
@@ -83,6 +117,7 @@ std::vector<std::string> builtin_reward_names() {
 std::unique_ptr<RewardFn> make_base_reward(const std::string& name) {
     if (is_plugin_spec(name)) return make_plugin_reward(name, PluginOptions{});
     if (is_python_spec(name)) return make_python_reward(name, PluginOptions{});
+    if (name == "code_exec") return make_code_exec_reward(CodeExecOptions{});
     auto it = kBuiltins.find(name);
     if (it == kBuiltins.end()) {
         std::string known;
@@ -100,6 +135,9 @@ std::shared_ptr<const RewardFn> make_reward(const RewardSpec& spec) {
     // A Python function is a plug-in in another language: same pool options, same shaping.
     if (is_python_spec(spec.fn))
         return std::make_shared<ShapedReward>(make_python_reward(spec.fn, plugin_options(spec)), spec, true);
+    // Sandboxed programs: partial credit like a plug-in, and the sandbox kills at the time limit itself.
+    if (spec.fn == "code_exec")
+        return std::make_shared<ShapedReward>(make_code_exec_reward(code_exec_options(spec)), spec, true);
     return std::make_shared<ShapedReward>(make_base_reward(spec.fn), spec, false);
 }
 

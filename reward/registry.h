@@ -26,13 +26,18 @@ struct RewardSpec {
     int overlong_buffer = 0;
     double overlong_penalty = 1.0;
     int max_tokens = 0;      // L_max of the overlong penalty
-    double timeout_s = 0.0;  // 0: no limit
-    // plugin:path/to/lib.so[:prefix] and python:file.py:function only (reward/plugin_pool.h); no config
-    // keys yet, defaults here.
+    double timeout_s = 0.0;  // per sample; 0: no limit (jobs require a limit: reward.timeout_s > 0)
+    // plugin:path/to/lib.so[:prefix] and python:file.py:function only (reward/plugin_pool.h):
+    // reward.workers, reward.worker_memory_mb, reward.plugin_config.
     int plugin_workers = 0;            // worker processes; 0: min(4, hardware threads)
     int64_t plugin_memory_mb = 2048;   // RLIMIT_AS headroom of each worker; 0: unlimited
     std::string plugin_worker_exe;     // empty: $STRIDE_REWARD_WORKER, else this binary
-    std::string plugin_config = "{}";  // JSON object handed to <prefix>_init
+    std::string plugin_config = "{}";  // JSON object handed to <prefix>_init / Python init(config)
+    // code_exec only (reward/code_exec.h): reward.code_exec_isolation, reward.code_exec_score,
+    // reward.code_exec_memory_mb; reward.workers sandboxes run at once.
+    std::string code_exec_isolation = "namespaces";  // namespaces | none (rlimits and seccomp only)
+    std::string code_exec_score = "fraction";        // fraction of tests passed | all (1 or 0)
+    int64_t code_exec_memory_mb = 1024;              // address space of each sandboxed process
 };
 
 RewardSpec reward_spec_from_config(const JobConfig& cfg);
@@ -40,7 +45,8 @@ RewardSpec reward_spec_from_config(const JobConfig& cfg);
 std::vector<std::string> builtin_reward_names();  // sorted
 // The bare correctness reward: a built-in, or a plug-in (plugin:path[:prefix] or
 // python:file.py:function, default pool options) whose library or file is loaded and checked in a
-// worker here. Throws Error
+// worker here, or code_exec with default options (isolation required: throws where namespaces are
+// unavailable, since the name alone cannot carry reward.code_exec_isolation: none). Throws Error
 // "reward.fn: unknown reward 'x' (built-ins: ...)" or one naming the plug-in file and what is wrong.
 std::unique_ptr<RewardFn> make_base_reward(const std::string& name);
 // The shaped reward of `spec`; thread-safe to call from many workers.

@@ -6,6 +6,7 @@
 // responses, DAPO's soft overlong penalty, and a time limit.
 #pragma once
 #include <string>
+#include <vector>
 
 namespace stride {
 
@@ -15,6 +16,9 @@ struct RewardInput {
     std::string answer;       // reference answer from the dataset
     int response_tokens = 0;  // for the length penalty
     bool truncated = false;   // hit rollout.max_tokens without EOS
+    // For plug-ins and Python functions (verl's compute_score arguments); built-ins ignore them.
+    std::string data_source;      // the dataset of the prompt; "" when unknown
+    std::string extra_info_json;  // per-prompt extras: a JSON object, or "" for none
 };
 
 enum class RewardStatus { ok, error, timeout, unparseable };
@@ -32,6 +36,18 @@ class RewardFn {
     virtual ~RewardFn() = default;
     // Must be safe to call from several threads at once (built-ins keep no state).
     virtual RewardResult score(const RewardInput& in) const = 0;
+    // Results in input order. Plug-in and Python rewards send a batch to their worker processes in
+    // one round trip per worker; the default scores one sample after the other.
+    virtual std::vector<RewardResult> score_batch(const std::vector<RewardInput>& in) const {
+        std::vector<RewardResult> out;
+        out.reserve(in.size());
+        for (const RewardInput& x : in) out.push_back(score(x));
+        return out;
+    }
+    // For shutting down while a call may never return (a plug-in without time limit): calls in
+    // progress return soon with status error, and so does every later call. Built-ins return within
+    // microseconds and have nothing to cancel.
+    virtual void cancel() const {}
     virtual std::string name() const = 0;
 };
 

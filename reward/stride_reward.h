@@ -32,17 +32,19 @@ extern "C" {
 
 /* One sample to score. All strings are NUL-terminated UTF-8, owned by Stride, valid during the call. */
 typedef struct stride_reward_item {
-    const char* prompt;        /* the prompt as the model saw it (chat template applied) */
-    const char* response;      /* decoded completion, without the EOS token */
-    const char* label;         /* reference answer from the dataset */
-    const char* metadata_json; /* a JSON object ("{}" when the dataset has none) */
+    const char* prompt;   /* the prompt as the model saw it (chat template applied) */
+    const char* response; /* decoded completion, without the EOS token */
+    const char* label;    /* reference answer from the dataset */
+    /* a JSON object: {"response_tokens": N, "truncated": bool, "data_source": "...", "extra_info": {...}},
+     * the last two from the prompt's dataset row ("" and {} when it has none) */
+    const char* metadata_json;
 } stride_reward_item;
 
 /* Return STRIDE_REWARD_ABI_VERSION as compiled into the plug-in. */
 int stride_reward_abi_version(void);
 
-/* Build the plug-in's state from a JSON object of options. Return NULL on failure (the job stops at
- * start-up with an error naming the library). */
+/* Build the plug-in's state from a JSON object of options (reward.plugin_config, default {}). Return
+ * NULL on failure (the job stops at start-up with an error naming the library). */
 void* stride_reward_init(const char* config_json);
 
 /* Score n items: write scores[i] for each, and optionally details[i], a human-readable reason

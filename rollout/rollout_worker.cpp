@@ -1,16 +1,26 @@
 #include "rollout/rollout_worker.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <set>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "buffer/buffer_client.h"
 #include "common/base/error.h"
 #include "common/messaging.h"
 #include "common/weight_sync.h"
 #include "model/generator.h"
+#include "reward/reward_queue.h"
+#include "rollout/inflight.h"
+#include "rollout/kv_admission.h"
 #include "rollout/rollout_metrics.h"
-#include "trainer/evaluate.h"
 
 namespace stride {
 
@@ -18,7 +28,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 void add_seconds(std::atomic<double>& a, double s) {
     double cur = a.load();
@@ -26,13 +38,507 @@ void add_seconds(std::atomic<double>& a, double s) {
     }
 }
 
-// A group in flight: its prompt and the samples finished so far.
-struct PendingGroup {
-    v1::Prompt prompt;
-    int64_t version = 0;
-    Clock::time_point started;
-    std::vector<v1::Sample> done;
+BufferClientOptions quick_options() {
+    BufferClientOptions o;
+    o.call_timeout_ms = 1000;
+    o.deadline_ms = 2000;
+    return o;
+}
+
+int longest_prompt(const JobContext& ctx) {
+    size_t m = 1;
+    for (const TokenizedPrompt& p : ctx.train) m = std::max(m, p.ids.size());
+    return static_cast<int>(m);
+}
+
+// One run of a worker: the engine, the groups in flight and the loop that drives them.
+class Loop {
+   public:
+    Loop(const JobContext& ctx, const std::string& id, const RolloutEndpoints& ep, RolloutStats& stats,
+         const std::atomic<bool>& stop, const std::function<void(int64_t)>& round_hook);
+    void run();
+
+   private:
+    // weights
+    void adopt();
+    void load_weights(int64_t at_least);
+    bool poll_weights();
+    // prompts and in-flight groups
+    void resume_partials();
+    int request_prompts();
+    GenerationRequest request_for(const v1::Prompt& p, uint64_t id) const;
+    uint64_t add_group(PendingGroup g, std::vector<GeneratedSequence> partial);
+    void deliver(uint64_t request_id);
+    void drop_group(uint64_t request_id);
+    void abort_stale();
+    void save_partials();
+    // generation and rewards
+    void round_boundary();
+    void step();
+    void on_finished(const GeneratedSequence& s);
+    void submit_reward(uint64_t request_id, PendingGroup& g, v1::Sample smp);
+    void collect_rewards();
+    void idle();
+
+    const JobContext& ctx_;
+    const JobConfig& cfg_;
+    const std::string id_;
+    RolloutStats& stats_;
+    const std::atomic<bool>& stop_;
+    const std::function<void(int64_t)>& round_hook_;
+    const bool async_, segmented_;
+    const int n_;
+
+    ZmqContext zctx_;
+    RequestClient scheduler_;
+    BufferClient buffer_;  // puts: retried until durable (or its deadline passes)
+    // In-flight records: a failed save is logged and made good by the next one, so the worker never
+    // hangs on a buffer that went away (e.g. the job is stopping).
+    BufferClient records_;
+    WeightSubscriber weights_;
+    RolloutMetrics metrics_;
+    // Finished samples are scored here, off the decode loop; a group goes to the buffer once all n
+    // are back. Bounded: submit waits for room when rewards fall behind (counted in the metrics).
+    RewardQueue rewards_;
+    struct Scoring {
+        uint64_t request_id;
+        uint32_t index_in_group;
+    };
+    std::unordered_map<uint64_t, Scoring> scoring_;  // by reward queue tag
+    uint64_t next_tag_ = 0;
+    Model model_;
+    WeightBlob blob_;
+    int64_t version_ = -1;
+    GeneratorOptions gen_opt_;
+    std::unique_ptr<Generator> gen_;
+    AdmissionLimits limits_;
+
+    std::map<uint64_t, PendingGroup> pending_;   // by request id
+    std::unordered_set<std::string> group_ids_;  // of pending_
+    // Groups a resumed job's scheduler may hand out again but that must not start twice: those other
+    // workers resume, and those this worker resumed (in flight or delivered since).
+    std::unordered_set<std::string> not_again_;
+    uint64_t next_request_ = 0;
+    bool finished_ = false;   // the scheduler has no more prompts
+    bool changed_ = false;    // in-flight state changed since the last save
+    bool saved_any_ = false;  // the buffer may hold records of ours
+    Clock::time_point last_poll_ = Clock::now();
 };
+
+Loop::Loop(const JobContext& ctx, const std::string& id, const RolloutEndpoints& ep, RolloutStats& stats,
+           const std::atomic<bool>& stop, const std::function<void(int64_t)>& round_hook)
+    : ctx_(ctx),
+      cfg_(ctx.cfg),
+      id_(id),
+      stats_(stats),
+      stop_(stop),
+      round_hook_(round_hook),
+      async_(ctx.cfg.rollout.mode == "async"),
+      segmented_(ctx.cfg.rollout.segment_tokens > 0),
+      n_(ctx.cfg.rollout.n),
+      scheduler_(zctx_, ep.scheduler, ctx.job_id),
+      buffer_(zctx_, ep.buffer, ctx.job_id),
+      records_(zctx_, ep.buffer, ctx.job_id, quick_options()),
+      weights_(ctx.job_id, ep.weights),
+      metrics_(ctx.job_id, id),
+      rewards_(ctx.reward, {.capacity = 4 * std::max(1, ctx.cfg.rollout.max_batch_seqs),
+                            .max_batch = 64,
+                            .threads = std::max(1, ctx.cfg.reward.workers)}),
+      model_(ctx.model_config()) {
+    stats_.reward_queue_capacity = static_cast<int64_t>(rewards_.capacity());
+    gen_opt_.max_running = cfg_.rollout.max_batch_seqs;
+    gen_opt_.max_batch_tokens = std::max(2048, gen_opt_.max_running);
+    gen_opt_.block_size = cfg_.rollout.block_size;
+    if (cfg_.rollout.kv_blocks > 0) gen_opt_.kv_blocks = cfg_.rollout.kv_blocks;
+    limits_.max_running = gen_opt_.max_running;
+    limits_.n = n_;
+    limits_.prompt_tokens = longest_prompt(ctx);
+    limits_.horizon =
+        segmented_ ? std::min(cfg_.rollout.segment_tokens, cfg_.rollout.max_tokens) : cfg_.rollout.max_tokens;
+}
+
+// ---- weights ---------------------------------------------------------------------------------------
+
+// Copies a fetched version into the engine's weights. Only called between generator steps, so a
+// version switch is atomic for the decoder; in-flight sequences either keep their KV (stale prefix)
+// or recompute it under the new weights when they next run.
+void Loop::adopt() {
+    STRIDE_CHECK(blob_.bytes.size() == model_.data.size() * sizeof(float),
+                 "rollout " + id_ + ": weight blob of " + std::to_string(blob_.bytes.size()) +
+                     " bytes does not match the model (" + std::to_string(model_.data.size() * 4) + ")");
+    std::memcpy(model_.data.data(), blob_.bytes.data(), blob_.bytes.size());
+    version_ = blob_.version;
+    ++stats_.weight_updates;
+    metrics_.weights_loaded(version_);
+    if (gen_) {
+        if (cfg_.rollout.kv_on_update == "recompute") gen_->drop_kv();
+        gen_->set_policy_version(version_);
+        abort_stale();
+    }
+}
+
+// Blocks until the publisher holds a version >= at_least (or stop).
+void Loop::load_weights(int64_t at_least) {
+    while (!stop_ && version_ < at_least) {
+        if (weights_.fetch_if_newer(version_, 5000, blob_, &metrics_.fetch))
+            adopt();
+        else if (version_ < at_least)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+bool Loop::poll_weights() {
+    last_poll_ = Clock::now();
+    if (!weights_.fetch_if_newer(version_, 1000, blob_, &metrics_.fetch)) return false;
+    adopt();
+    return true;
+}
+
+// ---- in-flight groups --------------------------------------------------------------------------------
+
+GenerationRequest Loop::request_for(const v1::Prompt& p, uint64_t id) const {
+    GenerationRequest r;
+    r.id = id;
+    r.prompt.assign(p.token_ids().begin(), p.token_ids().end());
+    r.max_new_tokens = cfg_.rollout.max_tokens;
+    r.stop_tokens = ctx_.stop_tokens;
+    r.sampling.temperature = static_cast<float>(cfg_.rollout.temperature);
+    r.sampling.top_p = static_cast<float>(cfg_.rollout.top_p);
+    r.sampling.top_k = std::max(0, cfg_.rollout.top_k);
+    // Seeded by (job seed, prompt id): reruns of a job, and a resumed group, draw the same samples.
+    r.sampling.seed =
+        static_cast<uint64_t>(cfg_.seed) * 0x9E3779B97F4A7C15ull + std::hash<std::string>{}(p.prompt_id());
+    r.n = n_;
+    r.segment_tokens = cfg_.rollout.segment_tokens;
+    return r;
+}
+
+// `partial`: the samples to continue (resume); empty for a fresh prompt. Returns the request id.
+uint64_t Loop::add_group(PendingGroup g, std::vector<GeneratedSequence> partial) {
+    const uint64_t id = next_request_++;
+    const GenerationRequest r = request_for(g.prompt, id);
+    const bool fresh =
+        std::all_of(partial.begin(), partial.end(), [](const auto& s) { return s.tokens.empty(); });
+    if (!g.resumed || (fresh && static_cast<int>(partial.size()) == n_)) {
+        gen_->add(r);  // the group shares its prompt's KV
+    } else if (!partial.empty()) {
+        for (auto& s : partial) s.request_id = id;
+        gen_->add_resumed(r, partial);
+    }  // else every sample is finished: only rewards are missing
+    // Samples a previous run finished but did not see scored are scored now.
+    std::vector<v1::Sample> rescore = std::move(g.scoring);
+    g.scoring.clear();
+    group_ids_.insert(g.prompt.group_id());
+    PendingGroup& added = pending_.emplace(id, std::move(g)).first->second;
+    stats_.samples_rescored += static_cast<int64_t>(rescore.size());
+    for (v1::Sample& smp : rescore) submit_reward(id, added, std::move(smp));
+    changed_ = true;
+    return id;
+}
+
+// Puts a group whose n samples are all scored into the buffer; returns once it is durable (the put
+// retires its in-flight record). Once stopping, the buffer may be gone already (the processes launcher
+// stops every role at once): then the put gives up soon and the group stays in flight, saved complete
+// if the buffer still answers, for the next run to put.
+void Loop::deliver(uint64_t request_id) {
+    try {
+        (stop_ ? records_ : buffer_).put(pending_.at(request_id).done, id_);
+    } catch (const std::exception& e) {
+        if (!stop_) throw;
+        spdlog::warn("rollout {}: stopping, could not put a finished group: {}", id_, e.what());
+        return;
+    }
+    ++stats_.groups;
+    metrics_.group_put();
+    drop_group(request_id);
+}
+
+void Loop::drop_group(uint64_t request_id) {
+    const PendingGroup& g = pending_.at(request_id);
+    if (g.resumed) not_again_.insert(g.prompt.group_id());
+    group_ids_.erase(g.prompt.group_id());
+    pending_.erase(request_id);
+    changed_ = true;
+}
+
+// What a previous run of this worker left in flight continues here; groups other workers left are
+// theirs to resume, so a scheduler that hands them out again (a resumed job) does not start them twice.
+void Loop::resume_partials() {
+    std::vector<v1::InFlightGroup> records;
+    for (;;) {  // the buffer may still be starting; the job may be stopping
+        try {
+            records = records_.load_partials();
+            break;
+        } catch (const std::exception& e) {
+            if (stop_) return;
+            spdlog::warn("rollout {}: loading in-flight groups: {}; retrying", id_, e.what());
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+    }
+    int resumed = 0;
+    for (const v1::InFlightGroup& rec : records) {
+        if (rec.worker_id() != id_) {
+            not_again_.insert(rec.prompt().group_id());
+            continue;
+        }
+        saved_any_ = true;  // whatever cannot be resumed is removed by the next save
+        PendingGroup g = pending_from_record(rec);
+        std::set<int> seen;
+        for (const auto* finished : {&g.done, &g.scoring})
+            for (const v1::Sample& s : *finished) seen.insert(static_cast<int>(s.index_in_group()));
+        std::vector<GeneratedSequence> partial;
+        for (const v1::Sample& s : rec.unfinished()) {
+            partial.push_back(resumable(s, 0));
+            seen.insert(static_cast<int>(s.index_in_group()));
+        }
+        for (int k = 0; k < n_; ++k) {
+            if (seen.count(k)) continue;
+            v1::Sample not_started;  // lost before its first token was saved: starts from the prompt
+            not_started.set_index_in_group(static_cast<uint32_t>(k));
+            partial.push_back(resumable(not_started, 0));
+            seen.insert(k);
+        }
+        try {
+            STRIDE_CHECK(static_cast<int>(seen.size()) == n_ && *seen.rbegin() == n_ - 1,
+                         "its samples do not form a group of rollout.n = " + std::to_string(n_));
+            // Complete: saved by a stop whose put did not get through; put now (the buffer deduplicates).
+            const bool complete = static_cast<int>(g.done.size()) == n_;
+            const uint64_t id = add_group(std::move(g), std::move(partial));
+            ++resumed;
+            if (complete) deliver(id);
+        } catch (const Error& e) {
+            // A record from a differently configured run: dropped (the next save removes it).
+            spdlog::warn("rollout {}: cannot resume group {}: {}", id_, rec.prompt().group_id(), e.what());
+        }
+    }
+    if (resumed > 0) {
+        spdlog::info("rollout {}: resumed {} in-flight groups of a previous run", id_, resumed);
+        stats_.groups_resumed += resumed;
+        metrics_.groups_resumed(resumed);
+    }
+}
+
+// Async: a group holding a token older than the buffer's staleness bound allows would be dropped by
+// the buffer at the trainer's next pull (the trainer's version is at least ours), so generating the
+// rest of it is wasted work. Sync mode has no bound.
+void Loop::abort_stale() {
+    if (!async_) return;
+    const int64_t floor = version_ - cfg_.buffer.max_staleness;
+    const std::vector<GeneratedSequence> unfinished = gen_->unfinished();
+    std::map<uint64_t, std::vector<const GeneratedSequence*>> by_request;
+    for (const auto& s : unfinished) by_request[s.request_id].push_back(&s);
+    std::vector<uint64_t> doomed;
+    for (const auto& [rid, g] : pending_) {
+        auto oldest = oldest_token_version(g, by_request[rid]);
+        if (oldest && *oldest < floor) doomed.push_back(rid);
+    }
+    for (uint64_t rid : doomed) {
+        gen_->cancel(rid);
+        drop_group(rid);
+    }
+    if (doomed.empty()) return;
+    spdlog::info("rollout {}: gave up {} groups with tokens older than version {} (buffer.max_staleness {})",
+                 id_, doomed.size(), floor, cfg_.buffer.max_staleness);
+    stats_.groups_aborted += static_cast<int64_t>(doomed.size());
+    metrics_.groups_aborted(static_cast<int>(doomed.size()));
+}
+
+void Loop::save_partials() {
+    const std::vector<GeneratedSequence> unfinished = gen_->unfinished();
+    std::map<uint64_t, std::vector<const GeneratedSequence*>> by_request;
+    for (const auto& s : unfinished) by_request[s.request_id].push_back(&s);
+    std::vector<v1::InFlightGroup> records;
+    for (const auto& [rid, g] : pending_) records.push_back(inflight_record(g, by_request[rid], n_, id_));
+    if (records.empty() && !saved_any_) return;
+    try {
+        records_.save_partials(id_, records);
+    } catch (const std::exception& e) {
+        spdlog::warn("rollout {}: could not save {} in-flight groups: {}", id_, records.size(), e.what());
+        return;  // changed_ stays set: the next boundary tries again
+    }
+    saved_any_ = !records.empty();
+    changed_ = false;
+}
+
+// Asks the scheduler for as many groups as the seats and the KV budget allow; returns how many were
+// added to the engine.
+int Loop::request_prompts() {
+    if (finished_) return 0;
+    const Admission room = groups_that_fit(*gen_, limits_);
+    if (room.groups <= 0) return 0;
+    if (room.groups < room.seats) {
+        ++stats_.kv_limited_requests;
+        metrics_.admission_kv_limited();
+    }
+    v1::Envelope req = make_envelope(ctx_.job_id);
+    req.mutable_prompt_request()->set_worker_id(id_);
+    req.mutable_prompt_request()->set_max_prompts(static_cast<uint32_t>(room.groups));
+    req.mutable_prompt_request()->set_policy_version(version_);
+    // The gate paces new prompts by our oldest group in flight (see prompt_dispatcher.cpp). Its tokens
+    // were all sampled by the version it started under or later.
+    for (const auto& [rid, g] : pending_) {
+        v1::PromptRequest* pr = req.mutable_prompt_request();
+        if (!pr->has_oldest_inflight_version() || g.version < pr->oldest_inflight_version())
+            pr->set_oldest_inflight_version(g.version);
+    }
+    auto reply = scheduler_.call(req, 5000);
+    if (!reply) return 0;
+    if (reply->has_error())
+        throw Error("rollout " + id_ + ": scheduler refused: " + reply->error().message());
+    if (!reply->has_prompt_batch()) return 0;
+    const v1::PromptBatch& pb = reply->prompt_batch();
+    finished_ = pb.finished();
+    metrics_.prompts_received(pb.prompts_size());
+    if (pb.prompts_size() == 0) return 0;
+    // The gate may require a newer version than this worker holds: generate these with it (in-flight
+    // sequences continue under it too, their tokens record the switch).
+    load_weights(pb.min_policy_version());
+    int added = 0;
+    for (const v1::Prompt& p : pb.prompts()) {
+        PendingGroup g = take_prompt(p, version_);
+        if (group_ids_.count(g.prompt.group_id()) || not_again_.count(g.prompt.group_id())) {
+            ++stats_.prompts_skipped;  // resumed from a previous run already (here or elsewhere)
+            continue;
+        }
+        add_group(std::move(g), {});
+        ++stats_.prompts_taken;
+        ++added;
+    }
+    return added;
+}
+
+// ---- generation --------------------------------------------------------------------------------------
+
+// Between two rounds every unfinished response is parked: switch weights, give up what is too stale,
+// take new prompts, save the in-flight groups, then start the next round.
+void Loop::round_boundary() {
+    if (round_hook_ && gen_->num_parked() > 0) round_hook_(stats_.rounds);
+    if (async_) poll_weights();
+    request_prompts();
+    if (changed_) save_partials();
+    if (gen_->num_parked() == 0 && gen_->num_waiting() == 0) return;  // nothing to do yet
+    int carried = 0;
+    int64_t tokens = 0;
+    for (const GeneratedSequence& s : gen_->unfinished())
+        if (!s.tokens.empty()) ++carried, tokens += static_cast<int64_t>(s.tokens.size());
+    gen_->begin_round();
+    ++stats_.rounds;
+    stats_.carried_sequences += carried;
+    stats_.carried_tokens += tokens;
+    metrics_.round_begun(carried, tokens);
+}
+
+void Loop::step() {
+    const auto t0 = Clock::now();
+    const std::vector<GeneratedSequence> out = gen_->step();
+    changed_ = true;
+    metrics_.engine_stepped(*gen_);
+    const GeneratorStats& gs = gen_->stats();
+    stats_.engine_steps = gs.steps;
+    stats_.batch_seqs = gs.batch_seqs;
+    stats_.preemptions = gs.preemptions;
+    stats_.evictions = gs.evictions;
+    for (const GeneratedSequence& s : out) on_finished(s);
+    collect_rewards();
+    add_seconds(stats_.busy_s, seconds_since(t0));
+    metrics_.busy(seconds_since(t0));
+}
+
+// A finished response is handed to the reward queue; decoding goes on while it is scored.
+void Loop::on_finished(const GeneratedSequence& s) {
+    PendingGroup& g = pending_.at(s.request_id);
+    v1::Sample smp = response_sample(g, s, n_, id_);
+    set_finish_reason(smp, s.reason);
+    smp.mutable_timing()->set_generate_ms(
+        std::chrono::duration<double, std::milli>(Clock::now() - g.started).count());
+    stats_.tokens += static_cast<int64_t>(s.tokens.size());
+    submit_reward(s.request_id, g, std::move(smp));
+}
+
+// The sample waits in g.scoring (so that in-flight saves record it, reward PENDING) until scored.
+void Loop::submit_reward(uint64_t request_id, PendingGroup& g, v1::Sample smp) {
+    RewardInput in = reward_input(g.prompt, smp, ctx_.tokenizer, ctx_.stop_tokens);
+    const uint64_t tag = next_tag_++;
+    scoring_.emplace(tag, Scoring{request_id, smp.index_in_group()});
+    g.scoring.push_back(std::move(smp));
+    rewards_.submit(tag, std::move(in));  // waits only while the queue is full
+}
+
+// Rewards scored since the last call: each completes its sample; a group with all n goes to the buffer.
+void Loop::collect_rewards() {
+    for (ScoredSample& r : rewards_.poll()) {
+        const auto tagged = scoring_.find(r.tag);
+        const Scoring at = tagged->second;
+        scoring_.erase(tagged);
+        metrics_.reward_scored(r.result.status, r.seconds);
+        const auto it = pending_.find(at.request_id);
+        if (it == pending_.end()) continue;  // given up (too stale) while it was being scored
+        PendingGroup& g = it->second;
+        const auto s = std::find_if(g.scoring.begin(), g.scoring.end(), [&](const v1::Sample& x) {
+            return x.index_in_group() == at.index_in_group;
+        });
+        v1::Sample smp = std::move(*s);
+        g.scoring.erase(s);
+        set_reward(smp, r.result);
+        smp.mutable_timing()->set_reward_ms(r.seconds * 1000.0);
+        ++stats_.samples;
+        metrics_.sample_finished(smp.timing().generate_ms() / 1000.0, smp.response_token_ids_size(),
+                                 static_cast<int>(smp.segment_count()));
+        g.done.push_back(std::move(smp));
+        changed_ = true;
+        if (static_cast<int>(g.done.size()) == n_) deliver(at.request_id);
+    }
+    stats_.rewards_pending = static_cast<int64_t>(rewards_.depth());
+    stats_.reward_queue_max_depth = static_cast<int64_t>(rewards_.max_depth());
+    stats_.reward_full_waits = rewards_.full_waits();
+    metrics_.reward_queue(rewards_.depth(), rewards_.max_depth(), rewards_.full_waits(),
+                          rewards_.full_wait_seconds());
+}
+
+// Nothing to decode: wait a little. Shorter while rewards are out, so that a group whose last reward
+// arrives goes to the buffer (and its seat to a new prompt) without a 10 ms lag.
+void Loop::idle() {
+    const auto t0 = Clock::now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(scoring_.empty() ? 10 : 2));
+    collect_rewards();
+    add_seconds(stats_.idle_s, seconds_since(t0));
+    metrics_.idle(seconds_since(t0));
+}
+
+void Loop::run() {
+    load_weights(0);
+    gen_ = std::make_unique<Generator>(model_, gen_opt_);
+    gen_->set_policy_version(version_);
+    resume_partials();
+
+    while (!stop_) {
+        if (segmented_) {
+            if (gen_->round_done()) round_boundary();
+        } else {
+            // Async: pick up a new version between steps, without draining (interruptible generation).
+            if (async_ && Clock::now() - last_poll_ > std::chrono::milliseconds(20)) poll_weights();
+            if (request_prompts() > 0) save_partials();
+        }
+        stats_.groups_in_flight = static_cast<int64_t>(pending_.size());
+        metrics_.groups_in_flight(static_cast<int>(pending_.size()));
+        if (gen_->round_done()) {
+            // pending_ holds the groups still being scored too: done only when every reward is back.
+            if (finished_ && pending_.empty()) break;
+            idle();
+            continue;
+        }
+        step();
+    }
+    // Stopped (or done): the rewards out are awaited, a reward hung past its own limit is cancelled
+    // (its samples score as errors), so that every finished sample is scored before the save.
+    rewards_.close(cfg_.reward.timeout_s + 1.0);
+    collect_rewards();
+    stats_.groups_in_flight = static_cast<int64_t>(pending_.size());
+    metrics_.groups_in_flight(static_cast<int>(pending_.size()));
+    // Save what is in flight, as it stands, for the next run. The buffer may be going down too; the
+    // last successful save is then what the next run finds.
+    save_partials();
+}
 
 }  // namespace
 
@@ -40,160 +546,7 @@ RolloutWorker::RolloutWorker(const JobContext& ctx, std::string worker_id, Rollo
     : ctx_(ctx), id_(std::move(worker_id)), ep_(std::move(endpoints)) {}
 
 void RolloutWorker::run(const std::atomic<bool>& stop) {
-    const JobConfig& cfg = ctx_.cfg;
-    ZmqContext zctx;
-    RequestClient scheduler(zctx, ep_.scheduler, ctx_.job_id);
-    BufferClient buffer(zctx, ep_.buffer, ctx_.job_id);
-    WeightSubscriber weights(ctx_.job_id, ep_.weights);
-    RolloutMetrics metrics(ctx_.job_id, id_);  // Prometheus series of this worker
-
-    Model model(ctx_.model_config());
-    WeightBlob blob;
-    int64_t version = -1;
-    // Copies a fetched version into the engine's weights. Only called between generator steps, so a
-    // version switch is atomic for the decoder; in-flight sequences either keep their KV (stale
-    // prefix) or recompute it under the new weights at their next step.
-    Generator* gen_ptr = nullptr;
-    auto adopt = [&] {
-        STRIDE_CHECK(blob.bytes.size() == model.data.size() * sizeof(float),
-                     "rollout " + id_ + ": weight blob of " + std::to_string(blob.bytes.size()) +
-                         " bytes does not match the model (" + std::to_string(model.data.size() * 4) + ")");
-        std::memcpy(model.data.data(), blob.bytes.data(), blob.bytes.size());
-        version = blob.version;
-        ++stats_.weight_updates;
-        metrics.weights_loaded(version);
-        if (gen_ptr) {
-            if (cfg.rollout.kv_on_update == "recompute") gen_ptr->drop_kv();
-            gen_ptr->set_policy_version(version);
-        }
-    };
-    auto load_weights = [&](int64_t at_least) {
-        // Blocks until the publisher holds a version >= at_least (or stop).
-        while (!stop && version < at_least) {
-            if (weights.fetch_if_newer(version, 5000, blob, &metrics.fetch)) adopt();
-            else if (version < at_least) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-    };
-    load_weights(0);
-
-    GeneratorOptions go;
-    go.max_running = cfg.rollout.max_batch_seqs;
-    go.max_batch_tokens = std::max(2048, go.max_running);
-    go.block_size = cfg.rollout.block_size;
-    if (cfg.rollout.kv_blocks > 0) go.kv_blocks = cfg.rollout.kv_blocks;
-    Generator gen(model, go);
-    gen.set_policy_version(version);
-    gen_ptr = &gen;
-    const bool async = cfg.rollout.mode == "async";
-    auto last_poll = Clock::now();
-
-    std::map<uint64_t, PendingGroup> pending;  // by request id
-    uint64_t next_request = 0;
-    bool finished = false;
-    const int n = cfg.rollout.n;
-    while (!stop) {
-        // Ask for prompts while the engine has room for another group of n sequences.
-        if (!finished && gen.num_waiting() == 0 && gen.num_running() + n <= go.max_running) {
-            const uint32_t room = static_cast<uint32_t>((go.max_running - gen.num_running()) / n);
-            v1::Envelope req = make_envelope(ctx_.job_id);
-            req.mutable_prompt_request()->set_worker_id(id_);
-            req.mutable_prompt_request()->set_max_prompts(room);
-            req.mutable_prompt_request()->set_policy_version(version);
-            auto reply = scheduler.call(req, 5000);
-            if (reply && reply->has_prompt_batch()) {
-                const v1::PromptBatch& pb = reply->prompt_batch();
-                finished = pb.finished();
-                metrics.prompts_received(pb.prompts_size());
-                if (pb.prompts_size() > 0) {
-                    // Sync: weights switch only when nothing is in flight. Async: the gate may
-                    // require a newer version than this worker holds; fetch it before generating.
-                    if (pending.empty() || async) load_weights(pb.min_policy_version());
-                    for (const v1::Prompt& p : pb.prompts()) {
-                        GenerationRequest r;
-                        r.id = next_request++;
-                        r.prompt.assign(p.token_ids().begin(), p.token_ids().end());
-                        r.max_new_tokens = cfg.rollout.max_tokens;
-                        r.stop_tokens = ctx_.stop_tokens;
-                        r.sampling.temperature = static_cast<float>(cfg.rollout.temperature);
-                        r.sampling.top_p = static_cast<float>(cfg.rollout.top_p);
-                        r.sampling.top_k = std::max(0, cfg.rollout.top_k);
-                        // Seeded by (job seed, prompt number): reruns of a job draw the same samples.
-                        r.sampling.seed = static_cast<uint64_t>(cfg.seed) * 0x9E3779B97F4A7C15ull +
-                                          std::hash<std::string>{}(p.prompt_id());
-                        r.n = n;
-                        gen.add(r);
-                        pending[r.id] = PendingGroup{p, version, Clock::now(), {}};
-                    }
-                }
-            } else if (reply && reply->has_error()) {
-                throw Error("rollout " + id_ + ": scheduler refused: " + reply->error().message());
-            }
-        }
-        if (gen.done()) {
-            if (finished && pending.empty()) break;
-            const auto t0 = Clock::now();
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            add_seconds(stats_.idle_s, seconds_since(t0));
-            continue;
-        }
-        // Async: pick up a new version between steps, without draining (interruptible generation).
-        if (async && Clock::now() - last_poll > std::chrono::milliseconds(20)) {
-            last_poll = Clock::now();
-            if (weights.fetch_if_newer(version, 1000, blob, &metrics.fetch)) adopt();
-        }
-        const auto t0 = Clock::now();
-        std::vector<GeneratedSequence> out = gen.step();
-        metrics.engine_stepped(gen);
-        for (GeneratedSequence& s : out) {
-            PendingGroup& g = pending.at(s.request_id);
-            const auto rt0 = Clock::now();
-            RewardInput in;
-            in.prompt = g.prompt.text();
-            in.response = response_text(ctx_.tokenizer, s.tokens, ctx_.stop_tokens);
-            in.answer = g.prompt.label();
-            in.response_tokens = static_cast<int>(s.tokens.size());
-            in.truncated = s.reason == FinishReason::length;
-            RewardResult rr = ctx_.reward->score(in);
-            metrics.reward_scored(rr.status, seconds_since(rt0));
-
-            v1::Sample smp;
-            smp.set_sample_id(g.prompt.group_id() + "/" + std::to_string(s.sample_index));
-            smp.set_prompt_id(g.prompt.prompt_id());
-            smp.set_group_id(g.prompt.group_id());
-            smp.set_index_in_group(s.sample_index);
-            smp.set_group_size(n);
-            *smp.mutable_prompt_token_ids() = g.prompt.token_ids();
-            smp.mutable_response_token_ids()->Add(s.tokens.begin(), s.tokens.end());
-            smp.mutable_behaviour_logprob()->Add(s.logprobs.begin(), s.logprobs.end());
-            smp.mutable_token_version()->Add(s.versions.begin(), s.versions.end());
-            smp.set_policy_version(s.versions.empty() ? g.version : s.versions.front());
-            smp.set_finish_reason(s.reason == FinishReason::stop ? v1::FINISH_REASON_STOP : v1::FINISH_REASON_LENGTH);
-            smp.set_reward(static_cast<float>(rr.score));
-            static const v1::RewardStatus kStatus[] = {v1::REWARD_STATUS_OK, v1::REWARD_STATUS_ERROR,
-                                                       v1::REWARD_STATUS_TIMEOUT, v1::REWARD_STATUS_UNPARSEABLE};
-            smp.set_reward_status(kStatus[static_cast<int>(rr.status)]);
-            smp.set_reward_detail(rr.detail);
-            smp.mutable_timing()->set_generate_ms(std::chrono::duration<double, std::milli>(rt0 - g.started).count());
-            smp.mutable_timing()->set_reward_ms(std::chrono::duration<double, std::milli>(Clock::now() - rt0).count());
-            smp.set_rollout_worker_id(id_);
-            smp.set_segment_count(1);
-            smp.add_segment_starts(0);
-            smp.set_label(g.prompt.label());
-            (*smp.mutable_metadata())["correct"] = rr.correct ? "1" : "0";
-            stats_.tokens += static_cast<int64_t>(s.tokens.size());
-            ++stats_.samples;
-            metrics.sample_finished(std::chrono::duration<double>(rt0 - g.started).count(), s.tokens.size());
-            g.done.push_back(std::move(smp));
-            if (static_cast<int>(g.done.size()) == n) {
-                buffer.put(g.done);  // returns once the whole group is durable
-                ++stats_.groups;
-                metrics.group_put();
-                pending.erase(s.request_id);
-            }
-        }
-        add_seconds(stats_.busy_s, seconds_since(t0));
-        metrics.busy(seconds_since(t0));
-    }
+    Loop(ctx_, id_, ep_, stats_, stop, round_hook_).run();
 }
 
 }  // namespace stride

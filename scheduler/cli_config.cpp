@@ -29,7 +29,9 @@ int config(int argc, char** argv) {
     if (sub == "check" && argc >= 2) {
         std::vector<std::string> overrides(argv + 2, argv + argc);
         JobConfig cfg = load_job_config(argv[1], overrides);
-        make_base_reward(cfg.reward.fn);  // the reward name is known to the reward library, not to common/
+        // The reward spec is known to the reward library, not to common/: build it as the job would
+        // (a plug-in loads, code_exec probes its sandbox under reward.code_exec_isolation).
+        make_reward(reward_spec_from_config(cfg));
         // Read the data now, so a bad line is reported before anything starts.
         DatasetSplit split = load_job_datasets(cfg);
         std::fputs(dump_job_config(cfg).c_str(), stdout);

@@ -12,14 +12,16 @@ namespace stride::cli {
 namespace {
 
 const char* kDataUsage =
-    "usage: stride data gen --task arith|collatz --n N [--seed S] [--digits D] [--op add|mul] [--out FILE]\n"
+    "usage: stride data gen --task arith|collatz|countdown --n N [--seed S] [--digits D] [--op add|mul]\n"
+    "                       [--max-len K] [--out FILE]\n"
     "       stride data gen --spec 'gen:arith?n=N&seed=S' [--out FILE]\n"
     "  arith:   prompt \"321+540=\" (operands zero-padded to D digits, lowest digit first), answer \"861\"\n"
     "  collatz: prompt \"Print the Collatz trajectory of 6.\", answer \"6 3 10 5 16 8 4 2 1\"\n"
+    "  countdown: prompt \"937-935=\", answer \"937 936 935\"; lengths up to K numbers, P(k) ~ k^-1.5\n"
     "  --out -  (the default) writes to stdout\n";
 
 int data_gen(int argc, char** argv) {
-    Args args(argc, argv, {"task", "n", "seed", "digits", "op", "out", "spec"}, {"help"});
+    Args args(argc, argv, {"task", "n", "seed", "digits", "op", "max-len", "out", "spec"}, {"help"});
     if (args.has("help")) {
         std::fputs(kDataUsage, stdout);
         return 0;
@@ -27,7 +29,7 @@ int data_gen(int argc, char** argv) {
     GenSpec spec;
     if (args.has("spec")) {
         STRIDE_CHECK(!args.has("task") && !args.has("n") && !args.has("seed") && !args.has("digits") &&
-                         !args.has("op"),
+                         !args.has("op") && !args.has("max-len"),
                      "--spec already says task, n, seed, digits and op");
         spec = parse_gen_spec(args.get("spec"));
     } else {
@@ -37,6 +39,9 @@ int data_gen(int argc, char** argv) {
         spec.seed = args.get_u64("seed", spec.seed);
         spec.digits = args.get_int("digits", spec.digits);
         spec.op = args.get("op", spec.op);
+        spec.max_len = args.get_int("max-len", spec.max_len);
+        STRIDE_CHECK(spec.task == "countdown" || !args.has("max-len"),
+                     "--max-len applies to --task countdown only");
         STRIDE_CHECK(spec.task == "arith" || !args.has("op"), "--op applies to --task arith only");
         check_gen_spec(spec);
     }

@@ -18,9 +18,11 @@ namespace {
 using nlohmann::json;
 
 const char* kRewardUsage =
-    "usage: stride reward score --fn NAME|plugin:path/lib.so[:prefix]|python:file.py:function [--timeout-s T] [--workers N]\n"
+    "usage: stride reward score --fn NAME|plugin:path/lib.so[:prefix]|python:file.py:function [--timeout-s "
+    "T] [--workers N]\n"
     "                           [--memory-mb M] [--correct C] [--incorrect I] < in.jsonl > out.jsonl\n"
-    "  reads {\"prompt\": ..., \"response\": ..., \"label\": ...} per line (\"answer\" works for label)\n"
+    "  reads {\"prompt\": ..., \"response\": ..., \"label\": ...} per line (\"answer\" works for label;\n"
+    "  optional \"data_source\" and \"extra_info\" {...} reach plug-ins and verl functions)\n"
     "  writes {\"score\": ..., \"status\": ok|error|timeout|unparseable, \"detail\": ..., \"correct\": "
     "...}\n";
 
@@ -56,6 +58,9 @@ int reward_score(int argc, char** argv) {
             ri.prompt = text_field(in, "prompt");
             ri.response = text_field(in, "response");
             ri.answer = text_field(in, "label", "answer");
+            ri.data_source = text_field(in, "data_source");  // verl's per-row keys, for its functions
+            if (in.contains("extra_info") && in["extra_info"].is_object())
+                ri.extra_info_json = in["extra_info"].dump();
             RewardResult r = fn->score(ri);
             out = {{"score", r.score},
                    {"status", reward_status_name(r.status)},
@@ -74,12 +79,11 @@ int reward_score(int argc, char** argv) {
 }
 
 int reward_worker(int argc, char** argv) {
-    Args args(argc, argv, {"fd", "plugin", "prefix", "memory-mb", "config"});
+    Args args(argc, argv, {"connect", "plugin", "prefix", "memory-mb"});
     PluginSpec spec;
     spec.path = args.get("plugin");
     spec.prefix = args.get("prefix", spec.prefix);
-    return run_reward_worker(args.get_int("fd"), spec, static_cast<int64_t>(args.get_u64("memory-mb", 0)),
-                             args.get("config", "{}"));
+    return run_reward_worker(args.get("connect"), spec, static_cast<int64_t>(args.get_u64("memory-mb", 0)));
 }
 
 }  // namespace

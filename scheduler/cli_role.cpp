@@ -8,8 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +17,7 @@
 #include "buffer/buffer_server.h"
 #include "common/base/error.h"
 #include "common/log.h"
+#include "common/role_placement.h"
 #include "rollout/rollout_worker.h"
 #include "scheduler/cli_commands.h"
 #include "scheduler/job_metrics.h"
@@ -28,7 +29,9 @@ namespace stride::cli {
 namespace {
 
 std::atomic<bool> g_role_stop{false};
-void on_role_signal(int) { g_role_stop = true; }
+void on_role_signal(int) {
+    g_role_stop = true;
+}
 
 void wait_for_stop() {
     while (!g_role_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -37,25 +40,34 @@ void wait_for_stop() {
 }  // namespace
 
 int role(int argc, char** argv) {
-    if (argc < 1) throw Error("usage: stride role buffer|trainer|rollout|scheduler --config FILE [--worker I] [key=value ...]");
+    if (argc < 1)
+        throw Error(
+            "usage: stride role buffer|trainer|rollout|scheduler --config FILE [--worker I] [key=value ...]");
     const std::string name = argv[0];
     std::string config_path;
     int worker = 0;
     std::vector<std::string> overrides;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--config" && i + 1 < argc) config_path = argv[++i];
-        else if (a == "--worker" && i + 1 < argc) worker = std::stoi(argv[++i]);
-        else if (a.find('=') != std::string::npos && a.rfind("--", 0) != 0) overrides.push_back(a);
-        else throw Error("role: unexpected argument '" + a + "'");
+        if (a == "--config" && i + 1 < argc)
+            config_path = argv[++i];
+        else if (a == "--worker" && i + 1 < argc)
+            worker = std::stoi(argv[++i]);
+        else if (a.find('=') != std::string::npos && a.rfind("--", 0) != 0)
+            overrides.push_back(a);
+        else
+            throw Error("role: unexpected argument '" + a + "'");
     }
     STRIDE_CHECK(!config_path.empty(), "role: --config FILE is required");
     std::signal(SIGINT, on_role_signal);
     std::signal(SIGTERM, on_role_signal);
     const JobConfig cfg = load_job_config(config_path, overrides);
     const std::string role_name = name == "rollout" ? "rollout-" + std::to_string(worker) : name;
+    // Before any thread starts, so that every thread of this process inherits the role's CPUs.
+    const std::string placement = apply_role_placement(cfg, name, worker);
     std::filesystem::create_directories(cfg.run_path() + "/logs");
     init_logging(role_name, cfg.log.level, cfg.log.json, cfg.run_path() + "/logs/" + role_name + ".log");
+    spdlog::info("placement {}", placement);
     const auto metrics_server = start_role_metrics(cfg, name, worker);  // /metrics when metrics.port > 0
     const JobEndpoints ep = process_endpoints(cfg);
     JobContext ctx = make_job_context(cfg);
@@ -71,8 +83,8 @@ int role(int argc, char** argv) {
         StartingPolicy p = starting_policy(ctx, SftMode::load, g_role_stop);
         TrainerRole trainer(ctx, std::move(*p.model), p.state, std::move(p.adam), ep.buffer, ep.weights);
         trainer.run(g_role_stop, [](const TrainerProgress& pr) {
-            std::fprintf(stderr, "[step %lld/%d] reward %.3f%s tokens/s %.0f step %.2fs\n", static_cast<long long>(pr.step),
-                         pr.total_steps, pr.reward_mean,
+            std::fprintf(stderr, "[step %lld/%d] reward %.3f%s tokens/s %.0f step %.2fs\n",
+                         static_cast<long long>(pr.step), pr.total_steps, pr.reward_mean,
                          pr.eval_accuracy >= 0 ? (" eval " + std::to_string(pr.eval_accuracy)).c_str() : "",
                          pr.tokens_per_s, pr.step_s);
         });

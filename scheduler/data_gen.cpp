@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -52,6 +53,12 @@ std::vector<uint64_t> distinct_ids(uint64_t n, uint64_t space, SplitMix64& rng) 
     return ids;
 }
 
+uint64_t pow10_u64(int d) {
+    uint64_t v = 1;
+    for (int i = 0; i < d; ++i) v *= 10;
+    return v;
+}
+
 std::string padded_reversed(uint64_t v, int digits) {
     std::string s = fmt::format("{:0{}}", v, digits);
     std::reverse(s.begin(), s.end());
@@ -89,8 +96,55 @@ std::string collatz_prompt(uint64_t n) {
     return fmt::format("Print the Collatz trajectory of {}.", n);
 }
 
+std::string countdown_prompt(uint64_t start, uint64_t stop) {
+    return fmt::format("{}-{}=", start, stop);
+}
+
+std::string countdown_answer(uint64_t start, uint64_t stop) {
+    std::string s;
+    for (uint64_t v = start;; --v) {
+        s += std::to_string(v);
+        if (v == stop) break;
+        s += ' ';
+    }
+    return s;
+}
+
+namespace {
+
+// Countdown lengths k in [1, K] with P(k) proportional to k^-1.5 (inverse CDF of the continuous
+// power law, floored): about 40% of answers are one number, the mean is ~6 numbers for K = 64, and
+// 4% are 32 or longer, so a batch of 32 prompts almost always holds one that is 5x the mean.
+std::vector<Example> countdown_examples(const GenSpec& spec, SplitMix64& rng) {
+    const double K = spec.max_len;
+    const uint64_t starts = pow10_u64(spec.digits) - 1;  // start values 1 .. 10^digits - 1
+    std::unordered_set<uint64_t> seen;
+    std::vector<Example> out;
+    while (out.size() < static_cast<size_t>(spec.n)) {
+        const double u = (rng.next() >> 11) * 0x1.0p-53;  // [0, 1)
+        // x^-1.5 on [1, K+1): F^-1(u) = (1 - u (1 - (K+1)^-0.5))^-2.
+        const double x = std::pow(1.0 - u * (1.0 - 1.0 / std::sqrt(K + 1)), -2.0);
+        const uint64_t k = std::min<uint64_t>(static_cast<uint64_t>(x), spec.max_len);
+        if (k > starts) continue;
+        const uint64_t start = k + rng.below(starts - k + 1);  // start - k + 1 >= 1
+        if (!seen.insert(start * 1024 + k).second) continue;
+        Example ex;
+        ex.where = fmt::format("gen:countdown#{}", out.size());
+        ex.prompt = countdown_prompt(start, start - k + 1);
+        ex.answer = countdown_answer(start, start - k + 1);
+        out.push_back(std::move(ex));
+    }
+    return out;
+}
+
+}  // namespace
+
 std::vector<Example> generate_examples(const GenSpec& spec) {
     check_gen_spec(spec);
+    if (spec.task == "countdown") {
+        SplitMix64 rng{spec.seed * 0x2545F4914F6CDD1Dull + 3};
+        return countdown_examples(spec, rng);
+    }
     // Mix the task into the seed so that arith and collatz sets with one seed are unrelated.
     SplitMix64 rng{spec.seed * 0x2545F4914F6CDD1Dull + (spec.task == "arith" ? 1 : 2)};
     std::vector<uint64_t> ids = distinct_ids(static_cast<uint64_t>(spec.n), gen_spec_space(spec), rng);

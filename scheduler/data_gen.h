@@ -6,6 +6,10 @@
 //            quickstart prototype stalled at 9% accuracy. op=mul writes "aaa*bbb=".
 //   collatz  "Print the Collatz trajectory of 6." -> "6 3 10 5 16 8 4 2 1". Trajectory lengths are
 //            naturally long-tailed, which exercises segment rollout and stragglers.
+//   countdown "937-930=" -> "937 936 935 934 933 932 931 930": count down from the first number to
+//            the second. Lengths (numbers in the answer) follow a heavy tail, P(k) ~ k^-1.5 up to
+//            max_len, and are set by the prompt: the long-tailed workload of the async benchmark,
+//            learnable by a tiny model (each number is the previous one minus one).
 //
 // Deterministic for a seed on every platform (own generator, no std distributions), and no problem
 // repeats within one generated set, so a held-out split of it is truly held out.
@@ -25,6 +29,8 @@ std::string reversed_digits(uint64_t v);  // 168 -> "861"
 std::string arith_prompt(uint64_t a, uint64_t b, int digits, const std::string& op);
 std::vector<uint64_t> collatz_trajectory(uint64_t n);  // n, f(n), ..., 1
 std::string collatz_prompt(uint64_t n);
+std::string countdown_prompt(uint64_t start, uint64_t stop);  // "937-930="
+std::string countdown_answer(uint64_t start, uint64_t stop);  // "937 936 ... 930"
 
 // {"prompt": ..., "answer": ...} per line. path "-" writes to stdout.
 void write_jsonl_dataset(const std::vector<Example>& examples, const std::string& path);

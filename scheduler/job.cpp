@@ -14,7 +14,9 @@
 
 #include "buffer/buffer_server.h"
 #include "common/base/error.h"
+#include "common/base/placement.h"
 #include "common/log.h"
+#include "common/role_placement.h"
 #include "rollout/rollout_worker.h"
 #include "scheduler/job_metrics.h"
 #include "scheduler/roles.h"
@@ -30,7 +32,7 @@ using Clock = std::chrono::steady_clock;
 
 // One line per step; rewritten in place on a terminal, appended otherwise.
 class Progress {
-public:
+   public:
     explicit Progress(int total) : total_(total), tty_(isatty(STDERR_FILENO)), t0_(Clock::now()) {}
     void update(const TrainerProgress& p) {
         const double secs = std::chrono::duration<double>(Clock::now() - t0_).count();
@@ -44,7 +46,7 @@ public:
         std::fflush(stderr);
     }
 
-private:
+   private:
     int total_;
     bool tty_;
     Clock::time_point t0_;
@@ -56,10 +58,18 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
     const JobConfig& cfg = ctx.cfg;
     const JobEndpoints ep = thread_endpoints(cfg);
     BufferServer buffer(buffer_server_config(ctx, ep.buffer));
-    buffer.start();
-    TrainerRole trainer(ctx, std::move(*policy.model), policy.state, std::move(policy.adam), buffer.endpoint(),
-                        ep.weights);
-    PromptDispatcher dispatcher(ctx, ep.scheduler, trainer.weights_endpoint(), dispatcher_options(cfg, policy.state));
+    {
+        // The buffer's threads inherit the mask of the thread that starts them.
+        const std::vector<int> everywhere = allowed_cpus();
+        if (!role_cpus(cfg, "buffer", 0).empty())
+            spdlog::info("placement {}", apply_role_placement(cfg, "buffer", 0));
+        buffer.start();
+        if (!role_cpus(cfg, "buffer", 0).empty()) pin_current_thread(everywhere);
+    }
+    TrainerRole trainer(ctx, std::move(*policy.model), policy.state, std::move(policy.adam),
+                        buffer.endpoint(), ep.weights);
+    PromptDispatcher dispatcher(ctx, ep.scheduler, trainer.weights_endpoint(),
+                                dispatcher_options(cfg, policy.state));
 
     std::atomic<bool> roles_stop{false}, trainer_stop{false};
     std::atomic<int> failures{0};
@@ -71,6 +81,7 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
             RolloutEndpoints{dispatcher.endpoint(), buffer.endpoint(), trainer.weights_endpoint()}));
         threads.emplace_back([&, i] {
             try {
+                spdlog::info("placement {}", apply_role_placement(cfg, "rollout", i));
                 workers[i]->run(roles_stop);
             } catch (const std::exception& e) {
                 spdlog::error("rollout-{} failed: {}", i, e.what());
@@ -89,6 +100,7 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
     const auto t0 = Clock::now();
     int rc = 0;
     try {
+        spdlog::info("placement {}", apply_role_placement(cfg, "trainer", 0));
         trainer.run(trainer_stop, [&](const TrainerProgress& p) { progress.update(p); });
     } catch (const std::exception& e) {
         spdlog::error("trainer failed: {}", e.what());
@@ -102,9 +114,27 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
     const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
     double rollout_busy = 0;
     for (auto& w : workers) rollout_busy += w->stats().busy_s;
-    std::printf("time: %.1f s; busy share of wall time: trainer %.0f%%, rollout %.0f%% (mean of %d workers)\n", wall,
-                100.0 * trainer.busy_seconds() / wall, 100.0 * rollout_busy / std::max(1, cfg.rollout.workers) / wall,
-                cfg.rollout.workers);
+    std::printf(
+        "time: %.1f s; busy share of wall time: trainer %.0f%%, rollout %.0f%% (mean of %d workers)\n", wall,
+        100.0 * trainer.busy_seconds() / wall, 100.0 * rollout_busy / std::max(1, cfg.rollout.workers) / wall,
+        cfg.rollout.workers);
+    // The same numbers for scripts (bench/e2e/bench_async.cpp), in the run directory.
+    double engine_steps = 0, batch_seqs = 0, rollout_idle = 0;
+    for (auto& w : workers) {
+        engine_steps += w->stats().engine_steps;
+        batch_seqs += w->stats().batch_seqs;
+        rollout_idle += w->stats().idle_s;
+    }
+    std::ofstream(cfg.run_path() + "/run_summary.json")
+        << nlohmann::json{{"wall_s", wall},
+                          {"trainer_busy_s", trainer.busy_seconds()},
+                          {"rollout_busy_s", rollout_busy},
+                          {"rollout_idle_s", rollout_idle},
+                          {"rollout_workers", cfg.rollout.workers},
+                          {"engine_steps", engine_steps},
+                          {"mean_batch_seqs", engine_steps > 0 ? batch_seqs / engine_steps : 0.0}}
+               .dump()
+        << "\n";
     if (failures > 0) rc = 1;
     return rc;
 }
@@ -120,7 +150,8 @@ pid_t spawn_role(const std::string& config_path, const std::string& role, int wo
     pid_t pid = fork();
     STRIDE_CHECK(pid >= 0, "launcher: fork failed");
     if (pid == 0) {
-        execl(self, self, "role", role.c_str(), "--config", config_path.c_str(), "--worker", w.c_str(), (char*)nullptr);
+        execl(self, self, "role", role.c_str(), "--config", config_path.c_str(), "--worker", w.c_str(),
+              (char*)nullptr);
         _exit(127);
     }
     return pid;
@@ -140,7 +171,8 @@ int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std
     std::vector<Child> children;
     children.push_back({"buffer", 0, spawn_role(config_path, "buffer", 0)});
     children.push_back({"trainer", 0, spawn_role(config_path, "trainer", 0)});
-    for (int i = 0; i < cfg.rollout.workers; ++i) children.push_back({"rollout", i, spawn_role(config_path, "rollout", i)});
+    for (int i = 0; i < cfg.rollout.workers; ++i)
+        children.push_back({"rollout", i, spawn_role(config_path, "rollout", i)});
     for (const Child& c : children) std::printf("role %s-%d: pid %d\n", c.role.c_str(), c.worker, c.pid);
     std::fflush(stdout);
 
@@ -160,7 +192,9 @@ int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std
             trainer_status = status;
         } else if (pid > 0) {
             for (const Child& c : children)
-                if (c.pid == pid) spdlog::error("role {}-{} (pid {}) exited early with status {}", c.role, c.worker, pid, status);
+                if (c.pid == pid)
+                    spdlog::error("role {}-{} (pid {}) exited early with status {}", c.role, c.worker, pid,
+                                  status);
             if (!stop_sent) {  // a dead role stops the job; the trainer checkpoints on the way out
                 kill(trainer, SIGTERM);
                 stop_sent = true;
@@ -190,8 +224,8 @@ void print_eval_summary(const std::string& jsonl) {
         last = j["eval/accuracy"].get<double>(), last_step = j.value("step", 0L);
     }
     if (first >= 0)
-        std::printf("eval accuracy: %.3f (step %ld) -> %.3f (step %ld), %+.3f\n", first, first_step, last, last_step,
-                    last - first);
+        std::printf("eval accuracy: %.3f (step %ld) -> %.3f (step %ld), %+.3f\n", first, first_step, last,
+                    last_step, last - first);
 }
 
 }  // namespace
@@ -207,9 +241,11 @@ int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
     }
     JobContext ctx = make_job_context(cfg);
     const ModelConfig mc = ctx.model_config();
-    spdlog::info("job '{}': {} train prompts, {} eval prompts, model {} ({} layers, hidden {}), launcher {}, run dir {}",
-                 cfg.name, ctx.train.size(), ctx.eval.size(), arch_name(mc.arch), mc.layers, mc.hidden, cfg.launcher,
-                 run);
+    spdlog::info(
+        "job '{}': {} train prompts, {} eval prompts, model {} ({} layers, hidden {}), launcher {}, run dir "
+        "{}",
+        cfg.name, ctx.train.size(), ctx.eval.size(), arch_name(mc.arch), mc.layers, mc.hidden, cfg.launcher,
+        run);
 
     StartingPolicy policy = starting_policy(ctx, SftMode::run, stop);
     // A fresh run (resume: off, or nothing to resume) starts over in its directory: metrics.jsonl,
@@ -225,7 +261,8 @@ int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
         spdlog::info("nothing to do: {} of {} steps already done", policy.state.step, cfg.trainer.steps);
         return 0;
     }
-    int rc = cfg.launcher == "processes" ? run_processes(ctx, policy, stop) : run_threads(ctx, std::move(policy), stop);
+    int rc = cfg.launcher == "processes" ? run_processes(ctx, policy, stop)
+                                         : run_threads(ctx, std::move(policy), stop);
     print_eval_summary(metrics_jsonl_path(cfg));
     std::printf("metrics: %s\n", metrics_jsonl_path(cfg).c_str());
     if (stop && rc == 0) rc = 130;

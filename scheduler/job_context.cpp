@@ -42,7 +42,8 @@ ModelConfig JobContext::model_config() const {
 JobContext make_job_context(const JobConfig& cfg) {
     std::string tok_path = cfg.tokenizer;
     if (tok_path.empty()) {
-        STRIDE_CHECK(!cfg.model.path.empty(), "tokenizer: not set, and model.path is empty (nowhere to find tokenizer.json)");
+        STRIDE_CHECK(!cfg.model.path.empty(),
+                     "tokenizer: not set, and model.path is empty (nowhere to find tokenizer.json)");
         tok_path = cfg.model.path + "/tokenizer.json";
     }
     STRIDE_CHECK(std::filesystem::exists(tok_path), "tokenizer: file not found: " + tok_path);
@@ -53,8 +54,12 @@ JobContext make_job_context(const JobConfig& cfg) {
 
     DatasetSplit split = load_job_datasets(cfg);
     STRIDE_CHECK(!split.train.empty(), "data.train: no training prompts");
-    for (const Example& e : split.train) ctx.train.push_back({ctx.tokenizer.encode(e.prompt), e.prompt, e.answer});
-    for (const Example& e : split.eval) ctx.eval.push_back({ctx.tokenizer.encode(e.prompt), e.prompt, e.answer});
+    for (const Example& e : split.train)
+        ctx.train.push_back(
+            {ctx.tokenizer.encode(e.prompt), e.prompt, e.answer, e.data_source, e.extra_info_json});
+    for (const Example& e : split.eval)
+        ctx.eval.push_back(
+            {ctx.tokenizer.encode(e.prompt), e.prompt, e.answer, e.data_source, e.extra_info_json});
     for (const auto& p : ctx.train) STRIDE_CHECK(!p.ids.empty(), "data.train: a prompt tokenizes to nothing");
     return ctx;
 }

@@ -19,6 +19,8 @@ struct TokenizedPrompt {
     std::vector<int> ids;
     std::string text;
     std::string answer;
+    std::string data_source;      // from the dataset row (Example), for the reward; "" if none
+    std::string extra_info_json;  // likewise: a JSON object, or ""
 };
 
 struct JobContext {

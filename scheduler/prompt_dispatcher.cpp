@@ -11,8 +11,12 @@ namespace stride {
 
 PromptDispatcher::PromptDispatcher(const JobContext& ctx, const std::string& bind_endpoint,
                                    const std::string& weights_endpoint, const DispatcherOptions& opt)
-    : ctx_(ctx), opt_(opt), sock_(zctx_, bind_endpoint, 1 << 20), endpoint_(sock_.endpoint()),
-      versions_(ctx.job_id, weights_endpoint), cursor_(opt.start_prompt) {
+    : ctx_(ctx),
+      opt_(opt),
+      sock_(zctx_, bind_endpoint, 1 << 20),
+      endpoint_(sock_.endpoint()),
+      versions_(ctx.job_id, weights_endpoint),
+      cursor_(opt.start_prompt) {
     STRIDE_CHECK(opt_.prompts_per_step > 0, "trainer.prompts_per_step must be > 0");
     thread_ = std::thread([this] { serve(); });
 }
@@ -44,6 +48,9 @@ v1::Prompt PromptDispatcher::prompt_at(int64_t p) {
     out.mutable_token_ids()->Add(tp.ids.begin(), tp.ids.end());
     out.set_text(tp.text);
     out.set_label(tp.answer);
+    // verl's per-row keys, for the reward the rollout worker calls (RewardInput).
+    if (!tp.data_source.empty()) (*out.mutable_metadata())["data_source"] = tp.data_source;
+    if (!tp.extra_info_json.empty()) (*out.mutable_metadata())["extra_info"] = tp.extra_info_json;
     out.set_dataset_index(order[pos]);
     out.set_epoch(static_cast<uint32_t>(epoch));
     return out;
@@ -53,7 +60,7 @@ void PromptDispatcher::serve() {
     using Clock = std::chrono::steady_clock;
     int64_t version = -1;
     auto version_checked = Clock::now() - std::chrono::seconds(1);
-    const int64_t total = static_cast<int64_t>(opt_.total_steps) * opt_.prompts_per_step;
+    const int64_t scheduled = static_cast<int64_t>(opt_.total_steps) * opt_.prompts_per_step;
     while (!stop_) {
         auto req = sock_.recv(50);
         if (!req) continue;
@@ -61,31 +68,59 @@ void PromptDispatcher::serve() {
         EnvelopeCheck check = decode_envelope(req->payload, ctx_.job_id, &in);
         if (!check.ok() || !in.has_prompt_request()) {
             ++rejected_;
-            sock_.reply(*req, encode_envelope(make_error(ctx_.job_id, check.ok() ? v1::ERROR_CODE_UNKNOWN_BODY : check.code,
-                                                         check.ok() ? "the scheduler serves PromptRequest" : check.message)));
+            sock_.reply(*req, encode_envelope(make_error(
+                                  ctx_.job_id, check.ok() ? v1::ERROR_CODE_UNKNOWN_BODY : check.code,
+                                  check.ok() ? "the scheduler serves PromptRequest" : check.message)));
             continue;
         }
         // The trainer's version changes once per step; asking the publisher at most every 20 ms
         // keeps the gate fresh without a round trip per request.
         if (Clock::now() - version_checked > std::chrono::milliseconds(20)) {
-            if (auto u = versions_.latest(1000)) version = u->version();
+            if (auto u = versions_.latest(1000)) {
+                version = u->version();
+                if (opt_.dynamic_sampling) extra_ = std::max<int64_t>(extra_, u->extra_prompts());
+            }
             version_checked = Clock::now();
         }
+        // What each worker has in flight: its own report, lowered below by what we hand it now
+        // (its next request reports those too).
+        const v1::PromptRequest& pr = in.prompt_request();
+        if (pr.has_oldest_inflight_version())
+            inflight_oldest_[pr.worker_id()] = pr.oldest_inflight_version();
+        else
+            inflight_oldest_.erase(pr.worker_id());
+        int64_t oldest_inflight = version;
+        for (const auto& [worker, v] : inflight_oldest_) oldest_inflight = std::min(oldest_inflight, v);
         v1::Envelope out = make_envelope(ctx_.job_id);
         v1::PromptBatch* batch = out.mutable_prompt_batch();
         int64_t cursor = cursor_;
-        if (cursor >= total) {
+        const int64_t extra = extra_;
+        const int64_t total = scheduled + extra;
+        if (opt_.dynamic_sampling ? version >= opt_.total_steps : cursor >= total) {
             batch->set_finished(true);
         } else if (version >= 0) {
-            const int64_t open_steps = std::min<int64_t>(version + opt_.max_lag + 1, opt_.total_steps);
-            const int64_t limit = std::min(total, open_steps * opt_.prompts_per_step);
-            const int64_t take = std::min<int64_t>(in.prompt_request().max_prompts(), std::max<int64_t>(0, limit - cursor));
+            // AReaL's bound counts from the trainer's version; counting from the oldest group still in
+            // flight instead paces rollout so that the trainer cannot run more than max_lag versions
+            // ahead of it: a long response admitted under the bound is waited for, never dropped as
+            // stale (with a group of version o in flight, at most (o + max_lag + 1) * prompts_per_step
+            // prompts exist, so the trainer reaches at most version o + max_lag before it arrives).
+            const int64_t open_steps =
+                std::min<int64_t>(std::min(version, oldest_inflight) + opt_.max_lag + 1, opt_.total_steps);
+            const int64_t limit = std::min(total, open_steps * opt_.prompts_per_step + extra);
+            const int64_t take =
+                std::min<int64_t>(in.prompt_request().max_prompts(), std::max<int64_t>(0, limit - cursor));
             int64_t min_version = 0;
             for (int64_t p = cursor; p < cursor + take; ++p) {
                 *batch->add_prompts() = prompt_at(p);
-                min_version = std::max<int64_t>(min_version, p / opt_.prompts_per_step - opt_.max_lag);
+                // Extra prompts shift the numbering: p belongs to step (p - E) / prompts_per_step.
+                const int64_t step = std::max<int64_t>(0, p - extra) / opt_.prompts_per_step;
+                min_version = std::max<int64_t>(min_version, step - opt_.max_lag);
             }
             cursor_ = cursor + take;
+            if (take > 0) {
+                auto [it, fresh] = inflight_oldest_.try_emplace(pr.worker_id(), version);
+                if (!fresh) it->second = std::min(it->second, version);
+            }
             batch->set_min_policy_version(min_version);
         }
         if (batch->prompts_size() == 0 && !batch->finished()) batch->set_retry_after_ms(20);

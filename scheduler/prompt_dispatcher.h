@@ -6,9 +6,17 @@
 // when s <= v + max_lag, and the worker must generate them with weights of version >= s - max_lag.
 // max_lag = 0 is synchronous on-policy RL: step s is generated entirely by version s.
 // The trainer's version is read from the weight publisher (the source of truth for rollout too).
+//
+// DAPO dynamic sampling: the trainer drops groups whose samples are all equally right or wrong and
+// pulls replacements, announcing the running count E of prompts it asked for beyond prompts_per_step
+// per step (WeightUpdate.extra_prompts). Every limit above moves by E: step s's prompts are those
+// numbered up to (s + 1) * prompts_per_step + E, and the job's total is steps * prompts_per_step + E.
+// Since E can still grow until the last step is trained, the dispatcher then answers `finished` only
+// once the trainer has published its final version.
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,23 +32,25 @@ struct DispatcherOptions {
     int total_steps = 100;
     int max_lag = 0;
     uint64_t seed = 1;
-    int64_t start_prompt = 0;  // resume: the first prompt not yet dispatched
+    int64_t start_prompt = 0;       // resume: the first prompt not yet dispatched
+    bool dynamic_sampling = false;  // the trainer may ask for extra prompts (see above)
 };
 
 class PromptDispatcher {
-public:
-    PromptDispatcher(const JobContext& ctx, const std::string& bind_endpoint, const std::string& weights_endpoint,
-                     const DispatcherOptions& opt);
+   public:
+    PromptDispatcher(const JobContext& ctx, const std::string& bind_endpoint,
+                     const std::string& weights_endpoint, const DispatcherOptions& opt);
     ~PromptDispatcher();
     std::string endpoint() const { return endpoint_; }
     int64_t dispatched() const { return cursor_; }
+    int64_t extra_prompts() const { return extra_; }
     uint64_t rejected() const { return rejected_; }
 
     // The prompt numbered p (pure function of the dataset, seed and p): which example, which group.
     // Not thread-safe (it caches the current epoch's order); the serving thread is its only caller.
     v1::Prompt prompt_at(int64_t p);
 
-private:
+   private:
     void serve();
     const JobContext& ctx_;
     DispatcherOptions opt_;
@@ -49,6 +59,8 @@ private:
     std::string endpoint_;
     WeightSubscriber versions_;
     std::atomic<int64_t> cursor_;
+    std::map<std::string, int64_t> inflight_oldest_;  // worker id -> oldest version it has in flight
+    std::atomic<int64_t> extra_{0};                   // the trainer's latest WeightUpdate.extra_prompts
     int64_t order_epoch_ = -1;
     std::vector<int64_t> order_;  // the dataset order of epoch order_epoch_
     std::atomic<uint64_t> rejected_{0};

@@ -22,10 +22,12 @@ JobEndpoints thread_endpoints(const JobConfig& cfg) {
 JobEndpoints process_endpoints(const JobConfig& cfg) {
     const std::string dir = fs::absolute(cfg.run_path() + "/sockets").lexically_normal().string();
     // A Unix socket path must fit sockaddr_un (108 bytes with the terminator).
-    STRIDE_CHECK(dir.size() + 16 < 108, "run_dir: '" + dir + "' is too long for Unix sockets (launcher: processes); use a shorter run_dir");
+    STRIDE_CHECK(
+        dir.size() + 16 < 108,
+        "run_dir: '" + dir + "' is too long for Unix sockets (launcher: processes); use a shorter run_dir");
     fs::create_directories(dir);
-    return {cfg.buffer.endpoint.empty() ? "ipc://" + dir + "/buffer" : cfg.buffer.endpoint, "ipc://" + dir + "/weights",
-            "ipc://" + dir + "/scheduler"};
+    return {cfg.buffer.endpoint.empty() ? "ipc://" + dir + "/buffer" : cfg.buffer.endpoint,
+            "ipc://" + dir + "/weights", "ipc://" + dir + "/scheduler"};
 }
 
 BufferServerConfig buffer_server_config(const JobContext& ctx, const std::string& endpoint) {
@@ -48,6 +50,7 @@ DispatcherOptions dispatcher_options(const JobConfig& cfg, const JobState& state
     d.max_lag = cfg.rollout.mode == "sync" ? 0 : cfg.buffer.max_staleness;
     d.seed = static_cast<uint64_t>(cfg.seed);
     d.start_prompt = state.prompts_dispatched;
+    d.dynamic_sampling = cfg.trainer.dynamic_sampling;
     return d;
 }
 
@@ -94,7 +97,8 @@ StartingPolicy starting_policy(const JobContext& ctx, SftMode sft, const std::at
     if (auto ckpt = resume_checkpoint(cfg)) {
         p.state = load_job_checkpoint(*ckpt, *p.model, *p.adam);
         p.resumed = true;
-        spdlog::info("resumed from {} at step {} (policy version {})", *ckpt, p.state.step, p.state.policy_version);
+        spdlog::info("resumed from {} at step {} (policy version {})", *ckpt, p.state.step,
+                     p.state.policy_version);
         return p;
     }
     const std::string sft_dir = cfg.run_path() + "/sft_model";
@@ -102,8 +106,10 @@ StartingPolicy starting_policy(const JobContext& ctx, SftMode sft, const std::at
         checkpoint_load_weights(*p.model, sft_dir);
         return p;
     }
-    if (!cfg.model.path.empty()) checkpoint_load_weights(*p.model, cfg.model.path);
-    else model_init_random(*p.model, static_cast<uint64_t>(cfg.model.init.seed));
+    if (!cfg.model.path.empty())
+        checkpoint_load_weights(*p.model, cfg.model.path);
+    else
+        model_init_random(*p.model, static_cast<uint64_t>(cfg.model.init.seed));
     if (cfg.sft.enabled) {
         p.state.sft_steps = run_sft_phase(ctx, *p.model, stop);
         checkpoint_save(*p.model, sft_dir, DiskDtype::f32);

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 
+#include "common/base/error.h"
 #include "model/generator.h"
 
 namespace stride {
 
-std::string response_text(const Tokenizer& tok, const std::vector<int>& response, const std::vector<int>& stop) {
+std::string response_text(const Tokenizer& tok, const std::vector<int>& response,
+                          const std::vector<int>& stop) {
     std::vector<int> ids = response;
     if (!ids.empty() && std::find(stop.begin(), stop.end(), ids.back()) != stop.end()) ids.pop_back();
     return tok.decode(ids, /*skip_special=*/true);
@@ -30,19 +32,30 @@ EvalResult evaluate(const Model& model, const Tokenizer& tok, const RewardFn& re
         req.sampling.seed = opt.seed + i;
         gen.add(req);
     }
-    double correct = 0, reward_sum = 0, length_sum = 0;
-    for (const GeneratedSequence& s : gen.run_until_done()) {
+    const std::vector<GeneratedSequence> done = gen.run_until_done();
+    std::vector<RewardInput> in;
+    in.reserve(done.size());
+    for (const GeneratedSequence& s : done) {
         const EvalPrompt& p = prompts[s.request_id];
-        RewardInput in;
-        in.prompt = p.text;
-        in.response = response_text(tok, s.tokens, opt.stop_tokens);
-        in.answer = p.answer;
-        in.response_tokens = static_cast<int>(s.tokens.size());
-        in.truncated = s.reason == FinishReason::length;
-        RewardResult rr = reward.score(in);
-        correct += rr.correct ? 1 : 0;
-        reward_sum += rr.score;
-        length_sum += s.tokens.size();
+        RewardInput x;
+        x.prompt = p.text;
+        x.response = response_text(tok, s.tokens, opt.stop_tokens);
+        x.answer = p.answer;
+        x.response_tokens = static_cast<int>(s.tokens.size());
+        x.truncated = s.reason == FinishReason::length;
+        x.data_source = p.data_source;
+        x.extra_info_json = p.extra_info_json;
+        in.push_back(std::move(x));
+    }
+    const std::vector<RewardResult> scored = reward.score_batch(in);
+    STRIDE_CHECK(scored.size() == in.size(), "evaluate: reward " + reward.name() + " returned " +
+                                                 std::to_string(scored.size()) + " results for " +
+                                                 std::to_string(in.size()) + " responses");
+    double correct = 0, reward_sum = 0, length_sum = 0;
+    for (size_t i = 0; i < done.size(); ++i) {
+        correct += scored[i].correct ? 1 : 0;
+        reward_sum += scored[i].score;
+        length_sum += done[i].tokens.size();
     }
     r.n = static_cast<int>(prompts.size());
     r.accuracy = correct / r.n;

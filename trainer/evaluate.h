@@ -1,5 +1,6 @@
 // Accuracy of a policy on a fixed prompt set: generate (greedy or sampled) with the engine's
-// continuous-batching generator, decode, score with the job's reward.
+// continuous-batching generator, decode, score with the job's reward in one batched call
+// (RewardFn::score_batch: one round trip per worker process for plug-in and Python rewards).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -15,6 +16,8 @@ struct EvalPrompt {
     std::vector<int> ids;
     std::string text;
     std::string answer;
+    std::string data_source;      // from the dataset row, for the reward; "" if none
+    std::string extra_info_json;  // likewise: a JSON object, or ""
 };
 
 struct EvalOptions {

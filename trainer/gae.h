@@ -1,6 +1,6 @@
 // PPO critic pieces as pure functions (../shared/spec/algorithms.md §1.2, §1.4): GAE over one padded
-// response with masked tokens skipped, and the clipped value loss. The engine has no value head yet,
-// so nothing in the step uses these; trainer.algorithm = ppo is rejected at config load.
+// response with masked tokens skipped, and the clipped value loss. Used by RlTrainer's ppo path
+// (AdvantageKind::gae) with the critic of trainer/critic.h.
 #pragma once
 #include <vector>
 

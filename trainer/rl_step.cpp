@@ -7,6 +7,7 @@
 
 #include "common/base/error.h"
 #include "trainer/advantage.h"
+#include "trainer/gae.h"
 
 namespace stride {
 
@@ -25,6 +26,10 @@ void RlTrainer::set_reference(const Model& reference) {
     ref_engine_.reset();  // it points into the previous reference
     ref_model_ = std::make_unique<Model>(reference);
     ref_engine_ = std::make_unique<Transformer>(*ref_model_);
+}
+
+void RlTrainer::enable_critic(const CriticOptions& opt) {
+    critic_ = std::make_unique<Critic>(model_, opt);
 }
 
 namespace {
@@ -60,22 +65,44 @@ PackedBatch pack(const std::vector<Experience>& batch, const std::vector<size_t>
 }
 
 // Per-token log-probs and entropies of every response token (flat response order) under `engine`,
-// without backward: the proximal policy before the first update, or the frozen reference.
+// without backward: the proximal policy before the first update, or the frozen reference. With
+// `critic`, also the values its head reads off this engine's final hidden rows (the shared critic on
+// the policy, or a separate critic's own engine run with fo.lm_head = false and logprob null).
 void score_responses(Transformer& engine, const std::vector<Experience>& batch,
                      const std::vector<size_t>& offsets, const ForwardOptions& fo, int budget,
-                     std::vector<float>& logprob, std::vector<float>* entropy) {
+                     std::vector<float>* logprob, std::vector<float>* entropy, const Critic* critic = nullptr,
+                     std::vector<double>* values = nullptr) {
     std::vector<size_t> all(batch.size());
     for (size_t i = 0; i < all.size(); ++i) all[i] = i;
     for (auto [b, e] : micro_batches(batch, all, budget)) {
         PackedBatch packed = pack(batch, all, b, e);
         TokenScores s = engine.forward(packed, fo);
+        std::vector<ValueSlice> slices;
         for (size_t k = b; k < e; ++k) {
             const size_t start = packed.cu_seqlens[k - b] + batch[k].prompt.size();
             const size_t n = batch[k].response.size();
-            std::copy_n(s.logprob.begin() + start, n, logprob.begin() + offsets[k]);
+            if (logprob) std::copy_n(s.logprob.begin() + start, n, logprob->begin() + offsets[k]);
             if (entropy) std::copy_n(s.entropy.begin() + start, n, entropy->begin() + offsets[k]);
+            slices.push_back({static_cast<int>(start), static_cast<int>(n)});
         }
+        if (critic && values) critic->values(engine.final_hidden(), slices, values->data() + offsets[b]);
     }
+}
+
+// Fraction of the returns' variance the values explain: 1 - Var(R - V) / (Var(R) + 1e-5) (verl).
+double explained_variance(const std::vector<double>& values, const std::vector<double>& returns) {
+    const size_t n = values.size();
+    if (n == 0) return 0.0;
+    double mr = 0, md = 0;
+    for (size_t t = 0; t < n; ++t) mr += returns[t], md += returns[t] - values[t];
+    mr /= n, md /= n;
+    double vr = 0, vd = 0;
+    for (size_t t = 0; t < n; ++t) {
+        vr += (returns[t] - mr) * (returns[t] - mr);
+        const double d = returns[t] - values[t] - md;
+        vd += d * d;
+    }
+    return 1.0 - (vd / n) / (vr / n + 1e-5);
 }
 
 // Samples of each optimiser mini-batch: the groups, in order of first appearance, cut into `parts`
@@ -166,7 +193,8 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
         std::vector<long> group_of;
         for (const Experience& x : input) acc.push_back(x.correct ? 1.0 : 0.0), group_of.push_back(x.group);
         GroupFilter f = dynamic_sampling_filter(acc, group_of);
-        m["dynamic_sampling/rounds"] = 1;  // no regeneration inside the step
+        // Rounds: the step sees one batch; the trainer role that pulls replacement groups overwrites it.
+        m["dynamic_sampling/rounds"] = 1;
         m["dynamic_sampling/groups"] = f.groups;
         if (opt.dynamic_sampling && f.kept_groups < f.groups) {
             for (size_t i = 0; i < input.size(); ++i)
@@ -174,6 +202,7 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
             source = &kept;
         }
         m["dynamic_sampling/kept_groups"] = opt.dynamic_sampling ? f.kept_groups : f.groups;
+        m["dynamic_sampling/dropped_groups"] = opt.dynamic_sampling ? f.groups - f.kept_groups : 0;
     }
     const std::vector<Experience>& batch = *source;
     const float lr_now = schedule_.lr_at(adam_.step_count());
@@ -219,12 +248,26 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
     if (kl_enabled) {
         if (!ref_model_) set_reference(model_);
         ref_lp.assign(T, 0.0f);
-        score_responses(*ref_engine_, batch, offsets, fo, opt.micro_batch_tokens, ref_lp, nullptr);
+        score_responses(*ref_engine_, batch, offsets, fo, opt.micro_batch_tokens, &ref_lp, nullptr);
     }
-    const bool have_prox =
-        updates > 1 || (kl_enabled && opt.kl_in_reward) || (opt.mpt_mask && opt.mpt.batch_gate);
+    // PPO: the critic's values at entry anchor GAE and the value clip. A shared critic reads them off
+    // the policy's own scoring pass (which then also gives the proximal log-probs).
+    const bool use_critic = opt.advantage == AdvantageKind::gae;
+    STRIDE_CHECK(!use_critic || critic_, "rl step: GAE advantages (ppo) need a critic; call enable_critic");
+    const bool shared_critic = use_critic && critic_->kind() == CriticKind::shared;
+    const bool have_prox = updates > 1 || (kl_enabled && opt.kl_in_reward) ||
+                           (opt.mpt_mask && opt.mpt.batch_gate) || shared_critic;
     std::vector<float> old_lp(T, 0.0f), old_ent(T, 0.0f);
-    if (have_prox) score_responses(engine_, batch, offsets, fo, opt.micro_batch_tokens, old_lp, &old_ent);
+    std::vector<double> old_values, returns;
+    if (use_critic) old_values.assign(T, 0.0);
+    if (have_prox)
+        score_responses(engine_, batch, offsets, fo, opt.micro_batch_tokens, &old_lp, &old_ent,
+                        shared_critic ? critic_.get() : nullptr, &old_values);
+    ForwardOptions critic_fo = fo;
+    critic_fo.lm_head = false;
+    if (use_critic && !shared_critic)
+        score_responses(*critic_->engine(), batch, offsets, critic_fo, opt.micro_batch_tokens, nullptr,
+                        nullptr, critic_.get(), &old_values);
 
     // ---- advantages, per token ------------------------------------------------------------------
     std::vector<double> kl_penalty;  // beta * k(old, ref) per token, when the KL is a reward term
@@ -247,6 +290,32 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
         for (size_t i = 0; i < B; ++i)
             std::fill(adv_tok.begin() + offsets[i], adv_tok.begin() + offsets[i + 1], seq_adv[i]);
         adv_report = seq_adv;
+    } else if (opt.advantage == AdvantageKind::gae) {
+        // Outcome reward on the last response token (minus the KL penalty per token when it is a
+        // reward term), GAE backward over the critic's values, then whitened over the batch's tokens;
+        // the value targets use the un-whitened advantages (§1.2).
+        std::vector<double> raw(T, 0.0);
+        returns.assign(T, 0.0);
+        for (size_t i = 0; i < B; ++i) {
+            const size_t off = offsets[i], n = seq_lens[i];
+            if (n == 0) continue;
+            std::vector<double> r(n, 0.0);
+            r[n - 1] = rewards[i];
+            if (!kl_penalty.empty())
+                for (size_t k = 0; k < n; ++k) r[k] -= kl_penalty[off + k];
+            const GaeResult g =
+                gae(r, std::vector<double>(old_values.begin() + off, old_values.begin() + off + n), {},
+                    opt.gamma, opt.lam);
+            std::copy(g.advantages.begin(), g.advantages.end(), raw.begin() + off);
+            std::copy(g.returns.begin(), g.returns.end(), returns.begin() + off);
+        }
+        adv_report = whiten(raw);
+        for (size_t i = 0; i < B; ++i) {
+            double s = 0;
+            for (size_t t = offsets[i]; t < offsets[i + 1]; ++t)
+                adv_tok[t] = static_cast<float>(adv_report[t]), s += adv_report[t];
+            seq_adv[i] = seq_lens[i] ? s / seq_lens[i] : 0.0;
+        }
     } else if (opt.advantage == AdvantageKind::opob) {
         std::vector<double> log_w;
         const std::vector<double> gsq = trajectory_grad_sq_norms(batch, fo, log_w);
@@ -279,6 +348,10 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
     PolicyLossSums sums;
     IsStats is_stats;
     double pg_loss_sum = 0, total_loss_sum = 0, grad_norm_sum = 0, ess_sum = 0;
+    double vf_loss_sum = 0, critic_norm_sum = 0, critic_lr = 0;
+    ValueLossSums vf_sums;
+    // Shared critic: the value loss's gradient on the policy's final hidden rows.
+    std::vector<float> g_hidden;
     double entropy_sum = 0, kl_ref_sum = 0, mismatch_sum = 0, mismatch_max = 0, staleness_sum = 0,
            staleness_max = 0;
     long mismatch_tokens = 0;
@@ -292,6 +365,8 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
             const std::vector<float> weights = aggregation_weights(mb_lens, opt.loss.agg, opt.loss.l_norm);
             const bool first_pass = epoch == 0;
             std::fill(grads_.begin(), grads_.end(), 0.0f);
+            if (use_critic) critic_->zero_grads();
+            ValueLossSums mb_vf;
             PolicyLossSums mb_sums;
             double kl_weighted = 0, entropy_weighted = 0;
             size_t woff = 0;  // into `weights`
@@ -299,6 +374,7 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
                 PackedBatch packed = pack(batch, mb, b, e);
                 TokenScores scores = engine_.forward(packed, fo);
                 std::vector<float> g_lp(packed.num_tokens(), 0.0f), g_ent(packed.num_tokens(), 0.0f);
+                std::vector<ValueSlice> value_slices;
                 for (size_t k = b; k < e; ++k) {
                     const size_t i = mb[k];
                     const Experience& x = batch[i];
@@ -317,6 +393,9 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
                             std::copy(mi.begin(), mi.end(), mask.begin() + off);
                         }
                     }
+                    if (use_critic)
+                        value_slices.push_back(
+                            {start, n, old_values.data() + off, returns.data() + off, weights.data() + woff});
                     TokenLossSlice in;
                     in.logprob = lp;
                     in.old_logprob = old_lp.data() + off;
@@ -364,7 +443,22 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
                     }
                     woff += n;
                 }
-                engine_.backward(g_lp, opt.entropy_coef != 0.0 ? g_ent : std::vector<float>{}, grads_.data());
+                const float* g_final = nullptr;
+                // Shared critic: the value loss (x vf_coef) joins the policy's loss on the common trunk.
+                if (shared_critic) {
+                    g_hidden.assign(static_cast<size_t>(packed.num_tokens()) * critic_->hidden(), 0.0f);
+                    const ValueLossSums v = critic_->value_loss(engine_.final_hidden(), value_slices,
+                                                                opt.vf_clip, opt.vf_coef, g_hidden.data());
+                    mb_vf.loss += v.loss, mb_vf.clipped += v.clipped, mb_vf.tokens += v.tokens;
+                    g_final = g_hidden.data();
+                }
+                engine_.backward(g_lp, opt.entropy_coef != 0.0 ? g_ent : std::vector<float>{}, grads_.data(),
+                                 g_final);
+                if (use_critic && !shared_critic) {
+                    const ValueLossSums v =
+                        critic_->train_separate(packed, critic_fo, value_slices, opt.vf_clip);
+                    mb_vf.loss += v.loss, mb_vf.clipped += v.clipped, mb_vf.tokens += v.tokens;
+                }
             }
             // VCPO: effective sample size of the sequence IS weights pi_prox / mu of this mini-batch.
             std::vector<double> log_w;
@@ -379,14 +473,23 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
             const float lr = static_cast<float>(schedule_.lr_at(adam_.step_count()) *
                                                 ess_lr_factor(ess_frac, opt.ess_lr, opt.ess_rho_base));
             const bool finite = std::isfinite(norm);
+            if (use_critic) {  // the critic follows the policy's schedule, scaled to its own base lr
+                const double scale =
+                    schedule_.base_lr > 0 ? schedule_.lr_at(adam_.step_count()) / schedule_.base_lr : 1.0;
+                critic_lr = critic_->head_adam().config().lr * scale;
+                critic_norm_sum += critic_->step(static_cast<float>(critic_lr), opt.grad_clip);
+                vf_loss_sum += mb_vf.loss;
+                vf_sums.loss += mb_vf.loss, vf_sums.clipped += mb_vf.clipped, vf_sums.tokens += mb_vf.tokens;
+            }
             if (finite) adam_.step(model_.data.data(), grads_.data(), lr);
             any_skipped |= !finite;
             last_norm = norm;
             last_lr = lr;
             grad_norm_sum += norm;
             pg_loss_sum += mb_sums.loss;
-            total_loss_sum +=
-                mb_sums.loss + opt.kl_coef * kl_weighted * kl_as_loss - opt.entropy_coef * entropy_weighted;
+            total_loss_sum += mb_sums.loss + opt.kl_coef * kl_weighted * kl_as_loss -
+                              opt.entropy_coef * entropy_weighted +
+                              (shared_critic ? opt.vf_coef * mb_vf.loss : 0.0);
             sums.add(mb_sums);
         }
     }
@@ -395,7 +498,15 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
     const double processed = std::max<double>(static_cast<double>(sums.tokens), 1.0);
     m["pg_loss"] = pg_loss_sum / updates;
     m["loss"] = total_loss_sum / updates;
-    m["vf_loss"] = 0.0;  // no critic
+    m["vf_loss"] = vf_loss_sum / updates;  // 0 without a critic
+    if (use_critic) {
+        m["vf_clipfrac"] = vf_sums.tokens ? static_cast<double>(vf_sums.clipped) / vf_sums.tokens : 0.0;
+        m["vf_explained_var"] = explained_variance(old_values, returns);
+        m["values/mean"] = mean(old_values);
+        m["returns/mean"] = mean(returns);
+        m["critic/grad_norm"] = critic_norm_sum / updates;
+        m["critic/lr"] = critic_lr;
+    }
     m["entropy"] = entropy_sum / Tn;
     m["kl_ref"] = kl_ref_sum / Tn;
     m["clip_frac/low"] = sums.clipped_low / processed;

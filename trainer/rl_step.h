@@ -2,7 +2,8 @@
 // over each optimiser mini-batch, backward through the engine in micro-batches of at most
 // `micro_batch_tokens`, grad-norm clipping and AdamW. The model only sees d loss / d logprob and
 // d loss / d entropy per token (Transformer::backward); every algorithm lives here and in the pure
-// functions it calls (advantage.h, policy_loss.h, kl.h, importance.h, mpt_mask.h, vcpo.h).
+// functions it calls (advantage.h, policy_loss.h, kl.h, importance.h, mpt_mask.h, vcpo.h, gae.h); PPO's
+// learned critic is trainer/critic.h.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -13,6 +14,7 @@
 #include "model/optim.h"
 #include "model/params.h"
 #include "model/transformer.h"
+#include "trainer/critic.h"
 #include "trainer/experience.h"
 #include "trainer/importance.h"
 #include "trainer/kl.h"
@@ -28,6 +30,7 @@ enum class AdvantageKind {
     reinforce_pp,           // token returns (KL folded into the reward), whitened over the batch
     reinforce_pp_baseline,  // group-centred reward, whitened over the batch's tokens
     opob,                   // VCPO off-policy optimal baseline: needs one extra forward+backward per response
+    gae,  // PPO: GAE over a learned critic's values, whitened over the batch (enable_critic)
 };
 
 enum class PolicyLossKind {
@@ -40,7 +43,10 @@ struct RlStepOptions {
     PolicyLossKind policy_loss = PolicyLossKind::ppo_clip;
     bool divide_adv_by_std = true;  // GRPO (false: Dr.GRPO)
     double adv_eps = 1e-6;
-    double gamma = 1.0;      // REINFORCE++ discount
+    double gamma = 1.0;      // discount of REINFORCE++ returns and of GAE
+    double lam = 1.0;        // GAE lambda (verl's PPO default for LLMs: 1.0)
+    double vf_clip = 0.5;    // value clip range eps_v around the proximal values
+    double vf_coef = 0.5;    // shared critic: weight of the value loss in the trunk's loss
     PolicyLossOptions loss;  // clip range, dual clip, aggregation
     double entropy_coef = 0.0;
     // KL to a frozen reference (a copy of the weights at the first step that needs it, or
@@ -81,6 +87,12 @@ class RlTrainer {
     // Freezes a copy of `reference` as pi_ref for the KL terms (otherwise the weights at the first
     // step with kl_coef > 0 are copied).
     void set_reference(const Model& reference);
+    bool has_reference() const { return ref_model_ != nullptr; }
+
+    // Creates PPO's critic (needed by AdvantageKind::gae). A separate critic starts from the policy's
+    // weights as they are now. Its learning rate follows the policy's schedule, scaled to opt.adam.lr.
+    void enable_critic(const CriticOptions& opt);
+    Critic* critic() { return critic_.get(); }
 
     AdamW& optimizer() { return adam_; }
     int64_t steps_done() const { return adam_.step_count(); }
@@ -98,6 +110,7 @@ class RlTrainer {
     std::vector<float> grads_;
     std::unique_ptr<Model> ref_model_;
     std::unique_ptr<Transformer> ref_engine_;
+    std::unique_ptr<Critic> critic_;
 };
 
 }  // namespace stride

@@ -9,8 +9,10 @@
 #include <spdlog/spdlog.h>
 #include "buffer/buffer_client.h"
 #include "common/base/error.h"
+#include "trainer/advantage.h"
 #include "trainer/evaluate.h"
 #include "trainer/importance.h"
+#include "trainer/reference_policy.h"
 #include "trainer/rl_step.h"
 #include "trainer/trainer_metrics.h"
 #include "trainer/vcpo.h"
@@ -75,9 +77,40 @@ RlStepOptions rl_options(const JobConfig& cfg) {
         o.policy_loss = PolicyLossKind::gspo;
         o.loss.dual_clip = 0.0f;  // no dual clip on a sequence ratio (verl)
     }
-    STRIDE_CHECK(t.algorithm != "ppo",
-                 "trainer.algorithm: ppo needs a critic (value head), not available yet");
+    if (t.algorithm == "ppo") o.advantage = AdvantageKind::gae;
+    if (t.opob) {  // VCPO's baseline in place of the group mean; its std division follows GRPO's
+        o.advantage = AdvantageKind::opob;
+        o.opob_norm_by_std = t.norm_adv_by_std;
+    }
+    o.gamma = t.gamma;
+    o.lam = t.lam;
+    o.vf_clip = t.vf_clip;
+    o.vf_coef = t.vf_coef;
     return o;
+}
+
+CriticOptions critic_options(const TrainerConfig& t, const AdamWConfig& policy_adam) {
+    CriticOptions c;
+    c.kind = critic_kind_from_name(t.critic);
+    c.adam = policy_adam;
+    c.adam.lr = static_cast<float>(t.critic_lr > 0 ? t.critic_lr : 10 * t.lr);
+    return c;
+}
+
+// DAPO dynamic sampling keeps a group iff its correctness varies (or it has one member).
+int kept_groups(const v1::Batch& batch) {
+    std::vector<double> acc;
+    std::vector<long> group_of;
+    long g = 0;
+    for (const v1::Group& group : batch.groups()) {
+        for (const v1::Sample& s : group.samples()) {
+            auto it = s.metadata().find("correct");
+            acc.push_back(it != s.metadata().end() && it->second == "1" ? 1.0 : 0.0);
+            group_of.push_back(g);
+        }
+        ++g;
+    }
+    return dynamic_sampling_filter(acc, group_of).kept_groups;
 }
 
 }  // namespace
@@ -101,13 +134,12 @@ TrainerRole::TrainerRole(const JobContext& ctx, Model model, JobState state, std
     publish();
 }
 
-void TrainerRole::publish() {
-    const auto t_publish = Clock::now();
+WeightBlob weight_blob_of(const Model& model, int64_t version) {
     WeightBlob blob;
-    blob.version = state_.policy_version;
-    blob.bytes.resize(model_.data.size() * sizeof(float));
-    std::memcpy(blob.bytes.data(), model_.data.data(), blob.bytes.size());
-    for (const ParamSpec& s : model_.layout.specs()) {
+    blob.version = version;
+    blob.bytes.resize(model.data.size() * sizeof(float));
+    std::memcpy(blob.bytes.data(), model.data.data(), blob.bytes.size());
+    for (const ParamSpec& s : model.layout.specs()) {
         v1::TensorInfo t;
         t.set_name(s.name);
         t.set_dtype("F32");
@@ -116,6 +148,13 @@ void TrainerRole::publish() {
         t.set_byte_size(s.numel * sizeof(float));
         blob.tensors.push_back(std::move(t));
     }
+    return blob;
+}
+
+void TrainerRole::publish() {
+    const auto t_publish = Clock::now();
+    publisher_.set_extra_prompts(state_.extra_prompts);
+    WeightBlob blob = weight_blob_of(model_, state_.policy_version);
     publisher_.publish(std::move(blob));
     record_weights_published(ctx_.job_id, model_.data.size() * sizeof(float),
                              std::chrono::duration<double>(Clock::now() - t_publish).count(),
@@ -139,6 +178,18 @@ void TrainerRole::run(const std::atomic<bool>& stop,
     RlTrainer rl(model_, adam_->config(), sched);
     rl.optimizer() = std::move(*adam_);
     const RlStepOptions opt = rl_options(cfg);
+    if (opt.advantage == AdvantageKind::gae) {
+        // A separate critic starts from the policy's weights at a fresh start; a resumed job reads
+        // both the head and the critic's trunk from the checkpoint it resumed from.
+        rl.enable_critic(critic_options(tc, adam_->config()));
+        if (!state_.loaded_from.empty()) rl.critic()->load(state_.loaded_from + "/critic");
+    }
+    if (opt.kl_coef > 0 && (!state_.loaded_from.empty() || !tc.ref_model.empty())) {
+        // The weights in memory are the resumed ones: rebuild the job's original reference instead.
+        Model ref(model_.config());
+        load_reference_policy(ctx_, ref);
+        rl.set_reference(ref);
+    }
 
     const std::string jsonl =
         cfg.metrics.jsonl.empty() ? ctx_.run_path() + "/metrics.jsonl" : cfg.metrics.jsonl;
@@ -148,34 +199,61 @@ void TrainerRole::run(const std::atomic<bool>& stop,
 
     auto checkpoint = [&] {
         *adam_ = rl.optimizer();
-        const std::string dir = save_job_checkpoint(ctx_.run_path(), model_, *adam_, state_);
+        std::function<void(const std::string&)> save_critic;
+        if (rl.critic()) save_critic = [&](const std::string& d) { rl.critic()->save(d + "/critic"); };
+        const std::string dir = save_job_checkpoint(ctx_.run_path(), model_, *adam_, state_, save_critic);
         spdlog::info("checkpoint {}", dir);
     };
 
     const int64_t first_step = state_.step;
     while (state_.step < tc.steps && !stop) {
+        // Rollout batches of this step. With dynamic sampling, each round pulls as many groups as are
+        // still missing and asks the dispatcher (through the weight announcement) for as many new
+        // prompts, until prompts_per_step groups with varying correctness are held or
+        // max_gen_batches rounds are used. The step gets every group; RlTrainer drops the flat ones.
+        // (state_.extra_prompts takes the new count only once the step is done, so that a checkpoint
+        // written after a stop mid-step describes the last finished step.)
         const auto t_wait = Clock::now();
-        v1::Batch batch;
+        auto t_round = t_wait;
+        std::vector<v1::Batch> batches;
+        int rounds = 0, kept = 0, want = tc.prompts_per_step;
+        int64_t extra = state_.extra_prompts;
         while (!stop) {
-            batch = buffer.pull_wait(static_cast<uint32_t>(tc.prompts_per_step), state_.policy_version, 500);
-            if (batch.batch_id() != 0) break;
+            v1::Batch batch = buffer.pull_wait(static_cast<uint32_t>(want), state_.policy_version, 500);
+            if (batch.batch_id() == 0) continue;
+            ++rounds;
+            prometheus.batch_pulled(batch, state_.policy_version,
+                                    std::chrono::duration<double>(Clock::now() - t_round).count());
+            t_round = Clock::now();
+            kept += opt.dynamic_sampling ? kept_groups(batch) : batch.groups_size();
+            batches.push_back(std::move(batch));
+            if (kept >= tc.prompts_per_step || (tc.max_gen_batches > 0 && rounds >= tc.max_gen_batches))
+                break;
+            want = tc.prompts_per_step - kept;
+            extra += want;
+            publisher_.set_extra_prompts(extra);
         }
-        if (stop) break;
+        if (stop) break;  // leases of a partial step are released when the next trainer starts
         const double wait_s = std::chrono::duration<double>(Clock::now() - t_wait).count();
         idle_s_ += wait_s;
-        prometheus.batch_pulled(batch, state_.policy_version, wait_s);
+        const bool gave_up = kept < tc.prompts_per_step;
+        if (gave_up)
+            spdlog::warn(
+                "step {}: dynamic sampling kept {} of {} groups after {} rounds (trainer.max_gen_batches)",
+                state_.step + 1, kept, tc.prompts_per_step, rounds);
 
         const auto t0 = Clock::now();
         std::vector<Experience> exps;
         long g = 0;
         size_t prompt_tokens = 0;
-        for (const v1::Group& group : batch.groups()) {
-            for (const v1::Sample& s : group.samples()) {
-                exps.push_back(to_experience(s, g));
-                prompt_tokens += s.prompt_token_ids_size();
+        for (const v1::Batch& batch : batches)
+            for (const v1::Group& group : batch.groups()) {
+                for (const v1::Sample& s : group.samples()) {
+                    exps.push_back(to_experience(s, g));
+                    prompt_tokens += s.prompt_token_ids_size();
+                }
+                ++g;
             }
-            ++g;
-        }
         const bool first = state_.step == first_step;
         const bool last = state_.step + 1 == tc.steps;
         const bool eval_now =
@@ -190,10 +268,13 @@ void TrainerRole::run(const std::atomic<bool>& stop,
             eval_version = state_.policy_version;
         }
         StepMetrics m = rl.step(exps, opt, state_.policy_version);
-        buffer.commit(batch.batch_id());
+        m["dynamic_sampling/rounds"] = rounds;
+        m["dynamic_sampling/gave_up"] = gave_up ? 1.0 : 0.0;
+        for (const v1::Batch& batch : batches) buffer.commit(batch.batch_id());
         state_.step += 1;
         state_.policy_version += 1;
-        state_.prompts_dispatched = state_.step * tc.prompts_per_step;
+        state_.extra_prompts = extra;
+        state_.prompts_dispatched = state_.step * tc.prompts_per_step + state_.extra_prompts;
         publish();
         const double step_s = std::chrono::duration<double>(Clock::now() - t0).count();
         busy_s_ += step_s;

@@ -51,4 +51,7 @@ class TrainerRole {
 // Greedy accuracy of `model` on the job's eval prompts (the number metrics.jsonl reports).
 double eval_accuracy(const JobContext& ctx, const Model& model);
 
+// The weights of `model` as one published version: F32 bytes plus the tensor table (HF names).
+WeightBlob weight_blob_of(const Model& model, int64_t version);
+
 }  // namespace stride

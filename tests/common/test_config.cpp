@@ -193,8 +193,7 @@ TEST(Config, InvalidCombinationsAreRejected) {
         {{"rollout.n=1"}, "rollout.n: grpo compares the samples of each prompt"},
         {{"rollout.max_tokens=64", "rollout.segment_tokens=128"},
          "rollout.segment_tokens: 128 is larger than rollout.max_tokens = 64"},
-        {{"rollout.max_tokens=64", "rollout.segment_tokens=32"},
-         "rollout.segment_tokens: segment rollout is not available"},
+        {{"rollout.max_tokens=200000"}, "rollout.max_tokens: 200000 is above the supported 131072 tokens"},
         {{"rollout.top_k=0"}, "rollout.top_k: 0 is not a valid k"},
         {{"trainer.is_correction=mask", "trainer.is_low=3", "trainer.is_cap=2"},
          "trainer.is_low: 3 is above trainer.is_cap = 2"},
@@ -231,6 +230,10 @@ TEST(Config, InvalidCombinationsAreRejected) {
     for (const auto& c : cases) EXPECT_ERROR_HAS(error_of("", c.overrides), c.expect);
     // Algorithms that do not compare the samples of a prompt accept n = 1.
     EXPECT_EQ(error_of("", {"trainer.algorithm=reinforce_pp", "rollout.n=1"}), "");
+    // Segment rollout up to 128k-token responses.
+    EXPECT_EQ(error_of("", {"rollout.max_tokens=131072", "rollout.segment_tokens=8192",
+                            "trainer.micro_batch_tokens=0"}),
+              "");
 }
 
 TEST(Config, AlgorithmKeyContradictionsAreRejected) {
@@ -239,7 +242,13 @@ TEST(Config, AlgorithmKeyContradictionsAreRejected) {
         std::string expect;
     };
     const std::vector<Case> cases = {
-        {{"trainer.algorithm=ppo"}, "trainer.algorithm: ppo needs a learned critic"},
+        {{"trainer.critic=shared"}, "trainer.critic: only ppo has a critic (trainer.algorithm = grpo)"},
+        {{"trainer.algorithm=dapo", "trainer.lam=0.95"}, "trainer.lam: only ppo has a critic"},
+        {{"trainer.algorithm=ppo", "trainer.vf_coef=0.1"},
+         "trainer.vf_coef: weights the value loss on a trunk shared with the policy"},
+        {{"trainer.gamma=0.9"}, "trainer.gamma: discounts token returns of reinforce_pp and ppo only"},
+        {{"trainer.algorithm=rloo", "trainer.opob=true"}, "trainer.opob: replaces the group-mean baseline"},
+        {{"trainer.ref_model=/tmp/ref"}, "trainer.ref_model: set, but trainer.kl_coef = 0"},
         {{"trainer.algorithm=gspo", "trainer.loss_agg=token_mean"},
          "trainer.loss_agg: gspo averages its sequence-level ratio over sequences (seq_mean_token_mean), got "
          "token_mean"},
@@ -252,8 +261,14 @@ TEST(Config, AlgorithmKeyContradictionsAreRejected) {
     };
     for (const auto& c : cases) EXPECT_ERROR_HAS(error_of("", c.overrides), c.expect);
     // What each algorithm's presets give loads as is.
-    for (const char* algo : {"grpo", "dr_grpo", "dapo", "gspo", "rloo", "reinforce_pp"})
+    for (const char* algo : {"grpo", "dr_grpo", "dapo", "gspo", "rloo", "reinforce_pp", "ppo"})
         EXPECT_EQ(error_of("", {std::string("trainer.algorithm=") + algo}), "") << algo;
+    EXPECT_EQ(error_of("", {"trainer.algorithm=ppo", "trainer.critic=shared", "trainer.vf_coef=0.1",
+                            "trainer.lam=0.95", "trainer.gamma=0.99", "trainer.critic_lr=1e-5"}),
+              "");
+    EXPECT_EQ(error_of("", {"trainer.algorithm=gspo", "trainer.opob=true", "trainer.kl_coef=0.01",
+                            "trainer.ref_model=/tmp/ref"}),
+              "");
     EXPECT_EQ(error_of("", {"trainer.algorithm=dapo", "trainer.dual_clip=10", "trainer.ppo_epochs=2",
                             "trainer.mini_batches=4", "trainer.kl_coef=0.001"}),
               "");

@@ -1,8 +1,10 @@
-// JSONL datasets: plain and chat prompts, verl's nesting, numeric answers, errors naming file:line.
+// JSONL datasets: plain and chat prompts, verl's nesting and per-row keys, numeric answers, errors
+// naming file:line.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/base/error.h"
@@ -61,6 +63,28 @@ TEST(Dataset, VerlRowsWithGroundTruthNestingAndCustomKeys) {
                                         {"question", "extra.label", "none"});
     EXPECT_EQ(custom.prompt, "q?");
     EXPECT_EQ(custom.answer, "3");
+}
+
+// verl's data_source and extra_info are kept for the reward (extra_info as JSON object text).
+TEST(Dataset, VerlDataSourceAndExtraInfoAreKeptForTheReward) {
+    Example e = parse_example_line(
+        R"({"data_source": "openai/gsm8k", "extra_info": {"split": "test", "index": 7, "tags": [1, 2]},)"
+        R"( "prompt": "q", "reward_model": {"ground_truth": "72"}})",
+        "d:1", {});
+    EXPECT_EQ(e.data_source, "openai/gsm8k");
+    EXPECT_EQ(nlohmann::json::parse(e.extra_info_json),
+              nlohmann::json::parse(R"({"split": "test", "index": 7, "tags": [1, 2]})"));
+    Example plain = parse_example_line(R"({"prompt": "q", "answer": "1"})", "d:1", {});
+    EXPECT_EQ(plain.data_source, "");
+    EXPECT_EQ(plain.extra_info_json, "");
+    Example nulls = parse_example_line(
+        R"({"prompt": "q", "answer": "1", "data_source": null, "extra_info": null})", "d:1", {});
+    EXPECT_EQ(nulls.data_source, "");
+    EXPECT_EQ(nulls.extra_info_json, "");
+    EXPECT_EQ(error_of_line(R"({"prompt": "p", "answer": "1", "data_source": 3})"),
+              "d.jsonl:7: 'data_source' must be a string, got number");
+    EXPECT_EQ(error_of_line(R"({"prompt": "p", "answer": "1", "extra_info": "x"})"),
+              "d.jsonl:7: 'extra_info' must be a JSON object, got string");
 }
 
 TEST(Dataset, BadLinesNameFileLineAndProblem) {
@@ -126,7 +150,7 @@ TEST(Dataset, GenSpecsParseAndNameBadParameters) {
 
 TEST(Dataset, HoldoutSplitIsDeterministicAndDisjoint) {
     std::vector<Example> all;
-    for (int i = 0; i < 100; ++i) all.push_back({std::to_string(i), {}, "a", ""});
+    for (int i = 0; i < 100; ++i) all.push_back({std::to_string(i), {}, "a", "", "", ""});
     DatasetSplit a = split_holdout(all, 10, 0), b = split_holdout(all, 10, 0), c = split_holdout(all, 10, 1);
     ASSERT_EQ(a.eval.size(), 10u);
     ASSERT_EQ(a.train.size(), 90u);

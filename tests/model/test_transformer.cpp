@@ -145,6 +145,79 @@ TEST(Transformer, GradientsAccumulateIntoTheBuffer) {
         EXPECT_NEAR(twice[i], 2 * once[i], 1e-5 + 1e-5 * std::fabs(once[i]));
 }
 
+// sum_{t,h} c[t,h] * final_hidden[t,h] in double: what a value head on the trunk differentiates.
+double hidden_projection(Transformer& tf, const PackedBatch& batch, const std::vector<float>& c,
+                         const ForwardOptions& opt) {
+    tf.forward(batch, opt);
+    const float* f = tf.final_hidden();
+    double s = 0;
+    for (size_t i = 0; i < c.size(); ++i) s += (double)c[i] * f[i];
+    return s;
+}
+
+TEST(Transformer, FinalHiddenGradientMatchesFiniteDifferences) {
+    for (const ModelConfig& cfg : {test::tiny_qwen2(), test::tiny_qwen3()}) {
+        Model m(cfg);
+        test::randomize_model(m, 21);
+        PackedBatch batch;
+        batch.add_sequence(test::random_tokens(7, cfg.vocab, 5));
+        batch.add_sequence(test::random_tokens(5, cfg.vocab, 6));
+        const std::vector<float> c = randn((size_t)batch.num_tokens() * cfg.hidden, 22);
+        ForwardOptions trunk_only;
+        trunk_only.lm_head = false;  // the critic's forward: the gradient must not need the LM head
+        Transformer tf(m);
+        hidden_projection(tf, batch, c, trunk_only);
+        std::vector<float> grads(m.layout.numel(), 0.0f);
+        tf.backward({}, {}, grads.data(), c.data());
+        // Probe entries of every tensor kind the hidden rows depend on (the LM head is not one of
+        // them unless tied to the embedding, and gets exactly zero when untied).
+        int probed = 0;
+        for (const ParamSpec& spec : m.layout.specs()) {
+            if (spec.name == "lm_head.weight") {
+                for (size_t i = 0; i < spec.numel; ++i) ASSERT_EQ(grads[spec.offset + i], 0.0f);
+                continue;
+            }
+            for (size_t k = 0; k < 2; ++k) {
+                const size_t i = spec.offset + (k * 7919) % spec.numel;
+                const float saved = m.data[i], eps = 1e-2f;
+                m.data[i] = saved + eps;
+                const double up = hidden_projection(tf, batch, c, trunk_only);
+                m.data[i] = saved - eps;
+                const double down = hidden_projection(tf, batch, c, trunk_only);
+                m.data[i] = saved;
+                const double numeric = (up - down) / (2 * eps);
+                EXPECT_NEAR(grads[i], numeric, 2e-2 + 2e-2 * std::fabs(numeric))
+                    << spec.name << "[" << i << "]";
+                ++probed;
+            }
+        }
+        EXPECT_GT(probed, 20);
+    }
+}
+
+TEST(Transformer, HiddenGradientAddsToTheLogprobGradientAndSkippingTheHeadKeepsTheRows) {
+    Model m(test::tiny_llama());
+    test::randomize_model(m, 23);
+    PackedBatch batch;
+    batch.add_sequence(test::random_tokens(9, m.config().vocab, 7));
+    const int T = batch.num_tokens(), H = m.config().hidden;
+    const std::vector<float> a = randn(T, 24), b = randn(T, 25), c = randn((size_t)T * H, 26);
+    Transformer tf(m);
+    tf.forward(batch);
+    const std::vector<float> rows(tf.final_hidden(), tf.final_hidden() + (size_t)T * H);
+    std::vector<float> joint(m.layout.numel(), 0.0f), split(m.layout.numel(), 0.0f);
+    tf.backward(a, b, joint.data(), c.data());
+    tf.backward(a, b, split.data());
+    ForwardOptions trunk_only;
+    trunk_only.lm_head = false;
+    const TokenScores none = tf.forward(batch, trunk_only);
+    EXPECT_TRUE(none.logprob.empty() && none.entropy.empty());
+    EXPECT_EQ(std::vector<float>(tf.final_hidden(), tf.final_hidden() + (size_t)T * H), rows);
+    tf.backward({}, {}, split.data(), c.data());
+    EXPECT_LT(max_abs_diff(joint, split), 1e-5);
+    EXPECT_THROW(tf.backward(a, {}, split.data()), Error);  // no LM head ran: no log-prob gradient
+}
+
 TEST(Transformer, BadInputIsAClearError) {
     Model m(test::tiny_qwen2());
     Transformer tf(m);

@@ -1,4 +1,5 @@
-// math reward: \boxed{} extraction, LaTeX normalisation, exact-rational equivalence.
+// math reward: \boxed{} extraction, LaTeX normalisation, exact-rational equivalence (the verdict table and
+// the verifier's own tests: test_math_verify.cpp).
 #include <gtest/gtest.h>
 
 #include "reward/builtins.h"
@@ -84,13 +85,17 @@ TEST(MathReward, TableOfCases) {
         {"\\boxed{-3}", "3", false, RewardStatus::ok},
         {"\\boxed{90^\\circ}", "90", true, RewardStatus::ok},
         {"\\boxed{5}", "Solution ... so \\boxed{5}.", true, RewardStatus::ok},  // reference with its own box
-        {"the answer is 5", "5", false, RewardStatus::unparseable},
+        {"the answer is 5", "5", true, RewardStatus::ok},                       // no box: the last number
+        {"I do not know", "5", false, RewardStatus::unparseable},
         {"\\boxed{5", "5", false, RewardStatus::unparseable},
     };
     auto fn = make_math_reward();
     EXPECT_EQ(fn->name(), "math");
     for (const auto& c : cases) {
-        RewardResult r = fn->score({"", c.response, c.answer, 0, false});
+        RewardInput in;
+        in.response = c.response;
+        in.answer = c.answer;
+        RewardResult r = fn->score(in);
         EXPECT_EQ(r.correct, c.correct) << c.response << " vs " << c.answer << ": " << r.detail;
         EXPECT_EQ(r.status, c.status) << c.response;
         EXPECT_DOUBLE_EQ(r.score, c.correct ? 1.0 : 0.0) << c.response;

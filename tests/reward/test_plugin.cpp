@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/base/error.h"
+#include "common/config.h"
 #include "reward/plugin_pool.h"
 #include "reward/plugin_reward.h"
 #include "reward/registry.h"
@@ -223,4 +224,78 @@ TEST(RewardScoreCli, PluginAndBuiltin) {
     out = run_capture(std::string(STRIDE_BIN) + " reward score --fn plugin:" + plugin("bad_abi") +
                       " </dev/null 2>&1");
     EXPECT_NE(out.find("ABI version 2"), std::string::npos) << out;
+}
+
+// ---- batches, metadata, configuration ---------------------------------------------------------------
+
+// In one batch over two workers: a crash, a plug-in error and a hang cost exactly their own samples.
+TEST(PluginBatch, EachFailureCostsOnlyItsSample) {
+    PluginOptions opt;
+    opt.workers = 2;
+    opt.timeout_s = 0.5;
+    opt.memory_mb = 128;
+    opt.worker_exe = STRIDE_BIN;
+    PluginReward reward("plugin:" + plugin("misbehave"), opt);
+    std::vector<RewardInput> in = {reward_input("42", "42"),   reward_input("segv", "42"),
+                                   reward_input("7", "7"),     reward_input("fail", "42"),
+                                   reward_input("hang", "42"), reward_input("5", "6")};
+    std::vector<RewardResult> out = reward.score_batch(in);
+    ASSERT_EQ(out.size(), in.size());
+    EXPECT_TRUE(out[0].correct) << out[0].detail;
+    EXPECT_EQ(out[1].status, RewardStatus::error);
+    EXPECT_NE(out[1].detail.find("signal 11"), std::string::npos) << out[1].detail;
+    EXPECT_TRUE(out[2].correct) << out[2].detail;
+    EXPECT_EQ(out[3].status, RewardStatus::error);
+    EXPECT_NE(out[3].detail.find("cannot parse label"), std::string::npos) << out[3].detail;
+    EXPECT_EQ(out[4].status, RewardStatus::timeout) << out[4].detail;
+    EXPECT_EQ(out[5].status, RewardStatus::ok) << out[5].detail;
+    EXPECT_FALSE(out[5].correct);
+    PluginStats st = reward.stats();
+    EXPECT_EQ(st.calls, 6);
+    EXPECT_EQ(st.timeouts, 1);
+    EXPECT_EQ(st.errors, 2);
+    // After the failures the pool still scores.
+    EXPECT_TRUE(reward.score(reward_input("9", "9")).correct);
+}
+
+TEST(PluginBatch, PluginSeesConfigAndMetadata) {
+    RewardSpec spec = plugin_spec("plugin:" + plugin("echo"));
+    spec.plugin_config = R"({"k":1})";
+    auto fn = make_reward(spec);
+    RewardInput in = reward_input("x", "y");
+    in.response_tokens = 5;
+    in.truncated = true;
+    in.data_source = "openai/gsm8k";
+    in.extra_info_json = R"({"split":"test"})";
+    RewardInput bare = reward_input("x", "y");
+    auto out = fn->score_batch({in, bare});
+    EXPECT_EQ(
+        out[0].detail,
+        R"({"k":1} {"response_tokens":5,"truncated":true,"data_source":"openai/gsm8k","extra_info":{"split":"test"}})");
+    EXPECT_EQ(out[1].detail,
+              R"({"k":1} {"response_tokens":0,"truncated":false,"data_source":"","extra_info":{}})");
+}
+
+TEST(PluginConfig, PoolKeysReachTheSpec) {
+    const std::string job = "tokenizer: t.json\ndata:\n  train: gen:arith?n=100\n";
+    JobConfig cfg = parse_job_config(
+        job + "reward: {workers: 3, worker_memory_mb: 512, plugin_config: '{\"k\": 2}'}\n", "x.yaml");
+    RewardSpec s = reward_spec_from_config(cfg);
+    EXPECT_EQ(s.plugin_workers, 3);
+    EXPECT_EQ(s.plugin_memory_mb, 512);
+    EXPECT_EQ(s.plugin_config, "{\"k\": 2}");
+    const JobConfig defaults;
+    EXPECT_EQ(defaults.reward.workers, 2);
+    auto error_of = [&](const std::string& reward) {
+        try {
+            parse_job_config(job + "reward: " + reward + "\n", "x.yaml");
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("(no error)");
+    };
+    EXPECT_NE(error_of("{plugin_config: '[1]'}").find("reward.plugin_config: must be a JSON object"),
+              std::string::npos);
+    EXPECT_NE(error_of("{timeout_s: 0}").find("reward.timeout_s"), std::string::npos);
+    EXPECT_NE(error_of("{workers: -1}").find("reward.workers"), std::string::npos);
 }

@@ -2,7 +2,10 @@
 // /usr/bin/python3 (or $STRIDE_PYTHON) workers running reward/python/stride_reward.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/base/error.h"
 #include "reward/python_reward.h"
@@ -127,4 +130,166 @@ TEST(PythonReward, BaseRewardAcceptsPythonSpecs) {
     RewardResult r = fn->score(reward_input("861", "861"));
     EXPECT_EQ(r.status, RewardStatus::ok);
     EXPECT_TRUE(r.correct);
+}
+
+// ---- batches --------------------------------------------------------------------------------------
+
+namespace {
+
+RewardInput labelled(const std::string& label) {
+    return reward_input("x", label);  // the misbehaving files fail unless the label is "ok"
+}
+
+std::vector<RewardStatus> statuses(const std::vector<RewardResult>& rs) {
+    std::vector<RewardStatus> out;
+    for (const RewardResult& r : rs) out.push_back(r.status);
+    return out;
+}
+
+}  // namespace
+
+TEST(PythonBatch, ResultsComeBackInOrderFromSeveralWorkers) {
+    PluginOptions opt;
+    opt.workers = 2;
+    opt.timeout_s = 5;
+    opt.max_batch = 16;  // 100 samples: several requests per worker
+    auto fn = make_python_reward(py("good"), opt);
+    std::vector<RewardInput> in;
+    for (int i = 0; i < 100; ++i)
+        in.push_back(reward_input(std::to_string(i), std::to_string(i % 3 ? i : -i)));
+    std::vector<RewardResult> out = fn->score_batch(in);
+    ASSERT_EQ(out.size(), in.size());
+    for (int i = 0; i < 100; ++i) {
+        EXPECT_EQ(out[i].status, RewardStatus::ok) << i << ": " << out[i].detail;
+        EXPECT_EQ(out[i].correct, i % 3 != 0 || i == 0) << i;
+    }
+    PluginStats st = fn->stats();
+    EXPECT_EQ(st.calls, 100);
+    EXPECT_EQ(st.spawns, 2);  // the second started when the batch was waiting for it
+    EXPECT_EQ(st.retries, 0);
+}
+
+TEST(PythonBatch, AnExceptionFailsOnlyItsSample) {
+    PluginOptions opt;
+    opt.workers = 1;
+    opt.timeout_s = 5;
+    auto fn = make_python_reward(py("raises"), opt);
+    auto out = fn->score_batch({labelled("ok"), labelled("bad"), labelled("ok")});
+    EXPECT_EQ(statuses(out), (std::vector{RewardStatus::ok, RewardStatus::error, RewardStatus::ok}));
+    EXPECT_NE(out[1].detail.find("ValueError: bad sample"), std::string::npos) << out[1].detail;
+    EXPECT_EQ(fn->stats().spawns, 1);  // the worker lives on
+}
+
+// A hang in a batch kills the worker; its samples are scored again one per request, so only the
+// hanging one times out and the rest keep their scores.
+TEST(PythonBatch, OnlyTheHangingSampleTimesOut) {
+    PluginOptions opt;
+    opt.workers = 2;
+    opt.timeout_s = 0.5;
+    auto fn = make_python_reward(py("hangs"), opt);
+    auto out =
+        fn->score_batch({labelled("ok"), labelled("ok"), labelled("bad"), labelled("ok"), labelled("ok")});
+    EXPECT_EQ(statuses(out), (std::vector{RewardStatus::ok, RewardStatus::ok, RewardStatus::timeout,
+                                          RewardStatus::ok, RewardStatus::ok}));
+    EXPECT_NE(out[2].detail.find("no result within 0.5 s (worker killed)"), std::string::npos)
+        << out[2].detail;
+    PluginStats st = fn->stats();
+    EXPECT_EQ(st.timeouts, 1);
+    EXPECT_GE(st.retries, 2);  // at least the hanging sample and one other were not reported
+}
+
+TEST(PythonBatch, OnlyTheSampleThatKillsItsWorkerFails) {
+    PluginOptions opt;
+    opt.workers = 1;
+    opt.timeout_s = 5;
+    auto fn = make_python_reward(py("exits"), opt);
+    auto out = fn->score_batch({labelled("ok"), labelled("bad"), labelled("ok"), labelled("ok")});
+    EXPECT_EQ(statuses(out),
+              (std::vector{RewardStatus::ok, RewardStatus::error, RewardStatus::ok, RewardStatus::ok}));
+    EXPECT_NE(out[1].detail.find("exits.py: worker exited with status 1"), std::string::npos)
+        << out[1].detail;
+    EXPECT_EQ(fn->stats().crashes, 2);  // the batch's worker, then the culprit's own
+}
+
+// A batch that takes longer than the time limit is not late as long as each sample is quick: the
+// worker reports progress and the deadline follows it.
+TEST(PythonBatch, TheTimeLimitIsPerSampleNotPerBatch) {
+    PluginOptions opt;
+    opt.workers = 1;
+    opt.timeout_s = 0.3;
+    auto fn = make_python_reward(py("slow"), opt);
+    std::vector<RewardInput> in(30, reward_input("7", "7"));  // 30 x 20 ms = 0.6 s
+    auto out = fn->score_batch(in);
+    for (const RewardResult& r : out) EXPECT_EQ(r.status, RewardStatus::ok) << r.detail;
+    EXPECT_EQ(fn->stats().timeouts, 0);
+    EXPECT_EQ(fn->stats().spawns, 1);
+}
+
+TEST(PythonBatch, ShapingAppliesToEverySample) {
+    RewardSpec spec = python_spec(py("good"));
+    auto fn = make_reward(spec);
+    auto out = fn->score_batch(
+        {reward_input("861", "861"), reward_input("it is 861", "861"), reward_input("1", "2")});
+    EXPECT_DOUBLE_EQ(out[0].score, 2.0);
+    EXPECT_DOUBLE_EQ(out[1].score, 0.5);
+    EXPECT_DOUBLE_EQ(out[2].score, -1.0);
+}
+
+// ---- metadata and signatures ----------------------------------------------------------------------
+
+TEST(PythonMeta, VerlGetsDataSourceAndExtraInfo) {
+    auto fn = make_reward(python_spec(py("verl_meta", "compute_score")));
+    RewardInput in = reward_input("72", "72");
+    in.data_source = "openai/gsm8k";
+    in.extra_info_json = R"({"split": "test", "index": 7})";
+    in.response_tokens = 3;
+    RewardResult r = fn->score(in);
+    EXPECT_EQ(r.status, RewardStatus::ok) << r.detail;
+    EXPECT_DOUBLE_EQ(r.score, 2.0);
+    EXPECT_EQ(r.detail, "openai/gsm8k index=7,response_tokens=3,split=test,truncated=False");
+}
+
+TEST(PythonMeta, VerlScorerSignatureWorks) {
+    auto fn = make_reward(python_spec(py("verl_short", "compute_score")));
+    EXPECT_DOUBLE_EQ(fn->score(reward_input(" 72", "72")).score, 2.0);
+    EXPECT_DOUBLE_EQ(fn->score(reward_input("71", "72")).score, -1.0);
+}
+
+TEST(PythonMeta, AFunctionNamingItsMetadataGetsJustThat) {
+    auto fn = make_reward(python_spec(py("named_meta")));
+    RewardInput in = reward_input("x", "y");
+    in.data_source = "arith";
+    in.truncated = true;
+    RewardResult r = fn->score(in);
+    EXPECT_EQ(r.status, RewardStatus::ok) << r.detail;
+    EXPECT_EQ(r.detail, "arith True");
+}
+
+TEST(PythonMeta, InitGetsThePluginConfig) {
+    RewardSpec spec = python_spec(py("with_init"));
+    spec.plugin_config = R"({"scale": 0.5})";
+    auto fn = make_reward(spec);
+    EXPECT_DOUBLE_EQ(fn->score(reward_input("3", "3")).score, 0.5);  // -1 + 0.5 * 3
+    std::string err = load_error(py("init_fails"));
+    EXPECT_NE(err.find("init_fails.py"), std::string::npos) << err;
+    EXPECT_NE(err.find("init failed: KeyError: 'model_path'"), std::string::npos) << err;
+}
+
+// ---- no time limit, and shutting down -------------------------------------------------------------
+
+// timeout_s = 0 means no limit; cancel() still gets a caller stuck on a hung sample out at once.
+TEST(PythonReward, CancelReleasesACallWithoutTimeLimit) {
+    RewardSpec spec = python_spec(py("hangs"));
+    spec.timeout_s = 0;
+    auto fn = make_reward(spec);
+    RewardResult stuck;
+    std::thread caller([&] { stuck = fn->score(labelled("bad")); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto t0 = std::chrono::steady_clock::now();
+    fn->cancel();
+    caller.join();
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0);
+    EXPECT_EQ(stuck.status, RewardStatus::error);
+    EXPECT_NE(stuck.detail.find("reward pool shut down"), std::string::npos) << stuck.detail;
+    EXPECT_EQ(fn->score(labelled("ok")).status, RewardStatus::error);  // later calls fail at once
 }

@@ -1,9 +1,11 @@
 // `stride data gen`: determinism, distinct problems, answers recomputed independently, CLI output.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <set>
 #include <sstream>
 
@@ -122,6 +124,39 @@ TEST(DataGen, CollatzAnswersAreTrajectoriesWithALongTail) {
     }
     EXPECT_EQ(prompts.size(), 900u);
     EXPECT_GT(longest, 2 * total / examples.size()) << "lengths should be long-tailed";
+}
+
+TEST(DataGen, CountdownAnswersCountDownWithAHeavyTail) {
+    EXPECT_EQ(countdown_prompt(937, 935), "937-935=");
+    EXPECT_EQ(countdown_answer(937, 935), "937 936 935");
+    EXPECT_EQ(countdown_answer(10, 10), "10");
+    const auto ex = generate_examples(parse_gen_spec("gen:countdown?n=4000&seed=3&max_len=64"));
+    ASSERT_EQ(ex.size(), 4000u);
+    std::set<std::string> prompts;
+    std::vector<int> lengths;
+    for (const Example& e : ex) {
+        prompts.insert(e.prompt);
+        // Recompute the answer from the prompt "a-b=".
+        const size_t dash = e.prompt.find('-');
+        const uint64_t a = std::stoull(e.prompt.substr(0, dash)), b = std::stoull(e.prompt.substr(dash + 1));
+        ASSERT_GE(a, b);
+        ASSERT_GE(b, 1u);
+        std::string want;
+        for (uint64_t v = a; v >= b; --v) want += (v == a ? "" : " ") + std::to_string(v);
+        EXPECT_EQ(e.answer, want);
+        lengths.push_back(static_cast<int>(a - b + 1));
+    }
+    EXPECT_EQ(prompts.size(), ex.size()) << "problems repeat";
+    const int longest = *std::max_element(lengths.begin(), lengths.end());
+    const double mean = std::accumulate(lengths.begin(), lengths.end(), 0.0) / lengths.size();
+    const double tail = std::count_if(lengths.begin(), lengths.end(), [](int k) { return k >= 32; }) / 4000.0;
+    EXPECT_EQ(longest, 64);
+    EXPECT_GT(mean, 5);
+    EXPECT_LT(mean, 14);
+    EXPECT_GT(tail, 0.03);  // P(k >= 32) ~ 0.04-0.08: a batch of 32 prompts nearly always has one
+    EXPECT_LT(tail, 0.12);
+    EXPECT_THROW(parse_gen_spec("gen:countdown?n=10&max_len=0"), Error);
+    EXPECT_THROW(parse_gen_spec("gen:countdown?n=10&digits=1&max_len=10"), Error);
 }
 
 TEST(DataGen, LoadsGenSpecsAndHoldsOutAFixedEvalSet) {

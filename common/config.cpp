@@ -117,6 +117,15 @@ void apply_algorithm_presets(JobConfig& cfg, const RawValues& given) {
         preset("trainer.clip_high", "0.0004");
         preset("trainer.loss_agg", "seq_mean_token_mean");
         preset("trainer.dual_clip", "0");
+    } else if (algo == "vcpo") {  // §7.4 reference settings: GRPO advantages with the OPOB baseline,
+                                  // ESS-scaled lr, sequence-level TIS at 8, sequence-mean loss
+        preset("trainer.opob", "true");
+        preset("trainer.ess_lr", "sqrt");
+        preset("trainer.loss_agg", "seq_mean_token_mean");
+        preset("trainer.is_correction", "truncate");
+        preset("trainer.is_cap", "8");
+        // A user who turns the correction off gets no (inert) sequence level with it.
+        if (cfg.trainer.is_correction != "none") preset("trainer.is_level", "sequence");
     }
 }
 

@@ -106,7 +106,7 @@ struct ExperienceBufferConfig {
 };
 
 struct TrainerConfig {
-    std::string algorithm = "grpo";  // grpo | dr_grpo | dapo | gspo | rloo | reinforce_pp | ppo
+    std::string algorithm = "grpo";  // grpo | dr_grpo | dapo | gspo | rloo | reinforce_pp | ppo | vcpo
     int steps = 100;
     int prompts_per_step = 32;
     double lr = 1e-6;
@@ -136,6 +136,7 @@ struct TrainerConfig {
     std::string is_correction = "none";  // none | truncate (TIS) | mask (decoupled PPO / icepop)
     double is_cap = 2.0;                 // upper bound on rho
     double is_low = 0.0;                 // lower bound on rho (mask: below it the token is dropped)
+    std::string is_level = "token";      // token | sequence (one rho = prod_t rho_t per response)
     bool mpt_mask = false;               // UloRL: mask well-mastered positive tokens while entropy is low
     double mpt_prob = 0.99;              // tau: a positive token with p > tau is "mastered"
     double mpt_entropy = 0.2;            // sigma: masking applies while entropy is below this

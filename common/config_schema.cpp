@@ -170,9 +170,9 @@ const std::vector<ConfigKey> kSchema = {
     // ---- trainer -----------------------------------------------------------------------------
     {"trainer.algorithm",
      FIELD(trainer.algorithm),
-     "advantage estimator and loss; dapo/dr_grpo/gspo also preset the keys listed in the README",
+     "advantage estimator and loss; dapo/dr_grpo/gspo/vcpo also preset the keys listed in the README",
      {},
-     {"grpo", "dr_grpo", "dapo", "gspo", "rloo", "reinforce_pp", "ppo"}},
+     {"grpo", "dr_grpo", "dapo", "gspo", "rloo", "reinforce_pp", "ppo", "vcpo"}},
     {"trainer.steps", FIELD(trainer.steps), "RL steps (rollout batch + update)", at_least(1)},
     {"trainer.prompts_per_step", FIELD(trainer.prompts_per_step),
      "prompts per RL step (each sampled rollout.n times)", at_least(1)},
@@ -216,12 +216,19 @@ const std::vector<ConfigKey> kSchema = {
     {"trainer.entropy_coef", FIELD(trainer.entropy_coef), "entropy bonus coefficient", at_least(0)},
     {"trainer.is_correction",
      FIELD(trainer.is_correction),
-     "weight each token by rho = pi_prox/mu (rollout log-probs): truncate = TIS clamp(rho, is_low, is_cap); "
-     "mask = decoupled PPO, rho outside [is_low, is_cap] drops the token",
+     "weight each token by rho = pi_prox/mu (rollout log-probs; one rho per response with is_level = "
+     "sequence): truncate = TIS clamp(rho, is_low, is_cap); mask = decoupled PPO, rho outside [is_low, "
+     "is_cap] drops the token",
      {},
      {"none", "truncate", "mask"}},
     {"trainer.is_cap", FIELD(trainer.is_cap), "upper bound on the importance weight rho", above(0)},
     {"trainer.is_low", FIELD(trainer.is_low), "lower bound on the importance weight rho", at_least(0)},
+    {"trainer.is_level",
+     FIELD(trainer.is_level),
+     "token: rho per token; sequence: one rho = exp(sum_t log rho_t) per response, truncated or masked as a "
+     "whole and applied to all its tokens (VCPO)",
+     {},
+     {"token", "sequence"}},
     {"trainer.mpt_mask", FIELD(trainer.mpt_mask),
      "UloRL dynamic masking of well-mastered positive tokens (p above mpt_prob) while entropy is below "
      "mpt_entropy"},

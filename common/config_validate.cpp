@@ -17,7 +17,7 @@ namespace {
 
 // Algorithms whose advantage compares the samples of one prompt: a group of one has nothing to compare.
 bool uses_groups(const std::string& algorithm) {
-    static const std::set<std::string> grouped = {"grpo", "dr_grpo", "dapo", "gspo", "rloo"};
+    static const std::set<std::string> grouped = {"grpo", "dr_grpo", "dapo", "gspo", "rloo", "vcpo"};
     return grouped.count(algorithm) > 0;
 }
 
@@ -99,10 +99,10 @@ void check_critic_keys(const TrainerConfig& t) {
                              t.algorithm));
     // OPOB replaces the group mean of GRPO-style advantages; RLOO, REINFORCE++ and PPO have baselines
     // of their own.
-    static const std::set<std::string> group_mean = {"grpo", "dr_grpo", "dapo", "gspo"};
-    STRIDE_CHECK(
-        !t.opob || group_mean.count(t.algorithm),
-        "trainer.opob: replaces the group-mean baseline of grpo, dr_grpo, dapo or gspo, not " + t.algorithm);
+    static const std::set<std::string> group_mean = {"grpo", "dr_grpo", "dapo", "gspo", "vcpo"};
+    STRIDE_CHECK(!t.opob || group_mean.count(t.algorithm),
+                 "trainer.opob: replaces the group-mean baseline of grpo, dr_grpo, dapo, gspo or vcpo, not " +
+                     t.algorithm);
     STRIDE_CHECK(t.ref_model.empty() || t.kl_coef > 0,
                  "trainer.ref_model: set, but trainer.kl_coef = 0 uses no reference model");
 }
@@ -111,6 +111,10 @@ void check_critic_keys(const TrainerConfig& t) {
 void check_algorithm_keys(const TrainerConfig& t) {
     STRIDE_CHECK(t.is_low <= t.is_cap,
                  fmt::format("trainer.is_low: {} is above trainer.is_cap = {}", t.is_low, t.is_cap));
+    STRIDE_CHECK(t.is_level == "token" || t.is_correction != "none",
+                 "trainer.is_level: " + t.is_level +
+                     " weights need trainer.is_correction = truncate or mask; with none no importance "
+                     "weight is applied");
     if (t.algorithm == "gspo") {
         // verl forces the sequence mean: GSPO's objective is a mean over sequences of a sequence ratio.
         STRIDE_CHECK(t.loss_agg == "seq_mean_token_mean",
@@ -135,9 +139,10 @@ void check_trainer(const JobConfig& c) {
                      fmt::format("rollout.n: {} compares the samples of each prompt, so it needs at "
                                  "least 2, got {}",
                                  t.algorithm, c.rollout.n));
-    STRIDE_CHECK(!t.dynamic_sampling || uses_groups(t.algorithm),
-                 "trainer.dynamic_sampling: needs a group algorithm (grpo, dr_grpo, dapo, gspo, rloo), not " +
-                     t.algorithm);
+    STRIDE_CHECK(
+        !t.dynamic_sampling || uses_groups(t.algorithm),
+        "trainer.dynamic_sampling: needs a group algorithm (grpo, dr_grpo, dapo, gspo, rloo, vcpo), not " +
+            t.algorithm);
     STRIDE_CHECK(t.dual_clip == 0.0 || t.dual_clip > 1.0,
                  fmt::format("trainer.dual_clip: must be 0 (off) or > 1, got {}", t.dual_clip));
     check_algorithm_keys(t);

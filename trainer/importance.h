@@ -1,8 +1,9 @@
 // Importance weights between the trainer's proximal policy and the behaviour policy mu that sampled
 // the tokens (the inference engine, possibly stale): token-level TIS for the train-inference
 // mismatch (../shared/spec/algorithms.md §9.1), the capped/rejected behaviour weight of decoupled PPO
-// (§6.2-6.3) and icepop masking (§9.2) are the same function with a different action. The weights
-// are constants (no gradient) multiplied into the per-token policy loss after clipping.
+// (§6.2-6.3) and icepop masking (§9.2) are the same function with a different action; at sequence level
+// (§9.3, VCPO's reference setting §7.4) one weight per response covers all its tokens. The weights are
+// constants (no gradient) multiplied into the per-token policy loss after clipping.
 #pragma once
 #include <string>
 #include <vector>
@@ -17,10 +18,18 @@ enum class IsCorrection {
 
 IsCorrection is_correction_from_name(const std::string& name);  // none | truncate | mask
 
+enum class IsLevel {
+    token,     // rho_t per token
+    sequence,  // one rho = prod_t rho_t per response, on every token of it (verl rollout_is = sequence)
+};
+
+IsLevel is_level_from_name(const std::string& name);  // token | sequence
+
 struct IsOptions {
     IsCorrection mode = IsCorrection::none;
     double cap = 2.0;  // upper bound C on rho
     double low = 0.0;  // lower bound (0: none)
+    IsLevel level = IsLevel::token;
 };
 
 struct IsStats {
@@ -33,7 +42,10 @@ struct IsStats {
 };
 
 // rho_t = exp(clamp(prox_t - behav_t, -20, 20)); a non-finite difference (-inf - -inf) counts as 0 (AReaL)
-// and +-inf clamps to +-20. Writes w_t to out[0, n); rejected tokens get w = 0.
+// and +-inf clamps to +-20. Writes w_t to out[0, n); rejected tokens get w = 0. With level = sequence,
+// [0, n) is one response: rho = exp(sum_t clamp(prox_t - behav_t)), compared with [low, cap] in log
+// space (no overflow however long the response), and the truncated weight (or 0 for a rejected
+// response, or rho) is written to every token; truncated/rejected count the response's tokens.
 IsStats importance_weights(const float* prox_logprob, const float* behav_logprob, int n, const IsOptions& opt,
                            float* out);
 

@@ -56,7 +56,7 @@ struct RlStepOptions {
     KlType kl_type = KlType::k3;
     bool kl_in_reward = false;
     bool dynamic_sampling = false;  // DAPO: drop groups whose correctness is all equal
-    IsOptions behaviour_is;         // TIS / decoupled PPO weight pi_prox / mu (off by default)
+    IsOptions behaviour_is;         // TIS / decoupled PPO weight pi_prox / mu, per token or sequence (off)
     bool mpt_mask = false;          // UloRL: mask well-mastered positive tokens
     MptOptions mpt;
     EssLrScaling ess_lr = EssLrScaling::off;  // VCPO: scale the lr by the sequence ESS

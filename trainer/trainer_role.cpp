@@ -52,6 +52,7 @@ RlStepOptions rl_options(const JobConfig& cfg) {
     o.behaviour_is.mode = is_correction_from_name(t.is_correction);
     o.behaviour_is.cap = t.is_cap;
     o.behaviour_is.low = t.is_low;
+    o.behaviour_is.level = is_level_from_name(t.is_level);
     o.mpt_mask = t.mpt_mask;
     o.mpt.prob_threshold = t.mpt_prob;
     o.mpt.entropy_target = t.mpt_entropy;
@@ -78,6 +79,7 @@ RlStepOptions rl_options(const JobConfig& cfg) {
         o.loss.dual_clip = 0.0f;  // no dual clip on a sequence ratio (verl)
     }
     if (t.algorithm == "ppo") o.advantage = AdvantageKind::gae;
+    // vcpo: GRPO advantages; its preset turns on the OPOB baseline, the ESS-scaled lr and sequence TIS.
     if (t.opob) {  // VCPO's baseline in place of the group mean; its std division follows GRPO's
         o.advantage = AdvantageKind::opob;
         o.opob_norm_by_std = t.norm_adv_by_std;

@@ -132,6 +132,33 @@ TEST(Config, AlgorithmPresetsFillOnlyUnsetKeys) {
     EXPECT_DOUBLE_EQ(gspo.trainer.clip_low, 3e-4);
     EXPECT_DOUBLE_EQ(gspo.trainer.clip_high, 4e-4);
     EXPECT_EQ(gspo.trainer.loss_agg, "seq_mean_token_mean");
+
+    // vcpo: GRPO advantages with the §7.4 reference settings our keys express.
+    JobConfig vcpo = parse("", {"trainer.algorithm=vcpo"});
+    EXPECT_TRUE(vcpo.trainer.opob);
+    EXPECT_EQ(vcpo.trainer.ess_lr, "sqrt");
+    EXPECT_EQ(vcpo.trainer.loss_agg, "seq_mean_token_mean");
+    EXPECT_EQ(vcpo.trainer.is_correction, "truncate");
+    EXPECT_EQ(vcpo.trainer.is_level, "sequence");
+    EXPECT_DOUBLE_EQ(vcpo.trainer.is_cap, 8.0);
+    EXPECT_TRUE(vcpo.trainer.norm_adv_by_std);
+    EXPECT_EQ(parse("").trainer.is_level, "token");
+    // Every user value wins over the preset.
+    JobConfig own =
+        parse("trainer: {algorithm: vcpo, opob: false, ess_lr: linear, is_cap: 3}\n",
+              {"trainer.loss_agg=token_mean", "trainer.is_correction=mask", "trainer.is_level=token"});
+    EXPECT_FALSE(own.trainer.opob);
+    EXPECT_EQ(own.trainer.ess_lr, "linear");
+    EXPECT_DOUBLE_EQ(own.trainer.is_cap, 3.0);
+    EXPECT_EQ(own.trainer.loss_agg, "token_mean");
+    EXPECT_EQ(own.trainer.is_correction, "mask");
+    EXPECT_EQ(own.trainer.is_level, "token");
+    // Turning the correction off also leaves the level at token (a sequence level would be inert).
+    JobConfig no_is = parse("", {"trainer.algorithm=vcpo", "trainer.is_correction=none"});
+    EXPECT_EQ(no_is.trainer.is_level, "token");
+    EXPECT_TRUE(no_is.trainer.opob);
+    // The dump of a vcpo job reloads to the same config.
+    EXPECT_EQ(parse_job_config(dump_job_config(vcpo), "dump.yaml"), vcpo);
 }
 
 TEST(Config, WrongTypesNameTheKeyAndTheValue) {
@@ -258,10 +285,16 @@ TEST(Config, AlgorithmKeyContradictionsAreRejected) {
         {{"trainer.algorithm=rloo", "rollout.n=1"}, "rollout.n: rloo compares the samples of each prompt"},
         {{"trainer.algorithm=reinforce_pp", "trainer.dynamic_sampling=true"},
          "trainer.dynamic_sampling: needs a group algorithm"},
+        {{"trainer.is_level=sequence"},
+         "trainer.is_level: sequence weights need trainer.is_correction = truncate or mask"},
+        {{"trainer.algorithm=vcpo", "trainer.is_correction=none", "trainer.is_level=sequence"},
+         "trainer.is_level: sequence weights need trainer.is_correction"},
+        {{"trainer.algorithm=vcpo", "rollout.n=1"}, "rollout.n: vcpo compares the samples of each prompt"},
+        {{"trainer.is_level=sentence"}, "trainer.is_level"},
     };
     for (const auto& c : cases) EXPECT_ERROR_HAS(error_of("", c.overrides), c.expect);
     // What each algorithm's presets give loads as is.
-    for (const char* algo : {"grpo", "dr_grpo", "dapo", "gspo", "rloo", "reinforce_pp", "ppo"})
+    for (const char* algo : {"grpo", "dr_grpo", "dapo", "gspo", "rloo", "reinforce_pp", "ppo", "vcpo"})
         EXPECT_EQ(error_of("", {std::string("trainer.algorithm=") + algo}), "") << algo;
     EXPECT_EQ(error_of("", {"trainer.algorithm=ppo", "trainer.critic=shared", "trainer.vf_coef=0.1",
                             "trainer.lam=0.95", "trainer.gamma=0.99", "trainer.critic_lr=1e-5"}),
@@ -269,6 +302,10 @@ TEST(Config, AlgorithmKeyContradictionsAreRejected) {
     EXPECT_EQ(error_of("", {"trainer.algorithm=gspo", "trainer.opob=true", "trainer.kl_coef=0.01",
                             "trainer.ref_model=/tmp/ref"}),
               "");
+    EXPECT_EQ(error_of("", {"trainer.algorithm=vcpo", "trainer.dynamic_sampling=true", "trainer.kl_coef=0.01",
+                            "trainer.is_correction=mask", "trainer.is_low=0.125"}),
+              "");
+    EXPECT_EQ(error_of("", {"trainer.is_correction=truncate", "trainer.is_level=sequence"}), "");
     EXPECT_EQ(error_of("", {"trainer.algorithm=dapo", "trainer.dual_clip=10", "trainer.ppo_epochs=2",
                             "trainer.mini_batches=4", "trainer.kl_coef=0.001"}),
               "");

@@ -1,7 +1,7 @@
 // The trainer's algorithm pieces as pure functions, on the worked numbers of
 // ../shared/spec/algorithms.md (KL estimators, RLOO, REINFORCE++, DAPO dynamic sampling, dual clip,
-// GSPO, decoupled PPO, TIS/icepop, VCPO ESS and OPOB, UloRL MPT masking, GAE and the value loss),
-// their edge cases, and every loss gradient against finite differences.
+// GSPO, decoupled PPO, TIS/icepop (token and sequence level), VCPO ESS and OPOB, UloRL MPT masking, GAE and
+// the value loss), their edge cases, and every loss gradient against finite differences.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -318,6 +318,134 @@ TEST(PpoLossWithTis, GradientScalesByTheWeight) {
     auto s = ppo_clip_token_loss(in, {}, &g);
     EXPECT_NEAR(s.loss, -0.5, 1e-6);
     EXPECT_NEAR(g, -0.5, 1e-6);
+}
+
+TEST(SequenceTis, WorkedExample) {
+    // One weight per response, w = exp(sum_t (log prox_t - log mu_t)), on every token of it (§9.3, §7.4).
+    const IsOptions trunc8{IsCorrection::truncate, 8.0, 0.0, IsLevel::sequence};
+    const IsOptions mask8{IsCorrection::mask, 8.0, 0.0, IsLevel::sequence};
+    float w[3];
+    // Log-ratios [0.5, -0.25, 1.0] -> sum 1.25 -> w = e^1.25 = 3.4903430 < 8: kept as is.
+    const float prox_a[3] = {-0.5f, -2.25f, -0.25f}, behav_a[3] = {-1.0f, -2.0f, -1.25f};
+    IsStats st = importance_weights(prox_a, behav_a, 3, trunc8, w);
+    for (float x : w) EXPECT_NEAR(x, 3.4903430, 1e-6);
+    EXPECT_EQ(st.truncated, 0);
+    EXPECT_NEAR(st.sum, 3 * 3.4903430, 1e-6);
+    importance_weights(prox_a, behav_a, 3, mask8, w);
+    for (float x : w) EXPECT_NEAR(x, 3.4903430, 1e-6);
+    // Log-ratios [1.0, 0.75, 0.75] -> sum 2.5 -> e^2.5 = 12.1824940 > 8: truncated to 8 on every token
+    // (truncated counts the 3 tokens), or the whole response dropped with the mask action. Token
+    // level would cap nothing: [e^1, e^0.75, e^0.75] = [2.7182818, 2.1170000, 2.1170000].
+    const float prox_b[3] = {-0.25f, -0.5f, -0.25f}, behav_b[3] = {-1.25f, -1.25f, -1.0f};
+    st = importance_weights(prox_b, behav_b, 3, trunc8, w);
+    for (float x : w) EXPECT_NEAR(x, 8.0, 1e-6);
+    EXPECT_EQ(st.truncated, 3);
+    st = importance_weights(prox_b, behav_b, 3, mask8, w);
+    for (float x : w) EXPECT_EQ(x, 0.0f);
+    EXPECT_EQ(st.rejected, 3);
+    importance_weights(prox_b, behav_b, 3, {IsCorrection::truncate, 8.0, 0.0}, w);
+    EXPECT_NEAR(w[0], 2.7182818, 1e-6);
+    EXPECT_NEAR(w[1], 2.1170000, 1e-6);
+    EXPECT_NEAR(w[2], 2.1170000, 1e-6);
+    // Lower bound 0.5: log-ratios [-0.5, -0.5] -> e^-1 = 0.3678794 -> 0.5 (truncate) or dropped (mask).
+    const float prox_c[2] = {-1.5f, -1.5f}, behav_c[2] = {-1.0f, -1.0f};
+    importance_weights(prox_c, behav_c, 2, {IsCorrection::truncate, 8.0, 0.5, IsLevel::sequence}, w);
+    EXPECT_NEAR(w[0], 0.5, 1e-6);
+    EXPECT_NEAR(w[1], 0.5, 1e-6);
+    importance_weights(prox_c, behav_c, 2, {IsCorrection::mask, 8.0, 0.5, IsLevel::sequence}, w);
+    EXPECT_EQ(w[0], 0.0f);
+    importance_weights(prox_c, behav_c, 2, {IsCorrection::truncate, 8.0, 0.0, IsLevel::sequence}, w);
+    EXPECT_NEAR(w[0], 0.3678794, 1e-6);  // no lower bound
+    // A masked token (m_t = 0): both policies give it log-prob -inf, so it adds nothing to the sum:
+    // [0.5, (masked), 1.0] -> e^1.5 = 4.4816891.
+    const float inf = std::numeric_limits<float>::infinity();
+    const float prox_d[3] = {-0.5f, -inf, -0.25f}, behav_d[3] = {-1.0f, -inf, -1.25f};
+    importance_weights(prox_d, behav_d, 3, trunc8, w);
+    for (float x : w) EXPECT_NEAR(x, 4.4816891, 1e-6);
+    // The weight multiplies every token loss of the response: A = +1 at ratio 1, seq-mean-token-mean
+    // weights 1/3 -> loss = -e^1.25 = -3.4903430, d loss / d logprob_t = -e^1.25 / 3 = -1.1634477.
+    importance_weights(prox_a, behav_a, 3, trunc8, w);
+    const float adv[3] = {1, 1, 1};
+    const auto agg = aggregation_weights({3}, LossAgg::seq_mean_token_mean);
+    TokenLossSlice in;
+    in.logprob = prox_a, in.old_logprob = prox_a, in.advantage = adv, in.weight = agg.data(),
+    in.is_weight = w;
+    in.n = 3;
+    float g[3];
+    const PolicyLossSums ls = ppo_clip_token_loss(in, {}, g);
+    EXPECT_NEAR(ls.loss, -3.4903430, 1e-6);
+    for (float x : g) EXPECT_NEAR(x, -1.1634477, 1e-6);
+    // Off: weight 1.
+    importance_weights(prox_b, behav_b, 3, {IsCorrection::none, 8.0, 0.0, IsLevel::sequence}, w);
+    for (float x : w) EXPECT_EQ(x, 1.0f);
+}
+
+TEST(SequenceTis, LongResponsesDoNotOverflow) {
+    // 400 tokens at the +-20 clamp: log w = +-8000, far outside double range; no inf or NaN.
+    const float inf = std::numeric_limits<float>::infinity();
+    const std::vector<float> behav(400, -inf), prox(400, -1.0f), low_prox(400, -60.0f), mid(400, -40.0f);
+    std::vector<float> w(400);
+    IsStats st = importance_weights(prox.data(), behav.data(), 400,
+                                    {IsCorrection::truncate, 8.0, 0.0, IsLevel::sequence}, w.data());
+    for (float x : w) EXPECT_EQ(x, 8.0f);
+    EXPECT_EQ(st.truncated, 400);
+    importance_weights(prox.data(), behav.data(), 400, {IsCorrection::mask, 8.0, 0.0, IsLevel::sequence},
+                       w.data());
+    for (float x : w) EXPECT_EQ(x, 0.0f);
+    st = importance_weights(low_prox.data(), mid.data(), 400,
+                            {IsCorrection::truncate, 8.0, 0.0, IsLevel::sequence}, w.data());
+    for (float x : w) EXPECT_EQ(x, 0.0f);  // e^-8000 underflows to 0: the response carries no loss
+    EXPECT_TRUE(std::isfinite(st.sum));
+    importance_weights(low_prox.data(), mid.data(), 400,
+                       {IsCorrection::truncate, 8.0, 0.25, IsLevel::sequence}, w.data());
+    for (float x : w) EXPECT_EQ(x, 0.25f);
+    EXPECT_EQ(is_level_from_name("sequence"), IsLevel::sequence);
+    EXPECT_THROW(is_level_from_name("seq"), Error);
+}
+
+TEST(SequenceTis, WeightedLossGradientMatchesFiniteDifferences) {
+    // Three responses with sequence weights 3.4903430 (kept), 8 (truncated from e^2.5) and 0.5 (raised
+    // from e^-1), a masked token, clipping and dual clip: the weights are constants of the current
+    // log-probs, so the gradient is the PPO gradient times each response's weight.
+    const std::vector<float> prox = {-0.5f, -2.25f, -0.25f, -0.25f, -0.5f, -2.5f, -1.5f, -1.5f};
+    const std::vector<float> behav = {-1.0f, -2.0f, -1.25f, -1.25f, -1.25f, -3.25f, -1.0f, -1.0f};
+    // Token 5: ratio e^1.3 > 3 with A < 0 (dual clip); token 6: ratio e^1.1 > 1.28 with A > 0 (clipped).
+    const std::vector<float> lp = {-0.45f, -2.3f, -0.2f, -0.1f, -0.55f, -1.2f, -0.4f, -1.45f};
+    const std::vector<float> adv = {0.7f, 0.7f, 0.7f, -1.2f, -1.2f, -1.2f, 0.4f, 0.4f};
+    const std::vector<unsigned char> mask = {0, 0, 1, 0, 0, 0, 0, 0};
+    const std::vector<int> lens = {3, 3, 2};
+    const IsOptions opt{IsCorrection::truncate, 8.0, 0.5, IsLevel::sequence};
+    std::vector<float> isw(prox.size());
+    for (int i = 0, off = 0; i < 3; off += lens[i++])
+        importance_weights(prox.data() + off, behav.data() + off, lens[i], opt, isw.data() + off);
+    const std::vector<double> expect = {3.4903430, 3.4903430, 3.4903430, 8, 8, 8, 0.5, 0.5};
+    for (size_t t = 0; t < isw.size(); ++t) EXPECT_NEAR(isw[t], expect[t], 1e-6) << t;
+    for (LossAgg agg : {LossAgg::token_mean, LossAgg::seq_mean_token_mean}) {
+        const auto w = aggregation_weights(lens, agg);
+        auto loss = [&](const std::vector<float>& x, const float* is_weight, std::vector<float>* grad) {
+            std::vector<float> g(x.size());
+            TokenLossSlice in;
+            in.logprob = x.data(), in.old_logprob = prox.data(), in.advantage = adv.data(),
+            in.weight = w.data();
+            in.is_weight = is_weight, in.mask = mask.data(), in.n = static_cast<int>(x.size());
+            auto s = ppo_clip_token_loss(in, {0.2f, 0.28f, 3.0f}, g.data());
+            if (grad) *grad = g;
+            return s;
+        };
+        std::vector<float> g, g_plain;
+        const PolicyLossSums s = loss(lp, isw.data(), &g);
+        EXPECT_EQ(s.dual_clipped, 1);
+        EXPECT_EQ(s.clipped_high, 1);
+        EXPECT_EQ(s.masked, 1);
+        loss(lp, nullptr, &g_plain);
+        auto fd = finite_differences(
+            [&](const std::vector<float>& x) { return loss(x, isw.data(), nullptr).loss; }, lp);
+        for (size_t t = 0; t < lp.size(); ++t) {
+            EXPECT_NEAR(g[t], fd[t], 1e-4) << loss_agg_name(agg) << " " << t;
+            EXPECT_NEAR(g[t], expect[t] * g_plain[t], 1e-6) << loss_agg_name(agg) << " " << t;
+        }
+        EXPECT_EQ(g[2], 0.0f);  // masked token
+    }
 }
 
 // ---- VCPO (§7) -----------------------------------------------------------------------------------

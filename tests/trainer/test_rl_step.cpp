@@ -142,6 +142,12 @@ std::vector<AlgoCase> algorithm_cases() {
     RlStepOptions opob = grpo;
     opob.advantage = AdvantageKind::opob;
     out.push_back({"vcpo opob", opob});
+    RlStepOptions vcpo = grpo;  // the vcpo preset: OPOB, ESS lr, sequence mean, sequence TIS at 8
+    vcpo.advantage = AdvantageKind::opob;
+    vcpo.ess_lr = EssLrScaling::sqrt;
+    vcpo.loss.agg = LossAgg::seq_mean_token_mean;
+    vcpo.behaviour_is = {IsCorrection::truncate, 8.0, 0.0, IsLevel::sequence};
+    out.push_back({"vcpo", vcpo});
     RlStepOptions corrected = grpo;
     corrected.behaviour_is = {IsCorrection::truncate, 2.0, 0.0};
     corrected.ess_lr = EssLrScaling::sqrt;
@@ -306,6 +312,45 @@ TEST(RlAlgorithms, BehaviourImportanceWeights) {
     EXPECT_NEAR(md["is/rejected_frac"], 1.0, 1e-9);
     EXPECT_NEAR(md["masked_token_frac"], 1.0, 1e-9);
     EXPECT_EQ(md["grad_norm"], 0.0);
+}
+
+TEST(RlAlgorithms, SequenceImportanceWeights) {
+    // On-policy: every sequence weight is 1 and the update equals plain GRPO's.
+    Model a(tiny_config());
+    model_init_random(a, 6);
+    Model b(a);
+    auto batch = make_batch(a);
+    const AdamWConfig ac = gradient_proportional_adam(1e-3f);
+    const LrSchedule sched = constant_lr(ac.lr);
+    RlStepOptions plain, seq;
+    seq.behaviour_is = {IsCorrection::truncate, 8.0, 0.0, IsLevel::sequence};
+    RlTrainer ra(a, ac, sched), rb(b, ac, sched);
+    ra.step(batch, plain, 0);
+    auto ms = rb.step(batch, seq, 0);
+    EXPECT_NEAR(ms["is/weight_mean"], 1.0, 1e-5);
+    EXPECT_LT(max_weight_diff(a, b), 1e-7);
+    // Response 0 (3 of the batch's 13 tokens) was 20x less likely under mu: each token's ratio is
+    // 20^(1/3) = 2.71 < 8, but its sequence weight 20 is truncated to 8 on all 3 tokens.
+    batch = make_batch(b);  // on-policy for b's current weights, then response 0 made stale
+    for (auto& lp : batch[0].behaviour_logprob) lp -= std::log(20.0f) / 3;
+    Model c(b);
+    RlTrainer rc(c, ac, sched);
+    auto mt = rc.step(batch, seq, 0);
+    EXPECT_NEAR(mt["is/truncated_frac"], 3.0 / 13, 1e-9);
+    EXPECT_NEAR(mt["is/weight_mean"], (3 * 8.0 + 10 * 1.0) / 13, 1e-4);
+    RlStepOptions tok = seq;
+    tok.behaviour_is.level = IsLevel::token;
+    Model d(b);
+    RlTrainer rd(d, ac, sched);
+    EXPECT_EQ(rd.step(batch, tok, 0)["is/truncated_frac"], 0.0);
+    // The mask action drops the whole response: its 3 tokens carry no loss.
+    RlStepOptions masked = seq;
+    masked.behaviour_is.mode = IsCorrection::mask;
+    Model e(b);
+    RlTrainer re(e, ac, sched);
+    auto mm = re.step(batch, masked, 0);
+    EXPECT_NEAR(mm["is/rejected_frac"], 3.0 / 13, 1e-9);
+    EXPECT_NEAR(mm["masked_token_frac"], 3.0 / 13, 1e-9);
 }
 
 TEST(RlAlgorithms, EssScalesTheLearningRate) {

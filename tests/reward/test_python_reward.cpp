@@ -2,6 +2,7 @@
 // /usr/bin/python3 (or $STRIDE_PYTHON) workers running reward/python/stride_reward.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -222,6 +223,33 @@ TEST(PythonBatch, TheTimeLimitIsPerSampleNotPerBatch) {
     auto out = fn->score_batch(in);
     for (const RewardResult& r : out) EXPECT_EQ(r.status, RewardStatus::ok) << r.detail;
     EXPECT_EQ(fn->stats().timeouts, 0);
+    EXPECT_EQ(fn->stats().spawns, 1);
+}
+
+// An `async def` reward: the samples of a request are awaited together (8 x 50 ms of waiting overlap),
+// and an exception still costs only its own sample.
+TEST(PythonBatch, AnAsyncFunctionScoresTheSamplesOfARequestConcurrently) {
+    PluginOptions opt;
+    opt.workers = 1;
+    opt.timeout_s = 5;
+    auto fn = make_python_reward(py("async_judge"), opt);
+    std::vector<RewardInput> in;
+    for (int i = 0; i < 8; ++i) in.push_back(reward_input(std::to_string(i), i == 5 ? "bad" : "3"));
+    auto out = fn->score_batch(in);
+    ASSERT_EQ(out.size(), in.size());
+    int most_in_flight = 0;
+    for (int i = 0; i < 8; ++i) {
+        if (i == 5) {
+            EXPECT_EQ(out[i].status, RewardStatus::error);
+            EXPECT_NE(out[i].detail.find("ValueError: bad sample"), std::string::npos) << out[i].detail;
+            continue;
+        }
+        ASSERT_EQ(out[i].status, RewardStatus::ok) << i << ": " << out[i].detail;
+        EXPECT_EQ(out[i].correct, i == 3) << i;
+        ASSERT_EQ(out[i].detail.rfind("in flight ", 0), 0u) << out[i].detail;
+        most_in_flight = std::max(most_in_flight, std::stoi(out[i].detail.substr(10)));
+    }
+    EXPECT_GE(most_in_flight, 2) << "the samples of a request ran one after another";
     EXPECT_EQ(fn->stats().spawns, 1);
 }
 

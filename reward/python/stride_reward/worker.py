@@ -11,6 +11,8 @@ The message classes are built from DESCRIPTOR, the FileDescriptorProto of proto/
 the binary we talk to, so this package needs no generated code and can never disagree with it.
 """
 
+import asyncio
+import inspect
 import os
 import resource
 import time
@@ -74,6 +76,44 @@ def score_request(sock, req, call, reply_cls):
     sock.send_multipart([b"scores", rep.SerializeToString()])
 
 
+async def _score_one(call, it):
+    """(score, ok, detail) of one item for an async function: its own exception costs only it."""
+    try:
+        value = call(it)
+        if inspect.isawaitable(value):
+            value = await value
+        s, d = adapt.to_score(value)
+        return s, True, d
+    except Exception as e:
+        return 0.0, False, adapt.describe(e)
+
+
+async def _score_concurrently(sock, req, call, reply_cls):
+    """An `async def` function: every item of the request runs at once on the event loop (a remote
+    judge or an LLM grader waits on I/O, not on us). Replies follow the synchronous protocol: the
+    finished prefix goes out whenever flush_ms has passed, so a slow item makes no other late."""
+    tasks = [asyncio.ensure_future(_score_one(call, it)) for it in req.items]
+    flush_s = req.flush_ms / 1000.0 if req.flush_ms > 0 else None
+    first = 0
+
+    def send(end):
+        done = [t.result() for t in tasks[first:end]]
+        rep = reply_cls(request_id=req.request_id, first=first, scores=[d[0] for d in done],
+                        ok=[d[1] for d in done], details=[d[2] for d in done])
+        sock.send_multipart([b"scores", rep.SerializeToString()])
+
+    pending = set(tasks)
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=flush_s)
+        end = first
+        while end < len(tasks) and tasks[end].done():
+            end += 1
+        if pending and end > first:  # progress while some still run
+            send(end)
+            first = end
+    send(len(tasks))
+
+
 def serve(target, endpoint, memory_mb=0):
     ctx = zmq.Context(1)
     sock = ctx.socket(zmq.DEALER)
@@ -89,17 +129,25 @@ def serve(target, endpoint, memory_mb=0):
         if not path or not name:
             raise RuntimeError(f"'{target}' is not FILE.py:FUNCTION")
         module = adapt.load_module(path)
-        call = adapt.make_caller(adapt.get_function(module, name))
+        fn = adapt.get_function(module, name)
+        call = adapt.make_caller(fn)
+        is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+            getattr(fn, "__call__", None))
         adapt.run_init(module, frames[2].decode())
         limit_memory(memory_mb)
     except Exception as e:
         sock.send_multipart([b"failed", str(e).encode("utf-8", "replace")])
         return 1
     sock.send_multipart([b"ready"])
+    loop = asyncio.new_event_loop() if is_async else None
     # Until the pool says stop; a pool that dies takes us with it (PR_SET_PDEATHSIG).
     while True:
         frames = sock.recv_multipart()
         if frames[0] == b"stop":
             return 0
         if frames[0] == b"score" and len(frames) > 1:
-            score_request(sock, request_cls.FromString(frames[1]), call, reply_cls)
+            req = request_cls.FromString(frames[1])
+            if loop is not None:
+                loop.run_until_complete(_score_concurrently(sock, req, call, reply_cls))
+            else:
+                score_request(sock, req, call, reply_cls)

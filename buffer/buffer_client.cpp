@@ -101,14 +101,15 @@ v1::Batch BufferClient::pull(uint32_t num_groups, int64_t trainer_version, bool 
 }
 
 v1::Batch BufferClient::pull_wait(uint32_t num_groups, int64_t trainer_version, int wait_ms) {
+    // A waiting trainer polls at a short, fixed interval rather than with a growing back-off: the
+    // time between the batch's last group arriving and the trainer noticing is pure idle time for
+    // both roles (in sync mode every step pays it). An empty pull costs the buffer microseconds.
     auto start = Clock::now();
-    int backoff = opt_.backoff_initial_ms;
     for (;;) {
         v1::Batch b = pull(num_groups, trainer_version);
         int left = wait_ms - ms_since(start);
         if (b.batch_id() != 0 || left <= 0) return b;
-        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(backoff, left)));
-        backoff = std::min(backoff * 2, opt_.backoff_max_ms);
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(opt_.poll_interval_ms, left)));
     }
 }
 

@@ -21,6 +21,7 @@ struct BufferClientOptions {
     int deadline_ms = 60000;     // give up (throw) after this long of BUSY or timeouts
     int backoff_initial_ms = 5;  // first wait after BUSY/timeout, doubled up to backoff_max_ms
     int backoff_max_ms = 1000;
+    int poll_interval_ms = 2;            // pull_wait: time between two pulls while no batch is ready
     std::string trainer_id = "trainer";  // identifies pulls, for idempotent retries
 };
 
@@ -40,7 +41,7 @@ class BufferClient {
     // One attempt at leasing num_groups complete groups; batch_id 0 = not enough complete groups yet
     // (with allow_partial: none at all).
     v1::Batch pull(uint32_t num_groups, int64_t trainer_version, bool allow_partial = false);
-    // Polls pull() with back-off until a batch is leased or wait_ms passes (then batch_id 0).
+    // Polls pull() every poll_interval_ms until a batch is leased or wait_ms passes (then batch_id 0).
     v1::Batch pull_wait(uint32_t num_groups, int64_t trainer_version, int wait_ms);
     v1::CommitAck commit(uint64_t batch_id);
     // Tells the buffer this trainer (re)started: every uncommitted lease is released for replay.

@@ -495,11 +495,11 @@ void Loop::collect_rewards() {
                           rewards_.full_wait_seconds());
 }
 
-// Nothing to decode: wait a little. Shorter while rewards are out, so that a group whose last reward
-// arrives goes to the buffer (and its seat to a new prompt) without a 10 ms lag.
+// Nothing to decode: wait a little, then ask again. Short, because what we wait for (the gate opening
+// on a new version, the last reward of a group) is what every synchronous step waits on.
 void Loop::idle() {
     const auto t0 = Clock::now();
-    std::this_thread::sleep_for(std::chrono::milliseconds(scoring_.empty() ? 10 : 2));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
     collect_rewards();
     add_seconds(stats_.idle_s, seconds_since(t0));
     metrics_.idle(seconds_since(t0));

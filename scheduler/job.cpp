@@ -1,10 +1,12 @@
 #include "scheduler/job.h"
 
+#include <omp.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -120,11 +122,28 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
         cfg.rollout.workers);
     // The same numbers for scripts (bench/e2e/bench_async.cpp), in the run directory.
     double engine_steps = 0, batch_seqs = 0, rollout_idle = 0;
+    int64_t taken = 0, resumed = 0, put = 0, aborted = 0, in_flight = 0, full_waits = 0, max_depth = 0,
+            capacity = 0;
     for (auto& w : workers) {
-        engine_steps += w->stats().engine_steps;
-        batch_seqs += w->stats().batch_seqs;
-        rollout_idle += w->stats().idle_s;
+        const RolloutStats& st = w->stats();
+        engine_steps += st.engine_steps;
+        batch_seqs += st.batch_seqs;
+        rollout_idle += st.idle_s;
+        taken += st.prompts_taken;
+        resumed += st.groups_resumed;
+        put += st.groups;
+        aborted += st.groups_aborted;
+        in_flight += st.groups_in_flight;
+        full_waits += st.reward_full_waits;
+        max_depth = std::max<int64_t>(max_depth, st.reward_queue_max_depth);
+        capacity = std::max<int64_t>(capacity, st.reward_queue_capacity);
     }
+    // Whether rollout ever waited on rewards, and where every prompt a worker took ended up.
+    std::printf(
+        "rollout: %lld prompts taken (+%lld resumed) -> %lld groups put, %lld given up, %lld in flight at "
+        "exit; reward queue at most %lld of %lld deep, rollout waited on rewards %lld times\n",
+        (long long)taken, (long long)resumed, (long long)put, (long long)aborted, (long long)in_flight,
+        (long long)max_depth, (long long)capacity, (long long)full_waits);
     std::ofstream(cfg.run_path() + "/run_summary.json")
         << nlohmann::json{{"wall_s", wall},
                           {"trainer_busy_s", trainer.busy_seconds()},
@@ -132,7 +151,15 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
                           {"rollout_idle_s", rollout_idle},
                           {"rollout_workers", cfg.rollout.workers},
                           {"engine_steps", engine_steps},
-                          {"mean_batch_seqs", engine_steps > 0 ? batch_seqs / engine_steps : 0.0}}
+                          {"mean_batch_seqs", engine_steps > 0 ? batch_seqs / engine_steps : 0.0},
+                          {"prompts_taken", taken},
+                          {"groups_resumed", resumed},
+                          {"groups_put", put},
+                          {"groups_given_up", aborted},
+                          {"groups_in_flight", in_flight},
+                          {"reward_queue_max_depth", max_depth},
+                          {"reward_queue_capacity", capacity},
+                          {"reward_full_waits", full_waits}}
                .dump()
         << "\n";
     if (failures > 0) rc = 1;
@@ -247,6 +274,8 @@ int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
         cfg.name, ctx.train.size(), ctx.eval.size(), arch_name(mc.arch), mc.layers, mc.hidden, cfg.launcher,
         run);
 
+    // The SFT warm start and evals run here, before any role: `threads` bounds them as it does the roles.
+    if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
     StartingPolicy policy = starting_policy(ctx, SftMode::run, stop);
     // A fresh run (resume: off, or nothing to resume) starts over in its directory: metrics.jsonl,
     // checkpoints and the buffer of an earlier run with the same name would otherwise be mixed into

@@ -73,9 +73,10 @@ void PromptDispatcher::serve() {
                                   check.ok() ? "the scheduler serves PromptRequest" : check.message)));
             continue;
         }
-        // The trainer's version changes once per step; asking the publisher at most every 20 ms
-        // keeps the gate fresh without a round trip per request.
-        if (Clock::now() - version_checked > std::chrono::milliseconds(20)) {
+        // The trainer's version changes once per step; asking the publisher at most every 2 ms
+        // keeps the gate fresh (in sync mode each step's rollout waits on it) without a round trip
+        // per request.
+        if (Clock::now() - version_checked > std::chrono::milliseconds(2)) {
             if (auto u = versions_.latest(1000)) {
                 version = u->version();
                 if (opt_.dynamic_sampling) extra_ = std::max<int64_t>(extra_, u->extra_prompts());

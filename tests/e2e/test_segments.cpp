@@ -27,6 +27,7 @@ namespace {
 struct JobRun {
     int rc = -1;
     std::vector<nlohmann::json> steps;  // metrics.jsonl
+    nlohmann::json summary;             // run_summary.json
 };
 
 JobRun run_segmented_job(const std::string& name, const std::vector<std::string>& overrides) {
@@ -55,6 +56,8 @@ JobRun run_segmented_job(const std::string& name, const std::vector<std::string>
     std::string line;
     while (std::getline(in, line))
         if (!line.empty()) r.steps.push_back(nlohmann::json::parse(line));
+    std::ifstream summary((dir / "runs" / name / "run_summary.json").string());
+    r.summary = nlohmann::json::parse(summary, nullptr, false);
     fs::remove_all(dir);
     return r;
 }
@@ -89,6 +92,31 @@ void expect_segmented(const std::string& job) {
     EXPECT_LT(one_segment, responses) << job << ": some responses are longer than one segment";
 }
 
+// Nothing lost: every prompt a worker took ended in the buffer, was given up (counted, with its
+// reason in the log), or was still in flight when the job ended (saved for a resume).
+void expect_every_prompt_accounted_for(const JobRun& r) {
+    ASSERT_TRUE(r.summary.is_object()) << "run_summary.json";
+    const auto n = [&](const char* k) { return r.summary.at(k).get<int64_t>(); };
+    EXPECT_GE(n("prompts_taken"), 4 * 4);  // at least the trained prompts
+    EXPECT_EQ(n("prompts_taken") + n("groups_resumed"),
+              n("groups_put") + n("groups_given_up") + n("groups_in_flight"))
+        << r.summary.dump();
+    EXPECT_GE(n("groups_put"), 4 * 4);
+    EXPECT_LE(n("reward_queue_max_depth"), n("reward_queue_capacity"));
+}
+
+// Trained-on numbers of a step; wall-clock fields differ between runs by nature.
+nlohmann::json without_timings(nlohmann::json step) {
+    for (auto it = step.begin(); it != step.end();) {
+        const std::string& k = it.key();
+        if (k.rfind("time/", 0) == 0 || k == "tokens_per_s")
+            it = step.erase(it);
+        else
+            ++it;
+    }
+    return step;
+}
+
 }  // namespace
 
 TEST(SegmentJob, SyncRunsToCompletionOnPolicy) {
@@ -98,6 +126,24 @@ TEST(SegmentJob, SyncRunsToCompletionOnPolicy) {
     for (const auto& s : r.steps) EXPECT_EQ(s["staleness/max"].get<double>(), 0.0) << s.dump();
     EXPECT_GT(r.steps.back()["response_length/max"].get<double>(), 8.0);
     expect_segmented("segsync");
+    expect_every_prompt_accounted_for(r);
+}
+
+// Sync mode is the reproducible baseline: the same seed gives the same samples, rewards, losses and
+// weights, step for step (one worker, so the order prompts are generated in is fixed too).
+TEST(SegmentJob, SyncReproducesItsResultForAFixedSeed) {
+    const std::vector<std::string> o = {"rollout.mode=sync", "rollout.workers=1"};
+    const JobRun a = run_segmented_job("segrepro_a", o);
+    const JobRun b = run_segmented_job("segrepro_b", o);
+    ASSERT_EQ(a.rc, 0);
+    ASSERT_EQ(b.rc, 0);
+    ASSERT_EQ(a.steps.size(), 4u);
+    ASSERT_EQ(b.steps.size(), a.steps.size());
+    for (size_t i = 0; i < a.steps.size(); ++i)
+        EXPECT_EQ(without_timings(a.steps[i]), without_timings(b.steps[i])) << "step " << i + 1;
+    const JobRun c = run_segmented_job("segrepro_c", {"rollout.mode=sync", "rollout.workers=1", "seed=4"});
+    ASSERT_EQ(c.rc, 0);
+    EXPECT_NE(without_timings(a.steps.back()), without_timings(c.steps.back())) << "the seed is used";
 }
 
 TEST(SegmentJob, AsyncRunsToCompletionWithinTheStalenessBound) {
@@ -107,4 +153,5 @@ TEST(SegmentJob, AsyncRunsToCompletionWithinTheStalenessBound) {
     ASSERT_EQ(r.steps.size(), 4u);
     for (const auto& s : r.steps) EXPECT_LE(s["staleness/max"].get<double>(), 1.0) << s.dump();
     expect_segmented("segasync");
+    expect_every_prompt_accounted_for(r);
 }

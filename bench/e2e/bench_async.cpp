@@ -29,6 +29,7 @@ struct Mode {
 struct Result {
     double steady_s = 0, step_s = 0, trainer_idle = 0, rollout_idle = 0, occupancy = 0;
     double gen_s = 0, train_s = 0;  // per step: trainer waiting (rollout) and training
+    double tokens = 0;              // response tokens trained over the steady steps
     double final_eval = -1, reward_tail = 0, staleness_max = 0;
 };
 
@@ -71,6 +72,7 @@ Result read_run(const std::string& run) {
         if (i == 0) continue;
         wait += j.value("time/wait_s", 0.0);
         busy += j.value("time/step_s", 0.0);
+        r.tokens += j.value("response_tokens", 0.0);
         if (i + 5 >= steps.size()) rew += j.value("reward/mean", 0.0), ++rew_n;
     }
     const double n = std::max<size_t>(1, steps.size() - 1);
@@ -152,7 +154,7 @@ int main(int argc, char** argv) {
                 "train s", "trainer", "rollout", "occupancy", "final", "reward");
     std::printf("%-16s %9s %8s %8s %8s %9s %9s %10s %10s %9s\n", "", "", "", "", "", "idle", "idle",
                 "seqs/step", "eval acc", "last 5");
-    std::map<std::string, double> mean_steady;
+    std::map<std::string, double> mean_steady, wall_sum, token_sum;
     for (const Mode& m : modes) {
         for (size_t s = 0; s < res[m.name].size(); ++s) {
             const Result& r = res[m.name][s];
@@ -160,12 +162,16 @@ int main(int argc, char** argv) {
                         m.name.c_str(), r.steady_s, r.step_s, r.gen_s, r.train_s, 100 * r.trainer_idle,
                         100 * r.rollout_idle, r.occupancy, r.final_eval, r.reward_tail, s + 1);
             mean_steady[m.name] += r.steady_s / res[m.name].size();
+            wall_sum[m.name] += r.steady_s;
+            token_sum[m.name] += r.tokens;
         }
     }
     // The ceiling: a synchronous step is rollout (the trainer waits) + training. Overlap alone can at
     // best hide the shorter of the two; removing the tail as well can at best leave only training,
-    // at its fastest measured cost (the trainer's step time differs between modes: measured, 0.23 s in
-    // sync against 0.17 s async on the dev box; not explained yet).
+    // at its fastest measured cost. The trainer's step time differs between modes because its cost is
+    // per token and the modes train different mixes within N steps: sync trains prompts in order, the
+    // async modes train groups in the order they complete (short ones first, the long ones later), so
+    // the time per trained token is printed as well.
     double g = 0, t = 0, t_min = 1e30;
     for (const Result& r : res["sync"]) g += r.gen_s / seeds, t += r.train_s / seeds;
     for (const auto& [mode, rs] : res)
@@ -174,6 +180,10 @@ int main(int argc, char** argv) {
         "ceiling from per-step times (sync: rollout %.2f s + train %.2f s; fastest train %.2f s): overlap "
         "alone %.2fx, overlap + no tail (training only) %.2fx\n",
         g, t, t_min, (g + t) / std::max(g, t), (g + t) / std::max(1e-9, t_min));
+    auto per_token = [&](const std::string& m) { return wall_sum[m] / std::max(1.0, token_sum[m]); };
+    std::printf("per trained token (ms): sync %.4f, async %.4f, async+segments %.4f -> %.2fx and %.2fx\n",
+                1e3 * per_token("sync"), 1e3 * per_token("async"), 1e3 * per_token("async+segments"),
+                per_token("sync") / per_token("async"), per_token("sync") / per_token("async+segments"));
     std::printf("async vs sync: %.2fx faster\n", mean_steady["sync"] / mean_steady["async"]);
     std::printf("async+segments vs sync: %.2fx faster (goal 2.5x) over steps 2..%s, %d seed(s)\n",
                 mean_steady["sync"] / mean_steady["async+segments"], a["steps"].c_str(), seeds);

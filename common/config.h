@@ -124,6 +124,7 @@ struct TrainerConfig {
     bool norm_adv_by_std = true;    // divide group-centred rewards by the group std (GRPO)
     double adv_eps = 1e-6;          // added to the group std
     bool dynamic_sampling = false;  // DAPO: drop groups whose rewards are all equal
+    bool overlong_filter = false;   // DAPO: truncated responses carry no loss
     int max_gen_batches = 10;       // DAPO: give up after this many rollout batches per step
     int micro_batch_tokens = 8192;  // tokens per forward/backward micro-batch (0: whole batch)
     int mini_batches = 1;           // optimiser steps per rollout batch

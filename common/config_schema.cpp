@@ -206,6 +206,9 @@ const std::vector<ConfigKey> kSchema = {
      "DAPO dynamic sampling: drop groups whose correctness is all equal, sample more"},
     {"trainer.max_gen_batches", FIELD(trainer.max_gen_batches),
      "dynamic sampling: rollout batches per step before giving up (0: unlimited)", at_least(0)},
+    {"trainer.overlong_filter", FIELD(trainer.overlong_filter),
+     "DAPO overlong filtering: responses cut at rollout.max_tokens carry no loss (their rewards still count "
+     "in their group)"},
     {"trainer.micro_batch_tokens", FIELD(trainer.micro_batch_tokens),
      "tokens per forward/backward micro-batch (0: whole batch at once)", at_least(0)},
     {"trainer.mini_batches", FIELD(trainer.mini_batches), "optimiser steps per rollout batch", at_least(1)},

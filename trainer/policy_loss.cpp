@@ -64,6 +64,28 @@ std::vector<float> aggregation_weights(const std::vector<int>& seq_lens, LossAgg
     return w;
 }
 
+std::vector<float> aggregation_weights_excluding(const std::vector<int>& seq_lens,
+                                                 const std::vector<bool>& excluded, LossAgg agg,
+                                                 float l_norm) {
+    STRIDE_CHECK(excluded.size() == seq_lens.size(), "aggregation_weights_excluding: one flag per sequence");
+    std::vector<int> kept_lens = seq_lens;
+    for (size_t i = 0; i < seq_lens.size(); ++i)
+        if (excluded[i]) kept_lens[i] = 0;
+    const std::vector<float> kept = aggregation_weights(kept_lens, agg, l_norm);
+    std::vector<float> w;
+    w.reserve(kept.size());
+    size_t src = 0;
+    for (size_t i = 0; i < seq_lens.size(); ++i) {
+        if (excluded[i]) {
+            w.insert(w.end(), static_cast<size_t>(seq_lens[i]), 0.0f);
+        } else {
+            w.insert(w.end(), kept.begin() + src, kept.begin() + src + seq_lens[i]);
+            src += seq_lens[i];
+        }
+    }
+    return w;
+}
+
 namespace {
 
 void check_clip(const ClipOptions& c) {

@@ -24,6 +24,14 @@ const char* loss_agg_name(LossAgg a);
 // with no valid token are left out of the sequence count, as verl does. l_norm is Dr.GRPO's L_norm.
 std::vector<float> aggregation_weights(const std::vector<int>& seq_lens, LossAgg agg, float l_norm = 0.0f);
 
+// The same with some sequences taken out of the loss (DAPO overlong filtering: truncated responses):
+// their tokens get weight 0 and they count as sequences with no valid token, so the token and sequence
+// counts of the others' aggregation leave them out (Dr.GRPO's constant B * L_norm is kept). The result
+// still has one weight per token of every sequence.
+std::vector<float> aggregation_weights_excluding(const std::vector<int>& seq_lens,
+                                                 const std::vector<bool>& excluded, LossAgg agg,
+                                                 float l_norm = 0.0f);
+
 struct PolicyLossOptions {
     float clip_low = 0.2f;   // ratio lower bound 1 - clip_low
     float clip_high = 0.2f;  // ratio upper bound 1 + clip_high (DAPO clip-higher: 0.28)

@@ -206,10 +206,10 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
     }
     const std::vector<Experience>& batch = *source;
     const float lr_now = schedule_.lr_at(adam_.step_count());
-    for (const char* k :
-         {"pg_loss", "vf_loss", "loss", "clip_frac/low", "clip_frac/high", "clip_frac/dual", "approx_kl",
-          "kl_ref", "entropy", "grad_norm", "masked_token_frac", "adv/mean", "adv/std", "staleness/mean",
-          "staleness/max", "logprob_mismatch/mean", "logprob_mismatch/max", "response_tokens"})
+    for (const char* k : {"pg_loss", "vf_loss", "loss", "clip_frac/low", "clip_frac/high", "clip_frac/dual",
+                          "approx_kl", "kl_ref", "entropy", "grad_norm", "masked_token_frac", "adv/mean",
+                          "adv/std", "staleness/mean", "staleness/max", "logprob_mismatch/mean",
+                          "logprob_mismatch/max", "response_tokens", "overlong/filtered_frac"})
         m[k] = 0.0;
     m["ess"] = 1.0;
     m["lr"] = lr_now;
@@ -232,6 +232,11 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
         offsets[i + 1] = offsets[i] + seq_lens[i];
     }
     const size_t T = offsets[B];
+    if (opt.overlong_filter) {
+        size_t filtered = 0;
+        for (const Experience& x : batch) filtered += x.truncated;
+        m["overlong/filtered_frac"] = static_cast<double>(filtered) / B;
+    }
 
     ForwardOptions fo;
     fo.temperature = opt.temperature;
@@ -361,8 +366,13 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
     for (int epoch = 0; epoch < opt.ppo_epochs; ++epoch) {
         for (const std::vector<size_t>& mb : mbs) {
             std::vector<int> mb_lens;
-            for (size_t i : mb) mb_lens.push_back(seq_lens[i]);
-            const std::vector<float> weights = aggregation_weights(mb_lens, opt.loss.agg, opt.loss.l_norm);
+            std::vector<bool> mb_filtered;
+            for (size_t i : mb) {
+                mb_lens.push_back(seq_lens[i]);
+                mb_filtered.push_back(opt.overlong_filter && batch[i].truncated);
+            }
+            const std::vector<float> weights =
+                aggregation_weights_excluding(mb_lens, mb_filtered, opt.loss.agg, opt.loss.l_norm);
             const bool first_pass = epoch == 0;
             std::fill(grads_.begin(), grads_.end(), 0.0f);
             if (use_critic) critic_->zero_grads();

@@ -56,6 +56,8 @@ struct RlStepOptions {
     KlType kl_type = KlType::k3;
     bool kl_in_reward = false;
     bool dynamic_sampling = false;  // DAPO: drop groups whose correctness is all equal
+    bool overlong_filter = false;   // DAPO: truncated responses carry no loss (their rewards still
+                                    // count in their group's advantages)
     IsOptions behaviour_is;         // TIS / decoupled PPO weight pi_prox / mu, per token or sequence (off)
     bool mpt_mask = false;          // UloRL: mask well-mastered positive tokens
     MptOptions mpt;

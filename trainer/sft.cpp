@@ -8,14 +8,19 @@
 namespace stride {
 
 SftTrainer::SftTrainer(Model& model, const AdamWConfig& adam, const LrSchedule& schedule, float grad_clip)
-    : model_(model), engine_(model), adam_(model.data.size(), adam), schedule_(schedule),
-      grad_clip_(grad_clip), grads_(model.data.size(), 0.0f) {}
+    : model_(model),
+      engine_(model),
+      adam_(model.data.size(), adam),
+      schedule_(schedule),
+      grad_clip_(grad_clip),
+      grads_(model.data.size(), 0.0f) {}
 
 double SftTrainer::step(const std::vector<SftExample>& batch) {
     PackedBatch packed;
     size_t answer_tokens = 0;
     for (const SftExample& ex : batch) {
-        STRIDE_CHECK(!ex.prompt.empty() && !ex.target.empty(), "sft: an example has an empty prompt or target");
+        STRIDE_CHECK(!ex.prompt.empty() && !ex.target.empty(),
+                     "sft: an example has an empty prompt or target");
         std::vector<int> seq = ex.prompt;
         seq.insert(seq.end(), ex.target.begin(), ex.target.end());
         packed.add_sequence(seq);
@@ -36,7 +41,8 @@ double SftTrainer::step(const std::vector<SftExample>& batch) {
     std::fill(grads_.begin(), grads_.end(), 0.0f);
     engine_.backward(g, {}, grads_.data());
     const float norm = clip_grad_norm(grads_.data(), grads_.size(), grad_clip_);
-    if (std::isfinite(norm)) adam_.step(model_.data.data(), grads_.data(), schedule_.lr_at(adam_.step_count()));
+    if (std::isfinite(norm))
+        adam_.step(model_.data.data(), grads_.data(), schedule_.lr_at(adam_.step_count()));
     return nll / answer_tokens;
 }
 

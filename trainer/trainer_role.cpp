@@ -65,6 +65,7 @@ RlStepOptions rl_options(const JobConfig& cfg) {
     // already set the knobs each implies (dapo: clip-higher + dynamic sampling, gspo: tiny clip range).
     o.loss.dual_clip = static_cast<float>(t.dual_clip);
     o.dynamic_sampling = t.dynamic_sampling;
+    o.overlong_filter = t.overlong_filter;
     o.ppo_epochs = t.ppo_epochs;
     o.mini_batches = t.mini_batches;
     o.kl_coef = t.kl_coef;

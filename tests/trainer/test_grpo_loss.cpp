@@ -62,6 +62,32 @@ TEST(LossAggregation, EmptySequencesLeftOutOfTheSequenceCount) {
     EXPECT_THROW(loss_agg_from_name("mean"), Error);
 }
 
+// DAPO overlong filtering: sequence b = [9, 9, 9] is truncated and leaves the loss; a = [1, 3] and
+// c = [2] share it as if b were not there (token mean 6 / 3 = 2; sequence mean (2 + 2) / 2 = 2), except
+// for Dr.GRPO's constant normaliser B * L_norm = 3 * 4.
+TEST(LossAggregation, ExcludedSequencesLeaveTheLossAndItsCounts) {
+    const std::vector<float> l = {1, 3, 9, 9, 9, 2};
+    const std::vector<bool> out = {false, true, false};
+    auto agg = [&](LossAgg mode, float l_norm = 0) {
+        auto w = aggregation_weights_excluding({2, 3, 1}, out, mode, l_norm);
+        EXPECT_EQ(w.size(), l.size());
+        for (int t = 2; t < 5; ++t) EXPECT_EQ(w[t], 0.0f) << t;
+        double s = 0;
+        for (size_t i = 0; i < l.size(); ++i) s += w[i] * l[i];
+        return s;
+    };
+    EXPECT_NEAR(agg(LossAgg::token_mean), 2.0, 1e-6);
+    EXPECT_NEAR(agg(LossAgg::seq_mean_token_mean), 2.0, 1e-6);
+    EXPECT_NEAR(agg(LossAgg::seq_mean_token_sum), 3.0, 1e-6);
+    EXPECT_NEAR(agg(LossAgg::seq_mean_token_sum_norm, 4), 6.0 / 12.0, 1e-6);
+    // Nothing excluded: the plain weights. Everything excluded: all zero.
+    EXPECT_EQ(aggregation_weights_excluding({2, 3, 1}, {false, false, false}, LossAgg::token_mean),
+              aggregation_weights({2, 3, 1}, LossAgg::token_mean));
+    for (float w : aggregation_weights_excluding({2, 1}, {true, true}, LossAgg::token_mean))
+        EXPECT_EQ(w, 0.0f);
+    EXPECT_THROW(aggregation_weights_excluding({2, 1}, {true}, LossAgg::token_mean), Error);
+}
+
 TEST(PpoClipLoss, ClipHigherWorkedExample) {
     auto loss_at = [](float ratio, float A, float lo, float hi) {
         PolicyLossOptions o;

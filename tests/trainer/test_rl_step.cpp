@@ -83,6 +83,34 @@ TEST(RlStep, AllEqualRewardsGiveNoPolicyGradient) {
     EXPECT_EQ(metrics["adv/std"], 0.0);
 }
 
+// DAPO overlong filtering: truncated responses carry no loss. With every response truncated nothing is
+// learned; with one, the others still are, and the step reports the filtered fraction.
+TEST(RlStep, OverlongFilterTakesTruncatedResponsesOutOfTheLoss) {
+    Model m(tiny_config());
+    model_init_random(m, 2);
+    auto batch = make_batch(m);
+    RlStepOptions filter;
+    filter.overlong_filter = true;
+    auto step_on = [&](const std::vector<Experience>& b, const RlStepOptions& o) {
+        Model copy(m);
+        RlTrainer rl(copy, AdamWConfig{}, LrSchedule{});
+        return rl.step(b, o, 0);
+    };
+    auto all_cut = batch;
+    for (auto& e : all_cut) e.truncated = true;
+    EXPECT_GT(step_on(all_cut, {})["grad_norm"], 0.0);  // the flag alone changes nothing
+    StepMetrics none = step_on(all_cut, filter);
+    EXPECT_EQ(none["grad_norm"], 0.0);
+    EXPECT_EQ(none["overlong/filtered_frac"], 1.0);
+    auto one_cut = batch;
+    one_cut[0].truncated = true;  // the rewarded response of group 0
+    StepMetrics plain = step_on(one_cut, {}), some = step_on(one_cut, filter);
+    EXPECT_GT(some["grad_norm"], 0.0);
+    EXPECT_NEAR(some["overlong/filtered_frac"], 1.0 / 6.0, 1e-12);
+    EXPECT_EQ(plain["overlong/filtered_frac"], 0.0);
+    EXPECT_NE(some["pg_loss"], plain["pg_loss"]);
+}
+
 TEST(Sft, LossFallsOnARepeatedBatch) {
     Model m(tiny_config());
     model_init_random(m, 3);

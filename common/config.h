@@ -131,6 +131,7 @@ struct TrainerConfig {
     int ppo_epochs = 1;
     double kl_coef = 0.0;        // KL-to-reference loss coefficient (0: no reference model)
     std::string kl_type = "k3";  // k1 | k2 | k3
+    bool kl_in_reward = false;   // the KL penalty is a per-token reward term, not a loss term
     double entropy_coef = 0.0;
     // Behaviour-policy correction for stale or mismatched samples: importance weight
     // rho = pi_prox / mu per token (mu = the rollout engine's log-probs).

@@ -216,6 +216,10 @@ const std::vector<ConfigKey> kSchema = {
     {"trainer.kl_coef", FIELD(trainer.kl_coef), "KL-to-reference loss coefficient (0: no reference model)",
      at_least(0)},
     {"trainer.kl_type", FIELD(trainer.kl_type), "KL estimator (k3 = low_var_kl)", {}, {"k1", "k2", "k3"}},
+    {"trainer.kl_in_reward", FIELD(trainer.kl_in_reward),
+     "KL as a reward term (verl use_kl_in_reward): kl_coef * k per token is subtracted from the rewards "
+     "before the advantages (summed into the outcome reward for group algorithms) instead of added to the "
+     "loss; reinforce_pp always does this"},
     {"trainer.entropy_coef", FIELD(trainer.entropy_coef), "entropy bonus coefficient", at_least(0)},
     {"trainer.is_correction",
      FIELD(trainer.is_correction),

@@ -105,6 +105,12 @@ void check_critic_keys(const TrainerConfig& t) {
                      t.algorithm);
     STRIDE_CHECK(t.ref_model.empty() || t.kl_coef > 0,
                  "trainer.ref_model: set, but trainer.kl_coef = 0 uses no reference model");
+    STRIDE_CHECK(!t.kl_in_reward || t.kl_coef > 0,
+                 "trainer.kl_in_reward: set, but trainer.kl_coef = 0 puts no KL anywhere");
+    STRIDE_CHECK(
+        !t.kl_in_reward || !t.opob,
+        "trainer.kl_in_reward: the OPOB baseline (trainer.opob) takes the raw rewards; put the KL in "
+        "the loss instead");
 }
 
 // Keys that contradict the chosen algorithm (../shared/spec/algorithms.md §2.3, §4.1, §1).

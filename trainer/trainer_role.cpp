@@ -71,6 +71,7 @@ RlStepOptions rl_options(const JobConfig& cfg) {
     o.kl_coef = t.kl_coef;
     o.kl_type = kl_type_from_name(t.kl_type);
     if (t.algorithm == "rloo") o.advantage = AdvantageKind::rloo;
+    o.kl_in_reward = t.kl_in_reward;
     if (t.algorithm == "reinforce_pp") {
         o.advantage = AdvantageKind::reinforce_pp;
         o.kl_in_reward = true;  // REINFORCE++ folds the KL into the token rewards, not the loss

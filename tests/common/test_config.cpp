@@ -276,6 +276,9 @@ TEST(Config, AlgorithmKeyContradictionsAreRejected) {
         {{"trainer.gamma=0.9"}, "trainer.gamma: discounts token returns of reinforce_pp and ppo only"},
         {{"trainer.algorithm=rloo", "trainer.opob=true"}, "trainer.opob: replaces the group-mean baseline"},
         {{"trainer.ref_model=/tmp/ref"}, "trainer.ref_model: set, but trainer.kl_coef = 0"},
+        {{"trainer.kl_in_reward=true"}, "trainer.kl_in_reward: set, but trainer.kl_coef = 0"},
+        {{"trainer.kl_in_reward=true", "trainer.kl_coef=0.01", "trainer.opob=true"},
+         "trainer.kl_in_reward: the OPOB baseline"},
         {{"trainer.algorithm=gspo", "trainer.loss_agg=token_mean"},
          "trainer.loss_agg: gspo averages its sequence-level ratio over sequences (seq_mean_token_mean), got "
          "token_mean"},
@@ -293,6 +296,9 @@ TEST(Config, AlgorithmKeyContradictionsAreRejected) {
         {{"trainer.is_level=sentence"}, "trainer.is_level"},
     };
     for (const auto& c : cases) EXPECT_ERROR_HAS(error_of("", c.overrides), c.expect);
+    EXPECT_EQ(error_of("", {"trainer.kl_in_reward=true", "trainer.kl_coef=0.01"}), "");
+    EXPECT_EQ(error_of("", {"trainer.algorithm=ppo", "trainer.kl_in_reward=true", "trainer.kl_coef=0.01"}),
+              "");
     // What each algorithm's presets give loads as is.
     for (const char* algo : {"grpo", "dr_grpo", "dapo", "gspo", "rloo", "reinforce_pp", "ppo", "vcpo"})
         EXPECT_EQ(error_of("", {std::string("trainer.algorithm=") + algo}), "") << algo;

@@ -300,6 +300,33 @@ TEST(RlAlgorithms, KlLossPullsTowardTheReference) {
     }
 }
 
+// GRPO with the KL as a reward term (verl use_kl_in_reward): beta * sum_t k_t is taken off each
+// response's outcome reward before the group normalisation. With equal rewards, the KL alone then
+// separates the samples (non-zero advantages), where as a loss term it leaves the advantages at 0.
+TEST(RlAlgorithms, KlInTheRewardEntersGrpoAdvantages) {
+    Model ref(tiny_config());
+    model_init_random(ref, 1);
+    Model m(tiny_config());
+    model_init_random(m, 2);
+    auto batch = make_batch(m);
+    for (auto& e : batch) e.reward = 1.0;
+    auto step_with = [&](bool in_reward) {
+        Model p(m);
+        RlTrainer rl(p, AdamWConfig{}, LrSchedule{});
+        rl.set_reference(ref);
+        RlStepOptions opt;
+        opt.kl_coef = 0.5;
+        opt.kl_in_reward = in_reward;
+        return rl.step(batch, opt, 0);
+    };
+    StepMetrics as_loss = step_with(false), as_reward = step_with(true);
+    EXPECT_EQ(as_loss["adv/std"], 0.0);
+    EXPECT_GT(as_loss["grad_norm"], 0.0);  // the KL loss term alone
+    EXPECT_GT(as_reward["adv/std"], 0.1);
+    EXPECT_GT(as_reward["kl_ref"], 0.0);
+    EXPECT_NE(as_reward["pg_loss"], as_loss["pg_loss"]);
+}
+
 TEST(RlAlgorithms, ReferenceDefaultsToTheWeightsAtTheFirstKlStep) {
     Model m(tiny_config());
     model_init_random(m, 4);

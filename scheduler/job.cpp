@@ -16,6 +16,7 @@
 
 #include "buffer/buffer_server.h"
 #include "common/base/error.h"
+#include "common/base/parallel.h"
 #include "common/base/placement.h"
 #include "common/log.h"
 #include "common/role_placement.h"
@@ -274,7 +275,9 @@ int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
         cfg.name, ctx.train.size(), ctx.eval.size(), arch_name(mc.arch), mc.layers, mc.hidden, cfg.launcher,
         run);
 
-    // The SFT warm start and evals run here, before any role: `threads` bounds them as it does the roles.
+    // The SFT warm start and evals run here, before any role: `threads` bounds them as it does the roles
+    // (after the process-wide default, which the first engine would otherwise apply over it).
+    init_threads();
     if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
     StartingPolicy policy = starting_policy(ctx, SftMode::run, stop);
     // A fresh run (resume: off, or nothing to resume) starts over in its directory: metrics.jsonl,

@@ -1,5 +1,6 @@
 #include "trainer/trainer_role.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -247,17 +248,24 @@ void TrainerRole::run(const std::atomic<bool>& stop,
                 state_.step + 1, kept, tc.prompts_per_step, rounds);
 
         const auto t0 = Clock::now();
+        // Groups in the order of their ids, not of arrival: which group's last reward came back first
+        // changes the buffer's order from run to run, and the float sums of the update follow the
+        // order of the tokens. So a synchronous run reproduces itself exactly for a seed.
+        std::vector<const v1::Group*> ordered;
+        for (const v1::Batch& batch : batches)
+            for (const v1::Group& group : batch.groups()) ordered.push_back(&group);
+        std::sort(ordered.begin(), ordered.end(),
+                  [](const v1::Group* a, const v1::Group* b) { return a->group_id() < b->group_id(); });
         std::vector<Experience> exps;
         long g = 0;
         size_t prompt_tokens = 0;
-        for (const v1::Batch& batch : batches)
-            for (const v1::Group& group : batch.groups()) {
-                for (const v1::Sample& s : group.samples()) {
-                    exps.push_back(to_experience(s, g));
-                    prompt_tokens += s.prompt_token_ids_size();
-                }
-                ++g;
+        for (const v1::Group* group : ordered) {
+            for (const v1::Sample& s : group->samples()) {
+                exps.push_back(to_experience(s, g));
+                prompt_tokens += s.prompt_token_ids_size();
             }
+            ++g;
+        }
         const bool first = state_.step == first_step;
         const bool last = state_.step + 1 == tc.steps;
         const bool eval_now =

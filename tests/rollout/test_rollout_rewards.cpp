@@ -6,6 +6,8 @@
 // a group saved complete (a stop whose put failed) is put by the successor as it is.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 
@@ -26,8 +28,17 @@ class SlowReward final : public RewardFn {
     void watch(const RolloutStats& st) { steps_ = &st.engine_steps; }  // before the worker runs
     RewardResult score(const RewardInput& in) const override { return score_batch({in}).at(0); }
     std::vector<RewardResult> score_batch(const std::vector<RewardInput>& in) const override {
+        // Sleeps per_sample_ a sample, and up to 200 ms while the engine has not stepped yet: on a
+        // loaded machine the first decode step after a call may come a scheduler slice later, which
+        // is not a stall (a worker that waited on this call would not step at all).
         const int64_t before = steps_->load();
-        std::this_thread::sleep_for(per_sample_ * static_cast<int>(in.size()));
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto min_end = t0 + per_sample_ * static_cast<int>(in.size());
+        const auto max_end = std::max(min_end, t0 + std::chrono::milliseconds(200));
+        for (auto now = t0; now < max_end; now = std::chrono::steady_clock::now()) {
+            if (now >= min_end && steps_->load() > before) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
         if (steps_->load() > before) ++overlapping_calls;
         samples += static_cast<int>(in.size());
         return inner_->score_batch(in);
@@ -96,7 +107,8 @@ int pending_rewards(const std::vector<v1::InFlightGroup>& records) {
 }  // namespace
 
 TEST(RolloutRewards, ASlowRewardDoesNotStallDecoding) {
-    RolloutRig rig("rewards-slow", {"reward.workers=1"});
+    // Responses of up to 96 tokens: decoding goes on well after the first responses end and are scored.
+    RolloutRig rig("rewards-slow", {"reward.workers=1", "rollout.max_tokens=96"});
     const auto inner = rig.ctx().reward;
     auto slow = std::make_shared<SlowReward>(inner, std::chrono::milliseconds(50));
     rig.set_reward(slow);

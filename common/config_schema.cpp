@@ -127,7 +127,7 @@ const std::vector<ConfigKey> kSchema = {
     // ---- reward ------------------------------------------------------------------------------
     {"reward.fn", FIELD(reward.fn),
      "built-in reward (exact_match, arith, math, gsm8k, collatz, code_exec), plugin:lib.so[:prefix] or "
-     "python:file.py:function"},
+     "python:file.py:function, or a weighted sum of them: 0.8*math + 0.2*python:fmt.py:score"},
     {"reward.correct", FIELD(reward.correct), "score of a correct answer"},
     {"reward.incorrect", FIELD(reward.incorrect), "score of a wrong answer (DAPO: -1)"},
     {"reward.format_weight", FIELD(reward.format_weight), "subtracted when no answer can be extracted",

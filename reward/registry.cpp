@@ -6,6 +6,7 @@
 #include "common/base/error.h"
 #include "reward/builtins.h"
 #include "reward/code_exec.h"
+#include "reward/composite_reward.h"
 #include "reward/guard.h"
 #include "reward/plugin_reward.h"
 #include "reward/python_reward.h"
@@ -130,6 +131,26 @@ std::unique_ptr<RewardFn> make_base_reward(const std::string& name) {
 std::shared_ptr<const RewardFn> make_reward(const RewardSpec& spec) {
     STRIDE_CHECK(spec.overlong_buffer == 0 || spec.overlong_buffer < spec.max_tokens,
                  "reward.overlong_buffer: must be smaller than rollout.max_tokens");
+    // A weighted sum of terms: each term unshaped (plug-ins in their own pools, built-ins under the time
+    // limit), the sum shaped once, as partial credit.
+    if (is_composite_spec(spec.fn)) {
+        std::vector<CompositeTerm> terms;
+        for (const RewardTerm& t : parse_reward_terms(spec.fn)) {
+            CompositeTerm c;
+            c.weight = t.weight;
+            c.batched = true;
+            if (is_plugin_spec(t.fn))
+                c.fn = make_plugin_reward(t.fn, plugin_options(spec));
+            else if (is_python_spec(t.fn))
+                c.fn = make_python_reward(t.fn, plugin_options(spec));
+            else if (t.fn == "code_exec")
+                c.fn = make_code_exec_reward(code_exec_options(spec));
+            else
+                c.fn = make_base_reward(t.fn), c.batched = false, c.timeout_s = spec.timeout_s;
+            terms.push_back(std::move(c));
+        }
+        return std::make_shared<ShapedReward>(make_composite_reward(std::move(terms), spec.fn), spec, true);
+    }
     if (is_plugin_spec(spec.fn))
         return std::make_shared<ShapedReward>(make_plugin_reward(spec.fn, plugin_options(spec)), spec, true);
     // A Python function is a plug-in in another language: same pool options, same shaping.

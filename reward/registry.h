@@ -49,7 +49,8 @@ std::vector<std::string> builtin_reward_names();  // sorted
 // unavailable, since the name alone cannot carry reward.code_exec_isolation: none). Throws Error
 // "reward.fn: unknown reward 'x' (built-ins: ...)" or one naming the plug-in file and what is wrong.
 std::unique_ptr<RewardFn> make_base_reward(const std::string& name);
-// The shaped reward of `spec`; thread-safe to call from many workers.
+// The shaped reward of `spec` (one reward, or a weighted sum of terms: reward/composite_reward.h);
+// thread-safe to call from many workers.
 std::shared_ptr<const RewardFn> make_reward(const RewardSpec& spec);
 
 // The overlong term alone (<= 0), for tests and metrics.

@@ -128,38 +128,44 @@ std::unique_ptr<RewardFn> make_base_reward(const std::string& name) {
     return it->second();
 }
 
+namespace {
+
+// The unshaped reward of one spec. `pool`: a plug-in, Python function or code_exec, which gives partial
+// credit, enforces the time limit itself (it must kill its worker or sandbox) and scores batches in one
+// call; otherwise a built-in (1 or 0, run under the limit by the caller).
+std::shared_ptr<const RewardFn> make_unshaped(const std::string& fn, const RewardSpec& spec, bool& pool) {
+    pool = true;
+    if (is_plugin_spec(fn)) return make_plugin_reward(fn, plugin_options(spec));
+    // A Python function is a plug-in in another language: same pool options, same shaping.
+    if (is_python_spec(fn)) return make_python_reward(fn, plugin_options(spec));
+    // Sandboxed programs: partial credit like a plug-in, and the sandbox kills at the time limit itself.
+    if (fn == "code_exec") return make_code_exec_reward(code_exec_options(spec));
+    pool = false;
+    return make_base_reward(fn);
+}
+
+}  // namespace
+
 std::shared_ptr<const RewardFn> make_reward(const RewardSpec& spec) {
     STRIDE_CHECK(spec.overlong_buffer == 0 || spec.overlong_buffer < spec.max_tokens,
                  "reward.overlong_buffer: must be smaller than rollout.max_tokens");
-    // A weighted sum of terms: each term unshaped (plug-ins in their own pools, built-ins under the time
-    // limit), the sum shaped once, as partial credit.
-    if (is_composite_spec(spec.fn)) {
-        std::vector<CompositeTerm> terms;
-        for (const RewardTerm& t : parse_reward_terms(spec.fn)) {
-            CompositeTerm c;
-            c.weight = t.weight;
-            c.batched = true;
-            if (is_plugin_spec(t.fn))
-                c.fn = make_plugin_reward(t.fn, plugin_options(spec));
-            else if (is_python_spec(t.fn))
-                c.fn = make_python_reward(t.fn, plugin_options(spec));
-            else if (t.fn == "code_exec")
-                c.fn = make_code_exec_reward(code_exec_options(spec));
-            else
-                c.fn = make_base_reward(t.fn), c.batched = false, c.timeout_s = spec.timeout_s;
-            terms.push_back(std::move(c));
-        }
-        return std::make_shared<ShapedReward>(make_composite_reward(std::move(terms), spec.fn), spec, true);
+    bool pool = false;
+    if (!is_composite_spec(spec.fn)) {
+        auto base = make_unshaped(spec.fn, spec, pool);
+        return std::make_shared<ShapedReward>(std::move(base), spec, pool);
     }
-    if (is_plugin_spec(spec.fn))
-        return std::make_shared<ShapedReward>(make_plugin_reward(spec.fn, plugin_options(spec)), spec, true);
-    // A Python function is a plug-in in another language: same pool options, same shaping.
-    if (is_python_spec(spec.fn))
-        return std::make_shared<ShapedReward>(make_python_reward(spec.fn, plugin_options(spec)), spec, true);
-    // Sandboxed programs: partial credit like a plug-in, and the sandbox kills at the time limit itself.
-    if (spec.fn == "code_exec")
-        return std::make_shared<ShapedReward>(make_code_exec_reward(code_exec_options(spec)), spec, true);
-    return std::make_shared<ShapedReward>(make_base_reward(spec.fn), spec, false);
+    // A weighted sum of terms: each term unshaped (pools batched, built-ins under the time limit), the
+    // sum shaped once, as partial credit.
+    std::vector<CompositeTerm> terms;
+    for (const RewardTerm& t : parse_reward_terms(spec.fn)) {
+        CompositeTerm c;
+        c.weight = t.weight;
+        c.fn = make_unshaped(t.fn, spec, pool);
+        c.batched = pool;
+        c.timeout_s = pool ? 0.0 : spec.timeout_s;
+        terms.push_back(std::move(c));
+    }
+    return std::make_shared<ShapedReward>(make_composite_reward(std::move(terms), spec.fn), spec, true);
 }
 
 double overlong_penalty(int length, int max_tokens, int buffer, double factor) {

@@ -68,6 +68,8 @@ std::vector<float> aggregation_weights_excluding(const std::vector<int>& seq_len
                                                  const std::vector<bool>& excluded, LossAgg agg,
                                                  float l_norm) {
     STRIDE_CHECK(excluded.size() == seq_lens.size(), "aggregation_weights_excluding: one flag per sequence");
+    if (std::find(excluded.begin(), excluded.end(), true) == excluded.end())
+        return aggregation_weights(seq_lens, agg, l_norm);  // the usual case: nothing left out
     std::vector<int> kept_lens = seq_lens;
     for (size_t i = 0; i < seq_lens.size(); ++i)
         if (excluded[i]) kept_lens[i] = 0;

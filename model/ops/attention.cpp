@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "model/ops/cpu_vec.h"
 #include "model/ops/vec_exp.h"
 
 namespace stride {
@@ -25,13 +26,6 @@ constexpr int kQueryBlock = 32;  // query rows per forward task
 constexpr int kKeyBlock = 64;    // keys per block; Kt/Vt/dKt/dVt are [D, kKeyBlock]
 constexpr int kRowGroup = 4;     // backward: query rows sharing one pass over the dK/dV block
 
-// Per-thread scratch, grown once (no allocation in steady state).
-float* thread_scratch(size_t n) {
-    thread_local std::vector<float> buf;
-    if (buf.size() < n) buf.resize(n);
-    return buf.data();
-}
-
 // dst[d, c] = src[c * stride + d] for c < n: a key block, transposed; columns n.. are zero padding so
 // that block_scores can always run over the full, fixed-width block.
 void transpose_block(float* dst, const float* src, size_t stride, int n, int D) {
@@ -40,71 +34,41 @@ void transpose_block(float* dst, const float* src, size_t stride, int n, int D) 
         for (int d = 0; d < D; ++d) dst[(size_t)d * kKeyBlock + c] = src[(size_t)c * stride + d];
 }
 
-// S[c] = sum_d q[d] * Kt[d, c] over all kKeyBlock columns. The fixed width lets the compiler keep
-// the accumulator row in vector registers across the D loop.
-inline void block_scores(float* S, const float* q, const float* Kt, int D) {
-    float acc[kKeyBlock] = {};
+// S[c] = sum_d q[d] * Kt[d, c] over the first W columns. The fixed width lets the compiler keep the
+// accumulator row in vector registers across the D loop.
+template <int W>
+inline void block_scores_w(float* S, const float* q, const float* Kt, int D) {
+    float acc[W] = {};
     for (int d = 0; d < D; ++d) {
         const float qd = q[d];
         const float* kd = Kt + (size_t)d * kKeyBlock;
 #pragma omp simd
-        for (int c = 0; c < kKeyBlock; ++c) acc[c] += qd * kd[c];
+        for (int c = 0; c < W; ++c) acc[c] += qd * kd[c];
     }
-    for (int c = 0; c < kKeyBlock; ++c) S[c] = acc[c];
+    for (int c = 0; c < W; ++c) S[c] = acc[c];
 }
 
-// out[d] += sum_{c < n} w[c] * x[c * stride + d]. Blocks of kDimBlock output values stay in registers
-// while the n weighted rows stream through (P.V in forward, dS.K for dQ in backward).
-constexpr int kDimBlock = 32;
-inline void add_weighted_rows(float* out, const float* w, const float* x, size_t stride, int n, int D) {
-    int d0 = 0;
-    for (; d0 + kDimBlock <= D; d0 += kDimBlock) {
-        // Two accumulator sets (even / odd rows) so consecutive FMAs do not wait on each other.
-        float o[kDimBlock], o2[kDimBlock];
-        for (int k = 0; k < kDimBlock; ++k) o[k] = out[d0 + k], o2[k] = 0.0f;
-        int c = 0;
-        for (; c + 2 <= n; c += 2) {
-            const float wa = w[c], wb = w[c + 1];
-            const float* xa = x + (size_t)c * stride + d0;
-            const float* xb = xa + stride;
-#pragma omp simd
-            for (int k = 0; k < kDimBlock; ++k) {
-                o[k] += wa * xa[k];
-                o2[k] += wb * xb[k];
-            }
-        }
-        if (c < n) {
-            const float wa = w[c];
-            const float* xa = x + (size_t)c * stride + d0;
-#pragma omp simd
-            for (int k = 0; k < kDimBlock; ++k) o[k] += wa * xa[k];
-        }
-        for (int k = 0; k < kDimBlock; ++k) out[d0 + k] = o[k] + o2[k];
-    }
-    for (; d0 + 8 <= D; d0 += 8) {  // head dims that are not a multiple of 32 (tests, odd models)
-        float o[8];
-        for (int k = 0; k < 8; ++k) o[k] = out[d0 + k];
-        for (int c = 0; c < n; ++c) {
-            const float wc = w[c];
-            const float* xr = x + (size_t)c * stride + d0;
-#pragma omp simd
-            for (int k = 0; k < 8; ++k) o[k] += wc * xr[k];
-        }
-        for (int k = 0; k < 8; ++k) out[d0 + k] = o[k];
-    }
-    for (; d0 < D; ++d0) {
-        float o = out[d0];
-        for (int c = 0; c < n; ++c) o += w[c] * x[(size_t)c * stride + d0];
-        out[d0] = o;
-    }
+// Columns a row actually needs, rounded up to the vector width: rows of short sequences and rows near
+// the diagonal see few keys, and scoring all kKeyBlock columns cost them up to 4x the work.
+constexpr int kWidthStep = 16;
+inline int block_width(int n) {
+    return (n + kWidthStep - 1) / kWidthStep * kWidthStep;
 }
 
-inline float dot(const float* a, const float* b, int D) {
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int d = 0; d < D; ++d) s += a[d] * b[d];
-    return s;
+// S[c] for c < block_width(n) (columns past the block's keys are the zero padding of Kt).
+inline void block_scores(float* S, const float* q, const float* Kt, int D, int n) {
+    switch (block_width(n)) {
+        case 16:
+            return block_scores_w<16>(S, q, Kt, D);
+        case 32:
+            return block_scores_w<32>(S, q, Kt, D);
+        case 48:
+            return block_scores_w<48>(S, q, Kt, D);
+        default:
+            return block_scores_w<kKeyBlock>(S, q, Kt, D);
+    }
 }
+static_assert(kKeyBlock == 4 * kWidthStep, "block_scores dispatches widths 16, 32, 48, 64");
 
 }  // namespace
 
@@ -133,8 +97,7 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
         const int nrows = i1 - i0;
 
         const size_t acc_n = (size_t)rep * kQueryBlock * D;
-        float* acc =
-            thread_scratch(acc_n + (size_t)D * kKeyBlock + kKeyBlock + 2 * (size_t)rep * kQueryBlock);
+        float* acc = thread_floats(acc_n + (size_t)D * kKeyBlock + kKeyBlock + 2 * (size_t)rep * kQueryBlock);
         float* Kt = acc + acc_n;                     // [D, kKeyBlock]
         float* S = Kt + (size_t)D * kKeyBlock;       // [kKeyBlock] scores of one row
         float* m = S + kKeyBlock;                    // [rep, kQueryBlock] running max
@@ -152,7 +115,7 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
                     const int i = i0 + r;
                     const int n = (j1 < i + 1 ? j1 : i + 1) - j0;  // keys j <= i in this block
                     if (n <= 0) continue;
-                    block_scores(S, q + (size_t)(start + i) * q_stride + (size_t)h * D, Kt, D);
+                    block_scores(S, q + (size_t)(start + i) * q_stride + (size_t)h * D, Kt, D, n);
                     float bmax = -INFINITY;
 #pragma omp simd reduction(max : bmax)
                     for (int c = 0; c < n; ++c) {
@@ -211,7 +174,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
         const int s = task / nkv, kvh = task % nkv;
         const int start = cu_seqlens[s], len = cu_seqlens[s + 1] - start;
         const size_t blk = (size_t)D * kKeyBlock;
-        float* Kt = thread_scratch(4 * blk + (2 * kRowGroup + 1) * kKeyBlock + (size_t)rep * len);
+        float* Kt = thread_floats(4 * blk + (2 * kRowGroup + 1) * kKeyBlock + (size_t)rep * len);
         float* Vt = Kt + blk;                    // [D, kKeyBlock]
         float* dKt = Vt + blk;                   // [D, kKeyBlock]
         float* dVt = dKt + blk;                  // [D, kKeyBlock]
@@ -222,7 +185,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
         for (int g = 0; g < rep; ++g)
             for (int i = 0; i < len; ++i) {
                 const size_t off = (size_t)(start + i) * q_stride + (size_t)(kvh * rep + g) * D;
-                Di[(size_t)g * len + i] = dot(dout + off, out + off, D);
+                Di[(size_t)g * len + i] = vec_dot(dout + off, out + off, D);
                 std::memset(dq + off, 0, sizeof(float) * D);
             }
         // Key blocks outer (their K, V, dK, dV stay in cache), then every query row at or after them.
@@ -237,6 +200,9 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                 // kRowGroup query rows at a time, so each dK/dV block row loaded is updated by several
                 // rows before it is stored again (rank-kRowGroup instead of rank-1 updates).
                 for (int i0 = j0; i0 < len; i0 += kRowGroup) {
+                    // Keys the group's last row sees in this block, so the columns any row needs.
+                    const int last = (i0 + kRowGroup < len ? i0 + kRowGroup : len) - 1;
+                    const int W = block_width((j1 < last + 1 ? j1 : last + 1) - j0);
                     const float* qr[kRowGroup];
                     const float* dor[kRowGroup];
                     for (int r = 0; r < kRowGroup; ++r) {
@@ -250,8 +216,8 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                         if (n > 0) {
                             const float lse_i = lse[(size_t)(start + i) * nq + h];
                             const float D_i = Di[(size_t)g * len + i];
-                            block_scores(Sr, qr[r], Kt, D);
-                            block_scores(dP, dor[r], Vt, D);
+                            block_scores(Sr, qr[r], Kt, D, W);
+                            block_scores(dP, dor[r], Vt, D, W);
 #pragma omp simd
                             for (int c = 0; c < n; ++c) {
                                 Sr[c] = vec_expf(Sr[c] * scale - lse_i);  // P
@@ -259,7 +225,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                             }
                             add_weighted_rows(dq + off, dSr, k + kv_off, kv_stride, n, D);
                         }
-                        for (int c = n > 0 ? n : 0; c < kKeyBlock; ++c) Sr[c] = dSr[c] = 0.0f;  // no gradient
+                        for (int c = n > 0 ? n : 0; c < W; ++c) Sr[c] = dSr[c] = 0.0f;  // no gradient
                     }
                     for (int d = 0; d < D;
                          ++d) {  // dKt[d, :] += sum_r dS[r, :] q_r[d]; dVt likewise with P, dO
@@ -268,7 +234,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                         float qd[kRowGroup], dod[kRowGroup];
                         for (int r = 0; r < kRowGroup; ++r) qd[r] = qr[r][d], dod[r] = dor[r][d];
 #pragma omp simd
-                        for (int c = 0; c < kKeyBlock; ++c) {
+                        for (int c = 0; c < W; ++c) {
                             float ak = dk_d[c], av = dv_d[c];
                             for (int r = 0; r < kRowGroup; ++r) {
                                 ak += dS[r * kKeyBlock + c] * qd[r];

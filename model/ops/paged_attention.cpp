@@ -4,6 +4,8 @@
 #include <string>
 
 #include "common/base/error.h"
+#include "model/ops/cpu_vec.h"
+#include "model/ops/vec_exp.h"
 
 namespace stride {
 
@@ -20,49 +22,74 @@ void paged_attention_forward(float* out, const float* q, const float* k_cache, c
     const float scale = 1.0f / std::sqrt(static_cast<float>(D));
     const size_t token_stride = static_cast<size_t>(nkv) * D;  // floats between consecutive tokens in a block
 
-#pragma omp parallel for collapse(2) schedule(dynamic, 4)
+    // One task per new token, all its heads together: each cache block of the sequence is walked once
+    // (contiguous [block_size][nkv][D] rows, which the prefetcher streams) and stays in L1 while every
+    // head scores it. Per (token, head) the softmax runs online one block at a time. At decode the
+    // cache read is the cost (every step reads the whole context of every sequence); with one task per
+    // (token, head) each task read a head's D floats out of every token's row, and stalled on memory.
+#pragma omp parallel for schedule(dynamic, 1)
     for (int t = 0; t < T; ++t) {
-        for (int h = 0; h < nq; ++h) {
-            const float* qh = q + (static_cast<size_t>(t) * nq + h) * D;
-            float* oh = out + (static_cast<size_t>(t) * nq + h) * D;
-            const int* table = block_tables + static_cast<size_t>(token_seq[t]) * max_blocks;
-            const int kvh = h / n_rep;
-            const int n_keys = token_pos[t] + 1;  // causal: positions 0..pos inclusive
+        const int* table = block_tables + static_cast<size_t>(token_seq[t]) * max_blocks;
+        const int n_keys = token_pos[t] + 1;  // causal: positions 0..pos inclusive
+        float* state = thread_floats(2 * static_cast<size_t>(nq) + static_cast<size_t>(nq) * block_size);
+        float* m = state;        // [nq] running max of scores
+        float* l = m + nq;       // [nq] running sum of exp(score - m)
+        float* scores = l + nq;  // [nq, block_size] scores of a block, then probabilities
+        for (int h = 0; h < nq; ++h) m[h] = -INFINITY, l[h] = 0.0f;
+        float* ot = out + static_cast<size_t>(t) * nq * D;
+        const float* qt = q + static_cast<size_t>(t) * nq * D;
+        for (size_t i = 0; i < static_cast<size_t>(nq) * D; ++i) ot[i] = 0.0f;
 
-            float m = -INFINITY;  // running max of scores
-            float l = 0.0f;       // running sum of exp(score - m)
-            for (int d = 0; d < D; ++d) oh[d] = 0.0f;
-
-            float scores[kPagedAttentionMaxBlock];
-            for (int start = 0; start < n_keys; start += block_size) {
-                const int block = table[start / block_size];
-                const int count = n_keys - start < block_size ? n_keys - start : block_size;
-                const float* kb = k_cache + static_cast<size_t>(block) * block_stride + kvh * D;
-                const float* vb = v_cache + static_cast<size_t>(block) * block_stride + kvh * D;
-
-                float block_max = -INFINITY;
-                for (int i = 0; i < count; ++i) {
-                    const float* kr = kb + i * token_stride;
-                    float s = 0.0f;
-                    for (int d = 0; d < D; ++d) s += qh[d] * kr[d];
-                    s *= scale;
-                    scores[i] = s;
-                    block_max = s > block_max ? s : block_max;
-                }
-                // Rescale what we have so far to the new running max, then add this block.
-                float m_new = m > block_max ? m : block_max;
-                float correction = expf(m - m_new);  // 0 on the first block (m = -inf)
-                l *= correction;
-                for (int d = 0; d < D; ++d) oh[d] *= correction;
-                for (int i = 0; i < count; ++i) {
-                    float p = expf(scores[i] - m_new);
-                    l += p;
-                    const float* vr = vb + i * token_stride;
-                    for (int d = 0; d < D; ++d) oh[d] += p * vr[d];
-                }
-                m = m_new;
+        for (int start = 0; start < n_keys; start += block_size) {
+            const int block = table[start / block_size];
+            const int count = n_keys - start < block_size ? n_keys - start : block_size;
+            const float* kb = k_cache + static_cast<size_t>(block) * block_stride;
+            const float* vb = v_cache + static_cast<size_t>(block) * block_stride;
+            // Keys in order, all heads of each key's row (nkv * D contiguous floats) before the next.
+            for (int i = 0; i < count; ++i) {
+                const float* kr = kb + i * token_stride;
+                for (int h = 0; h < nq; ++h)
+                    scores[h * block_size + i] =
+                        vec_dot(qt + static_cast<size_t>(h) * D, kr + (h / n_rep) * D, D) * scale;
             }
-            const float inv_l = 1.0f / l;
+            for (int h = 0; h < nq; ++h) {
+                float* sh = scores + h * block_size;
+                float block_max = -INFINITY;
+#pragma omp simd reduction(max : block_max)
+                for (int i = 0; i < count; ++i) block_max = sh[i] > block_max ? sh[i] : block_max;
+                // Rescale what we have so far to the new running max, then add this block.
+                const float m_new = m[h] > block_max ? m[h] : block_max;
+                const float correction = vec_expf(m[h] - m_new);  // ~0 on the first block (m = -inf, l = 0)
+                float block_sum = 0.0f;
+#pragma omp simd reduction(+ : block_sum)
+                for (int i = 0; i < count; ++i) {
+                    sh[i] = vec_expf(sh[i] - m_new);
+                    block_sum += sh[i];
+                }
+                if (correction != 1.0f) {
+                    float* oh = ot + static_cast<size_t>(h) * D;
+#pragma omp simd
+                    for (int d = 0; d < D; ++d) oh[d] *= correction;
+                }
+                l[h] = l[h] * correction + block_sum;
+                m[h] = m_new;
+            }
+            // Values in order likewise: o_h += p_h[i] * v_i for every head of each row.
+            for (int i = 0; i < count; ++i) {
+                const float* vr = vb + i * token_stride;
+                for (int h = 0; h < nq; ++h) {
+                    float* oh = ot + static_cast<size_t>(h) * D;
+                    const float p = scores[h * block_size + i];
+                    const float* vh = vr + (h / n_rep) * D;
+#pragma omp simd
+                    for (int d = 0; d < D; ++d) oh[d] += p * vh[d];
+                }
+            }
+        }
+        for (int h = 0; h < nq; ++h) {
+            float* oh = ot + static_cast<size_t>(h) * D;
+            const float inv_l = 1.0f / l[h];
+#pragma omp simd
             for (int d = 0; d < D; ++d) oh[d] *= inv_l;
         }
     }

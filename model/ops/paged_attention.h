@@ -10,7 +10,8 @@
 // [i * block_size, (i + 1) * block_size) of sequence s.
 //
 // Per (token, head) the softmax runs online one block at a time (flash-decoding arithmetic with
-// lse-style rescaling), so no [T, context] score matrix is stored. Threaded over (token, head).
+// lse-style rescaling), so no [T, context] score matrix is stored. Threaded over tokens; each task
+// walks its sequence's cache blocks once, all heads of a key row together (see the .cpp).
 // Tested against attention_forward (full recomputation) by tests/model/test_decoder.cpp.
 #pragma once
 #include <cstddef>

@@ -3,6 +3,7 @@
 // several chunks then decoded, forked sequences sharing prompt blocks, and a weight swap followed by
 // recomputation. Also the paged attention kernel against attention_forward directly.
 #include <gtest/gtest.h>
+#include <algorithm>
 
 #include <cmath>
 #include <random>
@@ -245,9 +246,7 @@ TEST(Decoder, BatchThatDoesNotFitThrowsWithoutTouchingTheCache) {
 
 // The kernel alone: paged attention of all tokens of a few sequences (cache filled in a scrambled
 // block order) equals attention_forward on the same packed q, k, v.
-TEST(PagedAttention, MatchesDenseAttention) {
-    const int nq = 6, nkv = 2, D = 8, B = 3;
-    const std::vector<int> lens = {1, 5, 13};
+void expect_paged_matches_dense(int nq, int nkv, int D, int B, const std::vector<int>& lens) {
     std::vector<int> cu = {0};
     for (int l : lens) cu.push_back(cu.back() + l);
     const int T = cu.back();
@@ -259,7 +258,9 @@ TEST(PagedAttention, MatchesDenseAttention) {
     for (float& x : v) x = normal(rng);
 
     // Blocks handed out in reverse order, per sequence.
-    const int max_blocks = 5, n_blocks = 12;
+    int max_blocks = 0, n_blocks = 0;
+    for (int l : lens) max_blocks = std::max(max_blocks, (l + B - 1) / B), n_blocks += (l + B - 1) / B;
+    n_blocks += 2;                                                     // spare blocks stay NaN
     const size_t block_stride = static_cast<size_t>(B) * nkv * D * 2;  // K tile then V tile
     std::vector<float> pool(n_blocks * block_stride, NAN);             // unused slots poison the result
     std::vector<int> tables(lens.size() * max_blocks, -1), token_seq(T), token_pos(T);
@@ -281,7 +282,20 @@ TEST(PagedAttention, MatchesDenseAttention) {
                             tables.data(), max_blocks, token_seq.data(), token_pos.data(), T, nq, nkv, D, B);
     attention_forward(ref.data(), lse.data(), q.data(), k.data(), v.data(), cu.data(),
                       static_cast<int>(lens.size()), nq, nkv, D);
-    for (int i = 0; i < T * nq * D; ++i) EXPECT_NEAR(out[i], ref[i], 1e-5) << "element " << i;
+    for (int i = 0; i < T * nq * D; ++i) ASSERT_NEAR(out[i], ref[i], 1e-5) << "element " << i;
+}
+
+TEST(PagedAttention, MatchesDenseAttention) {
+    expect_paged_matches_dense(6, 2, 8, 3, {1, 5, 13});
+}
+
+// Head dims that fill whole vector blocks (and one that does not), contexts across several cache
+// blocks, one block as long as the kernel allows.
+TEST(PagedAttention, MatchesDenseAttentionAtModelShapes) {
+    expect_paged_matches_dense(4, 4, 32, 16, {1, 17, 40, 100});
+    expect_paged_matches_dense(8, 2, 64, 16, {33, 70});
+    expect_paged_matches_dense(2, 1, 36, 5, {12, 29});
+    expect_paged_matches_dense(2, 1, 32, kPagedAttentionMaxBlock, {300});
 }
 
 }  // namespace

@@ -125,8 +125,7 @@ double max_abs_diff(const A& a, const B& b) {
     return m;
 }
 
-TEST(Attention, MatchesNaiveForwardAndBackwardOnRaggedGqaBatch) {
-    AttnProblem P;
+void expect_attention_matches_naive(const AttnProblem& P) {
     const int T = P.T();
     auto q = randn((size_t)T * P.nq * P.D, 1), k = randn((size_t)T * P.nkv * P.D, 2);
     auto v = randn((size_t)T * P.nkv * P.D, 3), dout = randn((size_t)T * P.nq * P.D, 4);
@@ -142,6 +141,20 @@ TEST(Attention, MatchesNaiveForwardAndBackwardOnRaggedGqaBatch) {
     EXPECT_LT(max_abs_diff(dq, dq_ref), 1e-5);
     EXPECT_LT(max_abs_diff(dk, dk_ref), 1e-5);  // assigned, not accumulated onto the 5.0 fill
     EXPECT_LT(max_abs_diff(dv, dv_ref), 1e-5);
+}
+
+TEST(Attention, MatchesNaiveForwardAndBackwardOnRaggedGqaBatch) {
+    expect_attention_matches_naive(AttnProblem{});
+}
+
+// Every key-block width the kernels pick (16, 32, 48, 64 columns) and row groups cut by a sequence
+// end: lengths 1..3 below one width step, 16 and 17 across it, 40 (the short RL answers the kernels
+// were tuned for), 64 exactly one block, 130 three blocks; head dim 32 as in the benchmarks.
+TEST(Attention, MatchesNaiveAcrossKeyBlockWidthsAndSequenceEnds) {
+    AttnProblem P;
+    P.cu = {0, 3, 19, 36, 76, 140, 270};
+    P.nq = 4, P.nkv = 1, P.D = 32;
+    expect_attention_matches_naive(P);
 }
 
 TEST(Attention, FirstTokenOfEachSequenceSeesOnlyItself) {

@@ -100,13 +100,14 @@ v1::Batch BufferClient::pull(uint32_t num_groups, int64_t trainer_version, bool 
     return std::move(*reply.mutable_batch());
 }
 
-v1::Batch BufferClient::pull_wait(uint32_t num_groups, int64_t trainer_version, int wait_ms) {
+v1::Batch BufferClient::pull_wait(uint32_t num_groups, int64_t trainer_version, int wait_ms,
+                                  bool allow_partial) {
     // A waiting trainer polls at a short, fixed interval rather than with a growing back-off: the
     // time between the batch's last group arriving and the trainer noticing is pure idle time for
     // both roles (in sync mode every step pays it). An empty pull costs the buffer microseconds.
     auto start = Clock::now();
     for (;;) {
-        v1::Batch b = pull(num_groups, trainer_version);
+        v1::Batch b = pull(num_groups, trainer_version, allow_partial);
         int left = wait_ms - ms_since(start);
         if (b.batch_id() != 0 || left <= 0) return b;
         std::this_thread::sleep_for(std::chrono::milliseconds(std::min(opt_.poll_interval_ms, left)));

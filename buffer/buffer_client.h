@@ -42,7 +42,8 @@ class BufferClient {
     // (with allow_partial: none at all).
     v1::Batch pull(uint32_t num_groups, int64_t trainer_version, bool allow_partial = false);
     // Polls pull() every poll_interval_ms until a batch is leased or wait_ms passes (then batch_id 0).
-    v1::Batch pull_wait(uint32_t num_groups, int64_t trainer_version, int wait_ms);
+    v1::Batch pull_wait(uint32_t num_groups, int64_t trainer_version, int wait_ms,
+                        bool allow_partial = false);
     v1::CommitAck commit(uint64_t batch_id);
     // Tells the buffer this trainer (re)started: every uncommitted lease is released for replay.
     v1::ReleaseLeasesAck release_leases(const std::string& reason);

@@ -205,7 +205,7 @@ const std::vector<ConfigKey> kSchema = {
     {"trainer.dynamic_sampling", FIELD(trainer.dynamic_sampling),
      "DAPO dynamic sampling: drop groups whose correctness is all equal, sample more"},
     {"trainer.max_gen_batches", FIELD(trainer.max_gen_batches),
-     "dynamic sampling: rollout batches per step before giving up (0: unlimited)", at_least(0)},
+     "dynamic sampling: a step gives up after this many batches (x prompts_per_step groups) (0: unlimited)", at_least(0)},
     {"trainer.overlong_filter", FIELD(trainer.overlong_filter),
      "DAPO overlong filtering: responses cut at rollout.max_tokens carry no loss (their rewards still count "
      "in their group)"},

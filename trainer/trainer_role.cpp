@@ -212,36 +212,49 @@ void TrainerRole::run(const std::atomic<bool>& stop,
 
     const int64_t first_step = state_.step;
     while (state_.step < tc.steps && !stop) {
-        // Rollout batches of this step. With dynamic sampling, each round pulls as many groups as are
-        // still missing and asks the dispatcher (through the weight announcement) for as many new
-        // prompts, until prompts_per_step groups with varying correctness are held or
-        // max_gen_batches rounds are used. The step gets every group; RlTrainer drops the flat ones.
+        // Groups of this step. With dynamic sampling the trainer pulls groups as they complete
+        // (partial pulls) and asks the dispatcher (through the weight announcement) for one new prompt
+        // per flat group at once, so replacements are generated while the rest of the step's groups
+        // still are: waiting for a whole round first left rollout idle at the end of every round.
+        // It stops when it holds prompts_per_step groups with varying correctness, or when
+        // max_gen_batches * prompts_per_step groups were generated for the step (then it trains on
+        // what it has). The step gets every group; RlTrainer drops the flat ones.
         // (state_.extra_prompts takes the new count only once the step is done, so that a checkpoint
         // written after a stop mid-step describes the last finished step.)
         const auto t_wait = Clock::now();
         auto t_round = t_wait;
         std::vector<v1::Batch> batches;
-        int rounds = 0, kept = 0, want = tc.prompts_per_step;
+        int kept = 0, pulled = 0;
+        const int pps = tc.prompts_per_step;
+        const int64_t cap = tc.max_gen_batches > 0 ? static_cast<int64_t>(tc.max_gen_batches) * pps : -1;
+        int64_t requested = pps;  // groups generated for this step so far (its prompts + replacements)
         int64_t extra = state_.extra_prompts;
-        while (!stop) {
-            v1::Batch batch = buffer.pull_wait(static_cast<uint32_t>(want), state_.policy_version, 500);
+        while (!stop && pulled < requested) {
+            const auto want = static_cast<uint32_t>(requested - pulled);
+            v1::Batch batch = opt.dynamic_sampling ? buffer.pull_wait(want, state_.policy_version, 500, true)
+                                                   : buffer.pull_wait(want, state_.policy_version, 500);
             if (batch.batch_id() == 0) continue;
-            ++rounds;
             prometheus.batch_pulled(batch, state_.policy_version,
                                     std::chrono::duration<double>(Clock::now() - t_round).count());
             t_round = Clock::now();
-            kept += opt.dynamic_sampling ? kept_groups(batch) : batch.groups_size();
+            const int n = batch.groups_size(), k = opt.dynamic_sampling ? kept_groups(batch) : n;
+            pulled += n;
+            kept += k;
             batches.push_back(std::move(batch));
-            if (kept >= tc.prompts_per_step || (tc.max_gen_batches > 0 && rounds >= tc.max_gen_batches))
-                break;
-            want = tc.prompts_per_step - kept;
-            extra += want;
-            publisher_.set_extra_prompts(extra);
+            if (kept >= pps) break;
+            int64_t more = n - k;  // a replacement per flat group, within the step's cap
+            if (cap >= 0) more = std::min(more, cap - requested);
+            if (more > 0) {
+                requested += more;
+                extra += more;
+                publisher_.set_extra_prompts(extra);
+            }
         }
+        const int rounds = (pulled + pps - 1) / pps;  // batches' worth of groups generated
         if (stop) break;  // leases of a partial step are released when the next trainer starts
         const double wait_s = std::chrono::duration<double>(Clock::now() - t_wait).count();
         idle_s_ += wait_s;
-        const bool gave_up = kept < tc.prompts_per_step;
+        const bool gave_up = kept < pps;
         if (gave_up)
             spdlog::warn(
                 "step {}: dynamic sampling kept {} of {} groups after {} rounds (trainer.max_gen_batches)",

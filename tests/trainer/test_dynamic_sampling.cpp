@@ -1,6 +1,6 @@
 // DAPO dynamic sampling across roles, over real sockets: the trainer drops groups whose samples are
 // all equally right or wrong and pulls replacements until it holds trainer.prompts_per_step groups
-// (or trainer.max_gen_batches rounds are used); the prompt dispatcher hands out the extra prompts it
+// (or max_gen_batches x prompts_per_step groups were generated); the prompt dispatcher hands out the extra prompts it
 // announces with its weights, behind the same staleness gate, and ends the job only after the last
 // step. The job runs in-process (buffer, trainer, dispatcher, one rollout worker as threads) with a
 // seeded coin-flip reward, so that many groups come out all-equal whatever the model does.

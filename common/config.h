@@ -126,6 +126,7 @@ struct TrainerConfig {
     bool dynamic_sampling = false;  // DAPO: drop groups whose rewards are all equal
     bool overlong_filter = false;   // DAPO: truncated responses carry no loss
     int max_gen_batches = 10;       // DAPO: give up after this many rollout batches per step
+    bool oversample = true;         // DAPO: ask for replacements at the observed keep rate
     int micro_batch_tokens = 8192;  // tokens per forward/backward micro-batch (0: whole batch)
     int mini_batches = 1;           // optimiser steps per rollout batch
     int ppo_epochs = 1;

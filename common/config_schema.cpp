@@ -205,7 +205,11 @@ const std::vector<ConfigKey> kSchema = {
     {"trainer.dynamic_sampling", FIELD(trainer.dynamic_sampling),
      "DAPO dynamic sampling: drop groups whose correctness is all equal, sample more"},
     {"trainer.max_gen_batches", FIELD(trainer.max_gen_batches),
-     "dynamic sampling: a step gives up after this many batches (x prompts_per_step groups) (0: unlimited)", at_least(0)},
+     "dynamic sampling: a step gives up after this many batches (x prompts_per_step groups) (0: unlimited)",
+     at_least(0)},
+    {"trainer.oversample", FIELD(trainer.oversample),
+     "dynamic sampling: ask for as many replacements as the keep rate so far says are needed (false: one "
+     "per dropped group)"},
     {"trainer.overlong_filter", FIELD(trainer.overlong_filter),
      "DAPO overlong filtering: responses cut at rollout.max_tokens carry no loss (their rewards still count "
      "in their group)"},

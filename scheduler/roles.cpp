@@ -39,7 +39,9 @@ BufferServerConfig buffer_server_config(const JobContext& ctx, const std::string
     bc.group_size = static_cast<uint32_t>(cfg.rollout.n);
     bc.capacity_samples = static_cast<uint64_t>(cfg.buffer.capacity);
     bc.sync_wal = cfg.buffer.sync_wal;
-    bc.max_staleness = cfg.rollout.mode == "sync" ? -1 : cfg.buffer.max_staleness;
+    // Sync mode is on-policy: a group older than the trainer is never trained. Only groups that dynamic
+    // sampling asked for beyond a step's need (trainer.oversample) come back after their step.
+    bc.max_staleness = cfg.rollout.mode == "sync" ? 0 : cfg.buffer.max_staleness;
     return bc;
 }
 

@@ -1,5 +1,6 @@
 #include "trainer/advantage.h"
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_map>
 
@@ -153,6 +154,15 @@ GroupFilter dynamic_sampling_filter(const std::vector<double>& metric, const std
         for (size_t i : g) f.keep[i] = true;
     }
     return f;
+}
+
+long dynamic_sampling_requests(long missing, long outstanding, long flat_now, double keep_rate,
+                               bool oversample) {
+    if (missing <= 0) return 0;
+    if (!oversample) return std::max(0L, flat_now);
+    const double p = std::clamp(keep_rate, kMinKeepRate, 1.0);
+    const long expected_needed = static_cast<long>(std::ceil(static_cast<double>(missing) / p - 1e-9));
+    return std::max(0L, expected_needed - outstanding);
 }
 
 std::vector<double> opob_advantages(const std::vector<double>& rewards, const std::vector<long>& group_of,

@@ -49,6 +49,17 @@ struct GroupFilter {
 };
 GroupFilter dynamic_sampling_filter(const std::vector<double>& metric, const std::vector<long>& group_of);
 
+// How many new prompts a dynamic-sampling step asks for after a pull. `missing` groups with varying
+// correctness are still needed and `outstanding` requested groups are not back yet. Without
+// oversampling: one per group that the pull just dropped (`flat_now`), so every requested group is
+// eventually needed. With oversampling: enough that the outstanding and new groups are expected to
+// hold `missing` kept ones at the job's keep rate so far (floored at kMinKeepRate), as verl's larger
+// generation batches do: a step whose last missing group comes back flat again and again otherwise
+// waits for one group's generation, tail included, per attempt. Never negative.
+constexpr double kMinKeepRate = 0.1;
+long dynamic_sampling_requests(long missing, long outstanding, long flat_now, double keep_rate,
+                               bool oversample);
+
 // VCPO closed-form off-policy optimal baseline (OPOB, paper form): per group,
 // b = sum_i W_i R_i / (sum_i W_i + 1e-8) with W_i = |g_i|^2 * w_i^2 (g_i: the gradient of response i's
 // token-summed log-prob, w_i: its sequence IS weight), A_i = R_i - b. norm_by_std divides by the

@@ -213,9 +213,10 @@ void TrainerRole::run(const std::atomic<bool>& stop,
     const int64_t first_step = state_.step;
     while (state_.step < tc.steps && !stop) {
         // Groups of this step. With dynamic sampling the trainer pulls groups as they complete
-        // (partial pulls) and asks the dispatcher (through the weight announcement) for one new prompt
-        // per flat group at once, so replacements are generated while the rest of the step's groups
-        // still are: waiting for a whole round first left rollout idle at the end of every round.
+        // (partial pulls) and asks the dispatcher (through the weight announcement) for replacements of
+        // the flat ones at once, so they are generated while the rest of the step's groups still are:
+        // waiting for a whole round first left rollout idle at the end of every round. How many: see
+        // dynamic_sampling_requests (with trainer.oversample, at the job's keep rate so far).
         // It stops when it holds prompts_per_step groups with varying correctness, or when
         // max_gen_batches * prompts_per_step groups were generated for the step (then it trains on
         // what it has). The step gets every group; RlTrainer drops the flat ones.
@@ -230,7 +231,9 @@ void TrainerRole::run(const std::atomic<bool>& stop,
         int64_t requested = pps;  // groups generated for this step so far (its prompts + replacements)
         int64_t extra = state_.extra_prompts;
         while (!stop && pulled < requested) {
-            const auto want = static_cast<uint32_t>(requested - pulled);
+            // At most the groups still missing, so a step never holds more than prompts_per_step kept
+            // ones; what oversampling asked for beyond that stays in the buffer for later steps.
+            const auto want = static_cast<uint32_t>(std::min<int64_t>(requested - pulled, pps - kept));
             v1::Batch batch = opt.dynamic_sampling ? buffer.pull_wait(want, state_.policy_version, 500, true)
                                                    : buffer.pull_wait(want, state_.policy_version, 500);
             if (batch.batch_id() == 0) continue;
@@ -242,8 +245,10 @@ void TrainerRole::run(const std::atomic<bool>& stop,
             kept += k;
             batches.push_back(std::move(batch));
             if (kept >= pps) break;
-            int64_t more = n - k;  // a replacement per flat group, within the step's cap
-            if (cap >= 0) more = std::min(more, cap - requested);
+            const double keep_rate = static_cast<double>(ds_kept_ + kept) / std::max(1L, ds_pulled_ + pulled);
+            int64_t more =
+                dynamic_sampling_requests(pps - kept, requested - pulled, n - k, keep_rate, tc.oversample);
+            if (cap >= 0) more = std::min(more, cap - requested);  // within the step's cap
             if (more > 0) {
                 requested += more;
                 extra += more;
@@ -251,6 +256,7 @@ void TrainerRole::run(const std::atomic<bool>& stop,
             }
         }
         const int rounds = (pulled + pps - 1) / pps;  // batches' worth of groups generated
+        ds_kept_ += kept, ds_pulled_ += pulled;
         if (stop) break;  // leases of a partial step are released when the next trainer starts
         const double wait_s = std::chrono::duration<double>(Clock::now() - t_wait).count();
         idle_s_ += wait_s;

@@ -46,6 +46,7 @@ class TrainerRole {
     std::string buffer_endpoint_;
     WeightPublisher publisher_;
     double busy_s_ = 0, idle_s_ = 0;
+    long ds_kept_ = 0, ds_pulled_ = 0;  // dynamic sampling: groups kept / pulled by this process
 };
 
 // Greedy accuracy of `model` on the job's eval prompts (the number metrics.jsonl reports).

@@ -127,6 +127,22 @@ TEST(DynamicSampling, KeepsOnlyGroupsWithSpread) {
     EXPECT_EQ(dynamic_sampling_filter({}, {}).kept_groups, 0);
 }
 
+TEST(DynamicSampling, ReplacementRequests) {
+    // One per dropped group without oversampling, whatever the keep rate.
+    EXPECT_EQ(dynamic_sampling_requests(4, 2, 3, 0.25, false), 3);
+    EXPECT_EQ(dynamic_sampling_requests(0, 0, 3, 0.25, false), 0);  // the step is full
+    // Oversampling: 4 missing at a keep rate of 1/4 need 16 back; 2 are on their way, ask for 14.
+    EXPECT_EQ(dynamic_sampling_requests(4, 2, 1, 0.25, true), 14);
+    // 3 missing at 0.3: 10 needed (3 / 0.3 is 10 up to rounding, not 11).
+    EXPECT_EQ(dynamic_sampling_requests(3, 0, 1, 0.3, true), 10);
+    // Nothing dropped so far (keep rate 1): exactly the missing groups not yet requested.
+    EXPECT_EQ(dynamic_sampling_requests(3, 1, 0, 1.0, true), 2);
+    EXPECT_EQ(dynamic_sampling_requests(3, 5, 0, 1.0, true), 0);  // enough on their way
+    // Nothing kept yet: the rate is floored at kMinKeepRate, so 2 missing ask for 20, not infinity.
+    EXPECT_EQ(dynamic_sampling_requests(2, 0, 4, 0.0, true), static_cast<long>(2 / kMinKeepRate + 0.5));
+    EXPECT_EQ(dynamic_sampling_requests(0, 0, 4, 0.0, true), 0);
+}
+
 TEST(Opob, WorkedExample) {
     // R = [1,0,0,0], |g|^2 = [1,4,1,1], w = [1,1,2,1] -> W = [1,4,4,1] -> b = 0.1.
     auto a = opob_advantages({1, 0, 0, 0}, {0, 0, 0, 0}, {1, 4, 1, 1}, {1, 1, 2, 1});

@@ -1,7 +1,7 @@
 // DAPO dynamic sampling across roles, over real sockets: the trainer drops groups whose samples are
 // all equally right or wrong and pulls replacements until it holds trainer.prompts_per_step groups
-// (or max_gen_batches x prompts_per_step groups were generated); the prompt dispatcher hands out the extra prompts it
-// announces with its weights, behind the same staleness gate, and ends the job only after the last
+// (or max_gen_batches x prompts_per_step groups were generated); the prompt dispatcher hands out the extra
+// prompts it announces with its weights, behind the same staleness gate, and ends the job only after the last
 // step. The job runs in-process (buffer, trainer, dispatcher, one rollout worker as threads) with a
 // seeded coin-flip reward, so that many groups come out all-equal whatever the model does.
 #include <gtest/gtest.h>
@@ -164,8 +164,10 @@ TEST(DynamicSampling, DispatcherHandsOutTheExtraPromptsTheTrainerAnnounces) {
 }
 
 TEST(DynamicSampling, EveryStepTrainsAFullBatchOfVaryingGroups) {
+    // One replacement per dropped group: every prompt handed out is then trained on or dropped.
     const std::string dir = temp_dir("job");
-    const JobConfig cfg = job_config(dir);
+    JobConfig cfg = job_config(dir);
+    cfg.trainer.oversample = false;
     JobResult r = run_job(cfg, 0.2);
     ASSERT_EQ(r.metrics.size(), 3u);
     double rounds = 0, dropped = 0;
@@ -184,6 +186,30 @@ TEST(DynamicSampling, EveryStepTrainsAFullBatchOfVaryingGroups) {
     EXPECT_EQ(r.state.extra_prompts, dropped);
     EXPECT_EQ(r.dispatched, 3 * 4 + r.state.extra_prompts);
     EXPECT_EQ(r.state.prompts_dispatched, r.dispatched);
+    std::filesystem::remove_all(dir);
+}
+
+TEST(DynamicSampling, OversamplingAsksForMoreThanWasDroppedAndStillTrainsFullBatches) {
+    // p = 0.05: about 81% of the groups are all wrong (0.95^4), so after the first pull the trainer
+    // asks for several prompts per missing group. Sync mode: what a step asked for beyond its need
+    // comes back after it and is dropped by the buffer as stale (max_staleness 0), never trained.
+    const std::string dir = temp_dir("over");
+    JobConfig cfg = job_config(dir);
+    cfg.trainer.oversample = true;
+    cfg.trainer.max_gen_batches = 0;
+    JobResult r = run_job(cfg, 0.05);
+    ASSERT_EQ(r.metrics.size(), 3u);
+    double dropped = 0;
+    for (const auto& m : r.metrics) {
+        EXPECT_EQ(m["dynamic_sampling/kept_groups"], 4) << m.dump();
+        EXPECT_EQ(m["dynamic_sampling/gave_up"], 0.0) << m.dump();
+        EXPECT_EQ(m["staleness/max"], 0.0) << m.dump();
+        dropped += m["dynamic_sampling/dropped_groups"].get<double>();
+    }
+    EXPECT_GT(r.state.extra_prompts, dropped) << "oversampling should ask for more than was dropped";
+    // The last step may end before all it asked for was handed out (the job then finishes).
+    EXPECT_LE(r.dispatched, 3 * 4 + r.state.extra_prompts);
+    EXPECT_GT(r.dispatched, 3 * 4 + dropped);
     std::filesystem::remove_all(dir);
 }
 

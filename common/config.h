@@ -67,10 +67,11 @@ struct RolloutConfig {
     int segment_tokens = 0;     // segment rollout: at most this many tokens per response per round (0: off)
     std::string mode = "sync";  // sync | async
     std::string kv_on_update =
-        "recompute";           // recompute | keep: KV cache of unfinished samples after a weight update
-    int max_batch_seqs = 256;  // sequences decoded together by one worker
-    int kv_blocks = 0;         // paged KV cache blocks per worker (0: sized from max_batch_seqs)
-    int block_size = 16;       // tokens per KV block
+        "recompute";                // recompute | keep: KV cache of unfinished samples after a weight update
+    int max_batch_seqs = 256;       // sequences decoded together by one worker
+    int kv_blocks = 0;              // paged KV cache blocks per worker (0: sized from max_batch_seqs)
+    int block_size = 16;            // tokens per KV block
+    std::string kv_dtype = "fp32";  // fp32 | bf16: element type of the paged KV cache
     bool operator==(const RolloutConfig&) const = default;
 };
 

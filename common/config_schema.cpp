@@ -124,6 +124,12 @@ const std::vector<ConfigKey> kSchema = {
     {"rollout.kv_blocks", FIELD(rollout.kv_blocks),
      "paged KV blocks per worker (0: enough for max_batch_seqs)", at_least(0)},
     {"rollout.block_size", FIELD(rollout.block_size), "tokens per KV block", at_least(1)},
+    {"rollout.kv_dtype",
+     FIELD(rollout.kv_dtype),
+     "KV cache elements: fp32, or bf16 (half the memory and reads; behaviour log-probs then see K/V rounded "
+     "to bf16)",
+     {},
+     {"fp32", "bf16"}},
     // ---- reward ------------------------------------------------------------------------------
     {"reward.fn", FIELD(reward.fn),
      "built-in reward (exact_match, arith, math, gsm8k, collatz, code_exec), plugin:lib.so[:prefix] or "

@@ -21,6 +21,7 @@ const Backend& cpu_backend() {
         &stride::lm_head_logprob_backward,
         &stride::lm_head_logits,
         &stride::paged_attention_forward,
+        &stride::paged_attention_forward_bf16,
     };
     return cpu;
 }

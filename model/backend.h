@@ -33,6 +33,7 @@ struct Backend {
     decltype(&stride::lm_head_logprob_backward) lm_head_logprob_backward;
     decltype(&stride::lm_head_logits) lm_head_logits;
     decltype(&stride::paged_attention_forward) paged_attention_forward;
+    decltype(&stride::paged_attention_forward_bf16) paged_attention_forward_bf16;
 };
 
 // The plain CPU implementation: OpenBLAS SGEMM plus our OpenMP kernels.

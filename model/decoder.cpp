@@ -8,6 +8,7 @@
 #include "common/base/error.h"
 #include "model/ops/embedding.h"
 #include "model/ops/logprob.h"
+#include "model/ops/math.h"
 #include "model/ops/matmul.h"
 #include "model/ops/paged_attention.h"
 #include "model/ops/rmsnorm.h"
@@ -139,17 +140,32 @@ void Decoder::run(const DecodeBatch& batch, const int* targets, float temperatur
 
         // Slot mapping: token t's K/V row goes to (block slot/B, offset slot%B) of this layer.
         // (Threads only pay off for big prefills; a decode step copies a few KB.)
+        // A bf16 cache stores the rows rounded to bf16 (attention then reads those, for the new tokens too).
+        const bool bf16 = cache_.dtype() == KvDtype::bf16;
 #pragma omp parallel for if (T >= 256)
         for (int t = 0; t < T; ++t) {
             const int block = slot_[t] / B, off = slot_[t] % B;
-            std::memcpy(cache_.block_data(block, l, 0) + off * kv_row, k_.data() + t * kv_row,
-                        kv_row * sizeof(float));
-            std::memcpy(cache_.block_data(block, l, 1) + off * kv_row, v_.data() + t * kv_row,
-                        kv_row * sizeof(float));
+            const float* kt = k_.data() + t * kv_row;
+            const float* vt = v_.data() + t * kv_row;
+            if (bf16) {
+                uint16_t* kd = cache_.block_data_bf16(block, l, 0) + off * kv_row;
+                uint16_t* vd = cache_.block_data_bf16(block, l, 1) + off * kv_row;
+                for (size_t i = 0; i < kv_row; ++i)
+                    kd[i] = bf16_from_float(kt[i]), vd[i] = bf16_from_float(vt[i]);
+            } else {
+                std::memcpy(cache_.block_data(block, l, 0) + off * kv_row, kt, kv_row * sizeof(float));
+                std::memcpy(cache_.block_data(block, l, 1) + off * kv_row, vt, kv_row * sizeof(float));
+            }
         }
-        ops.paged_attention_forward(att_.data(), q_.data(), cache_.block_data(0, l, 0),
-                                    cache_.block_data(0, l, 1), cache_.block_stride(), tables_.data(),
-                                    max_blocks, row_.data(), pos_.data(), T, c.heads, c.kv_heads, D, B);
+        if (bf16)
+            ops.paged_attention_forward_bf16(att_.data(), q_.data(), cache_.block_data_bf16(0, l, 0),
+                                             cache_.block_data_bf16(0, l, 1), cache_.block_stride(),
+                                             tables_.data(), max_blocks, row_.data(), pos_.data(), T, c.heads,
+                                             c.kv_heads, D, B);
+        else
+            ops.paged_attention_forward(att_.data(), q_.data(), cache_.block_data(0, l, 0),
+                                        cache_.block_data(0, l, 1), cache_.block_stride(), tables_.data(),
+                                        max_blocks, row_.data(), pos_.data(), T, c.heads, c.kv_heads, D, B);
 
         ops.matmul_forward(proj_.data(), att_.data(), lw.wo, lw.bo, T, Hq, H);
         const long long TH = static_cast<long long>(T) * H;

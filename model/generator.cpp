@@ -12,13 +12,14 @@ const char* finish_reason_name(FinishReason r) {
 }
 
 static int pool_blocks(const ModelConfig& cfg, const GeneratorOptions& opt) {
-    return opt.kv_blocks > 0 ? opt.kv_blocks : KvCache::blocks_for_bytes(cfg, opt.kv_bytes, opt.block_size);
+    return opt.kv_blocks > 0 ? opt.kv_blocks
+                             : KvCache::blocks_for_bytes(cfg, opt.kv_bytes, opt.block_size, opt.kv_dtype);
 }
 
 Generator::Generator(const Model& model, const GeneratorOptions& opt)
     : model_(model),
       opt_(opt),
-      cache_(model.config(), pool_blocks(model.config(), opt), opt.block_size),
+      cache_(model.config(), pool_blocks(model.config(), opt), opt.block_size, opt.kv_dtype),
       decoder_(model, cache_),
       sampler_(model.config().vocab) {
     STRIDE_CHECK(opt.max_running >= 1, "generator: max_running must be >= 1");

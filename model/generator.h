@@ -75,8 +75,9 @@ struct GeneratorOptions {
     int kv_blocks = 0;  // KV pool size in blocks; 0 = derive from kv_bytes
     size_t kv_bytes = size_t(256) << 20;
     int block_size = 16;
-    int max_running = 64;         // sequences in flight at once
-    int max_batch_tokens = 2048;  // tokens per step (prefill chunks + decodes); >= max_running
+    KvDtype kv_dtype = KvDtype::fp32;  // bf16: half the memory and cache reads, K/V rounded to bf16
+    int max_running = 64;              // sequences in flight at once
+    int max_batch_tokens = 2048;       // tokens per step (prefill chunks + decodes); >= max_running
 };
 
 struct GeneratorStats {

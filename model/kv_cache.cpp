@@ -7,28 +7,46 @@
 
 namespace stride {
 
-KvCache::KvCache(const ModelConfig& cfg, int num_blocks, int block_size)
+size_t kv_dtype_bytes(KvDtype dtype) {
+    return dtype == KvDtype::bf16 ? sizeof(uint16_t) : sizeof(float);
+}
+
+const char* kv_dtype_name(KvDtype dtype) {
+    return dtype == KvDtype::bf16 ? "bf16" : "fp32";
+}
+
+KvDtype parse_kv_dtype(const std::string& name) {
+    if (name == "fp32") return KvDtype::fp32;
+    if (name == "bf16") return KvDtype::bf16;
+    throw Error("KV cache dtype '" + name + "': expected fp32 or bf16");
+}
+
+KvCache::KvCache(const ModelConfig& cfg, int num_blocks, int block_size, KvDtype dtype)
     : layers_(cfg.layers),
       kv_heads_(cfg.kv_heads),
       head_dim_(cfg.head_dim),
       block_size_(block_size),
-      num_blocks_(num_blocks) {
+      num_blocks_(num_blocks),
+      dtype_(dtype) {
     STRIDE_CHECK(layers_ > 0 && kv_heads_ > 0 && head_dim_ > 0,
                  "KvCache: model config has no layers, kv_heads or head_dim");
     STRIDE_CHECK(block_size > 0, "KvCache: block_size must be positive, got " + std::to_string(block_size));
     STRIDE_CHECK(num_blocks > 0, "KvCache: num_blocks must be positive, got " + std::to_string(num_blocks) +
                                      " (the KV memory budget is too small for one block)");
     block_floats_ = static_cast<size_t>(block_size_) * kv_heads_ * head_dim_;
-    pool_.assign(static_cast<size_t>(num_blocks_) * block_stride(), 0.0f);
+    if (dtype_ == KvDtype::bf16)
+        pool16_.assign(static_cast<size_t>(num_blocks_) * block_stride(), 0);
+    else
+        pool_.assign(static_cast<size_t>(num_blocks_) * block_stride(), 0.0f);
     refcount_.assign(num_blocks_, 0);
     // Stack popped from the back: hand out low block ids first (easier to read in tests and dumps).
     free_blocks_.reserve(num_blocks_);
     for (int b = num_blocks_ - 1; b >= 0; --b) free_blocks_.push_back(b);
 }
 
-int KvCache::blocks_for_bytes(const ModelConfig& cfg, size_t bytes, int block_size) {
-    size_t per_block =
-        static_cast<size_t>(cfg.layers) * 2 * block_size * cfg.kv_heads * cfg.head_dim * sizeof(float);
+int KvCache::blocks_for_bytes(const ModelConfig& cfg, size_t bytes, int block_size, KvDtype dtype) {
+    size_t per_block = static_cast<size_t>(cfg.layers) * 2 * block_size * cfg.kv_heads * cfg.head_dim *
+                       kv_dtype_bytes(dtype);
     if (per_block == 0) return 0;
     return static_cast<int>(bytes / per_block);
 }
@@ -138,7 +156,12 @@ void KvCache::seq_grow(int seq, int n) {
         // a private copy (all layers, K and V: one contiguous block) and write our new tokens there.
         int old_block = s.blocks.back();
         int new_block = take_block();
-        std::memcpy(block_data(new_block, 0, 0), block_data(old_block, 0, 0), block_stride() * sizeof(float));
+        if (dtype_ == KvDtype::bf16)
+            std::memcpy(block_data_bf16(new_block, 0, 0), block_data_bf16(old_block, 0, 0),
+                        block_stride() * sizeof(uint16_t));
+        else
+            std::memcpy(block_data(new_block, 0, 0), block_data(old_block, 0, 0),
+                        block_stride() * sizeof(float));
         release_block(old_block);
         s.blocks.back() = new_block;
     }

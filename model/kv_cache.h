@@ -4,7 +4,9 @@
 // the first write into it). Sequences of very different lengths share the pool without copying.
 //
 // Memory is allocated once, in the constructor:
-//   pool [num_blocks][layers][2 (k|v)][block_size][kv_heads][head_dim]   (floats)
+//   pool [num_blocks][layers][2 (k|v)][block_size][kv_heads][head_dim]   (fp32, or bf16: KvDtype)
+// A bf16 pool holds twice the tokens in the same memory and halves what a decode step reads (at long
+// contexts decoding on the CPU is bound by reading the cache); the model computes in fp32 either way.
 // Block-major layout keeps a whole block (all layers, K and V) contiguous, so copy-on-write is one
 // memcpy, and within a block one layer's K rows for consecutive tokens are contiguous.
 //
@@ -14,21 +16,30 @@
 // Tested by tests/model/test_kv_cache.cpp.
 #pragma once
 #include <cstddef>
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "model/config.h"
 
 namespace stride {
 
+enum class KvDtype { fp32, bf16 };
+size_t kv_dtype_bytes(KvDtype dtype);
+// "fp32" / "bf16"; parse throws Error naming the value for anything else.
+const char* kv_dtype_name(KvDtype dtype);
+KvDtype parse_kv_dtype(const std::string& name);
+
 class KvCache {
    public:
     // Allocates the pool. Throws Error for non-positive sizes.
-    KvCache(const ModelConfig& cfg, int num_blocks, int block_size = 16);
+    KvCache(const ModelConfig& cfg, int num_blocks, int block_size = 16, KvDtype dtype = KvDtype::fp32);
     KvCache(const KvCache&) = delete;
     KvCache& operator=(const KvCache&) = delete;
 
     // Number of blocks that fit in `bytes` of memory for this model shape (at least 0).
-    static int blocks_for_bytes(const ModelConfig& cfg, size_t bytes, int block_size = 16);
+    static int blocks_for_bytes(const ModelConfig& cfg, size_t bytes, int block_size = 16,
+                                KvDtype dtype = KvDtype::fp32);
 
     int block_size() const { return block_size_; }
     int layers() const { return layers_; }
@@ -37,7 +48,8 @@ class KvCache {
     int blocks_total() const { return num_blocks_; }
     int blocks_used() const { return num_blocks_ - static_cast<int>(free_blocks_.size()); }
     int blocks_free() const { return static_cast<int>(free_blocks_.size()); }
-    size_t pool_bytes() const { return pool_.size() * sizeof(float); }
+    KvDtype dtype() const { return dtype_; }
+    size_t pool_bytes() const { return pool_.size() * sizeof(float) + pool16_.size() * sizeof(uint16_t); }
 
     // Blocks needed to hold `tokens` tokens from scratch.
     int blocks_for_tokens(int tokens) const { return (tokens + block_size_ - 1) / block_size_; }
@@ -69,16 +81,23 @@ class KvCache {
     int slot(int seq, int pos) const;
 
     // ---- memory --------------------------------------------------------------------------------
-    // K (kv = 0) or V (kv = 1) rows of one layer in one block: [block_size][kv_heads][head_dim].
+    // K (kv = 0) or V (kv = 1) rows of one layer in one block: [block_size][kv_heads][head_dim], of an
+    // fp32 pool (block_data) or a bf16 one (block_data_bf16); the other accessor returns null.
     float* block_data(int block, int layer, int kv) {
-        return pool_.data() + ((static_cast<size_t>(block) * layers_ + layer) * 2 + kv) * block_floats_;
+        return pool_.empty() ? nullptr : pool_.data() + element_offset(block, layer, kv);
     }
     const float* block_data(int block, int layer, int kv) const {
-        return pool_.data() + ((static_cast<size_t>(block) * layers_ + layer) * 2 + kv) * block_floats_;
+        return pool_.empty() ? nullptr : pool_.data() + element_offset(block, layer, kv);
     }
-    // Floats between the same (layer, kv) rows of consecutive physical blocks.
+    uint16_t* block_data_bf16(int block, int layer, int kv) {
+        return pool16_.empty() ? nullptr : pool16_.data() + element_offset(block, layer, kv);
+    }
+    const uint16_t* block_data_bf16(int block, int layer, int kv) const {
+        return pool16_.empty() ? nullptr : pool16_.data() + element_offset(block, layer, kv);
+    }
+    // Elements (of the pool's dtype) between the same (layer, kv) rows of consecutive physical blocks.
     size_t block_stride() const { return static_cast<size_t>(layers_) * 2 * block_floats_; }
-    // Floats of one (block, layer, kv) tile: block_size * kv_heads * head_dim.
+    // Elements of one (block, layer, kv) tile: block_size * kv_heads * head_dim.
     size_t tile_floats() const { return block_floats_; }
     int block_refcount(int block) const { return refcount_[block]; }
 
@@ -89,14 +108,19 @@ class KvCache {
         std::vector<int> blocks;  // physical block ids, logical order
     };
 
+    size_t element_offset(int block, int layer, int kv) const {
+        return ((static_cast<size_t>(block) * layers_ + layer) * 2 + kv) * block_floats_;
+    }
     int take_block();  // from the free list, refcount 1
     void release_block(int block);
     const Seq& seq_at(int seq) const;
     Seq& seq_at(int seq);
 
     int layers_, kv_heads_, head_dim_, block_size_, num_blocks_;
-    size_t block_floats_;  // block_size * kv_heads * head_dim
-    std::vector<float> pool_;
+    KvDtype dtype_;
+    size_t block_floats_;           // block_size * kv_heads * head_dim
+    std::vector<float> pool_;       // fp32 pool (empty for bf16)
+    std::vector<uint16_t> pool16_;  // bf16 pool (empty for fp32)
     std::vector<int> refcount_;     // [num_blocks]
     std::vector<int> free_blocks_;  // stack of free block ids
     std::vector<Seq> seqs_;

@@ -149,6 +149,7 @@ Loop::Loop(const JobContext& ctx, const std::string& id, const RolloutEndpoints&
     gen_opt_.max_running = cfg_.rollout.max_batch_seqs;
     gen_opt_.max_batch_tokens = std::max(2048, gen_opt_.max_running);
     gen_opt_.block_size = cfg_.rollout.block_size;
+    gen_opt_.kv_dtype = parse_kv_dtype(cfg_.rollout.kv_dtype);
     if (cfg_.rollout.kv_blocks > 0) gen_opt_.kv_blocks = cfg_.rollout.kv_blocks;
     limits_.max_running = gen_opt_.max_running;
     limits_.n = n_;

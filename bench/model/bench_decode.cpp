@@ -25,7 +25,8 @@ using namespace stride;
 using namespace stride_bench;
 
 static const char* kUsage =
-    "bench_decode [--seqs 64] [--prompt 32] [--new 64] [--reps 3] [--block-size 16] [--profile]\n" STRIDE_BENCH_MODEL_USAGE;
+    "bench_decode [--seqs 64] [--prompt 32] [--new 64] [--reps 3] [--block-size 16] [--bf16-kv] "
+    "[--profile]\n" STRIDE_BENCH_MODEL_USAGE;
 
 int main(int argc, char** argv) {
     stride::ensure_fast_blas_kernels(argv);  // the torch peer inherits the same OpenBLAS kernels
@@ -35,19 +36,22 @@ int main(int argc, char** argv) {
     const int n_seqs = args.get("seqs", 64), prompt = args.get("prompt", 32), n_new = args.get("new", 64);
     const int reps = std::max(1, args.get("reps", 3)), block_size = args.get("block-size", 16);
     const bool no_peer = args.flag("no-peer"), profile = args.flag("profile");
+    const KvDtype kv_dtype = args.flag("bf16-kv") ? KvDtype::bf16 : KvDtype::fp32;
     args.done(kUsage);
 
     Model m(c);
     model_init_random(m, 1);
     const std::vector<int> prompts = random_tokens((size_t)n_seqs * prompt, c.vocab, 3);
-    std::printf("decode: qwen2 H %d L %d heads %d/%d I %d V %d tied %d (%.2fM params), %d seqs, prompt %d, "
-                "%d decode steps, %d threads, %s\n",
-                c.hidden, c.layers, c.heads, c.kv_heads, c.intermediate, c.vocab, (int)c.tie_embeddings,
-                m.layout.numel() * 1e-6, n_seqs, prompt, n_new, threads, env_note().c_str());
+    std::printf(
+        "decode: qwen2 H %d L %d heads %d/%d I %d V %d tied %d (%.2fM params), %d seqs, prompt %d, "
+        "%d decode steps, KV cache %s, %d threads, %s\n",
+        c.hidden, c.layers, c.heads, c.kv_heads, c.intermediate, c.vocab, (int)c.tie_embeddings,
+        m.layout.numel() * 1e-6, n_seqs, prompt, n_new, kv_dtype_name(kv_dtype), threads, env_note().c_str());
 
     // ---- ours -----------------------------------------------------------------------------------------
     GeneratorOptions gopt;
     gopt.block_size = block_size;
+    gopt.kv_dtype = kv_dtype;
     gopt.kv_blocks = n_seqs * ((prompt + n_new + 1 + block_size - 1) / block_size) + 1;
     gopt.max_running = n_seqs;
     gopt.max_batch_tokens = std::max(n_seqs * prompt, n_seqs);  // every prompt prefilled in one step
@@ -68,8 +72,8 @@ int main(int argc, char** argv) {
         gen.step();  // prefill of all prompts + first token
         const double pf = seconds_since(t0);
         if (gen.num_running() != n_seqs) {
-            std::fprintf(stderr, "bench_decode: expected all %d sequences running after prefill, got %d\n", n_seqs,
-                         gen.num_running());
+            std::fprintf(stderr, "bench_decode: expected all %d sequences running after prefill, got %d\n",
+                         n_seqs, gen.num_running());
             return 1;
         }
         t0 = Clock::now();
@@ -81,8 +85,8 @@ int main(int argc, char** argv) {
         }
         const double dt = seconds_since(t0);
         if (n_steps != n_new || (int)done.size() != n_seqs) {
-            std::fprintf(stderr, "bench_decode: expected %d decode steps and %d sequences, got %d and %zu\n", n_new,
-                         n_seqs, n_steps, done.size());
+            std::fprintf(stderr, "bench_decode: expected %d decode steps and %d sequences, got %d and %zu\n",
+                         n_new, n_seqs, n_steps, done.size());
             return 1;
         }
         if (rep == 0) continue;
@@ -93,14 +97,15 @@ int main(int argc, char** argv) {
     std::sort(times.begin(), times.end());
     const double med = times[times.size() / 2];
     const double ours = (double)n_seqs * n_new / med;
-    std::printf("ours:  %.0f tokens/s  (median %.1f ms for %d steps = %.2f ms/step; min %.1f ms; prefill %.1f ms, "
-                "%lld tokens generated)\n",
-                ours, 1e3 * med, n_new, 1e3 * med / n_new, 1e3 * times.front(), 1e3 * prefill_s / reps,
-                (long long)generated);
+    std::printf(
+        "ours:  %.0f tokens/s  (median %.1f ms for %d steps = %.2f ms/step; min %.1f ms; prefill %.1f ms, "
+        "%lld tokens generated)\n",
+        ours, 1e3 * med, n_new, 1e3 * med / n_new, 1e3 * times.front(), 1e3 * prefill_s / reps,
+        (long long)generated);
 
     if (profile) {
         // Bare Decoder: same prompts, same greedy decode, no Generator.
-        KvCache cache(c, gopt.kv_blocks, block_size);
+        KvCache cache(c, gopt.kv_blocks, block_size, kv_dtype);
         Decoder dec(m, cache);
         std::vector<int> ids(n_seqs), next(n_seqs);
         DecodeBatch b;
@@ -126,10 +131,11 @@ int main(int argc, char** argv) {
             argmax_rows(logits);
         }
         const double total = seconds_since(t0);
-        std::printf("profile: bare Decoder %.0f tokens/s (%.2f ms/step, of which Decoder::extend %.2f ms); "
-                    "Generator adds %.2f ms/step\n",
-                    (double)n_seqs * n_new / total, 1e3 * total / n_new, 1e3 * extend_s / n_new,
-                    1e3 * (med - total) / n_new);
+        std::printf(
+            "profile: bare Decoder %.0f tokens/s (%.2f ms/step, of which Decoder::extend %.2f ms); "
+            "Generator adds %.2f ms/step\n",
+            (double)n_seqs * n_new / total, 1e3 * total / n_new, 1e3 * extend_s / n_new,
+            1e3 * (med - total) / n_new);
     }
 
     // ---- PyTorch ----------------------------------------------------------------------------------------
@@ -150,7 +156,7 @@ int main(int argc, char** argv) {
     std::printf("torch: %.0f tokens/s  (median %.1f ms for %d steps, torch %s, %d threads)\n", torch_tps,
                 peer["decode_ms_median"].get<double>(), n_new, peer["torch"].get<std::string>().c_str(),
                 peer["threads"].get<int>());
-    std::printf("decode (%d seqs): %.2fx PyTorch CPU (ours %.0f tok/s, torch %.0f tok/s)\n", n_seqs, ours / torch_tps,
-                ours, torch_tps);
+    std::printf("decode (%d seqs): %.2fx PyTorch CPU (ours %.0f tok/s, torch %.0f tok/s)\n", n_seqs,
+                ours / torch_tps, ours, torch_tps);
     return 0;
 }

@@ -2,6 +2,8 @@
 // so CPU tests exercise exactly the arithmetic the GPU runs.
 #pragma once
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 #if defined(__CUDACC__)
 #define STRIDE_HD __host__ __device__ __forceinline__
@@ -16,6 +18,22 @@ STRIDE_HD float silu(float x) { return x / (1.0f + expf(-x)); }
 STRIDE_HD float silu_grad(float x) {
     float s = 1.0f / (1.0f + expf(-x));
     return s * (1.0f + x * (1.0f - s));
+}
+
+// bfloat16 is the top half of an fp32. From fp32: round to nearest, ties to even (as PyTorch and
+// CUDA's __float2bfloat16 do); NaN stays a (quiet) NaN. Used by the bf16 KV cache.
+STRIDE_HD uint16_t bf16_from_float(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return static_cast<uint16_t>(u >> 16);
+}
+STRIDE_HD float float_from_bf16(uint16_t b) {
+    const uint32_t u = static_cast<uint32_t>(b) << 16;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
 }
 
 // RoPE, rotate-half convention (HF): pair (x0 = x[j], x1 = x[j + D/2]) rotated by angle a.

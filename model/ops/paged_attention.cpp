@@ -5,14 +5,34 @@
 
 #include "common/base/error.h"
 #include "model/ops/cpu_vec.h"
+#include "model/ops/math.h"
 #include "model/ops/vec_exp.h"
 
 namespace stride {
 
-void paged_attention_forward(float* out, const float* q, const float* k_cache, const float* v_cache,
-                             size_t block_stride, const int* block_tables, int max_blocks,
-                             const int* token_seq, const int* token_pos, int T, int nq, int nkv, int D,
-                             int block_size) {
+namespace {
+
+// The cache's elements as fp32: fp32 as is, bf16 widened (exact).
+inline float kv_load(float x) {
+    return x;
+}
+inline float kv_load(uint16_t x) {
+    return float_from_bf16(x);
+}
+
+// sum_d q[d] * k[d] with k in the cache's dtype.
+template <class KV>
+inline float kv_dot(const float* q, const KV* k, int D) {
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int d = 0; d < D; ++d) s += q[d] * kv_load(k[d]);
+    return s;
+}
+
+template <class KV>
+void paged_attention(float* out, const float* q, const KV* k_cache, const KV* v_cache, size_t block_stride,
+                     const int* block_tables, int max_blocks, const int* token_seq, const int* token_pos,
+                     int T, int nq, int nkv, int D, int block_size) {
     STRIDE_CHECK(block_size > 0 && block_size <= kPagedAttentionMaxBlock,
                  "paged_attention_forward: block_size " + std::to_string(block_size) + " outside [1, " +
                      std::to_string(kPagedAttentionMaxBlock) + "]");
@@ -20,7 +40,8 @@ void paged_attention_forward(float* out, const float* q, const float* k_cache, c
                  "paged_attention_forward: query heads must be a multiple of kv heads");
     const int n_rep = nq / nkv;
     const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-    const size_t token_stride = static_cast<size_t>(nkv) * D;  // floats between consecutive tokens in a block
+    const size_t token_stride =
+        static_cast<size_t>(nkv) * D;  // elements between consecutive tokens in a block
 
     // One task per new token, all its heads together: each cache block of the sequence is walked once
     // (contiguous [block_size][nkv][D] rows, which the prefetcher streams) and stays in L1 while every
@@ -43,14 +64,14 @@ void paged_attention_forward(float* out, const float* q, const float* k_cache, c
         for (int start = 0; start < n_keys; start += block_size) {
             const int block = table[start / block_size];
             const int count = n_keys - start < block_size ? n_keys - start : block_size;
-            const float* kb = k_cache + static_cast<size_t>(block) * block_stride;
-            const float* vb = v_cache + static_cast<size_t>(block) * block_stride;
+            const KV* kb = k_cache + static_cast<size_t>(block) * block_stride;
+            const KV* vb = v_cache + static_cast<size_t>(block) * block_stride;
             // Keys in order, all heads of each key's row (nkv * D contiguous floats) before the next.
             for (int i = 0; i < count; ++i) {
-                const float* kr = kb + i * token_stride;
+                const KV* kr = kb + i * token_stride;
                 for (int h = 0; h < nq; ++h)
                     scores[h * block_size + i] =
-                        vec_dot(qt + static_cast<size_t>(h) * D, kr + (h / n_rep) * D, D) * scale;
+                        kv_dot(qt + static_cast<size_t>(h) * D, kr + (h / n_rep) * D, D) * scale;
             }
             for (int h = 0; h < nq; ++h) {
                 float* sh = scores + h * block_size;
@@ -76,13 +97,13 @@ void paged_attention_forward(float* out, const float* q, const float* k_cache, c
             }
             // Values in order likewise: o_h += p_h[i] * v_i for every head of each row.
             for (int i = 0; i < count; ++i) {
-                const float* vr = vb + i * token_stride;
+                const KV* vr = vb + i * token_stride;
                 for (int h = 0; h < nq; ++h) {
                     float* oh = ot + static_cast<size_t>(h) * D;
                     const float p = scores[h * block_size + i];
-                    const float* vh = vr + (h / n_rep) * D;
+                    const KV* vh = vr + (h / n_rep) * D;
 #pragma omp simd
-                    for (int d = 0; d < D; ++d) oh[d] += p * vh[d];
+                    for (int d = 0; d < D; ++d) oh[d] += p * kv_load(vh[d]);
                 }
             }
         }
@@ -93,6 +114,24 @@ void paged_attention_forward(float* out, const float* q, const float* k_cache, c
             for (int d = 0; d < D; ++d) oh[d] *= inv_l;
         }
     }
+}
+
+}  // namespace
+
+void paged_attention_forward(float* out, const float* q, const float* k_cache, const float* v_cache,
+                             size_t block_stride, const int* block_tables, int max_blocks,
+                             const int* token_seq, const int* token_pos, int T, int nq, int nkv, int D,
+                             int block_size) {
+    paged_attention(out, q, k_cache, v_cache, block_stride, block_tables, max_blocks, token_seq, token_pos, T,
+                    nq, nkv, D, block_size);
+}
+
+void paged_attention_forward_bf16(float* out, const float* q, const uint16_t* k_cache,
+                                  const uint16_t* v_cache, size_t block_stride, const int* block_tables,
+                                  int max_blocks, const int* token_seq, const int* token_pos, int T, int nq,
+                                  int nkv, int D, int block_size) {
+    paged_attention(out, q, k_cache, v_cache, block_stride, block_tables, max_blocks, token_seq, token_pos, T,
+                    nq, nkv, D, block_size);
 }
 
 }  // namespace stride

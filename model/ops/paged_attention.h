@@ -15,6 +15,7 @@
 // Tested against attention_forward (full recomputation) by tests/model/test_decoder.cpp.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace stride {
 
@@ -31,5 +32,11 @@ void paged_attention_forward(float* out,               // [T, nq, D]
                              const int* token_seq,     // [T] row of block_tables
                              const int* token_pos,     // [T] position within the sequence
                              int T, int nq, int nkv, int D, int block_size);
+
+// The same over a bf16 cache (KvDtype::bf16): keys and values are widened to fp32 as they are read.
+void paged_attention_forward_bf16(float* out, const float* q, const uint16_t* k_cache,
+                                  const uint16_t* v_cache, size_t block_stride, const int* block_tables,
+                                  int max_blocks, const int* token_seq, const int* token_pos, int T, int nq,
+                                  int nkv, int D, int block_size);
 
 }  // namespace stride

@@ -12,6 +12,7 @@
 #include "common/base/error.h"
 #include "model/decoder.h"
 #include "model/ops/attention.h"
+#include "model/ops/math.h"
 #include "model/ops/paged_attention.h"
 #include "model/transformer.h"
 #include "tests/model/transformer_test_util.h"
@@ -246,7 +247,9 @@ TEST(Decoder, BatchThatDoesNotFitThrowsWithoutTouchingTheCache) {
 
 // The kernel alone: paged attention of all tokens of a few sequences (cache filled in a scrambled
 // block order) equals attention_forward on the same packed q, k, v.
-void expect_paged_matches_dense(int nq, int nkv, int D, int B, const std::vector<int>& lens) {
+// bf16: the cache holds K/V rounded to bf16 and the reference attends over the same rounded values.
+void expect_paged_matches_dense(int nq, int nkv, int D, int B, const std::vector<int>& lens,
+                                bool bf16 = false) {
     std::vector<int> cu = {0};
     for (int l : lens) cu.push_back(cu.back() + l);
     const int T = cu.back();
@@ -256,6 +259,10 @@ void expect_paged_matches_dense(int nq, int nkv, int D, int B, const std::vector
     for (float& x : q) x = normal(rng);
     for (float& x : k) x = normal(rng);
     for (float& x : v) x = normal(rng);
+    if (bf16) {
+        for (float& x : k) x = float_from_bf16(bf16_from_float(x));
+        for (float& x : v) x = float_from_bf16(bf16_from_float(x));
+    }
 
     // Blocks handed out in reverse order, per sequence.
     int max_blocks = 0, n_blocks = 0;
@@ -278,8 +285,18 @@ void expect_paged_matches_dense(int nq, int nkv, int D, int B, const std::vector
         }
     }
     std::vector<float> out(T * nq * D), ref(T * nq * D), lse(T * nq);
-    paged_attention_forward(out.data(), q.data(), pool.data(), pool.data() + B * nkv * D, block_stride,
-                            tables.data(), max_blocks, token_seq.data(), token_pos.data(), T, nq, nkv, D, B);
+    if (bf16) {
+        std::vector<uint16_t> pool16(pool.size(), 0x7fc0);  // NaN in unused slots, as above
+        for (size_t i = 0; i < pool.size(); ++i)
+            if (!std::isnan(pool[i])) pool16[i] = bf16_from_float(pool[i]);
+        paged_attention_forward_bf16(out.data(), q.data(), pool16.data(), pool16.data() + B * nkv * D,
+                                     block_stride, tables.data(), max_blocks, token_seq.data(),
+                                     token_pos.data(), T, nq, nkv, D, B);
+    } else {
+        paged_attention_forward(out.data(), q.data(), pool.data(), pool.data() + B * nkv * D, block_stride,
+                                tables.data(), max_blocks, token_seq.data(), token_pos.data(), T, nq, nkv, D,
+                                B);
+    }
     attention_forward(ref.data(), lse.data(), q.data(), k.data(), v.data(), cu.data(),
                       static_cast<int>(lens.size()), nq, nkv, D);
     for (int i = 0; i < T * nq * D; ++i) ASSERT_NEAR(out[i], ref[i], 1e-5) << "element " << i;
@@ -287,6 +304,42 @@ void expect_paged_matches_dense(int nq, int nkv, int D, int B, const std::vector
 
 TEST(PagedAttention, MatchesDenseAttention) {
     expect_paged_matches_dense(6, 2, 8, 3, {1, 5, 13});
+}
+
+TEST(PagedAttention, Bf16CacheMatchesDenseAttentionOverTheRoundedValues) {
+    expect_paged_matches_dense(6, 2, 8, 3, {1, 5, 13}, true);
+    expect_paged_matches_dense(4, 4, 32, 16, {1, 17, 40, 100}, true);
+}
+
+// The whole decoder over a bf16 cache: half the pool, and log-probs within bf16 rounding of the fp32
+// cache's (not equal: the cache really holds bf16).
+TEST(Decoder, Bf16CacheHalvesThePoolAndStaysCloseToFp32) {
+    Model model(test::tiny_qwen2());
+    test::randomize_model(model, 5);
+    const int V = model.config().vocab;
+    const std::vector<int> seq = test::random_tokens(40, V, 9);
+    std::vector<int> targets(seq.begin() + 1, seq.end());
+    targets.push_back(-1);
+    std::vector<float> lp[2];
+    size_t bytes[2];
+    for (int bf16 = 0; bf16 < 2; ++bf16) {
+        KvCache cache(model.config(), 16, 4, bf16 ? KvDtype::bf16 : KvDtype::fp32);
+        bytes[bf16] = cache.pool_bytes();
+        Decoder dec(model, cache);
+        DecodeBatch batch;
+        batch.add(cache.seq_create(), seq.data(), 20);  // prefill in two chunks: the second reads the first
+        lp[bf16].resize(40);
+        dec.extend_with_logprobs(batch, targets.data(), 1.0f, lp[bf16].data());
+        batch.clear();
+        batch.add(0, seq.data() + 20, 20);
+        dec.extend_with_logprobs(batch, targets.data() + 20, 1.0f, lp[bf16].data() + 20);
+    }
+    EXPECT_EQ(bytes[1] * 2, bytes[0]);
+    EXPECT_EQ(KvCache::blocks_for_bytes(model.config(), bytes[0], 4, KvDtype::bf16), 32);
+    double max_diff = 0;
+    for (int t = 0; t < 39; ++t) max_diff = std::max(max_diff, (double)std::fabs(lp[0][t] - lp[1][t]));
+    EXPECT_GT(max_diff, 0.0);
+    EXPECT_LT(max_diff, 0.05);
 }
 
 // Head dims that fill whole vector blocks (and one that does not), contexts across several cache

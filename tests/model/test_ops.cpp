@@ -13,6 +13,7 @@
 #include "model/ops/attention.h"
 #include "model/ops/embedding.h"
 #include "model/ops/logprob.h"
+#include "model/ops/math.h"
 #include "model/ops/matmul.h"
 #include "model/ops/rmsnorm.h"
 #include "model/ops/rope.h"
@@ -433,6 +434,29 @@ TEST(Embedding, LookupScatterAddAndBadToken) {
     EXPECT_THROW(embedding_forward(out.data(), tok.data(), table.data(), T, H, V), Error);
     tok[3] = -1;
     EXPECT_THROW(embedding_forward(out.data(), tok.data(), table.data(), T, H, V), Error);
+}
+
+// ---- bf16 ------------------------------------------------------------------------------------
+
+TEST(Bf16, RoundsToNearestEvenAndKeepsSpecials) {
+    EXPECT_EQ(bf16_from_float(1.0f), 0x3F80);
+    EXPECT_EQ(bf16_from_float(-2.0f), 0xC000);
+    // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties go to the even mantissa (1).
+    EXPECT_EQ(bf16_from_float(1.0f + std::ldexp(1.0f, -8)), 0x3F80);
+    // 1 + 3 * 2^-8 is halfway between 1 + 2^-7 (odd) and 1 + 2^-6 (even): up.
+    EXPECT_EQ(bf16_from_float(1.0f + 3 * std::ldexp(1.0f, -8)), 0x3F82);
+    EXPECT_EQ(bf16_from_float(1.0f + std::ldexp(1.0f, -8) + std::ldexp(1.0f, -20)), 0x3F81);  // above half
+    EXPECT_EQ(bf16_from_float(INFINITY), 0x7F80);
+    EXPECT_TRUE(std::isnan(float_from_bf16(bf16_from_float(NAN))));
+    EXPECT_EQ(bf16_from_float(3.4e38f), 0x7F80);  // rounds past the largest bf16: infinity
+    for (float x : {0.0f, 1.5f, -0.09375f, 65280.0f}) EXPECT_EQ(float_from_bf16(bf16_from_float(x)), x);
+    // Relative error at most half a unit in the last place: 2^-8 of the power of two below x.
+    std::mt19937 rng(3);
+    std::normal_distribution<float> normal;
+    for (int i = 0; i < 1000; ++i) {
+        const float x = normal(rng);
+        EXPECT_LE(std::fabs(float_from_bf16(bf16_from_float(x)) - x), std::fabs(x) * std::ldexp(1.0f, -8));
+    }
 }
 
 }  // namespace

@@ -155,3 +155,24 @@ TEST(SegmentJob, AsyncRunsToCompletionWithinTheStalenessBound) {
     expect_segmented("segasync");
     expect_every_prompt_accounted_for(r);
 }
+
+// rollout.kv_dtype reaches the engine: with a bf16 cache the behaviour log-probs are those of a model
+// reading rounded K/V, so the trainer's fp32 recomputation disagrees with them by more than float
+// rounding (logprob_mismatch), yet little, and the job runs as with fp32.
+TEST(SegmentJob, Bf16KvCacheRunsTheJobWithASmallBehaviourLogprobMismatch) {
+    auto max_mismatch = [](const JobRun& r) {
+        double m = 0;
+        for (const auto& s : r.steps) m = std::max(m, s["logprob_mismatch/max"].get<double>());
+        return m;
+    };
+    const JobRun fp32 = run_segmented_job("segfp32", {"rollout.mode=sync", "rollout.workers=1"});
+    const JobRun bf16 =
+        run_segmented_job("segbf16", {"rollout.mode=sync", "rollout.workers=1", "rollout.kv_dtype=bf16"});
+    ASSERT_EQ(fp32.rc, 0);
+    ASSERT_EQ(bf16.rc, 0);
+    ASSERT_EQ(bf16.steps.size(), 4u);
+    EXPECT_LT(max_mismatch(fp32), 1e-4);
+    EXPECT_GT(max_mismatch(bf16), 10 * max_mismatch(fp32));
+    EXPECT_LT(max_mismatch(bf16), 0.1);
+    expect_every_prompt_accounted_for(bf16);
+}

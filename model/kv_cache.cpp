@@ -156,12 +156,8 @@ void KvCache::seq_grow(int seq, int n) {
         // a private copy (all layers, K and V: one contiguous block) and write our new tokens there.
         int old_block = s.blocks.back();
         int new_block = take_block();
-        if (dtype_ == KvDtype::bf16)
-            std::memcpy(block_data_bf16(new_block, 0, 0), block_data_bf16(old_block, 0, 0),
-                        block_stride() * sizeof(uint16_t));
-        else
-            std::memcpy(block_data(new_block, 0, 0), block_data(old_block, 0, 0),
-                        block_stride() * sizeof(float));
+        const size_t bytes = block_stride() * kv_dtype_bytes(dtype_);
+        std::memcpy(block_bytes(new_block), block_bytes(old_block), bytes);
         release_block(old_block);
         s.blocks.back() = new_block;
     }

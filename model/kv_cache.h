@@ -111,6 +111,11 @@ class KvCache {
     size_t element_offset(int block, int layer, int kv) const {
         return ((static_cast<size_t>(block) * layers_ + layer) * 2 + kv) * block_floats_;
     }
+    // A whole block (all layers, K and V) of whichever pool is in use, as bytes.
+    unsigned char* block_bytes(int block) {
+        return pool_.empty() ? reinterpret_cast<unsigned char*>(block_data_bf16(block, 0, 0))
+                             : reinterpret_cast<unsigned char*>(block_data(block, 0, 0));
+    }
     int take_block();  // from the free list, refcount 1
     void release_block(int block);
     const Seq& seq_at(int seq) const;

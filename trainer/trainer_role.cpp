@@ -234,8 +234,8 @@ void TrainerRole::run(const std::atomic<bool>& stop,
             // At most the groups still missing, so a step never holds more than prompts_per_step kept
             // ones; what oversampling asked for beyond that stays in the buffer for later steps.
             const auto want = static_cast<uint32_t>(std::min<int64_t>(requested - pulled, pps - kept));
-            v1::Batch batch = opt.dynamic_sampling ? buffer.pull_wait(want, state_.policy_version, 500, true)
-                                                   : buffer.pull_wait(want, state_.policy_version, 500);
+            v1::Batch batch = buffer.pull_wait(want, state_.policy_version, 500,
+                                               /*allow_partial=*/opt.dynamic_sampling);
             if (batch.batch_id() == 0) continue;
             prometheus.batch_pulled(batch, state_.policy_version,
                                     std::chrono::duration<double>(Clock::now() - t_round).count());

@@ -48,6 +48,52 @@ inline void block_scores_w(float* S, const float* q, const float* Kt, int D) {
     for (int c = 0; c < W; ++c) S[c] = acc[c];
 }
 
+// out[d] += sum_{c < n} w[c] * x[c * stride + d]. Blocks of kDimBlock output values stay in registers
+// while the n weighted rows stream through (P.V in forward, dS.K for dQ in backward).
+constexpr int kDimBlock = 32;
+inline void add_weighted_rows(float* out, const float* w, const float* x, size_t stride, int n, int D) {
+    int d0 = 0;
+    for (; d0 + kDimBlock <= D; d0 += kDimBlock) {
+        // Two accumulator sets (even / odd rows) so consecutive FMAs do not wait on each other.
+        float o[kDimBlock], o2[kDimBlock];
+        for (int k = 0; k < kDimBlock; ++k) o[k] = out[d0 + k], o2[k] = 0.0f;
+        int c = 0;
+        for (; c + 2 <= n; c += 2) {
+            const float wa = w[c], wb = w[c + 1];
+            const float* xa = x + (size_t)c * stride + d0;
+            const float* xb = xa + stride;
+#pragma omp simd
+            for (int k = 0; k < kDimBlock; ++k) {
+                o[k] += wa * xa[k];
+                o2[k] += wb * xb[k];
+            }
+        }
+        if (c < n) {
+            const float wa = w[c];
+            const float* xa = x + (size_t)c * stride + d0;
+#pragma omp simd
+            for (int k = 0; k < kDimBlock; ++k) o[k] += wa * xa[k];
+        }
+        for (int k = 0; k < kDimBlock; ++k) out[d0 + k] = o[k] + o2[k];
+    }
+    for (; d0 + 8 <= D; d0 += 8) {  // head dims that are not a multiple of 32 (tests, odd models)
+        float o[8];
+        for (int k = 0; k < 8; ++k) o[k] = out[d0 + k];
+        for (int c = 0; c < n; ++c) {
+            const float wc = w[c];
+            const float* xr = x + (size_t)c * stride + d0;
+#pragma omp simd
+            for (int k = 0; k < 8; ++k) o[k] += wc * xr[k];
+        }
+        for (int k = 0; k < 8; ++k) out[d0 + k] = o[k];
+    }
+    for (; d0 < D; ++d0) {
+        float o = out[d0];
+        for (int c = 0; c < n; ++c) o += w[c] * x[(size_t)c * stride + d0];
+        out[d0] = o;
+    }
+}
+
 // Columns a row actually needs, rounded up to the vector width: rows of short sequences and rows near
 // the diagonal see few keys, and scoring all kKeyBlock columns cost them up to 4x the work.
 constexpr int kWidthStep = 16;

@@ -5,29 +5,11 @@
 
 #include "common/base/error.h"
 #include "model/ops/cpu_vec.h"
-#include "model/ops/math.h"
 #include "model/ops/vec_exp.h"
 
 namespace stride {
 
 namespace {
-
-// The cache's elements as fp32: fp32 as is, bf16 widened (exact).
-inline float kv_load(float x) {
-    return x;
-}
-inline float kv_load(uint16_t x) {
-    return float_from_bf16(x);
-}
-
-// sum_d q[d] * k[d] with k in the cache's dtype.
-template <class KV>
-inline float kv_dot(const float* q, const KV* k, int D) {
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int d = 0; d < D; ++d) s += q[d] * kv_load(k[d]);
-    return s;
-}
 
 template <class KV>
 void paged_attention(float* out, const float* q, const KV* k_cache, const KV* v_cache, size_t block_stride,
@@ -66,12 +48,12 @@ void paged_attention(float* out, const float* q, const KV* k_cache, const KV* v_
             const int count = n_keys - start < block_size ? n_keys - start : block_size;
             const KV* kb = k_cache + static_cast<size_t>(block) * block_stride;
             const KV* vb = v_cache + static_cast<size_t>(block) * block_stride;
-            // Keys in order, all heads of each key's row (nkv * D contiguous floats) before the next.
+            // Keys in order, all heads of each key's row (nkv * D contiguous elements) before the next.
             for (int i = 0; i < count; ++i) {
                 const KV* kr = kb + i * token_stride;
                 for (int h = 0; h < nq; ++h)
                     scores[h * block_size + i] =
-                        kv_dot(qt + static_cast<size_t>(h) * D, kr + (h / n_rep) * D, D) * scale;
+                        vec_dot(qt + static_cast<size_t>(h) * D, kr + (h / n_rep) * D, D) * scale;
             }
             for (int h = 0; h < nq; ++h) {
                 float* sh = scores + h * block_size;
@@ -103,7 +85,7 @@ void paged_attention(float* out, const float* q, const KV* k_cache, const KV* v_
                     const float p = scores[h * block_size + i];
                     const KV* vh = vr + (h / n_rep) * D;
 #pragma omp simd
-                    for (int d = 0; d < D; ++d) oh[d] += p * kv_load(vh[d]);
+                    for (int d = 0; d < D; ++d) oh[d] += p * to_f32(vh[d]);
                 }
             }
         }

@@ -178,7 +178,7 @@ const std::vector<ConfigKey> kSchema = {
      FIELD(trainer.algorithm),
      "advantage estimator and loss; dapo/dr_grpo/gspo/vcpo also preset the keys listed in the README",
      {},
-     {"grpo", "dr_grpo", "dapo", "gspo", "rloo", "reinforce_pp", "ppo", "vcpo"}},
+     {"grpo", "dr_grpo", "dapo", "gspo", "rloo", "reinforce_pp", "reinforce_pp_baseline", "ppo", "vcpo"}},
     {"trainer.steps", FIELD(trainer.steps), "RL steps (rollout batch + update)", at_least(1)},
     {"trainer.prompts_per_step", FIELD(trainer.prompts_per_step),
      "prompts per RL step (each sampled rollout.n times)", at_least(1)},

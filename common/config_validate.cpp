@@ -17,7 +17,8 @@ namespace {
 
 // Algorithms whose advantage compares the samples of one prompt: a group of one has nothing to compare.
 bool uses_groups(const std::string& algorithm) {
-    static const std::set<std::string> grouped = {"grpo", "dr_grpo", "dapo", "gspo", "rloo", "vcpo"};
+    static const std::set<std::string> grouped = {
+        "grpo", "dr_grpo", "dapo", "gspo", "rloo", "reinforce_pp_baseline", "vcpo"};
     return grouped.count(algorithm) > 0;
 }
 
@@ -145,10 +146,11 @@ void check_trainer(const JobConfig& c) {
                      fmt::format("rollout.n: {} compares the samples of each prompt, so it needs at "
                                  "least 2, got {}",
                                  t.algorithm, c.rollout.n));
-    STRIDE_CHECK(
-        !t.dynamic_sampling || uses_groups(t.algorithm),
-        "trainer.dynamic_sampling: needs a group algorithm (grpo, dr_grpo, dapo, gspo, rloo, vcpo), not " +
-            t.algorithm);
+    STRIDE_CHECK(!t.dynamic_sampling || uses_groups(t.algorithm),
+                 "trainer.dynamic_sampling: needs a group algorithm (grpo, dr_grpo, dapo, gspo, rloo, "
+                 "reinforce_pp_baseline, "
+                 "vcpo), not " +
+                     t.algorithm);
     STRIDE_CHECK(t.dual_clip == 0.0 || t.dual_clip > 1.0,
                  fmt::format("trainer.dual_clip: must be 0 (off) or > 1, got {}", t.dual_clip));
     check_algorithm_keys(t);

@@ -72,6 +72,9 @@ RlStepOptions rl_options(const JobConfig& cfg) {
     o.kl_coef = t.kl_coef;
     o.kl_type = kl_type_from_name(t.kl_type);
     if (t.algorithm == "rloo") o.advantage = AdvantageKind::rloo;
+    // REINFORCE++-baseline: group-centred reward, whitened over the batch; its KL stays where
+    // trainer.kl_in_reward puts it (a loss term by default, as verl's recipe uses it).
+    if (t.algorithm == "reinforce_pp_baseline") o.advantage = AdvantageKind::reinforce_pp_baseline;
     o.kl_in_reward = t.kl_in_reward;
     if (t.algorithm == "reinforce_pp") {
         o.advantage = AdvantageKind::reinforce_pp;

@@ -293,6 +293,8 @@ TEST(Config, AlgorithmKeyContradictionsAreRejected) {
         {{"trainer.algorithm=vcpo", "trainer.is_correction=none", "trainer.is_level=sequence"},
          "trainer.is_level: sequence weights need trainer.is_correction"},
         {{"trainer.algorithm=vcpo", "rollout.n=1"}, "rollout.n: vcpo compares the samples of each prompt"},
+        {{"trainer.algorithm=reinforce_pp_baseline", "rollout.n=1"},
+         "rollout.n: reinforce_pp_baseline compares the samples of each prompt"},
         {{"trainer.is_level=sentence"}, "trainer.is_level"},
     };
     for (const auto& c : cases) EXPECT_ERROR_HAS(error_of("", c.overrides), c.expect);
@@ -300,7 +302,8 @@ TEST(Config, AlgorithmKeyContradictionsAreRejected) {
     EXPECT_EQ(error_of("", {"trainer.algorithm=ppo", "trainer.kl_in_reward=true", "trainer.kl_coef=0.01"}),
               "");
     // What each algorithm's presets give loads as is.
-    for (const char* algo : {"grpo", "dr_grpo", "dapo", "gspo", "rloo", "reinforce_pp", "ppo", "vcpo"})
+    for (const char* algo :
+         {"grpo", "dr_grpo", "dapo", "gspo", "rloo", "reinforce_pp", "reinforce_pp_baseline", "ppo", "vcpo"})
         EXPECT_EQ(error_of("", {std::string("trainer.algorithm=") + algo}), "") << algo;
     EXPECT_EQ(error_of("", {"trainer.algorithm=ppo", "trainer.critic=shared", "trainer.vf_coef=0.1",
                             "trainer.lam=0.95", "trainer.gamma=0.99", "trainer.critic_lr=1e-5"}),

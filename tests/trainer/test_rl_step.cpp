@@ -163,6 +163,9 @@ std::vector<AlgoCase> algorithm_cases() {
     rpp.kl_in_reward = true;
     rpp.kl_coef = 0.001;
     out.push_back({"reinforce_pp", rpp});
+    RlStepOptions rpp_baseline = grpo;
+    rpp_baseline.advantage = AdvantageKind::reinforce_pp_baseline;
+    out.push_back({"reinforce_pp_baseline", rpp_baseline});
     RlStepOptions multi = grpo;  // (with several mini-batches each group is pushed by its own step)
     multi.ppo_epochs = 2;
     multi.loss.dual_clip = 3.0f;

@@ -65,6 +65,17 @@ void set_reward(v1::Sample& smp, const RewardResult& rr) {
     (*smp.mutable_metadata())["correct"] = rr.correct ? "1" : "0";
 }
 
+bool is_flat(const std::vector<v1::Sample>& group) {
+    auto correct = [](const v1::Sample& s) {
+        auto it = s.metadata().find("correct");
+        return it != s.metadata().end() && it->second == "1";
+    };
+    if (group.size() < 2) return false;
+    for (const v1::Sample& s : group)
+        if (correct(s) != correct(group.front())) return false;
+    return true;
+}
+
 RewardInput reward_input(const v1::Prompt& p, const v1::Sample& smp, const Tokenizer& tok,
                          const std::vector<int>& stop_tokens) {
     const std::vector<int> tokens(smp.response_token_ids().begin(), smp.response_token_ids().end());

@@ -119,9 +119,10 @@ class Loop {
     // workers resume, and those this worker resumed (in flight or delivered since).
     std::unordered_set<std::string> not_again_;
     uint64_t next_request_ = 0;
-    bool finished_ = false;   // the scheduler has no more prompts
-    bool changed_ = false;    // in-flight state changed since the last save
-    bool saved_any_ = false;  // the buffer may hold records of ours
+    uint64_t flat_groups_ = 0;  // put groups whose samples all score alike (PromptRequest.flat_groups)
+    bool finished_ = false;     // the scheduler has no more prompts
+    bool changed_ = false;      // in-flight state changed since the last save
+    bool saved_any_ = false;    // the buffer may hold records of ours
     Clock::time_point last_poll_ = Clock::now();
 };
 
@@ -250,6 +251,7 @@ void Loop::deliver(uint64_t request_id) {
         return;
     }
     ++stats_.groups;
+    if (is_flat(pending_.at(request_id).done)) ++flat_groups_;
     metrics_.group_put();
     drop_group(request_id);
 }
@@ -375,6 +377,7 @@ int Loop::request_prompts() {
     req.mutable_prompt_request()->set_worker_id(id_);
     req.mutable_prompt_request()->set_max_prompts(static_cast<uint32_t>(room.groups));
     req.mutable_prompt_request()->set_policy_version(version_);
+    req.mutable_prompt_request()->set_flat_groups(flat_groups_);
     // The gate paces new prompts by our oldest group in flight (see prompt_dispatcher.cpp). Its tokens
     // were all sampled by the version it started under or later.
     for (const auto& [rid, g] : pending_) {

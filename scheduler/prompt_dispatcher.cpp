@@ -90,12 +90,26 @@ void PromptDispatcher::serve() {
             inflight_oldest_[pr.worker_id()] = pr.oldest_inflight_version();
         else
             inflight_oldest_.erase(pr.worker_id());
+        if (opt_.dynamic_sampling && opt_.max_lag > 0) {  // a report below the last: the worker restarted
+            uint64_t& last = flat_reported_[pr.worker_id()];
+            flat_groups_ +=
+                static_cast<int64_t>(pr.flat_groups() >= last ? pr.flat_groups() - last : pr.flat_groups());
+            last = pr.flat_groups();
+        }
         int64_t oldest_inflight = version;
         for (const auto& [worker, v] : inflight_oldest_) oldest_inflight = std::min(oldest_inflight, v);
         v1::Envelope out = make_envelope(ctx_.job_id);
         v1::PromptBatch* batch = out.mutable_prompt_batch();
         int64_t cursor = cursor_;
-        const int64_t extra = extra_;
+        // A flat group is one the trainer will drop and replace: as AReaL frees the slot of a rejected
+        // rollout, it moves the gate as soon as a worker reports it, not only once the trainer pulls it
+        // and asks for its replacement (E). E already counts the flat groups the trainer pulled and
+        // the replacements it asked for ahead (oversampling), so the larger of the two counts each
+        // flat group once. Until the trainer pulled them rollout would idle at the gate, with its
+        // next kept groups still missing. Async only: a synchronous trainer pulls and replaces flat
+        // groups as they complete, and one it never pulls (its step was full) is dropped as stale, so a
+        // replacement for it would be generated for nothing.
+        const int64_t extra = std::max<int64_t>(extra_, flat_groups_);
         const int64_t total = scheduled + extra;
         if (opt_.dynamic_sampling ? version >= opt_.total_steps : cursor >= total) {
             batch->set_finished(true);

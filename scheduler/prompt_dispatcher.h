@@ -9,10 +9,13 @@
 //
 // DAPO dynamic sampling: the trainer drops groups whose samples are all equally right or wrong and
 // pulls replacements, announcing the running count E of prompts it asked for beyond prompts_per_step
-// per step (WeightUpdate.extra_prompts). Every limit above moves by E: step s's prompts are those
-// numbered up to (s + 1) * prompts_per_step + E, and the job's total is steps * prompts_per_step + E.
-// Since E can still grow until the last step is trained, the dispatcher then answers `finished` only
-// once the trainer has published its final version.
+// per step (WeightUpdate.extra_prompts). Rollout workers report the flat groups they put
+// (PromptRequest.flat_groups, F in all): each is a group the trainer will drop, so in async mode it
+// frees its place at once, before the trainer pulls it (AReaL frees a rejected rollout's slot the same way).
+// Every limit above moves by X = max(E, F): step s's prompts are those numbered up to (s + 1) *
+// prompts_per_step + X, and the job's total is steps * prompts_per_step + X. Since E can still grow until the
+// last step is trained, the dispatcher then answers `finished` only once the trainer has published its final
+// version.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -60,7 +63,11 @@ class PromptDispatcher {
     WeightSubscriber versions_;
     std::atomic<int64_t> cursor_;
     std::map<std::string, int64_t> inflight_oldest_;  // worker id -> oldest version it has in flight
-    std::atomic<int64_t> extra_{0};                   // the trainer's latest WeightUpdate.extra_prompts
+    // Dynamic sampling: flat groups the workers reported (PromptRequest.flat_groups), summed over
+    // worker runs; each frees a place under the gate before the trainer pulls it (see serve()).
+    std::map<std::string, uint64_t> flat_reported_;  // worker id -> its latest cumulative report
+    int64_t flat_groups_ = 0;
+    std::atomic<int64_t> extra_{0};  // the trainer's latest WeightUpdate.extra_prompts
     int64_t order_epoch_ = -1;
     std::vector<int64_t> order_;  // the dataset order of epoch order_epoch_
     std::atomic<uint64_t> rejected_{0};

@@ -103,10 +103,11 @@ struct Client {
     ZmqContext ctx;
     RequestClient rpc;
     Client(const std::string& ep, const std::string& job) : rpc(ctx, ep, job) {}
-    v1::PromptBatch ask(uint32_t n) {
+    v1::PromptBatch ask(uint32_t n, uint64_t flat_groups = 0, const std::string& worker = "w") {
         v1::Envelope e = make_envelope(rpc.job_id());
-        e.mutable_prompt_request()->set_worker_id("w");
+        e.mutable_prompt_request()->set_worker_id(worker);
         e.mutable_prompt_request()->set_max_prompts(n);
+        e.mutable_prompt_request()->set_flat_groups(flat_groups);
         auto reply = rpc.call(e, 3000);
         EXPECT_TRUE(reply && reply->has_prompt_batch());
         return reply && reply->has_prompt_batch() ? reply->prompt_batch() : v1::PromptBatch{};
@@ -160,6 +161,45 @@ TEST(DynamicSampling, DispatcherHandsOutTheExtraPromptsTheTrainerAnnounces) {
     let_gate_refresh();
     EXPECT_TRUE(c.ask(10).finished());
     EXPECT_EQ(d.dispatched(), 2 * 4 + 4);
+    std::filesystem::remove_all(dir);
+}
+
+// Async: a flat group a worker reports frees its place under the gate at once (AReaL frees a rejected
+// rollout's slot), before the trainer has pulled it and asked for a replacement; the trainer's own
+// count E covers the same groups, so the gate moves by the larger of the two, not their sum.
+TEST(DynamicSampling, AsyncGateOpensForFlatGroupsTheWorkersReport) {
+    const std::string dir = temp_dir("flat");
+    JobContext ctx = make_job_context(job_config(dir));
+    for (int lag : {0, 1}) {
+        WeightPublisher pub(ctx.job_id, "tcp://127.0.0.1:*");
+        DispatcherOptions opt{4, 10, lag, 1, 0, /*dynamic_sampling=*/true};
+        PromptDispatcher d(ctx, "tcp://127.0.0.1:*", pub.endpoint(), opt);
+        Client c(d.endpoint(), ctx.job_id);
+        pub.publish(blob(0));
+        let_gate_refresh();
+        const int open = 4 * (lag + 1);  // steps 0..lag
+        EXPECT_EQ(c.ask(20).prompts_size(), open) << "lag " << lag;
+        const int freed = c.ask(20, /*flat_groups=*/3).prompts_size();
+        if (lag == 0) {  // sync: the trainer replaces what it pulls; reports change nothing
+            EXPECT_EQ(freed, 0);
+            EXPECT_EQ(d.dispatched(), open);
+            continue;
+        }
+        EXPECT_EQ(freed, 3);
+        EXPECT_EQ(c.ask(20, 3).prompts_size(), 0);  // the same cumulative report again: nothing new
+        pub.set_extra_prompts(2);                   // the trainer pulled 2 of them: covered already
+        let_gate_refresh();
+        EXPECT_EQ(c.ask(20, 3).prompts_size(), 0);
+        pub.set_extra_prompts(5);  // it asked for 5 (oversampling): 2 beyond the 3 reported
+        let_gate_refresh();
+        EXPECT_EQ(c.ask(20, 3).prompts_size(), 2);
+        EXPECT_EQ(c.ask(20, 1).prompts_size(), 0);  // restarted, counting from 0: F = 4 < E = 5
+        v1::PromptBatch more = c.ask(20, 3);        // F = 6
+        ASSERT_EQ(more.prompts_size(), 1);
+        EXPECT_EQ(more.prompts(0).prompt_id(), "p" + std::to_string(open + 5));
+        EXPECT_EQ(c.ask(20, 2, "other").prompts_size(), 2);  // another worker's flat groups add up
+        EXPECT_EQ(d.dispatched(), open + 8);
+    }
     std::filesystem::remove_all(dir);
 }
 

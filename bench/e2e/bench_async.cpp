@@ -3,13 +3,14 @@
 //   build/bin/bench_async [--steps 30] [--seeds 1] [--segment 32] [--warm DIR] [--config FILE]
 //                         [--set "key=value ..."]
 //
-// --set adds config overrides to every mode, e.g. --set trainer.algorithm=dapo: DAPO's dynamic sampling
-// drops the groups whose samples are all right or all wrong, so rollout generates several prompts per
-// trained one (as in long-CoT RL, where generation is most of a step) and sync pays one tail per round.
+// --set adds config overrides to every mode (the mode's own keys win: sync stays at max_staleness 0), e.g.
+// --set trainer.algorithm=dapo: DAPO's dynamic sampling drops the groups whose samples are all right or all
+// wrong, so rollout generates several prompts per trained one (as in long-CoT RL, where generation is most of
+// a step) and sync pays one tail per round.
 //
 // configs/bench_async.yaml: countdown answers with a heavy length tail, rollout pinned to CPU 0 and the
 // trainer to CPU 1 (identical resources in every mode). A warm start (SFT) is made once under
-// runs/bench_async_warm/ (or --warm DIR, an HF checkpoint) and every mode starts from it. Each mode
+// runs/<config name>_warm/ (or --warm DIR, an HF checkpoint) and every mode starts from it. Each mode
 // runs the same number of trainer steps with `stride run`; the bench reads metrics.jsonl and
 // run_summary.json. Steady-state time = the trainer's wall time over steps 2..N (step 1 holds start-up
 // and the first eval). Last line: "async+segments vs sync: X.XXx faster (goal 2.5x) ...".
@@ -118,14 +119,17 @@ int main(int argc, char** argv) {
         a[k.substr(2)] = argv[i + 1];
     }
     const std::string stride = self_dir() + "/stride", cfg = a["config"];
+    // Run names follow the config's file name, so each workload keeps its own warm start.
+    std::string stem = cfg.substr(cfg.rfind('/') + 1);
+    stem = stem.substr(0, stem.rfind('.'));
     std::string warm = a["warm"];
     if (warm.empty()) {
-        warm = "runs/bench_async_warm/sft_model";
+        warm = "runs/" + stem + "_warm/sft_model";
         if (!exists(warm + "/config.json"))
-            run_or_die(stride + " run " + cfg + " name=bench_async_warm trainer.steps=1 > /dev/null");
+            run_or_die(stride + " run " + cfg + " name=" + stem + "_warm trainer.steps=1 > /dev/null");
     }
     // Every mode starts from the warm start: the config without its model and sft blocks, model.path set.
-    const std::string derived = "runs/bench_async_from_warm.yaml";
+    const std::string derived = "runs/" + stem + "_from_warm.yaml";
     {
         std::ifstream in(cfg);
         std::ofstream out(derived);
@@ -151,10 +155,10 @@ int main(int argc, char** argv) {
     std::map<std::string, std::vector<Result>> res;
     for (int seed = 1; seed <= seeds; ++seed) {
         for (const Mode& m : modes) {
-            std::string name = "bench_async_" + m.name + "_s" + std::to_string(seed);
+            std::string name = stem + "_" + m.name + "_s" + std::to_string(seed);
             std::replace(name.begin(), name.end(), '+', '_');
             run_or_die(stride + " run " + derived + " name=" + name + " seed=" + std::to_string(seed) +
-                       " trainer.steps=" + a["steps"] + " " + m.overrides + " " + a["set"] + " > runs/" +
+                       " trainer.steps=" + a["steps"] + " " + a["set"] + " " + m.overrides + " > runs/" +
                        name + ".log 2>&1");
             res[m.name].push_back(read_run("runs/" + name));
         }

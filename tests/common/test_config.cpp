@@ -1,6 +1,7 @@
 // JobConfig: YAML load, overrides, presets, dump round trip, and every error naming its key.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <set>
 
 #include "common/base/error.h"
@@ -366,6 +367,17 @@ TEST(Config, LoadsFromAFileAndNamesAMissingOne) {
     } catch (const Error& e) {
         EXPECT_ERROR_HAS(e.what(), "/nonexistent/job.yaml: cannot open config file");
     }
+}
+
+// Every config the repository ships (the quickstart, the benchmark workloads) loads and validates.
+TEST(Config, EveryShippedConfigLoads) {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(std::string(STRIDE_SOURCE_DIR) + "/configs")) {
+        if (e.path().extension() != ".yaml") continue;
+        EXPECT_NO_THROW(load_job_config(e.path().string())) << e.path();
+        ++n;
+    }
+    EXPECT_GE(n, 3);
 }
 
 TEST(Config, QuickstartConfigIsValidAndMatchesTheSpec) {

@@ -432,6 +432,23 @@ void PluginPool::Dispatcher::on_scores(Worker& w, const std::string& bytes) {
 }
 
 void PluginPool::Dispatcher::on_exit(Worker& w) {
+    if (w.state == State::loading) {
+        // A worker that cannot load its plug-in says why (kFailed) and exits, and ZeroMQ may hand us
+        // that message only after its exit is seen: wait a moment for it, so the error names the
+        // problem instead of reading "exited with status 1".
+        const std::string route = w.route;
+        for (const auto until = after(0.5); Clock::now() < until;) {
+            auto frames = router->recv_frames(20);
+            if (!frames) continue;
+            on_message(*frames);
+            if (!find_route(route)) return;  // its message came and was handled (the list changed)
+        }
+        Worker* still = find_route(route);
+        if (!still) return;
+        std::string how = end_child(still->proc, false);
+        start_failed(*still, "worker '" + argv[0] + "' did not start (" + how + ")");
+        return;
+    }
     std::string how = end_child(w.proc, false);
     if (w.state == State::busy) {
         {

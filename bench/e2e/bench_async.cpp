@@ -1,6 +1,7 @@
 // Sync vs async vs async + segments on a long-tailed workload (issue 5's proof).
 //
-//   build/bin/bench_async [--steps 30] [--seeds 1] [--segment 32] [--warm DIR] [--config FILE]
+//   build/bin/bench_async [--steps 30] [--seeds 1] [--first-seed 1] [--segment 32] [--warm DIR] [--config
+//   FILE]
 //                         [--set "key=value ..."]
 //
 // --set adds config overrides to every mode (the mode's own keys win: sync stays at max_staleness 0), e.g.
@@ -102,18 +103,17 @@ Result read_run(const std::string& run) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::map<std::string, std::string> a = {{"steps", "30"},
-                                            {"seeds", "1"},
-                                            {"segment", "32"},
-                                            {"warm", ""},
-                                            {"config", "configs/bench_async.yaml"},
-                                            {"set", ""}};
+    std::map<std::string, std::string> a = {
+        {"steps", "30"},   {"seeds", "1"}, {"first-seed", "1"},  // more seeds later: --first-seed 4
+        {"segment", "32"}, {"warm", ""},   {"config", "configs/bench_async.yaml"},
+        {"set", ""}};
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string k = argv[i];
         if (k.rfind("--", 0) != 0 || !a.count(k.substr(2))) {
-            std::fprintf(stderr,
-                         "usage: bench_async [--steps 30] [--seeds 1] [--segment 32] [--warm DIR] "
-                         "[--config FILE] [--set \"key=value ...\"]\n");
+            std::fprintf(
+                stderr,
+                "usage: bench_async [--steps 30] [--seeds 1] [--first-seed 1] [--segment 32] [--warm DIR] "
+                "[--config FILE] [--set \"key=value ...\"]\n");
             return 2;
         }
         a[k.substr(2)] = argv[i + 1];
@@ -153,7 +153,8 @@ int main(int argc, char** argv) {
     };
     const int seeds = std::max(1, std::atoi(a["seeds"].c_str()));
     std::map<std::string, std::vector<Result>> res;
-    for (int seed = 1; seed <= seeds; ++seed) {
+    const int first_seed = std::atoi(a["first-seed"].c_str());
+    for (int seed = first_seed; seed < first_seed + seeds; ++seed) {
         for (const Mode& m : modes) {
             std::string name = stem + "_" + m.name + "_s" + std::to_string(seed);
             std::replace(name.begin(), name.end(), '+', '_');
@@ -167,14 +168,15 @@ int main(int argc, char** argv) {
                 "train s", "trainer", "rollout", "occupancy", "final", "reward");
     std::printf("%-16s %9s %8s %8s %8s %9s %9s %10s %10s %9s\n", "", "", "", "", "", "idle", "idle",
                 "seqs/step", "eval acc", "last 5");
-    std::map<std::string, double> mean_steady, wall_sum, token_sum;
+    std::map<std::string, double> mean_steady, mean_eval, wall_sum, token_sum;
     for (const Mode& m : modes) {
         for (size_t s = 0; s < res[m.name].size(); ++s) {
             const Result& r = res[m.name][s];
             std::printf("%-16s %9.1f %8.2f %8.2f %8.2f %8.0f%% %8.0f%% %10.1f %10.3f %9.3f  (seed %zu)\n",
                         m.name.c_str(), r.steady_s, r.step_s, r.gen_s, r.train_s, 100 * r.trainer_idle,
-                        100 * r.rollout_idle, r.occupancy, r.final_eval, r.reward_tail, s + 1);
+                        100 * r.rollout_idle, r.occupancy, r.final_eval, r.reward_tail, s + first_seed);
             mean_steady[m.name] += r.steady_s / res[m.name].size();
+            mean_eval[m.name] += r.final_eval / res[m.name].size();
             wall_sum[m.name] += r.steady_s;
             token_sum[m.name] += r.tokens;
         }
@@ -202,6 +204,10 @@ int main(int argc, char** argv) {
     std::printf("per trained token (ms): sync %.4f, async %.4f, async+segments %.4f -> %.2fx and %.2fx\n",
                 1e3 * per_token("sync"), 1e3 * per_token("async"), 1e3 * per_token("async+segments"),
                 per_token("sync") / per_token("async"), per_token("sync") / per_token("async+segments"));
+    // "At equal final reward": one greedy eval of E prompts at accuracy p has a binomial standard
+    // deviation of sqrt(p (1 - p) / E), so read the gap against it.
+    std::printf("final eval accuracy, mean over seeds: sync %.3f, async %.3f, async+segments %.3f\n",
+                mean_eval["sync"], mean_eval["async"], mean_eval["async+segments"]);
     std::printf("async vs sync: %.2fx faster\n", mean_steady["sync"] / mean_steady["async"]);
     std::printf("async+segments vs sync: %.2fx faster (goal 2.5x) over steps 2..%s, %d seed(s)%s%s\n",
                 mean_steady["sync"] / mean_steady["async+segments"], a["steps"].c_str(), seeds,

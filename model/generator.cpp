@@ -61,6 +61,8 @@ void Generator::validate(const GenerationRequest& req) const {
                      std::to_string(cache_.blocks_for_tokens(total)) + " KV blocks but the pool has " +
                      std::to_string(cache_.blocks_total()) + "; raise the KV memory budget");
     STRIDE_CHECK(req.segment_tokens >= 0, who + "segment_tokens must be >= 0 (0: unsegmented)");
+    STRIDE_CHECK(req.first_segment_tokens >= 0 && req.first_segment_tokens <= req.segment_tokens,
+                 who + "first_segment_tokens must be within 0..segment_tokens");
 }
 
 void Generator::add(const GenerationRequest& req) {
@@ -77,6 +79,7 @@ void Generator::add(const GenerationRequest& req) {
         s.stop_tokens = req.stop_tokens;
         s.sampling = req.sampling;
         s.segment_tokens = req.segment_tokens;
+        s.round_budget = req.first_segment_tokens > 0 ? req.first_segment_tokens : req.segment_tokens;
         s.segment_starts = {0};
         s.fork_leader = k == 0 ? -1 : group[0];
         group.push_back(id);
@@ -119,6 +122,7 @@ void Generator::add_resumed(const GenerationRequest& req, const std::vector<Gene
         s.logprobs = g.logprobs;
         s.versions = g.versions;
         s.segment_tokens = req.segment_tokens;
+        s.round_budget = req.segment_tokens;
         const int gen = static_cast<int>(g.tokens.size());
         s.segment_starts = g.segment_starts.empty() ? std::vector<int>{0} : g.segment_starts;
         if (gen > 0 && s.segment_starts.back() != gen) s.segment_starts.push_back(gen);  // a new segment
@@ -199,6 +203,7 @@ void Generator::begin_round() {
         Seq& s = seqs_[*it];
         s.parked = false;
         s.round_start = generated(*it);
+        s.round_budget = s.segment_tokens;
         s.segment_starts.push_back(s.round_start);
         waiting_.push_front({*it});
     }
@@ -252,8 +257,8 @@ int Generator::blocks_reserved() const {
         if (!s.live) continue;
         int end = s.max_new_tokens;  // generated tokens this sequence may reach before it stops
         if (s.segment_tokens > 0)
-            end =
-                std::min(end, (s.parked ? generated(static_cast<int>(i)) : s.round_start) + s.segment_tokens);
+            end = std::min(end, s.parked ? generated(static_cast<int>(i)) + s.segment_tokens
+                                         : s.round_start + s.round_budget);
         int held = 0;
         if (s.kv >= 0)
             held = static_cast<int>(cache_.seq_block_table(s.kv).size());
@@ -290,7 +295,7 @@ void Generator::sample_into(int seq, const float* logits, std::vector<GeneratedS
         finish(seq, FinishReason::stop, finished);
     else if (gen + 1 >= s.max_new_tokens)
         finish(seq, FinishReason::length, finished);
-    else if (s.segment_tokens > 0 && gen + 1 - s.round_start >= s.segment_tokens) {
+    else if (s.segment_tokens > 0 && gen + 1 - s.round_start >= s.round_budget) {
         // Its segment is done: out of the batch until begin_round(), KV kept (evicted if needed).
         s.parked = true;
         running_.erase(std::find(running_.begin(), running_.end(), seq));

@@ -57,6 +57,10 @@ struct GenerationRequest {
     SamplingParams sampling;       // temperature, top_p, top_k, seed
     int n = 1;                     // samples of this prompt (sample_index 0..n-1), sharing prompt blocks
     int segment_tokens = 0;        // > 0: generate at most this many tokens per round (segment rollout)
+    // > 0 (at most segment_tokens): the budget of the request's first round only. A request that
+    // joins a round already under way gets what is left of it, so it parks with the others and the
+    // round still ends when its carried-over sequences end their segment.
+    int first_segment_tokens = 0;
 };
 
 struct GeneratedSequence {
@@ -161,6 +165,7 @@ class Generator {
         std::vector<float> logprobs;
         std::vector<int64_t> versions;
         int segment_tokens = 0;           // per-round budget, 0: unsegmented
+        int round_budget = 0;             // this round's budget: segment_tokens, or a first round's
         int round_start = 0;              // tokens generated when the current round began
         std::vector<int> segment_starts;  // see GeneratedSequence
         bool parked = false;

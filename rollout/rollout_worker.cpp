@@ -119,6 +119,10 @@ class Loop {
     // workers resume, and those this worker resumed (in flight or delivered since).
     std::unordered_set<std::string> not_again_;
     uint64_t next_request_ = 0;
+    // Async segment rollout: decode steps since the round began, and the first-round budget of the
+    // groups taken now (0: a whole segment; mid-round, what is left of the round).
+    int round_steps_ = 0;
+    int first_segment_ = 0;
     uint64_t flat_groups_ = 0;  // put groups whose samples all score alike (PromptRequest.flat_groups)
     bool finished_ = false;     // the scheduler has no more prompts
     bool changed_ = false;      // in-flight state changed since the last save
@@ -212,6 +216,7 @@ GenerationRequest Loop::request_for(const v1::Prompt& p, uint64_t id) const {
         static_cast<uint64_t>(cfg_.seed) * 0x9E3779B97F4A7C15ull + std::hash<std::string>{}(p.prompt_id());
     r.n = n_;
     r.segment_tokens = cfg_.rollout.segment_tokens;
+    r.first_segment_tokens = first_segment_;
     return r;
 }
 
@@ -378,6 +383,7 @@ int Loop::request_prompts() {
     req.mutable_prompt_request()->set_max_prompts(static_cast<uint32_t>(room.groups));
     req.mutable_prompt_request()->set_policy_version(version_);
     req.mutable_prompt_request()->set_flat_groups(flat_groups_);
+    req.mutable_prompt_request()->set_hold_version(first_segment_ > 0);
     // The gate paces new prompts by our oldest group in flight (see prompt_dispatcher.cpp). Its tokens
     // were all sampled by the version it started under or later.
     for (const auto& [rid, g] : pending_) {
@@ -426,6 +432,7 @@ void Loop::round_boundary() {
     for (const GeneratedSequence& s : gen_->unfinished())
         if (!s.tokens.empty()) ++carried, tokens += static_cast<int64_t>(s.tokens.size());
     gen_->begin_round();
+    round_steps_ = 0;
     ++stats_.rounds;
     stats_.carried_sequences += carried;
     stats_.carried_tokens += tokens;
@@ -435,6 +442,7 @@ void Loop::round_boundary() {
 void Loop::step() {
     const auto t0 = Clock::now();
     const std::vector<GeneratedSequence> out = gen_->step();
+    ++round_steps_;
     changed_ = true;
     metrics_.engine_stepped(*gen_);
     const GeneratorStats& gs = gen_->stats();
@@ -517,7 +525,17 @@ void Loop::run() {
 
     while (!stop_) {
         if (segmented_) {
-            if (gen_->round_done()) round_boundary();
+            if (gen_->round_done()) {
+                round_boundary();
+            } else if (async_ && round_steps_ < cfg_.rollout.segment_tokens) {
+                // Seats that answers finished early in this round freed are filled now, not at the
+                // round's end (they would stay empty until then): the new groups' first segment is
+                // what is left of the round, so they park with the rest and the round ends on time.
+                // Their tokens are sampled by this round's weights, like every token of the round.
+                first_segment_ = cfg_.rollout.segment_tokens - round_steps_;
+                if (request_prompts() > 0) save_partials();
+                first_segment_ = 0;
+            }
         } else {
             // Async: pick up a new version between steps, without draining (interruptible generation).
             if (async_ && Clock::now() - last_poll_ > std::chrono::milliseconds(20)) poll_weights();

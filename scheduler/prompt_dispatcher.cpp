@@ -121,7 +121,10 @@ void PromptDispatcher::serve() {
             // prompts exist, so the trainer reaches at most version o + max_lag before it arrives).
             const int64_t open_steps =
                 std::min<int64_t>(std::min(version, oldest_inflight) + opt_.max_lag + 1, opt_.total_steps);
-            const int64_t limit = std::min(total, open_steps * opt_.prompts_per_step + extra);
+            int64_t limit = std::min(total, open_steps * opt_.prompts_per_step + extra);
+            if (pr.hold_version())  // only steps whose min version (step - max_lag) it already holds
+                limit =
+                    std::min(limit, (pr.policy_version() + opt_.max_lag + 1) * opt_.prompts_per_step + extra);
             const int64_t take =
                 std::min<int64_t>(in.prompt_request().max_prompts(), std::max<int64_t>(0, limit - cursor));
             int64_t min_version = 0;

@@ -117,6 +117,52 @@ TEST_F(GeneratorSegmentsTest, SegmentedWithKeptKvDrawsTheSameTokens) {
     EXPECT_EQ(gen.cache().blocks_used(), 0);
 }
 
+// Requests that join a round under way (async rollout fills seats freed mid-round) get what is left of
+// the round as their first segment: they park when the round's carried-over sequences do, so the
+// round ends on time, then continue a whole segment per round; the tokens are those of an
+// unsegmented run.
+TEST_F(GeneratorSegmentsTest, RequestsJoiningMidRoundParkWithTheRound) {
+    const auto want = unsegmented();
+    GeneratorOptions o;
+    o.kv_blocks = 64, o.block_size = 4, o.max_running = 16, o.max_batch_tokens = 64;
+    Generator gen(model, o);
+    const int seg = 6;
+    auto reqs = requests(model.config().vocab, seg);
+    for (int i = 0; i < 4; ++i) gen.add(reqs[i]);
+    std::vector<GeneratedSequence> all;
+    int steps = 0;
+    for (; steps < 2; ++steps)  // two tokens into the first round (prefill included)
+        for (auto& f : gen.step()) all.push_back(std::move(f));
+    for (int i = 4; i < 8; ++i) {
+        reqs[i].first_segment_tokens = seg - steps;
+        gen.add(reqs[i]);
+    }
+    while (!gen.round_done())
+        for (auto& f : gen.step()) all.push_back(std::move(f)), ++steps;
+    for (const auto& u : gen.unfinished()) {
+        const size_t expect = u.request_id < 204 ? seg : seg - 2;  // joined late: the rest of the round
+        EXPECT_EQ(u.tokens.size(), expect) << "request " << u.request_id << " sample " << u.sample_index;
+    }
+    EXPECT_GT(gen.num_parked(), 0);
+    gen.begin_round();
+    int rounds = 0;
+    for (auto& f : run_in_rounds(gen, seg, &rounds)) all.push_back(std::move(f));
+    auto got = by_key(std::move(all));
+    ASSERT_EQ(got.size(), want.size());
+    for (const auto& [k, w] : want) {
+        const GeneratedSequence& g = got.at(k);
+        EXPECT_EQ(g.tokens, w.tokens) << "request " << k.first << " sample " << k.second;
+        std::vector<int> starts;  // after the first segment, one every seg tokens
+        const int first = k.first < 204 ? seg : seg - 2;
+        for (int s = 0; s < static_cast<int>(g.tokens.size()); s = s == 0 ? first : s + seg)
+            starts.push_back(s);
+        EXPECT_EQ(g.segment_starts, starts) << "request " << k.first << " sample " << k.second;
+    }
+    GenerationRequest bad = reqs[0];
+    bad.id = 999, bad.first_segment_tokens = seg + 1;
+    EXPECT_THROW(gen.add(bad), Error);
+}
+
 // A pool so small that parked KV must be evicted (and running sequences preempted) to admit and grow
 // others: the evicted ones re-prefill when their next round starts and still draw the same tokens.
 TEST_F(GeneratorSegmentsTest, EvictedWhileParkedResumesWithTheSameTokens) {

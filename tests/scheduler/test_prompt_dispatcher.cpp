@@ -48,7 +48,9 @@ WeightBlob blob(int64_t v) {
 }
 
 // The gate reads the trainer version at most every 20 ms.
-void let_gate_refresh() { std::this_thread::sleep_for(std::chrono::milliseconds(40)); }
+void let_gate_refresh() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+}
 
 }  // namespace
 
@@ -105,7 +107,8 @@ TEST(PromptDispatcher, OrderIsAFunctionOfSeedAndIndexAcrossEpochs) {
     JobContext ctx = tiny_context();
     WeightPublisher pub(ctx.job_id, "tcp://127.0.0.1:*");
     DispatcherOptions opt{4, 3, 0, 7, 0};
-    PromptDispatcher a(ctx, "tcp://127.0.0.1:*", pub.endpoint(), opt), b(ctx, "tcp://127.0.0.1:*", pub.endpoint(), opt);
+    PromptDispatcher a(ctx, "tcp://127.0.0.1:*", pub.endpoint(), opt),
+        b(ctx, "tcp://127.0.0.1:*", pub.endpoint(), opt);
     const int64_t n = static_cast<int64_t>(ctx.train.size());
     std::set<int64_t> epoch0;
     for (int64_t p = 0; p < n; ++p) {
@@ -158,6 +161,36 @@ TEST(PromptDispatcher, BadRequestsAreRejectedCountedAndServiceGoesOn) {
     EXPECT_EQ(mine.ask(100).prompts_size(), 4);
 }
 
+// A worker in the middle of a segment round cannot switch weights (hold_version): it gets only prompts
+// its own version may generate, however far the trainer's version would open the gate.
+TEST(PromptDispatcher, HoldVersionHandsOutOnlyWhatTheWorkersVersionMayGenerate) {
+    JobContext ctx = tiny_context();
+    WeightPublisher pub(ctx.job_id, "tcp://127.0.0.1:*");
+    PromptDispatcher d(ctx, "tcp://127.0.0.1:*", pub.endpoint(),
+                       DispatcherOptions{4, 6, /*max_lag=*/1, 1, 0});
+    Client c(d.endpoint(), ctx.job_id);
+    pub.publish(blob(2));  // the trainer is at version 2: steps 0..3 are open
+    let_gate_refresh();
+    auto ask = [&](int64_t holds) {
+        v1::Envelope e = make_envelope(ctx.job_id);
+        e.mutable_prompt_request()->set_worker_id("w");
+        e.mutable_prompt_request()->set_max_prompts(100);
+        e.mutable_prompt_request()->set_policy_version(holds);
+        e.mutable_prompt_request()->set_hold_version(true);
+        auto reply = c.rpc.call(e, 3000);
+        EXPECT_TRUE(reply && reply->has_prompt_batch());
+        return reply && reply->has_prompt_batch() ? reply->prompt_batch() : v1::PromptBatch{};
+    };
+    v1::PromptBatch held = ask(0);  // version 0 may generate steps 0 and 1 (min version 0)
+    EXPECT_EQ(held.prompts_size(), 8);
+    EXPECT_EQ(held.min_policy_version(), 0);
+    EXPECT_EQ(ask(0).prompts_size(), 0);
+    v1::PromptBatch newer = ask(2);  // the rest of the open steps, 2 and 3
+    EXPECT_EQ(newer.prompts_size(), 8);
+    EXPECT_LE(newer.min_policy_version(), 2);
+    EXPECT_EQ(c.ask(100).prompts_size(), 0);  // without hold: the gate's own limit, reached
+}
+
 // Property: whatever the timing of trainer versions and worker requests, no prompt of step s is
 // handed out before the trainer reached version s - max_lag, every batch asks for weights of at least
 // (its last step - max_lag), and every prompt is handed out exactly once.
@@ -169,7 +202,8 @@ TEST(PromptDispatcher, GateHoldsUnderRandomTimings) {
         int64_t version = 0;
         pub.publish(blob(version));
         const int steps = 6, pps = 4;
-        PromptDispatcher d(ctx, "tcp://127.0.0.1:*", pub.endpoint(), DispatcherOptions{pps, steps, lag, 1, 0});
+        PromptDispatcher d(ctx, "tcp://127.0.0.1:*", pub.endpoint(),
+                           DispatcherOptions{pps, steps, lag, 1, 0});
         Client c(d.endpoint(), ctx.job_id);
         std::set<std::string> seen;
         int requests = 0;
@@ -182,7 +216,8 @@ TEST(PromptDispatcher, GateHoldsUnderRandomTimings) {
             for (const auto& p : b.prompts()) {
                 const int64_t idx = std::stoll(p.prompt_id().substr(1));
                 const int64_t step = idx / pps;
-                EXPECT_LE(step, version + lag) << "prompt " << idx << " at version " << version << ", lag " << lag;
+                EXPECT_LE(step, version + lag)
+                    << "prompt " << idx << " at version " << version << ", lag " << lag;
                 EXPECT_TRUE(seen.insert(p.prompt_id()).second) << "handed out twice: " << p.prompt_id();
                 max_step = std::max(max_step, step);
             }

@@ -148,8 +148,7 @@ void check_trainer(const JobConfig& c) {
                                  t.algorithm, c.rollout.n));
     STRIDE_CHECK(!t.dynamic_sampling || uses_groups(t.algorithm),
                  "trainer.dynamic_sampling: needs a group algorithm (grpo, dr_grpo, dapo, gspo, rloo, "
-                 "reinforce_pp_baseline, "
-                 "vcpo), not " +
+                 "reinforce_pp_baseline, vcpo), not " +
                      t.algorithm);
     STRIDE_CHECK(t.dual_clip == 0.0 || t.dual_clip > 1.0,
                  fmt::format("trainer.dual_clip: must be 0 (off) or > 1, got {}", t.dual_clip));

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "common/messaging.h"
 #include "trainer/evaluate.h"
 
 namespace stride {
@@ -66,13 +67,9 @@ void set_reward(v1::Sample& smp, const RewardResult& rr) {
 }
 
 bool is_flat(const std::vector<v1::Sample>& group) {
-    auto correct = [](const v1::Sample& s) {
-        auto it = s.metadata().find("correct");
-        return it != s.metadata().end() && it->second == "1";
-    };
     if (group.size() < 2) return false;
     for (const v1::Sample& s : group)
-        if (correct(s) != correct(group.front())) return false;
+        if (sample_correct(s) != sample_correct(group.front())) return false;
     return true;
 }
 

@@ -67,6 +67,7 @@ class Loop {
     void resume_partials();
     int request_prompts();
     GenerationRequest request_for(const v1::Prompt& p, uint64_t id) const;
+    int mid_round_budget() const;
     uint64_t add_group(PendingGroup g, std::vector<GeneratedSequence> partial);
     void deliver(uint64_t request_id);
     void drop_group(uint64_t request_id);
@@ -119,10 +120,7 @@ class Loop {
     // workers resume, and those this worker resumed (in flight or delivered since).
     std::unordered_set<std::string> not_again_;
     uint64_t next_request_ = 0;
-    // Async segment rollout: decode steps since the round began, and the first-round budget of the
-    // groups taken now (0: a whole segment; mid-round, what is left of the round).
-    int round_steps_ = 0;
-    int first_segment_ = 0;
+    int round_steps_ = 0;       // segment rollout: decode steps since the round began
     uint64_t flat_groups_ = 0;  // put groups whose samples all score alike (PromptRequest.flat_groups)
     bool finished_ = false;     // the scheduler has no more prompts
     bool changed_ = false;      // in-flight state changed since the last save
@@ -216,8 +214,15 @@ GenerationRequest Loop::request_for(const v1::Prompt& p, uint64_t id) const {
         static_cast<uint64_t>(cfg_.seed) * 0x9E3779B97F4A7C15ull + std::hash<std::string>{}(p.prompt_id());
     r.n = n_;
     r.segment_tokens = cfg_.rollout.segment_tokens;
-    r.first_segment_tokens = first_segment_;
+    r.first_segment_tokens = mid_round_budget();
     return r;
+}
+
+// Segment rollout, a round under way: what is left of it, the first segment of a group taken now
+// (0 between rounds: the group starts with the next round and a whole segment).
+int Loop::mid_round_budget() const {
+    if (!segmented_ || gen_->round_done()) return 0;
+    return std::max(0, cfg_.rollout.segment_tokens - round_steps_);
 }
 
 // `partial`: the samples to continue (resume); empty for a fresh prompt. Returns the request id.
@@ -383,7 +388,8 @@ int Loop::request_prompts() {
     req.mutable_prompt_request()->set_max_prompts(static_cast<uint32_t>(room.groups));
     req.mutable_prompt_request()->set_policy_version(version_);
     req.mutable_prompt_request()->set_flat_groups(flat_groups_);
-    req.mutable_prompt_request()->set_hold_version(first_segment_ > 0);
+    // Mid-round the weights cannot change (each segment is one version's): only prompts ours may generate.
+    req.mutable_prompt_request()->set_hold_version(mid_round_budget() > 0);
     // The gate paces new prompts by our oldest group in flight (see prompt_dispatcher.cpp). Its tokens
     // were all sampled by the version it started under or later.
     for (const auto& [rid, g] : pending_) {
@@ -532,9 +538,7 @@ void Loop::run() {
                 // round's end (they would stay empty until then): the new groups' first segment is
                 // what is left of the round, so they park with the rest and the round ends on time.
                 // Their tokens are sampled by this round's weights, like every token of the round.
-                first_segment_ = cfg_.rollout.segment_tokens - round_steps_;
                 if (request_prompts() > 0) save_partials();
-                first_segment_ = 0;
             }
         } else {
             // Async: pick up a new version between steps, without draining (interruptible generation).

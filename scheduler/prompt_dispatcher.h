@@ -11,11 +11,11 @@
 // pulls replacements, announcing the running count E of prompts it asked for beyond prompts_per_step
 // per step (WeightUpdate.extra_prompts). Rollout workers report the flat groups they put
 // (PromptRequest.flat_groups, F in all): each is a group the trainer will drop, so in async mode it
-// frees its place at once, before the trainer pulls it (AReaL frees a rejected rollout's slot the same way).
-// Every limit above moves by X = max(E, F): step s's prompts are those numbered up to (s + 1) *
-// prompts_per_step + X, and the job's total is steps * prompts_per_step + X. Since E can still grow until the
-// last step is trained, the dispatcher then answers `finished` only once the trainer has published its final
-// version.
+// frees its place at once, before the trainer pulls it (AReaL frees a rejected rollout's slot the
+// same way). Every limit above moves by X = max(E, F): step s's prompts are those numbered up to
+// (s + 1) * prompts_per_step + X, and the job's total is steps * prompts_per_step + X. Since E can
+// still grow until the last step is trained, the dispatcher then answers `finished` only once the
+// trainer has published its final version.
 #pragma once
 #include <atomic>
 #include <cstdint>

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include "buffer/buffer_client.h"
 #include "common/base/error.h"
+#include "common/messaging.h"
 #include "trainer/advantage.h"
 #include "trainer/evaluate.h"
 #include "trainer/importance.h"
@@ -34,8 +35,7 @@ Experience to_experience(const v1::Sample& s, long group) {
     if (e.token_version.size() != e.response.size())
         e.token_version.assign(e.response.size(), s.policy_version());
     e.reward = s.reward();
-    auto it = s.metadata().find("correct");
-    e.correct = it != s.metadata().end() && it->second == "1";
+    e.correct = sample_correct(s);
     e.truncated = s.finish_reason() == v1::FINISH_REASON_LENGTH;
     return e;
 }
@@ -112,8 +112,7 @@ int kept_groups(const v1::Batch& batch) {
     long g = 0;
     for (const v1::Group& group : batch.groups()) {
         for (const v1::Sample& s : group.samples()) {
-            auto it = s.metadata().find("correct");
-            acc.push_back(it != s.metadata().end() && it->second == "1" ? 1.0 : 0.0);
+            acc.push_back(sample_correct(s) ? 1.0 : 0.0);
             group_of.push_back(g);
         }
         ++g;

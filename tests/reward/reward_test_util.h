@@ -16,14 +16,20 @@ inline RewardInput reward_input(const std::string& response, const std::string& 
     return in;
 }
 
-// The message make_reward throws for `spec`, or "(no error)".
-inline std::string make_reward_error(const RewardSpec& spec) {
+// The message of the Error that `f()` throws, or "(no error)".
+template <class F>
+std::string error_message(F&& f) {
     try {
-        make_reward(spec);
+        f();
     } catch (const Error& e) {
         return e.what();
     }
     return "(no error)";
+}
+
+// The message make_reward throws for `spec`, or "(no error)".
+inline std::string make_reward_error(const RewardSpec& spec) {
+    return error_message([&] { make_reward(spec); });
 }
 
 }  // namespace stride::test

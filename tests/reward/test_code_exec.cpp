@@ -12,6 +12,7 @@
 #include "reward/code_exec.h"
 #include "reward/registry.h"
 #include "reward/sandbox.h"
+#include "tests/reward/reward_test_util.h"
 
 using namespace stride;
 using nlohmann::json;
@@ -102,12 +103,7 @@ TEST(CodeExecLabel, ParsesEachForm) {
 
 TEST(CodeExecLabel, RefusesWhatItCannotRun) {
     auto error_of = [](const std::string& label) {
-        try {
-            parse_code_tests(label);
-        } catch (const Error& e) {
-            return std::string(e.what());
-        }
-        return std::string("(no error)");
+        return test::error_message([&] { parse_code_tests(label); });
     };
     EXPECT_NE(error_of("42").find("label: code_exec needs a JSON object"), std::string::npos);
     EXPECT_NE(error_of(R"({"tests": []})").find("non-empty"), std::string::npos);
@@ -286,12 +282,7 @@ TEST(CodeExecConfig, YamlKeysAndTheirChecks) {
     EXPECT_EQ(cfg.reward.code_exec_memory_mb, 512);
     EXPECT_EQ(cfg.reward.code_exec_isolation, "namespaces");  // isolation unless opted out
     auto error_of = [&](const std::string& extra) {
-        try {
-            parse_job_config(base + extra, "t.yaml");
-        } catch (const Error& e) {
-            return std::string(e.what());
-        }
-        return std::string("(no error)");
+        return test::error_message([&] { parse_job_config(base + extra, "t.yaml"); });
     };
     EXPECT_NE(error_of("  code_exec_isolation: off\n").find("reward.code_exec_isolation"), std::string::npos);
     EXPECT_NE(error_of("  code_exec_memory_mb: 16\n").find("reward.code_exec_memory_mb"), std::string::npos);

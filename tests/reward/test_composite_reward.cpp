@@ -50,12 +50,7 @@ TEST(RewardTerms, Parse) {
 
 TEST(RewardTerms, MalformedSumsNameTheTerm) {
     auto error_of = [](const std::string& fn) {
-        try {
-            parse_reward_terms(fn);
-        } catch (const Error& e) {
-            return std::string(e.what());
-        }
-        return std::string("(no error)");
+        return test::error_message([&] { parse_reward_terms(fn); });
     };
     EXPECT_NE(error_of("math +").find("reward.fn: 'math +': term 2 is empty"), std::string::npos);
     EXPECT_NE(error_of("x*math").find("reward.fn: term 'x*math': the weight 'x'"), std::string::npos);

@@ -287,12 +287,7 @@ TEST(PluginConfig, PoolKeysReachTheSpec) {
     const JobConfig defaults;
     EXPECT_EQ(defaults.reward.workers, 2);
     auto error_of = [&](const std::string& reward) {
-        try {
-            parse_job_config(job + "reward: " + reward + "\n", "x.yaml");
-        } catch (const Error& e) {
-            return std::string(e.what());
-        }
-        return std::string("(no error)");
+        return test::error_message([&] { parse_job_config(job + "reward: " + reward + "\n", "x.yaml"); });
     };
     EXPECT_NE(error_of("{plugin_config: '[1]'}").find("reward.plugin_config: must be a JSON object"),
               std::string::npos);

@@ -25,7 +25,7 @@ quickstart: build
 	@$(BUILD_DIR)/bin/stride run configs/quickstart.yaml
 
 format:
-	@find common model rollout trainer reward buffer scheduler tests bench \
+	@find common model job rollout trainer reward buffer scheduler tests bench \
 	  \( -name '*.h' -o -name '*.cpp' -o -name '*.cu' -o -name '*.cuh' \) -print0 | xargs -0 clang-format -i
 
 clean:

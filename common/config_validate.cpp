@@ -9,7 +9,7 @@
 #include "common/base/placement.h"
 #include "common/config.h"
 #include "common/config_schema.h"
-#include "common/dataset.h"
+#include "common/gen_spec.h"
 
 namespace stride {
 

@@ -29,7 +29,7 @@
 #include <functional>
 #include <string>
 
-#include "scheduler/job_context.h"
+#include "job/job_context.h"
 
 namespace stride {
 

@@ -8,7 +8,7 @@
 #include "common/config_schema.h"
 #include "reward/registry.h"
 #include "scheduler/cli_commands.h"
-#include "scheduler/data_gen.h"
+#include "job/data_gen.h"
 
 namespace stride::cli {
 

@@ -1,11 +1,11 @@
-// `stride data gen`: writes a synthetic JSONL dataset (see scheduler/data_gen.h for the formats).
+// `stride data gen`: writes a synthetic JSONL dataset (see job/data_gen.h for the formats).
 #include <cstdio>
 #include <string>
 
 #include "common/base/error.h"
 #include "model/cli/args.h"
 #include "scheduler/cli_commands.h"
-#include "scheduler/data_gen.h"
+#include "job/data_gen.h"
 
 namespace stride::cli {
 

@@ -12,8 +12,8 @@
 #include "model/checkpoint.h"
 #include "scheduler/cli_commands.h"
 #include "scheduler/job.h"
-#include "scheduler/job_context.h"
-#include "trainer/evaluate.h"
+#include "job/job_context.h"
+#include "job/evaluate.h"
 
 namespace stride::cli {
 

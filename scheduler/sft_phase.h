@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "model/params.h"
-#include "scheduler/job_context.h"
+#include "job/job_context.h"
 
 namespace stride {
 

@@ -6,7 +6,7 @@
 // nothing in the checkpoints.
 #pragma once
 #include "model/params.h"
-#include "scheduler/job_context.h"
+#include "job/job_context.h"
 
 namespace stride {
 

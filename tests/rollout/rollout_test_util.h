@@ -20,7 +20,7 @@
 #include "common/weight_sync.h"
 #include "model/params.h"
 #include "rollout/rollout_worker.h"
-#include "scheduler/job_context.h"
+#include "job/job_context.h"
 #include "scheduler/prompt_dispatcher.h"
 #include "tests/buffer/buffer_test_util.h"
 #include "trainer/trainer_role.h"

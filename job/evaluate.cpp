@@ -1,4 +1,4 @@
-#include "trainer/evaluate.h"
+#include "job/evaluate.h"
 
 #include <algorithm>
 
@@ -15,7 +15,7 @@ std::string response_text(const Tokenizer& tok, const std::vector<int>& response
 }
 
 EvalResult evaluate(const Model& model, const Tokenizer& tok, const RewardFn& reward,
-                    const std::vector<EvalPrompt>& prompts, const EvalOptions& opt) {
+                    const std::vector<TokenizedPrompt>& prompts, const EvalOptions& opt) {
     EvalResult r;
     if (prompts.empty()) return r;
     GeneratorOptions go;
@@ -36,7 +36,7 @@ EvalResult evaluate(const Model& model, const Tokenizer& tok, const RewardFn& re
     std::vector<RewardInput> in;
     in.reserve(done.size());
     for (const GeneratedSequence& s : done) {
-        const EvalPrompt& p = prompts[s.request_id];
+        const TokenizedPrompt& p = prompts[s.request_id];
         RewardInput x;
         x.prompt = p.text;
         x.response = response_text(tok, s.tokens, opt.stop_tokens);

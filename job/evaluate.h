@@ -6,19 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "job/prompt.h"
 #include "model/params.h"
 #include "model/tokenizer/tokenizer.h"
 #include "reward/reward.h"
 
 namespace stride {
-
-struct EvalPrompt {
-    std::vector<int> ids;
-    std::string text;
-    std::string answer;
-    std::string data_source;      // from the dataset row, for the reward; "" if none
-    std::string extra_info_json;  // likewise: a JSON object, or ""
-};
 
 struct EvalOptions {
     float temperature = 0.0f;  // 0 = greedy
@@ -36,7 +29,7 @@ struct EvalResult {
 };
 
 EvalResult evaluate(const Model& model, const Tokenizer& tok, const RewardFn& reward,
-                    const std::vector<EvalPrompt>& prompts, const EvalOptions& opt);
+                    const std::vector<TokenizedPrompt>& prompts, const EvalOptions& opt);
 
 // Decoded response text for the reward: the stop token, if it ends the response, is not part of it.
 std::string response_text(const Tokenizer& tok, const std::vector<int>& response,

@@ -10,11 +10,13 @@
 // (data.prompt_key / data.answer_key). Bad lines are errors naming the file and line.
 //
 // A dataset can also be a generator spec, `gen:TASK?n=N&seed=S&digits=D&op=add|mul&max_len=K`, made by
-// `stride data gen` (scheduler/data_gen.h); this header only parses and checks the spec.
+// `stride data gen` (job/data_gen.h); this header only parses and checks the spec.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "common/gen_spec.h"
 
 namespace stride {
 
@@ -49,26 +51,6 @@ std::vector<Example> load_jsonl_dataset(const std::string& path, const DatasetKe
 // Chat messages -> text. none: contents joined by blank lines; qwen: <|im_start|>role ... <|im_end|>
 // turns followed by the opening of the assistant turn.
 std::string render_chat(const std::vector<ChatMessage>& messages, const std::string& chat_template);
-
-// ---- generator specs ---------------------------------------------------------------------------
-
-struct GenSpec {
-    std::string task = "arith";  // arith | collatz | countdown
-    int64_t n = 1000;            // examples
-    uint64_t seed = 1;
-    int digits = 3;          // arith: operand digits; collatz: start values below 10^digits
-    std::string op = "add";  // arith: add | mul
-    int max_len = 64;        // countdown: the longest countdown (numbers in the answer)
-    bool operator==(const GenSpec&) const = default;
-};
-
-bool is_gen_spec(const std::string& s);  // starts with "gen:"
-// "gen:arith?n=20500&seed=1" -> GenSpec. Throws Error naming the bad parameter.
-GenSpec parse_gen_spec(const std::string& spec);
-// Throws Error naming the bad field (n >= 1, digits in range for the task, known task and op).
-void check_gen_spec(const GenSpec& spec);
-// How many distinct problems the spec's task and digits allow (generators never repeat one).
-uint64_t gen_spec_space(const GenSpec& spec);
 
 // Deterministic held-out split: a seeded shuffle, then the first eval_size examples are eval and the
 // rest train. eval_size larger than the data is an error.

@@ -6,10 +6,10 @@
 #include <atomic>
 #include <mutex>
 
+#include "job/evaluate.h"
+#include "job/job_context.h"
 #include "model/params.h"
-#include "scheduler/job_context.h"
 #include "tests/trainer/rl_test_util.h"
-#include "trainer/evaluate.h"
 
 using namespace stride;
 
@@ -49,7 +49,7 @@ TEST(Evaluate, ScoresTheWholeEvalSetInOneBatch) {
     Model model(mc);
     model_init_random(model, 7, 0.5f);
 
-    std::vector<EvalPrompt> prompts;
+    std::vector<TokenizedPrompt> prompts;
     for (int i = 0; i < 5; ++i) {
         const std::string text = std::to_string(i) + "1+2" + std::to_string(i) + "=";
         prompts.push_back({tok.encode(text), text, std::to_string(2 * i + 3), i < 2 ? "right" : "wrong",

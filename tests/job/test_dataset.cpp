@@ -8,7 +8,7 @@
 #include <set>
 
 #include "common/base/error.h"
-#include "common/dataset.h"
+#include "job/dataset.h"
 
 namespace stride {
 namespace {

@@ -11,8 +11,8 @@
 
 #include "common/base/error.h"
 #include "common/config.h"
-#include "common/dataset.h"
-#include "scheduler/data_gen.h"
+#include "job/data_gen.h"
+#include "job/dataset.h"
 
 namespace stride {
 namespace {

@@ -1,10 +1,10 @@
-#include "scheduler/job_context.h"
+#include "job/job_context.h"
 
 #include <filesystem>
 
 #include "common/base/error.h"
+#include "job/data_gen.h"
 #include "reward/registry.h"
-#include "scheduler/data_gen.h"
 
 namespace stride {
 

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "common/config.h"
-#include "common/dataset.h"
+#include "job/dataset.h"
 
 namespace stride {
 

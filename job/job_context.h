@@ -7,21 +7,12 @@
 #include <vector>
 
 #include "common/config.h"
-#include "common/dataset.h"
+#include "job/prompt.h"
 #include "model/config.h"
 #include "model/tokenizer/tokenizer.h"
 #include "reward/reward.h"
-#include "trainer/evaluate.h"
 
 namespace stride {
-
-struct TokenizedPrompt {
-    std::vector<int> ids;
-    std::string text;
-    std::string answer;
-    std::string data_source;      // from the dataset row (Example), for the reward; "" if none
-    std::string extra_info_json;  // likewise: a JSON object, or ""
-};
 
 struct JobContext {
     JobConfig cfg;
@@ -30,7 +21,7 @@ struct JobContext {
     std::vector<int> stop_tokens;
     std::shared_ptr<const RewardFn> reward;
     std::vector<TokenizedPrompt> train;
-    std::vector<EvalPrompt> eval;
+    std::vector<TokenizedPrompt> eval;
 
     std::string run_path() const { return cfg.run_path(); }
     // Architecture of the policy: model.path's config.json, or model.init with the tokenizer's size.

@@ -1,5 +1,5 @@
 // JSONL prompt datasets, chat rendering, generator specs and the held-out split.
-#include "common/dataset.h"
+#include "job/dataset.h"
 
 #include <fmt/format.h>
 
@@ -60,12 +60,6 @@ uint64_t splitmix64(uint64_t& state) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
-}
-
-uint64_t pow10(int d) {
-    uint64_t p = 1;
-    for (int i = 0; i < d; ++i) p *= 10;
-    return p;
 }
 
 }  // namespace
@@ -148,81 +142,6 @@ std::vector<Example> load_jsonl_dataset(const std::string& path, const DatasetKe
     }
     STRIDE_CHECK(!out.empty(), path + ": no examples");
     return out;
-}
-
-// ---- generator specs ---------------------------------------------------------------------------
-
-bool is_gen_spec(const std::string& s) {
-    return s.rfind("gen:", 0) == 0;
-}
-
-GenSpec parse_gen_spec(const std::string& spec) {
-    STRIDE_CHECK(is_gen_spec(spec), "'" + spec + "' is not a generator spec (gen:TASK?n=N&seed=S)");
-    std::string body = spec.substr(4);
-    size_t q = body.find('?');
-    GenSpec g;
-    g.task = body.substr(0, q);
-    std::string query = q == std::string::npos ? "" : body.substr(q + 1);
-    auto number = [&](const std::string& name, const std::string& v) -> int64_t {
-        char* end = nullptr;
-        long long x = std::strtoll(v.c_str(), &end, 10);
-        STRIDE_CHECK(!v.empty() && *end == '\0', spec + ": " + name + " expects an integer, got '" + v + "'");
-        return x;
-    };
-    size_t start = 0;
-    while (start < query.size()) {
-        size_t amp = query.find('&', start);
-        if (amp == std::string::npos) amp = query.size();
-        std::string param = query.substr(start, amp - start);
-        size_t eq = param.find('=');
-        STRIDE_CHECK(eq != std::string::npos, spec + ": expected name=value, got '" + param + "'");
-        std::string name = param.substr(0, eq), value = param.substr(eq + 1);
-        if (name == "n") {
-            g.n = number(name, value);
-        } else if (name == "seed") {
-            g.seed = static_cast<uint64_t>(number(name, value));
-        } else if (name == "digits") {
-            g.digits = static_cast<int>(number(name, value));
-        } else if (name == "op") {
-            g.op = value;
-        } else if (name == "max_len") {
-            g.max_len = static_cast<int>(number(name, value));
-        } else {
-            throw Error(spec + ": unknown parameter '" + name + "' (n, seed, digits, op, max_len)");
-        }
-        start = amp + 1;
-    }
-    try {
-        check_gen_spec(g);
-    } catch (const Error& e) {
-        throw Error(spec + ": " + e.what());
-    }
-    return g;
-}
-
-void check_gen_spec(const GenSpec& g) {
-    STRIDE_CHECK(g.task == "arith" || g.task == "collatz" || g.task == "countdown",
-                 "unknown task '" + g.task + "' (arith, collatz, countdown)");
-    if (g.task == "countdown")
-        STRIDE_CHECK(g.max_len >= 1 && static_cast<uint64_t>(g.max_len) < pow10(g.digits),
-                     fmt::format("max_len must be in [1, 10^digits - 1], got {}", g.max_len));
-    STRIDE_CHECK(g.n >= 1, fmt::format("n must be >= 1, got {}", g.n));
-    STRIDE_CHECK(g.digits >= 1 && g.digits <= 9, fmt::format("digits must be in [1, 9], got {}", g.digits));
-    if (g.task == "arith")
-        STRIDE_CHECK(g.op == "add" || g.op == "mul", "op must be add or mul, got '" + g.op + "'");
-    uint64_t space = gen_spec_space(g);
-    STRIDE_CHECK(static_cast<uint64_t>(g.n) <= space,
-                 fmt::format("n = {} exceeds the {} distinct {} problems with digits = {}", g.n, space,
-                             g.task, g.digits));
-}
-
-uint64_t gen_spec_space(const GenSpec& g) {
-    uint64_t values = pow10(g.digits);
-    if (g.task == "collatz") return values - 1;  // start values 1 .. 10^digits - 1
-    // countdown: (start, length) pairs; the generator draws lengths from a heavy tail, so it asks for
-    // at most a quarter of them (else rejection of repeats would crawl).
-    if (g.task == "countdown") return (values - 1) * static_cast<uint64_t>(g.max_len) / 4;
-    return values * values;  // ordered operand pairs, zero included
 }
 
 DatasetSplit split_holdout(std::vector<Example> all, int eval_size, uint64_t seed) {

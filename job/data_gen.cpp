@@ -1,4 +1,4 @@
-#include "scheduler/data_gen.h"
+#include "job/data_gen.h"
 
 #include <fmt/format.h>
 

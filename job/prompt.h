@@ -1,0 +1,17 @@
+// One prompt of a job, tokenized once at setup and used by every role: rollout generates from it,
+// the trainer's SFT warm start learns its answer, evaluation scores against it.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace stride {
+
+struct TokenizedPrompt {
+    std::vector<int> ids;
+    std::string text;
+    std::string answer;
+    std::string data_source;      // from the dataset row (Example), for the reward; "" if none
+    std::string extra_info_json;  // likewise: a JSON object, or ""
+};
+
+}  // namespace stride

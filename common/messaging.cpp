@@ -134,11 +134,6 @@ std::optional<std::vector<std::string>> ZmqSocket::recv_frames(int timeout_ms) {
 
 // ---- envelopes ---------------------------------------------------------------------------------
 
-bool sample_correct(const v1::Sample& s) {
-    auto it = s.metadata().find("correct");
-    return it != s.metadata().end() && it->second == "1";
-}
-
 v1::Envelope make_envelope(const std::string& job_id) {
     v1::Envelope e;
     e.set_job_id(job_id);

@@ -84,10 +84,6 @@ struct EnvelopeCheck {
 // leaves *out unspecified.
 EnvelopeCheck decode_envelope(std::string_view bytes, const std::string& job_id, v1::Envelope* out);
 
-// Whether the reward called a sample correct: Sample.metadata["correct"] == "1", as the rollout writes it
-// (rollout/inflight.cpp, set_reward); what dynamic sampling and the trainer's accuracy read.
-bool sample_correct(const v1::Sample& s);
-
 // ---- request / reply ----------------------------------------------------------------------------
 
 struct Request {

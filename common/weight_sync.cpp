@@ -160,7 +160,6 @@ void WeightPublisher::serve() {
             v1::WeightUpdate* u = reply.mutable_weight_update();
             u->set_version(latest ? latest->version : -1);
             u->set_endpoint(endpoint_);
-            u->set_extra_prompts(extra_prompts_);
             if (latest) {
                 for (const auto& t : latest->tensors) *u->add_tensors() = t;
                 u->set_total_bytes(latest->bytes.size());

@@ -54,9 +54,6 @@ class WeightPublisher {
     // Makes `blob` the latest version (computes its checksum). Versions must increase.
     void publish(WeightBlob blob);
     int64_t latest_version() const;
-    // Announced with every WeightUpdate (WeightUpdate.extra_prompts): the trainer's running count of
-    // prompts asked for beyond prompts_per_step per step (DAPO dynamic sampling). No new version.
-    void set_extra_prompts(int64_t n) { extra_prompts_ = n; }
 
     uint64_t chunks_served() const { return chunks_served_; }
 
@@ -75,7 +72,6 @@ class WeightPublisher {
     std::shared_ptr<const Published> latest_, previous_;
     std::atomic<bool> stop_{false};
     std::atomic<uint64_t> chunks_served_{0}, rejected_{0};
-    std::atomic<int64_t> extra_prompts_{0};
     std::thread thread_;
 };
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "common/messaging.h"
-#include "trainer/evaluate.h"
+#include "job/evaluate.h"
 
 namespace stride {
 
@@ -63,13 +63,13 @@ void set_reward(v1::Sample& smp, const RewardResult& rr) {
                                                v1::REWARD_STATUS_TIMEOUT, v1::REWARD_STATUS_UNPARSEABLE};
     smp.set_reward_status(kStatus[static_cast<int>(rr.status)]);
     smp.set_reward_detail(rr.detail);
-    (*smp.mutable_metadata())["correct"] = rr.correct ? "1" : "0";
+    smp.set_correct(rr.correct);
 }
 
 bool is_flat(const std::vector<v1::Sample>& group) {
     if (group.size() < 2) return false;
     for (const v1::Sample& s : group)
-        if (sample_correct(s) != sample_correct(group.front())) return false;
+        if (s.correct() != group.front().correct()) return false;
     return true;
 }
 

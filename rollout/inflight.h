@@ -38,7 +38,7 @@ v1::Sample response_sample(const PendingGroup& g, const GeneratedSequence& s, in
                            const std::string& worker);
 void set_finish_reason(v1::Sample& smp, FinishReason reason);
 void set_reward(v1::Sample& smp, const RewardResult& rr);
-// A finished group whose samples are all equally right or all wrong (metadata "correct"): the group
+// A finished group whose samples are all equally right or all wrong (Sample.correct): the group
 // DAPO's dynamic sampling drops (trainer/advantage.h, dynamic_sampling_filter). A group of one is not.
 bool is_flat(const std::vector<v1::Sample>& group);
 // What the reward scores for a finished sample of prompt `p`: the decoded response (without its stop

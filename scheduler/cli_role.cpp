@@ -82,6 +82,7 @@ int role(int argc, char** argv) {
     if (name == "trainer") {
         StartingPolicy p = starting_policy(ctx, SftMode::load, g_role_stop);
         TrainerRole trainer(ctx, std::move(*p.model), p.state, std::move(p.adam), ep.buffer, ep.weights);
+        trainer.connect_scheduler(ep.scheduler);
         trainer.run(g_role_stop, [](const TrainerProgress& pr) {
             std::fprintf(stderr, "[step %lld/%d] reward %.3f%s tokens/s %.0f step %.2fs\n",
                          static_cast<long long>(pr.step), pr.total_steps, pr.reward_mean,

@@ -73,6 +73,7 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
                         buffer.endpoint(), ep.weights);
     PromptDispatcher dispatcher(ctx, ep.scheduler, trainer.weights_endpoint(),
                                 dispatcher_options(cfg, policy.state));
+    trainer.connect_scheduler(dispatcher.endpoint());
 
     std::atomic<bool> roles_stop{false}, trainer_stop{false};
     std::atomic<int> failures{0};

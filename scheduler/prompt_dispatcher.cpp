@@ -16,7 +16,8 @@ PromptDispatcher::PromptDispatcher(const JobContext& ctx, const std::string& bin
       sock_(zctx_, bind_endpoint, 1 << 20),
       endpoint_(sock_.endpoint()),
       versions_(ctx.job_id, weights_endpoint),
-      cursor_(opt.start_prompt) {
+      cursor_(opt.start_prompt),
+      extra_(opt.dynamic_sampling ? opt.start_extra_prompts : 0) {
     STRIDE_CHECK(opt_.prompts_per_step > 0, "trainer.prompts_per_step must be > 0");
     thread_ = std::thread([this] { serve(); });
 }
@@ -57,93 +58,112 @@ v1::Prompt PromptDispatcher::prompt_at(int64_t p) {
 }
 
 void PromptDispatcher::serve() {
-    using Clock = std::chrono::steady_clock;
-    int64_t version = -1;
-    auto version_checked = Clock::now() - std::chrono::seconds(1);
-    const int64_t scheduled = static_cast<int64_t>(opt_.total_steps) * opt_.prompts_per_step;
     while (!stop_) {
         auto req = sock_.recv(50);
         if (!req) continue;
         v1::Envelope in;
         EnvelopeCheck check = decode_envelope(req->payload, ctx_.job_id, &in);
-        if (!check.ok() || !in.has_prompt_request()) {
+        v1::Envelope out;
+        if (check.ok() && in.has_prompt_request()) {
+            out = answer_prompt_request(in.prompt_request());
+        } else if (check.ok() && in.has_extra_prompts()) {
+            out = answer_extra_prompts(in.extra_prompts());
+        } else {
             ++rejected_;
-            sock_.reply(*req, encode_envelope(make_error(
-                                  ctx_.job_id, check.ok() ? v1::ERROR_CODE_UNKNOWN_BODY : check.code,
-                                  check.ok() ? "the scheduler serves PromptRequest" : check.message)));
-            continue;
+            out = make_error(
+                ctx_.job_id, check.ok() ? v1::ERROR_CODE_UNKNOWN_BODY : check.code,
+                check.ok() ? "the scheduler serves PromptRequest and ExtraPrompts" : check.message);
         }
-        // The trainer's version changes once per step; asking the publisher at most every 2 ms
-        // keeps the gate fresh (in sync mode each step's rollout waits on it) without a round trip
-        // per request.
-        if (Clock::now() - version_checked > std::chrono::milliseconds(2)) {
-            if (auto u = versions_.latest(1000)) {
-                version = u->version();
-                if (opt_.dynamic_sampling) extra_ = std::max<int64_t>(extra_, u->extra_prompts());
-            }
-            version_checked = Clock::now();
-        }
-        // What each worker has in flight: its own report, lowered below by what we hand it now
-        // (its next request reports those too).
-        const v1::PromptRequest& pr = in.prompt_request();
-        if (pr.has_oldest_inflight_version())
-            inflight_oldest_[pr.worker_id()] = pr.oldest_inflight_version();
-        else
-            inflight_oldest_.erase(pr.worker_id());
-        if (opt_.dynamic_sampling && opt_.max_lag > 0) {  // a report below the last: the worker restarted
-            uint64_t& last = flat_reported_[pr.worker_id()];
-            flat_groups_ +=
-                static_cast<int64_t>(pr.flat_groups() >= last ? pr.flat_groups() - last : pr.flat_groups());
-            last = pr.flat_groups();
-        }
-        int64_t oldest_inflight = version;
-        for (const auto& [worker, v] : inflight_oldest_) oldest_inflight = std::min(oldest_inflight, v);
-        v1::Envelope out = make_envelope(ctx_.job_id);
-        v1::PromptBatch* batch = out.mutable_prompt_batch();
-        int64_t cursor = cursor_;
-        // A flat group is one the trainer will drop and replace: as AReaL frees the slot of a rejected
-        // rollout, it moves the gate as soon as a worker reports it, not only once the trainer pulls it
-        // and asks for its replacement (E). E already counts the flat groups the trainer pulled and
-        // the replacements it asked for ahead (oversampling), so the larger of the two counts each
-        // flat group once. Until the trainer pulled them rollout would idle at the gate, with its
-        // next kept groups still missing. Async only: a synchronous trainer pulls and replaces flat
-        // groups as they complete, and one it never pulls (its step was full) is dropped as stale, so a
-        // replacement for it would be generated for nothing.
-        const int64_t extra = std::max<int64_t>(extra_, flat_groups_);
-        const int64_t total = scheduled + extra;
-        if (opt_.dynamic_sampling ? version >= opt_.total_steps : cursor >= total) {
-            batch->set_finished(true);
-        } else if (version >= 0) {
-            // AReaL's bound counts from the trainer's version; counting from the oldest group still in
-            // flight instead paces rollout so that the trainer cannot run more than max_lag versions
-            // ahead of it: a long response admitted under the bound is waited for, never dropped as
-            // stale (with a group of version o in flight, at most (o + max_lag + 1) * prompts_per_step
-            // prompts exist, so the trainer reaches at most version o + max_lag before it arrives).
-            const int64_t open_steps =
-                std::min<int64_t>(std::min(version, oldest_inflight) + opt_.max_lag + 1, opt_.total_steps);
-            int64_t limit = std::min(total, open_steps * opt_.prompts_per_step + extra);
-            if (pr.hold_version())  // only steps whose min version (step - max_lag) it already holds
-                limit =
-                    std::min(limit, (pr.policy_version() + opt_.max_lag + 1) * opt_.prompts_per_step + extra);
-            const int64_t take =
-                std::min<int64_t>(in.prompt_request().max_prompts(), std::max<int64_t>(0, limit - cursor));
-            int64_t min_version = 0;
-            for (int64_t p = cursor; p < cursor + take; ++p) {
-                *batch->add_prompts() = prompt_at(p);
-                // Extra prompts shift the numbering: p belongs to step (p - E) / prompts_per_step.
-                const int64_t step = std::max<int64_t>(0, p - extra) / opt_.prompts_per_step;
-                min_version = std::max<int64_t>(min_version, step - opt_.max_lag);
-            }
-            cursor_ = cursor + take;
-            if (take > 0) {
-                auto [it, fresh] = inflight_oldest_.try_emplace(pr.worker_id(), version);
-                if (!fresh) it->second = std::min(it->second, version);
-            }
-            batch->set_min_policy_version(min_version);
-        }
-        if (batch->prompts_size() == 0 && !batch->finished()) batch->set_retry_after_ms(20);
         sock_.reply(*req, encode_envelope(out));
     }
+}
+
+v1::Envelope PromptDispatcher::answer_extra_prompts(const v1::ExtraPrompts& ep) {
+    v1::Envelope out = make_envelope(ctx_.job_id);
+    if (ep.total() < 0) {
+        ++rejected_;
+        return make_error(ctx_.job_id, v1::ERROR_CODE_INVALID_ARGUMENT,
+                          "ExtraPrompts.total must be >= 0, got " + std::to_string(ep.total()));
+    }
+    if (opt_.dynamic_sampling) extra_ = std::max<int64_t>(extra_, ep.total());
+    out.mutable_extra_prompts_ack()->set_total(extra_);
+    return out;
+}
+
+void PromptDispatcher::refresh_version() {
+    // The trainer's version changes once per step; asking the publisher at most every 2 ms keeps the
+    // gate fresh (in sync mode each step's rollout waits on it) without a round trip per request.
+    const auto now = std::chrono::steady_clock::now();
+    if (now - version_checked_ <= std::chrono::milliseconds(2)) return;
+    if (auto u = versions_.latest(1000)) version_ = u->version();
+    version_checked_ = now;
+}
+
+void PromptDispatcher::note_worker_report(const v1::PromptRequest& pr) {
+    // What each worker has in flight: its own report, lowered by what we hand it now (its next
+    // request reports those too).
+    if (pr.has_oldest_inflight_version())
+        inflight_oldest_[pr.worker_id()] = pr.oldest_inflight_version();
+    else
+        inflight_oldest_.erase(pr.worker_id());
+    if (opt_.dynamic_sampling && opt_.max_lag > 0) {  // a report below the last: the worker restarted
+        uint64_t& last = flat_reported_[pr.worker_id()];
+        flat_groups_ +=
+            static_cast<int64_t>(pr.flat_groups() >= last ? pr.flat_groups() - last : pr.flat_groups());
+        last = pr.flat_groups();
+    }
+}
+
+v1::Envelope PromptDispatcher::answer_prompt_request(const v1::PromptRequest& pr) {
+    refresh_version();
+    note_worker_report(pr);
+    const int64_t version = version_;
+    const int64_t scheduled = static_cast<int64_t>(opt_.total_steps) * opt_.prompts_per_step;
+    int64_t oldest_inflight = version;
+    for (const auto& [worker, v] : inflight_oldest_) oldest_inflight = std::min(oldest_inflight, v);
+    v1::Envelope out = make_envelope(ctx_.job_id);
+    v1::PromptBatch* batch = out.mutable_prompt_batch();
+    int64_t cursor = cursor_;
+    // A flat group is one the trainer will drop and replace: as AReaL frees the slot of a rejected
+    // rollout, it moves the gate as soon as a worker reports it, not only once the trainer pulls it
+    // and asks for its replacement (E). E already counts the flat groups the trainer pulled and
+    // the replacements it asked for ahead (oversampling), so the larger of the two counts each
+    // flat group once. Until the trainer pulled them rollout would idle at the gate, with its
+    // next kept groups still missing. Async only: a synchronous trainer pulls and replaces flat
+    // groups as they complete, and one it never pulls (its step was full) is dropped as stale, so a
+    // replacement for it would be generated for nothing.
+    const int64_t extra = std::max<int64_t>(extra_, flat_groups_);
+    const int64_t total = scheduled + extra;
+    if (opt_.dynamic_sampling ? version >= opt_.total_steps : cursor >= total) {
+        batch->set_finished(true);
+    } else if (version >= 0) {
+        // AReaL's bound counts from the trainer's version; counting from the oldest group still in
+        // flight instead paces rollout so that the trainer cannot run more than max_lag versions
+        // ahead of it: a long response admitted under the bound is waited for, never dropped as
+        // stale (with a group of version o in flight, at most (o + max_lag + 1) * prompts_per_step
+        // prompts exist, so the trainer reaches at most version o + max_lag before it arrives).
+        const int64_t open_steps =
+            std::min<int64_t>(std::min(version, oldest_inflight) + opt_.max_lag + 1, opt_.total_steps);
+        int64_t limit = std::min(total, open_steps * opt_.prompts_per_step + extra);
+        if (pr.hold_version())  // only steps whose min version (step - max_lag) it already holds
+            limit = std::min(limit, (pr.policy_version() + opt_.max_lag + 1) * opt_.prompts_per_step + extra);
+        const int64_t take = std::min<int64_t>(pr.max_prompts(), std::max<int64_t>(0, limit - cursor));
+        int64_t min_version = 0;
+        for (int64_t p = cursor; p < cursor + take; ++p) {
+            *batch->add_prompts() = prompt_at(p);
+            // Extra prompts shift the numbering: p belongs to step (p - E) / prompts_per_step.
+            const int64_t step = std::max<int64_t>(0, p - extra) / opt_.prompts_per_step;
+            min_version = std::max<int64_t>(min_version, step - opt_.max_lag);
+        }
+        cursor_ = cursor + take;
+        if (take > 0) {
+            auto [it, fresh] = inflight_oldest_.try_emplace(pr.worker_id(), version);
+            if (!fresh) it->second = std::min(it->second, version);
+        }
+        batch->set_min_policy_version(min_version);
+    }
+    if (batch->prompts_size() == 0 && !batch->finished()) batch->set_retry_after_ms(20);
+    return out;
 }
 
 }  // namespace stride

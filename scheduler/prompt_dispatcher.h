@@ -9,7 +9,7 @@
 //
 // DAPO dynamic sampling: the trainer drops groups whose samples are all equally right or wrong and
 // pulls replacements, announcing the running count E of prompts it asked for beyond prompts_per_step
-// per step (WeightUpdate.extra_prompts). Rollout workers report the flat groups they put
+// per step (an ExtraPrompts request on this socket). Rollout workers report the flat groups they put
 // (PromptRequest.flat_groups, F in all): each is a group the trainer will drop, so in async mode it
 // frees its place at once, before the trainer pulls it (AReaL frees a rejected rollout's slot the
 // same way). Every limit above moves by X = max(E, F): step s's prompts are those numbered up to
@@ -18,6 +18,7 @@
 // trainer has published its final version.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -26,7 +27,7 @@
 
 #include "common/messaging.h"
 #include "common/weight_sync.h"
-#include "scheduler/job_context.h"
+#include "job/job_context.h"
 
 namespace stride {
 
@@ -35,8 +36,9 @@ struct DispatcherOptions {
     int total_steps = 100;
     int max_lag = 0;
     uint64_t seed = 1;
-    int64_t start_prompt = 0;       // resume: the first prompt not yet dispatched
-    bool dynamic_sampling = false;  // the trainer may ask for extra prompts (see above)
+    int64_t start_prompt = 0;         // resume: the first prompt not yet dispatched
+    bool dynamic_sampling = false;    // the trainer may ask for extra prompts (see above)
+    int64_t start_extra_prompts = 0;  // resume: the extra prompts the trainer had asked for
 };
 
 class PromptDispatcher {
@@ -55,6 +57,10 @@ class PromptDispatcher {
 
    private:
     void serve();
+    v1::Envelope answer_prompt_request(const v1::PromptRequest& pr);
+    v1::Envelope answer_extra_prompts(const v1::ExtraPrompts& ep);
+    void refresh_version();  // the trainer's version, from the weight publisher
+    void note_worker_report(const v1::PromptRequest& pr);
     const JobContext& ctx_;
     DispatcherOptions opt_;
     ZmqContext zctx_;
@@ -67,7 +73,9 @@ class PromptDispatcher {
     // worker runs; each frees a place under the gate before the trainer pulls it (see serve()).
     std::map<std::string, uint64_t> flat_reported_;  // worker id -> its latest cumulative report
     int64_t flat_groups_ = 0;
-    std::atomic<int64_t> extra_{0};  // the trainer's latest WeightUpdate.extra_prompts
+    std::atomic<int64_t> extra_{0};  // the largest ExtraPrompts.total the trainer sent
+    int64_t version_ = -1;           // the trainer's version, as last read (serving thread only)
+    std::chrono::steady_clock::time_point version_checked_{};
     int64_t order_epoch_ = -1;
     std::vector<int64_t> order_;  // the dataset order of epoch order_epoch_
     std::atomic<uint64_t> rejected_{0};

@@ -8,7 +8,7 @@
 #include "buffer/buffer_config.h"
 #include "model/optim.h"
 #include "model/params.h"
-#include "scheduler/job_context.h"
+#include "job/job_context.h"
 #include "scheduler/prompt_dispatcher.h"
 #include "trainer/job_checkpoint.h"
 

@@ -11,8 +11,8 @@
 #include "buffer/buffer_client.h"
 #include "common/base/error.h"
 #include "common/messaging.h"
+#include "job/evaluate.h"
 #include "trainer/advantage.h"
-#include "trainer/evaluate.h"
 #include "trainer/importance.h"
 #include "trainer/reference_policy.h"
 #include "trainer/rl_step.h"
@@ -35,7 +35,7 @@ Experience to_experience(const v1::Sample& s, long group) {
     if (e.token_version.size() != e.response.size())
         e.token_version.assign(e.response.size(), s.policy_version());
     e.reward = s.reward();
-    e.correct = sample_correct(s);
+    e.correct = s.correct();
     e.truncated = s.finish_reason() == v1::FINISH_REASON_LENGTH;
     return e;
 }
@@ -112,7 +112,7 @@ int kept_groups(const v1::Batch& batch) {
     long g = 0;
     for (const v1::Group& group : batch.groups()) {
         for (const v1::Sample& s : group.samples()) {
-            acc.push_back(sample_correct(s) ? 1.0 : 0.0);
+            acc.push_back(s.correct() ? 1.0 : 0.0);
             group_of.push_back(g);
         }
         ++g;
@@ -137,7 +137,8 @@ TrainerRole::TrainerRole(const JobContext& ctx, Model model, JobState state, std
       state_(state),
       adam_(std::move(adam)),
       buffer_endpoint_(buffer_endpoint),
-      publisher_(ctx.job_id, weights_endpoint) {
+      publisher_(ctx.job_id, weights_endpoint),
+      extra_prompts_(ctx.job_id) {
     publish();
 }
 
@@ -160,7 +161,6 @@ WeightBlob weight_blob_of(const Model& model, int64_t version) {
 
 void TrainerRole::publish() {
     const auto t_publish = Clock::now();
-    publisher_.set_extra_prompts(state_.extra_prompts);
     WeightBlob blob = weight_blob_of(model_, state_.policy_version);
     publisher_.publish(std::move(blob));
     record_weights_published(ctx_.job_id, model_.data.size() * sizeof(float),
@@ -215,8 +215,8 @@ void TrainerRole::run(const std::atomic<bool>& stop,
     const int64_t first_step = state_.step;
     while (state_.step < tc.steps && !stop) {
         // Groups of this step. With dynamic sampling the trainer pulls groups as they complete
-        // (partial pulls) and asks the dispatcher (through the weight announcement) for replacements of
-        // the flat ones at once, so they are generated while the rest of the step's groups still are:
+        // (partial pulls) and asks the dispatcher (ExtraPrompts on the scheduler's socket) for replacements
+        // of the flat ones at once, so they are generated while the rest of the step's groups still are:
         // waiting for a whole round first left rollout idle at the end of every round. How many: see
         // dynamic_sampling_requests (with trainer.oversample, at the job's keep rate so far).
         // It stops when it holds prompts_per_step groups with varying correctness, or when
@@ -233,6 +233,7 @@ void TrainerRole::run(const std::atomic<bool>& stop,
         int64_t requested = pps;  // groups generated for this step so far (its prompts + replacements)
         int64_t extra = state_.extra_prompts;
         while (!stop && pulled < requested) {
+            extra_prompts_.announce(extra);  // a no-op once acknowledged; else a retry
             // At most the groups still missing, so a step never holds more than prompts_per_step kept
             // ones; what oversampling asked for beyond that stays in the buffer for later steps.
             const auto want = static_cast<uint32_t>(std::min<int64_t>(requested - pulled, pps - kept));
@@ -254,7 +255,7 @@ void TrainerRole::run(const std::atomic<bool>& stop,
             if (more > 0) {
                 requested += more;
                 extra += more;
-                publisher_.set_extra_prompts(extra);
+                extra_prompts_.announce(extra);
             }
         }
         const int rounds = (pulled + pps - 1) / pps;  // batches' worth of groups generated

@@ -10,8 +10,9 @@
 #include <string>
 
 #include "common/weight_sync.h"
+#include "job/job_context.h"
 #include "model/params.h"
-#include "scheduler/job_context.h"
+#include "trainer/extra_prompts_client.h"
 #include "trainer/job_checkpoint.h"
 
 namespace stride {
@@ -29,6 +30,8 @@ class TrainerRole {
     TrainerRole(const JobContext& ctx, Model model, JobState state, std::unique_ptr<AdamW> adam,
                 const std::string& buffer_endpoint, const std::string& weights_endpoint);
     std::string weights_endpoint() const { return publisher_.endpoint(); }
+    // The scheduler's prompt dispatcher, where dynamic sampling asks for replacement prompts.
+    void connect_scheduler(const std::string& endpoint) { extra_prompts_.connect(endpoint); }
 
     // Trains until trainer.steps are done or `stop` is set (then checkpoints and returns).
     // on_step is called after every step (progress display).
@@ -45,6 +48,7 @@ class TrainerRole {
     std::unique_ptr<AdamW> adam_;
     std::string buffer_endpoint_;
     WeightPublisher publisher_;
+    ExtraPromptsClient extra_prompts_;
     double busy_s_ = 0, idle_s_ = 0;
     long ds_kept_ = 0, ds_pulled_ = 0;  // dynamic sampling: groups kept / pulled by this process
 };

@@ -9,7 +9,7 @@
 #include "common/config.h"
 #include "common/messaging.h"
 #include "common/weight_sync.h"
-#include "scheduler/job_context.h"
+#include "job/job_context.h"
 #include "scheduler/prompt_dispatcher.h"
 
 using namespace stride;
@@ -159,6 +159,31 @@ TEST(PromptDispatcher, BadRequestsAreRejectedCountedAndServiceGoesOn) {
     EXPECT_EQ(d.rejected(), 4u);
     let_gate_refresh();
     EXPECT_EQ(mine.ask(100).prompts_size(), 4);
+}
+
+// The trainer's ExtraPrompts (DAPO's replacements) on the dispatcher's socket: the count only grows,
+// a negative one is refused and counted, and a job without dynamic sampling acknowledges 0.
+TEST(PromptDispatcher, ExtraPromptsOnlyGrowAndBadCountsAreRefused) {
+    JobContext ctx = tiny_context();
+    WeightPublisher pub(ctx.job_id, "tcp://127.0.0.1:*");
+    pub.publish(blob(0));
+    for (bool dynamic : {true, false}) {
+        DispatcherOptions opt{4, 3, 0, 1, 0, dynamic};
+        PromptDispatcher d(ctx, "tcp://127.0.0.1:*", pub.endpoint(), opt);
+        Client c(d.endpoint(), ctx.job_id);
+        auto send = [&](int64_t total) {
+            v1::Envelope e = make_envelope(ctx.job_id);
+            e.mutable_extra_prompts()->set_total(total);
+            auto reply = c.rpc.call(e, 3000);
+            EXPECT_TRUE(reply.has_value());
+            return reply ? *reply : v1::Envelope{};
+        };
+        EXPECT_EQ(send(5).extra_prompts_ack().total(), dynamic ? 5 : 0);
+        EXPECT_EQ(send(2).extra_prompts_ack().total(), dynamic ? 5 : 0);  // a late, smaller count
+        EXPECT_EQ(send(-1).error().code(), v1::ERROR_CODE_INVALID_ARGUMENT);
+        EXPECT_EQ(d.extra_prompts(), dynamic ? 5 : 0);
+        EXPECT_EQ(d.rejected(), 1u);
+    }
 }
 
 // A worker in the middle of a segment round cannot switch weights (hold_version): it gets only prompts

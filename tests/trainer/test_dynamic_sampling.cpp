@@ -18,10 +18,11 @@
 #include "common/config.h"
 #include "common/messaging.h"
 #include "common/weight_sync.h"
+#include "job/job_context.h"
 #include "rollout/rollout_worker.h"
-#include "scheduler/job_context.h"
 #include "scheduler/prompt_dispatcher.h"
 #include "scheduler/roles.h"
+#include "trainer/extra_prompts_client.h"
 #include "trainer/trainer_role.h"
 
 using namespace stride;
@@ -82,6 +83,7 @@ JobResult run_job(const JobConfig& cfg, double p_correct) {
                         buffer.endpoint(), "tcp://127.0.0.1:*");
     PromptDispatcher dispatcher(ctx, "tcp://127.0.0.1:*", trainer.weights_endpoint(),
                                 dispatcher_options(cfg, policy.state));
+    trainer.connect_scheduler(dispatcher.endpoint());
     RolloutWorker worker(ctx, "rollout-0",
                          {dispatcher.endpoint(), buffer.endpoint(), trainer.weights_endpoint()});
     std::thread rollout([&] { worker.run(roles_stop); });
@@ -134,11 +136,13 @@ TEST(DynamicSampling, DispatcherHandsOutTheExtraPromptsTheTrainerAnnounces) {
     DispatcherOptions opt{4, 2, /*max_lag=*/0, 1, 0, /*dynamic_sampling=*/true};
     PromptDispatcher d(ctx, "tcp://127.0.0.1:*", pub.endpoint(), opt);
     Client c(d.endpoint(), ctx.job_id);
+    ExtraPromptsClient trainer_asks(ctx.job_id);
+    trainer_asks.connect(d.endpoint());
     pub.publish(blob(0));
     let_gate_refresh();
     EXPECT_EQ(c.ask(10).prompts_size(), 4);  // step 0
     EXPECT_EQ(c.ask(10).prompts_size(), 0);  // the gate is closed...
-    pub.set_extra_prompts(3);                // ...until the trainer drops 3 groups and wants more
+    ASSERT_TRUE(trainer_asks.announce(3));   // ...until the trainer drops 3 groups and wants more
     let_gate_refresh();
     v1::PromptBatch extra = c.ask(10);
     ASSERT_EQ(extra.prompts_size(), 3);
@@ -154,7 +158,7 @@ TEST(DynamicSampling, DispatcherHandsOutTheExtraPromptsTheTrainerAnnounces) {
     v1::PromptBatch wait = c.ask(10);
     EXPECT_EQ(wait.prompts_size(), 0);
     EXPECT_FALSE(wait.finished());
-    pub.set_extra_prompts(4);
+    ASSERT_TRUE(trainer_asks.announce(4));
     let_gate_refresh();
     EXPECT_EQ(c.ask(10).prompts_size(), 1);
     pub.publish(blob(2));
@@ -175,6 +179,8 @@ TEST(DynamicSampling, AsyncGateOpensForFlatGroupsTheWorkersReport) {
         DispatcherOptions opt{4, 10, lag, 1, 0, /*dynamic_sampling=*/true};
         PromptDispatcher d(ctx, "tcp://127.0.0.1:*", pub.endpoint(), opt);
         Client c(d.endpoint(), ctx.job_id);
+        ExtraPromptsClient trainer_asks(ctx.job_id);
+        trainer_asks.connect(d.endpoint());
         pub.publish(blob(0));
         let_gate_refresh();
         const int open = 4 * (lag + 1);  // steps 0..lag
@@ -187,10 +193,10 @@ TEST(DynamicSampling, AsyncGateOpensForFlatGroupsTheWorkersReport) {
         }
         EXPECT_EQ(freed, 3);
         EXPECT_EQ(c.ask(20, 3).prompts_size(), 0);  // the same cumulative report again: nothing new
-        pub.set_extra_prompts(2);                   // the trainer pulled 2 of them: covered already
+        ASSERT_TRUE(trainer_asks.announce(2));      // the trainer pulled 2 of them: covered already
         let_gate_refresh();
         EXPECT_EQ(c.ask(20, 3).prompts_size(), 0);
-        pub.set_extra_prompts(5);  // it asked for 5 (oversampling): 2 beyond the 3 reported
+        ASSERT_TRUE(trainer_asks.announce(5));  // it asked for 5 (oversampling): 2 beyond the 3 reported
         let_gate_refresh();
         EXPECT_EQ(c.ask(20, 3).prompts_size(), 2);
         EXPECT_EQ(c.ask(20, 1).prompts_size(), 0);  // restarted, counting from 0: F = 4 < E = 5

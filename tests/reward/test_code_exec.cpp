@@ -9,9 +9,9 @@
 
 #include "common/base/error.h"
 #include "common/config.h"
-#include "reward/code_exec.h"
+#include "reward/code_exec/code_exec.h"
 #include "reward/registry.h"
-#include "reward/sandbox.h"
+#include "reward/sandbox/sandbox.h"
 #include "tests/reward/reward_test_util.h"
 
 using namespace stride;

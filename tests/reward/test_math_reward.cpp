@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "reward/builtins.h"
-#include "reward/math_answer.h"
-#include "reward/rational.h"
+#include "reward/math/math_answer.h"
+#include "reward/math/rational.h"
 
 namespace stride {
 namespace {

@@ -8,10 +8,10 @@
 #include <sstream>
 
 #include "reward/builtins.h"
-#include "reward/math_answer.h"
-#include "reward/math_expr.h"
-#include "reward/math_value.h"
-#include "reward/math_verify.h"
+#include "reward/math/math_answer.h"
+#include "reward/math/math_expr.h"
+#include "reward/math/math_value.h"
+#include "reward/math/math_verify.h"
 
 namespace stride {
 namespace {

@@ -10,8 +10,8 @@
 
 #include "common/base/error.h"
 #include "common/config.h"
-#include "reward/plugin_pool.h"
-#include "reward/plugin_reward.h"
+#include "reward/plugin/plugin_pool.h"
+#include "reward/plugin/plugin_reward.h"
 #include "reward/registry.h"
 #include "tests/reward/reward_test_util.h"
 

@@ -1,6 +1,6 @@
 // The stride_reward Python package on its own: where the C++ side finds it (environment, installed
 // next to the binary, source tree), `cmake --install` putting it there, and the worker protocol
-// (reward/plugin_protocol.h) spoken over a TCP endpoint by a real `python3 -m stride_reward serve`.
+// (reward/plugin/plugin_protocol.h) spoken over a TCP endpoint by a real `python3 -m stride_reward serve`.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -13,16 +13,16 @@
 
 #include "common/base/error.h"
 #include "common/messaging.h"
-#include "reward/plugin_protocol.h"
-#include "reward/python_reward.h"
-#include "reward/worker_process.h"
+#include "reward/plugin/plugin_protocol.h"
+#include "reward/plugin/python_reward.h"
+#include "reward/plugin/worker_process.h"
 
 using namespace stride;
 namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kSourcePackage = STRIDE_SOURCE_DIR "/reward/python";
+const std::string kSourcePackage = STRIDE_SOURCE_DIR "/reward/plugin/python";
 
 struct TempDir {
     TempDir() {

@@ -1,5 +1,5 @@
 // python: rewards scored in worker processes: real user files from tests/reward/python/, real
-// /usr/bin/python3 (or $STRIDE_PYTHON) workers running reward/python/stride_reward.
+// /usr/bin/python3 (or $STRIDE_PYTHON) workers running reward/plugin/python/stride_reward.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/base/error.h"
-#include "reward/python_reward.h"
+#include "reward/plugin/python_reward.h"
 #include "reward/registry.h"
 #include "tests/reward/reward_test_util.h"
 

@@ -1,5 +1,5 @@
-// The sandbox on its own (reward/sandbox.h): real namespaces, rlimits and seccomp, real /usr/bin/python3.
-// Tests that need namespaces skip, naming why, on machines that do not allow them.
+// The sandbox on its own (reward/sandbox/sandbox.h): real namespaces, rlimits and seccomp, real
+// /usr/bin/python3. Tests that need namespaces skip, naming why, on machines that do not allow them.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-#include "reward/sandbox.h"
+#include "reward/sandbox/sandbox.h"
 
 using namespace stride;
 

@@ -1,5 +1,5 @@
 // C ABI reward plug-ins (reward/stride_reward.h) scored in worker processes: real shared objects
-// from tests/reward/plugins/, real `stride reward worker` processes.
+// from tests/reward/plugin/plugins/, real `stride reward worker` processes.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -164,7 +164,7 @@ TEST(PluginReward, BadPluginsFailAtMakeRewardNamingTheFile) {
     err = load_error("plugin:" + plugin("exact") + ":other_prefix");
     EXPECT_NE(err.find("missing symbol other_prefix_abi_version"), std::string::npos) << err;
 
-    std::string not_elf = std::string(STRIDE_SOURCE_DIR) + "/tests/reward/plugins/exact.c";
+    std::string not_elf = std::string(STRIDE_SOURCE_DIR) + "/tests/reward/plugin/plugins/exact.c";
     err = load_error("plugin:" + not_elf);
     EXPECT_NE(err.find(not_elf), std::string::npos) << err;
     EXPECT_NE(err.find("dlopen failed"), std::string::npos) << err;

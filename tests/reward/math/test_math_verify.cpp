@@ -1,4 +1,4 @@
-// The math verifier: the verdict table (tests/reward/data/math_verdicts.tsv), extraction, exact
+// The math verifier: the verdict table (tests/reward/math/data/math_verdicts.tsv), extraction, exact
 // values, the outcome and detail of the math reward, and hostile inputs.
 #include <gtest/gtest.h>
 
@@ -22,7 +22,7 @@ struct Row {
 };
 
 std::vector<Row> read_table() {
-    std::ifstream in(std::string(STRIDE_SOURCE_DIR) + "/tests/reward/data/math_verdicts.tsv");
+    std::ifstream in(std::string(STRIDE_SOURCE_DIR) + "/tests/reward/math/data/math_verdicts.tsv");
     std::vector<Row> rows;
     std::string line;
     for (int n = 1; std::getline(in, line); ++n) {

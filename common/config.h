@@ -83,13 +83,13 @@ struct RewardConfig {
     int overlong_buffer = 0;         // DAPO soft overlong punishment window L_cache in tokens (0: off)
     double overlong_penalty = 1.0;   // penalty factor at L_max
     double timeout_s = 10.0;         // per-sample scoring time limit
-    // Plug-in and Python rewards (reward/plugin_pool.h): worker processes, address space each may
+    // Plug-in and Python rewards (reward/plugin/plugin_pool.h): worker processes, address space each may
     // add (0: unlimited), and the JSON object handed to <prefix>_init / Python init(config).
     int workers = 2;
     int worker_memory_mb = 2048;
     std::string plugin_config = "{}";
-    // code_exec (reward/code_exec.h): namespaces | none (rlimits and seccomp only, an explicit opt-out),
-    // fraction | all of the tests, address space of each sandboxed process.
+    // code_exec (reward/code_exec/code_exec.h): namespaces | none (rlimits and seccomp only, an explicit
+    // opt-out), fraction | all of the tests, address space of each sandboxed process.
     std::string code_exec_isolation = "namespaces";
     std::string code_exec_score = "fraction";
     int code_exec_memory_mb = 1024;

@@ -3,7 +3,7 @@
 //
 //   exact_match  trimmed response == trimmed answer
 //   arith        the quickstart task: the response is exactly the answer's digits (lowest first)
-//   math         final answer vs the label's, equal as math (reward/math_verify.h)
+//   math         final answer vs the label's, equal as math (reward/math/math_verify.h)
 //   gsm8k        number after the last "####" vs the answer's (commas, $ ignored)
 //   collatz      the integers of the response == the trajectory in the answer
 #pragma once

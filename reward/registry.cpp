@@ -5,11 +5,11 @@
 
 #include "common/base/error.h"
 #include "reward/builtins.h"
-#include "reward/code_exec.h"
+#include "reward/code_exec/code_exec.h"
 #include "reward/composite_reward.h"
 #include "reward/guard.h"
-#include "reward/plugin_reward.h"
-#include "reward/python_reward.h"
+#include "reward/plugin/plugin_reward.h"
+#include "reward/plugin/python_reward.h"
 
 namespace stride {
 

@@ -27,13 +27,13 @@ struct RewardSpec {
     double overlong_penalty = 1.0;
     int max_tokens = 0;      // L_max of the overlong penalty
     double timeout_s = 0.0;  // per sample; 0: no limit (jobs require a limit: reward.timeout_s > 0)
-    // plugin:path/to/lib.so[:prefix] and python:file.py:function only (reward/plugin_pool.h):
+    // plugin:path/to/lib.so[:prefix] and python:file.py:function only (reward/plugin/plugin_pool.h):
     // reward.workers, reward.worker_memory_mb, reward.plugin_config.
     int plugin_workers = 0;            // worker processes; 0: min(4, hardware threads)
     int64_t plugin_memory_mb = 2048;   // RLIMIT_AS headroom of each worker; 0: unlimited
     std::string plugin_worker_exe;     // empty: $STRIDE_REWARD_WORKER, else this binary
     std::string plugin_config = "{}";  // JSON object handed to <prefix>_init / Python init(config)
-    // code_exec only (reward/code_exec.h): reward.code_exec_isolation, reward.code_exec_score,
+    // code_exec only (reward/code_exec/code_exec.h): reward.code_exec_isolation, reward.code_exec_score,
     // reward.code_exec_memory_mb; reward.workers sandboxes run at once.
     std::string code_exec_isolation = "namespaces";  // namespaces | none (rlimits and seccomp only)
     std::string code_exec_score = "fraction";        // fraction of tests passed | all (1 or 0)

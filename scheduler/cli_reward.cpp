@@ -1,5 +1,5 @@
 // `stride reward score`: a reward (built-in or plug-in) on JSON lines, to try a reward before a run.
-// `stride reward worker`: the process a plug-in runs in (started by reward/plugin_pool.cpp).
+// `stride reward worker`: the process a plug-in runs in (started by reward/plugin/plugin_pool.cpp).
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -7,7 +7,7 @@
 
 #include "common/base/error.h"
 #include "model/cli/args.h"
-#include "reward/plugin_pool.h"
+#include "reward/plugin/plugin_pool.h"
 #include "reward/registry.h"
 #include "scheduler/cli_commands.h"
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "reward/registry.h"
-#include "reward/sandbox.h"
+#include "reward/sandbox/sandbox.h"
 
 extern char** environ;
 

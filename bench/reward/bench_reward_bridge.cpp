@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "reward/python_reward.h"
+#include "reward/plugin/python_reward.h"
 #include "reward/registry.h"
 
 using namespace stride;

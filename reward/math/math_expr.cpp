@@ -1,0 +1,744 @@
+#include "reward/math/math_expr.h"
+
+#include <charconv>
+#include <cstdint>
+
+namespace stride {
+
+namespace {
+
+constexpr int kMaxDepth = 128;
+constexpr size_t kMaxNodes = 4096;
+
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+std::string lower(std::string_view w) {
+    std::string s(w);
+    for (char& c : s)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return s;
+}
+
+bool word_is(const Token& t, std::string_view w) {
+    if (t.kind != Tok::word || t.text.size() != w.size()) return false;
+    for (size_t i = 0; i < w.size(); ++i)
+        if ((t.text[i] | 0x20) != w[i]) return false;
+    return true;
+}
+
+bool is_separator(const Token& t) {
+    return t.kind == Tok::comma || t.kind == Tok::semicolon || word_is(t, "or") || word_is(t, "and");
+}
+
+bool in_list(std::string_view w, std::initializer_list<std::string_view> list) {
+    for (auto x : list)
+        if (w == x) return true;
+    return false;
+}
+
+// Two-letter words that are words, not the product of two variables.
+bool short_word(std::string_view w) {
+    return in_list(lower(w), {"no", "or", "is", "it", "if", "of", "to", "at", "an", "as", "be",
+                              "by", "do", "on", "so", "up", "us", "we", "am", "pm", "ok"});
+}
+
+// A word after a number that names its unit: anything in \text{}, bare words of three letters or
+// more ("5 dollars", "3 apples"), and the common two-letter units.
+bool unit_word(const Token& t) {
+    if (t.kind != Tok::word) return false;
+    if (t.in_text || t.text.size() >= 3) return true;
+    return in_list(lower(t.text), {"cm", "mm", "km", "kg", "mg", "ml", "ft", "yd", "mi", "lb", "oz", "hr",
+                                   "in", "am", "pm", "sq"});
+}
+
+bool is_inequality(Tok k) {
+    return k == Tok::lt || k == Tok::le || k == Tok::gt || k == Tok::ge;
+}
+bool is_relop(Tok k) {
+    return k == Tok::eq || k == Tok::ne || k == Tok::in || is_inequality(k);
+}
+
+Value number_value(std::string_view text);
+
+// 0.1\overline{6} = 0.1 + 6 / (10 * 9): the written part plus the repetend over 10^f (10^r - 1).
+Value repeating_decimal(std::string_view text, size_t overline) {
+    std::string_view written = text.substr(0, overline);
+    std::string_view repetend = text.substr(overline + 10, text.size() - overline - 11);
+    size_t dot = written.find('.');
+    size_t f = dot == std::string_view::npos ? 0 : written.size() - dot - 1;
+    if (f + repetend.size() > 30) return Value::undefined();
+    __int128 rep = 0, den = 1, nines = 1;
+    for (char c : repetend) rep = rep * 10 + (c - '0'), nines *= 10;
+    for (size_t i = 0; i < f; ++i) den *= 10;
+    auto tail = make_rational(rep, den * (nines - 1));
+    if (!tail) return Value::undefined();
+    return value_add(number_value(written), Value::rational(*tail));
+}
+
+// The value of a decimal literal: exact when it fits 128 bits, approximate beyond, undefined past
+// the range of a double ("1e400").
+Value number_value(std::string_view text) {
+    if (size_t o = text.find("\\overline{"); o != std::string_view::npos) return repeating_decimal(text, o);
+    std::string digits, cleaned;
+    int frac_len = 0;
+    long long exp10 = 0;
+    bool seen_dot = false, exp_neg = false;
+    size_t i = 0;
+    for (; i < text.size(); ++i) {
+        char c = text[i];
+        if (is_digit(c)) {
+            if (!(digits.empty() && c == '0')) digits += c;
+            if (seen_dot) ++frac_len;
+            cleaned += c;
+        } else if (c == '.') {
+            seen_dot = true;
+            cleaned += c;
+        } else if (c == 'e' || c == 'E') {
+            break;
+        }  // thousands separators: ',', '{', '}', '\\'
+    }
+    if (i < text.size()) {
+        cleaned += 'e';
+        ++i;
+        if (i < text.size() && (text[i] == '+' || text[i] == '-')) exp_neg = text[i++] == '-';
+        if (exp_neg) cleaned += '-';
+        for (; i < text.size(); ++i) {
+            if (exp10 < 1000000) exp10 = exp10 * 10 + (text[i] - '0');
+            cleaned += text[i];
+        }
+    }
+    if (exp_neg) exp10 = -exp10;
+    exp10 -= frac_len;  // value = digits * 10^exp10
+    if (digits.size() <= 36 && exp10 >= -36 && exp10 <= 36) {
+        __int128 num = 0, den = 1, scale = 1;
+        for (char c : digits) num = num * 10 + (c - '0');
+        for (long long k = 0; k < (exp10 < 0 ? -exp10 : exp10); ++k) scale *= 10;
+        bool ok = true;
+        if (exp10 >= 0)
+            ok = !__builtin_mul_overflow(num, scale, &num);
+        else
+            den = scale;
+        if (ok)
+            if (auto q = make_rational(num, den)) return Value::rational(*q);
+    }
+    double x = 0;
+    auto res = std::from_chars(cleaned.data(), cleaned.data() + cleaned.size(), x);
+    if (res.ec != std::errc()) return Value::undefined();
+    return Value::approximate(x);
+}
+
+class Parser {
+   public:
+    Parser(std::vector<Token> tokens, MathExpr* e) : t_(std::move(tokens)), e_(e) {}
+
+    bool parse() {
+        Frame items(this);
+        if (!item_list(items) || !at(Tok::end) || items.size() == 0) return false;
+        e_->root = items.size() == 1 ? items[0] : nary(NodeKind::list, items.data(), items.size());
+        return !failed_ && e_->root >= 0;
+    }
+
+   private:
+    struct Depth {
+        explicit Depth(Parser* p) : p_(p) {
+            if (++p_->depth_ > kMaxDepth) p_->failed_ = true;
+        }
+        ~Depth() { --p_->depth_; }
+        Parser* p_;
+    };
+
+    // The operands of the rule being parsed, on a stack shared by all rules (no allocation per rule);
+    // popped when the rule returns.
+    struct Frame {
+        explicit Frame(Parser* p) : p_(p), base_(p->stack_.size()) {}
+        ~Frame() { p_->stack_.resize(base_); }
+        void push(int x) { p_->stack_.push_back(x); }
+        void reset(int x) {
+            p_->stack_.resize(base_);
+            p_->stack_.push_back(x);
+        }
+        int back() const { return p_->stack_.back(); }
+        int operator[](size_t i) const { return p_->stack_[base_ + i]; }
+        size_t size() const { return p_->stack_.size() - base_; }
+        const int* data() const { return p_->stack_.data() + base_; }
+        Parser* p_;
+        size_t base_;
+    };
+
+    const Token& peek() const { return t_[p_]; }
+    bool at(Tok k) const { return t_[p_].kind == k; }
+    void next() {
+        if (t_[p_].kind != Tok::end) ++p_;
+    }
+    bool expect(Tok k) {
+        if (!at(k)) return false;
+        next();
+        return true;
+    }
+
+    int add(Node n) {
+        if (failed_ || e_->nodes.size() >= kMaxNodes) {
+            failed_ = true;
+            return -1;
+        }
+        if (n.kind == NodeKind::plus_minus) n.has_pm = true;
+        if (n.a >= 0) n.has_pm |= e_->nodes[n.a].has_pm;
+        if (n.b >= 0) n.has_pm |= e_->nodes[n.b].has_pm;
+        for (int i = 0; i < n.count; ++i) n.has_pm |= e_->nodes[e_->kids[n.first + i]].has_pm;
+        e_->nodes.push_back(n);
+        return static_cast<int>(e_->nodes.size()) - 1;
+    }
+    int unary(NodeKind kind, int a) {
+        if (a < 0) return -1;
+        Node n;
+        n.kind = kind;
+        n.a = a;
+        return add(n);
+    }
+    int binary(NodeKind kind, int a, int b) {
+        if (a < 0 || b < 0) return -1;
+        Node n;
+        n.kind = kind;
+        n.a = a;
+        n.b = b;
+        return add(n);
+    }
+    int nary(NodeKind kind, const int* kids, size_t count) {
+        if ((kind == NodeKind::add || kind == NodeKind::mul) && count == 1) return kids[0];
+        for (size_t i = 0; i < count; ++i)
+            if (kids[i] < 0) return -1;
+        Node n;
+        n.kind = kind;
+        n.first = static_cast<int>(e_->kids.size());
+        n.count = static_cast<int>(count);
+        e_->kids.insert(e_->kids.end(), kids, kids + count);
+        return add(n);
+    }
+    int nary(NodeKind kind, std::initializer_list<int> kids) { return nary(kind, kids.begin(), kids.size()); }
+    int leaf(NodeKind kind) {
+        Node n;
+        n.kind = kind;
+        return add(n);
+    }
+    int symbol(std::string name) {
+        int index = -1;
+        for (size_t i = 0; i < e_->symbols.size() && index < 0; ++i)
+            if (e_->symbols[i] == name) index = static_cast<int>(i);
+        if (index < 0) {
+            index = static_cast<int>(e_->symbols.size());
+            e_->symbols.push_back(std::move(name));
+        }
+        Node n;
+        n.kind = NodeKind::symbol;
+        n.index = index;
+        return add(n);
+    }
+    int number(const Value& v, std::string_view digits) {
+        Node n;
+        n.kind = NodeKind::number;
+        n.index = static_cast<int>(e_->numbers.size());
+        n.digits_pos = static_cast<int>(digits.data() - e_->source.data());
+        n.digits_len = static_cast<int>(digits.size());
+        e_->numbers.push_back(v);
+        return add(n);
+    }
+    int interval(int lo, int hi, bool lo_closed, bool hi_closed) {
+        int id = nary(NodeKind::tuple, {lo, hi});
+        if (id < 0) return -1;
+        e_->nodes[id].open = lo_closed ? '[' : '(';
+        e_->nodes[id].close = hi_closed ? ']' : ')';
+        return id;
+    }
+    int infinity(bool negative) {
+        int inf = leaf(NodeKind::infinity);
+        return negative ? unary(NodeKind::neg, inf) : inf;
+    }
+    bool is_variable(int id) const { return id >= 0 && e_->nodes[id].kind == NodeKind::symbol; }
+
+    // ---- lists and relations -------------------------------------------------------------------
+
+    bool item_list(Frame& out) {
+        for (;;) {
+            int it = item();
+            if (it < 0) return false;
+            out.push(it);
+            if (!is_separator(peek())) return true;
+            next();
+        }
+    }
+
+    int item() {
+        Depth d(this);
+        int operands[3] = {union_(), -1, -1};
+        Tok ops[2] = {Tok::end, Tok::end};
+        int nops = 0;
+        while (operands[nops] >= 0 && is_relop(peek().kind)) {
+            if (nops == 2) return -1;
+            ops[nops++] = peek().kind;
+            next();
+            operands[nops] = union_();
+        }
+        for (int i = 0; i <= nops; ++i)
+            if (operands[i] < 0) return -1;
+        if (nops == 0) return operands[0];
+        return relation(operands, ops, nops);
+    }
+
+    int relation(const int* x, const Tok* ops, int nops) {
+        if (nops == 1 && ops[0] == Tok::in && is_variable(x[0])) return x[1];  // x \in [0, 1]
+        bool lower_first = nops >= 1 && (ops[0] == Tok::lt || ops[0] == Tok::le);
+        bool all_ineq = true;
+        for (int i = 0; i < nops; ++i)
+            all_ineq &= is_inequality(ops[i]) && (ops[i] == Tok::lt || ops[i] == Tok::le) == lower_first;
+        if (all_ineq && nops == 1 && is_variable(x[0]) != is_variable(x[1])) {
+            // x < c is (-inf, c); c < x is (c, inf); and the mirrored forms.
+            bool var_left = is_variable(x[0]);
+            int c = var_left ? x[1] : x[0];
+            bool closed = ops[0] == Tok::le || ops[0] == Tok::ge;
+            bool var_below = var_left == lower_first;
+            return var_below ? interval(infinity(true), c, false, closed)
+                             : interval(c, infinity(false), closed, false);
+        }
+        if (all_ineq && nops == 2 && is_variable(x[1]) && !is_variable(x[0]) && !is_variable(x[2])) {
+            bool c0 = ops[0] == Tok::le || ops[0] == Tok::ge, c1 = ops[1] == Tok::le || ops[1] == Tok::ge;
+            return lower_first ? interval(x[0], x[2], c0, c1) : interval(x[2], x[0], c1, c0);
+        }
+        int id = nary(NodeKind::relation, x, nops + 1);
+        if (id < 0) return -1;
+        e_->nodes[id].op = ops[0];
+        e_->nodes[id].op2 = nops > 1 ? ops[1] : Tok::end;
+        return id;
+    }
+
+    int union_() {
+        int first = sum();
+        if (!at(Tok::cup)) return first;
+        Frame parts(this);
+        parts.push(first);
+        while (at(Tok::cup)) {
+            next();
+            parts.push(sum());
+        }
+        return nary(NodeKind::list, parts.data(), parts.size());
+    }
+
+    // ---- arithmetic ------------------------------------------------------------------------------
+
+    int plus_minus(int a, int b, int sign) {
+        if (b < 0) return -1;
+        Node n;
+        n.kind = NodeKind::plus_minus;
+        n.a = a;
+        n.b = b;
+        n.sign = static_cast<signed char>(sign);
+        return add(n);
+    }
+
+    int sum() {
+        Frame terms(this);
+        if (at(Tok::pm) || at(Tok::mp)) {
+            int sign = at(Tok::pm) ? 1 : -1;
+            next();
+            terms.push(plus_minus(-1, term(), sign));
+        } else {
+            terms.push(term());
+        }
+        for (;;) {
+            if (terms.back() < 0) return -1;
+            if (at(Tok::plus)) {
+                next();
+                terms.push(term());
+            } else if (at(Tok::minus)) {
+                next();
+                terms.push(unary(NodeKind::neg, term()));
+            } else if (at(Tok::pm) || at(Tok::mp)) {
+                int sign = at(Tok::pm) ? 1 : -1;
+                next();
+                int left = nary(NodeKind::add, terms.data(), terms.size());
+                terms.reset(plus_minus(left, term(), sign));
+            } else {
+                return nary(NodeKind::add, terms.data(), terms.size());
+            }
+        }
+    }
+
+    bool starts_implicit_factor(const Token& t) const {
+        switch (t.kind) {
+            case Tok::number:
+            case Tok::letter:
+            case Tok::symbol:
+            case Tok::func:
+            case Tok::frac:
+            case Tok::sqrt:
+            case Tok::binom:
+            case Tok::lparen:
+            case Tok::lbrace:
+                return true;
+            case Tok::word:
+                return !is_separator(t);
+            default:
+                return false;
+        }
+    }
+
+    bool is_word_symbol(int id) const {
+        return id >= 0 && e_->nodes[id].kind == NodeKind::symbol &&
+               e_->symbols[e_->nodes[id].index].size() > 1 && e_->symbols[e_->nodes[id].index][0] != '\\';
+    }
+
+    int term() {
+        Frame factors(this);
+        factors.push(signed_factor());
+        bool only_words = is_word_symbol(factors[0]);
+        for (;;) {
+            if (factors.back() < 0) return -1;
+            const Token& t = peek();
+            if (t.kind == Tok::times) {
+                next();
+                factors.push(signed_factor());
+            } else if (t.kind == Tok::divide) {
+                next();
+                int num = nary(NodeKind::mul, factors.data(), factors.size());
+                factors.reset(binary(NodeKind::div, num, signed_factor()));
+            } else if (!only_words && !is_separator(t) && unit_word(t)) {
+                next();  // "10 cm", "5\text{ dollars}", "3\text{ m}^2"
+                if (at(Tok::caret)) {
+                    next();
+                    if (!at(Tok::number) && !at(Tok::lbrace)) return -1;
+                    if (exponent() < 0) return -1;
+                }
+            } else if (starts_implicit_factor(t)) {
+                // "2 3" is not a product anyone writes; more likely a typo or "2 300" (thousands).
+                if (t.kind == Tok::number && e_->nodes[factors.back()].kind == NodeKind::number) return -1;
+                const bool mixed = t.kind == Tok::frac && factors.size() == 1 && integer_literal(factors[0]);
+                int f = power();
+                if (mixed && f >= 0 && e_->nodes[f].kind == NodeKind::div &&
+                    integer_literal(e_->nodes[f].a) && integer_literal(e_->nodes[f].b)) {
+                    // A mixed number, as MATH writes them: 2\frac{1}{4} is 9/4, -2\frac{1}{4} is -9/4.
+                    int whole = factors[0];
+                    bool negative = e_->nodes[whole].kind == NodeKind::neg;
+                    int sum = nary(NodeKind::add, {negative ? e_->nodes[whole].a : whole, f});
+                    factors.reset(negative ? unary(NodeKind::neg, sum) : sum);
+                    continue;
+                }
+                only_words &= is_word_symbol(f);
+                factors.push(f);
+            } else {
+                return nary(NodeKind::mul, factors.data(), factors.size());
+            }
+        }
+    }
+
+    // 3, or -3 as a factor: the whole part of a mixed number.
+    bool integer_literal(int id) const {
+        if (id >= 0 && e_->nodes[id].kind == NodeKind::neg) id = e_->nodes[id].a;
+        if (id < 0 || e_->nodes[id].kind != NodeKind::number || e_->nodes[id].base != 0) return false;
+        const Node& n = e_->nodes[id];
+        for (char c : std::string_view(e_->source).substr(n.digits_pos, n.digits_len))
+            if (!is_digit(c)) return false;
+        return true;
+    }
+
+    int signed_factor() {
+        Depth d(this);
+        if (failed_) return -1;
+        if (at(Tok::minus)) {
+            next();
+            return unary(NodeKind::neg, signed_factor());
+        }
+        if (at(Tok::plus)) {
+            next();
+            return signed_factor();
+        }
+        return power();
+    }
+
+    int power() {
+        int b = primary();
+        if (b >= 0 && at(Tok::caret)) {
+            next();
+            b = binary(NodeKind::pow, b, exponent());
+        }
+        for (;;) {
+            if (b < 0) return -1;
+            if (at(Tok::bang)) {
+                next();
+                b = unary(NodeKind::factorial, b);
+            } else if (at(Tok::percent) || at(Tok::degree)) {
+                next();  // MATH convention: "28\%" is 28, "30^\circ" is 30
+            } else {
+                return b;
+            }
+        }
+    }
+
+    int exponent() {
+        Depth d(this);
+        if (at(Tok::lbrace)) return group(Tok::rbrace);
+        if (at(Tok::minus)) {
+            next();
+            return unary(NodeKind::neg, exponent());
+        }
+        return primary();
+    }
+
+    // {...} or (...) content up to `close`.
+    int group(Tok close) {
+        next();
+        int x = sum();
+        return x >= 0 && expect(close) ? x : -1;
+    }
+
+    // An argument of \frac, \sqrt, \binom: a braced group or a single character ("\frac12").
+    int argument() {
+        if (at(Tok::lbrace)) return group(Tok::rbrace);
+        Token& t = t_[p_];
+        if (t.kind == Tok::number) {
+            if (!is_digit(t.text[0])) return -1;
+            std::string_view first = t.text.substr(0, 1);
+            if (t.text.size() == 1)
+                next();
+            else
+                t.text.remove_prefix(1);  // the rest stays as the next token
+            return number(number_value(first), first);
+        }
+        if (t.kind == Tok::letter || t.kind == Tok::symbol) return primary();
+        return -1;
+    }
+
+    // "_1", "_{12}", "_{n+1}": the subscript as text, for names.
+    bool subscript(std::string* out) {
+        next();  // '_'
+        if (at(Tok::lbrace)) {
+            next();
+            int depth = 1;
+            while (!at(Tok::end)) {
+                if (at(Tok::lbrace)) ++depth;
+                if (at(Tok::rbrace) && --depth == 0) break;
+                out->append(peek().text);
+                next();
+            }
+            return expect(Tok::rbrace);
+        }
+        Token& t = t_[p_];
+        if (t.kind == Tok::number) {
+            out->append(t.text.substr(0, 1));
+            if (t.text.size() == 1)
+                next();
+            else
+                t.text.remove_prefix(1);
+            return true;
+        }
+        if (t.kind != Tok::letter && t.kind != Tok::symbol) return false;
+        out->append(t.text);
+        next();
+        return true;
+    }
+
+    // 1010_2: digits in base 2..36 (decimal digits only); the literal is kept for comparing numerals.
+    int base_number(const Token& t) {
+        next();  // '_'
+        bool braced = at(Tok::lbrace);
+        if (braced) next();
+        if (!at(Tok::number)) return -1;
+        int base = 0;
+        for (char c : peek().text) {
+            if (!is_digit(c) || base > 36) return -1;
+            base = base * 10 + (c - '0');
+        }
+        next();
+        if ((braced && !expect(Tok::rbrace)) || base < 2 || base > 36) return -1;
+        __int128 v = 0;
+        for (char c : t.text) {
+            if (!is_digit(c) || c - '0' >= base) return -1;
+            if (__builtin_mul_overflow(v, static_cast<__int128>(base), &v) ||
+                __builtin_add_overflow(v, c - '0', &v))
+                return -1;
+        }
+        int id = number(Value::rational(Rational{v, 1}), t.text);
+        if (id >= 0) e_->nodes[id].base = base;
+        return id;
+    }
+
+    int function(const Token& f) {
+        next();
+        int exp = -1, base = -1;
+        if (at(Tok::caret)) {  // \sin^2 x
+            next();
+            exp = exponent();
+            if (exp < 0) return -1;
+        }
+        if (at(Tok::underscore)) {  // \log_2 8
+            next();
+            base = at(Tok::lbrace) ? group(Tok::rbrace) : primary();
+            if (base < 0) return -1;
+        }
+        int arg = at(Tok::lparen) ? group(Tok::rparen) : at(Tok::lbrace) ? group(Tok::rbrace) : power();
+        if (arg < 0) return -1;
+        Node n;
+        n.kind = NodeKind::func;
+        n.func = f.func;
+        n.a = arg;
+        n.b = base;
+        int id = add(n);
+        return exp >= 0 ? binary(NodeKind::pow, id, exp) : id;
+    }
+
+    int bracket() {
+        char open = at(Tok::lparen) ? '(' : '[';
+        next();
+        Frame items(this);
+        if (!item_list(items)) return -1;
+        if (!at(Tok::rparen) && !at(Tok::rbrack)) return -1;
+        char close = at(Tok::rparen) ? ')' : ']';
+        next();
+        if (items.size() == 1) return (open == '(') == (close == ')') ? items[0] : -1;
+        int id = nary(NodeKind::tuple, items.data(), items.size());
+        if (id >= 0) e_->nodes[id].open = open, e_->nodes[id].close = close;
+        return id;
+    }
+
+    int matrix() {
+        next();
+        Frame cells(this);
+        int rows = 0, cols = -1, in_row = 0;
+        for (;;) {
+            if (at(Tok::end_matrix) && in_row == 0) break;
+            cells.push(sum());
+            if (cells.back() < 0) return -1;
+            ++in_row;
+            if (at(Tok::amp)) {
+                next();
+                continue;
+            }
+            if (cols >= 0 && in_row != cols) return -1;
+            cols = in_row;
+            in_row = 0;
+            ++rows;
+            if (at(Tok::rowsep)) {
+                next();
+                continue;
+            }
+            if (!at(Tok::end_matrix)) return -1;
+        }
+        next();
+        if (rows == 0) return -1;
+        int id = nary(NodeKind::matrix, cells.data(), cells.size());
+        if (id >= 0) e_->nodes[id].rows = rows, e_->nodes[id].cols = cols;
+        return id;
+    }
+
+    int primary() {
+        Depth d(this);
+        if (failed_) return -1;
+        const Token t = peek();
+        switch (t.kind) {
+            case Tok::number:
+                next();
+                if (at(Tok::underscore)) return base_number(t);
+                return number(number_value(t.text), t.text);
+            case Tok::letter:
+            case Tok::symbol: {
+                next();
+                std::string name(t.text);
+                if (at(Tok::underscore)) {
+                    name += '_';
+                    if (!subscript(&name)) return -1;
+                }
+                return symbol(std::move(name));
+            }
+            case Tok::word:
+                next();
+                if (!t.in_text && t.text.size() == 2 && !short_word(t.text))  // "xy": a product
+                    return nary(NodeKind::mul, {symbol(std::string(t.text.substr(0, 1))),
+                                                symbol(std::string(t.text.substr(1, 1)))});
+                return symbol(t.text.size() == 1 ? std::string(t.text) : lower(t.text));
+            case Tok::func:
+                return function(t);
+            case Tok::frac: {
+                next();
+                int a = argument();
+                return binary(NodeKind::div, a, a < 0 ? -1 : argument());
+            }
+            case Tok::sqrt: {
+                next();
+                int index = -1;
+                if (at(Tok::lbrack)) {
+                    index = group(Tok::rbrack);
+                    if (index < 0) return -1;
+                }
+                Node n;
+                n.kind = NodeKind::root;
+                n.a = argument();
+                n.b = index;
+                return n.a < 0 ? -1 : add(n);
+            }
+            case Tok::binom: {
+                next();
+                int a = argument();
+                return binary(NodeKind::binom, a, a < 0 ? -1 : argument());
+            }
+            case Tok::lparen:
+            case Tok::lbrack:
+                return bracket();
+            case Tok::lbrace: {
+                next();
+                Frame items(this);
+                if (!item_list(items) || !expect(Tok::rbrace)) return -1;
+                return items.size() == 1 ? items[0] : nary(NodeKind::list, items.data(), items.size());
+            }
+            case Tok::lset: {
+                next();
+                Frame items(this);
+                if (!at(Tok::rset) && !item_list(items)) return -1;
+                return expect(Tok::rset) ? nary(NodeKind::set, items.data(), items.size()) : -1;
+            }
+            case Tok::bar: {
+                next();
+                int a = sum();
+                return a >= 0 && expect(Tok::bar) ? unary(NodeKind::abs, a) : -1;
+            }
+            case Tok::infinity:
+                next();
+                return leaf(NodeKind::infinity);
+            case Tok::emptyset:
+                next();
+                return nary(NodeKind::set, {});
+            case Tok::reals:
+                next();
+                return interval(infinity(true), infinity(false), false, false);
+            case Tok::begin_matrix:
+                return matrix();
+            default:
+                return -1;
+        }
+    }
+
+    std::vector<Token> t_;
+    size_t p_ = 0;
+    MathExpr* e_;
+    std::vector<int> stack_;
+    int depth_ = 0;
+    bool failed_ = false;
+};
+
+}  // namespace
+
+bool parse_math_answer(std::string_view text, MathExpr* out) {
+    *out = MathExpr{};
+    out->source.assign(text);
+    // Trailing periods end sentences ("x = 5."), they are not part of the answer.
+    while (!out->source.empty() && (out->source.back() == '.' || out->source.back() == ' '))
+        out->source.pop_back();
+    std::vector<Token> tokens;
+    tokens.reserve(out->source.size() + 1);
+    if (!lex_math(out->source, &tokens)) return false;
+    out->nodes.reserve(2 * tokens.size());
+    out->kids.reserve(tokens.size());
+    out->numbers.reserve(tokens.size() / 2 + 1);
+    return Parser(std::move(tokens), out).parse();
+}
+
+}  // namespace stride

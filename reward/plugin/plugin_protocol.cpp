@@ -1,0 +1,40 @@
+#include "reward/plugin/plugin_protocol.h"
+
+#include <google/protobuf/descriptor.pb.h>
+
+#include <nlohmann/json.hpp>
+
+namespace stride::reward_wire {
+
+const std::string& schema_descriptor() {
+    static const std::string bytes = [] {
+        google::protobuf::FileDescriptorProto file;
+        v1::RewardRequest::descriptor()->file()->CopyTo(&file);
+        return file.SerializeAsString();
+    }();
+    return bytes;
+}
+
+void to_item(const RewardInput& in, v1::RewardItem* out) {
+    out->set_prompt(in.prompt);
+    out->set_response(in.response);
+    out->set_label(in.answer);
+    out->set_response_tokens(in.response_tokens);
+    out->set_truncated(in.truncated);
+    out->set_data_source(in.data_source);
+    out->set_extra_info_json(in.extra_info_json);
+}
+
+std::string metadata_json(const v1::RewardItem& item) {
+    std::string out =
+        "{\"response_tokens\":" + std::to_string(item.response_tokens()) +
+        ",\"truncated\":" + (item.truncated() ? "true" : "false") + ",\"data_source\":" +
+        nlohmann::json(item.data_source()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+        ",\"extra_info\":";
+    // Spliced in as is: RewardInput::extra_info_json is a JSON object by contract (reward/reward.h).
+    out += item.extra_info_json().empty() ? "{}" : item.extra_info_json();
+    out += "}";
+    return out;
+}
+
+}  // namespace stride::reward_wire

@@ -1,11 +1,13 @@
-// Metrics hot path and scrape cost, Stride's hand-written registry against prometheus-cpp (Debian's
-// prometheus-cpp-dev 1.0.1) in the same run:
+// Metrics hot path and scrape cost, Stride's registry (common/metrics.h: handles over prometheus-cpp,
+// served by cpp-httplib) against prometheus-cpp used directly with its own Exposer (Debian's
+// prometheus-cpp-dev 1.0.1) in the same run. Before the move onto prometheus-cpp, "stride" here was
+// the hand-written registry; bench/results/2026-12-07-metrics.md has both runs.
 //   - a labelled counter increment on a pre-resolved handle (1 thread, and 2 threads hammering one
 //     series), with a plain std::atomic<uint64_t> fetch_add as the floor;
 //   - serializing, and serving over HTTP (GET /metrics on 127.0.0.1, gzip accepted as Prometheus
 //     does), a registry of a few thousand series: a third counters, a third gauges, a third
 //     12-bucket histograms.
-// The last line is the headline: the rule keeps prometheus-cpp when its increment costs at
+// The last line is the headline: the rule takes prometheus-cpp when its increment costs at
 // most 20 ns and a scrape of 3,000 series at most 50 ms.
 // Usage: bench_metrics [increments=20000000] [series=3000]
 #include <httplib.h>

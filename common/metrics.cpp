@@ -1,87 +1,95 @@
 // common/metrics.cpp: see metrics.h.
 #include "common/metrics.h"
 
+#include <prometheus/check_names.h>
+#include <prometheus/text_serializer.h>
+
 #include <algorithm>
 #include <cmath>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <type_traits>
 
 #include "common/base/error.h"
-#include "common/metrics_text.h"
 
 namespace stride {
 
 namespace {
 
-void atomic_add(std::atomic<double>& a, double x) {
-    double cur = a.load(std::memory_order_relaxed);
-    while (!a.compare_exchange_weak(cur, cur + x, std::memory_order_relaxed)) {
+// prometheus-cpp 1.0.1 writes HELP text as given; the text format wants backslash and newline
+// escaped (a raw newline would end the line and break the scrape), quotes left as they are.
+std::string escape_help(std::string_view v) {
+    std::string out;
+    out.reserve(v.size());
+    for (char c : v) {
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
+    }
+    return out;
+}
+
+template <class P>
+prometheus::Family<P>& build_family(prometheus::Registry& r, const std::string& name,
+                                    const std::string& help) {
+    try {
+        if constexpr (std::is_same_v<P, prometheus::Counter>)
+            return prometheus::BuildCounter().Name(name).Help(help).Register(r);
+        else if constexpr (std::is_same_v<P, prometheus::Gauge>)
+            return prometheus::BuildGauge().Name(name).Help(help).Register(r);
+        else
+            return prometheus::BuildHistogram().Name(name).Help(help).Register(r);
+    } catch (const std::invalid_argument& e) {
+        throw Error("metric " + name + ": " + e.what());
     }
 }
 
-const char* type_name(MetricType t) {
+prometheus::MetricType prometheus_type(MetricType t) {
     switch (t) {
         case MetricType::counter:
-            return "counter";
+            return prometheus::MetricType::Counter;
         case MetricType::gauge:
-            return "gauge";
+            return prometheus::MetricType::Gauge;
         default:
-            return "histogram";
+            return prometheus::MetricType::Histogram;
     }
+}
+
+// Collected series with their labels in the declared order (prometheus-cpp keeps labels in a
+// std::map, so they come out sorted by name), then sorted by label values.
+void order_series(prometheus::MetricFamily& f, const std::vector<std::string>& label_names) {
+    for (prometheus::ClientMetric& m : f.metric) {
+        std::vector<prometheus::ClientMetric::Label> ordered;
+        ordered.reserve(m.label.size());
+        for (const std::string& n : label_names)
+            for (auto& l : m.label)
+                if (l.name == n) ordered.push_back(std::move(l));
+        m.label = std::move(ordered);
+    }
+    std::sort(f.metric.begin(), f.metric.end(),
+              [](const prometheus::ClientMetric& a, const prometheus::ClientMetric& b) {
+                  return std::lexicographical_compare(
+                      a.label.begin(), a.label.end(), b.label.begin(), b.label.end(),
+                      [](const auto& x, const auto& y) { return x.value < y.value; });
+              });
 }
 
 }  // namespace
 
 // ---- series -------------------------------------------------------------------------------------
 
-int Counter::shard() {
-    // Each thread gets its own cell on first use, round robin; thread_local makes the hot path one
-    // TLS load.
-    static std::atomic<int> next{0};
-    thread_local const int mine = next.fetch_add(1, std::memory_order_relaxed) % kCounterShards;
-    return mine;
-}
-
-void Counter::add(double x) {
-    if (x > 0) atomic_add(fractional_, x);  // counters never go down
-}
-
-double Counter::value() const {
-    uint64_t whole = 0;
-    for (const Cell& c : cells_) whole += c.v.load(std::memory_order_relaxed);
-    return static_cast<double>(whole) + fractional_.load(std::memory_order_relaxed);
-}
-
-void Gauge::add(double x) {
-    atomic_add(v_, x);
-}
-
-Histogram::Histogram(const std::vector<double>& upper_bounds)
-    : bounds_(upper_bounds), buckets_(new std::atomic<uint64_t>[upper_bounds.size() + 1]) {
-    for (size_t i = 0; i + 1 < bounds_.size(); ++i)
-        STRIDE_CHECK(bounds_[i] < bounds_[i + 1], "histogram buckets must be strictly increasing");
-    for (size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0, std::memory_order_relaxed);
-}
-
-void Histogram::observe(double x) {
-    // Few buckets (~10-20): a linear scan beats a binary search's branch misses.
-    size_t i = 0;
-    while (i < bounds_.size() && !(x <= bounds_[i])) ++i;
-    buckets_[i].fetch_add(1, std::memory_order_relaxed);
-    atomic_add(sum_, x);
-}
-
 Histogram::Snapshot Histogram::snapshot() const {
+    // prometheus-cpp collects under the series' mutex: the +Inf bucket equals the count.
+    const prometheus::ClientMetric m = h_.Collect();
     Snapshot s;
     s.upper_bounds = bounds_;
-    s.cumulative.resize(bounds_.size() + 1);
-    uint64_t run = 0;
-    for (size_t i = 0; i <= bounds_.size(); ++i) {
-        run += buckets_[i].load(std::memory_order_relaxed);
-        s.cumulative[i] = run;
-    }
-    // The count is the +Inf bucket by construction, so `+Inf == _count` even under concurrent
-    // observations; only _sum may be a few observations ahead or behind.
-    s.count = run;
-    s.sum = sum_.load(std::memory_order_relaxed);
+    for (const auto& b : m.histogram.bucket) s.cumulative.push_back(b.cumulative_count);
+    s.count = m.histogram.sample_count;
+    s.sum = m.histogram.sample_sum;
     return s;
 }
 
@@ -100,79 +108,89 @@ std::vector<double> linear_buckets(double start, double width, int count) {
     return b;
 }
 
+std::string sanitize_metric_name(std::string_view key) {
+    std::string out(key);
+    for (char& c : out) {
+        const bool ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+        if (!ok) c = '_';
+    }
+    return out;
+}
+
 // ---- families -----------------------------------------------------------------------------------
 
-template <class Series>
-Family<Series>::Family(std::string name, std::string help, std::vector<std::string> label_names,
-                       MetricType type, std::vector<double> buckets)
-    : name_(std::move(name)),
+template <class Series, class P>
+Family<Series, P>::Family(prometheus::Family<P>& family, std::string name, std::string help,
+                          std::vector<std::string> label_names, MetricType type, std::vector<double> buckets)
+    : family_(family),
+      name_(std::move(name)),
       help_(std::move(help)),
       label_names_(std::move(label_names)),
       type_(type),
       buckets_(std::move(buckets)) {}
 
-template <class Series>
-Series& Family<Series>::with(const std::vector<std::string>& label_values) {
+template <class Series, class P>
+Series& Family<Series, P>::with(const std::vector<std::string>& label_values) {
     STRIDE_CHECK(label_values.size() == label_names_.size(),
                  "metric " + name_ + ": " + std::to_string(label_values.size()) + " label values for " +
                      std::to_string(label_names_.size()) + " labels");
     std::lock_guard<std::mutex> lock(mu_);
     auto it = series_.find(label_values);
     if (it != series_.end()) return *it->second;
+    prometheus::Labels labels;
+    for (size_t i = 0; i < label_names_.size(); ++i) labels.emplace(label_names_[i], label_values[i]);
     std::unique_ptr<Series> s;
     if constexpr (std::is_same_v<Series, Histogram>)
-        s = std::make_unique<Histogram>(buckets_);
+        s = std::make_unique<Histogram>(family_.Add(labels, buckets_), buckets_);
     else
-        s = std::make_unique<Series>();
+        s = std::make_unique<Series>(family_.Add(labels));
     Series& ref = *s;
     series_.emplace(label_values, std::move(s));
     return ref;
 }
 
-template <class Series>
-void Family<Series>::for_each(
-    const std::function<void(const std::vector<std::string>&, const Series&)>& fn) const {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [labels, s] : series_) fn(labels, *s);
-}
-
-template class Family<Counter>;
-template class Family<Gauge>;
-template class Family<Histogram>;
+template class Family<Counter, prometheus::Counter>;
+template class Family<Gauge, prometheus::Gauge>;
+template class Family<Histogram, prometheus::Histogram>;
 
 // ---- registry -----------------------------------------------------------------------------------
+
+MetricsRegistry::MetricsRegistry() : registry_(std::make_shared<prometheus::Registry>()) {}
+
+MetricsRegistry::~MetricsRegistry() = default;
 
 MetricsRegistry& MetricsRegistry::global() {
     static MetricsRegistry* r = new MetricsRegistry();  // never destroyed: roles may update at exit
     return *r;
 }
 
-void MetricsRegistry::check_name_free(const std::string& name, MetricType type) const {
-    const bool clash = (type != MetricType::counter && counters_.count(name)) ||
-                       (type != MetricType::gauge && gauges_.count(name)) ||
-                       (type != MetricType::histogram && histograms_.count(name));
-    STRIDE_CHECK(!clash, "metric " + name + " is already registered with another type");
-}
-
-template <class F>
+template <class F, class P>
 F& MetricsRegistry::get_or_add(std::map<std::string, std::unique_ptr<F>>& families, const std::string& name,
                                const std::string& help, const std::vector<std::string>& labels,
                                MetricType type, const std::vector<double>& buckets) {
-    STRIDE_CHECK(valid_metric_name(name), "invalid metric name '" + name + "'");
+    STRIDE_CHECK(prometheus::CheckMetricName(name), "invalid metric name '" + name + "'");
+    std::set<std::string> seen;
     for (const std::string& l : labels)
-        STRIDE_CHECK(valid_metric_name(l, false) && l != "le" && l.rfind("__", 0) != 0,
-                     "metric " + name + ": invalid label name '" + l + "'");
+        STRIDE_CHECK(prometheus::CheckLabelName(l) && l != "le" && seen.insert(l).second,
+                     "metric " + name + ": invalid or repeated label name '" + l + "'");
     std::lock_guard<std::mutex> lock(mu_);
-    check_name_free(name, type);
     auto it = families.find(name);
     if (it != families.end()) {
         STRIDE_CHECK(it->second->label_names() == labels && it->second->buckets() == buckets,
                      "metric " + name + " registered again with other labels or buckets");
         return *it->second;
     }
-    auto f = std::make_unique<F>(name, help, labels, type, buckets);
+    // Another type under this name, or under the exposed name (a counter `x` is exposed as x_total).
+    const std::string exposed = type == MetricType::counter ? name + "_total" : name;
+    STRIDE_CHECK(!counters_.count(name) && !gauges_.count(name) && !histograms_.count(name) &&
+                     !label_order_.count(exposed),
+                 "metric " + name + " is already registered with another type");
+    prometheus::Family<P>& pf = build_family<P>(*registry_, exposed, escape_help(help));
+    auto f = std::make_unique<F>(pf, name, help, labels, type, buckets);
     F& ref = *f;
     families.emplace(name, std::move(f));
+    label_order_.emplace(exposed, labels);
     return ref;
 }
 
@@ -180,19 +198,24 @@ CounterFamily& MetricsRegistry::counter(const std::string& name, const std::stri
                                         const std::vector<std::string>& labels) {
     STRIDE_CHECK(name.size() < 6 || name.compare(name.size() - 6, 6, "_total") != 0,
                  "counter " + name + ": leave out _total, it is added on exposition");
-    return get_or_add(counters_, name, help, labels, MetricType::counter, {});
+    return get_or_add<CounterFamily, prometheus::Counter>(counters_, name, help, labels, MetricType::counter,
+                                                          {});
 }
 
 GaugeFamily& MetricsRegistry::gauge(const std::string& name, const std::string& help,
                                     const std::vector<std::string>& labels) {
-    return get_or_add(gauges_, name, help, labels, MetricType::gauge, {});
+    return get_or_add<GaugeFamily, prometheus::Gauge>(gauges_, name, help, labels, MetricType::gauge, {});
 }
 
 HistogramFamily& MetricsRegistry::histogram(const std::string& name, const std::string& help,
                                             const std::vector<std::string>& labels,
                                             const std::vector<double>& buckets) {
     STRIDE_CHECK(!buckets.empty(), "histogram " + name + ": needs at least one bucket");
-    return get_or_add(histograms_, name, help, labels, MetricType::histogram, buckets);
+    for (size_t i = 0; i + 1 < buckets.size(); ++i)
+        STRIDE_CHECK(buckets[i] < buckets[i + 1],
+                     "histogram " + name + ": buckets must be strictly increasing");
+    return get_or_add<HistogramFamily, prometheus::Histogram>(histograms_, name, help, labels,
+                                                              MetricType::histogram, buckets);
 }
 
 void MetricsRegistry::add_collect_hook(std::function<void()> hook) {
@@ -200,7 +223,7 @@ void MetricsRegistry::add_collect_hook(std::function<void()> hook) {
     hooks_.push_back(std::move(hook));
 }
 
-std::string MetricsRegistry::render() const {
+std::vector<prometheus::MetricFamily> MetricsRegistry::collect() const {
     std::vector<std::function<void()>> hooks;
     {
         std::lock_guard<std::mutex> lock(mu_);
@@ -208,63 +231,36 @@ std::string MetricsRegistry::render() const {
     }
     for (auto& h : hooks) h();  // outside the lock: hooks update series of this registry
 
-    // Families are emitted in name order whatever their type (stable output, easy to diff).
-    struct Entry {
-        std::string exposed;
-        std::function<void(std::string&)> emit;
-    };
-    std::vector<Entry> entries;
+    std::vector<prometheus::MetricFamily> collected = registry_->Collect();
     std::lock_guard<std::mutex> lock(mu_);
-    auto header = [](std::string& out, const std::string& name, const std::string& help, MetricType t) {
-        out += "# HELP " + name + ' ' + escape_help(help) + '\n';
-        out += "# TYPE " + name + ' ' + type_name(t) + '\n';
+    for (prometheus::MetricFamily& f : collected) {
+        auto it = label_order_.find(f.name);
+        if (it != label_order_.end()) order_series(f, it->second);
+    }
+    // prometheus-cpp leaves out families without series; they are exposed with HELP and TYPE alone,
+    // so that every registered name shows up from the start.
+    std::set<std::string> present;
+    for (const auto& f : collected) present.insert(f.name);
+    auto add_empty = [&](const auto& families, const std::string& suffix) {
+        for (const auto& [name, fam] : families)
+            if (!present.count(name + suffix))
+                collected.push_back(
+                    {name + suffix, escape_help(fam->help()), prometheus_type(fam->type()), {}});
     };
-    for (const auto& [name, f] : counters_) {
-        const CounterFamily* fam = f.get();
-        entries.push_back({name + "_total", [fam, header](std::string& out) {
-                               const std::string n = fam->name() + "_total";
-                               header(out, n, fam->help(), MetricType::counter);
-                               fam->for_each([&](const std::vector<std::string>& lv, const Counter& c) {
-                                   out += n + format_labels(fam->label_names(), lv) + ' ' +
-                                          format_metric_value(c.value()) + '\n';
-                               });
-                           }});
-    }
-    for (const auto& [name, f] : gauges_) {
-        const GaugeFamily* fam = f.get();
-        entries.push_back({name, [fam, header](std::string& out) {
-                               header(out, fam->name(), fam->help(), MetricType::gauge);
-                               fam->for_each([&](const std::vector<std::string>& lv, const Gauge& g) {
-                                   out += fam->name() + format_labels(fam->label_names(), lv) + ' ' +
-                                          format_metric_value(g.value()) + '\n';
-                               });
-                           }});
-    }
-    for (const auto& [name, f] : histograms_) {
-        const HistogramFamily* fam = f.get();
-        entries.push_back(
-            {name, [fam, header](std::string& out) {
-                 const std::string& n = fam->name();
-                 header(out, n, fam->help(), MetricType::histogram);
-                 fam->for_each([&](const std::vector<std::string>& lv, const Histogram& h) {
-                     const Histogram::Snapshot s = h.snapshot();
-                     const auto& ln = fam->label_names();
-                     for (size_t i = 0; i <= s.upper_bounds.size(); ++i) {
-                         const std::string le =
-                             i < s.upper_bounds.size() ? format_metric_value(s.upper_bounds[i]) : "+Inf";
-                         out += n + "_bucket" + format_labels(ln, lv, "le", le) + ' ' +
-                                std::to_string(s.cumulative[i]) + '\n';
-                     }
-                     out += n + "_sum" + format_labels(ln, lv) + ' ' + format_metric_value(s.sum) + '\n';
-                     out += n + "_count" + format_labels(ln, lv) + ' ' + std::to_string(s.count) + '\n';
-                 });
-             }});
-    }
-    std::sort(entries.begin(), entries.end(),
-              [](const Entry& a, const Entry& b) { return a.exposed < b.exposed; });
-    std::string out;
-    for (const Entry& e : entries) e.emit(out);
-    return out;
+    add_empty(counters_, "_total");
+    add_empty(gauges_, "");
+    add_empty(histograms_, "");
+    // Families in name order whatever their type (stable output, easy to diff).
+    std::sort(
+        collected.begin(), collected.end(),
+        [](const prometheus::MetricFamily& a, const prometheus::MetricFamily& b) { return a.name < b.name; });
+    return collected;
+}
+
+std::string MetricsRegistry::render() const {
+    std::ostringstream out;
+    prometheus::TextSerializer().Serialize(out, collect());
+    return out.str();
 }
 
 std::vector<std::string> MetricsRegistry::metric_names() const {

@@ -1,5 +1,6 @@
-// common/metrics_server.h: serves a MetricsRegistry at GET /metrics (text format 0.0.4) over HTTP
-// (Debian's cpp-httplib), from one thread of its own.
+// common/metrics_server.h: serves a MetricsRegistry at GET /metrics (text format 0.0.4, written by
+// prometheus-cpp's TextSerializer) over HTTP (Debian's cpp-httplib), from one thread of its own.
+// prometheus-cpp's own Exposer is not used: see common/CMakeLists.txt.
 //
 // Port rule, so that several Stride processes on one machine never collide: with base port P
 // (`metrics.port`, 0 = off) a process serves on

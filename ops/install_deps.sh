@@ -8,7 +8,7 @@ PACKAGES=(
   libopenblas-dev libopenblas-openmp-dev libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libonig-dev libutf8proc-dev
   libzmq3-dev libprotobuf-dev protobuf-compiler librocksdb-dev
-  libyaml-cpp-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libcpp-httplib-dev prometheus-cpp-dev
   libseccomp-dev
   prometheus
   python3 python3-torch python3-numpy python3-zmq python3-protobuf

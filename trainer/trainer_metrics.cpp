@@ -1,8 +1,6 @@
 // trainer/trainer_metrics.cpp: see trainer_metrics.h.
 #include "trainer/trainer_metrics.h"
 
-#include "common/metrics_text.h"
-
 namespace stride {
 
 namespace {

@@ -8,10 +8,10 @@
 
 #include "common/base/error.h"
 #include "common/base/parallel.h"
-#include "common/config.h"
 #include "model/checkpoint.h"
 #include "scheduler/cli_commands.h"
 #include "scheduler/job.h"
+#include "scheduler/job_config.h"
 #include "scheduler/job_context.h"
 #include "trainer/evaluate.h"
 

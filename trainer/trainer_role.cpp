@@ -12,6 +12,7 @@
 #include "common/base/error.h"
 #include "common/messaging.h"
 #include "trainer/advantage.h"
+#include "trainer/algorithm.h"
 #include "trainer/evaluate.h"
 #include "trainer/importance.h"
 #include "trainer/reference_policy.h"
@@ -62,30 +63,21 @@ RlStepOptions rl_options(const JobConfig& cfg) {
     if (o.temperature <= 0) o.temperature = 1.0f;
     o.micro_batch_tokens = t.micro_batch_tokens;
     o.grad_clip = static_cast<float>(t.grad_clip);
-    // trainer.algorithm picks the advantage estimator and the policy loss; the presets (config.cpp)
-    // already set the knobs each implies (dapo: clip-higher + dynamic sampling, gspo: tiny clip range).
-    o.loss.dual_clip = static_cast<float>(t.dual_clip);
     o.dynamic_sampling = t.dynamic_sampling;
     o.overlong_filter = t.overlong_filter;
     o.ppo_epochs = t.ppo_epochs;
     o.mini_batches = t.mini_batches;
     o.kl_coef = t.kl_coef;
     o.kl_type = kl_type_from_name(t.kl_type);
-    if (t.algorithm == "rloo") o.advantage = AdvantageKind::rloo;
-    // REINFORCE++-baseline: group-centred reward, whitened over the batch; its KL stays where
-    // trainer.kl_in_reward puts it (a loss term by default, as verl's recipe uses it).
-    if (t.algorithm == "reinforce_pp_baseline") o.advantage = AdvantageKind::reinforce_pp_baseline;
-    o.kl_in_reward = t.kl_in_reward;
-    if (t.algorithm == "reinforce_pp") {
-        o.advantage = AdvantageKind::reinforce_pp;
-        o.kl_in_reward = true;  // REINFORCE++ folds the KL into the token rewards, not the loss
-    }
-    if (t.algorithm == "gspo") {
-        o.policy_loss = PolicyLossKind::gspo;
-        o.loss.dual_clip = 0.0f;  // no dual clip on a sequence ratio (verl)
-    }
-    if (t.algorithm == "ppo") o.advantage = AdvantageKind::gae;
-    // vcpo: GRPO advantages; its preset turns on the OPOB baseline, the ESS-scaled lr and sequence TIS.
+    // The algorithm's row picks the advantage estimator and the policy loss; its presets (applied at
+    // load) already set the knobs it implies (dapo: clip-higher + dynamic sampling, gspo: tiny clip
+    // range, vcpo: the OPOB baseline, the ESS-scaled lr and sequence TIS).
+    const Algorithm& algo = algorithm_named(t.algorithm);
+    o.advantage = algo.advantage;
+    o.policy_loss = algo.policy_loss;
+    o.kl_in_reward = t.kl_in_reward || algo.kl_in_reward;
+    // No dual clip on a sequence ratio (verl).
+    o.loss.dual_clip = algo.policy_loss == PolicyLossKind::gspo ? 0.0f : static_cast<float>(t.dual_clip);
     if (t.opob) {  // VCPO's baseline in place of the group mean; its std division follows GRPO's
         o.advantage = AdvantageKind::opob;
         o.opob_norm_by_std = t.norm_adv_by_std;

@@ -8,10 +8,10 @@
 #include <string>
 
 #include "common/base/error.h"
-#include "common/config.h"
 #include "reward/code_exec.h"
 #include "reward/registry.h"
 #include "reward/sandbox.h"
+#include "scheduler/job_config.h"
 #include "tests/reward/reward_test_util.h"
 
 using namespace stride;

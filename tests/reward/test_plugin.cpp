@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "common/base/error.h"
-#include "common/config.h"
 #include "reward/plugin_pool.h"
 #include "reward/plugin_reward.h"
 #include "reward/registry.h"
+#include "scheduler/job_config.h"
 #include "tests/reward/reward_test_util.h"
 
 using namespace stride;

@@ -16,10 +16,10 @@
 
 #include "buffer/buffer_client.h"
 #include "buffer/buffer_server.h"
-#include "common/config.h"
 #include "common/weight_sync.h"
 #include "model/params.h"
 #include "rollout/rollout_worker.h"
+#include "scheduler/job_config.h"
 #include "scheduler/job_context.h"
 #include "scheduler/prompt_dispatcher.h"
 #include "tests/buffer/buffer_test_util.h"

@@ -6,9 +6,9 @@
 #include <set>
 #include <thread>
 
-#include "common/config.h"
 #include "common/messaging.h"
 #include "common/weight_sync.h"
+#include "scheduler/job_config.h"
 #include "scheduler/job_context.h"
 #include "scheduler/prompt_dispatcher.h"
 

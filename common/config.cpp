@@ -100,42 +100,6 @@ void apply_raw(JobConfig& cfg, const std::string& path, const RawValue& raw) {
     }
 }
 
-// Algorithm presets: what choosing trainer.algorithm implies, for keys the user left unset.
-void apply_algorithm_presets(JobConfig& cfg, const RawValues& given) {
-    auto preset = [&](const char* key, const std::string& value) {
-        if (!given.count(key)) set_config_value(*find_config_key(key), cfg, value);
-    };
-    const std::string& algo = cfg.trainer.algorithm;
-    if (algo == "dapo") {  // clip-higher + dynamic sampling (DAPO paper recipe in verl)
-        preset("trainer.clip_high", "0.28");
-        preset("trainer.dynamic_sampling", "true");
-    } else if (algo == "dr_grpo") {  // no std division, constant length normaliser
-        preset("trainer.norm_adv_by_std", "false");
-        preset("trainer.loss_agg", "seq_mean_token_sum_norm");
-    } else if (algo == "gspo") {  // sequence-level ratio: tiny clip range, sequence-mean loss, no dual clip
-        preset("trainer.clip_low", "0.0003");
-        preset("trainer.clip_high", "0.0004");
-        preset("trainer.loss_agg", "seq_mean_token_mean");
-        preset("trainer.dual_clip", "0");
-    } else if (algo == "vcpo") {  // §7.4 reference settings: GRPO advantages with the OPOB baseline,
-                                  // ESS-scaled lr, sequence-level TIS at 8, sequence-mean loss
-        preset("trainer.opob", "true");
-        preset("trainer.ess_lr", "sqrt");
-        preset("trainer.loss_agg", "seq_mean_token_mean");
-        preset("trainer.is_correction", "truncate");
-        preset("trainer.is_cap", "8");
-        // A user who turns the correction off gets no (inert) sequence level with it.
-        if (cfg.trainer.is_correction != "none") preset("trainer.is_level", "sequence");
-    }
-}
-
-// Fills values that default to "take it from another key", so the dump shows what the run uses.
-void resolve_derived(JobConfig& cfg) {
-    if (cfg.trainer.temperature == 0.0) cfg.trainer.temperature = cfg.rollout.temperature;
-    if (cfg.trainer.algorithm == "ppo" && cfg.trainer.critic_lr == 0.0)
-        cfg.trainer.critic_lr = 10 * cfg.trainer.lr;
-}
-
 void check_model_source(const RawValues& given) {
     auto path = given.find("model.path");
     if (path == given.end() || path->second.text.empty()) return;
@@ -143,19 +107,6 @@ void check_model_source(const RawValues& given) {
         STRIDE_CHECK(key.rfind("model.init.", 0) != 0,
                      raw.where + ": " + key +
                          ": model.path is set, so model.init.* would be ignored; give one of them");
-}
-
-JobConfig build(const RawValues& given) {
-    JobConfig cfg;
-    check_model_source(given);
-    for (const auto& k : config_schema()) {  // schema order: deterministic, first error is the first key
-        auto it = given.find(k.key);
-        if (it != given.end()) apply_raw(cfg, k.key, it->second);
-    }
-    apply_algorithm_presets(cfg, given);
-    resolve_derived(cfg);
-    validate_job_config(cfg);
-    return cfg;
 }
 
 void apply_overrides(RawValues& given, const std::vector<std::string>& overrides) {
@@ -173,8 +124,8 @@ void apply_overrides(RawValues& given, const std::vector<std::string>& overrides
 
 }  // namespace
 
-JobConfig parse_job_config(const std::string& yaml_text, const std::string& source,
-                           const std::vector<std::string>& overrides) {
+ConfigInput read_job_config(const std::string& yaml_text, const std::string& source,
+                            const std::vector<std::string>& overrides) {
     YAML::Node root;
     try {
         root = YAML::Load(yaml_text);
@@ -187,15 +138,33 @@ JobConfig parse_job_config(const std::string& yaml_text, const std::string& sour
         flatten(root, "", source, given);
     }
     apply_overrides(given, overrides);
-    return build(given);
+    ConfigInput in;
+    check_model_source(given);
+    for (const auto& k : config_schema()) {  // schema order: deterministic, first error is the first key
+        auto it = given.find(k.key);
+        if (it == given.end()) continue;
+        apply_raw(in.cfg, k.key, it->second);
+        in.given.insert(k.key);
+    }
+    return in;
 }
 
-JobConfig load_job_config(const std::string& path, const std::vector<std::string>& overrides) {
+std::string read_job_config_file(const std::string& path) {
     std::ifstream in(path);
     STRIDE_CHECK(in, path + ": cannot open config file");
     std::stringstream ss;
     ss << in.rdbuf();
-    return parse_job_config(ss.str(), path, overrides);
+    return ss.str();
+}
+
+void preset_config_value(ConfigInput& in, const std::string& key, const std::string& value) {
+    const ConfigKey* k = find_config_key(key);
+    STRIDE_CHECK(k, "preset of unknown key '" + key + "'");
+    if (!in.given.count(key)) set_config_value(*k, in.cfg, value);
+}
+
+void resolve_derived_values(JobConfig& cfg) {
+    if (cfg.trainer.temperature == 0.0) cfg.trainer.temperature = cfg.rollout.temperature;
 }
 
 std::string dump_job_config(const JobConfig& cfg) {

@@ -9,6 +9,8 @@
 // Names follow verl/AReaL where they have one (rollout.n, clip_low/clip_high, loss_agg, kl_coef,
 // max_staleness ...), so users of those systems recognise them.
 #pragma once
+#include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -107,7 +109,7 @@ struct ExperienceBufferConfig {
 };
 
 struct TrainerConfig {
-    std::string algorithm = "grpo";  // grpo | dr_grpo | dapo | gspo | rloo | reinforce_pp | ppo | vcpo
+    std::string algorithm = "grpo";  // a row of the algorithm table, trainer/algorithm.cpp
     int steps = 100;
     int prompts_per_step = 32;
     double lr = 1e-6;
@@ -205,15 +207,34 @@ struct JobConfig {
     std::string run_path() const { return run_dir + "/" + name; }
 };
 
-// Reads a YAML file, applies `key.sub=value` overrides in order, fills algorithm presets for keys
-// the user did not set, and validates. Throws stride::Error naming the dotted key at fault.
-JobConfig load_job_config(const std::string& path, const std::vector<std::string>& overrides = {});
-// Same from YAML text; `source` names it in messages.
-JobConfig parse_job_config(const std::string& yaml_text, const std::string& source,
-                           const std::vector<std::string>& overrides = {});
+// A config as the user wrote it: a YAML text and its `key.sub=value` overrides (applied in order),
+// typed by the schema, and the dotted keys they set. Unknown keys, wrong types and out-of-range values
+// are errors naming the key (and file:line). Nothing that depends on other keys is applied yet: the
+// job config loader (scheduler/job_config.h: load_job_config, parse_job_config) adds what
+// trainer.algorithm implies, resolves derived values and validates.
+struct ConfigInput {
+    JobConfig cfg;
+    std::set<std::string> given;
+};
+// `source` names the text in messages.
+ConfigInput read_job_config(const std::string& yaml_text, const std::string& source,
+                            const std::vector<std::string>& overrides = {});
+// The text of a config file; throws "PATH: cannot open config file".
+std::string read_job_config_file(const std::string& path);
 
-// Checks ranges of every key and the combinations between keys. load/parse call it already.
-void validate_job_config(const JobConfig& cfg);
+// Sets `key` to `value` (YAML text, typed by the schema) unless the user gave it: what another key
+// implies for the keys left unset (the algorithm presets).
+void preset_config_value(ConfigInput& in, const std::string& key, const std::string& value);
+
+// Fills values that default to "take it from another key" (trainer.temperature), so the dump shows
+// what the run uses.
+void resolve_derived_values(JobConfig& cfg);
+
+// The rules that tie keys to trainer.algorithm, handed in by the loader: common/ knows no algorithm.
+using AlgorithmRules = std::function<void(const JobConfig&)>;
+// Checks ranges of every key and the combinations between keys; `algorithm_rules` runs among the
+// trainer checks. Throws stride::Error naming the dotted key at fault.
+void check_job_config(const JobConfig& cfg, const AlgorithmRules& algorithm_rules);
 
 // The resolved config as YAML, every key present; parse_job_config(dump_job_config(c)) == c.
 std::string dump_job_config(const JobConfig& cfg);

@@ -43,6 +43,9 @@ struct ConfigKey {
 
 // The table, in the order keys are dumped and documented.
 const std::vector<ConfigKey>& config_schema();
+// Sets the allowed values of a string key that a higher layer defines: the loader
+// (scheduler/job_config.cpp) gives trainer.algorithm the names of the algorithm table before main.
+void set_config_choices(const std::string& key, std::vector<std::string> choices);
 // nullptr when no row has that key.
 const ConfigKey* find_config_key(const std::string& key);
 // The closest known key by edit distance, for "did you mean" hints ("" when nothing is close).

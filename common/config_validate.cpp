@@ -1,9 +1,8 @@
-// validate_job_config: ranges of each key (from the schema) and the rules that tie keys together.
+// check_job_config: ranges of each key (from the schema) and the rules that tie keys together.
 // Every message starts with the dotted key to change.
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
-#include <set>
 
 #include "common/base/error.h"
 #include "common/base/placement.h"
@@ -14,13 +13,6 @@
 namespace stride {
 
 namespace {
-
-// Algorithms whose advantage compares the samples of one prompt: a group of one has nothing to compare.
-bool uses_groups(const std::string& algorithm) {
-    static const std::set<std::string> grouped = {
-        "grpo", "dr_grpo", "dapo", "gspo", "rloo", "reinforce_pp_baseline", "vcpo"};
-    return grouped.count(algorithm) > 0;
-}
 
 void check_dataset_spec(const std::string& key, const std::string& value) {
     if (!is_gen_spec(value)) return;  // files are checked when read, with file and line
@@ -76,34 +68,23 @@ void check_rollout(const JobConfig& c) {
                         c.trainer.prompts_per_step, r.workers));
 }
 
-// Keys that only one family of algorithms reads: set for another, they would be silently ignored.
-void check_critic_keys(const TrainerConfig& t) {
+// The trainer keys that must agree with each other; what depends on trainer.algorithm is
+// `algorithm_rules` (trainer/algorithm.cpp), run after the value checks it relies on.
+void check_trainer(const JobConfig& c, const AlgorithmRules& algorithm_rules) {
+    const TrainerConfig& t = c.trainer;
     const TrainerConfig d;
-    const bool ppo = t.algorithm == "ppo";
-    auto only_ppo = [&](bool changed, const char* key) {
-        STRIDE_CHECK(ppo || !changed,
-                     fmt::format("trainer.{}: only ppo has a critic (trainer.algorithm = {}); "
-                                 "remove the key or use trainer.algorithm = ppo",
-                                 key, t.algorithm));
-    };
-    only_ppo(t.critic != d.critic, "critic");
-    only_ppo(t.critic_lr != d.critic_lr, "critic_lr");
-    only_ppo(t.vf_coef != d.vf_coef, "vf_coef");
-    only_ppo(t.vf_clip != d.vf_clip, "vf_clip");
-    only_ppo(t.lam != d.lam, "lam");
+    STRIDE_CHECK(t.dual_clip == 0.0 || t.dual_clip > 1.0,
+                 fmt::format("trainer.dual_clip: must be 0 (off) or > 1, got {}", t.dual_clip));
+    STRIDE_CHECK(t.is_low <= t.is_cap,
+                 fmt::format("trainer.is_low: {} is above trainer.is_cap = {}", t.is_low, t.is_cap));
+    STRIDE_CHECK(t.is_level == "token" || t.is_correction != "none",
+                 "trainer.is_level: " + t.is_level +
+                     " weights need trainer.is_correction = truncate or mask; with none no importance "
+                     "weight is applied");
+    if (algorithm_rules) algorithm_rules(c);
     STRIDE_CHECK(t.critic == "shared" || t.vf_coef == d.vf_coef,
                  "trainer.vf_coef: weights the value loss on a trunk shared with the policy; with "
                  "trainer.critic = separate the critic has a loss of its own (set trainer.critic = shared)");
-    STRIDE_CHECK(t.gamma == d.gamma || ppo || t.algorithm == "reinforce_pp",
-                 fmt::format("trainer.gamma: discounts token returns of reinforce_pp and ppo only; {} uses "
-                             "one outcome reward per response",
-                             t.algorithm));
-    // OPOB replaces the group mean of GRPO-style advantages; RLOO, REINFORCE++ and PPO have baselines
-    // of their own.
-    static const std::set<std::string> group_mean = {"grpo", "dr_grpo", "dapo", "gspo", "vcpo"};
-    STRIDE_CHECK(!t.opob || group_mean.count(t.algorithm),
-                 "trainer.opob: replaces the group-mean baseline of grpo, dr_grpo, dapo, gspo or vcpo, not " +
-                     t.algorithm);
     STRIDE_CHECK(t.ref_model.empty() || t.kl_coef > 0,
                  "trainer.ref_model: set, but trainer.kl_coef = 0 uses no reference model");
     STRIDE_CHECK(!t.kl_in_reward || t.kl_coef > 0,
@@ -112,47 +93,6 @@ void check_critic_keys(const TrainerConfig& t) {
         !t.kl_in_reward || !t.opob,
         "trainer.kl_in_reward: the OPOB baseline (trainer.opob) takes the raw rewards; put the KL in "
         "the loss instead");
-}
-
-// Keys that contradict the chosen algorithm (../shared/spec/algorithms.md §2.3, §4.1, §1).
-void check_algorithm_keys(const TrainerConfig& t) {
-    STRIDE_CHECK(t.is_low <= t.is_cap,
-                 fmt::format("trainer.is_low: {} is above trainer.is_cap = {}", t.is_low, t.is_cap));
-    STRIDE_CHECK(t.is_level == "token" || t.is_correction != "none",
-                 "trainer.is_level: " + t.is_level +
-                     " weights need trainer.is_correction = truncate or mask; with none no importance "
-                     "weight is applied");
-    if (t.algorithm == "gspo") {
-        // verl forces the sequence mean: GSPO's objective is a mean over sequences of a sequence ratio.
-        STRIDE_CHECK(t.loss_agg == "seq_mean_token_mean",
-                     "trainer.loss_agg: gspo averages its sequence-level ratio over sequences "
-                     "(seq_mean_token_mean), got " +
-                         t.loss_agg);
-        STRIDE_CHECK(t.dual_clip == 0.0,
-                     fmt::format("trainer.dual_clip: gspo has no dual clip (its ratio is a per-token "
-                                 "geometric mean), set it to 0, got {}",
-                                 t.dual_clip));
-    }
-    STRIDE_CHECK(t.algorithm != "dr_grpo" || !t.norm_adv_by_std,
-                 "trainer.norm_adv_by_std: dr_grpo's advantage is not divided by the group std; set it to "
-                 "false or use trainer.algorithm = grpo");
-    check_critic_keys(t);
-}
-
-void check_trainer(const JobConfig& c) {
-    const TrainerConfig& t = c.trainer;
-    if (uses_groups(t.algorithm))
-        STRIDE_CHECK(c.rollout.n >= 2,
-                     fmt::format("rollout.n: {} compares the samples of each prompt, so it needs at "
-                                 "least 2, got {}",
-                                 t.algorithm, c.rollout.n));
-    STRIDE_CHECK(!t.dynamic_sampling || uses_groups(t.algorithm),
-                 "trainer.dynamic_sampling: needs a group algorithm (grpo, dr_grpo, dapo, gspo, rloo, "
-                 "reinforce_pp_baseline, vcpo), not " +
-                     t.algorithm);
-    STRIDE_CHECK(t.dual_clip == 0.0 || t.dual_clip > 1.0,
-                 fmt::format("trainer.dual_clip: must be 0 (off) or > 1, got {}", t.dual_clip));
-    check_algorithm_keys(t);
     STRIDE_CHECK(
         t.warmup_steps <= t.steps,
         fmt::format("trainer.warmup_steps: {} is more than trainer.steps = {}", t.warmup_steps, t.steps));
@@ -239,12 +179,12 @@ void check_placement(const JobConfig& c) {
 
 }  // namespace
 
-void validate_job_config(const JobConfig& cfg) {
+void check_job_config(const JobConfig& cfg, const AlgorithmRules& algorithm_rules) {
     for (const auto& k : config_schema()) check_config_value(k, cfg);
     check_model(cfg);
     check_data(cfg);
     check_rollout(cfg);
-    check_trainer(cfg);
+    check_trainer(cfg, algorithm_rules);
     check_reward(cfg);
     check_placement(cfg);
 }

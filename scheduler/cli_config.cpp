@@ -4,11 +4,11 @@
 #include <string>
 #include <vector>
 
-#include "common/config.h"
 #include "common/config_schema.h"
 #include "reward/registry.h"
 #include "scheduler/cli_commands.h"
 #include "job/data_gen.h"
+#include "scheduler/job_config.h"
 
 namespace stride::cli {
 

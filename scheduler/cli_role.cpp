@@ -20,6 +20,7 @@
 #include "common/role_placement.h"
 #include "rollout/rollout_worker.h"
 #include "scheduler/cli_commands.h"
+#include "scheduler/job_config.h"
 #include "scheduler/job_metrics.h"
 #include "scheduler/roles.h"
 #include "trainer/trainer_role.h"

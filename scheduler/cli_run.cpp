@@ -8,12 +8,12 @@
 
 #include "common/base/error.h"
 #include "common/base/parallel.h"
-#include "common/config.h"
 #include "model/checkpoint.h"
 #include "scheduler/cli_commands.h"
 #include "scheduler/job.h"
 #include "job/job_context.h"
 #include "job/evaluate.h"
+#include "scheduler/job_config.h"
 
 namespace stride::cli {
 

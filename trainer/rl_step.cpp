@@ -160,8 +160,9 @@ std::vector<double> RlTrainer::trajectory_grad_sq_norms(const std::vector<Experi
     return out;
 }
 
-StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOptions& opt,
-                            int64_t policy_version) {
+namespace {
+
+void check_step_input(const std::vector<Experience>& input, const RlStepOptions& opt) {
     STRIDE_CHECK(!input.empty(), "rl step: empty batch");
     STRIDE_CHECK(opt.ppo_epochs >= 1 && opt.mini_batches >= 1,
                  "rl step: ppo_epochs and mini_batches must be >= 1");
@@ -170,42 +171,44 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
         STRIDE_CHECK(e.behaviour_logprob.size() == e.response.size(),
                      "rl step: behaviour log-probs do not match the response length");
     }
-    StepMetrics m;
-    {  // what the rollout produced, before any filtering
-        std::vector<double> rewards, lengths, correct;
-        for (const Experience& x : input) {
-            rewards.push_back(x.reward);
-            lengths.push_back(static_cast<double>(x.response.size()));
-            correct.push_back(x.correct ? 1.0 : 0.0);
-        }
-        m["reward/mean"] = mean(rewards);
-        m["reward/std"] = stddev(rewards);
-        m["accuracy"] = mean(correct);
-        m["response_length/mean"] = mean(lengths);
-        m["response_length/max"] = *std::max_element(lengths.begin(), lengths.end());
-    }
+}
 
-    // ---- DAPO dynamic sampling: groups whose correctness is all equal carry no signal -----------
-    std::vector<Experience> kept;
-    const std::vector<Experience>* source = &input;
-    {
-        std::vector<double> acc;
-        std::vector<long> group_of;
-        for (const Experience& x : input) acc.push_back(x.correct ? 1.0 : 0.0), group_of.push_back(x.group);
-        GroupFilter f = dynamic_sampling_filter(acc, group_of);
-        // Rounds: the step sees one batch; the trainer role that pulls replacement groups overwrites it.
-        m["dynamic_sampling/rounds"] = 1;
-        m["dynamic_sampling/groups"] = f.groups;
-        if (opt.dynamic_sampling && f.kept_groups < f.groups) {
-            for (size_t i = 0; i < input.size(); ++i)
-                if (f.keep[i]) kept.push_back(input[i]);
-            source = &kept;
-        }
-        m["dynamic_sampling/kept_groups"] = opt.dynamic_sampling ? f.kept_groups : f.groups;
-        m["dynamic_sampling/dropped_groups"] = opt.dynamic_sampling ? f.groups - f.kept_groups : 0;
+// What the rollout produced, before any filtering.
+void rollout_metrics(const std::vector<Experience>& input, StepMetrics& m) {
+    std::vector<double> rewards, lengths, correct;
+    for (const Experience& x : input) {
+        rewards.push_back(x.reward);
+        lengths.push_back(static_cast<double>(x.response.size()));
+        correct.push_back(x.correct ? 1.0 : 0.0);
     }
-    const std::vector<Experience>& batch = *source;
-    const float lr_now = schedule_.lr_at(adam_.step_count());
+    m["reward/mean"] = mean(rewards);
+    m["reward/std"] = stddev(rewards);
+    m["accuracy"] = mean(correct);
+    m["response_length/mean"] = mean(lengths);
+    m["response_length/max"] = *std::max_element(lengths.begin(), lengths.end());
+}
+
+// DAPO dynamic sampling: groups whose correctness is all equal carry no signal. Returns the samples
+// the step trains on: `input`, or (with dynamic sampling and flat groups) the kept ones, in `kept`.
+const std::vector<Experience>& filter_flat_groups(const std::vector<Experience>& input, bool dynamic_sampling,
+                                                  std::vector<Experience>& kept, StepMetrics& m) {
+    std::vector<double> acc;
+    std::vector<long> group_of;
+    for (const Experience& x : input) acc.push_back(x.correct ? 1.0 : 0.0), group_of.push_back(x.group);
+    GroupFilter f = dynamic_sampling_filter(acc, group_of);
+    // Rounds: the step sees one batch; the trainer role that pulls replacement groups overwrites it.
+    m["dynamic_sampling/rounds"] = 1;
+    m["dynamic_sampling/groups"] = f.groups;
+    m["dynamic_sampling/kept_groups"] = dynamic_sampling ? f.kept_groups : f.groups;
+    m["dynamic_sampling/dropped_groups"] = dynamic_sampling ? f.groups - f.kept_groups : 0;
+    if (!dynamic_sampling || f.kept_groups == f.groups) return input;
+    for (size_t i = 0; i < input.size(); ++i)
+        if (f.keep[i]) kept.push_back(input[i]);
+    return kept;
+}
+
+// The keys of every step, at their values for a step with nothing to learn from.
+void empty_step_metrics(float lr_now, StepMetrics& m) {
     for (const char* k : {"pg_loss", "vf_loss", "loss", "clip_frac/low", "clip_frac/high", "clip_frac/dual",
                           "approx_kl", "kl_ref", "entropy", "grad_norm", "masked_token_frac", "adv/mean",
                           "adv/std", "staleness/mean", "staleness/max", "logprob_mismatch/mean",
@@ -214,334 +217,437 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
     m["ess"] = 1.0;
     m["lr"] = lr_now;
     m["skipped_step"] = 0.0;
-    if (batch.empty()) {  // every group filtered out: nothing to learn from this batch
-        m["skipped_step"] = 1.0;
-        return m;
-    }
+}
 
-    // ---- per-sample layout ----------------------------------------------------------------------
-    const size_t B = batch.size();
-    std::vector<double> rewards(B);
-    std::vector<long> groups(B);
-    std::vector<int> seq_lens(B);
-    std::vector<size_t> offsets(B + 1, 0);  // into the flat response-token order
-    for (size_t i = 0; i < B; ++i) {
-        rewards[i] = batch[i].reward;
-        groups[i] = batch[i].group;
-        seq_lens[i] = static_cast<int>(batch[i].response.size());
-        offsets[i + 1] = offsets[i] + seq_lens[i];
-    }
-    const size_t T = offsets[B];
-    if (opt.overlong_filter) {
-        size_t filtered = 0;
-        for (const Experience& x : batch) filtered += x.truncated;
-        m["overlong/filtered_frac"] = static_cast<double>(filtered) / B;
-    }
+// Per-token advantages broadcast from one advantage per sample.
+void broadcast(const std::vector<double>& seq_adv, const std::vector<size_t>& offsets,
+               std::vector<float>& adv_tok) {
+    for (size_t i = 0; i < seq_adv.size(); ++i)
+        std::fill(adv_tok.begin() + offsets[i], adv_tok.begin() + offsets[i + 1], seq_adv[i]);
+}
 
-    ForwardOptions fo;
-    fo.temperature = opt.temperature;
-    fo.recompute = opt.recompute;
-    const bool kl_enabled = opt.kl_coef > 0;
-    const bool kl_as_loss = kl_enabled && !opt.kl_in_reward;
-    const auto mbs = split_by_groups(batch, opt.mini_batches);
-    const int updates = opt.ppo_epochs * static_cast<int>(mbs.size());
-
-    // ---- scoring passes (no backward): reference, and the proximal policy when it must be known
-    // before the first update (several updates, KL in the reward, batch-level entropy gate). With a
-    // single update it is the policy of that very forward, read there (ratio 1).
-    std::vector<float> ref_lp;
-    if (kl_enabled) {
-        if (!ref_model_) set_reference(model_);
-        ref_lp.assign(T, 0.0f);
-        score_responses(*ref_engine_, batch, offsets, fo, opt.micro_batch_tokens, &ref_lp, nullptr);
+// Token advantages from per-token values, and each sample's mean of them (the sequence advantage).
+void from_token_advantages(const std::vector<double>& adv, const std::vector<size_t>& offsets,
+                           const std::vector<int>& seq_lens, std::vector<float>& adv_tok,
+                           std::vector<double>& seq_adv) {
+    for (size_t i = 0; i < seq_lens.size(); ++i) {
+        double s = 0;
+        for (size_t t = offsets[i]; t < offsets[i + 1]; ++t)
+            adv_tok[t] = static_cast<float>(adv[t]), s += adv[t];
+        seq_adv[i] = seq_lens[i] ? s / seq_lens[i] : 0.0;
     }
-    // PPO: the critic's values at entry anchor GAE and the value clip. A shared critic reads them off
-    // the policy's own scoring pass (which then also gives the proximal log-probs).
-    const bool use_critic = opt.advantage == AdvantageKind::gae;
-    STRIDE_CHECK(!use_critic || critic_, "rl step: GAE advantages (ppo) need a critic; call enable_critic");
-    const bool shared_critic = use_critic && critic_->kind() == CriticKind::shared;
-    const bool have_prox = updates > 1 || (kl_enabled && opt.kl_in_reward) ||
-                           (opt.mpt_mask && opt.mpt.batch_gate) || shared_critic;
-    std::vector<float> old_lp(T, 0.0f), old_ent(T, 0.0f);
+}
+
+}  // namespace
+
+// One step's batch laid out per sample and per response token (flat order), what the scoring
+// passes read off it and the advantages: everything the updates read.
+struct RlTrainer::StepState {
+    StepState(const std::vector<Experience>& b, const RlStepOptions& o) : batch(b), opt(o) {}
+    const std::vector<Experience>& batch;
+    const RlStepOptions& opt;
+    size_t B = 0, T = 0;
+    std::vector<double> rewards;
+    std::vector<long> groups;
+    std::vector<int> seq_lens;
+    std::vector<size_t> offsets;  // into the flat response-token order
+    ForwardOptions fo, critic_fo;
+    bool kl_enabled = false, kl_as_loss = false;
+    bool use_critic = false, shared_critic = false;
+    bool have_prox = false;  // the proximal log-probs are scored before the first update
+    std::vector<std::vector<size_t>> mbs;
+    int updates = 0;
+    std::vector<float> ref_lp, old_lp, old_ent;
     std::vector<double> old_values, returns;
-    if (use_critic) old_values.assign(T, 0.0);
-    if (have_prox)
-        score_responses(engine_, batch, offsets, fo, opt.micro_batch_tokens, &old_lp, &old_ent,
-                        shared_critic ? critic_.get() : nullptr, &old_values);
-    ForwardOptions critic_fo = fo;
-    critic_fo.lm_head = false;
-    if (use_critic && !shared_critic)
-        score_responses(*critic_->engine(), batch, offsets, critic_fo, opt.micro_batch_tokens, nullptr,
-                        nullptr, critic_.get(), &old_values);
-
-    // ---- advantages, per token ------------------------------------------------------------------
     std::vector<double> kl_penalty;  // beta * k(old, ref) per token, when the KL is a reward term
-    if (kl_enabled && opt.kl_in_reward) {
-        kl_penalty.resize(T);
-        for (size_t t = 0; t < T; ++t)
-            kl_penalty[t] = opt.kl_coef * kl_estimate(old_lp[t], ref_lp[t], opt.kl_type).value;
-    }
-    std::vector<float> adv_tok(T, 0.0f);
-    std::vector<double> seq_adv(B, 0.0), adv_report;
-    if (opt.advantage == AdvantageKind::grpo || opt.advantage == AdvantageKind::rloo) {
-        std::vector<double> R = rewards;  // the KL in the reward sums into the outcome reward (§2.1)
-        if (!kl_penalty.empty())
-            for (size_t i = 0; i < B; ++i)
-                for (size_t t = offsets[i]; t < offsets[i + 1]; ++t) R[i] -= kl_penalty[t];
-        seq_adv =
-            opt.advantage == AdvantageKind::grpo
-                ? group_advantages(R, groups, {.divide_by_std = opt.divide_adv_by_std, .eps = opt.adv_eps})
-                : rloo_advantages(R, groups);
-        for (size_t i = 0; i < B; ++i)
-            std::fill(adv_tok.begin() + offsets[i], adv_tok.begin() + offsets[i + 1], seq_adv[i]);
-        adv_report = seq_adv;
-    } else if (opt.advantage == AdvantageKind::gae) {
-        // Outcome reward on the last response token (minus the KL penalty per token when it is a
-        // reward term), GAE backward over the critic's values, then whitened over the batch's tokens;
-        // the value targets use the un-whitened advantages (§1.2).
-        std::vector<double> raw(T, 0.0);
-        returns.assign(T, 0.0);
-        for (size_t i = 0; i < B; ++i) {
-            const size_t off = offsets[i], n = seq_lens[i];
-            if (n == 0) continue;
-            std::vector<double> r(n, 0.0);
-            r[n - 1] = rewards[i];
-            if (!kl_penalty.empty())
-                for (size_t k = 0; k < n; ++k) r[k] -= kl_penalty[off + k];
-            const GaeResult g =
-                gae(r, std::vector<double>(old_values.begin() + off, old_values.begin() + off + n), {},
-                    opt.gamma, opt.lam);
-            std::copy(g.advantages.begin(), g.advantages.end(), raw.begin() + off);
-            std::copy(g.returns.begin(), g.returns.end(), returns.begin() + off);
-        }
-        adv_report = whiten(raw);
-        for (size_t i = 0; i < B; ++i) {
-            double s = 0;
-            for (size_t t = offsets[i]; t < offsets[i + 1]; ++t)
-                adv_tok[t] = static_cast<float>(adv_report[t]), s += adv_report[t];
-            seq_adv[i] = seq_lens[i] ? s / seq_lens[i] : 0.0;
-        }
-    } else if (opt.advantage == AdvantageKind::opob) {
-        std::vector<double> log_w;
-        const std::vector<double> gsq = trajectory_grad_sq_norms(batch, fo, log_w);
-        // b is invariant to a common scale of the weights: shift the logs so exp cannot overflow.
-        const double top = *std::max_element(log_w.begin(), log_w.end());
-        std::vector<double> w(B);
-        for (size_t i = 0; i < B; ++i) w[i] = std::exp(log_w[i] - top);
-        seq_adv = opob_advantages(rewards, groups, gsq, w, opt.opob_norm_by_std);
-        for (size_t i = 0; i < B; ++i)
-            std::fill(adv_tok.begin() + offsets[i], adv_tok.begin() + offsets[i + 1], seq_adv[i]);
-        adv_report = seq_adv;
-    } else {
-        adv_report = opt.advantage == AdvantageKind::reinforce_pp
-                         ? reinforce_pp_advantages(rewards, seq_lens, kl_penalty, opt.gamma)
-                         : reinforce_pp_baseline_advantages(rewards, groups, seq_lens);
-        for (size_t i = 0; i < B; ++i) {
-            double s = 0;
-            for (size_t t = offsets[i]; t < offsets[i + 1]; ++t)
-                adv_tok[t] = static_cast<float>(adv_report[t]), s += adv_report[t];
-            seq_adv[i] = seq_lens[i] ? s / seq_lens[i] : 0.0;
-        }
-    }
-    std::vector<unsigned char> mask;  // UloRL: mastered positive tokens (computed up front when it can be)
-    if (opt.mpt_mask && have_prox)
-        mask = mastered_positive_token_mask(old_lp, old_ent, seq_lens, seq_adv, opt.mpt);
-    else if (opt.mpt_mask)
-        mask.assign(T, 0);
+    std::vector<float> adv_tok;
+    std::vector<double> seq_adv, adv_report;
+    std::vector<unsigned char> mask;   // UloRL: mastered positive tokens
+    std::vector<float> isw, g_hidden;  // scratch: IS weights of a sample, the shared critic's d hidden
+};
 
-    // ---- updates: epochs x mini-batches, each forward + loss + backward per micro-batch -----------
+// Sums over the step's updates (and, first pass only, over the batch's tokens) for its metrics.
+struct RlTrainer::UpdateSums {
     PolicyLossSums sums;
     IsStats is_stats;
     double pg_loss_sum = 0, total_loss_sum = 0, grad_norm_sum = 0, ess_sum = 0;
     double vf_loss_sum = 0, critic_norm_sum = 0, critic_lr = 0;
     ValueLossSums vf_sums;
-    // Shared critic: the value loss's gradient on the policy's final hidden rows.
-    std::vector<float> g_hidden;
     double entropy_sum = 0, kl_ref_sum = 0, mismatch_sum = 0, mismatch_max = 0, staleness_sum = 0,
            staleness_max = 0;
     long mismatch_tokens = 0;
-    float last_norm = 0, last_lr = lr_now;
+    float last_norm = 0, last_lr = 0;
     bool any_skipped = false;
-    std::vector<float> isw;
-    for (int epoch = 0; epoch < opt.ppo_epochs; ++epoch) {
-        for (const std::vector<size_t>& mb : mbs) {
-            std::vector<int> mb_lens;
-            std::vector<bool> mb_filtered;
-            for (size_t i : mb) {
-                mb_lens.push_back(seq_lens[i]);
-                mb_filtered.push_back(opt.overlong_filter && batch[i].truncated);
-            }
-            const std::vector<float> weights =
-                aggregation_weights_excluding(mb_lens, mb_filtered, opt.loss.agg, opt.loss.l_norm);
-            const bool first_pass = epoch == 0;
-            std::fill(grads_.begin(), grads_.end(), 0.0f);
-            if (use_critic) critic_->zero_grads();
-            ValueLossSums mb_vf;
-            PolicyLossSums mb_sums;
-            double kl_weighted = 0, entropy_weighted = 0;
-            size_t woff = 0;  // into `weights`
-            for (auto [b, e] : micro_batches(batch, mb, opt.micro_batch_tokens)) {
-                PackedBatch packed = pack(batch, mb, b, e);
-                TokenScores scores = engine_.forward(packed, fo);
-                std::vector<float> g_lp(packed.num_tokens(), 0.0f), g_ent(packed.num_tokens(), 0.0f);
-                std::vector<ValueSlice> value_slices;
-                for (size_t k = b; k < e; ++k) {
-                    const size_t i = mb[k];
-                    const Experience& x = batch[i];
-                    const int start = packed.cu_seqlens[k - b] + static_cast<int>(x.prompt.size());
-                    const int n = seq_lens[i];
-                    const size_t off = offsets[i];
-                    const float* lp = scores.logprob.data() + start;
-                    const float* H = scores.entropy.data() + start;
-                    if (!have_prox) {  // the only update: the proximal policy is this forward's
-                        std::copy_n(lp, n, old_lp.begin() + off);
-                        std::copy_n(H, n, old_ent.begin() + off);
-                        if (opt.mpt_mask) {
-                            auto mi = mastered_positive_token_mask(std::vector<float>(lp, lp + n),
-                                                                   std::vector<float>(H, H + n), {n},
-                                                                   {seq_adv[i]}, opt.mpt);
-                            std::copy(mi.begin(), mi.end(), mask.begin() + off);
-                        }
-                    }
-                    if (use_critic)
-                        value_slices.push_back(
-                            {start, n, old_values.data() + off, returns.data() + off, weights.data() + woff});
-                    TokenLossSlice in;
-                    in.logprob = lp;
-                    in.old_logprob = old_lp.data() + off;
-                    in.advantage = adv_tok.data() + off;
-                    in.weight = weights.data() + woff;
-                    in.mask = opt.mpt_mask ? mask.data() + off : nullptr;
-                    in.n = n;
-                    if (opt.behaviour_is.mode != IsCorrection::none) {
-                        isw.resize(n);
-                        IsStats st = importance_weights(old_lp.data() + off, x.behaviour_logprob.data(), n,
-                                                        opt.behaviour_is, isw.data());
-                        if (first_pass) is_stats.add(st);
-                        in.is_weight = isw.data();
-                    }
-                    const ClipOptions clip{opt.loss.clip_low, opt.loss.clip_high, opt.loss.dual_clip};
-                    float* g = g_lp.data() + start;
-                    mb_sums.add(opt.policy_loss == PolicyLossKind::gspo ? gspo_sequence_loss(in, clip, g)
-                                                                        : ppo_clip_token_loss(in, clip, g));
-                    for (int t = 0; t < n; ++t) {
-                        const float w = weights[woff + t];
-                        if (kl_as_loss) {  // loss += beta * agg(k(logp, logp_ref))
-                            const KlTerm kt = kl_estimate(lp[t], ref_lp[off + t], opt.kl_type);
-                            kl_weighted += w * kt.value;
-                            g[t] += static_cast<float>(opt.kl_coef * w * kt.grad);
-                        }
-                        entropy_weighted += w * H[t];
-                        g_ent[start + t] = static_cast<float>(-opt.entropy_coef * w);  // loss -= coef * H
-                    }
-                    if (first_pass) {  // per-token statistics of the policy at entry
-                        for (int t = 0; t < n; ++t) {
-                            entropy_sum += old_ent[off + t];
-                            if (kl_enabled)
-                                kl_ref_sum +=
-                                    kl_estimate(old_lp[off + t], ref_lp[off + t], opt.kl_type).value;
-                            const double lag = static_cast<double>(policy_version - x.token_version[t]);
-                            staleness_sum += lag;
-                            staleness_max = std::max(staleness_max, lag);
-                            if (x.token_version[t] == policy_version) {
-                                const double d = std::fabs(old_lp[off + t] - x.behaviour_logprob[t]);
-                                mismatch_sum += d;
-                                mismatch_max = std::max(mismatch_max, d);
-                                ++mismatch_tokens;
-                            }
-                        }
-                    }
-                    woff += n;
-                }
-                const float* g_final = nullptr;
-                // Shared critic: the value loss (x vf_coef) joins the policy's loss on the common trunk.
-                if (shared_critic) {
-                    g_hidden.assign(static_cast<size_t>(packed.num_tokens()) * critic_->hidden(), 0.0f);
-                    const ValueLossSums v = critic_->value_loss(engine_.final_hidden(), value_slices,
-                                                                opt.vf_clip, opt.vf_coef, g_hidden.data());
-                    mb_vf.loss += v.loss, mb_vf.clipped += v.clipped, mb_vf.tokens += v.tokens;
-                    g_final = g_hidden.data();
-                }
-                engine_.backward(g_lp, opt.entropy_coef != 0.0 ? g_ent : std::vector<float>{}, grads_.data(),
-                                 g_final);
-                if (use_critic && !shared_critic) {
-                    const ValueLossSums v =
-                        critic_->train_separate(packed, critic_fo, value_slices, opt.vf_clip);
-                    mb_vf.loss += v.loss, mb_vf.clipped += v.clipped, mb_vf.tokens += v.tokens;
-                }
-            }
-            // VCPO: effective sample size of the sequence IS weights pi_prox / mu of this mini-batch.
-            std::vector<double> log_w;
-            for (size_t i : mb)
-                log_w.push_back(sequence_log_ratio(old_lp.data() + offsets[i],
-                                                   batch[i].behaviour_logprob.data(), seq_lens[i]));
-            const double ess_frac = ess_from_log_weights(log_w) / static_cast<double>(mb.size());
-            if (first_pass) ess_sum += ess_frac;
+};
 
-            // ---- optimiser ------------------------------------------------------------------------
-            const float norm = clip_grad_norm(grads_.data(), grads_.size(), opt.grad_clip);
-            const float lr = static_cast<float>(schedule_.lr_at(adam_.step_count()) *
-                                                ess_lr_factor(ess_frac, opt.ess_lr, opt.ess_rho_base));
-            const bool finite = std::isfinite(norm);
-            if (use_critic) {  // the critic follows the policy's schedule, scaled to its own base lr
-                const double scale =
-                    schedule_.base_lr > 0 ? schedule_.lr_at(adam_.step_count()) / schedule_.base_lr : 1.0;
-                critic_lr = critic_->head_adam().config().lr * scale;
-                critic_norm_sum += critic_->step(static_cast<float>(critic_lr), opt.grad_clip);
-                vf_loss_sum += mb_vf.loss;
-                vf_sums.loss += mb_vf.loss, vf_sums.clipped += mb_vf.clipped, vf_sums.tokens += mb_vf.tokens;
+// Sums over one mini-batch (one optimiser step).
+struct RlTrainer::MiniBatchSums {
+    ValueLossSums vf;
+    PolicyLossSums policy;
+    double kl_weighted = 0, entropy_weighted = 0;
+};
+
+StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOptions& opt,
+                            int64_t policy_version) {
+    check_step_input(input, opt);
+    StepMetrics m;
+    rollout_metrics(input, m);
+    std::vector<Experience> kept;
+    const std::vector<Experience>& batch = filter_flat_groups(input, opt.dynamic_sampling, kept, m);
+    const float lr_now = schedule_.lr_at(adam_.step_count());
+    empty_step_metrics(lr_now, m);
+    if (batch.empty()) {  // every group filtered out: nothing to learn from this batch
+        m["skipped_step"] = 1.0;
+        return m;
+    }
+    StepState st(batch, opt);
+    plan(st);
+    score(st);
+    compute_advantages(st);
+    UpdateSums u;
+    u.last_lr = lr_now;
+    for (int epoch = 0; epoch < opt.ppo_epochs; ++epoch)
+        for (const std::vector<size_t>& mb : st.mbs) update_mini_batch(st, mb, epoch == 0, policy_version, u);
+    step_metrics(st, u, m);
+    return m;
+}
+
+// Per-sample layout, forward options, which passes the step needs and its mini-batches.
+void RlTrainer::plan(StepState& st) {
+    const std::vector<Experience>& batch = st.batch;
+    const RlStepOptions& opt = st.opt;
+    st.B = batch.size();
+    st.rewards.resize(st.B);
+    st.groups.resize(st.B);
+    st.seq_lens.resize(st.B);
+    st.offsets.assign(st.B + 1, 0);
+    for (size_t i = 0; i < st.B; ++i) {
+        st.rewards[i] = batch[i].reward;
+        st.groups[i] = batch[i].group;
+        st.seq_lens[i] = static_cast<int>(batch[i].response.size());
+        st.offsets[i + 1] = st.offsets[i] + st.seq_lens[i];
+    }
+    st.T = st.offsets[st.B];
+    st.fo.temperature = opt.temperature;
+    st.fo.recompute = opt.recompute;
+    st.critic_fo = st.fo;
+    st.critic_fo.lm_head = false;
+    st.kl_enabled = opt.kl_coef > 0;
+    st.kl_as_loss = st.kl_enabled && !opt.kl_in_reward;
+    st.mbs = split_by_groups(batch, opt.mini_batches);
+    st.updates = opt.ppo_epochs * static_cast<int>(st.mbs.size());
+    // PPO: the critic's values at entry anchor GAE and the value clip. A shared critic reads them off
+    // the policy's own scoring pass (which then also gives the proximal log-probs).
+    st.use_critic = opt.advantage == AdvantageKind::gae;
+    STRIDE_CHECK(!st.use_critic || critic_,
+                 "rl step: GAE advantages (ppo) need a critic; call enable_critic");
+    st.shared_critic = st.use_critic && critic_->kind() == CriticKind::shared;
+    // The proximal policy must be known before the first update with several updates, the KL in the
+    // reward or a batch-level entropy gate. With a single update it is the policy of that very
+    // forward, read there (ratio 1).
+    st.have_prox = st.updates > 1 || (st.kl_enabled && opt.kl_in_reward) ||
+                   (opt.mpt_mask && opt.mpt.batch_gate) || st.shared_critic;
+}
+
+// Scoring passes (no backward): the reference, the proximal policy when it must be known up front,
+// and the critic's values.
+void RlTrainer::score(StepState& st) {
+    const int budget = st.opt.micro_batch_tokens;
+    if (st.kl_enabled) {
+        if (!ref_model_) set_reference(model_);
+        st.ref_lp.assign(st.T, 0.0f);
+        score_responses(*ref_engine_, st.batch, st.offsets, st.fo, budget, &st.ref_lp, nullptr);
+    }
+    st.old_lp.assign(st.T, 0.0f);
+    st.old_ent.assign(st.T, 0.0f);
+    if (st.use_critic) st.old_values.assign(st.T, 0.0);
+    if (st.have_prox)
+        score_responses(engine_, st.batch, st.offsets, st.fo, budget, &st.old_lp, &st.old_ent,
+                        st.shared_critic ? critic_.get() : nullptr, &st.old_values);
+    if (st.use_critic && !st.shared_critic)
+        score_responses(*critic_->engine(), st.batch, st.offsets, st.critic_fo, budget, nullptr, nullptr,
+                        critic_.get(), &st.old_values);
+}
+
+// Advantages per token (adv_tok), per sample (seq_adv) and as reported (adv_report), by the
+// options' estimator; the UloRL mask when it can be computed up front.
+void RlTrainer::compute_advantages(StepState& st) {
+    const RlStepOptions& opt = st.opt;
+    if (st.kl_enabled && opt.kl_in_reward) {
+        st.kl_penalty.resize(st.T);
+        for (size_t t = 0; t < st.T; ++t)
+            st.kl_penalty[t] = opt.kl_coef * kl_estimate(st.old_lp[t], st.ref_lp[t], opt.kl_type).value;
+    }
+    st.adv_tok.assign(st.T, 0.0f);
+    st.seq_adv.assign(st.B, 0.0);
+    if (opt.advantage == AdvantageKind::grpo || opt.advantage == AdvantageKind::rloo) {
+        std::vector<double> R = st.rewards;  // the KL in the reward sums into the outcome reward (§2.1)
+        if (!st.kl_penalty.empty())
+            for (size_t i = 0; i < st.B; ++i)
+                for (size_t t = st.offsets[i]; t < st.offsets[i + 1]; ++t) R[i] -= st.kl_penalty[t];
+        st.seq_adv =
+            opt.advantage == AdvantageKind::grpo
+                ? group_advantages(R, st.groups, {.divide_by_std = opt.divide_adv_by_std, .eps = opt.adv_eps})
+                : rloo_advantages(R, st.groups);
+        broadcast(st.seq_adv, st.offsets, st.adv_tok);
+        st.adv_report = st.seq_adv;
+    } else if (opt.advantage == AdvantageKind::gae) {
+        gae_advantages(st);
+    } else if (opt.advantage == AdvantageKind::opob) {
+        std::vector<double> log_w;
+        const std::vector<double> gsq = trajectory_grad_sq_norms(st.batch, st.fo, log_w);
+        // b is invariant to a common scale of the weights: shift the logs so exp cannot overflow.
+        const double top = *std::max_element(log_w.begin(), log_w.end());
+        std::vector<double> w(st.B);
+        for (size_t i = 0; i < st.B; ++i) w[i] = std::exp(log_w[i] - top);
+        st.seq_adv = opob_advantages(st.rewards, st.groups, gsq, w, opt.opob_norm_by_std);
+        broadcast(st.seq_adv, st.offsets, st.adv_tok);
+        st.adv_report = st.seq_adv;
+    } else {
+        st.adv_report = opt.advantage == AdvantageKind::reinforce_pp
+                            ? reinforce_pp_advantages(st.rewards, st.seq_lens, st.kl_penalty, opt.gamma)
+                            : reinforce_pp_baseline_advantages(st.rewards, st.groups, st.seq_lens);
+        from_token_advantages(st.adv_report, st.offsets, st.seq_lens, st.adv_tok, st.seq_adv);
+    }
+    if (opt.mpt_mask && st.have_prox)
+        st.mask = mastered_positive_token_mask(st.old_lp, st.old_ent, st.seq_lens, st.seq_adv, opt.mpt);
+    else if (opt.mpt_mask)
+        st.mask.assign(st.T, 0);
+}
+
+// PPO: the outcome reward on the last response token (minus the KL penalty per token when it is a
+// reward term), GAE backward over the critic's values, then whitened over the batch's tokens; the
+// value targets use the un-whitened advantages (§1.2).
+void RlTrainer::gae_advantages(StepState& st) {
+    std::vector<double> raw(st.T, 0.0);
+    st.returns.assign(st.T, 0.0);
+    for (size_t i = 0; i < st.B; ++i) {
+        const size_t off = st.offsets[i], n = st.seq_lens[i];
+        if (n == 0) continue;
+        std::vector<double> r(n, 0.0);
+        r[n - 1] = st.rewards[i];
+        if (!st.kl_penalty.empty())
+            for (size_t k = 0; k < n; ++k) r[k] -= st.kl_penalty[off + k];
+        const GaeResult g =
+            gae(r, std::vector<double>(st.old_values.begin() + off, st.old_values.begin() + off + n), {},
+                st.opt.gamma, st.opt.lam);
+        std::copy(g.advantages.begin(), g.advantages.end(), raw.begin() + off);
+        std::copy(g.returns.begin(), g.returns.end(), st.returns.begin() + off);
+    }
+    st.adv_report = whiten(raw);
+    from_token_advantages(st.adv_report, st.offsets, st.seq_lens, st.adv_tok, st.seq_adv);
+}
+
+// One optimiser step: forward + loss + backward per micro-batch of `mb`, then the step.
+void RlTrainer::update_mini_batch(StepState& st, const std::vector<size_t>& mb, bool first_pass,
+                                  int64_t policy_version, UpdateSums& u) {
+    const RlStepOptions& opt = st.opt;
+    std::vector<int> mb_lens;
+    std::vector<bool> mb_filtered;
+    for (size_t i : mb) {
+        mb_lens.push_back(st.seq_lens[i]);
+        mb_filtered.push_back(opt.overlong_filter && st.batch[i].truncated);
+    }
+    const std::vector<float> weights =
+        aggregation_weights_excluding(mb_lens, mb_filtered, opt.loss.agg, opt.loss.l_norm);
+    std::fill(grads_.begin(), grads_.end(), 0.0f);
+    if (st.use_critic) critic_->zero_grads();
+    MiniBatchSums mb_sums;
+    size_t woff = 0;  // into `weights`
+    for (auto [b, e] : micro_batches(st.batch, mb, opt.micro_batch_tokens))
+        micro_batch_loss(st, mb, b, e, weights, woff, first_pass, policy_version, mb_sums, u);
+    // VCPO: effective sample size of the sequence IS weights pi_prox / mu of this mini-batch.
+    std::vector<double> log_w;
+    for (size_t i : mb)
+        log_w.push_back(sequence_log_ratio(st.old_lp.data() + st.offsets[i],
+                                           st.batch[i].behaviour_logprob.data(), st.seq_lens[i]));
+    const double ess_frac = ess_from_log_weights(log_w) / static_cast<double>(mb.size());
+    if (first_pass) u.ess_sum += ess_frac;
+    optimizer_step(st, mb_sums, ess_frac, u);
+}
+
+// Forward of samples [b, e) of `mb`, their loss gradients, backward (and the critic's value loss).
+void RlTrainer::micro_batch_loss(StepState& st, const std::vector<size_t>& mb, size_t b, size_t e,
+                                 const std::vector<float>& weights, size_t& woff, bool first_pass,
+                                 int64_t policy_version, MiniBatchSums& mb_sums, UpdateSums& u) {
+    const RlStepOptions& opt = st.opt;
+    PackedBatch packed = pack(st.batch, mb, b, e);
+    TokenScores scores = engine_.forward(packed, st.fo);
+    std::vector<float> g_lp(packed.num_tokens(), 0.0f), g_ent(packed.num_tokens(), 0.0f);
+    std::vector<ValueSlice> value_slices;
+    for (size_t k = b; k < e; ++k) {
+        const size_t i = mb[k];
+        const int start = packed.cu_seqlens[k - b] + static_cast<int>(st.batch[i].prompt.size());
+        const int n = st.seq_lens[i];
+        const size_t off = st.offsets[i];
+        const float* lp = scores.logprob.data() + start;
+        const float* H = scores.entropy.data() + start;
+        if (!st.have_prox) {  // the only update: the proximal policy is this forward's
+            std::copy_n(lp, n, st.old_lp.begin() + off);
+            std::copy_n(H, n, st.old_ent.begin() + off);
+            if (opt.mpt_mask) {
+                auto mi =
+                    mastered_positive_token_mask(std::vector<float>(lp, lp + n), std::vector<float>(H, H + n),
+                                                 {n}, {st.seq_adv[i]}, opt.mpt);
+                std::copy(mi.begin(), mi.end(), st.mask.begin() + off);
             }
-            if (finite) adam_.step(model_.data.data(), grads_.data(), lr);
-            any_skipped |= !finite;
-            last_norm = norm;
-            last_lr = lr;
-            grad_norm_sum += norm;
-            pg_loss_sum += mb_sums.loss;
-            total_loss_sum += mb_sums.loss + opt.kl_coef * kl_weighted * kl_as_loss -
-                              opt.entropy_coef * entropy_weighted +
-                              (shared_critic ? opt.vf_coef * mb_vf.loss : 0.0);
-            sums.add(mb_sums);
+        }
+        if (st.use_critic)
+            value_slices.push_back(
+                {start, n, st.old_values.data() + off, st.returns.data() + off, weights.data() + woff});
+        sample_loss(st, i, lp, H, weights.data() + woff, g_lp.data() + start, g_ent.data() + start,
+                    first_pass, mb_sums, u);
+        if (first_pass) entry_token_stats(st, i, policy_version, u);
+        woff += n;
+    }
+    const float* g_final = nullptr;
+    // Shared critic: the value loss (x vf_coef) joins the policy's loss on the common trunk.
+    if (st.shared_critic) {
+        st.g_hidden.assign(static_cast<size_t>(packed.num_tokens()) * critic_->hidden(), 0.0f);
+        const ValueLossSums v = critic_->value_loss(engine_.final_hidden(), value_slices, opt.vf_clip,
+                                                    opt.vf_coef, st.g_hidden.data());
+        mb_sums.vf.loss += v.loss, mb_sums.vf.clipped += v.clipped, mb_sums.vf.tokens += v.tokens;
+        g_final = st.g_hidden.data();
+    }
+    engine_.backward(g_lp, opt.entropy_coef != 0.0 ? g_ent : std::vector<float>{}, grads_.data(), g_final);
+    if (st.use_critic && !st.shared_critic) {
+        const ValueLossSums v = critic_->train_separate(packed, st.critic_fo, value_slices, opt.vf_clip);
+        mb_sums.vf.loss += v.loss, mb_sums.vf.clipped += v.clipped, mb_sums.vf.tokens += v.tokens;
+    }
+}
+
+// Sample i's policy loss (importance-weighted, masked), KL-to-reference loss and entropy bonus:
+// their gradients per token into g (d loss / d logprob) and g_ent (d loss / d entropy).
+void RlTrainer::sample_loss(StepState& st, size_t i, const float* lp, const float* H, const float* w,
+                            float* g, float* g_ent, bool first_pass, MiniBatchSums& mb_sums, UpdateSums& u) {
+    const RlStepOptions& opt = st.opt;
+    const int n = st.seq_lens[i];
+    const size_t off = st.offsets[i];
+    TokenLossSlice in;
+    in.logprob = lp;
+    in.old_logprob = st.old_lp.data() + off;
+    in.advantage = st.adv_tok.data() + off;
+    in.weight = w;
+    in.mask = opt.mpt_mask ? st.mask.data() + off : nullptr;
+    in.n = n;
+    if (opt.behaviour_is.mode != IsCorrection::none) {
+        st.isw.resize(n);
+        IsStats is = importance_weights(st.old_lp.data() + off, st.batch[i].behaviour_logprob.data(), n,
+                                        opt.behaviour_is, st.isw.data());
+        if (first_pass) u.is_stats.add(is);
+        in.is_weight = st.isw.data();
+    }
+    const ClipOptions clip{opt.loss.clip_low, opt.loss.clip_high, opt.loss.dual_clip};
+    mb_sums.policy.add(opt.policy_loss == PolicyLossKind::gspo ? gspo_sequence_loss(in, clip, g)
+                                                               : ppo_clip_token_loss(in, clip, g));
+    for (int t = 0; t < n; ++t) {
+        if (st.kl_as_loss) {  // loss += beta * agg(k(logp, logp_ref))
+            const KlTerm kt = kl_estimate(lp[t], st.ref_lp[off + t], opt.kl_type);
+            mb_sums.kl_weighted += w[t] * kt.value;
+            g[t] += static_cast<float>(opt.kl_coef * w[t] * kt.grad);
+        }
+        mb_sums.entropy_weighted += w[t] * H[t];
+        g_ent[t] = static_cast<float>(-opt.entropy_coef * w[t]);  // loss -= coef * H
+    }
+}
+
+// Per-token statistics of the policy at entry (first pass): entropy, KL to the reference, staleness,
+// and the train-inference mismatch on tokens this very version sampled.
+void RlTrainer::entry_token_stats(const StepState& st, size_t i, int64_t policy_version, UpdateSums& u) {
+    const Experience& x = st.batch[i];
+    const size_t off = st.offsets[i];
+    for (int t = 0; t < st.seq_lens[i]; ++t) {
+        u.entropy_sum += st.old_ent[off + t];
+        if (st.kl_enabled)
+            u.kl_ref_sum += kl_estimate(st.old_lp[off + t], st.ref_lp[off + t], st.opt.kl_type).value;
+        const double lag = static_cast<double>(policy_version - x.token_version[t]);
+        u.staleness_sum += lag;
+        u.staleness_max = std::max(u.staleness_max, lag);
+        if (x.token_version[t] == policy_version) {
+            const double d = std::fabs(st.old_lp[off + t] - x.behaviour_logprob[t]);
+            u.mismatch_sum += d;
+            u.mismatch_max = std::max(u.mismatch_max, d);
+            ++u.mismatch_tokens;
         }
     }
+}
 
-    const double Tn = std::max<double>(static_cast<double>(T), 1.0);
-    const double processed = std::max<double>(static_cast<double>(sums.tokens), 1.0);
-    m["pg_loss"] = pg_loss_sum / updates;
-    m["loss"] = total_loss_sum / updates;
-    m["vf_loss"] = vf_loss_sum / updates;  // 0 without a critic
-    if (use_critic) {
-        m["vf_clipfrac"] = vf_sums.tokens ? static_cast<double>(vf_sums.clipped) / vf_sums.tokens : 0.0;
-        m["vf_explained_var"] = explained_variance(old_values, returns);
-        m["values/mean"] = mean(old_values);
-        m["returns/mean"] = mean(returns);
-        m["critic/grad_norm"] = critic_norm_sum / updates;
-        m["critic/lr"] = critic_lr;
+// Grad-norm clipping and AdamW at the scheduled lr (x the ESS factor), the critic's step, and the
+// mini-batch's sums into the step's.
+void RlTrainer::optimizer_step(const StepState& st, const MiniBatchSums& mb_sums, double ess_frac,
+                               UpdateSums& u) {
+    const RlStepOptions& opt = st.opt;
+    const float norm = clip_grad_norm(grads_.data(), grads_.size(), opt.grad_clip);
+    const float lr = static_cast<float>(schedule_.lr_at(adam_.step_count()) *
+                                        ess_lr_factor(ess_frac, opt.ess_lr, opt.ess_rho_base));
+    const bool finite = std::isfinite(norm);
+    if (st.use_critic) {  // the critic follows the policy's schedule, scaled to its own base lr
+        const double scale =
+            schedule_.base_lr > 0 ? schedule_.lr_at(adam_.step_count()) / schedule_.base_lr : 1.0;
+        u.critic_lr = critic_->head_adam().config().lr * scale;
+        u.critic_norm_sum += critic_->step(static_cast<float>(u.critic_lr), opt.grad_clip);
+        u.vf_loss_sum += mb_sums.vf.loss;
+        u.vf_sums.loss += mb_sums.vf.loss, u.vf_sums.clipped += mb_sums.vf.clipped,
+            u.vf_sums.tokens += mb_sums.vf.tokens;
     }
-    m["entropy"] = entropy_sum / Tn;
-    m["kl_ref"] = kl_ref_sum / Tn;
-    m["clip_frac/low"] = sums.clipped_low / processed;
-    m["clip_frac/high"] = sums.clipped_high / processed;
-    m["clip_frac/dual"] = sums.dual_clipped / processed;
-    m["approx_kl"] = sums.kl / processed;
-    m["masked_token_frac"] = sums.masked / processed;
-    m["ess"] = ess_sum / static_cast<double>(mbs.size());
-    m["grad_norm"] = updates == 1 ? last_norm : grad_norm_sum / updates;
-    m["lr"] = last_lr;
-    m["skipped_step"] = any_skipped ? 1.0 : 0.0;
+    if (finite) adam_.step(model_.data.data(), grads_.data(), lr);
+    u.any_skipped |= !finite;
+    u.last_norm = norm;
+    u.last_lr = lr;
+    u.grad_norm_sum += norm;
+    u.pg_loss_sum += mb_sums.policy.loss;
+    u.total_loss_sum += mb_sums.policy.loss + opt.kl_coef * mb_sums.kl_weighted * st.kl_as_loss -
+                        opt.entropy_coef * mb_sums.entropy_weighted +
+                        (st.shared_critic ? opt.vf_coef * mb_sums.vf.loss : 0.0);
+    u.sums.add(mb_sums.policy);
+}
+
+// The step's metrics from its sums.
+void RlTrainer::step_metrics(const StepState& st, const UpdateSums& u, StepMetrics& m) const {
+    const RlStepOptions& opt = st.opt;
+    const int updates = st.updates;
+    if (opt.overlong_filter) {
+        size_t filtered = 0;
+        for (const Experience& x : st.batch) filtered += x.truncated;
+        m["overlong/filtered_frac"] = static_cast<double>(filtered) / st.B;
+    }
+    const double Tn = std::max<double>(static_cast<double>(st.T), 1.0);
+    const double processed = std::max<double>(static_cast<double>(u.sums.tokens), 1.0);
+    m["pg_loss"] = u.pg_loss_sum / updates;
+    m["loss"] = u.total_loss_sum / updates;
+    m["vf_loss"] = u.vf_loss_sum / updates;  // 0 without a critic
+    if (st.use_critic) {
+        m["vf_clipfrac"] = u.vf_sums.tokens ? static_cast<double>(u.vf_sums.clipped) / u.vf_sums.tokens : 0.0;
+        m["vf_explained_var"] = explained_variance(st.old_values, st.returns);
+        m["values/mean"] = mean(st.old_values);
+        m["returns/mean"] = mean(st.returns);
+        m["critic/grad_norm"] = u.critic_norm_sum / updates;
+        m["critic/lr"] = u.critic_lr;
+    }
+    m["entropy"] = u.entropy_sum / Tn;
+    m["kl_ref"] = u.kl_ref_sum / Tn;
+    m["clip_frac/low"] = u.sums.clipped_low / processed;
+    m["clip_frac/high"] = u.sums.clipped_high / processed;
+    m["clip_frac/dual"] = u.sums.dual_clipped / processed;
+    m["approx_kl"] = u.sums.kl / processed;
+    m["masked_token_frac"] = u.sums.masked / processed;
+    m["ess"] = u.ess_sum / static_cast<double>(st.mbs.size());
+    m["grad_norm"] = updates == 1 ? u.last_norm : u.grad_norm_sum / updates;
+    m["lr"] = u.last_lr;
+    m["skipped_step"] = u.any_skipped ? 1.0 : 0.0;
     m["updates"] = updates;
-    m["staleness/mean"] = staleness_sum / Tn;
-    m["staleness/max"] = staleness_max;
-    m["logprob_mismatch/mean"] = mismatch_tokens ? mismatch_sum / mismatch_tokens : 0.0;
-    m["logprob_mismatch/max"] = mismatch_max;
-    m["adv/mean"] = mean(adv_report);
-    m["adv/std"] = stddev(adv_report);
-    m["response_tokens"] = static_cast<double>(T);
-    if (opt.behaviour_is.mode != IsCorrection::none && is_stats.tokens) {
-        m["is/weight_mean"] = is_stats.sum / is_stats.tokens;
-        m["is/truncated_frac"] = static_cast<double>(is_stats.truncated) / is_stats.tokens;
-        m["is/rejected_frac"] = static_cast<double>(is_stats.rejected) / is_stats.tokens;
+    m["staleness/mean"] = u.staleness_sum / Tn;
+    m["staleness/max"] = u.staleness_max;
+    m["logprob_mismatch/mean"] = u.mismatch_tokens ? u.mismatch_sum / u.mismatch_tokens : 0.0;
+    m["logprob_mismatch/max"] = u.mismatch_max;
+    m["adv/mean"] = mean(st.adv_report);
+    m["adv/std"] = stddev(st.adv_report);
+    m["response_tokens"] = static_cast<double>(st.T);
+    if (opt.behaviour_is.mode != IsCorrection::none && u.is_stats.tokens) {
+        m["is/weight_mean"] = u.is_stats.sum / u.is_stats.tokens;
+        m["is/truncated_frac"] = static_cast<double>(u.is_stats.truncated) / u.is_stats.tokens;
+        m["is/rejected_frac"] = static_cast<double>(u.is_stats.rejected) / u.is_stats.tokens;
     }
-    return m;
 }
 
 }  // namespace stride

@@ -100,6 +100,25 @@ class RlTrainer {
     int64_t steps_done() const { return adam_.step_count(); }
 
    private:
+    // The stages of step (rl_step.cpp).
+    struct StepState;
+    struct UpdateSums;
+    struct MiniBatchSums;
+    void plan(StepState& st);
+    void score(StepState& st);
+    void compute_advantages(StepState& st);
+    void gae_advantages(StepState& st);
+    void update_mini_batch(StepState& st, const std::vector<size_t>& mb, bool first_pass,
+                           int64_t policy_version, UpdateSums& u);
+    void micro_batch_loss(StepState& st, const std::vector<size_t>& mb, size_t b, size_t e,
+                          const std::vector<float>& weights, size_t& woff, bool first_pass,
+                          int64_t policy_version, MiniBatchSums& mb_sums, UpdateSums& u);
+    void sample_loss(StepState& st, size_t i, const float* lp, const float* H, const float* w, float* g,
+                     float* g_ent, bool first_pass, MiniBatchSums& mb_sums, UpdateSums& u);
+    static void entry_token_stats(const StepState& st, size_t i, int64_t policy_version, UpdateSums& u);
+    void optimizer_step(const StepState& st, const MiniBatchSums& mb_sums, double ess_frac, UpdateSums& u);
+    void step_metrics(const StepState& st, const UpdateSums& u, StepMetrics& m) const;
+
     // |grad of sum_t log pi(y_t)|^2 per response (one forward + backward each) and log w_i, the
     // sequence log IS weight against the behaviour policy, for the OPOB baseline.
     std::vector<double> trajectory_grad_sq_norms(const std::vector<Experience>& batch,

@@ -13,6 +13,7 @@
 #include "common/messaging.h"
 #include "job/evaluate.h"
 #include "trainer/advantage.h"
+#include "trainer/algorithm.h"
 #include "trainer/importance.h"
 #include "trainer/reference_policy.h"
 #include "trainer/rl_step.h"
@@ -62,30 +63,21 @@ RlStepOptions rl_options(const JobConfig& cfg) {
     if (o.temperature <= 0) o.temperature = 1.0f;
     o.micro_batch_tokens = t.micro_batch_tokens;
     o.grad_clip = static_cast<float>(t.grad_clip);
-    // trainer.algorithm picks the advantage estimator and the policy loss; the presets (config.cpp)
-    // already set the knobs each implies (dapo: clip-higher + dynamic sampling, gspo: tiny clip range).
-    o.loss.dual_clip = static_cast<float>(t.dual_clip);
     o.dynamic_sampling = t.dynamic_sampling;
     o.overlong_filter = t.overlong_filter;
     o.ppo_epochs = t.ppo_epochs;
     o.mini_batches = t.mini_batches;
     o.kl_coef = t.kl_coef;
     o.kl_type = kl_type_from_name(t.kl_type);
-    if (t.algorithm == "rloo") o.advantage = AdvantageKind::rloo;
-    // REINFORCE++-baseline: group-centred reward, whitened over the batch; its KL stays where
-    // trainer.kl_in_reward puts it (a loss term by default, as verl's recipe uses it).
-    if (t.algorithm == "reinforce_pp_baseline") o.advantage = AdvantageKind::reinforce_pp_baseline;
-    o.kl_in_reward = t.kl_in_reward;
-    if (t.algorithm == "reinforce_pp") {
-        o.advantage = AdvantageKind::reinforce_pp;
-        o.kl_in_reward = true;  // REINFORCE++ folds the KL into the token rewards, not the loss
-    }
-    if (t.algorithm == "gspo") {
-        o.policy_loss = PolicyLossKind::gspo;
-        o.loss.dual_clip = 0.0f;  // no dual clip on a sequence ratio (verl)
-    }
-    if (t.algorithm == "ppo") o.advantage = AdvantageKind::gae;
-    // vcpo: GRPO advantages; its preset turns on the OPOB baseline, the ESS-scaled lr and sequence TIS.
+    // The algorithm's row picks the advantage estimator and the policy loss; its presets (applied at
+    // load) already set the knobs it implies (dapo: clip-higher + dynamic sampling, gspo: tiny clip
+    // range, vcpo: the OPOB baseline, the ESS-scaled lr and sequence TIS).
+    const Algorithm& algo = algorithm_named(t.algorithm);
+    o.advantage = algo.advantage;
+    o.policy_loss = algo.policy_loss;
+    o.kl_in_reward = t.kl_in_reward || algo.kl_in_reward;
+    // No dual clip on a sequence ratio (verl).
+    o.loss.dual_clip = algo.policy_loss == PolicyLossKind::gspo ? 0.0f : static_cast<float>(t.dual_clip);
     if (t.opob) {  // VCPO's baseline in place of the group mean; its std division follows GRPO's
         o.advantage = AdvantageKind::opob;
         o.opob_norm_by_std = t.norm_adv_by_std;
@@ -118,6 +110,60 @@ int kept_groups(const v1::Batch& batch) {
         ++g;
     }
     return dynamic_sampling_filter(acc, group_of).kept_groups;
+}
+
+LrSchedule lr_schedule_of(const TrainerConfig& tc) {
+    LrSchedule sched;
+    sched.type = lr_schedule_from_name(tc.lr_schedule == "linear" ? "linear_warmup" : tc.lr_schedule);
+    sched.base_lr = static_cast<float>(tc.lr);
+    sched.warmup_steps = tc.warmup_steps;
+    sched.total_steps = tc.steps;
+    return sched;
+}
+
+// The samples of the step's groups in the order of the group ids, not of arrival: which group's last
+// reward came back first changes the buffer's order from run to run, and the float sums of the update
+// follow the order of the tokens. So a synchronous run reproduces itself exactly for a seed.
+std::vector<Experience> experiences_by_group_id(const std::vector<v1::Batch>& batches,
+                                                size_t& prompt_tokens) {
+    std::vector<const v1::Group*> ordered;
+    for (const v1::Batch& batch : batches)
+        for (const v1::Group& group : batch.groups()) ordered.push_back(&group);
+    std::sort(ordered.begin(), ordered.end(),
+              [](const v1::Group* a, const v1::Group* b) { return a->group_id() < b->group_id(); });
+    std::vector<Experience> exps;
+    long g = 0;
+    for (const v1::Group* group : ordered) {
+        for (const v1::Sample& s : group->samples()) {
+            exps.push_back(to_experience(s, g));
+            prompt_tokens += s.prompt_token_ids_size();
+        }
+        ++g;
+    }
+    return exps;
+}
+
+// A greedy eval and the policy version it measured.
+struct StepEval {
+    double accuracy = -1;
+    int64_t policy_version = -1;
+};
+
+// The step's line of metrics.jsonl.
+nlohmann::json step_line(const JobState& state, StepMetrics& m, size_t prompt_tokens, double step_s,
+                         double wait_s, const StepEval* eval) {
+    nlohmann::json line;
+    line["step"] = state.step;
+    line["policy_version"] = state.policy_version;
+    for (const auto& [k, v] : m) line[k] = v;
+    line["tokens_per_s"] = (m["response_tokens"] + prompt_tokens) / std::max(step_s, 1e-9);
+    line["time/step_s"] = step_s;
+    line["time/wait_s"] = wait_s;
+    if (eval) {
+        line["eval/accuracy"] = eval->accuracy;
+        line["eval/policy_version"] = eval->policy_version;
+    }
+    return line;
 }
 
 }  // namespace
@@ -168,23 +214,71 @@ void TrainerRole::publish() {
                              state_.policy_version);
 }
 
-void TrainerRole::run(const std::atomic<bool>& stop,
-                      const std::function<void(const TrainerProgress&)>& on_step) {
-    const JobConfig& cfg = ctx_.cfg;
-    const TrainerConfig& tc = cfg.trainer;
-    ZmqContext zctx;
-    BufferClient buffer(zctx, buffer_endpoint_, ctx_.job_id);
-    buffer.release_leases("trainer started");  // anything leased by a previous trainer is replayed
+// The groups of one step and what pulling them took.
+struct TrainerRole::StepBatches {
+    std::vector<v1::Batch> batches;
+    int kept = 0, pulled = 0;
+    int rounds = 0;             // batches' worth of groups generated for the step
+    int64_t extra_prompts = 0;  // replacements asked for so far in the job, this step's included
+    double wait_s = 0;
+    bool gave_up = false;  // fewer than prompts_per_step groups kept within trainer.max_gen_batches
+};
 
-    AdamWConfig ac;  // the optimiser state itself lives in adam_
-    LrSchedule sched;
-    sched.type = lr_schedule_from_name(tc.lr_schedule == "linear" ? "linear_warmup" : tc.lr_schedule);
-    sched.base_lr = static_cast<float>(tc.lr);
-    sched.warmup_steps = tc.warmup_steps;
-    sched.total_steps = tc.steps;
-    RlTrainer rl(model_, adam_->config(), sched);
-    rl.optimizer() = std::move(*adam_);
-    const RlStepOptions opt = rl_options(cfg);
+// Groups of this step. With dynamic sampling the trainer pulls groups as they complete (partial
+// pulls) and asks the dispatcher (ExtraPrompts on its socket) for replacements of the flat ones at
+// once, so they are generated while the rest of the step's groups still are: waiting for a whole
+// round first left rollout idle at the end of every round. How many: see dynamic_sampling_requests
+// (with trainer.oversample, at the job's keep rate so far). It stops when it holds prompts_per_step
+// groups with varying correctness, or when max_gen_batches * prompts_per_step groups were generated
+// for the step (then it trains on what it has). The step gets every group; RlTrainer drops the flat
+// ones. (state_.extra_prompts takes the new count only once the step is done, so that a checkpoint
+// written after a stop mid-step describes the last finished step.)
+TrainerRole::StepBatches TrainerRole::pull_step(BufferClient& buffer, TrainerMetrics& prometheus,
+                                                bool dynamic_sampling, const std::atomic<bool>& stop) {
+    const TrainerConfig& tc = ctx_.cfg.trainer;
+    const auto t_wait = Clock::now();
+    auto t_round = t_wait;
+    StepBatches s;
+    const int pps = tc.prompts_per_step;
+    const int64_t cap = tc.max_gen_batches > 0 ? static_cast<int64_t>(tc.max_gen_batches) * pps : -1;
+    int64_t requested = pps;  // groups generated for this step so far (its prompts + replacements)
+    int64_t extra = state_.extra_prompts;
+    while (!stop && s.pulled < requested) {
+        extra_prompts_.announce(extra);  // a no-op once acknowledged; else a retry
+        // At most the groups still missing, so a step never holds more than prompts_per_step kept
+        // ones; what oversampling asked for beyond that stays in the buffer for later steps.
+        const auto want = static_cast<uint32_t>(std::min<int64_t>(requested - s.pulled, pps - s.kept));
+        v1::Batch batch = buffer.pull_wait(want, state_.policy_version, 500,
+                                           /*allow_partial=*/dynamic_sampling);
+        if (batch.batch_id() == 0) continue;
+        prometheus.batch_pulled(batch, state_.policy_version,
+                                std::chrono::duration<double>(Clock::now() - t_round).count());
+        t_round = Clock::now();
+        const int n = batch.groups_size(), k = dynamic_sampling ? kept_groups(batch) : n;
+        s.pulled += n;
+        s.kept += k;
+        s.batches.push_back(std::move(batch));
+        if (s.kept >= pps) break;
+        const double keep_rate = static_cast<double>(ds_kept_ + s.kept) / std::max(1L, ds_pulled_ + s.pulled);
+        int64_t more =
+            dynamic_sampling_requests(pps - s.kept, requested - s.pulled, n - k, keep_rate, tc.oversample);
+        if (cap >= 0) more = std::min(more, cap - requested);  // within the step's cap
+        if (more > 0) {
+            requested += more;
+            extra += more;
+            extra_prompts_.announce(extra);
+        }
+    }
+    s.rounds = (s.pulled + pps - 1) / pps;
+    ds_kept_ += s.kept, ds_pulled_ += s.pulled;
+    s.extra_prompts = extra;
+    s.wait_s = std::chrono::duration<double>(Clock::now() - t_wait).count();
+    s.gave_up = s.kept < pps;
+    return s;
+}
+
+void TrainerRole::prepare(RlTrainer& rl, const RlStepOptions& opt) {
+    const TrainerConfig& tc = ctx_.cfg.trainer;
     if (opt.advantage == AdvantageKind::gae) {
         // A separate critic starts from the policy's weights at a fresh start; a resumed job reads
         // both the head and the critic's trunk from the checkpoint it resumed from.
@@ -197,6 +291,28 @@ void TrainerRole::run(const std::atomic<bool>& stop,
         load_reference_policy(ctx_, ref);
         rl.set_reference(ref);
     }
+}
+
+void TrainerRole::save_checkpoint(RlTrainer& rl) {
+    *adam_ = rl.optimizer();
+    std::function<void(const std::string&)> save_critic;
+    if (rl.critic()) save_critic = [&](const std::string& d) { rl.critic()->save(d + "/critic"); };
+    const std::string dir = save_job_checkpoint(ctx_.run_path(), model_, *adam_, state_, save_critic);
+    spdlog::info("checkpoint {}", dir);
+}
+
+void TrainerRole::run(const std::atomic<bool>& stop,
+                      const std::function<void(const TrainerProgress&)>& on_step) {
+    const JobConfig& cfg = ctx_.cfg;
+    const TrainerConfig& tc = cfg.trainer;
+    ZmqContext zctx;
+    BufferClient buffer(zctx, buffer_endpoint_, ctx_.job_id);
+    buffer.release_leases("trainer started");  // anything leased by a previous trainer is replayed
+
+    RlTrainer rl(model_, adam_->config(), lr_schedule_of(tc));  // the optimiser state lives in adam_
+    rl.optimizer() = std::move(*adam_);
+    const RlStepOptions opt = rl_options(cfg);
+    prepare(rl, opt);
 
     const std::string jsonl =
         cfg.metrics.jsonl.empty() ? ctx_.run_path() + "/metrics.jsonl" : cfg.metrics.jsonl;
@@ -204,90 +320,19 @@ void TrainerRole::run(const std::atomic<bool>& stop,
     STRIDE_CHECK(metrics.good(), "metrics.jsonl: cannot open " + jsonl);
     TrainerMetrics prometheus(ctx_.job_id);  // the same numbers for /metrics
 
-    auto checkpoint = [&] {
-        *adam_ = rl.optimizer();
-        std::function<void(const std::string&)> save_critic;
-        if (rl.critic()) save_critic = [&](const std::string& d) { rl.critic()->save(d + "/critic"); };
-        const std::string dir = save_job_checkpoint(ctx_.run_path(), model_, *adam_, state_, save_critic);
-        spdlog::info("checkpoint {}", dir);
-    };
-
     const int64_t first_step = state_.step;
     while (state_.step < tc.steps && !stop) {
-        // Groups of this step. With dynamic sampling the trainer pulls groups as they complete
-        // (partial pulls) and asks the dispatcher (ExtraPrompts on the scheduler's socket) for replacements
-        // of the flat ones at once, so they are generated while the rest of the step's groups still are:
-        // waiting for a whole round first left rollout idle at the end of every round. How many: see
-        // dynamic_sampling_requests (with trainer.oversample, at the job's keep rate so far).
-        // It stops when it holds prompts_per_step groups with varying correctness, or when
-        // max_gen_batches * prompts_per_step groups were generated for the step (then it trains on
-        // what it has). The step gets every group; RlTrainer drops the flat ones.
-        // (state_.extra_prompts takes the new count only once the step is done, so that a checkpoint
-        // written after a stop mid-step describes the last finished step.)
-        const auto t_wait = Clock::now();
-        auto t_round = t_wait;
-        std::vector<v1::Batch> batches;
-        int kept = 0, pulled = 0;
-        const int pps = tc.prompts_per_step;
-        const int64_t cap = tc.max_gen_batches > 0 ? static_cast<int64_t>(tc.max_gen_batches) * pps : -1;
-        int64_t requested = pps;  // groups generated for this step so far (its prompts + replacements)
-        int64_t extra = state_.extra_prompts;
-        while (!stop && pulled < requested) {
-            extra_prompts_.announce(extra);  // a no-op once acknowledged; else a retry
-            // At most the groups still missing, so a step never holds more than prompts_per_step kept
-            // ones; what oversampling asked for beyond that stays in the buffer for later steps.
-            const auto want = static_cast<uint32_t>(std::min<int64_t>(requested - pulled, pps - kept));
-            v1::Batch batch = buffer.pull_wait(want, state_.policy_version, 500,
-                                               /*allow_partial=*/opt.dynamic_sampling);
-            if (batch.batch_id() == 0) continue;
-            prometheus.batch_pulled(batch, state_.policy_version,
-                                    std::chrono::duration<double>(Clock::now() - t_round).count());
-            t_round = Clock::now();
-            const int n = batch.groups_size(), k = opt.dynamic_sampling ? kept_groups(batch) : n;
-            pulled += n;
-            kept += k;
-            batches.push_back(std::move(batch));
-            if (kept >= pps) break;
-            const double keep_rate = static_cast<double>(ds_kept_ + kept) / std::max(1L, ds_pulled_ + pulled);
-            int64_t more =
-                dynamic_sampling_requests(pps - kept, requested - pulled, n - k, keep_rate, tc.oversample);
-            if (cap >= 0) more = std::min(more, cap - requested);  // within the step's cap
-            if (more > 0) {
-                requested += more;
-                extra += more;
-                extra_prompts_.announce(extra);
-            }
-        }
-        const int rounds = (pulled + pps - 1) / pps;  // batches' worth of groups generated
-        ds_kept_ += kept, ds_pulled_ += pulled;
+        StepBatches pulled = pull_step(buffer, prometheus, opt.dynamic_sampling, stop);
         if (stop) break;  // leases of a partial step are released when the next trainer starts
-        const double wait_s = std::chrono::duration<double>(Clock::now() - t_wait).count();
-        idle_s_ += wait_s;
-        const bool gave_up = kept < pps;
-        if (gave_up)
+        idle_s_ += pulled.wait_s;
+        if (pulled.gave_up)
             spdlog::warn(
                 "step {}: dynamic sampling kept {} of {} groups after {} rounds (trainer.max_gen_batches)",
-                state_.step + 1, kept, tc.prompts_per_step, rounds);
+                state_.step + 1, pulled.kept, tc.prompts_per_step, pulled.rounds);
 
         const auto t0 = Clock::now();
-        // Groups in the order of their ids, not of arrival: which group's last reward came back first
-        // changes the buffer's order from run to run, and the float sums of the update follow the
-        // order of the tokens. So a synchronous run reproduces itself exactly for a seed.
-        std::vector<const v1::Group*> ordered;
-        for (const v1::Batch& batch : batches)
-            for (const v1::Group& group : batch.groups()) ordered.push_back(&group);
-        std::sort(ordered.begin(), ordered.end(),
-                  [](const v1::Group* a, const v1::Group* b) { return a->group_id() < b->group_id(); });
-        std::vector<Experience> exps;
-        long g = 0;
         size_t prompt_tokens = 0;
-        for (const v1::Group* group : ordered) {
-            for (const v1::Sample& s : group->samples()) {
-                exps.push_back(to_experience(s, g));
-                prompt_tokens += s.prompt_token_ids_size();
-            }
-            ++g;
-        }
+        const std::vector<Experience> exps = experiences_by_group_id(pulled.batches, prompt_tokens);
         const bool first = state_.step == first_step;
         const bool last = state_.step + 1 == tc.steps;
         const bool eval_now =
@@ -295,49 +340,33 @@ void TrainerRole::run(const std::atomic<bool>& stop,
             (first || last || (tc.eval_every > 0 && (state_.step + 1) % tc.eval_every == 0));
         // The first step evaluates the policy it starts from (so the gain over the run reads off
         // metrics.jsonl); later evals are of the weights the step produced. eval/policy_version says which.
-        double eval_acc = -1;
-        int64_t eval_version = -1;
-        if (eval_now && first) {
-            eval_acc = eval_accuracy(ctx_, model_);
-            eval_version = state_.policy_version;
-        }
+        StepEval eval;
+        if (eval_now && first) eval = {eval_accuracy(ctx_, model_), state_.policy_version};
         StepMetrics m = rl.step(exps, opt, state_.policy_version);
-        m["dynamic_sampling/rounds"] = rounds;
-        m["dynamic_sampling/gave_up"] = gave_up ? 1.0 : 0.0;
-        for (const v1::Batch& batch : batches) buffer.commit(batch.batch_id());
+        m["dynamic_sampling/rounds"] = pulled.rounds;
+        m["dynamic_sampling/gave_up"] = pulled.gave_up ? 1.0 : 0.0;
+        for (const v1::Batch& batch : pulled.batches) buffer.commit(batch.batch_id());
         state_.step += 1;
         state_.policy_version += 1;
-        state_.extra_prompts = extra;
+        state_.extra_prompts = pulled.extra_prompts;
         state_.prompts_dispatched = state_.step * tc.prompts_per_step + state_.extra_prompts;
         publish();
         const double step_s = std::chrono::duration<double>(Clock::now() - t0).count();
         busy_s_ += step_s;
-        state_.rl_seconds += step_s + wait_s;
+        state_.rl_seconds += step_s + pulled.wait_s;
 
-        nlohmann::json line;
-        line["step"] = state_.step;
-        line["policy_version"] = state_.policy_version;
-        for (const auto& [k, v] : m) line[k] = v;
-        line["tokens_per_s"] = (m["response_tokens"] + prompt_tokens) / std::max(step_s, 1e-9);
-        line["time/step_s"] = step_s;
-        line["time/wait_s"] = wait_s;
-        TrainerProgress prog{state_.step, tc.steps, m["reward/mean"], -1, line["tokens_per_s"], step_s};
-        if (eval_now) {
-            if (!first) {
-                eval_acc = eval_accuracy(ctx_, model_);
-                eval_version = state_.policy_version;
-            }
-            line["eval/accuracy"] = eval_acc;
-            line["eval/policy_version"] = eval_version;
-            prog.eval_accuracy = eval_acc;
-        }
+        if (eval_now && !first) eval = {eval_accuracy(ctx_, model_), state_.policy_version};
+        const nlohmann::json line =
+            step_line(state_, m, prompt_tokens, step_s, pulled.wait_s, eval_now ? &eval : nullptr);
         metrics << line.dump() << "\n";
         metrics.flush();
         prometheus.step_logged(line);
-        if (on_step) on_step(prog);
-        if (tc.checkpoint_every > 0 && state_.step % tc.checkpoint_every == 0 && !last) checkpoint();
+        if (on_step)
+            on_step({state_.step, tc.steps, m["reward/mean"], eval_now ? eval.accuracy : -1,
+                     line["tokens_per_s"], step_s});
+        if (tc.checkpoint_every > 0 && state_.step % tc.checkpoint_every == 0 && !last) save_checkpoint(rl);
     }
-    checkpoint();
+    save_checkpoint(rl);
 }
 
 }  // namespace stride

@@ -17,6 +17,11 @@
 
 namespace stride {
 
+class BufferClient;
+class RlTrainer;
+struct RlStepOptions;
+class TrainerMetrics;
+
 struct TrainerProgress {
     int64_t step = 0;
     int total_steps = 0;
@@ -41,6 +46,13 @@ class TrainerRole {
     double idle_seconds() const { return idle_s_; }
 
    private:
+    struct StepBatches;
+    // Pulls the groups of one step from `buffer` (with dynamic sampling, until enough of them are kept).
+    StepBatches pull_step(BufferClient& buffer, TrainerMetrics& prometheus, bool dynamic_sampling,
+                          const std::atomic<bool>& stop);
+    // PPO's critic and the KL reference, as the options and a resumed state need them.
+    void prepare(RlTrainer& rl, const RlStepOptions& opt);
+    void save_checkpoint(RlTrainer& rl);
     void publish();
     const JobContext& ctx_;
     Model model_;

@@ -5,8 +5,8 @@
 #include <set>
 
 #include "common/base/error.h"
-#include "common/config.h"
 #include "common/config_schema.h"
+#include "scheduler/job_config.h"
 
 namespace stride {
 namespace {

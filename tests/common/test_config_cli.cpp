@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "common/config.h"
 #include "common/config_schema.h"
+#include "scheduler/job_config.h"
 
 namespace stride {
 namespace {

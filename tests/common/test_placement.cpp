@@ -9,8 +9,8 @@
 
 #include "common/base/error.h"
 #include "common/base/placement.h"
-#include "common/config.h"
 #include "common/role_placement.h"
+#include "scheduler/job_config.h"
 
 namespace stride {
 namespace {

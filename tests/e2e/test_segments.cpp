@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "common/config.h"
 #include "common/metrics.h"
 #include "scheduler/job.h"
+#include "scheduler/job_config.h"
 
 namespace fs = std::filesystem;
 using namespace stride;

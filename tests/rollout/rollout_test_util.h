@@ -16,11 +16,11 @@
 
 #include "buffer/buffer_client.h"
 #include "buffer/buffer_server.h"
-#include "common/config.h"
 #include "common/weight_sync.h"
 #include "model/params.h"
 #include "rollout/rollout_worker.h"
 #include "job/job_context.h"
+#include "scheduler/job_config.h"
 #include "scheduler/prompt_dispatcher.h"
 #include "tests/buffer/buffer_test_util.h"
 #include "trainer/trainer_role.h"

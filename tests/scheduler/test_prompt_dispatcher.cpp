@@ -6,10 +6,10 @@
 #include <set>
 #include <thread>
 
-#include "common/config.h"
 #include "common/messaging.h"
 #include "common/weight_sync.h"
 #include "job/job_context.h"
+#include "scheduler/job_config.h"
 #include "scheduler/prompt_dispatcher.h"
 
 using namespace stride;

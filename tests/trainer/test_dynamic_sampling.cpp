@@ -15,11 +15,12 @@
 #include <thread>
 
 #include "buffer/buffer_server.h"
-#include "common/config.h"
 #include "common/messaging.h"
 #include "common/weight_sync.h"
 #include "job/job_context.h"
 #include "rollout/rollout_worker.h"
+#include "scheduler/job_config.h"
+#include "job/job_context.h"
 #include "scheduler/prompt_dispatcher.h"
 #include "scheduler/roles.h"
 #include "trainer/extra_prompts_client.h"

@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "common/config.h"
 #include "scheduler/job.h"
+#include "scheduler/job_config.h"
 
 namespace fs = std::filesystem;
 using namespace stride;

@@ -12,6 +12,7 @@
 #include "reward/code_exec/code_exec.h"
 #include "reward/registry.h"
 #include "reward/sandbox/sandbox.h"
+#include "scheduler/job_config.h"
 #include "tests/reward/reward_test_util.h"
 
 using namespace stride;

@@ -13,6 +13,7 @@
 #include "reward/plugin/plugin_pool.h"
 #include "reward/plugin/plugin_reward.h"
 #include "reward/registry.h"
+#include "scheduler/job_config.h"
 #include "tests/reward/reward_test_util.h"
 
 using namespace stride;

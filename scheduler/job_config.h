@@ -1,0 +1,25 @@
+// The job config loader: everything that loads a job config calls these. common/config.h reads and
+// checks the keys; the algorithm table (trainer/algorithm.h) adds what trainer.algorithm implies (its
+// presets for keys left unset, derived values, its rules). common/ knows no algorithm, so the
+// complete loader lives here, above both.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+
+namespace stride {
+
+// Reads a YAML file, applies `key.sub=value` overrides in order, fills algorithm presets for keys
+// the user did not set, resolves derived values and validates. Throws stride::Error naming the
+// dotted key at fault.
+JobConfig load_job_config(const std::string& path, const std::vector<std::string>& overrides = {});
+// Same from YAML text; `source` names it in messages.
+JobConfig parse_job_config(const std::string& yaml_text, const std::string& source,
+                           const std::vector<std::string>& overrides = {});
+
+// Checks ranges of every key and the combinations between keys, the algorithm's included.
+// load/parse call it already.
+void validate_job_config(const JobConfig& cfg);
+
+}  // namespace stride

@@ -41,10 +41,8 @@ ConfigBounds list_of(int n, ConfigBounds b) {
         return c.path;            \
     }
 
-// A function-local static: the loader sets the choices of trainer.algorithm (set_config_choices)
-// while static objects are built, possibly before this file's.
-std::vector<ConfigKey>& schema_table() {
-    static std::vector<ConfigKey> table = {
+const std::vector<ConfigKey>& schema_table() {
+    static const std::vector<ConfigKey> table = {
         // ---- job ---------------------------------------------------------------------------------
         {"name", FIELD(name), "job name; the run writes to {run_dir}/{name}/"},
         {"seed", FIELD(seed), "seed of data order, sampling and everything not seeded elsewhere",
@@ -186,7 +184,7 @@ std::vector<ConfigKey>& schema_table() {
         // ---- trainer -----------------------------------------------------------------------------
         {"trainer.algorithm", FIELD(trainer.algorithm),
          "advantage estimator and loss; dapo/dr_grpo/gspo/vcpo also preset the keys listed in the README"},
-        // (its choices are the rows of the algorithm table, set by the loader: set_config_choices)
+        // (its choices are the rows of the algorithm table: ConfigChoices from the loader)
         {"trainer.steps", FIELD(trainer.steps), "RL steps (rollout batch + update)", at_least(1)},
         {"trainer.prompts_per_step", FIELD(trainer.prompts_per_step),
          "prompts per RL step (each sampled rollout.n times)", at_least(1)},
@@ -395,14 +393,12 @@ const std::vector<ConfigKey>& config_schema() {
     return schema_table();
 }
 
-void set_config_choices(const std::string& key, std::vector<std::string> choices) {
-    for (ConfigKey& k : schema_table())
-        if (k.key == key) {
-            STRIDE_CHECK(k.field.index() == 0, key + ": only string keys take choices");
-            k.choices = std::move(choices);
-            return;
-        }
-    throw Error("set_config_choices: unknown key '" + key + "'");
+void check_config_choice(const std::string& key, const std::string& value,
+                         const std::vector<std::string>& choices) {
+    if (std::find(choices.begin(), choices.end(), value) != choices.end()) return;
+    std::string allowed;
+    for (const auto& ch : choices) allowed += (allowed.empty() ? "" : ", ") + ch;
+    throw Error(key + ": expected one of " + allowed + ", got " + quoted(value));
 }
 
 // Always with a '.' or an exponent so that YAML (and a reader) sees a float: 1 -> "1.0",
@@ -432,17 +428,18 @@ std::string suggest_config_key(const std::string& unknown) {
     return best_d <= std::max<size_t>(2, unknown.size() / 4) ? best : "";
 }
 
-std::string config_key_type(const ConfigKey& k) {
+std::string config_key_type(const ConfigKey& k, const ConfigChoices& layered) {
     std::string range = bounds_text(k.bounds);
     auto with_range = [&](std::string t) { return range.empty() ? t : t + " " + range; };
     switch (k.field.index()) {
-        case 0:
-            if (k.choices.empty()) return "string";
-            {
-                std::string t = "enum:";
-                for (size_t i = 0; i < k.choices.size(); ++i) t += (i ? ", " : " ") + k.choices[i];
-                return t;
-            }
+        case 0: {
+            const auto it = layered.find(k.key);
+            const std::vector<std::string>& choices = it != layered.end() ? it->second : k.choices;
+            if (choices.empty()) return "string";
+            std::string t = "enum:";
+            for (size_t i = 0; i < choices.size(); ++i) t += (i ? ", " : " ") + choices[i];
+            return t;
+        }
         case 1:
             return with_range("int");
         case 2:
@@ -528,14 +525,7 @@ void check_config_value(const ConfigKey& k, const JobConfig& cfg) {
     JobConfig& c = const_cast<JobConfig&>(cfg);
     switch (k.field.index()) {
         case 0:
-            if (!k.choices.empty()) {
-                const std::string& s = field_ref<std::string>(k, c);
-                if (std::find(k.choices.begin(), k.choices.end(), s) == k.choices.end()) {
-                    std::string allowed;
-                    for (const auto& ch : k.choices) allowed += (allowed.empty() ? "" : ", ") + ch;
-                    throw Error(k.key + ": expected one of " + allowed + ", got " + quoted(s));
-                }
-            }
+            if (!k.choices.empty()) check_config_choice(k.key, field_ref<std::string>(k, c), k.choices);
             break;
         case 1:
             check_bounds(k, field_ref<int>(k, c), std::to_string(field_ref<int>(k, c)));
@@ -556,11 +546,11 @@ void check_config_value(const ConfigKey& k, const JobConfig& cfg) {
     }
 }
 
-std::string config_keys_markdown() {
+std::string config_keys_markdown(const ConfigChoices& layered) {
     const JobConfig defaults;
     std::string out = "| key | type | default | meaning |\n|---|---|---|---|\n";
     for (const auto& k : config_schema())
-        out += fmt::format("| `{}` | {} | `{}` | {} |\n", k.key, config_key_type(k),
+        out += fmt::format("| `{}` | {} | `{}` | {} |\n", k.key, config_key_type(k, layered),
                            config_value_text(k, defaults), k.doc);
     return out;
 }

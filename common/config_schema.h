@@ -3,6 +3,7 @@
 // key cannot exist in one of them and be missing from another.
 #pragma once
 #include <limits>
+#include <map>
 #include <string>
 #include <utility>
 #include <variant>
@@ -43,16 +44,20 @@ struct ConfigKey {
 
 // The table, in the order keys are dumped and documented.
 const std::vector<ConfigKey>& config_schema();
-// Sets the allowed values of a string key that a higher layer defines: the loader
-// (scheduler/job_config.cpp) gives trainer.algorithm the names of the algorithm table before main.
-void set_config_choices(const std::string& key, std::vector<std::string> choices);
+// Allowed values of string keys that a higher layer defines (trainer.algorithm: the rows of the
+// algorithm table, trainer/algorithm.h), handed in by the loader that knows them
+// (scheduler/job_config.h: job_config_choices) rather than written into the schema here.
+using ConfigChoices = std::map<std::string, std::vector<std::string>>;
+// Throws Error "key: expected one of a, b, got \"value\"" when value is not among choices.
+void check_config_choice(const std::string& key, const std::string& value,
+                         const std::vector<std::string>& choices);
 // nullptr when no row has that key.
 const ConfigKey* find_config_key(const std::string& key);
 // The closest known key by edit distance, for "did you mean" hints ("" when nothing is close).
 std::string suggest_config_key(const std::string& unknown);
 
 // "string", "int", "number", "bool", "list of 2 numbers", "enum: sync, async" (with bounds).
-std::string config_key_type(const ConfigKey& k);
+std::string config_key_type(const ConfigKey& k, const ConfigChoices& layered = {});
 // The value of the key in `cfg` as YAML scalar text (lists as "[0.9, 0.999]", empty string as "").
 std::string config_value_text(const ConfigKey& k, const JobConfig& cfg);
 // Parses `text` per the key's type and bounds into cfg. Throws Error "key: expected ..., got ...".
@@ -65,6 +70,6 @@ void check_config_value(const ConfigKey& k, const JobConfig& cfg);
 std::string format_config_number(double x);
 
 // Markdown table "| key | type | default | meaning |" of every key (`stride config keys`, README).
-std::string config_keys_markdown();
+std::string config_keys_markdown(const ConfigChoices& layered = {});
 
 }  // namespace stride

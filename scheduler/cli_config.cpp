@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "common/config_schema.h"
+#include "job/data_gen.h"
 #include "reward/registry.h"
 #include "scheduler/cli_commands.h"
-#include "job/data_gen.h"
 #include "scheduler/job_config.h"
 
 namespace stride::cli {
@@ -23,7 +23,7 @@ const char* kConfigUsage =
 int config(int argc, char** argv) {
     std::string sub = argc > 0 ? argv[0] : "";
     if (sub == "keys" && argc == 1) {
-        std::fputs(config_keys_markdown().c_str(), stdout);
+        std::fputs(config_keys_markdown(job_config_choices()).c_str(), stdout);
         return 0;
     }
     if (sub == "check" && argc >= 2) {

@@ -7,15 +7,8 @@ namespace stride {
 
 namespace {
 
-// trainer.algorithm takes the names of the table's rows. Set while static objects are built, so in
-// every binary that can load a config (it links this file): `stride config keys` and the schema
-// table of the tests list them, and a misspelt algorithm is refused as soon as it is read.
-[[maybe_unused]] const bool kAlgorithmChoices = [] {
-    set_config_choices("trainer.algorithm", algorithm_names());
-    return true;
-}();
-
 JobConfig complete(ConfigInput in) {
+    check_config_choice("trainer.algorithm", in.cfg.trainer.algorithm, algorithm_names());
     apply_algorithm_presets(in);
     resolve_derived_values(in.cfg);
     resolve_algorithm_values(in.cfg);
@@ -24,6 +17,10 @@ JobConfig complete(ConfigInput in) {
 }
 
 }  // namespace
+
+ConfigChoices job_config_choices() {
+    return {{"trainer.algorithm", algorithm_names()}};
+}
 
 JobConfig parse_job_config(const std::string& yaml_text, const std::string& source,
                            const std::vector<std::string>& overrides) {

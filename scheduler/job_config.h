@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/config_schema.h"
 
 namespace stride {
 
@@ -17,6 +18,10 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
 // Same from YAML text; `source` names it in messages.
 JobConfig parse_job_config(const std::string& yaml_text, const std::string& source,
                            const std::vector<std::string>& overrides = {});
+
+// The allowed values of keys that the layers above common/ define: trainer.algorithm takes the rows
+// of the algorithm table. What `stride config keys` lists and what the loader checks.
+ConfigChoices job_config_choices();
 
 // Checks ranges of every key and the combinations between keys, the algorithm's included.
 // load/parse call it already.

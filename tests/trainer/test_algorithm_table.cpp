@@ -15,10 +15,17 @@ namespace {
 const char* kMinimal = "tokenizer: tok.json\ndata:\n  train: gen:arith?n=1000&seed=1\n";
 
 TEST(AlgorithmTable, NamesAreTheChoicesOfTrainerAlgorithm) {
-    const ConfigKey* key = find_config_key("trainer.algorithm");
-    ASSERT_NE(key, nullptr);
     const std::vector<std::string> names = algorithm_names();
-    EXPECT_EQ(key->choices, names);
+    EXPECT_EQ(job_config_choices().at("trainer.algorithm"), names);
+    EXPECT_NE(config_keys_markdown(job_config_choices()).find("| `trainer.algorithm` | enum: grpo, "),
+              std::string::npos);
+    try {
+        parse_job_config(kMinimal, "t.yaml", {"trainer.algorithm=grpoo"});
+        ADD_FAILURE() << "a misspelt algorithm loaded";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("trainer.algorithm: expected one of grpo, "), std::string::npos)
+            << e.what();
+    }
     const std::set<std::string> unique(names.begin(), names.end());
     EXPECT_EQ(unique.size(), algorithms().size());
 }

@@ -72,8 +72,7 @@ std::string render_chat(const std::vector<ChatMessage>& messages, const std::str
     }
     STRIDE_CHECK(chat_template == "qwen", "unknown chat template '" + chat_template + "' (none, qwen)");
     // Qwen2/2.5 ChatML, as its tokenizer_config.json template renders it with add_generation_prompt.
-    for (const auto& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
-    return out + "<|im_start|>assistant\n";
+    return apply_chat_template(messages, /*add_generation_prompt=*/true);
 }
 
 Example parse_example_line(const std::string& line, const std::string& where, const DatasetKeys& keys) {
@@ -99,7 +98,11 @@ Example parse_example_line(const std::string& line, const std::string& where, co
         }
     } else if (prompt->is_array()) {
         ex.messages = parse_messages(*prompt, where, keys.prompt_key);
-        ex.prompt = render_chat(ex.messages, keys.chat_template);
+        try {
+            ex.prompt = render_chat(ex.messages, keys.chat_template);
+        } catch (const Error& e) {
+            throw Error(where + ": " + e.what());
+        }
     } else {
         throw Error(where + ": '" + keys.prompt_key +
                     "' must be a string or a list of {role, content} messages");

@@ -17,14 +17,9 @@
 #include <vector>
 
 #include "common/gen_spec.h"
+#include "model/tokenizer/chat_template.h"  // ChatMessage
 
 namespace stride {
-
-struct ChatMessage {
-    std::string role;
-    std::string content;
-    bool operator==(const ChatMessage&) const = default;
-};
 
 struct Example {
     std::string prompt;                 // the text the model sees (chat template applied)

@@ -10,6 +10,7 @@ namespace stride {
 struct ChatMessage {
     std::string role;  // "system", "user", "assistant", ...
     std::string content;
+    bool operator==(const ChatMessage&) const = default;
 };
 
 // Throws Error for an empty role or a role containing a newline or '<|' (it would corrupt the markup).

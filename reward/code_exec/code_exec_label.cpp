@@ -5,6 +5,7 @@
 
 #include "common/base/error.h"
 #include "reward/code_exec/code_exec.h"
+#include "reward/identifier.h"
 
 namespace stride {
 
@@ -16,12 +17,6 @@ const char* kLabelForms =
     "{\"tests\": [{\"input\": ..., \"output\": ...}]}, {\"inputs\": [...], \"outputs\": [...]} (either with "
     "an "
     "optional \"fn_name\") or {\"asserts\": [\"assert ...\"]}";
-
-bool is_identifier(const std::string& s) {
-    if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-    return std::all_of(s.begin(), s.end(),
-                       [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
-}
 
 void add_case(CodeTests& t, const json& input, const json& output, size_t i) {
     if (t.mode == CodeTests::stdio)

@@ -22,6 +22,7 @@
 
 #include "common/base/error.h"
 #include "common/messaging.h"
+#include "reward/identifier.h"
 #include "reward/plugin/plugin_protocol.h"
 #include "reward/plugin/worker_process.h"
 
@@ -37,12 +38,6 @@ namespace wire = reward_wire;
 constexpr auto kFlush = std::chrono::milliseconds(50);
 // How long workers get to exit by themselves at shutdown (a C plug-in's free runs) before SIGKILL.
 constexpr double kStopGraceS = 1.0;
-
-bool is_c_name(const std::string& s) {
-    if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-    return std::all_of(s.begin(), s.end(),
-                       [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
-}
 
 std::string basename_of(const std::string& path) {
     auto slash = path.rfind('/');
@@ -593,7 +588,8 @@ PluginSpec parse_plugin_spec(const std::string& fn) {
     auto colon = spec.path.rfind(':');
     if (colon != std::string::npos && spec.path.find('/', colon) == std::string::npos) {
         std::string prefix = spec.path.substr(colon + 1);
-        STRIDE_CHECK(is_c_name(prefix), "reward.fn: plugin symbol prefix '" + prefix + "' is not a C name");
+        STRIDE_CHECK(is_identifier(prefix),
+                     "reward.fn: plugin symbol prefix '" + prefix + "' is not a C name");
         spec.prefix = prefix;
         spec.path.resize(colon);
     }

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "common/base/error.h"
+#include "reward/identifier.h"
 #include "reward/plugin/worker_process.h"
 
 #ifndef STRIDE_PYTHON_SOURCE_DIR
@@ -17,16 +18,7 @@
 
 namespace stride {
 
-namespace {
-
-bool is_py_name(const std::string& s) {
-    if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-    for (char c : s)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
-    return true;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 bool is_python_spec(const std::string& fn) {
     return fn.rfind("python:", 0) == 0;
@@ -39,7 +31,7 @@ PythonSpec parse_python_spec(const std::string& fn) {
     STRIDE_CHECK(colon != std::string::npos && colon > 0,
                  "reward.fn: '" + fn + "' needs a file and a function (python:path/to/file.py:function)");
     PythonSpec spec{rest.substr(0, colon), rest.substr(colon + 1)};
-    STRIDE_CHECK(is_py_name(spec.function),
+    STRIDE_CHECK(is_identifier(spec.function),
                  "reward.fn: python function name '" + spec.function + "' is not a Python identifier");
     return spec;
 }

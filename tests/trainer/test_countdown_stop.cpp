@@ -7,9 +7,10 @@
 // When the data's lengths were bent toward long countdowns (8% one-number answers, mean 14 numbers,
 // instead of the designed k^-1.5: 33%, mean 7.6), the model left EOS at its average rate, about 1 in
 // 14 number boundaries, whatever the stop value (teacher-forced log p(EOS) -2.6 at the stop), and
-// greedy decoding never stopped: 0 of 200 held-out prompts after 3000 steps. With the designed
-// lengths the same model and steps reach 165 of 200 (log p(EOS) -0.23). Measured in Release with one
-// compute thread (2-core AMD EPYC, loaded): ~50 s here; this test's recipe gave 70 of 100 exact.
+// greedy decoding never stopped. This model and recipe on 3000 examples, 3000 steps: bent lengths 0
+// of 200 held-out prompts exact (log p(EOS) -2.6), designed lengths 165 of 200 (-0.23). This test
+// before the data fix: 0 of 100 end with EOS; after: 60 of 100 exact, 88 end with EOS. About 50 s
+// of CPU with one compute thread (Release, AMD EPYC; 35-77 s wall on a loaded 2-core box).
 #include <gtest/gtest.h>
 
 #include <chrono>

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstdlib>
 
 #include "common/base/error.h"
@@ -87,9 +88,11 @@ void check_gen_spec(const GenSpec& g) {
 uint64_t gen_spec_space(const GenSpec& g) {
     uint64_t values = pow10(g.digits);
     if (g.task == "collatz") return values - 1;  // start values 1 .. 10^digits - 1
-    // countdown: (start, length) pairs; the generator draws lengths from a heavy tail, so it asks for
-    // at most a quarter of them (else rejection of repeats would crawl).
-    if (g.task == "countdown") return (values - 1) * static_cast<uint64_t>(g.max_len) / 4;
+    // countdown: the generator gives each length k its share n P(k) of distinct starts (P(k) ~ k^-1.5,
+    // job/data_gen.cpp); one-number answers are the tightest, P(1) of n out of 10^digits - 1.
+    if (g.task == "countdown")
+        return static_cast<uint64_t>(static_cast<double>(values - 1) *
+                                     (1.0 - 1.0 / std::sqrt(g.max_len + 1.0)) / (1.0 - 1.0 / std::sqrt(2.0)));
     return values * values;  // ordered operand pairs, zero included
 }
 

@@ -100,6 +100,16 @@ std::string countdown_prompt(uint64_t start, uint64_t stop) {
     return fmt::format("{}-{}=", start, stop);
 }
 
+std::vector<double> countdown_length_probs(int max_len) {
+    STRIDE_CHECK(max_len >= 1, "countdown: max_len must be >= 1");
+    const double K = max_len;
+    auto cdf = [&](double x) { return (1.0 - 1.0 / std::sqrt(x)) / (1.0 - 1.0 / std::sqrt(K + 1)); };
+    std::vector<double> p(max_len + 1, 0.0);
+    for (int k = 1; k < max_len; ++k) p[k] = cdf(k + 1) - cdf(k);
+    p[max_len] = 1.0 - cdf(max_len);
+    return p;
+}
+
 std::string countdown_answer(uint64_t start, uint64_t stop) {
     std::string s;
     for (uint64_t v = start;; --v) {
@@ -112,22 +122,47 @@ std::string countdown_answer(uint64_t start, uint64_t stop) {
 
 namespace {
 
-// Countdown lengths k in [1, K] with P(k) proportional to k^-1.5 (inverse CDF of the continuous
-// power law, floored): about 40% of answers are one number, the mean is ~6 numbers for K = 64, and
-// 4% are 32 or longer, so a batch of 32 prompts almost always holds one that is 5x the mean.
+// Countdown lengths k in [1, K] with P(k) proportional to k^-1.5: P(k) = F(k + 1) - F(k) with the
+// continuous power law's CDF on [1, K+1), F(x) = (1 - x^-0.5) / (1 - (K+1)^-0.5), the rest of the mass
+// on K. For K = 64 a third of the answers are one number, the mean is ~7.6 numbers and 6% are 32 or
+// longer, so a batch of 32 prompts usually holds one that is 5x the mean.
+//
+// The set is stratified: length k gets its share n P(k) (largest remainders round), and the starts of
+// each length are distinct draws from [k, 10^digits - 1]. Drawing k per example and rejecting repeats
+// instead bends the distribution once a length's starts run out (only 999 one-number problems exist
+// with 3 digits): n = 12200 had 8% one-number answers and a mean of 14 numbers, and SFT then never
+// learnt where to stop (the model leaves EOS at its average rate, ~1 in 14 boundaries, and greedy
+// decoding never picks it). check_gen_spec keeps n within what every length can hold.
 std::vector<Example> countdown_examples(const GenSpec& spec, SplitMix64& rng) {
-    const double K = spec.max_len;
+    const int K = spec.max_len;
     const uint64_t starts = pow10_u64(spec.digits) - 1;  // start values 1 .. 10^digits - 1
-    std::unordered_set<uint64_t> seen;
+    const uint64_t n = static_cast<uint64_t>(spec.n);
+    const std::vector<double> p = countdown_length_probs(K);
+    std::vector<uint64_t> count(K + 1, 0);
+    std::vector<std::pair<double, int>> remainder;
+    uint64_t assigned = 0;
+    for (int k = 1; k <= K; ++k) {
+        const double want = static_cast<double>(n) * p[k];
+        count[k] = static_cast<uint64_t>(want);
+        assigned += count[k];
+        remainder.push_back({want - static_cast<double>(count[k]), k});
+    }
+    std::stable_sort(remainder.begin(), remainder.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t i = 0; assigned < n; ++i, ++assigned) ++count[remainder[i % remainder.size()].second];
+    std::vector<std::pair<uint64_t, uint64_t>> problems;  // (start, k)
+    problems.reserve(n);
+    for (int k = 1; k <= K; ++k) {
+        const uint64_t k64 = static_cast<uint64_t>(k), room = starts - k64 + 1;
+        STRIDE_CHECK(count[k] <= room, fmt::format("countdown: {} problems of length {} asked, {} exist with "
+                                                   "digits = {} (lower n)",
+                                                   count[k], k, room, spec.digits));
+        for (uint64_t id : distinct_ids(count[k], room, rng)) problems.push_back({k64 + id, k64});
+    }
+    for (size_t i = problems.size(); i > 1; --i) std::swap(problems[i - 1], problems[rng.below(i)]);
     std::vector<Example> out;
-    while (out.size() < static_cast<size_t>(spec.n)) {
-        const double u = (rng.next() >> 11) * 0x1.0p-53;  // [0, 1)
-        // x^-1.5 on [1, K+1): F^-1(u) = (1 - u (1 - (K+1)^-0.5))^-2.
-        const double x = std::pow(1.0 - u * (1.0 - 1.0 / std::sqrt(K + 1)), -2.0);
-        const uint64_t k = std::min<uint64_t>(static_cast<uint64_t>(x), spec.max_len);
-        if (k > starts) continue;
-        const uint64_t start = k + rng.below(starts - k + 1);  // start - k + 1 >= 1
-        if (!seen.insert(start * 1024 + k).second) continue;
+    out.reserve(n);
+    for (const auto& [start, k] : problems) {
         Example ex;
         ex.where = fmt::format("gen:countdown#{}", out.size());
         ex.prompt = countdown_prompt(start, start - k + 1);

@@ -31,6 +31,8 @@ std::vector<uint64_t> collatz_trajectory(uint64_t n);  // n, f(n), ..., 1
 std::string collatz_prompt(uint64_t n);
 std::string countdown_prompt(uint64_t start, uint64_t stop);  // "937-930="
 std::string countdown_answer(uint64_t start, uint64_t stop);  // "937 936 ... 930"
+// P(k) of a countdown of k numbers, index 1..max_len (index 0 unused): k^-1.5, see data_gen.cpp.
+std::vector<double> countdown_length_probs(int max_len);
 
 // {"prompt": ..., "answer": ...} per line. path "-" writes to stdout.
 void write_jsonl_dataset(const std::vector<Example>& examples, const std::string& path);

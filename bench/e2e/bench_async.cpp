@@ -10,8 +10,10 @@
 // a step) and sync pays one tail per round.
 //
 // configs/bench_async.yaml: countdown answers with a heavy length tail, rollout pinned to CPU 0 and the
-// trainer to CPU 1 (identical resources in every mode). A warm start (SFT) is made once under
-// runs/<config name>_warm/ (or --warm DIR, an HF checkpoint) and every mode starts from it. Each mode
+// trainer to CPU 1 (identical resources in every mode). A warm start (SFT) is made under
+// runs/<config name>_warm/ (or --warm DIR, an HF checkpoint) and every mode starts from it; it is kept
+// for later runs with a key (runs/<config name>_warm/warm_key.json: hashes of the config text it
+// depends on and of the stride binary) and made again when the key differs. Each mode
 // runs the same number of trainer steps with `stride run`; the bench reads metrics.jsonl and
 // run_summary.json. Steady-state time = the trainer's wall time over steps 2..N (step 1 holds start-up
 // and the first eval). Last line: "async+segments vs sync: X.XXx faster (goal 2.5x) ...".
@@ -19,11 +21,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -60,6 +67,118 @@ void run_or_die(const std::string& cmd) {
         std::fprintf(stderr, "bench_async: command failed: %s\n", cmd.c_str());
         std::exit(1);
     }
+}
+
+// FNV-1a 64 over bytes, continuing from h.
+uint64_t fnv1a(const std::string& bytes, uint64_t h = 0xcbf29ce484222325ull) {
+    for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
+    return h;
+}
+
+std::string hex64(uint64_t v) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+std::string read_all(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// The config text a warm start depends on: every line but comments, blank lines and the blocks that
+// only shape RL (trainer, buffer, placement, log), with rollout reduced to max_tokens (it bounds the
+// SFT's greedy evals). The tokenizer file's bytes are hashed in as well.
+std::string warm_config_text(const std::string& cfg) {
+    std::ifstream in(cfg);
+    std::string line, out, block, tokenizer;
+    while (std::getline(in, line)) {
+        if (!line.empty() && line[0] == '#') continue;
+        const size_t hash = line.find(" #");
+        if (hash != std::string::npos) line.erase(hash);
+        while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+        if (line.empty()) continue;
+        if (line[0] != ' ') block = line.substr(0, line.find(':'));
+        if (block == "trainer" || block == "buffer" || block == "placement" || block == "log") continue;
+        if (block == "rollout" && line[0] == ' ' && line.find("max_tokens:") == std::string::npos) continue;
+        if (block == "tokenizer") tokenizer = line.substr(line.find(':') + 1);
+        out += line + "\n";
+    }
+    tokenizer.erase(0, tokenizer.find_first_not_of(" \"'"));
+    tokenizer.erase(tokenizer.find_last_not_of(" \"'") + 1);
+    if (!tokenizer.empty()) out += "tokenizer bytes " + hex64(fnv1a(read_all(tokenizer))) + "\n";
+    return out;
+}
+
+std::string utc_now() {
+    const std::time_t t = std::time(nullptr);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&t));
+    return buf;
+}
+
+// The warm start under runs/<stem>_warm is reused only when its key (warm_key.json: a hash of the
+// config text above and of the stride binary's bytes) matches this run's; otherwise it is made again,
+// so a warm start left by an older build or another config never hides what changed since.
+std::string warm_start(const std::string& stride, const std::string& cfg, const std::string& stem) {
+    const std::string dir = "runs/" + stem + "_warm", model = dir + "/sft_model",
+                      key_path = dir + "/warm_key.json";
+    const std::string config_hash = hex64(fnv1a(warm_config_text(cfg)));
+    const std::string binary_hash = hex64(fnv1a(read_all(stride)));
+    std::string why;
+    if (!exists(model + "/config.json")) {
+        why = "no warm start yet";
+    } else if (!exists(key_path)) {
+        why = "the warm start has no key (made by an older bench_async)";
+    } else {
+        std::ifstream kin(key_path);
+        const auto key = nlohmann::json::parse(kin, nullptr, false);
+        if (!key.is_object() || !key.contains("config_hash") || !key.contains("binary_hash"))
+            why = "its key file is unreadable";
+        else if (key["config_hash"] != config_hash)
+            why = "the config changed (warm-start keys of " + cfg + ")";
+        else if (key["binary_hash"] != binary_hash)
+            why = "the stride binary changed";
+        else {
+            std::printf(
+                "bench_async: reusing the warm start %s (made %s, %s SFT steps, same config and stride "
+                "binary)\n",
+                model.c_str(), key.value("made", std::string("?")).c_str(),
+                key.contains("sft_steps") ? key["sft_steps"].dump().c_str() : "?");
+            std::fflush(stdout);
+            return model;
+        }
+    }
+    std::printf("bench_async: rebuilding the warm start %s: %s\n", model.c_str(), why.c_str());
+    std::fflush(stdout);
+    std::filesystem::remove_all(dir);  // a fresh run: no resumed checkpoint, no appended SFT metrics
+    const auto t0 = std::chrono::steady_clock::now();
+    run_or_die(stride + " run " + cfg + " name=" + stem + "_warm trainer.steps=1 > /dev/null");
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    long sft_steps = 0;
+    double acc = -1;
+    std::ifstream sft(dir + "/sft_metrics.jsonl");
+    for (std::string line; std::getline(sft, line);) {
+        const auto j = nlohmann::json::parse(line, nullptr, false);
+        if (!j.is_object()) continue;
+        sft_steps = j.value("sft_step", sft_steps);
+        if (j.contains("eval/accuracy")) acc = j["eval/accuracy"].get<double>();
+    }
+    nlohmann::json key = {{"config", cfg},
+                          {"config_hash", config_hash},
+                          {"stride", stride},
+                          {"binary_hash", binary_hash},
+                          {"made", utc_now()},
+                          {"sft_steps", sft_steps},
+                          {"sft_eval_accuracy", acc},
+                          {"seconds", secs}};
+    std::ofstream(key_path) << key.dump(2) << "\n";
+    std::printf("bench_async: warm start made in %.0f s: %ld SFT steps, greedy eval accuracy %.3f\n", secs,
+                sft_steps, acc);
+    std::fflush(stdout);
+    return model;
 }
 
 Result read_run(const std::string& run) {
@@ -123,11 +242,10 @@ int main(int argc, char** argv) {
     std::string stem = cfg.substr(cfg.rfind('/') + 1);
     stem = stem.substr(0, stem.rfind('.'));
     std::string warm = a["warm"];
-    if (warm.empty()) {
-        warm = "runs/" + stem + "_warm/sft_model";
-        if (!exists(warm + "/config.json"))
-            run_or_die(stride + " run " + cfg + " name=" + stem + "_warm trainer.steps=1 > /dev/null");
-    }
+    if (warm.empty())
+        warm = warm_start(stride, cfg, stem);
+    else
+        std::printf("bench_async: using the warm start %s as given (--warm)\n", warm.c_str());
     // Every mode starts from the warm start: the config without its model and sft blocks, model.path set.
     const std::string derived = "runs/" + stem + "_from_warm.yaml";
     {

@@ -130,8 +130,8 @@ TEST(DataGen, CountdownAnswersCountDownWithAHeavyTail) {
     EXPECT_EQ(countdown_prompt(937, 935), "937-935=");
     EXPECT_EQ(countdown_answer(937, 935), "937 936 935");
     EXPECT_EQ(countdown_answer(10, 10), "10");
-    const auto ex = generate_examples(parse_gen_spec("gen:countdown?n=4000&seed=3&max_len=64"));
-    ASSERT_EQ(ex.size(), 4000u);
+    const auto ex = generate_examples(parse_gen_spec("gen:countdown?n=2800&seed=3&max_len=64"));
+    ASSERT_EQ(ex.size(), 2800u);
     std::set<std::string> prompts;
     std::vector<int> lengths;
     for (const Example& e : ex) {
@@ -149,12 +149,18 @@ TEST(DataGen, CountdownAnswersCountDownWithAHeavyTail) {
     EXPECT_EQ(prompts.size(), ex.size()) << "problems repeat";
     const int longest = *std::max_element(lengths.begin(), lengths.end());
     const double mean = std::accumulate(lengths.begin(), lengths.end(), 0.0) / lengths.size();
-    const double tail = std::count_if(lengths.begin(), lengths.end(), [](int k) { return k >= 32; }) / 4000.0;
+    const double tail = std::count_if(lengths.begin(), lengths.end(), [](int k) { return k >= 32; }) / 2800.0;
+    const double ones = std::count(lengths.begin(), lengths.end(), 1) / 2800.0;
     EXPECT_EQ(longest, 64);
+    // The length distribution is the designed one, P(1) = 0.334 for max_len 64 (a generator that drew
+    // lengths and rejected repeats had 8% at n = 12200: only 999 one-number problems exist).
+    EXPECT_NEAR(ones, 0.334, 0.002);
     EXPECT_GT(mean, 5);
     EXPECT_LT(mean, 14);
     EXPECT_GT(tail, 0.03);  // P(k >= 32) ~ 0.04-0.08: a batch of 32 prompts nearly always has one
     EXPECT_LT(tail, 0.12);
+    EXPECT_THROW(parse_gen_spec("gen:countdown?n=3000&max_len=64"), Error);  // > 999 / P(1) = 2987
+    EXPECT_NO_THROW(generate_examples(parse_gen_spec("gen:countdown?n=2987&max_len=64")));
     EXPECT_THROW(parse_gen_spec("gen:countdown?n=10&max_len=0"), Error);
     EXPECT_THROW(parse_gen_spec("gen:countdown?n=10&digits=1&max_len=10"), Error);
 }

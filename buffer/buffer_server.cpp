@@ -19,6 +19,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -38,6 +40,7 @@ namespace {
 constexpr int kIdlePollMs = 20;            // how long the loop waits for a request before housekeeping
 constexpr size_t kCommittedMemory = 1024;  // committed batch ids remembered for idempotent commits
 constexpr uint32_t kBusyRetryAfterMs = 50;
+constexpr float kMaxLogprob = 1e-3f;  // a behaviour log-prob above this is refused (0 plus rounding)
 
 int64_t steady_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -59,6 +62,10 @@ int64_t oldest_version(const v1::Sample& s) {
 
 std::string pending_key(const std::string& group_id, const std::string& sample_id) {
     return group_id + '\0' + sample_id;
+}
+
+std::string index_key(const std::string& group_id, uint32_t index_in_group) {
+    return group_id + '\0' + std::to_string(index_in_group);
 }
 
 }  // namespace
@@ -115,6 +122,10 @@ struct BufferServer::Impl {
     std::vector<PendingPut> pending;
     std::unordered_map<std::string, uint32_t> pending_group_counts;
     std::unordered_set<std::string> pending_keys;
+    std::unordered_set<std::string> pending_indices;  // index_key of staged samples
+    // The newest trainer version named by a pull (persisted; -1: none yet): the upper bound of
+    // sample versions (cfg.max_version_ahead).
+    int64_t max_trainer_version = -1;
 
     std::atomic<bool> stop_requested{false};
     std::thread thread;
@@ -133,6 +144,7 @@ BufferServer::Impl::Impl(const BufferServerConfig& c)
 }
 
 void BufferServer::Impl::recover() {
+    max_trainer_version = store.max_trainer_version();
     uint64_t corrupt = 0;
     store.scan_samples([&](const std::string& bytes) {
         v1::Sample s;
@@ -140,7 +152,8 @@ void BufferServer::Impl::recover() {
             ++corrupt;
             return;
         }
-        index.add_sample(s.group_id(), {s.sample_id(), bytes.size(), oldest_version(s)}, false);
+        index.add_sample(s.group_id(), {s.sample_id(), bytes.size(), oldest_version(s), s.index_in_group()},
+                         false);
         ++counters.recovered_samples;
     });
     size_t complete = index.complete_full_groups();
@@ -248,22 +261,74 @@ void BufferServer::Impl::reject(Request& req, v1::ErrorCode code, const std::str
 
 std::string BufferServer::Impl::validate_sample(const v1::Sample& s) const {
     if (s.sample_id().empty()) return "sample has no sample_id";
-    if (s.group_id().empty()) return "sample " + s.sample_id() + " has no group_id";
+    const std::string who = "sample " + s.sample_id();
+    if (s.group_id().empty()) return who + " has no group_id";
     if (s.sample_id().find('\0') != std::string::npos || s.group_id().find('\0') != std::string::npos)
-        return "sample " + s.sample_id() + ": ids may not contain NUL bytes";
+        return who + ": ids may not contain NUL bytes";
     if (s.group_size() != 0 && s.group_size() != cfg.group_size)
-        return "sample " + s.sample_id() + " says group_size " + std::to_string(s.group_size()) +
+        return who + " says group_size " + std::to_string(s.group_size()) +
                " but the buffer is configured for " + std::to_string(cfg.group_size);
     if (s.index_in_group() >= cfg.group_size)
-        return "sample " + s.sample_id() + ": index_in_group " + std::to_string(s.index_in_group()) +
-               " >= group_size " + std::to_string(cfg.group_size);
+        return who + ": index_in_group " + std::to_string(s.index_in_group()) + " >= group_size " +
+               std::to_string(cfg.group_size);
     int n = s.response_token_ids_size();
     if (s.behaviour_logprob_size() != n)
-        return "sample " + s.sample_id() + ": " + std::to_string(s.behaviour_logprob_size()) +
-               " behaviour_logprob for " + std::to_string(n) + " response tokens";
+        return who + ": " + std::to_string(s.behaviour_logprob_size()) + " behaviour_logprob for " +
+               std::to_string(n) + " response tokens";
     if (s.token_version_size() != 0 && s.token_version_size() != n)
-        return "sample " + s.sample_id() + ": " + std::to_string(s.token_version_size()) +
-               " token_version for " + std::to_string(n) + " response tokens";
+        return who + ": " + std::to_string(s.token_version_size()) + " token_version for " +
+               std::to_string(n) + " response tokens";
+    if (cfg.max_sample_bytes > 0) {
+        const size_t bytes = s.ByteSizeLong();
+        if (bytes > static_cast<size_t>(cfg.max_sample_bytes))
+            return who + ": " + std::to_string(bytes) + " bytes, more than the limit of " +
+                   std::to_string(cfg.max_sample_bytes);
+    }
+    if (cfg.max_response_tokens > 0 && n > cfg.max_response_tokens)
+        return who + ": response_token_ids holds " + std::to_string(n) +
+               " tokens, more than rollout.max_tokens " + std::to_string(cfg.max_response_tokens);
+    const int64_t total = int64_t{s.prompt_token_ids_size()} + n;
+    if (cfg.max_position > 0 && total > cfg.max_position)
+        return who + ": prompt_token_ids + response_token_ids hold " + std::to_string(total) +
+               " tokens, more than the model's max_position_embeddings " + std::to_string(cfg.max_position);
+    auto bad_token = [&](const google::protobuf::RepeatedField<int32_t>& ids,
+                         const char* field) -> std::string {
+        for (int i = 0; i < ids.size(); ++i)
+            if (ids[i] < 0 || (cfg.vocab_size > 0 && ids[i] >= cfg.vocab_size))
+                return who + ": " + field + "[" + std::to_string(i) + "] = " + std::to_string(ids[i]) +
+                       (cfg.vocab_size > 0
+                            ? " is outside the vocabulary [0, " + std::to_string(cfg.vocab_size) + ")"
+                            : " is negative");
+        return "";
+    };
+    if (std::string why = bad_token(s.prompt_token_ids(), "prompt_token_ids"); !why.empty()) return why;
+    if (std::string why = bad_token(s.response_token_ids(), "response_token_ids"); !why.empty()) return why;
+    // Log-probs: finite and <= 0, up to rounding (a sampled token's log-softmax may round a hair above 0).
+    for (int i = 0; i < n; ++i) {
+        const float lp = s.behaviour_logprob(i);
+        if (!std::isfinite(lp) || lp > kMaxLogprob)
+            return who + ": behaviour_logprob[" + std::to_string(i) + "] = " + std::to_string(lp) +
+                   " is not a finite log-probability (<= 0)";
+    }
+    if (!std::isfinite(s.reward())) return who + ": reward " + std::to_string(s.reward()) + " is not finite";
+    // Versions: never negative, and never ahead of what the trainer can have published.
+    const int64_t newest = cfg.max_version_ahead >= 0
+                               ? std::max<int64_t>(max_trainer_version, 0) + cfg.max_version_ahead
+                               : std::numeric_limits<int64_t>::max();
+    auto bad_version = [&](int64_t v, const std::string& field) -> std::string {
+        if (v < 0) return who + ": " + field + " = " + std::to_string(v) + " is negative";
+        if (v > newest)
+            return who + ": " + field + " = " + std::to_string(v) +
+                   " is ahead of the newest policy version (" + std::to_string(newest) +
+                   ": trainer version " + std::to_string(std::max<int64_t>(max_trainer_version, 0)) + " + " +
+                   std::to_string(cfg.max_version_ahead) + ")";
+        return "";
+    };
+    if (std::string why = bad_version(s.policy_version(), "policy_version"); !why.empty()) return why;
+    for (int i = 0; i < s.token_version_size(); ++i)
+        if (std::string why = bad_version(s.token_version(i), "token_version[" + std::to_string(i) + "]");
+            !why.empty())
+            return why;
     return "";
 }
 
@@ -278,6 +343,7 @@ void BufferServer::Impl::handle_put(Request& req, const v1::Envelope& env) {
     v1::PutAck ack;
     std::vector<int> fresh;
     std::unordered_set<std::string> local_keys;
+    std::unordered_set<std::string> local_indices;
     std::unordered_map<std::string, uint32_t> local_group_counts;
     bool starts_new_group = false;
     for (int i = 0; i < samples.size(); ++i) {
@@ -291,6 +357,14 @@ void BufferServer::Impl::handle_put(Request& req, const v1::Envelope& env) {
             continue;
         }
         local_keys.insert(key);
+        // A second sample at the same position would make a group "complete" with a member missing.
+        std::string ikey = index_key(s.group_id(), s.index_in_group());
+        if (index.has_index(s.group_id(), s.index_in_group()) || pending_indices.count(ikey) ||
+            !local_indices.insert(ikey).second)
+            return reject(req, v1::ERROR_CODE_INVALID_ARGUMENT,
+                          "sample " + s.sample_id() + ": group " + s.group_id() +
+                              " already holds a sample at index_in_group " +
+                              std::to_string(s.index_in_group()));
         const GroupEntry* g = index.find(s.group_id());
         auto pending_it = pending_group_counts.find(s.group_id());
         uint32_t have =
@@ -317,9 +391,11 @@ void BufferServer::Impl::handle_put(Request& req, const v1::Envelope& env) {
         const v1::Sample& s = samples[i];
         std::string bytes = s.SerializeAsString();
         staged_batch->put_sample(s.group_id(), s.sample_id(), bytes);
-        staged.push_back({s.group_id(), {s.sample_id(), bytes.size(), oldest_version(s)}});
+        staged.push_back(
+            {s.group_id(), {s.sample_id(), bytes.size(), oldest_version(s), s.index_in_group()}});
         ++pending_group_counts[s.group_id()];
         pending_keys.insert(pending_key(s.group_id(), s.sample_id()));
+        pending_indices.insert(index_key(s.group_id(), s.index_in_group()));
     }
     // The producer's in-flight records of these groups go in the same write: once the samples are
     // durable, nobody resumes them again.
@@ -354,6 +430,7 @@ void BufferServer::Impl::flush_puts() {
     pending.clear();
     pending_group_counts.clear();
     pending_keys.clear();
+    pending_indices.clear();
 }
 
 // ---- pull --------------------------------------------------------------------------------------
@@ -434,10 +511,13 @@ void BufferServer::Impl::handle_pull(Request& req, const v1::Envelope& env) {
         wb.put_lease(record);
         wb.put_next_batch_id(next_batch_id);
     }
+    const bool newer_version = p.trainer_version() > max_trainer_version;
+    if (newer_version) wb.put_max_trainer_version(p.trainer_version());
     std::string err = store.write(wb, /*must_sync=*/false);
     if (!wb.empty()) ++counters.write_batches;
     if (!err.empty()) return reject(req, v1::ERROR_CODE_INTERNAL, "storage write failed: " + err);
 
+    if (newer_version) max_trainer_version = p.trainer_version();
     index.erase_groups(stale);
     counters.dropped_stale_groups += stale.size();
     counters.dropped_stale_samples += stale_samples;

@@ -42,6 +42,15 @@ BufferServerConfig buffer_server_config(const JobContext& ctx, const std::string
     // Sync mode is on-policy: a group older than the trainer is never trained. Only groups that dynamic
     // sampling asked for beyond a step's need (trainer.oversample) come back after their step.
     bc.max_staleness = cfg.rollout.mode == "sync" ? 0 : cfg.buffer.max_staleness;
+    // Validation at the door: what the trainer's model can take. A sample holds at most max_position
+    // tokens, each with at most ~24 bytes on the wire (id, log-prob, version, segment start); 4 MiB more
+    // covers the label, reward detail and metadata.
+    const ModelConfig model = ctx.model_config();
+    bc.vocab_size = model.vocab;
+    bc.max_position = model.max_position;
+    bc.max_response_tokens = cfg.rollout.max_tokens;
+    bc.max_sample_bytes = (int64_t{4} << 20) + 32 * int64_t{model.max_position};
+    bc.max_version_ahead = 1;  // the trainer pulls with version v, then publishes v + 1
     return bc;
 }
 

@@ -84,14 +84,9 @@ std::optional<std::string> resume_checkpoint(const JobConfig& cfg) {
 
 JobState resume_state(const JobConfig& cfg) {
     auto ckpt = resume_checkpoint(cfg);
-    JobState st;
-    if (!ckpt) return st;
-    std::ifstream in(*ckpt + "/job_state.json");
-    nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    STRIDE_CHECK(j.is_object(), *ckpt + "/job_state.json: not a JSON object");
-    st.step = j.value("step", int64_t{0});
-    st.policy_version = j.value("policy_version", int64_t{0});
-    st.prompts_dispatched = j.value("prompts_dispatched", int64_t{0});
+    if (!ckpt) return {};
+    JobState st = read_job_state(*ckpt);
+    check_job_state(st, *ckpt, cfg.trainer.steps, cfg.trainer.prompts_per_step);
     return st;
 }
 
@@ -108,6 +103,7 @@ StartingPolicy starting_policy(const JobContext& ctx, SftMode sft, const std::at
     p.adam = std::make_unique<AdamW>(p.model->data.size(), ac);
     if (auto ckpt = resume_checkpoint(cfg)) {
         p.state = load_job_checkpoint(*ckpt, *p.model, *p.adam);
+        check_job_state(p.state, *ckpt, cfg.trainer.steps, cfg.trainer.prompts_per_step);
         p.resumed = true;
         spdlog::info("resumed from {} at step {} (policy version {})", *ckpt, p.state.step,
                      p.state.policy_version);

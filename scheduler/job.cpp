@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -179,9 +180,16 @@ pid_t spawn_role(const std::string& config_path, const std::string& role, int wo
     STRIDE_CHECK(n > 0, "launcher: cannot find the stride executable (/proc/self/exe)");
     self[n] = '\0';
     const std::string w = std::to_string(worker);
+    const pid_t parent = getpid();
     pid_t pid = fork();
     STRIDE_CHECK(pid >= 0, "launcher: fork failed");
     if (pid == 0) {
+        // A role never outlives its launcher: SIGTERM (a clean stop: the trainer checkpoints) when the
+        // launcher dies, even by kill -9. The death signal is armed from here on, so a launcher that
+        // died between fork and prctl is caught by the getppid check (the child was re-parented).
+        // Only async-signal-safe calls between fork and exec. PR_SET_PDEATHSIG follows the thread that
+        // forked: spawn_role runs on the launcher's main thread, which lives as long as the job.
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(126);
         execl(self, self, "role", role.c_str(), "--config", config_path.c_str(), "--worker", w.c_str(),
               (char*)nullptr);
         _exit(127);

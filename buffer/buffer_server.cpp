@@ -85,7 +85,10 @@ struct BufferServer::Impl {
     void handle_load_partials(Request& req);
     void expire_leases();
     void recover();
-    std::string validate_sample(const v1::Sample& s) const;
+    // "" if s may be stored, else why not (naming the sample and field). at_door false (recovery of
+    // what an earlier buffer stored): only what would crash or poison the trainer counts, not the
+    // limits that may have changed since (response length, bytes, versions ahead).
+    std::string validate_sample(const v1::Sample& s, bool at_door = true) const;
     // Ends leases (expiry or release) in one write; returns groups released, or -1 on a write error.
     int64_t end_leases(const std::vector<uint64_t>& ids);
     bool fill_batch(const std::vector<std::string>& group_ids, v1::Batch* batch);
@@ -146,16 +149,47 @@ BufferServer::Impl::Impl(const BufferServerConfig& c)
 void BufferServer::Impl::recover() {
     max_trainer_version = store.max_trainer_version();
     uint64_t corrupt = 0;
+    // Samples stored before validation at the door existed (or under other limits) are checked again:
+    // a group holding one the trainer cannot take is deleted whole, with a warning, rather than
+    // crashing every trainer that pulls it.
+    struct Recovered {
+        std::string group_id;
+        SampleRef ref;
+    };
+    std::vector<Recovered> found;
+    std::unordered_map<std::string, std::string> bad_groups;  // group -> why
+    std::unordered_set<std::string> indices;
     store.scan_samples([&](const std::string& bytes) {
         v1::Sample s;
         if (!s.ParseFromString(bytes)) {
             ++corrupt;
             return;
         }
-        index.add_sample(s.group_id(), {s.sample_id(), bytes.size(), oldest_version(s), s.index_in_group()},
-                         false);
-        ++counters.recovered_samples;
+        std::string why = validate_sample(s, /*at_door=*/false);
+        if (why.empty() && !indices.insert(index_key(s.group_id(), s.index_in_group())).second)
+            why = "sample " + s.sample_id() + ": group " + s.group_id() +
+                  " holds another sample at index_in_group " + std::to_string(s.index_in_group());
+        if (!why.empty()) bad_groups.emplace(s.group_id(), why);
+        found.push_back({s.group_id(), {s.sample_id(), bytes.size(), oldest_version(s), s.index_in_group()}});
     });
+    StoreBatch drop;
+    uint64_t dropped_samples = 0;
+    for (auto& r : found) {
+        if (bad_groups.count(r.group_id)) {
+            drop.delete_sample(r.group_id, r.ref.sample_id);
+            ++dropped_samples;
+            continue;
+        }
+        index.add_sample(r.group_id, std::move(r.ref), false);
+        ++counters.recovered_samples;
+    }
+    if (!bad_groups.empty()) {
+        std::string err = store.write(drop, /*must_sync=*/true);
+        STRIDE_CHECK(err.empty(), "buffer store '" + cfg.dir + "': cannot delete invalid groups: " + err);
+        for (const auto& [group, why] : bad_groups)
+            spdlog::warn("buffer: '{}': deleted stored group {}, which the trainer cannot take: {}", cfg.dir,
+                         group, why);
+    }
     size_t complete = index.complete_full_groups();
 
     std::vector<v1::StoredLease> leases;
@@ -187,11 +221,15 @@ void BufferServer::Impl::recover() {
     }
     next_batch_id = std::max(store.next_batch_id(), max_id + 1);
     spdlog::info(
-        "buffer: opened '{}': recovered {} samples in {} groups ({} complete), {} leases {}{}, "
+        "buffer: opened '{}': recovered {} samples in {} groups ({} complete), {} leases {}{}{}, "
         "serving {}",
         cfg.dir, counters.recovered_samples, index.groups_total(), complete, leases.size(),
         cfg.keep_leases_on_restart ? "kept" : "released",
-        corrupt ? fmt::format(", {} unreadable samples skipped", corrupt) : "", bound_endpoint);
+        corrupt ? fmt::format(", {} unreadable samples skipped", corrupt) : "",
+        bad_groups.empty()
+            ? ""
+            : fmt::format(", {} invalid groups ({} samples) deleted", bad_groups.size(), dropped_samples),
+        bound_endpoint);
     (void)kept;
 }
 
@@ -259,7 +297,7 @@ void BufferServer::Impl::reject(Request& req, v1::ErrorCode code, const std::str
 
 // ---- put ---------------------------------------------------------------------------------------
 
-std::string BufferServer::Impl::validate_sample(const v1::Sample& s) const {
+std::string BufferServer::Impl::validate_sample(const v1::Sample& s, bool at_door) const {
     if (s.sample_id().empty()) return "sample has no sample_id";
     const std::string who = "sample " + s.sample_id();
     if (s.group_id().empty()) return who + " has no group_id";
@@ -278,13 +316,13 @@ std::string BufferServer::Impl::validate_sample(const v1::Sample& s) const {
     if (s.token_version_size() != 0 && s.token_version_size() != n)
         return who + ": " + std::to_string(s.token_version_size()) + " token_version for " +
                std::to_string(n) + " response tokens";
-    if (cfg.max_sample_bytes > 0) {
+    if (at_door && cfg.max_sample_bytes > 0) {
         const size_t bytes = s.ByteSizeLong();
         if (bytes > static_cast<size_t>(cfg.max_sample_bytes))
             return who + ": " + std::to_string(bytes) + " bytes, more than the limit of " +
                    std::to_string(cfg.max_sample_bytes);
     }
-    if (cfg.max_response_tokens > 0 && n > cfg.max_response_tokens)
+    if (at_door && cfg.max_response_tokens > 0 && n > cfg.max_response_tokens)
         return who + ": response_token_ids holds " + std::to_string(n) +
                " tokens, more than rollout.max_tokens " + std::to_string(cfg.max_response_tokens);
     const int64_t total = int64_t{s.prompt_token_ids_size()} + n;
@@ -312,7 +350,7 @@ std::string BufferServer::Impl::validate_sample(const v1::Sample& s) const {
     }
     if (!std::isfinite(s.reward())) return who + ": reward " + std::to_string(s.reward()) + " is not finite";
     // Versions: never negative, and never ahead of what the trainer can have published.
-    const int64_t newest = cfg.max_version_ahead >= 0
+    const int64_t newest = at_door && cfg.max_version_ahead >= 0
                                ? std::max<int64_t>(max_trainer_version, 0) + cfg.max_version_ahead
                                : std::numeric_limits<int64_t>::max();
     auto bad_version = [&](int64_t v, const std::string& field) -> std::string {

@@ -13,6 +13,7 @@
 
 #include "buffer/buffer_client.h"
 #include "buffer/buffer_server.h"
+#include "buffer/sample_store.h"
 #include "common/base/error.h"
 #include "tests/buffer/buffer_test_util.h"
 
@@ -223,6 +224,47 @@ TEST(BufferValidation, DuplicateIndexIsRefusedAfterARestart) {
     v1::Sample again = make_sample("g", 0);
     again.set_sample_id("g-0-other");
     expect_refused(client, {again}, {"index_in_group 0"});
+}
+
+TEST(BufferValidation, InvalidGroupsStoredEarlierAreDeletedAtRestart) {
+    // What a buffer without these checks (an older version, or other limits) may have stored: written
+    // straight into the RocksDB directory.
+    TempDir dir("val-recover");
+    BufferServerConfig cfg = limited_config(dir.sub("db"));
+    {
+        SampleStore store(cfg.dir, false);
+        StoreBatch wb;
+        auto put = [&](const v1::Sample& s) {
+            wb.put_sample(s.group_id(), s.sample_id(), s.SerializeAsString());
+        };
+        put(make_sample("good", 0, 7));  // versions ahead and longer responses are not re-checked
+        put(make_sample("good", 1, 7, 40));
+        v1::Sample oov = make_sample("oov", 0);
+        oov.set_response_token_ids(0, 5000);
+        put(oov);
+        put(make_sample("oov", 1));
+        put(make_sample("twice", 0));
+        v1::Sample twin = make_sample("twice", 0);
+        twin.set_sample_id("twice-0-twin");
+        put(twin);
+        v1::Sample nan = make_sample("nan", 1);
+        nan.set_behaviour_logprob(0, std::nanf(""));
+        put(nan);
+        ASSERT_EQ(store.write(wb, true), "");
+    }
+    BufferServer server(cfg);
+    server.start();
+    ZmqContext ctx;
+    BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
+    v1::BufferStats st = client.stats();
+    EXPECT_EQ(st.recovered_samples(), 2u);
+    EXPECT_EQ(st.stored_samples(), 2u);
+    v1::Batch b = client.pull(10, 7, /*allow_partial=*/true);
+    ASSERT_EQ(b.groups_size(), 1);
+    EXPECT_EQ(b.groups(0).group_id(), "good");
+    // Gone from disk too: the "oov" group can be put again, validly.
+    client.put({make_sample("oov", 0), make_sample("oov", 1)});
+    EXPECT_EQ(client.stats().groups_complete(), 1u);
 }
 
 // ---- stop --------------------------------------------------------------------------------------

@@ -39,9 +39,10 @@ struct BufferServerConfig {
     int64_t max_position = 0;         // prompt + response tokens (the model's max_position_embeddings)
     int64_t max_response_tokens = 0;  // response tokens (rollout.max_tokens)
     int64_t max_sample_bytes = 0;     // serialized size of one sample
-    // token_version and policy_version may be at most the newest trainer version seen in a pull (0
-    // before the first pull; persisted, so a restarted buffer remembers it) plus this. The trainer pulls
-    // with version v and then publishes v + 1, so producers can be one version ahead: the job uses 1.
+    // token_version and policy_version may be at most the newest trainer version seen in a pull
+    // (persisted, so a restarted buffer remembers it; unchecked until the directory's first pull) plus
+    // this. The trainer pulls with version v and then publishes v + 1, so producers can be one version
+    // ahead: the job uses 1.
     int64_t max_version_ahead = -1;
 };
 

@@ -349,16 +349,19 @@ std::string BufferServer::Impl::validate_sample(const v1::Sample& s, bool at_doo
                    " is not a finite log-probability (<= 0)";
     }
     if (!std::isfinite(s.reward())) return who + ": reward " + std::to_string(s.reward()) + " is not finite";
-    // Versions: never negative, and never ahead of what the trainer can have published.
-    const int64_t newest = at_door && cfg.max_version_ahead >= 0
-                               ? std::max<int64_t>(max_trainer_version, 0) + cfg.max_version_ahead
+    // Versions: never negative, and never ahead of what the trainer can have published. Until this
+    // buffer directory has seen a pull, the trainer's version is unknown (a resumed trainer may hold any
+    // version, and its workers may put before its first pull): no upper bound then, rather than
+    // refusing good groups.
+    const int64_t newest = at_door && cfg.max_version_ahead >= 0 && max_trainer_version >= 0
+                               ? max_trainer_version + cfg.max_version_ahead
                                : std::numeric_limits<int64_t>::max();
     auto bad_version = [&](int64_t v, const std::string& field) -> std::string {
         if (v < 0) return who + ": " + field + " = " + std::to_string(v) + " is negative";
         if (v > newest)
             return who + ": " + field + " = " + std::to_string(v) +
                    " is ahead of the newest policy version (" + std::to_string(newest) +
-                   ": trainer version " + std::to_string(std::max<int64_t>(max_trainer_version, 0)) + " + " +
+                   ": trainer version " + std::to_string(max_trainer_version) + " + " +
                    std::to_string(cfg.max_version_ahead) + ")";
         return "";
     };

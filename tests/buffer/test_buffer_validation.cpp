@@ -147,15 +147,19 @@ TEST(BufferValidation, VersionsMustBeNonNegativeAndNotFromTheFuture) {
         server.start();
         ZmqContext ctx;
         BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
-        // No pull yet: the trainer holds version 0 and may have published 1.
+        // No pull yet: the trainer's version is unknown (a resumed trainer may hold any), so only
+        // negative versions are refused.
+        client.put({make_sample("early", 0, 40)});
+        v1::Sample neg = make_sample("neg", 0, 0);
+        neg.set_token_version(0, -1);
+        expect_refused(client, {neg}, {"token_version[0] = -1", "negative"});
+        // The trainer pulls with version 0: it may publish 1 next, not 2.
+        client.pull(1, 0, /*allow_partial=*/true);
         client.put({make_sample("v1", 0, 1)});
         expect_refused(client, {make_sample("v2", 0, 2)}, {"sample v2-0", "policy_version = 2", "ahead"});
         v1::Sample mixed = make_sample("mixed", 0, 1);
         mixed.set_token_version(5, 9);
         expect_refused(client, {mixed}, {"sample mixed-0", "token_version[5] = 9"});
-        v1::Sample neg = make_sample("neg", 0, 0);
-        neg.set_token_version(0, -1);
-        expect_refused(client, {neg}, {"token_version[0] = -1", "negative"});
         v1::Sample neg_policy = make_sample("negp", 0, 0);
         neg_policy.set_policy_version(-3);
         expect_refused(client, {neg_policy}, {"policy_version = -3", "negative"});

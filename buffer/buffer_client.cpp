@@ -31,27 +31,40 @@ BufferClient::BufferClient(ZmqContext& ctx, const std::string& endpoint, const s
 v1::Envelope BufferClient::call(const v1::Envelope& env, const char* what) {
     auto start = Clock::now();
     int backoff = opt_.backoff_initial_ms;
+    auto stopped = [&] {
+        return BufferStopped(std::string("buffer ") + what + " to " + rpc_.endpoint() +
+                             ": given up, the caller is stopping");
+    };
     for (;;) {
         int left = opt_.deadline_ms - ms_since(start);
         if (left <= 0)
             throw Error(std::string("buffer ") + what + " to " + rpc_.endpoint() + ": no answer within " +
                         std::to_string(opt_.deadline_ms) + " ms (buffer down or busy)");
-        std::optional<v1::Envelope> reply = rpc_.call(env, std::min(opt_.call_timeout_ms, left));
+        std::optional<v1::Envelope> reply =
+            rpc_.call(env, std::min(opt_.call_timeout_ms, left), opt_.stop, opt_.stop_grace_ms);
         int wait = backoff;
         if (!reply) {
             ++timeout_retries_;
         } else if (reply->has_error()) {
             const v1::Error& e = reply->error();
             if (e.code() != v1::ERROR_CODE_BUSY)
-                throw Error(std::string("buffer ") + what + " rejected (" + v1::ErrorCode_Name(e.code()) +
-                            "): " + e.message());
+                throw BufferRejected(e.code(), std::string("buffer ") + what + " rejected (" +
+                                                   v1::ErrorCode_Name(e.code()) + "): " + e.message());
             ++busy_retries_;
             wait = std::max<int>(wait, e.retry_after_ms());
         } else {
             return std::move(*reply);
         }
-        std::this_thread::sleep_for(
-            std::chrono::milliseconds(std::min(wait, opt_.deadline_ms - ms_since(start))));
+        if (stopping()) throw stopped();  // no retry once stopping
+        // Back off in short slices, so that a stop is noticed promptly.
+        auto until =
+            Clock::now() + std::chrono::milliseconds(std::min(wait, opt_.deadline_ms - ms_since(start)));
+        while (Clock::now() < until) {
+            if (stopping()) throw stopped();
+            auto slice = std::min<Clock::duration>(until - Clock::now(),
+                                                   std::chrono::milliseconds(opt_.stop ? 20 : wait));
+            std::this_thread::sleep_for(slice);
+        }
         backoff = std::min(backoff * 2, opt_.backoff_max_ms);
     }
 }
@@ -95,7 +108,12 @@ v1::Batch BufferClient::pull(uint32_t num_groups, int64_t trainer_version, bool 
     p->set_allow_partial(allow_partial);
     p->set_trainer_id(opt_.trainer_id);
     p->set_request_id(next_request_id_++);  // the same id on every retry of this one pull
-    v1::Envelope reply = call(env, "pull");
+    v1::Envelope reply;
+    try {
+        reply = call(env, "pull");
+    } catch (const BufferStopped&) {
+        return {};  // stopping: like "no batch ready"; a lease the lost reply held is released later
+    }
     STRIDE_CHECK(reply.has_batch(), "buffer pull: reply is not a Batch");
     return std::move(*reply.mutable_batch());
 }
@@ -109,7 +127,7 @@ v1::Batch BufferClient::pull_wait(uint32_t num_groups, int64_t trainer_version, 
     for (;;) {
         v1::Batch b = pull(num_groups, trainer_version, allow_partial);
         int left = wait_ms - ms_since(start);
-        if (b.batch_id() != 0 || left <= 0) return b;
+        if (b.batch_id() != 0 || left <= 0 || stopping()) return b;
         std::this_thread::sleep_for(std::chrono::milliseconds(std::min(opt_.poll_interval_ms, left)));
     }
 }

@@ -6,12 +6,21 @@
 //   commit  - a retried commit of a committed batch is acknowledged (already_committed).
 //   save_partials - replaces a worker's whole in-flight set, so a retry writes the same thing again.
 // Errors that retrying cannot fix (invalid sample, wrong job or schema, unknown batch) throw
-// stride::Error with the buffer's message; so does a deadline that passes.
+// BufferRejected (a stride::Error) with the buffer's code and message; a deadline that passes throws
+// stride::Error.
+//
+// Stop: with BufferClientOptions::stop set, a call made or running while the flag is true makes no
+// further attempt and waits at most stop_grace_ms for the reply of the attempt under way (so a live
+// buffer still answers a stopping caller, a dead one costs at most stop_grace_ms). If that attempt
+// gets no answer, pull and pull_wait return an empty Batch (batch_id 0, as when no batch is ready)
+// and every other call throws BufferStopped.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "common/base/error.h"
 #include "common/messaging.h"
 
 namespace stride {
@@ -23,6 +32,26 @@ struct BufferClientOptions {
     int backoff_max_ms = 1000;
     int poll_interval_ms = 2;            // pull_wait: time between two pulls while no batch is ready
     std::string trainer_id = "trainer";  // identifies pulls, for idempotent retries
+    // The caller's stop flag (may be null; must outlive the client). Once it is true, no call retries
+    // or backs off any more, and the reply of the attempt under way is waited for at most stop_grace_ms.
+    const std::atomic<bool>* stop = nullptr;
+    int stop_grace_ms = 500;
+};
+
+// The buffer refused a request for good (anything but BUSY): retrying the same request cannot help.
+class BufferRejected : public Error {
+   public:
+    BufferRejected(v1::ErrorCode code, const std::string& what) : Error(what), code_(code) {}
+    v1::ErrorCode code() const { return code_; }
+
+   private:
+    v1::ErrorCode code_;
+};
+
+// The caller's stop flag was set before the buffer answered.
+class BufferStopped : public Error {
+   public:
+    using Error::Error;
 };
 
 class BufferClient {
@@ -54,8 +83,9 @@ class BufferClient {
     uint64_t timeout_retries() const { return timeout_retries_; }
 
    private:
-    // Sends env until a non-BUSY reply arrives; throws on a non-retryable Error or the deadline.
+    // Sends env until a non-BUSY reply arrives; throws on a non-retryable Error, the deadline or stop.
     v1::Envelope call(const v1::Envelope& env, const char* what);
+    bool stopping() const { return opt_.stop && opt_.stop->load(); }
 
     RequestClient rpc_;
     BufferClientOptions opt_;

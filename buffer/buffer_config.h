@@ -29,6 +29,21 @@ struct BufferServerConfig {
     bool keep_leases_on_restart = false;
     int64_t max_message_bytes = 256ll << 20;  // larger messages are dropped by ZeroMQ
     uint32_t max_drain = 256;                 // requests handled per group commit (one RocksDB write + fsync)
+
+    // Validation at the door: a put holding a sample outside the job's limits is refused whole
+    // (INVALID_ARGUMENT, naming the sample and the field), so it can never reach (and crash) the
+    // trainer. 0 (or < 0 for max_version_ahead) leaves a limit unchecked; the job fills them all
+    // (scheduler/roles.cpp, buffer_server_config). Always checked: finite log-probs (<= 0) and reward,
+    // versions >= 0, one sample per index_in_group.
+    int64_t vocab_size = 0;           // prompt and response token ids must lie in [0, vocab_size)
+    int64_t max_position = 0;         // prompt + response tokens (the model's max_position_embeddings)
+    int64_t max_response_tokens = 0;  // response tokens (rollout.max_tokens)
+    int64_t max_sample_bytes = 0;     // serialized size of one sample
+    // token_version and policy_version may be at most the newest trainer version seen in a pull
+    // (persisted, so a restarted buffer remembers it; unchecked until the directory's first pull) plus
+    // this. The trainer pulls with version v and then publishes v + 1, so producers can be one version
+    // ahead: the job uses 1.
+    int64_t max_version_ahead = -1;
 };
 
 }  // namespace stride

@@ -19,6 +19,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -38,6 +40,7 @@ namespace {
 constexpr int kIdlePollMs = 20;            // how long the loop waits for a request before housekeeping
 constexpr size_t kCommittedMemory = 1024;  // committed batch ids remembered for idempotent commits
 constexpr uint32_t kBusyRetryAfterMs = 50;
+constexpr float kMaxLogprob = 1e-3f;  // a behaviour log-prob above this is refused (0 plus rounding)
 
 int64_t steady_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -61,6 +64,10 @@ std::string pending_key(const std::string& group_id, const std::string& sample_i
     return group_id + '\0' + sample_id;
 }
 
+std::string index_key(const std::string& group_id, uint32_t index_in_group) {
+    return group_id + '\0' + std::to_string(index_in_group);
+}
+
 }  // namespace
 
 struct BufferServer::Impl {
@@ -78,7 +85,10 @@ struct BufferServer::Impl {
     void handle_load_partials(Request& req);
     void expire_leases();
     void recover();
-    std::string validate_sample(const v1::Sample& s) const;
+    // "" if s may be stored, else why not (naming the sample and field). at_door false (recovery of
+    // what an earlier buffer stored): only what would crash or poison the trainer counts, not the
+    // limits that may have changed since (response length, bytes, versions ahead).
+    std::string validate_sample(const v1::Sample& s, bool at_door = true) const;
     // Ends leases (expiry or release) in one write; returns groups released, or -1 on a write error.
     int64_t end_leases(const std::vector<uint64_t>& ids);
     bool fill_batch(const std::vector<std::string>& group_ids, v1::Batch* batch);
@@ -115,6 +125,10 @@ struct BufferServer::Impl {
     std::vector<PendingPut> pending;
     std::unordered_map<std::string, uint32_t> pending_group_counts;
     std::unordered_set<std::string> pending_keys;
+    std::unordered_set<std::string> pending_indices;  // index_key of staged samples
+    // The newest trainer version named by a pull (persisted; -1: none yet): the upper bound of
+    // sample versions (cfg.max_version_ahead).
+    int64_t max_trainer_version = -1;
 
     std::atomic<bool> stop_requested{false};
     std::thread thread;
@@ -133,16 +147,49 @@ BufferServer::Impl::Impl(const BufferServerConfig& c)
 }
 
 void BufferServer::Impl::recover() {
+    max_trainer_version = store.max_trainer_version();
     uint64_t corrupt = 0;
+    // Samples stored before validation at the door existed (or under other limits) are checked again:
+    // a group holding one the trainer cannot take is deleted whole, with a warning, rather than
+    // crashing every trainer that pulls it.
+    struct Recovered {
+        std::string group_id;
+        SampleRef ref;
+    };
+    std::vector<Recovered> found;
+    std::unordered_map<std::string, std::string> bad_groups;  // group -> why
+    std::unordered_set<std::string> indices;
     store.scan_samples([&](const std::string& bytes) {
         v1::Sample s;
         if (!s.ParseFromString(bytes)) {
             ++corrupt;
             return;
         }
-        index.add_sample(s.group_id(), {s.sample_id(), bytes.size(), oldest_version(s)}, false);
-        ++counters.recovered_samples;
+        std::string why = validate_sample(s, /*at_door=*/false);
+        if (why.empty() && !indices.insert(index_key(s.group_id(), s.index_in_group())).second)
+            why = "sample " + s.sample_id() + ": group " + s.group_id() +
+                  " holds another sample at index_in_group " + std::to_string(s.index_in_group());
+        if (!why.empty()) bad_groups.emplace(s.group_id(), why);
+        found.push_back({s.group_id(), {s.sample_id(), bytes.size(), oldest_version(s), s.index_in_group()}});
     });
+    StoreBatch drop;
+    uint64_t dropped_samples = 0;
+    for (auto& r : found) {
+        if (bad_groups.count(r.group_id)) {
+            drop.delete_sample(r.group_id, r.ref.sample_id);
+            ++dropped_samples;
+            continue;
+        }
+        index.add_sample(r.group_id, std::move(r.ref), false);
+        ++counters.recovered_samples;
+    }
+    if (!bad_groups.empty()) {
+        std::string err = store.write(drop, /*must_sync=*/true);
+        STRIDE_CHECK(err.empty(), "buffer store '" + cfg.dir + "': cannot delete invalid groups: " + err);
+        for (const auto& [group, why] : bad_groups)
+            spdlog::warn("buffer: '{}': deleted stored group {}, which the trainer cannot take: {}", cfg.dir,
+                         group, why);
+    }
     size_t complete = index.complete_full_groups();
 
     std::vector<v1::StoredLease> leases;
@@ -174,11 +221,15 @@ void BufferServer::Impl::recover() {
     }
     next_batch_id = std::max(store.next_batch_id(), max_id + 1);
     spdlog::info(
-        "buffer: opened '{}': recovered {} samples in {} groups ({} complete), {} leases {}{}, "
+        "buffer: opened '{}': recovered {} samples in {} groups ({} complete), {} leases {}{}{}, "
         "serving {}",
         cfg.dir, counters.recovered_samples, index.groups_total(), complete, leases.size(),
         cfg.keep_leases_on_restart ? "kept" : "released",
-        corrupt ? fmt::format(", {} unreadable samples skipped", corrupt) : "", bound_endpoint);
+        corrupt ? fmt::format(", {} unreadable samples skipped", corrupt) : "",
+        bad_groups.empty()
+            ? ""
+            : fmt::format(", {} invalid groups ({} samples) deleted", bad_groups.size(), dropped_samples),
+        bound_endpoint);
     (void)kept;
 }
 
@@ -246,24 +297,79 @@ void BufferServer::Impl::reject(Request& req, v1::ErrorCode code, const std::str
 
 // ---- put ---------------------------------------------------------------------------------------
 
-std::string BufferServer::Impl::validate_sample(const v1::Sample& s) const {
+std::string BufferServer::Impl::validate_sample(const v1::Sample& s, bool at_door) const {
     if (s.sample_id().empty()) return "sample has no sample_id";
-    if (s.group_id().empty()) return "sample " + s.sample_id() + " has no group_id";
+    const std::string who = "sample " + s.sample_id();
+    if (s.group_id().empty()) return who + " has no group_id";
     if (s.sample_id().find('\0') != std::string::npos || s.group_id().find('\0') != std::string::npos)
-        return "sample " + s.sample_id() + ": ids may not contain NUL bytes";
+        return who + ": ids may not contain NUL bytes";
     if (s.group_size() != 0 && s.group_size() != cfg.group_size)
-        return "sample " + s.sample_id() + " says group_size " + std::to_string(s.group_size()) +
+        return who + " says group_size " + std::to_string(s.group_size()) +
                " but the buffer is configured for " + std::to_string(cfg.group_size);
     if (s.index_in_group() >= cfg.group_size)
-        return "sample " + s.sample_id() + ": index_in_group " + std::to_string(s.index_in_group()) +
-               " >= group_size " + std::to_string(cfg.group_size);
+        return who + ": index_in_group " + std::to_string(s.index_in_group()) + " >= group_size " +
+               std::to_string(cfg.group_size);
     int n = s.response_token_ids_size();
     if (s.behaviour_logprob_size() != n)
-        return "sample " + s.sample_id() + ": " + std::to_string(s.behaviour_logprob_size()) +
-               " behaviour_logprob for " + std::to_string(n) + " response tokens";
+        return who + ": " + std::to_string(s.behaviour_logprob_size()) + " behaviour_logprob for " +
+               std::to_string(n) + " response tokens";
     if (s.token_version_size() != 0 && s.token_version_size() != n)
-        return "sample " + s.sample_id() + ": " + std::to_string(s.token_version_size()) +
-               " token_version for " + std::to_string(n) + " response tokens";
+        return who + ": " + std::to_string(s.token_version_size()) + " token_version for " +
+               std::to_string(n) + " response tokens";
+    if (at_door && cfg.max_sample_bytes > 0) {
+        const size_t bytes = s.ByteSizeLong();
+        if (bytes > static_cast<size_t>(cfg.max_sample_bytes))
+            return who + ": " + std::to_string(bytes) + " bytes, more than the limit of " +
+                   std::to_string(cfg.max_sample_bytes);
+    }
+    if (at_door && cfg.max_response_tokens > 0 && n > cfg.max_response_tokens)
+        return who + ": response_token_ids holds " + std::to_string(n) +
+               " tokens, more than rollout.max_tokens " + std::to_string(cfg.max_response_tokens);
+    const int64_t total = int64_t{s.prompt_token_ids_size()} + n;
+    if (cfg.max_position > 0 && total > cfg.max_position)
+        return who + ": prompt_token_ids + response_token_ids hold " + std::to_string(total) +
+               " tokens, more than the model's max_position_embeddings " + std::to_string(cfg.max_position);
+    auto bad_token = [&](const google::protobuf::RepeatedField<int32_t>& ids,
+                         const char* field) -> std::string {
+        for (int i = 0; i < ids.size(); ++i)
+            if (ids[i] < 0 || (cfg.vocab_size > 0 && ids[i] >= cfg.vocab_size))
+                return who + ": " + field + "[" + std::to_string(i) + "] = " + std::to_string(ids[i]) +
+                       (cfg.vocab_size > 0
+                            ? " is outside the vocabulary [0, " + std::to_string(cfg.vocab_size) + ")"
+                            : " is negative");
+        return "";
+    };
+    if (std::string why = bad_token(s.prompt_token_ids(), "prompt_token_ids"); !why.empty()) return why;
+    if (std::string why = bad_token(s.response_token_ids(), "response_token_ids"); !why.empty()) return why;
+    // Log-probs: finite and <= 0, up to rounding (a sampled token's log-softmax may round a hair above 0).
+    for (int i = 0; i < n; ++i) {
+        const float lp = s.behaviour_logprob(i);
+        if (!std::isfinite(lp) || lp > kMaxLogprob)
+            return who + ": behaviour_logprob[" + std::to_string(i) + "] = " + std::to_string(lp) +
+                   " is not a finite log-probability (<= 0)";
+    }
+    if (!std::isfinite(s.reward())) return who + ": reward " + std::to_string(s.reward()) + " is not finite";
+    // Versions: never negative, and never ahead of what the trainer can have published. Until this
+    // buffer directory has seen a pull, the trainer's version is unknown (a resumed trainer may hold any
+    // version, and its workers may put before its first pull): no upper bound then, rather than
+    // refusing good groups.
+    const int64_t newest = at_door && cfg.max_version_ahead >= 0 && max_trainer_version >= 0
+                               ? max_trainer_version + cfg.max_version_ahead
+                               : std::numeric_limits<int64_t>::max();
+    auto bad_version = [&](int64_t v, const std::string& field) -> std::string {
+        if (v < 0) return who + ": " + field + " = " + std::to_string(v) + " is negative";
+        if (v > newest)
+            return who + ": " + field + " = " + std::to_string(v) +
+                   " is ahead of the newest policy version (" + std::to_string(newest) +
+                   ": trainer version " + std::to_string(max_trainer_version) + " + " +
+                   std::to_string(cfg.max_version_ahead) + ")";
+        return "";
+    };
+    if (std::string why = bad_version(s.policy_version(), "policy_version"); !why.empty()) return why;
+    for (int i = 0; i < s.token_version_size(); ++i)
+        if (std::string why = bad_version(s.token_version(i), "token_version[" + std::to_string(i) + "]");
+            !why.empty())
+            return why;
     return "";
 }
 
@@ -278,6 +384,7 @@ void BufferServer::Impl::handle_put(Request& req, const v1::Envelope& env) {
     v1::PutAck ack;
     std::vector<int> fresh;
     std::unordered_set<std::string> local_keys;
+    std::unordered_set<std::string> local_indices;
     std::unordered_map<std::string, uint32_t> local_group_counts;
     bool starts_new_group = false;
     for (int i = 0; i < samples.size(); ++i) {
@@ -291,6 +398,14 @@ void BufferServer::Impl::handle_put(Request& req, const v1::Envelope& env) {
             continue;
         }
         local_keys.insert(key);
+        // A second sample at the same position would make a group "complete" with a member missing.
+        std::string ikey = index_key(s.group_id(), s.index_in_group());
+        if (index.has_index(s.group_id(), s.index_in_group()) || pending_indices.count(ikey) ||
+            !local_indices.insert(ikey).second)
+            return reject(req, v1::ERROR_CODE_INVALID_ARGUMENT,
+                          "sample " + s.sample_id() + ": group " + s.group_id() +
+                              " already holds a sample at index_in_group " +
+                              std::to_string(s.index_in_group()));
         const GroupEntry* g = index.find(s.group_id());
         auto pending_it = pending_group_counts.find(s.group_id());
         uint32_t have =
@@ -317,9 +432,11 @@ void BufferServer::Impl::handle_put(Request& req, const v1::Envelope& env) {
         const v1::Sample& s = samples[i];
         std::string bytes = s.SerializeAsString();
         staged_batch->put_sample(s.group_id(), s.sample_id(), bytes);
-        staged.push_back({s.group_id(), {s.sample_id(), bytes.size(), oldest_version(s)}});
+        staged.push_back(
+            {s.group_id(), {s.sample_id(), bytes.size(), oldest_version(s), s.index_in_group()}});
         ++pending_group_counts[s.group_id()];
         pending_keys.insert(pending_key(s.group_id(), s.sample_id()));
+        pending_indices.insert(index_key(s.group_id(), s.index_in_group()));
     }
     // The producer's in-flight records of these groups go in the same write: once the samples are
     // durable, nobody resumes them again.
@@ -354,6 +471,7 @@ void BufferServer::Impl::flush_puts() {
     pending.clear();
     pending_group_counts.clear();
     pending_keys.clear();
+    pending_indices.clear();
 }
 
 // ---- pull --------------------------------------------------------------------------------------
@@ -434,10 +552,13 @@ void BufferServer::Impl::handle_pull(Request& req, const v1::Envelope& env) {
         wb.put_lease(record);
         wb.put_next_batch_id(next_batch_id);
     }
+    const bool newer_version = p.trainer_version() > max_trainer_version;
+    if (newer_version) wb.put_max_trainer_version(p.trainer_version());
     std::string err = store.write(wb, /*must_sync=*/false);
     if (!wb.empty()) ++counters.write_batches;
     if (!err.empty()) return reject(req, v1::ERROR_CODE_INTERNAL, "storage write failed: " + err);
 
+    if (newer_version) max_trainer_version = p.trainer_version();
     index.erase_groups(stale);
     counters.dropped_stale_groups += stale.size();
     counters.dropped_stale_samples += stale_samples;

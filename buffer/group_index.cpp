@@ -20,6 +20,14 @@ bool GroupIndex::contains(const std::string& group_id, const std::string& sample
     return false;
 }
 
+bool GroupIndex::has_index(const std::string& group_id, int64_t index_in_group) const {
+    const GroupEntry* g = find(group_id);
+    if (!g) return false;
+    for (const auto& s : g->samples)
+        if (s.index_in_group == index_in_group) return true;
+    return false;
+}
+
 void GroupIndex::make_available(GroupEntry& g) {
     by_version_.emplace(g.oldest_version, g.group_id);
     if (g.complete_seq) ready_.emplace(g.complete_seq, g.group_id);

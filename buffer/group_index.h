@@ -18,7 +18,8 @@ namespace stride {
 struct SampleRef {
     std::string sample_id;
     uint64_t bytes = 0;
-    int64_t oldest_version = 0;  // min token version (or policy_version): what staleness looks at
+    int64_t oldest_version = 0;   // min token version (or policy_version): what staleness looks at
+    int64_t index_in_group = -1;  // -1: unknown (not checked for duplicates)
 };
 
 struct GroupEntry {
@@ -42,6 +43,8 @@ class GroupIndex {
     uint32_t group_size() const { return group_size_; }
     const GroupEntry* find(const std::string& group_id) const;
     bool contains(const std::string& group_id, const std::string& sample_id) const;
+    // Whether the group holds a sample at this index_in_group (a second one is refused at the door).
+    bool has_index(const std::string& group_id, int64_t index_in_group) const;
 
     // Adds a sample (caller checked it is new and the group has room). Completes the group when it
     // reaches group_size samples, unless complete_now is false (recovery orders completion itself).

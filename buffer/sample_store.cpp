@@ -18,6 +18,7 @@ constexpr char kLeasePrefix = 'l';
 constexpr char kCommittedPrefix = 'c';
 constexpr char kPartialPrefix = 'p';
 const std::string kNextBatchKey = "mnext_batch_id";
+const std::string kTrainerVersionKey = "mmax_trainer_version";
 
 std::string encode_u64(uint64_t v) {
     std::string s(8, '\0');
@@ -98,6 +99,9 @@ void StoreBatch::delete_committed(uint64_t batch_id) {
 }
 void StoreBatch::put_next_batch_id(uint64_t next) {
     wb_->Put(kNextBatchKey, encode_u64(next));
+}
+void StoreBatch::put_max_trainer_version(int64_t version) {
+    wb_->Put(kTrainerVersionKey, encode_u64(static_cast<uint64_t>(version)));
 }
 void StoreBatch::put_partial(const std::string& worker_id, const std::string& group_id,
                              const std::string& bytes) {
@@ -182,6 +186,14 @@ uint64_t SampleStore::next_batch_id() const {
     if (s.IsNotFound()) return 1;
     STRIDE_CHECK(s.ok(), "buffer store '" + dir_ + "': " + s.ToString());
     return decode_u64(v);
+}
+
+int64_t SampleStore::max_trainer_version() const {
+    std::string v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kTrainerVersionKey, &v);
+    if (s.IsNotFound()) return -1;
+    STRIDE_CHECK(s.ok(), "buffer store '" + dir_ + "': " + s.ToString());
+    return static_cast<int64_t>(decode_u64(v));
 }
 
 void SampleStore::scan_partials(

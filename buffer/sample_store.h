@@ -4,6 +4,7 @@
 //   'l' batch_id (8 bytes, BE)    -> stride.v1.StoredLease              one per open lease
 //   'c' batch_id (8 bytes, BE)    -> ""                                 recently committed batches
 //   'm' "next_batch_id"           -> 8 bytes BE                         batch ids never repeat
+//   'm' "max_trainer_version"     -> 8 bytes BE                         newest version a pull named
 //   'p' worker_id '\0' group_id  -> stride.v1.InFlightGroup            a rollout worker's unfinished group
 //
 // Ids may not contain '\0' (the server rejects such samples), so a group's samples are exactly the
@@ -40,6 +41,7 @@ class StoreBatch {
     void put_committed(uint64_t batch_id);
     void delete_committed(uint64_t batch_id);
     void put_next_batch_id(uint64_t next);
+    void put_max_trainer_version(int64_t version);  // >= 0
     void put_partial(const std::string& worker_id, const std::string& group_id, const std::string& bytes);
     void delete_partial(const std::string& worker_id, const std::string& group_id);
     bool empty() const;
@@ -72,6 +74,8 @@ class SampleStore {
     void scan_leases(const std::function<void(const v1::StoredLease&)>& fn) const;
     std::vector<uint64_t> committed_ids() const;
     uint64_t next_batch_id() const;  // 1 on a fresh store
+    // The newest trainer version any pull named (validation of sample versions); -1 on a fresh store.
+    int64_t max_trainer_version() const;
     // In-flight groups: fn(worker_id, group_id, serialized InFlightGroup) for every record, or only
     // for one worker's when worker_id is not empty.
     void scan_partials(const std::string& worker_id,

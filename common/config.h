@@ -158,6 +158,7 @@ struct TrainerConfig {
     std::string ref_model;            // KL reference checkpoint; empty: the policy RL started from
     int eval_every = 10;              // RL steps between greedy evals (0: off)
     int checkpoint_every = 50;        // RL steps between checkpoints (0: only at the end)
+    int keep_checkpoints = 3;         // complete checkpoints kept, newest first (0: keep all)
     double temperature = 0.0;         // logits temperature for train log-probs (0: rollout.temperature)
     bool operator==(const TrainerConfig&) const = default;
 };

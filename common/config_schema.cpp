@@ -292,6 +292,10 @@ const std::vector<ConfigKey>& schema_table() {
          at_least(0)},
         {"trainer.checkpoint_every", FIELD(trainer.checkpoint_every),
          "RL steps between checkpoints (0: only at the end)", at_least(0)},
+        {"trainer.keep_checkpoints", FIELD(trainer.keep_checkpoints),
+         "complete checkpoints kept, newest first; older ones are deleted once a new one is complete (0: keep "
+         "all)",
+         at_least(0)},
         {"trainer.temperature", FIELD(trainer.temperature),
          "temperature of the trainer's log-probs; must equal rollout.temperature (0: take it from there)",
          at_least(0)},

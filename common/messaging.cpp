@@ -3,6 +3,7 @@
 
 #include <zmq.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <utility>
@@ -19,6 +20,8 @@ std::string zmq_error_text() {
 
 // Waits for events on one socket. EINTR (a signal in a test harness or profiler) counts as "not
 // ready yet" and the wait continues with the time that is left.
+constexpr int kStopSliceMs = 20;  // how often a call with a stop flag looks at it
+
 bool poll_for(void* sock, short events, int timeout_ms) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
@@ -216,25 +219,46 @@ void RequestClient::reset_socket() {
     sock_->connect(endpoint_);
 }
 
-std::optional<std::string> RequestClient::call_raw(const std::string& payload, int timeout_ms) {
-    auto start = std::chrono::steady_clock::now();
-    if (!sock_->send_frames({payload}, timeout_ms)) {
+std::optional<std::string> RequestClient::call_raw(const std::string& payload, int timeout_ms,
+                                                   const std::atomic<bool>* stop, int stop_grace_ms) {
+    using Clock = std::chrono::steady_clock;
+    auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    bool stopping = false;
+    // The time to wait next: all of it without a stop flag, else a short slice; shortened to the
+    // grace period the first time the flag is seen set. <= 0: time is up.
+    auto next_wait = [&]() -> int {
+        if (stop && !stopping && stop->load()) {
+            stopping = true;
+            deadline = std::min(deadline, Clock::now() + std::chrono::milliseconds(stop_grace_ms));
+        }
+        int left = static_cast<int>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+        return stop ? std::min(left, kStopSliceMs) : left;
+    };
+    bool sent = false;
+    for (int wait = next_wait();; wait = next_wait()) {
+        if (sock_->send_frames({payload}, std::max(wait, 0))) {
+            sent = true;
+            break;
+        }
+        if (wait <= 0 || Clock::now() >= deadline) break;
+    }
+    if (!sent) {
         reset_socket();
         return std::nullopt;
     }
-    int spent = static_cast<int>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
-            .count());
-    auto frames = sock_->recv_frames(timeout_ms > spent ? timeout_ms - spent : 0);
-    if (!frames) {
-        reset_socket();  // a REQ socket that sent without receiving cannot send again
-        return std::nullopt;
+    for (int wait = next_wait();; wait = next_wait()) {
+        auto frames = sock_->recv_frames(std::max(wait, 0));
+        if (frames) return std::move(frames->back());
+        if (wait <= 0 || Clock::now() >= deadline) break;
     }
-    return std::move(frames->back());
+    reset_socket();  // a REQ socket that sent without receiving cannot send again
+    return std::nullopt;
 }
 
-std::optional<v1::Envelope> RequestClient::call(const v1::Envelope& request, int timeout_ms) {
-    auto bytes = call_raw(encode_envelope(request), timeout_ms);
+std::optional<v1::Envelope> RequestClient::call(const v1::Envelope& request, int timeout_ms,
+                                                const std::atomic<bool>* stop, int stop_grace_ms) {
+    auto bytes = call_raw(encode_envelope(request), timeout_ms, stop, stop_grace_ms);
     if (!bytes) return std::nullopt;
     v1::Envelope reply;
     EnvelopeCheck check = decode_envelope(*bytes, job_id_, &reply);

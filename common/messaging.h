@@ -13,6 +13,7 @@
 //
 // Tested by tests/proto/test_messaging.cpp over real loopback sockets.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -110,9 +111,14 @@ class RequestClient {
     RequestClient(ZmqContext& ctx, std::string endpoint, std::string job_id);
     // Sends request and waits for the reply. nullopt on timeout (the socket is then rebuilt, so it
     // is safe to call again). A reply that fails decode_envelope comes back as an Error envelope.
-    std::optional<v1::Envelope> call(const v1::Envelope& request, int timeout_ms);
+    // With `stop`: once *stop is true the call waits at most stop_grace_ms more (checked every few
+    // ms), so a caller that is shutting down is not held for the whole timeout by a dead peer, while a
+    // live one still gets to answer.
+    std::optional<v1::Envelope> call(const v1::Envelope& request, int timeout_ms,
+                                     const std::atomic<bool>* stop = nullptr, int stop_grace_ms = 0);
     // Raw bytes in, raw bytes out: for tests that must send what a well-behaved client never would.
-    std::optional<std::string> call_raw(const std::string& payload, int timeout_ms);
+    std::optional<std::string> call_raw(const std::string& payload, int timeout_ms,
+                                        const std::atomic<bool>* stop = nullptr, int stop_grace_ms = 0);
     const std::string& job_id() const { return job_id_; }
     const std::string& endpoint() const { return endpoint_; }
 

@@ -38,6 +38,14 @@ void add_seconds(std::atomic<double>& a, double s) {
     }
 }
 
+BufferClientOptions buffer_options(const std::atomic<bool>& stop) {
+    BufferClientOptions o;
+    o.stop = &stop;  // a stopping worker is never held by a buffer that went away
+    return o;
+}
+
+// In-flight records and the puts of a stopping worker: short, and without the stop flag, since they are
+// what a stopping worker still has to say.
 BufferClientOptions quick_options() {
     BufferClientOptions o;
     o.call_timeout_ms = 1000;
@@ -140,7 +148,7 @@ Loop::Loop(const JobContext& ctx, const std::string& id, const RolloutEndpoints&
       segmented_(ctx.cfg.rollout.segment_tokens > 0),
       n_(ctx.cfg.rollout.n),
       scheduler_(zctx_, ep.scheduler, ctx.job_id),
-      buffer_(zctx_, ep.buffer, ctx.job_id),
+      buffer_(zctx_, ep.buffer, ctx.job_id, buffer_options(stop)),
       records_(zctx_, ep.buffer, ctx.job_id, quick_options()),
       weights_(ctx.job_id, ep.weights),
       metrics_(ctx.job_id, id),
@@ -252,9 +260,20 @@ uint64_t Loop::add_group(PendingGroup g, std::vector<GeneratedSequence> partial)
 // retires its in-flight record). Once stopping, the buffer may be gone already (the processes launcher
 // stops every role at once): then the put gives up soon and the group stays in flight, saved complete
 // if the buffer still answers, for the next run to put.
+//
+// A group the buffer refuses as invalid (a token outside the vocabulary, a NaN log-prob, ...) can never
+// be put: it is logged once with the buffer's reason and dropped, counted in groups_refused, instead of
+// failing the worker (which would resume the same group and fail again).
 void Loop::deliver(uint64_t request_id) {
     try {
         (stop_ ? records_ : buffer_).put(pending_.at(request_id).done, id_);
+    } catch (const BufferRejected& e) {
+        if (e.code() != v1::ERROR_CODE_INVALID_ARGUMENT) throw;
+        spdlog::error("rollout {}: the buffer refused group {}; dropped: {}", id_,
+                      pending_.at(request_id).prompt.group_id(), e.what());
+        ++stats_.groups_refused;
+        drop_group(request_id);
+        return;
     } catch (const std::exception& e) {
         if (!stop_) throw;
         spdlog::warn("rollout {}: stopping, could not put a finished group: {}", id_, e.what());

@@ -42,9 +42,10 @@ struct RolloutEndpoints {
 struct RolloutStats {
     std::atomic<int64_t> samples{0}, groups{0}, tokens{0}, weight_updates{0};
     // Accounting: every prompt taken (or resumed) ends in the buffer (groups), given up as too stale
-    // (groups_aborted), or is still in flight (groups_in_flight, saved in the buffer on exit).
+    // (groups_aborted) or refused by the buffer as invalid (groups_refused), or is still in flight
+    // (groups_in_flight, saved in the buffer on exit).
     std::atomic<int64_t> prompts_taken{0}, prompts_skipped{0}, groups_resumed{0}, groups_aborted{0},
-        groups_in_flight{0};
+        groups_refused{0}, groups_in_flight{0};
     // Segment rollout: rounds begun, and the unfinished responses (and their tokens) carried into them.
     std::atomic<int64_t> rounds{0}, carried_sequences{0}, carried_tokens{0};
     // Engine occupancy: batch_seqs / engine_steps is the mean number of sequences per forward.

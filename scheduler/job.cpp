@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -124,8 +125,8 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
         cfg.rollout.workers);
     // The same numbers for scripts (bench/e2e/bench_async.cpp), in the run directory.
     double engine_steps = 0, batch_seqs = 0, rollout_idle = 0;
-    int64_t taken = 0, resumed = 0, put = 0, aborted = 0, in_flight = 0, full_waits = 0, max_depth = 0,
-            capacity = 0;
+    int64_t taken = 0, resumed = 0, put = 0, aborted = 0, refused = 0, in_flight = 0, full_waits = 0,
+            max_depth = 0, capacity = 0;
     for (auto& w : workers) {
         const RolloutStats& st = w->stats();
         engine_steps += st.engine_steps;
@@ -134,7 +135,8 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
         taken += st.prompts_taken;
         resumed += st.groups_resumed;
         put += st.groups;
-        aborted += st.groups_aborted;
+        aborted += st.groups_aborted + st.groups_refused;  // given up: too stale, or invalid
+        refused += st.groups_refused;
         in_flight += st.groups_in_flight;
         full_waits += st.reward_full_waits;
         max_depth = std::max<int64_t>(max_depth, st.reward_queue_max_depth);
@@ -142,10 +144,11 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
     }
     // Whether rollout ever waited on rewards, and where every prompt a worker took ended up.
     std::printf(
-        "rollout: %lld prompts taken (+%lld resumed) -> %lld groups put, %lld given up, %lld in flight at "
-        "exit; reward queue at most %lld of %lld deep, rollout waited on rewards %lld times\n",
-        (long long)taken, (long long)resumed, (long long)put, (long long)aborted, (long long)in_flight,
-        (long long)max_depth, (long long)capacity, (long long)full_waits);
+        "rollout: %lld prompts taken (+%lld resumed) -> %lld groups put, %lld given up (%lld refused by the "
+        "buffer as invalid), %lld in flight at exit; reward queue at most %lld of %lld deep, rollout waited "
+        "on rewards %lld times\n",
+        (long long)taken, (long long)resumed, (long long)put, (long long)aborted, (long long)refused,
+        (long long)in_flight, (long long)max_depth, (long long)capacity, (long long)full_waits);
     std::ofstream(cfg.run_path() + "/run_summary.json")
         << nlohmann::json{{"wall_s", wall},
                           {"trainer_busy_s", trainer.busy_seconds()},
@@ -158,6 +161,7 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
                           {"groups_resumed", resumed},
                           {"groups_put", put},
                           {"groups_given_up", aborted},
+                          {"groups_refused", refused},
                           {"groups_in_flight", in_flight},
                           {"reward_queue_max_depth", max_depth},
                           {"reward_queue_capacity", capacity},
@@ -176,9 +180,16 @@ pid_t spawn_role(const std::string& config_path, const std::string& role, int wo
     STRIDE_CHECK(n > 0, "launcher: cannot find the stride executable (/proc/self/exe)");
     self[n] = '\0';
     const std::string w = std::to_string(worker);
+    const pid_t parent = getpid();
     pid_t pid = fork();
     STRIDE_CHECK(pid >= 0, "launcher: fork failed");
     if (pid == 0) {
+        // A role never outlives its launcher: SIGTERM (a clean stop: the trainer checkpoints) when the
+        // launcher dies, even by kill -9. The death signal is armed from here on, so a launcher that
+        // died between fork and prctl is caught by the getppid check (the child was re-parented).
+        // Only async-signal-safe calls between fork and exec. PR_SET_PDEATHSIG follows the thread that
+        // forked: spawn_role runs on the launcher's main thread, which lives as long as the job.
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(126);
         execl(self, self, "role", role.c_str(), "--config", config_path.c_str(), "--worker", w.c_str(),
               (char*)nullptr);
         _exit(127);

@@ -42,6 +42,15 @@ BufferServerConfig buffer_server_config(const JobContext& ctx, const std::string
     // Sync mode is on-policy: a group older than the trainer is never trained. Only groups that dynamic
     // sampling asked for beyond a step's need (trainer.oversample) come back after their step.
     bc.max_staleness = cfg.rollout.mode == "sync" ? 0 : cfg.buffer.max_staleness;
+    // Validation at the door: what the trainer's model can take. A sample holds at most max_position
+    // tokens, each with at most ~24 bytes on the wire (id, log-prob, version, segment start); 4 MiB more
+    // covers the label, reward detail and metadata.
+    const ModelConfig model = ctx.model_config();
+    bc.vocab_size = model.vocab;
+    bc.max_position = model.max_position;
+    bc.max_response_tokens = cfg.rollout.max_tokens;
+    bc.max_sample_bytes = (int64_t{4} << 20) + 32 * int64_t{model.max_position};
+    bc.max_version_ahead = 1;  // the trainer pulls with version v, then publishes v + 1
     return bc;
 }
 
@@ -75,14 +84,9 @@ std::optional<std::string> resume_checkpoint(const JobConfig& cfg) {
 
 JobState resume_state(const JobConfig& cfg) {
     auto ckpt = resume_checkpoint(cfg);
-    JobState st;
-    if (!ckpt) return st;
-    std::ifstream in(*ckpt + "/job_state.json");
-    nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    STRIDE_CHECK(j.is_object(), *ckpt + "/job_state.json: not a JSON object");
-    st.step = j.value("step", int64_t{0});
-    st.policy_version = j.value("policy_version", int64_t{0});
-    st.prompts_dispatched = j.value("prompts_dispatched", int64_t{0});
+    if (!ckpt) return {};
+    JobState st = read_job_state(*ckpt);
+    check_job_state(st, *ckpt, cfg.trainer.steps, cfg.trainer.prompts_per_step);
     return st;
 }
 
@@ -99,6 +103,7 @@ StartingPolicy starting_policy(const JobContext& ctx, SftMode sft, const std::at
     p.adam = std::make_unique<AdamW>(p.model->data.size(), ac);
     if (auto ckpt = resume_checkpoint(cfg)) {
         p.state = load_job_checkpoint(*ckpt, *p.model, *p.adam);
+        check_job_state(p.state, *ckpt, cfg.trainer.steps, cfg.trainer.prompts_per_step);
         p.resumed = true;
         spdlog::info("resumed from {} at step {} (policy version {})", *ckpt, p.state.step,
                      p.state.policy_version);

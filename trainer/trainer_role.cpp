@@ -297,7 +297,8 @@ void TrainerRole::save_checkpoint(RlTrainer& rl) {
     *adam_ = rl.optimizer();
     std::function<void(const std::string&)> save_critic;
     if (rl.critic()) save_critic = [&](const std::string& d) { rl.critic()->save(d + "/critic"); };
-    const std::string dir = save_job_checkpoint(ctx_.run_path(), model_, *adam_, state_, save_critic);
+    const std::string dir = save_job_checkpoint(ctx_.run_path(), model_, *adam_, state_, save_critic,
+                                                ctx_.cfg.trainer.keep_checkpoints);
     spdlog::info("checkpoint {}", dir);
 }
 
@@ -306,7 +307,7 @@ void TrainerRole::run(const std::atomic<bool>& stop,
     const JobConfig& cfg = ctx_.cfg;
     const TrainerConfig& tc = cfg.trainer;
     ZmqContext zctx;
-    BufferClient buffer(zctx, buffer_endpoint_, ctx_.job_id);
+    BufferClient buffer(zctx, buffer_endpoint_, ctx_.job_id, {.stop = &stop});  // stop cuts retries short
     buffer.release_leases("trainer started");  // anything leased by a previous trainer is replayed
 
     RlTrainer rl(model_, adam_->config(), lr_schedule_of(tc));  // the optimiser state lives in adam_

@@ -18,6 +18,12 @@
 
 namespace fs = std::filesystem;
 
+// How long roles may outlive a launcher killed with -9: they get SIGTERM at once (PR_SET_PDEATHSIG)
+// and stop cleanly. The trainer may be waiting on the buffer, which stopped too: its BufferClient
+// carries the trainer's stop flag, so that wait ends at once (about 2 s for the whole job, measured).
+constexpr int kRolesGoneWithinS = 10;
+constexpr int kTrainerGoneWithinS = kRolesGoneWithinS;
+
 namespace {
 
 std::string make_run_dir(const std::string& name) {
@@ -224,6 +230,82 @@ TEST(JobProcesses, ARoleThatDiesStopsTheJobWithACheckpoint) {
     char name[32];
     std::snprintf(name, sizeof(name), "step_%06zu", steps);
     EXPECT_TRUE(fs::exists(dir + "/runs/e2e/checkpoints/" + name + "/job_state.json")) << name;
+    fs::remove_all(dir);
+}
+
+// Whether pid is gone: no such process, or a zombie nobody reaped yet (it ran to its end).
+bool process_gone(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat) return true;
+    std::string line;
+    std::getline(stat, line);
+    const auto paren = line.rfind(')');
+    return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] == 'Z' ||
+           line[paren + 2] == 'X';
+}
+
+TEST(JobProcesses, RolesDieWithTheLauncher) {
+    const std::string dir = make_run_dir("orphans");
+    const std::string cfg = write_config(dir);
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        freopen("/dev/null", "w", stderr);
+        execl(STRIDE_BIN, STRIDE_BIN, "run", cfg.c_str(), "launcher=processes", "trainer.steps=100000",
+              "trainer.checkpoint_every=0", (char*)nullptr);
+        _exit(127);
+    }
+    close(fds[1]);
+    // The four role pids the launcher prints.
+    std::string text;
+    char buf[256];
+    std::vector<pid_t> roles;
+    const char* names[] = {"role buffer-0: pid ", "role trainer-0: pid ", "role rollout-0: pid ",
+                           "role rollout-1: pid "};
+    while (roles.size() < 4) {
+        ssize_t n = read(fds[0], buf, sizeof(buf));
+        ASSERT_GT(n, 0) << text;
+        text.append(buf, n);
+        roles.clear();
+        for (const char* name : names) {
+            auto at = text.find(name);
+            if (at != std::string::npos && text.find('\n', at) != std::string::npos)
+                roles.push_back(std::atoi(text.c_str() + at + std::strlen(name)));
+        }
+    }
+    // Training under way, then the launcher dies without a chance to stop anything.
+    const std::string metrics = dir + "/runs/e2e/metrics.jsonl";
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline && read_metrics(metrics).empty())
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_FALSE(read_metrics(metrics).empty());
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    close(fds[0]);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto wait_gone = [&](const std::vector<size_t>& which, int within_s) {
+        const auto until = t0 + std::chrono::seconds(within_s);
+        for (;;) {
+            bool gone = true;
+            for (size_t i : which) gone = gone && process_gone(roles[i]);
+            if (gone || std::chrono::steady_clock::now() >= until) return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    };
+    wait_gone({0, 2, 3}, kRolesGoneWithinS);
+    for (size_t i : {0, 2, 3})
+        EXPECT_TRUE(process_gone(roles[i]))
+            << names[i] << roles[i] << " outlived its launcher by " << kRolesGoneWithinS << " s";
+    wait_gone({1}, kTrainerGoneWithinS);
+    EXPECT_TRUE(process_gone(roles[1]))
+        << names[1] << roles[1] << " outlived its launcher by " << kTrainerGoneWithinS << " s";
+    for (pid_t r : roles)
+        if (!process_gone(r)) kill(r, SIGKILL);  // leave nothing behind
+    std::printf("roles gone %.2f s after the launcher\n",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     fs::remove_all(dir);
 }
 

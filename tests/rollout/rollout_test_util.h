@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,9 +18,9 @@
 #include "buffer/buffer_client.h"
 #include "buffer/buffer_server.h"
 #include "common/weight_sync.h"
+#include "job/job_context.h"
 #include "model/params.h"
 #include "rollout/rollout_worker.h"
-#include "job/job_context.h"
 #include "scheduler/job_config.h"
 #include "scheduler/prompt_dispatcher.h"
 #include "tests/buffer/buffer_test_util.h"
@@ -47,13 +48,16 @@ inline WeightBlob blob_of(const Model& m, int64_t version) {
 // Buffer, publisher and dispatcher of one job; `dir` outlives restarts of any of them.
 class RolloutRig {
    public:
-    RolloutRig(const std::string& tag, const std::vector<std::string>& overrides, int prompts = 6)
+    // `buffer_limits` may set the buffer's validation limits (BufferServerConfig) before it starts.
+    RolloutRig(const std::string& tag, const std::vector<std::string>& overrides, int prompts = 6,
+               const std::function<void(BufferServerConfig&)>& buffer_limits = {})
         : dir_(tag),
           ctx_(
               make_job_context(parse_job_config(rollout_yaml(dir_.sub("runs"), prompts), "test", overrides))),
           publisher_(ctx_.job_id, "tcp://127.0.0.1:*") {
         BufferServerConfig bc = test_config(dir_.sub("buffer"), static_cast<uint32_t>(ctx_.cfg.rollout.n));
         bc.job_id = ctx_.job_id;
+        if (buffer_limits) buffer_limits(bc);
         buffer_ = std::make_unique<BufferServer>(bc);
         buffer_->start();
         model_init_random_version(0);

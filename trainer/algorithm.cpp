@@ -74,7 +74,7 @@ void check_critic_keys(const TrainerConfig& t, const Algorithm& a) {
 
 }  // namespace
 
-// The rows, in a function-local static: the loader reads the names while static objects are built.
+// The rows, built once on first use.
 const std::vector<Algorithm>& algorithms() {
     static const std::vector<Algorithm> table = {
         {.name = "grpo", .advantage = AdvantageKind::grpo, .groups = true},

@@ -2,7 +2,9 @@
 // SVG and text charts, and the commands end to end on a fake run directory (and, where chromium is
 // installed, the page rendered headless to a PNG).
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>

@@ -13,6 +13,7 @@ PACKAGES=(
   prometheus
   python3 python3-torch python3-numpy python3-zmq python3-protobuf
   nodejs npm
+  chromium  # renders `stride report` pages headless in tests/scheduler/test_report.cpp
 )
 
 missing=()

@@ -1,14 +1,15 @@
 // tests/buffer/buffer_test_util.h: helpers shared by the buffer tests: a temporary directory that
 // cleans up after itself, sample factories, and a config pointing at both.
 #pragma once
-#include <cstdint>
 #include <unistd.h>
+#include <cstdint>
 
 #include <atomic>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "buffer/buffer_client.h"
 #include "buffer/buffer_config.h"
 #include "proto/stride.pb.h"
 
@@ -74,6 +75,14 @@ inline std::vector<v1::Sample> make_groups(const std::string& prefix, int groups
         for (uint32_t i = 0; i < group_size; ++i)
             out.push_back(make_sample(prefix + std::to_string(g), i, version, tokens));
     return out;
+}
+
+// A client that gives up fast: tests talk to a buffer on loopback, so seconds mean something broke.
+inline BufferClientOptions fast_options(int deadline_ms = 5000) {
+    BufferClientOptions o;
+    o.call_timeout_ms = 2000;
+    o.deadline_ms = deadline_ms;
+    return o;
 }
 
 inline BufferServerConfig test_config(const std::string& dir, uint32_t group_size = 4) {

@@ -12,18 +12,12 @@
 #include "tests/buffer/buffer_test_util.h"
 
 using namespace stride;
+using stride::test::fast_options;
 using stride::test::make_sample;
 using stride::test::TempDir;
 using stride::test::test_config;
 
 namespace {
-
-BufferClientOptions fast_options() {
-    BufferClientOptions o;
-    o.call_timeout_ms = 2000;
-    o.deadline_ms = 5000;
-    return o;
-}
 
 // An in-flight group: sample 0 finished, sample 1 with `tokens` tokens so far.
 v1::InFlightGroup inflight(const std::string& group, const std::string& worker, int tokens) {

@@ -17,6 +17,7 @@
 #include "tests/buffer/buffer_test_util.h"
 
 using namespace stride;
+using stride::test::fast_options;
 using stride::test::make_groups;
 using stride::test::make_sample;
 using stride::test::numbered;
@@ -24,13 +25,6 @@ using stride::test::TempDir;
 using stride::test::test_config;
 
 namespace {
-
-BufferClientOptions fast_options() {
-    BufferClientOptions o;
-    o.call_timeout_ms = 2000;
-    o.deadline_ms = 10000;
-    return o;
-}
 
 // Pulls until the buffer has no complete group left; returns the sample ids seen (and commits).
 std::set<std::string> drain(BufferClient& client, int64_t version = 0) {
@@ -55,14 +49,14 @@ TEST(BufferRecovery, RestartRecoversEveryAckedSample) {
         BufferServer server(cfg);
         server.start();
         ZmqContext ctx;
-        BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
+        BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options(10000));
         for (int g = 0; g < kGroups; ++g) client.put(make_groups(numbered("g", g), 1, 4));
         client.put({make_sample("half", 0), make_sample("half", 1)});  // incomplete survives too
     }                                                                  // server stopped, store closed
     BufferServer server(cfg);
     server.start();
     ZmqContext ctx;
-    BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
+    BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options(10000));
     v1::BufferStats st = client.stats();
     EXPECT_EQ(st.recovered_samples(), uint64_t(kGroups * 4 + 2));
     EXPECT_EQ(st.groups_complete(), uint64_t(kGroups));
@@ -82,7 +76,7 @@ TEST(BufferRecovery, UncommittedBatchIsReplayedAfterRestart) {
         BufferServer server(cfg);
         server.start();
         ZmqContext ctx;
-        BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
+        BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options(10000));
         client.put(make_groups("r", 3, 2));
         v1::Batch b = client.pull(2, 0);  // the trainer "crashes" before committing
         ASSERT_EQ(b.groups_size(), 2);
@@ -93,7 +87,7 @@ TEST(BufferRecovery, UncommittedBatchIsReplayedAfterRestart) {
     BufferServer server(cfg);  // default: leases found on disk are released
     server.start();
     ZmqContext ctx;
-    BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
+    BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options(10000));
     EXPECT_EQ(client.stats().leases_released(), 2u);
     EXPECT_THROW(client.commit(old_batch), stride::Error);  // that lease is gone
     v1::Batch b = client.pull(3, 0);
@@ -115,14 +109,14 @@ TEST(BufferRecovery, LeasesCanSurviveARestart) {
         BufferServer server(cfg);
         server.start();
         ZmqContext ctx;
-        BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
+        BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options(10000));
         client.put(make_groups("k", 2, 2));
         batch = client.pull(1, 0).batch_id();
     }
     BufferServer server(cfg);
     server.start();
     ZmqContext ctx;
-    BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
+    BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options(10000));
     v1::BufferStats st = client.stats();
     EXPECT_EQ(st.groups_leased(), 1u);
     EXPECT_EQ(st.groups_complete(), 1u);
@@ -137,7 +131,7 @@ TEST(BufferRecovery, LeaseTimeoutAndExplicitReleaseReplay) {
     BufferServer server(cfg);
     server.start();
     ZmqContext ctx;
-    BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
+    BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options(10000));
     client.put(make_groups("t", 2, 1));
 
     v1::Batch b = client.pull(2, 0);
@@ -202,7 +196,7 @@ TEST(BufferRecovery, KillNineLosesNothing) {
     std::set<std::string> acked;
     {
         ZmqContext ctx;
-        BufferClient client(ctx, endpoint, "test-job", fast_options());  // retries until the child binds
+        BufferClient client(ctx, endpoint, "test-job", fast_options(10000));  // retries until the child binds
         for (int i = 0; i < 40; ++i) {
             v1::PutAck ack = client.put(make_groups(numbered("k", i), 1, 4));
             for (const auto& id : ack.durable_sample_ids()) acked.insert(id);
@@ -223,7 +217,7 @@ TEST(BufferRecovery, KillNineLosesNothing) {
     BufferServer server(cfg);
     server.start();
     ZmqContext ctx;
-    BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options());
+    BufferClient client(ctx, server.endpoint(), cfg.job_id, fast_options(10000));
     EXPECT_EQ(client.stats().recovered_samples(), acked.size());
     client.put({make_sample("tail", 1), make_sample("tail", 2), make_sample("tail", 3)});
     std::set<std::string> served = drain(client);

@@ -18,19 +18,13 @@
 #include "tests/buffer/buffer_test_util.h"
 
 using namespace stride;
+using stride::test::fast_options;
 using stride::test::make_groups;
 using stride::test::make_sample;
 using stride::test::TempDir;
 using stride::test::test_config;
 
 namespace {
-
-BufferClientOptions fast_options() {
-    BufferClientOptions o;
-    o.call_timeout_ms = 2000;
-    o.deadline_ms = 5000;
-    return o;
-}
 
 // The job's limits as scheduler/roles.cpp sets them, for a small model.
 BufferServerConfig limited_config(const std::string& dir) {

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -80,9 +80,10 @@ TEST(JobThreads, RunsCheckpointsAndResumesWithoutRepeatingAStep) {
     const std::string run = dir + "/runs/e2e";
     auto m = read_metrics(run + "/metrics.jsonl");
     ASSERT_EQ(m.size(), 2u) << out;
-    for (const char* key : {"step", "policy_version", "reward/mean", "reward/std", "accuracy", "response_length/mean",
-                            "response_length/max", "tokens_per_s", "staleness/mean", "loss", "entropy", "grad_norm",
-                            "time/step_s", "logprob_mismatch/mean", "logprob_mismatch/max"})
+    for (const char* key :
+         {"step", "policy_version", "reward/mean", "reward/std", "accuracy", "response_length/mean",
+          "response_length/max", "tokens_per_s", "staleness/mean", "loss", "entropy", "grad_norm",
+          "time/step_s", "logprob_mismatch/mean", "logprob_mismatch/max"})
         EXPECT_TRUE(m[0].contains(key)) << key;
     EXPECT_TRUE(m[0].contains("eval/accuracy"));  // first step
     EXPECT_TRUE(m[1].contains("eval/accuracy"));  // last step
@@ -110,7 +111,10 @@ TEST(JobThreads, RunsCheckpointsAndResumesWithoutRepeatingAStep) {
     // `stride eval` scores the saved HF checkpoint on the eval split; greedy matches the trainer's
     // last eval of the same weights.
     const std::string report = dir + "/eval.json";
-    ASSERT_EQ(run_stride({"eval", cfg, "checkpoint=" + run + "/checkpoints/step_000004/model", "out=" + report}, &out), 0)
+    ASSERT_EQ(
+        run_stride({"eval", cfg, "checkpoint=" + run + "/checkpoints/step_000004/model", "out=" + report},
+                   &out),
+        0)
         << out;
     std::ifstream in(report);
     auto ev = nlohmann::json::parse(in);
@@ -148,8 +152,8 @@ TEST(JobThreads, SigintStopsCleanlyWithACheckpoint) {
     if (pid == 0) {
         freopen("/dev/null", "w", stderr);
         freopen("/dev/null", "w", stdout);
-        execl(STRIDE_BIN, STRIDE_BIN, "run", cfg.c_str(), "trainer.steps=100000", "trainer.checkpoint_every=0",
-              (char*)nullptr);
+        execl(STRIDE_BIN, STRIDE_BIN, "run", cfg.c_str(), "trainer.steps=100000",
+              "trainer.checkpoint_every=0", (char*)nullptr);
         _exit(127);
     }
     const std::string metrics = dir + "/runs/e2e/metrics.jsonl";
@@ -178,8 +182,10 @@ TEST(JobThreads, SigintStopsCleanlyWithACheckpoint) {
 TEST(JobProcesses, EveryRoleIsItsOwnProcess) {
     const std::string dir = make_run_dir("procs");
     std::string out;
-    ASSERT_EQ(run_stride({"run", write_config(dir), "launcher=processes", "trainer.steps=3"}, &out), 0) << out;
-    for (const char* role : {"role buffer-0: pid", "role trainer-0: pid", "role rollout-0: pid", "role rollout-1: pid"})
+    ASSERT_EQ(run_stride({"run", write_config(dir), "launcher=processes", "trainer.steps=3"}, &out), 0)
+        << out;
+    for (const char* role :
+         {"role buffer-0: pid", "role trainer-0: pid", "role rollout-0: pid", "role rollout-1: pid"})
         EXPECT_NE(out.find(role), std::string::npos) << role << "\n" << out;
     auto m = read_metrics(dir + "/runs/e2e/metrics.jsonl");
     ASSERT_EQ(m.size(), 3u) << out;
@@ -189,33 +195,53 @@ TEST(JobProcesses, EveryRoleIsItsOwnProcess) {
     fs::remove_all(dir);
 }
 
+// `stride run CFG launcher=processes` as a long job, with its stdout (where the launcher prints
+// "role NAME: pid N" for each role) on a pipe.
+struct ProcessesJob {
+    pid_t pid = -1;
+    int out = -1;
+    std::string text;  // what it printed so far
+
+    explicit ProcessesJob(const std::string& cfg) {
+        int fds[2];
+        if (pipe(fds) != 0) return;
+        pid = fork();
+        if (pid == 0) {
+            dup2(fds[1], STDOUT_FILENO);
+            freopen("/dev/null", "w", stderr);
+            execl(STRIDE_BIN, STRIDE_BIN, "run", cfg.c_str(), "launcher=processes", "trainer.steps=100000",
+                  "trainer.checkpoint_every=0", (char*)nullptr);
+            _exit(127);
+        }
+        close(fds[1]);
+        out = fds[0];
+    }
+    ~ProcessesJob() {
+        if (out >= 0) close(out);
+    }
+    // The pid of role NAME ("rollout-0"), read from the launcher's output; -1 if it ends first.
+    pid_t role_pid(const std::string& name) {
+        const std::string key = "role " + name + ": pid ";
+        for (;;) {
+            const auto at = text.find(key);
+            if (at != std::string::npos && text.find('\n', at) != std::string::npos)
+                return std::atoi(text.c_str() + at + key.size());
+            char buf[256];
+            const ssize_t n = read(out, buf, sizeof(buf));
+            if (n <= 0) return -1;
+            text.append(buf, n);
+        }
+    }
+};
+
 TEST(JobProcesses, ARoleThatDiesStopsTheJobWithACheckpoint) {
     const std::string dir = make_run_dir("procdie");
     const std::string cfg = write_config(dir);
-    int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        freopen("/dev/null", "w", stderr);
-        execl(STRIDE_BIN, STRIDE_BIN, "run", cfg.c_str(), "launcher=processes", "trainer.steps=100000",
-              "trainer.checkpoint_every=0", (char*)nullptr);
-        _exit(127);
-    }
-    close(fds[1]);
-    // Read the role pids the launcher prints, wait for training, then kill -9 a rollout worker.
-    std::string text;
-    char buf[256];
-    pid_t victim = -1;
-    while (victim < 0) {
-        ssize_t n = read(fds[0], buf, sizeof(buf));
-        ASSERT_GT(n, 0) << text;
-        text.append(buf, n);
-        auto at = text.find("role rollout-0: pid ");
-        if (at != std::string::npos && text.find('\n', at) != std::string::npos)
-            victim = std::atoi(text.c_str() + at + std::strlen("role rollout-0: pid "));
-    }
+    ProcessesJob job(cfg);
+    ASSERT_GT(job.pid, 0);
+    // The role pids the launcher prints; wait for training, then kill -9 a rollout worker.
+    const pid_t victim = job.role_pid("rollout-0");
+    ASSERT_GT(victim, 0) << job.text;
     const std::string metrics = dir + "/runs/e2e/metrics.jsonl";
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (std::chrono::steady_clock::now() < deadline && read_metrics(metrics).size() < 2)
@@ -223,8 +249,7 @@ TEST(JobProcesses, ARoleThatDiesStopsTheJobWithACheckpoint) {
     ASSERT_GE(read_metrics(metrics).size(), 2u);
     kill(victim, SIGKILL);
     int status = 0;
-    waitpid(pid, &status, 0);
-    close(fds[0]);
+    waitpid(job.pid, &status, 0);
     ASSERT_TRUE(WIFEXITED(status));
     const size_t steps = read_metrics(metrics).size();
     char name[32];
@@ -247,34 +272,14 @@ bool process_gone(pid_t pid) {
 TEST(JobProcesses, RolesDieWithTheLauncher) {
     const std::string dir = make_run_dir("orphans");
     const std::string cfg = write_config(dir);
-    int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        freopen("/dev/null", "w", stderr);
-        execl(STRIDE_BIN, STRIDE_BIN, "run", cfg.c_str(), "launcher=processes", "trainer.steps=100000",
-              "trainer.checkpoint_every=0", (char*)nullptr);
-        _exit(127);
-    }
-    close(fds[1]);
+    ProcessesJob job(cfg);
+    ASSERT_GT(job.pid, 0);
     // The four role pids the launcher prints.
-    std::string text;
-    char buf[256];
+    const char* names[] = {"buffer-0", "trainer-0", "rollout-0", "rollout-1"};
     std::vector<pid_t> roles;
-    const char* names[] = {"role buffer-0: pid ", "role trainer-0: pid ", "role rollout-0: pid ",
-                           "role rollout-1: pid "};
-    while (roles.size() < 4) {
-        ssize_t n = read(fds[0], buf, sizeof(buf));
-        ASSERT_GT(n, 0) << text;
-        text.append(buf, n);
-        roles.clear();
-        for (const char* name : names) {
-            auto at = text.find(name);
-            if (at != std::string::npos && text.find('\n', at) != std::string::npos)
-                roles.push_back(std::atoi(text.c_str() + at + std::strlen(name)));
-        }
+    for (const char* name : names) {
+        roles.push_back(job.role_pid(name));
+        ASSERT_GT(roles.back(), 0) << name << "\n" << job.text;
     }
     // Training under way, then the launcher dies without a chance to stop anything.
     const std::string metrics = dir + "/runs/e2e/metrics.jsonl";
@@ -282,9 +287,8 @@ TEST(JobProcesses, RolesDieWithTheLauncher) {
     while (std::chrono::steady_clock::now() < deadline && read_metrics(metrics).empty())
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     ASSERT_FALSE(read_metrics(metrics).empty());
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    close(fds[0]);
+    kill(job.pid, SIGKILL);
+    waitpid(job.pid, nullptr, 0);
     const auto t0 = std::chrono::steady_clock::now();
     auto wait_gone = [&](const std::vector<size_t>& which, int within_s) {
         const auto until = t0 + std::chrono::seconds(within_s);
@@ -312,7 +316,9 @@ TEST(JobProcesses, RolesDieWithTheLauncher) {
 TEST(JobAsync, RolloutRunsAheadWithinTheStalenessBound) {
     const std::string dir = make_run_dir("async");
     std::string out;
-    ASSERT_EQ(run_stride({"run", write_config(dir), "rollout.mode=async", "buffer.max_staleness=1", "trainer.steps=6"}, &out),
+    ASSERT_EQ(run_stride({"run", write_config(dir), "rollout.mode=async", "buffer.max_staleness=1",
+                          "trainer.steps=6"},
+                         &out),
               0)
         << out;
     auto m = read_metrics(dir + "/runs/e2e/metrics.jsonl");
@@ -332,7 +338,8 @@ TEST(JobThreads, AFreshStartDoesNotInheritAnEarlierRunOfTheSameName) {
     ASSERT_EQ(run_stride({"run", cfg, "trainer.steps=2"}, &out), 0) << out;  // resume: off
     const std::string run = dir + "/runs/e2e";
     EXPECT_EQ(read_metrics(run + "/metrics.jsonl").size(), 2u);
-    EXPECT_FALSE(fs::exists(run + "/checkpoints/step_000003")) << "a later resume would pick the old run's checkpoint";
+    EXPECT_FALSE(fs::exists(run + "/checkpoints/step_000003"))
+        << "a later resume would pick the old run's checkpoint";
     EXPECT_TRUE(fs::exists(run + "/checkpoints/step_000002"));
     fs::remove_all(dir);
 }

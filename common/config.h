@@ -85,6 +85,9 @@ struct RewardConfig {
     int overlong_buffer = 0;         // DAPO soft overlong punishment window L_cache in tokens (0: off)
     double overlong_penalty = 1.0;   // penalty factor at L_max
     double timeout_s = 10.0;         // per-sample scoring time limit
+    // The trainer stops the job (with a checkpoint, exit != 0) when more than this share of the samples
+    // it trained on over the last few steps got no score (status error or timeout); 1: never stop.
+    double max_error_frac = 0.5;
     // Plug-in and Python rewards (reward/plugin/plugin_pool.h): worker processes, address space each may
     // add (0: unlimited), and the JSON object handed to <prefix>_init / Python init(config).
     int workers = 2;
@@ -190,6 +193,7 @@ struct JobConfig {
     int seed = 1;
     std::string run_dir = "runs";      // the job writes to <run_dir>/<name>/
     std::string resume = "off";        // off | auto | require
+    bool overwrite = false;            // a fresh start may remove an earlier run's checkpoints
     std::string launcher = "threads";  // threads | processes
     ModelSection model;
     std::string tokenizer;  // tokenizer.json; empty: <model.path>/tokenizer.json

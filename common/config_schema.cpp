@@ -53,6 +53,9 @@ const std::vector<ConfigKey>& schema_table() {
          "off: start fresh; auto: continue from the latest checkpoint if any; require: fail without one",
          {},
          {"off", "auto", "require"}},
+        {"overwrite", FIELD(overwrite),
+         "with resume: off, start over in a run directory that holds checkpoints: removes its checkpoints, "
+         "buffer and metrics.jsonl (false: refuse and say how to resume)"},
         {"launcher",
          FIELD(launcher),
          "run the roles as threads of one process or as child processes",
@@ -152,6 +155,10 @@ const std::vector<ConfigKey>& schema_table() {
          "would "
          "stall rollout",
          above(0)},
+        {"reward.max_error_frac", FIELD(reward.max_error_frac),
+         "stop the job (checkpoint, exit 1) when more than this share of the samples trained on over the "
+         "last 5 steps got no score (reward error or timeout); 1: never stop",
+         between(0, 1)},
         {"reward.workers", FIELD(reward.workers),
          "worker processes of a plugin: or python: reward, sandboxes code_exec runs at once (0: min(4, "
          "cores))",

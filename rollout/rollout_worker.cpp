@@ -87,6 +87,7 @@ class Loop {
     void on_finished(const GeneratedSequence& s);
     void submit_reward(uint64_t request_id, PendingGroup& g, v1::Sample smp);
     void collect_rewards();
+    void log_reward_failure(const RewardResult& r, const v1::Sample& smp);
     void idle();
 
     const JobContext& ctx_;
@@ -133,6 +134,9 @@ class Loop {
     bool finished_ = false;     // the scheduler has no more prompts
     bool changed_ = false;      // in-flight state changed since the last save
     bool saved_any_ = false;    // the buffer may hold records of ours
+    // Distinct texts of reward errors and timeouts logged so far (at most kRewardTextsLogged).
+    static constexpr size_t kRewardTextsLogged = 5;
+    std::set<std::string> reward_texts_logged_;
     Clock::time_point last_poll_ = Clock::now();
 };
 
@@ -517,6 +521,7 @@ void Loop::collect_rewards() {
         v1::Sample smp = std::move(*s);
         g.scoring.erase(s);
         set_reward(smp, r.result);
+        log_reward_failure(r.result, smp);
         smp.mutable_timing()->set_reward_ms(r.seconds * 1000.0);
         ++stats_.samples;
         metrics_.sample_finished(smp.timing().generate_ms() / 1000.0, smp.response_token_ids_size(),
@@ -530,6 +535,20 @@ void Loop::collect_rewards() {
     stats_.reward_full_waits = rewards_.full_waits();
     metrics_.reward_queue(rewards_.depth(), rewards_.max_depth(), rewards_.full_waits(),
                           rewards_.full_wait_seconds());
+}
+
+// The first few distinct texts of a reward that raised or ran out of time, with the prompt that caused
+// them: metrics.jsonl counts them (reward/errors, reward/timeouts), this says why.
+void Loop::log_reward_failure(const RewardResult& r, const v1::Sample& smp) {
+    if (r.status != RewardStatus::error && r.status != RewardStatus::timeout) return;
+    if (reward_texts_logged_.size() >= kRewardTextsLogged) return;
+    const std::string key = std::string(reward_status_name(r.status)) + ": " + r.detail;
+    if (!reward_texts_logged_.insert(key).second) return;
+    spdlog::warn("{}: reward {} on prompt {}: {}{}", id_, reward_status_name(r.status), smp.prompt_id(),
+                 r.detail.empty() ? "(no detail)" : r.detail,
+                 reward_texts_logged_.size() == kRewardTextsLogged
+                     ? " (the last distinct reward error text this worker logs)"
+                     : "");
 }
 
 // Nothing to decode: wait a little, then ask again. Short, because what we wait for (the gate opening

@@ -143,6 +143,35 @@ std::vector<Experience> experiences_by_group_id(const std::vector<v1::Batch>& ba
     return exps;
 }
 
+// Reward statuses of the step's samples; the detail of the last failed one.
+RewardCounts reward_counts(const std::vector<v1::Batch>& batches) {
+    RewardCounts c;
+    for (const v1::Batch& batch : batches)
+        for (const v1::Group& group : batch.groups())
+            for (const v1::Sample& s : group.samples()) {
+                switch (s.reward_status()) {
+                    case v1::REWARD_STATUS_ERROR:
+                        ++c.error;
+                        break;
+                    case v1::REWARD_STATUS_TIMEOUT:
+                        ++c.timeout;
+                        break;
+                    case v1::REWARD_STATUS_UNPARSEABLE:
+                        ++c.unparseable;
+                        break;
+                    default:
+                        ++c.ok;
+                        break;
+                }
+                if (s.reward_status() == v1::REWARD_STATUS_ERROR ||
+                    s.reward_status() == v1::REWARD_STATUS_TIMEOUT) {
+                    c.last_detail = s.reward_detail();
+                    c.last_prompt_id = s.prompt_id();
+                }
+            }
+    return c;
+}
+
 // A greedy eval and the policy version it measured.
 struct StepEval {
     double accuracy = -1;
@@ -302,6 +331,27 @@ void TrainerRole::save_checkpoint(RlTrainer& rl) {
     spdlog::info("checkpoint {}", dir);
 }
 
+bool TrainerRole::reward_health(const RewardCounts& step, StepMetrics& m) {
+    m["reward/ok"] = static_cast<double>(step.ok);
+    m["reward/errors"] = static_cast<double>(step.error);
+    m["reward/timeouts"] = static_cast<double>(step.timeout);
+    m["reward/unparseable"] = static_cast<double>(step.unparseable);
+    m["reward/error_frac"] = static_cast<double>(step.failed()) / std::max<int64_t>(1, step.samples());
+    reward_totals_.ok += step.ok;
+    reward_totals_.error += step.error;
+    reward_totals_.timeout += step.timeout;
+    reward_totals_.unparseable += step.unparseable;
+    if (step.failed() > 0) {
+        reward_totals_.last_detail = step.last_detail;
+        reward_totals_.last_prompt_id = step.last_prompt_id;
+    }
+    reward_window_.push_back(step);
+    if (static_cast<int>(reward_window_.size()) > kRewardWindowSteps) reward_window_.pop_front();
+    int64_t failed = 0, samples = 0;
+    for (const RewardCounts& c : reward_window_) failed += c.failed(), samples += c.samples();
+    return samples > 0 && static_cast<double>(failed) / samples > ctx_.cfg.reward.max_error_frac;
+}
+
 void TrainerRole::run(const std::atomic<bool>& stop,
                       const std::function<void(const TrainerProgress&)>& on_step) {
     const JobConfig& cfg = ctx_.cfg;
@@ -346,6 +396,8 @@ void TrainerRole::run(const std::atomic<bool>& stop,
         StepMetrics m = rl.step(exps, opt, state_.policy_version);
         m["dynamic_sampling/rounds"] = pulled.rounds;
         m["dynamic_sampling/gave_up"] = pulled.gave_up ? 1.0 : 0.0;
+        const RewardCounts step_rewards = reward_counts(pulled.batches);
+        const bool unhealthy = reward_health(step_rewards, m);
         for (const v1::Batch& batch : pulled.batches) buffer.commit(batch.batch_id());
         state_.step += 1;
         state_.policy_version += 1;
@@ -364,7 +416,18 @@ void TrainerRole::run(const std::atomic<bool>& stop,
         prometheus.step_logged(line);
         if (on_step)
             on_step({state_.step, tc.steps, m["reward/mean"], eval_now ? eval.accuracy : -1,
-                     line["tokens_per_s"], step_s});
+                     line["tokens_per_s"], step_s, step_rewards.error, step_rewards.timeout});
+        if (unhealthy) {
+            int64_t failed = 0, samples = 0;
+            for (const RewardCounts& c : reward_window_) failed += c.failed(), samples += c.samples();
+            save_checkpoint(rl);
+            throw Error(fmt::format(
+                "reward: {} of the {} samples trained on in the last {} step(s) got no score (reward error "
+                "or timeout), more than reward.max_error_frac={}; stopped at step {} with a checkpoint. "
+                "Latest reward error (prompt {}): {}",
+                failed, samples, reward_window_.size(), cfg.reward.max_error_frac, state_.step,
+                reward_totals_.last_prompt_id, reward_totals_.last_detail));
+        }
         if (tc.checkpoint_every > 0 && state_.step % tc.checkpoint_every == 0 && !last) save_checkpoint(rl);
     }
     save_checkpoint(rl);

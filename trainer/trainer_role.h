@@ -5,7 +5,9 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -21,11 +23,21 @@ class BufferClient;
 class RlTrainer;
 struct RlStepOptions;
 class TrainerMetrics;
+using StepMetrics = std::map<std::string, double>;
 
 struct TrainerProgress {
     int64_t step = 0;
     int total_steps = 0;
     double reward_mean = 0, eval_accuracy = -1, tokens_per_s = 0, step_s = 0;
+    int64_t reward_errors = 0, reward_timeouts = 0;  // samples of the step the reward did not score
+};
+
+// Reward calls by status, over the samples the trainer trained on.
+struct RewardCounts {
+    int64_t ok = 0, error = 0, timeout = 0, unparseable = 0;
+    int64_t samples() const { return ok + error + timeout + unparseable; }
+    int64_t failed() const { return error + timeout; }  // no score: the reward raised or ran out of time
+    std::string last_detail, last_prompt_id;            // of the latest failed sample
 };
 
 class TrainerRole {
@@ -38,12 +50,17 @@ class TrainerRole {
     // The scheduler's prompt dispatcher, where dynamic sampling asks for replacement prompts.
     void connect_scheduler(const std::string& endpoint) { extra_prompts_.connect(endpoint); }
 
-    // Trains until trainer.steps are done or `stop` is set (then checkpoints and returns).
+    // Trains until trainer.steps are done or `stop` is set (then checkpoints and returns). Throws (after a
+    // checkpoint) when more than reward.max_error_frac of the samples of the last kRewardWindowSteps
+    // steps got no score.
     // on_step is called after every step (progress display).
     void run(const std::atomic<bool>& stop, const std::function<void(const TrainerProgress&)>& on_step = {});
     const JobState& state() const { return state_; }
     double busy_seconds() const { return busy_s_; }
     double idle_seconds() const { return idle_s_; }
+    // Reward statuses of every sample trained on by this process.
+    const RewardCounts& reward_totals() const { return reward_totals_; }
+    static constexpr int kRewardWindowSteps = 5;
 
    private:
     struct StepBatches;
@@ -54,6 +71,9 @@ class TrainerRole {
     void prepare(RlTrainer& rl, const RlStepOptions& opt);
     void save_checkpoint(RlTrainer& rl);
     void publish();
+    // Adds the step's reward statuses to its metrics and the window; true when the window's share of
+    // failed samples exceeds reward.max_error_frac.
+    bool reward_health(const RewardCounts& step, StepMetrics& m);
     const JobContext& ctx_;
     Model model_;
     JobState state_;
@@ -63,6 +83,8 @@ class TrainerRole {
     ExtraPromptsClient extra_prompts_;
     double busy_s_ = 0, idle_s_ = 0;
     long ds_kept_ = 0, ds_pulled_ = 0;  // dynamic sampling: groups kept / pulled by this process
+    RewardCounts reward_totals_;
+    std::deque<RewardCounts> reward_window_;  // the last kRewardWindowSteps steps
 };
 
 // Greedy accuracy of `model` on the job's eval prompts (the number metrics.jsonl reports).

@@ -24,6 +24,35 @@ std::atomic<bool> g_stop{false};
 
 void on_signal(int) { g_stop = true; }
 
+// `arg` as one shell word.
+std::string shell_word(const std::string& arg) {
+    const bool plain = !arg.empty() && arg.find_first_not_of(
+                                           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                           "0123456789_./=:,+-@%") == std::string::npos;
+    if (plain) return arg;
+    std::string q = "'";
+    for (char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+// The command line that continues a stopped run: this one, with resume=auto in place of any resume= or
+// overwrite= it had.
+std::string resume_command(int argc, char** argv) {
+    std::vector<std::string> words;
+    std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
+    for (std::string w; std::getline(cmdline, w, '\0');) words.push_back(w);
+    if (words.size() < 2 + static_cast<size_t>(argc)) {  // not as expected: rebuild it
+        words = {"stride", "run"};
+        words.insert(words.end(), argv, argv + argc);
+    }
+    std::string cmd;
+    for (const std::string& w : words) {
+        if (w.rfind("resume=", 0) == 0 || w.rfind("overwrite=", 0) == 0) continue;
+        cmd += shell_word(w) + " ";
+    }
+    return cmd + "resume=auto";
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -32,7 +61,10 @@ int run(int argc, char** argv) {
     JobConfig cfg = load_job_config(argv[0], overrides);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    return run_job(cfg, g_stop);
+    const int rc = run_job(cfg, g_stop);
+    if (g_stop)
+        std::fprintf(stderr, "stopped; to resume this run:\n  %s\n", resume_command(argc, argv).c_str());
+    return rc;
 }
 
 int eval(int argc, char** argv) {

@@ -43,9 +43,14 @@ class Progress {
         const double eta = p.step > 0 ? secs / p.step * (total_ - p.step) : 0;
         char eval[32] = "";
         if (p.eval_accuracy >= 0) std::snprintf(eval, sizeof(eval), " eval %.3f", p.eval_accuracy);
-        std::fprintf(stderr, "%s[step %lld/%d] reward %.3f%s tokens/s %.0f step %.2fs ETA %.0fs%s",
-                     tty_ ? "\r\033[K" : "", static_cast<long long>(p.step), total_, p.reward_mean, eval,
-                     p.tokens_per_s, p.step_s, eta, tty_ ? "" : "\n");
+        // Samples the reward did not score, only when there are any.
+        char failed[64] = "";
+        if (p.reward_errors > 0 || p.reward_timeouts > 0)
+            std::snprintf(failed, sizeof(failed), " (reward errors %lld, timeouts %lld)",
+                          static_cast<long long>(p.reward_errors), static_cast<long long>(p.reward_timeouts));
+        std::fprintf(stderr, "%s[step %lld/%d] reward %.3f%s%s tokens/s %.0f step %.2fs ETA %.0fs%s",
+                     tty_ ? "\r\033[K" : "", static_cast<long long>(p.step), total_, p.reward_mean, failed,
+                     eval, p.tokens_per_s, p.step_s, eta, tty_ ? "" : "\n");
         if (tty_ && p.step == total_) std::fprintf(stderr, "\n");
         std::fflush(stderr);
     }
@@ -108,6 +113,7 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
         spdlog::info("placement {}", apply_role_placement(cfg, "trainer", 0));
         trainer.run(trainer_stop, [&](const TrainerProgress& p) { progress.update(p); });
     } catch (const std::exception& e) {
+        if (isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");  // past the progress line
         spdlog::error("trainer failed: {}", e.what());
         rc = 1;
     }
@@ -165,7 +171,12 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
                           {"groups_in_flight", in_flight},
                           {"reward_queue_max_depth", max_depth},
                           {"reward_queue_capacity", capacity},
-                          {"reward_full_waits", full_waits}}
+                          {"reward_full_waits", full_waits},
+                          // Reward statuses of the samples the trainer trained on.
+                          {"reward_ok", trainer.reward_totals().ok},
+                          {"reward_errors", trainer.reward_totals().error},
+                          {"reward_timeouts", trainer.reward_totals().timeout},
+                          {"reward_unparseable", trainer.reward_totals().unparseable}}
                .dump()
         << "\n";
     if (failures > 0) rc = 1;
@@ -268,10 +279,39 @@ void print_eval_summary(const std::string& jsonl) {
                     last_step, last - first);
 }
 
+// The complete checkpoints (step_N with a job_state.json) of an earlier run in `run`.
+std::vector<std::string> earlier_checkpoints(const std::string& run) {
+    std::vector<std::string> found;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(run + "/checkpoints", ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.rfind("step_", 0) == 0 && fs::exists(e.path() / "job_state.json")) found.push_back(name);
+    }
+    std::sort(found.begin(), found.end());
+    return found;
+}
+
 }  // namespace
 
 int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
     const std::string run = cfg.run_path();
+    // A run is never lost silently: a fresh start where an earlier run of this name left checkpoints
+    // needs overwrite=true (checked before anything is written to the run directory).
+    if (cfg.resume == "off") {
+        const std::vector<std::string> old = earlier_checkpoints(run);
+        if (!old.empty() && !cfg.overwrite)
+            throw Error(fmt::format(
+                "{} holds the checkpoints of an earlier run named '{}' (latest {}); resume=auto continues "
+                "it, "
+                "overwrite=true starts over and removes its checkpoints, buffer and metrics.jsonl",
+                run, cfg.name, old.back()));
+        if (!old.empty())
+            std::fprintf(
+                stderr,
+                "overwrite=true: removing the earlier run in %s (%zu checkpoints up to %s, its buffer "
+                "and metrics.jsonl)\n",
+                run.c_str(), old.size(), old.back().c_str());
+    }
     fs::create_directories(run + "/logs");
     init_logging("scheduler", cfg.log.level, cfg.log.json, run + "/logs/scheduler.log");
     const auto metrics_server = start_job_metrics(cfg);  // /metrics when metrics.port > 0

@@ -150,7 +150,7 @@ TEST(JobThreads, SigintStopsCleanlyWithACheckpoint) {
     pid_t pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-        freopen("/dev/null", "w", stderr);
+        freopen((dir + "/stderr.txt").c_str(), "w", stderr);
         freopen("/dev/null", "w", stdout);
         execl(STRIDE_BIN, STRIDE_BIN, "run", cfg.c_str(), "trainer.steps=100000",
               "trainer.checkpoint_every=0", (char*)nullptr);
@@ -176,6 +176,13 @@ TEST(JobThreads, SigintStopsCleanlyWithACheckpoint) {
     std::ifstream in(state);
     auto j = nlohmann::json::parse(in);
     EXPECT_EQ(j["step"], steps);
+    // stride run ends with the command line that resumes: this one plus resume=auto.
+    std::ifstream err_in(dir + "/stderr.txt");
+    const std::string err((std::istreambuf_iterator<char>(err_in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(err.find(std::string(STRIDE_BIN) + " run " + cfg +
+                       " trainer.steps=100000 trainer.checkpoint_every=0 resume=auto"),
+              std::string::npos)
+        << err;
     fs::remove_all(dir);
 }
 
@@ -335,11 +342,62 @@ TEST(JobThreads, AFreshStartDoesNotInheritAnEarlierRunOfTheSameName) {
     const std::string cfg = write_config(dir);
     std::string out;
     ASSERT_EQ(run_stride({"run", cfg, "trainer.steps=3"}, &out), 0) << out;
-    ASSERT_EQ(run_stride({"run", cfg, "trainer.steps=2"}, &out), 0) << out;  // resume: off
+    ASSERT_EQ(run_stride({"run", cfg, "trainer.steps=2", "overwrite=true"}, &out), 0) << out;  // resume: off
     const std::string run = dir + "/runs/e2e";
     EXPECT_EQ(read_metrics(run + "/metrics.jsonl").size(), 2u);
     EXPECT_FALSE(fs::exists(run + "/checkpoints/step_000003"))
         << "a later resume would pick the old run's checkpoint";
     EXPECT_TRUE(fs::exists(run + "/checkpoints/step_000002"));
+    fs::remove_all(dir);
+}
+
+TEST(JobThreads, ARunWithCheckpointsIsNotStartedOverWithoutSayingSo) {
+    const std::string dir = make_run_dir("rerun");
+    const std::string cfg = write_config(dir);
+    const std::string run = dir + "/runs/e2e";
+    std::string out;
+    ASSERT_EQ(run_stride({"run", cfg, "trainer.steps=2"}, &out), 0) << out;
+    // The same name again without resume: refused, both ways forward named, nothing touched.
+    EXPECT_NE(run_stride({"run", cfg, "trainer.steps=3"}, &out), 0) << out;
+    EXPECT_NE(out.find("resume=auto"), std::string::npos) << out;
+    EXPECT_NE(out.find("overwrite=true"), std::string::npos) << out;
+    EXPECT_TRUE(fs::exists(run + "/checkpoints/step_000002/job_state.json"));
+    EXPECT_EQ(read_metrics(run + "/metrics.jsonl").size(), 2u);
+    // overwrite=true starts over and says what it removes.
+    ASSERT_EQ(run_stride({"run", cfg, "trainer.steps=1", "overwrite=true"}, &out), 0) << out;
+    EXPECT_NE(out.find("removing"), std::string::npos) << out;
+    EXPECT_EQ(read_metrics(run + "/metrics.jsonl").size(), 1u);
+    EXPECT_FALSE(fs::exists(run + "/checkpoints/step_000002"));
+    fs::remove_all(dir);
+}
+
+TEST(JobThreads, ARewardThatAlwaysRaisesStopsTheJobWithItsText) {
+    const std::string dir = make_run_dir("raises");
+    const std::string fn =
+        std::string("python:") + STRIDE_SOURCE_DIR + "/tests/reward/python/raises.py:score";
+    std::string out;
+    const int rc =
+        run_stride({"run", write_config(dir), "reward.fn=" + fn, "reward.workers=1", "trainer.steps=20",
+                    "trainer.checkpoint_every=0", "trainer.eval_every=0", "data.eval_size=0"},
+                   &out);
+    EXPECT_NE(rc, 0) << out;
+    EXPECT_NE(out.find("ValueError: bad sample"), std::string::npos) << out;  // the exception's text
+    EXPECT_NE(out.find("reward.max_error_frac"), std::string::npos) << out;
+    const std::string run = dir + "/runs/e2e";
+    const auto m = read_metrics(run + "/metrics.jsonl");
+    ASSERT_FALSE(m.empty()) << out;
+    EXPECT_LE(m.size(), 5u) << "stops within the window of steps";
+    for (const auto& line : m) {
+        EXPECT_EQ(line["reward/errors"].get<double>(), 16.0) << line.dump();  // 4 prompts x 4 samples
+        EXPECT_EQ(line["reward/timeouts"].get<double>(), 0.0);
+        EXPECT_EQ(line["reward/ok"].get<double>(), 0.0);
+        EXPECT_EQ(line["reward/error_frac"].get<double>(), 1.0);
+    }
+    char name[32];
+    std::snprintf(name, sizeof(name), "step_%06zu", m.size());
+    EXPECT_TRUE(fs::exists(run + "/checkpoints/" + name + "/job_state.json")) << name;
+    std::ifstream summary_in(run + "/run_summary.json");
+    const auto summary = nlohmann::json::parse(summary_in);
+    EXPECT_EQ(summary["reward_errors"].get<int64_t>(), static_cast<int64_t>(16 * m.size()));
     fs::remove_all(dir);
 }

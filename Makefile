@@ -22,7 +22,7 @@ test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 quickstart: build
-	@$(BUILD_DIR)/bin/stride run configs/quickstart.yaml
+	@$(BUILD_DIR)/bin/stride run configs/quickstart.yaml overwrite=true
 
 format:
 	@find common model job rollout trainer reward buffer scheduler tests bench \

@@ -276,9 +276,9 @@ int main(int argc, char** argv) {
         for (const Mode& m : modes) {
             std::string name = stem + "_" + m.name + "_s" + std::to_string(seed);
             std::replace(name.begin(), name.end(), '+', '_');
-            run_or_die(stride + " run " + derived + " overwrite=true name=" + name + " seed=" + std::to_string(seed) +
-                       " trainer.steps=" + a["steps"] + " " + a["set"] + " " + m.overrides + " > runs/" +
-                       name + ".log 2>&1");
+            run_or_die(stride + " run " + derived + " overwrite=true name=" + name +
+                       " seed=" + std::to_string(seed) + " trainer.steps=" + a["steps"] + " " + a["set"] +
+                       " " + m.overrides + " > runs/" + name + ".log 2>&1");
             res[m.name].push_back(read_run("runs/" + name));
         }
     }

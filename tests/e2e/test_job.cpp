@@ -401,3 +401,21 @@ TEST(JobThreads, ARewardThatAlwaysRaisesStopsTheJobWithItsText) {
     EXPECT_EQ(summary["reward_errors"].get<int64_t>(), static_cast<int64_t>(16 * m.size()));
     fs::remove_all(dir);
 }
+
+TEST(JobThreads, MaxErrorFracOneNeverStopsTheJobAndStillCountsTheErrors) {
+    const std::string dir = make_run_dir("raises-kept");
+    const std::string fn =
+        std::string("python:") + STRIDE_SOURCE_DIR + "/tests/reward/python/raises.py:score";
+    std::string out;
+    ASSERT_EQ(run_stride({"run", write_config(dir), "reward.fn=" + fn, "reward.workers=1",
+                          "reward.max_error_frac=1", "trainer.steps=2", "trainer.checkpoint_every=0",
+                          "trainer.eval_every=0", "data.eval_size=0"},
+                         &out),
+              0)
+        << out;
+    EXPECT_NE(out.find("reward errors 16"), std::string::npos) << out;  // the progress line
+    const auto m = read_metrics(dir + "/runs/e2e/metrics.jsonl");
+    ASSERT_EQ(m.size(), 2u) << out;
+    for (const auto& line : m) EXPECT_EQ(line["reward/errors"].get<double>(), 16.0) << line.dump();
+    fs::remove_all(dir);
+}

@@ -40,7 +40,34 @@ void check_path(std::vector<std::string>& problems, const std::string& key, cons
         (exists ? (dir ? ": not a directory" : ": not a regular file") : ": no such file or directory"));
 }
 
-// Every file and directory the run will open, each error naming its key; all of them at once.
+void throw_problems(const std::vector<std::string>& problems) {
+    if (problems.empty()) return;
+    std::string msg;
+    for (size_t i = 0; i < problems.size(); ++i) msg += (i ? "\n" : "") + problems[i];
+    throw Error(msg);
+}
+
+// The reward's plug-in and python files (reward.fn), before the reward is built.
+void check_reward_paths(const JobConfig& cfg) {
+    std::vector<std::string> problems;
+    std::vector<RewardTerm> terms;
+    try {
+        terms = parse_reward_terms(cfg.reward.fn);
+    } catch (const Error&) {
+        return;  // make_reward reports a malformed spec
+    }
+    for (const RewardTerm& t : terms) {
+        try {
+            if (is_plugin_spec(t.fn)) check_path(problems, "reward.fn", parse_plugin_spec(t.fn).path);
+            if (is_python_spec(t.fn)) check_path(problems, "reward.fn", parse_python_spec(t.fn).path);
+        } catch (const Error&) {
+            // malformed: make_reward says how
+        }
+    }
+    throw_problems(problems);
+}
+
+// Every other file and directory the run will open, each error naming its key; all of them at once.
 void check_job_paths(const JobConfig& cfg) {
     std::vector<std::string> problems;
     if (!cfg.model.path.empty()) {
@@ -57,24 +84,7 @@ void check_job_paths(const JobConfig& cfg) {
         check_path(problems, "data.train", cfg.data.train);
     if (!cfg.data.eval.empty() && !is_gen_spec(cfg.data.eval))
         check_path(problems, "data.eval", cfg.data.eval);
-    std::vector<RewardTerm> terms;
-    try {
-        terms = parse_reward_terms(cfg.reward.fn);
-    } catch (const Error&) {
-        terms.clear();  // make_reward reports a malformed spec
-    }
-    for (const RewardTerm& t : terms) {
-        try {
-            if (is_plugin_spec(t.fn)) check_path(problems, "reward.fn", parse_plugin_spec(t.fn).path);
-            if (is_python_spec(t.fn)) check_path(problems, "reward.fn", parse_python_spec(t.fn).path);
-        } catch (const Error&) {
-            // malformed: make_reward says how
-        }
-    }
-    if (problems.empty()) return;
-    std::string msg;
-    for (size_t i = 0; i < problems.size(); ++i) msg += (i ? "\n" : "") + problems[i];
-    throw Error(msg);
+    throw_problems(problems);
 }
 
 int config_check(int argc, char** argv) {
@@ -88,10 +98,11 @@ int config_check(int argc, char** argv) {
     p.positional("CONFIG", path, "job config (YAML)").positionals("OVERRIDES", overrides, "key=value ...");
     if (!p.parse(argc, argv)) return 0;
     JobConfig cfg = load_job_config(path, overrides);
-    check_job_paths(cfg);
+    check_reward_paths(cfg);
     // The reward spec is known to the reward library, not to common/: build it as the job would
     // (a plug-in loads, code_exec probes its sandbox under reward.code_exec_isolation).
     make_reward(reward_spec_from_config(cfg));
+    check_job_paths(cfg);
     // Read the data now, so a bad line is reported before anything starts.
     DatasetSplit split = load_job_datasets(cfg);
     std::fputs(dump_job_config(cfg).c_str(), stdout);

@@ -66,6 +66,7 @@ Parser& Parser::add(const std::string& name, const std::string& type, const std:
     typed_.push_back({name, "", required, std::move(convert)});
     CLI::Option* o = app_->add_option("--" + name, typed_.back().raw, help + (required ? " (required)" : ""));
     o->type_name(type);
+    o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a repeated flag: the last one counts
     if (!required && !default_value.empty()) o->default_str(default_value);
     return *this;
 }

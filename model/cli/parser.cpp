@@ -159,6 +159,10 @@ bool Parser::parse(int argc, char** argv) {
     } catch (const CLI::CallForHelp&) {
         std::fputs(help().c_str(), stdout);
         return false;
+    } catch (const CLI::ArgumentMismatch& e) {  // "--model: 1 required TEXT missing": a flag at the end
+        const std::string what = e.what();
+        throw UsageError(what.substr(0, what.find(':')) + " needs a value\nusage: " + usage_ +
+                         " (see --help)");
     } catch (const CLI::ParseError& e) {
         throw UsageError(std::string(e.what()) + "\nusage: " + usage_ + " (see --help)");
     }

@@ -135,6 +135,9 @@ TEST_F(CliHelp, EveryBadFlagIsReportedAtOnce) {
                           "--temperature expects a number, got 'hot'"})
         EXPECT_NE(r.err.find(e), std::string::npos) << e << "\n" << r.err;
     EXPECT_EQ(r.err.find("/nowhere"), std::string::npos) << "nothing runs on a bad command line: " << r.err;
+    const CliResult v = stride("generate --model");
+    EXPECT_EQ(v.exit_code, 1);
+    EXPECT_NE(v.err.find("--model needs a value"), std::string::npos) << v.err;
     // One style across commands: engine and job commands reject an unknown flag the same way.
     for (const char* c : {"logprobs --model /nowhere --colour red", "report /nowhere --colour red",
                           "reward score --fn math --colour red"}) {

@@ -1,6 +1,7 @@
 // `stride run CONFIG [key=value ...]` and `stride eval CONFIG checkpoint=DIR [key=value ...]`.
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -62,9 +63,14 @@ int eval(int argc, char** argv) {
             checkpoint = a.substr(11);
         else if (a.rfind("out=", 0) == 0)
             out_path = a.substr(4);
-        else if (a.rfind("samples=", 0) == 0)
-            samples = std::stoi(a.substr(8));
-        else
+        else if (a.rfind("samples=", 0) == 0) {
+            const std::string v = a.substr(8);
+            char* end = nullptr;
+            const long n = std::strtol(v.c_str(), &end, 10);
+            STRIDE_CHECK(!v.empty() && *end == '\0' && n > 0 && n <= 1000000,
+                         "samples expects a positive integer, got '" + v + "'");
+            samples = static_cast<int>(n);
+        } else
             overrides.push_back(a);
     }
     if (checkpoint.empty()) throw Error("eval: checkpoint=DIR is required (an HF checkpoint directory)");

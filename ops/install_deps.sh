@@ -9,7 +9,7 @@ PACKAGES=(
   nlohmann-json3-dev libonig-dev libutf8proc-dev
   libzmq3-dev libprotobuf-dev protobuf-compiler librocksdb-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcpp-httplib-dev prometheus-cpp-dev
-  libseccomp-dev
+  libseccomp-dev libcli11-dev
   prometheus
   python3 python3-torch python3-numpy python3-zmq python3-protobuf
   nodejs npm

@@ -3,9 +3,9 @@
 #include <string>
 
 #include "common/base/error.h"
-#include "model/cli/args.h"
-#include "scheduler/cli_commands.h"
 #include "job/data_gen.h"
+#include "model/cli/parser.h"
+#include "scheduler/cli_commands.h"
 
 namespace stride::cli {
 
@@ -15,37 +15,44 @@ const char* kDataUsage =
     "usage: stride data gen --task arith|collatz|countdown --n N [--seed S] [--digits D] [--op add|mul]\n"
     "                       [--max-len K] [--out FILE]\n"
     "       stride data gen --spec 'gen:arith?n=N&seed=S' [--out FILE]\n"
+    "  see stride data gen --help\n";
+
+const char* kGenFormats =
     "  arith:   prompt \"321+540=\" (operands zero-padded to D digits, lowest digit first), answer \"861\"\n"
     "  collatz: prompt \"Print the Collatz trajectory of 6.\", answer \"6 3 10 5 16 8 4 2 1\"\n"
     "  countdown: prompt \"937-935=\", answer \"937 936 935\"; lengths up to K numbers, P(k) ~ k^-1.5\n"
     "  --out -  (the default) writes to stdout\n";
 
 int data_gen(int argc, char** argv) {
-    Args args(argc, argv, {"task", "n", "seed", "digits", "op", "max-len", "out", "spec"}, {"help"});
-    if (args.has("help")) {
-        std::fputs(kDataUsage, stdout);
-        return 0;
-    }
     GenSpec spec;
-    if (args.has("spec")) {
-        STRIDE_CHECK(!args.has("task") && !args.has("n") && !args.has("seed") && !args.has("digits") &&
-                         !args.has("op") && !args.has("max-len"),
+    std::string task, spec_text, out = "-";
+    Parser p("stride data gen --task arith|collatz|countdown --n N [options] | --spec 'gen:TASK?n=N&seed=S'",
+             "Writes a synthetic verifiable JSONL dataset (see job/data_gen.h for the formats).");
+    p.flag("task", task, "arith, collatz or countdown")
+        .flag("n", spec.n, "examples")
+        .flag("seed", spec.seed, "seed")
+        .flag("digits", spec.digits, "arith: operand digits; collatz: start values below 10^digits")
+        .flag("op", spec.op, "arith: add or mul")
+        .flag("max-len", spec.max_len, "countdown: the longest countdown")
+        .flag("spec", spec_text, "a generator spec gen:TASK?n=N&seed=S instead of the flags above")
+        .flag("out", out, "output file (-: stdout)")
+        .footer(kGenFormats);
+    if (!p.parse(argc, argv)) return 0;
+    if (p.given("spec")) {
+        STRIDE_CHECK(!p.given("task") && !p.given("n") && !p.given("seed") && !p.given("digits") &&
+                         !p.given("op") && !p.given("max-len"),
                      "--spec already says task, n, seed, digits and op");
-        spec = parse_gen_spec(args.get("spec"));
+        spec = parse_gen_spec(spec_text);
     } else {
-        spec.task = args.get("task");
-        spec.n = static_cast<int64_t>(args.get_u64("n", 0));
-        STRIDE_CHECK(args.has("n"), "missing --n");
-        spec.seed = args.get_u64("seed", spec.seed);
-        spec.digits = args.get_int("digits", spec.digits);
-        spec.op = args.get("op", spec.op);
-        spec.max_len = args.get_int("max-len", spec.max_len);
-        STRIDE_CHECK(spec.task == "countdown" || !args.has("max-len"),
+        std::string missing = std::string(p.given("task") ? "" : "--task") +
+                              (p.given("task") || p.given("n") ? "" : ", ") + (p.given("n") ? "" : "--n");
+        if (!missing.empty()) throw UsageError("missing " + missing + "\nusage: " + p.usage());
+        spec.task = task;
+        STRIDE_CHECK(spec.task == "countdown" || !p.given("max-len"),
                      "--max-len applies to --task countdown only");
-        STRIDE_CHECK(spec.task == "arith" || !args.has("op"), "--op applies to --task arith only");
+        STRIDE_CHECK(spec.task == "arith" || !p.given("op"), "--op applies to --task arith only");
         check_gen_spec(spec);
     }
-    std::string out = args.get("out", "-");
     auto examples = generate_examples(spec);
     write_jsonl_dataset(examples, out);
     if (out != "-")

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "common/base/error.h"
-#include "model/cli/args.h"
+#include "model/cli/parser.h"
 #include "reward/plugin/plugin_pool.h"
 #include "reward/registry.h"
 #include "scheduler/cli_commands.h"
@@ -21,6 +21,10 @@ const char* kRewardUsage =
     "usage: stride reward score --fn NAME|plugin:path/lib.so[:prefix]|python:file.py:function [--timeout-s "
     "T] [--workers N]\n"
     "                           [--memory-mb M] [--correct C] [--incorrect I] < in.jsonl > out.jsonl\n"
+    "  see stride reward score --help\n";
+
+const char* kRewardFormat =
+    "Scores JSON lines with a built-in, plug-in or python reward, to try a reward before a job:\n"
     "  reads {\"prompt\": ..., \"response\": ..., \"label\": ...} per line (\"answer\" works for label;\n"
     "  optional \"data_source\" and \"extra_info\" {...} reach plug-ins and verl functions)\n"
     "  writes {\"score\": ..., \"status\": ok|error|timeout|unparseable, \"detail\": ..., \"correct\": "
@@ -33,18 +37,18 @@ std::string text_field(const json& j, const char* key, const char* alt = nullptr
 }
 
 int reward_score(int argc, char** argv) {
-    Args args(argc, argv, {"fn", "timeout-s", "workers", "memory-mb", "correct", "incorrect"}, {"help"});
-    if (args.has("help")) {
-        std::fputs(kRewardUsage, stdout);
-        return 0;
-    }
     RewardSpec spec;
-    spec.fn = args.get("fn");
-    spec.timeout_s = args.get_double("timeout-s", 10.0);
-    spec.plugin_workers = args.get_int("workers", 1);  // lines are scored in order, one at a time
-    spec.plugin_memory_mb = static_cast<int64_t>(args.get_u64("memory-mb", 2048));
-    spec.correct = args.get_double("correct", spec.correct);
-    spec.incorrect = args.get_double("incorrect", spec.incorrect);
+    spec.timeout_s = 10.0;
+    spec.plugin_workers = 1;  // lines are scored in order, one at a time
+    spec.plugin_memory_mb = 2048;
+    Parser p("stride reward score --fn SPEC [options] < in.jsonl > out.jsonl", kRewardFormat);
+    p.flag("fn", spec.fn, "NAME | plugin:path/lib.so[:prefix] | python:file.py:function", true)
+        .flag("timeout-s", spec.timeout_s, "seconds per score before it counts as a timeout")
+        .flag("workers", spec.plugin_workers, "plug-in worker processes")
+        .flag("memory-mb", spec.plugin_memory_mb, "memory limit of a plug-in worker (MiB)")
+        .flag("correct", spec.correct, "score of a correct answer")
+        .flag("incorrect", spec.incorrect, "score of an incorrect answer");
+    if (!p.parse(argc, argv)) return 0;
     auto fn = make_reward(spec);  // a bad name or plug-in fails here, before any input is read
     std::string line;
     int64_t n = 0;
@@ -79,11 +83,17 @@ int reward_score(int argc, char** argv) {
 }
 
 int reward_worker(int argc, char** argv) {
-    Args args(argc, argv, {"connect", "plugin", "prefix", "memory-mb"});
     PluginSpec spec;
-    spec.path = args.get("plugin");
-    spec.prefix = args.get("prefix", spec.prefix);
-    return run_reward_worker(args.get("connect"), spec, static_cast<int64_t>(args.get_u64("memory-mb", 0)));
+    std::string connect;
+    int64_t memory_mb = 0;
+    Parser p("stride reward worker --connect ENDPOINT --plugin FILE [--prefix P] [--memory-mb M]",
+             "The process a reward plug-in runs in (started by reward/plugin/plugin_pool.cpp, not by hand).");
+    p.flag("connect", connect, "endpoint of the plug-in pool", true)
+        .flag("plugin", spec.path, "plug-in shared library", true)
+        .flag("prefix", spec.prefix, "symbol prefix")
+        .flag("memory-mb", memory_mb, "memory limit (MiB, 0: none)");
+    if (!p.parse(argc, argv)) return 0;
+    return run_reward_worker(connect, spec, memory_mb);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "common/base/error.h"
 #include "common/log.h"
 #include "common/role_placement.h"
+#include "model/cli/parser.h"
 #include "rollout/rollout_worker.h"
 #include "scheduler/cli_commands.h"
 #include "scheduler/job_config.h"
@@ -41,25 +42,19 @@ void wait_for_stop() {
 }  // namespace
 
 int role(int argc, char** argv) {
-    if (argc < 1)
-        throw Error(
-            "usage: stride role buffer|trainer|rollout|scheduler --config FILE [--worker I] [key=value ...]");
-    const std::string name = argv[0];
-    std::string config_path;
+    std::string name, config_path;
     int worker = 0;
     std::vector<std::string> overrides;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--config" && i + 1 < argc)
-            config_path = argv[++i];
-        else if (a == "--worker" && i + 1 < argc)
-            worker = std::stoi(argv[++i]);
-        else if (a.find('=') != std::string::npos && a.rfind("--", 0) != 0)
-            overrides.push_back(a);
-        else
-            throw Error("role: unexpected argument '" + a + "'");
-    }
-    STRIDE_CHECK(!config_path.empty(), "role: --config FILE is required");
+    Parser p("stride role buffer|trainer|rollout|scheduler --config FILE [--worker I] [key=value ...]",
+             "One role of a job as its own process (what launcher: processes starts); the roles find each\n"
+             "other through the Unix sockets in <run>/sockets.");
+    p.positional("ROLE", name, "buffer, trainer, rollout or scheduler")
+        .flag("config", config_path, "job config (YAML)", true)
+        .flag("worker", worker, "rollout worker index (names it rollout-I)")
+        .positionals("OVERRIDES", overrides, "key=value ...");
+    if (!p.parse(argc, argv)) return 0;
+    for (const std::string& a : overrides)
+        STRIDE_CHECK(a.find('=') != std::string::npos, "role: unexpected argument '" + a + "'");
     std::signal(SIGINT, on_role_signal);
     std::signal(SIGTERM, on_role_signal);
     const JobConfig cfg = load_job_config(config_path, overrides);

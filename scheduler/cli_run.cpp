@@ -1,6 +1,7 @@
 // `stride run CONFIG [key=value ...]` and `stride eval CONFIG checkpoint=DIR [key=value ...]`.
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -8,11 +9,12 @@
 
 #include "common/base/error.h"
 #include "common/base/parallel.h"
+#include "job/evaluate.h"
+#include "job/job_context.h"
 #include "model/checkpoint.h"
+#include "model/cli/parser.h"
 #include "scheduler/cli_commands.h"
 #include "scheduler/job.h"
-#include "job/job_context.h"
-#include "job/evaluate.h"
 #include "scheduler/job_config.h"
 
 namespace stride::cli {
@@ -22,7 +24,9 @@ namespace {
 // Set by SIGINT/SIGTERM; the job polls it and stops cleanly (checkpoint, nothing lost).
 std::atomic<bool> g_stop{false};
 
-void on_signal(int) { g_stop = true; }
+void on_signal(int) {
+    g_stop = true;
+}
 
 // `arg` as one shell word.
 std::string shell_word(const std::string& arg) {
@@ -56,9 +60,15 @@ std::string resume_command(int argc, char** argv) {
 }  // namespace
 
 int run(int argc, char** argv) {
-    if (argc < 1) throw Error("usage: stride run CONFIG [key=value ...]");
-    std::vector<std::string> overrides(argv + 1, argv + argc);
-    JobConfig cfg = load_job_config(argv[0], overrides);
+    std::string config_path;
+    std::vector<std::string> overrides;
+    Parser p("stride run CONFIG [key=value ...]",
+             "Runs an RL job: a YAML config, with dotted-key overrides (trainer.lr=1e-4 name=foo). Keys:\n"
+             "stride config keys; check a config without running it: stride config check CONFIG.");
+    p.positional("CONFIG", config_path, "job config (YAML)")
+        .positionals("OVERRIDES", overrides, "key=value ...");
+    if (!p.parse(argc, argv)) return 0;
+    JobConfig cfg = load_job_config(config_path, overrides);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     const int rc = run_job(cfg, g_stop);
@@ -68,19 +78,35 @@ int run(int argc, char** argv) {
 }
 
 int eval(int argc, char** argv) {
-    if (argc < 1) throw Error("usage: stride eval CONFIG checkpoint=DIR [samples=N] [out=FILE] [key=value ...]");
+    std::string config_path;
+    std::vector<std::string> args;
+    Parser p("stride eval CONFIG checkpoint=DIR [samples=N] [out=FILE] [key=value ...]",
+             "Greedy and sampled accuracy/reward of an HF checkpoint on the job's eval split, as JSON.");
+    p.positional("CONFIG", config_path, "job config (YAML)")
+        .positionals("ARGS", args,
+                     "checkpoint=DIR (required), samples=N (sampled passes, default 1), out=FILE, key=value "
+                     "overrides");
+    if (!p.parse(argc, argv)) return 0;
     std::vector<std::string> overrides;
     std::string checkpoint, out_path;
     int samples = 1;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a.rfind("checkpoint=", 0) == 0) checkpoint = a.substr(11);
-        else if (a.rfind("out=", 0) == 0) out_path = a.substr(4);
-        else if (a.rfind("samples=", 0) == 0) samples = std::stoi(a.substr(8));
-        else overrides.push_back(a);
+    for (const std::string& a : args) {
+        if (a.rfind("checkpoint=", 0) == 0)
+            checkpoint = a.substr(11);
+        else if (a.rfind("out=", 0) == 0)
+            out_path = a.substr(4);
+        else if (a.rfind("samples=", 0) == 0) {
+            const std::string v = a.substr(8);
+            char* end = nullptr;
+            const long n = std::strtol(v.c_str(), &end, 10);
+            STRIDE_CHECK(!v.empty() && *end == '\0' && n > 0 && n <= 1000000,
+                         "samples expects a positive integer, got '" + v + "'");
+            samples = static_cast<int>(n);
+        } else
+            overrides.push_back(a);
     }
     if (checkpoint.empty()) throw Error("eval: checkpoint=DIR is required (an HF checkpoint directory)");
-    JobConfig cfg = load_job_config(argv[0], overrides);
+    JobConfig cfg = load_job_config(config_path, overrides);
     JobContext ctx = make_job_context(cfg);
     Model model = checkpoint_load(checkpoint);
     EvalOptions eo;
@@ -98,10 +124,15 @@ int eval(int argc, char** argv) {
     }
     nlohmann::json j = {{"checkpoint", checkpoint},
                         {"prompts", greedy.n},
-                        {"greedy", {{"accuracy", greedy.accuracy}, {"reward_mean", greedy.reward_mean},
-                                    {"response_length_mean", greedy.response_length_mean}}},
-                        {"sampled", {{"temperature", cfg.rollout.temperature}, {"samples_per_prompt", samples},
-                                     {"accuracy", sampled_acc}, {"reward_mean", sampled_reward}}}};
+                        {"greedy",
+                         {{"accuracy", greedy.accuracy},
+                          {"reward_mean", greedy.reward_mean},
+                          {"response_length_mean", greedy.response_length_mean}}},
+                        {"sampled",
+                         {{"temperature", cfg.rollout.temperature},
+                          {"samples_per_prompt", samples},
+                          {"accuracy", sampled_acc},
+                          {"reward_mean", sampled_reward}}}};
     const std::string text = j.dump(2);
     std::printf("%s\n", text.c_str());
     if (!out_path.empty()) {

@@ -1,17 +1,18 @@
 // stride generate: sample a completion for one prompt with the CPU engine (KV cache + generator).
 //
-//   stride generate --model DIR --tokenizer tokenizer.json --prompt "Hello" [--max-tokens 64]
+//   stride generate --model DIR [--tokenizer tokenizer.json] --prompt "Hello" [--max-tokens 64]
 //       [--temperature 1.0 --top-p 1.0 --top-k 0 --seed 0] [--chat] [--json] [--kv-mb 256]
 //   stride generate --model DIR --prompt-ids 1,2,3 --json        (no tokenizer needed)
 //
-// Prints the completion text (or, with --json, one JSON object with token ids, per-token behaviour
-// log-probs, finish reason and text) to stdout, and a throughput line to stderr. --chat wraps the
-// prompt in the model family's chat template (Qwen ChatML, or Llama-3 headers for arch llama).
-// Generation stops at max-tokens or at an EOS id from config.json (in chat mode also the template's
-// end-of-turn tokens).
+// --tokenizer defaults to DIR/tokenizer.json when it exists. Prints the completion text (or, with --json, one
+// JSON object with token ids, per-token behaviour log-probs, finish reason and text) to stdout, and a
+// throughput line to stderr. --chat wraps the prompt in the model family's chat template (Qwen ChatML, or
+// Llama-3 headers for arch llama). Generation stops at max-tokens or at an EOS id from config.json (in chat
+// mode also the template's end-of-turn tokens).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -20,8 +21,8 @@
 
 #include "common/base/error.h"
 #include "model/checkpoint.h"
-#include "model/cli/args.h"
 #include "model/cli/commands.h"
+#include "model/cli/parser.h"
 #include "model/generator.h"
 #ifdef STRIDE_HAVE_TOKENIZER
 #include "model/tokenizer/tokenizer.h"
@@ -55,34 +56,57 @@ std::string chat_wrap(Arch arch, const std::string& prompt) {
 }  // namespace
 
 int generate(int argc, char** argv) {
-    const Args args(argc, argv,
-                    {"model", "tokenizer", "prompt", "prompt-ids", "max-tokens", "temperature", "top-p",
-                     "top-k", "seed", "kv-mb"},
-                    {"chat", "json"});
-    Model model = checkpoint_load(args.get("model"));
+    std::string model_dir, tokenizer_path, prompt, prompt_ids;
+    int max_tokens = 64, top_k = 0, kv_mb = 256;
+    double temperature = 1.0, top_p = 1.0;
+    uint64_t seed = 0;
+    bool chat = false, as_json = false;
+    Parser p(
+        "stride generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [options]",
+        "Samples a completion for one prompt with the CPU engine. Prints the text (or, with --json, one\n"
+        "JSON object with token ids, log-probs, finish reason and text) and a throughput line on stderr.");
+    p.flag("model", model_dir, "HF checkpoint directory", true)
+        .flag("tokenizer", tokenizer_path, "tokenizer.json (default: DIR/tokenizer.json when it exists)")
+        .flag("prompt", prompt, "prompt text (needs a tokenizer)")
+        .flag("prompt-ids", prompt_ids, "prompt as comma-separated token ids (no tokenizer needed)")
+        .flag("max-tokens", max_tokens, "most new tokens")
+        .flag("temperature", temperature, "sampling temperature (0: greedy)")
+        .flag("top-p", top_p, "nucleus sampling mass")
+        .flag("top-k", top_k, "sample among the k most likely tokens (0: all)")
+        .flag("seed", seed, "sampling seed")
+        .flag("kv-mb", kv_mb, "KV cache budget in MiB (grown when the prompt needs more)")
+        .toggle("chat", chat, "wrap the prompt in the model family's chat template")
+        .toggle("json", as_json, "print one JSON object instead of the text");
+    if (!p.parse(argc, argv)) return 0;
+    STRIDE_CHECK(p.given("prompt") || p.given("prompt-ids"), "give --prompt TEXT or --prompt-ids 1,2,3");
+    Model model = checkpoint_load(model_dir);
     const ModelConfig& cfg = model.config();
 
     GenerationRequest req;
     req.id = 0;
-    req.max_new_tokens = args.get_int("max-tokens", 64);
-    req.sampling.temperature = static_cast<float>(args.get_double("temperature", 1.0));
-    req.sampling.top_p = static_cast<float>(args.get_double("top-p", 1.0));
-    req.sampling.top_k = args.get_int("top-k", 0);
-    req.sampling.seed = args.get_u64("seed", 0);
+    req.max_new_tokens = max_tokens;
+    req.sampling.temperature = static_cast<float>(temperature);
+    req.sampling.top_p = static_cast<float>(top_p);
+    req.sampling.top_k = top_k;
+    req.sampling.seed = seed;
     req.stop_tokens = cfg.eos_token_ids;
 
 #ifdef STRIDE_HAVE_TOKENIZER
     std::unique_ptr<Tokenizer> tok;
-    if (args.has("tokenizer")) tok = std::make_unique<Tokenizer>(Tokenizer::load(args.get("tokenizer")));
+    // Without --tokenizer, the checkpoint's own tokenizer.json (HF checkpoints ship one).
+    if (!p.given("tokenizer") && std::filesystem::exists(model_dir + "/tokenizer.json"))
+        tokenizer_path = model_dir + "/tokenizer.json";
+    if (!tokenizer_path.empty()) tok = std::make_unique<Tokenizer>(Tokenizer::load(tokenizer_path));
 #endif
-    if (args.has("prompt-ids")) {
-        STRIDE_CHECK(!args.has("prompt"), "give either --prompt or --prompt-ids, not both");
-        req.prompt = parse_ids(args.get("prompt-ids"));
+    if (p.given("prompt-ids")) {
+        STRIDE_CHECK(!p.given("prompt"), "give either --prompt or --prompt-ids, not both");
+        req.prompt = parse_ids(prompt_ids);
     } else {
 #ifdef STRIDE_HAVE_TOKENIZER
-        STRIDE_CHECK(tok, "--prompt needs --tokenizer FILE (or pass token ids with --prompt-ids)");
-        std::string text = args.get("prompt");
-        if (args.has("chat")) {
+        STRIDE_CHECK(tok, "--prompt needs --tokenizer FILE or " + model_dir +
+                              "/tokenizer.json (or pass token ids with --prompt-ids)");
+        std::string text = prompt;
+        if (chat) {
             text = chat_wrap(cfg.arch, text);
             for (const char* end_of_turn : {"<|im_end|>", "<|endoftext|>", "<|eot_id|>"}) {
                 int id = tok->token_to_id(end_of_turn);
@@ -96,7 +120,7 @@ int generate(int argc, char** argv) {
     }
 
     GeneratorOptions opt;
-    opt.kv_bytes = static_cast<size_t>(args.get_int("kv-mb", 256)) << 20;
+    opt.kv_bytes = static_cast<size_t>(kv_mb) << 20;
     opt.max_running = 1;
     opt.max_batch_tokens = 2048;
     // The pool must hold prompt + completion; grow the default budget rather than fail on long prompts.
@@ -116,7 +140,7 @@ int generate(int argc, char** argv) {
 #ifdef STRIDE_HAVE_TOKENIZER
     if (tok) text = tok->decode(g.tokens);
 #endif
-    if (args.has("json")) {
+    if (as_json) {
         nlohmann::json j;
         j["prompt_tokens"] = req.prompt;
         j["tokens"] = g.tokens;

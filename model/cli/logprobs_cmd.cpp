@@ -16,8 +16,8 @@
 
 #include "common/base/error.h"
 #include "model/checkpoint.h"
-#include "model/cli/args.h"
 #include "model/cli/commands.h"
+#include "model/cli/parser.h"
 #include "model/transformer.h"
 
 namespace stride::cli {
@@ -54,11 +54,20 @@ std::vector<int> parse_tokens(const std::string& text, long line_no, int vocab) 
 }  // namespace
 
 int logprobs(int argc, char** argv) {
-    const Args args(argc, argv, {"model", "temperature", "chunk"});
-    const std::string dir = args.get("model");
+    std::string dir;
+    double temperature = 1.0;
+    int chunk = 1024;
+    Parser p(
+        "stride logprobs --model DIR [--temperature T] [--chunk N] < tokens.jsonl",
+        "Per-token log-probs and entropies of token sequences under a checkpoint: one JSON line\n"
+        "{\"tokens\": [...]} in, one {\"logprobs\": [...], \"entropy\": [...]} out (n - 1 entries each).");
+    p.flag("model", dir, "HF checkpoint directory", true)
+        .flag("temperature", temperature, "softmax temperature (> 0)")
+        .flag("chunk", chunk, "positions per log-prob chunk (memory bound)");
+    if (!p.parse(argc, argv)) return 0;
     ForwardOptions opt;
-    opt.temperature = static_cast<float>(args.get_double("temperature", 1.0));
-    opt.logprob_chunk = args.get_int("chunk", 1024);
+    opt.temperature = static_cast<float>(temperature);
+    opt.logprob_chunk = chunk;
     STRIDE_CHECK(opt.temperature > 0.0f, "--temperature must be > 0");
     STRIDE_CHECK(opt.logprob_chunk > 0, "--chunk must be > 0");
 

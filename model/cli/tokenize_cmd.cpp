@@ -14,13 +14,26 @@
 #include <vector>
 
 #include "common/base/error.h"
-#include "model/cli/args.h"
 #include "model/cli/commands.h"
+#include "model/cli/parser.h"
 #include "model/tokenizer/tokenizer.h"
 
 namespace stride::cli {
 
 using nlohmann::json;
+
+// --tokenizer FILE, or --model DIR for DIR/tokenizer.json; "" after --help.
+static std::string tokenizer_arg(Parser& p, int argc, char** argv, bool& flag, const char* flag_name,
+                                 const char* flag_help) {
+    std::string path, model;
+    p.flag("tokenizer", path, "HF tokenizer.json")
+        .flag("model", model, "HF checkpoint directory: its tokenizer.json (when --tokenizer is not given)")
+        .toggle(flag_name, flag, flag_help);
+    if (!p.parse(argc, argv)) return "";
+    if (path.empty() && !model.empty()) path = model + "/tokenizer.json";
+    if (path.empty()) throw UsageError("missing --tokenizer (or --model DIR)\nusage: " + p.usage());
+    return path;
+}
 
 static json parse_line(const std::string& line, size_t line_no) {
     try {
@@ -31,10 +44,15 @@ static json parse_line(const std::string& line, size_t line_no) {
 }
 
 int tokenize(int argc, char** argv) {
-    Args args(argc, argv, {"tokenizer"}, {"split-special"});
-    const Tokenizer tok = Tokenizer::load(args.get("tokenizer"));
-    // --split-special: the text of special tokens ("<|im_start|>") is encoded as ordinary text.
-    const bool allow_special = !args.has("split-special");
+    bool split_special = false;
+    Parser p("stride tokenize --tokenizer FILE | --model DIR [--split-special] < strings.jsonl",
+             "JSON strings on stdin, one per line -> JSON arrays of token ids on stdout.");
+    const std::string path =
+        tokenizer_arg(p, argc, argv, split_special, "split-special",
+                      "encode the text of special tokens (<|im_start|>) as ordinary text");
+    if (path.empty()) return 0;
+    const Tokenizer tok = Tokenizer::load(path);
+    const bool allow_special = !split_special;
     std::string line;
     for (size_t line_no = 1; std::getline(std::cin, line); ++line_no) {
         json j = parse_line(line, line_no);
@@ -52,9 +70,13 @@ int tokenize(int argc, char** argv) {
 }
 
 int detokenize(int argc, char** argv) {
-    Args args(argc, argv, {"tokenizer"}, {"skip-special"});
-    const Tokenizer tok = Tokenizer::load(args.get("tokenizer"));
-    const bool skip_special = args.has("skip-special");
+    bool skip_special = false;
+    Parser p("stride detokenize --tokenizer FILE | --model DIR [--skip-special] < ids.jsonl",
+             "JSON arrays of token ids on stdin, one per line -> JSON strings on stdout.");
+    const std::string path =
+        tokenizer_arg(p, argc, argv, skip_special, "skip-special", "leave special tokens out of the text");
+    if (path.empty()) return 0;
+    const Tokenizer tok = Tokenizer::load(path);
     std::string line;
     for (size_t line_no = 1; std::getline(std::cin, line); ++line_no) {
         json j = parse_line(line, line_no);

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "common/config_schema.h"
 #include "scheduler/job_config.h"
@@ -55,6 +56,38 @@ TEST_F(ConfigCli, CheckFailsNamingTheKey) {
     err = run_capture(bin + " config check " + quickstart + " reward.fn=maths 2>&1", rc);
     EXPECT_NE(rc, 0);
     EXPECT_NE(err.find("reward.fn: unknown reward 'maths'"), std::string::npos) << err;
+}
+
+// `config check` checks every path the run will open, naming the key, all problems in one error.
+TEST_F(ConfigCli, CheckFailsNamingAMissingTokenizerAndEveryMissingPath) {
+    int rc = 0;
+    std::string err =
+        run_capture(bin + " config check " + quickstart + " tokenizer=/nonexistent/tokenizer.json 2>&1", rc);
+    EXPECT_NE(rc, 0);
+    EXPECT_NE(err.find("tokenizer: /nonexistent/tokenizer.json: no such file"), std::string::npos) << err;
+    // A job on a checkpoint: model.path, its config.json, the default tokenizer, the data files.
+    const auto dir = std::filesystem::path(STRIDE_BINARY_DIR) / "tests" / "config_cli";
+    std::filesystem::create_directories(dir / "empty_model");
+    const std::string yaml = (dir / "paths.yaml").string();
+    std::ofstream(yaml) << "name: paths\nmodel: {path: /nonexistent/model}\n"
+                           "data: {train: /nonexistent/train.jsonl, eval: /nonexistent/eval.jsonl}\n";
+    err = run_capture(bin + " config check " + yaml + " 2>&1", rc);
+    EXPECT_NE(rc, 0);
+    for (const char* e :
+         {"model.path: /nonexistent/model: no such file",
+          "tokenizer (default {model.path}/tokenizer.json): /nonexistent/model/tokenizer.json",
+          "data.train: /nonexistent/train.jsonl: no such file",
+          "data.eval: /nonexistent/eval.jsonl: no such file"})
+        EXPECT_NE(err.find(e), std::string::npos) << e << "\n" << err;
+    // A model directory without config.json.
+    const std::string empty = (dir / "empty_model").string();
+    err = run_capture(bin + " config check " + yaml + " model.path=" + empty + " 2>&1", rc);
+    EXPECT_NE(rc, 0);
+    EXPECT_NE(err.find("model.path: " + empty + "/config.json: no such file"), std::string::npos) << err;
+    err = run_capture(bin + " config check " + quickstart + " reward.fn=python:/nonexistent/r.py:score 2>&1",
+                      rc);
+    EXPECT_NE(rc, 0);
+    EXPECT_NE(err.find("reward.fn: /nonexistent/r.py: no such file"), std::string::npos) << err;
 }
 
 }  // namespace

@@ -77,4 +77,33 @@ TEST(TokenizerCli, BadLinesAreReportedByNumber) {
     EXPECT_NE(f.err.find("/nonexistent/tokenizer.json: cannot open"), std::string::npos) << f.err;
 }
 
+// A command that takes --model DIR reads DIR/tokenizer.json when --tokenizer is not given.
+TEST(TokenizerCli, ModelDirTokenizerIsTheDefault) {
+    ASSERT_TRUE(std::filesystem::exists(STRIDE_BIN)) << "build the stride binary first: " << STRIDE_BIN;
+    const auto dir = std::filesystem::path(STRIDE_BINARY_DIR) / "tests" / "tokenizer_cli" / "model";
+    std::filesystem::remove_all(dir);
+    CliResult m = run_stride(
+        "init-model --arch qwen2 --hidden 16 --layers 1 --heads 2 --kv-heads 2 "
+        "--intermediate 32 --vocab 47 --eos 43 --seed 1 --out '" +
+            dir.string() + "'",
+        "");
+    ASSERT_EQ(m.exit_code, 0) << m.err;
+    // Without tokenizer.json, --prompt says where it looked.
+    CliResult none = run_stride("generate --model '" + dir.string() + "' --prompt 1+2= --max-tokens 2", "");
+    EXPECT_EQ(none.exit_code, 1);
+    EXPECT_NE(none.err.find(dir.string() + "/tokenizer.json"), std::string::npos) << none.err;
+
+    std::filesystem::copy_file(kArith, dir / "tokenizer.json");
+    CliResult g =
+        run_stride("generate --model '" + dir.string() + "' --prompt 1+2= --max-tokens 2 --json", "");
+    ASSERT_EQ(g.exit_code, 0) << g.err;
+    EXPECT_NE(g.out.find("\"prompt_tokens\":[1,10,2,11]"), std::string::npos) << g.out;
+    CliResult t = run_stride("tokenize --model '" + dir.string() + "'", "\"12+3=15<|endoftext|>\"\n");
+    ASSERT_EQ(t.exit_code, 0) << t.err;
+    EXPECT_EQ(t.out, "[1,2,10,3,11,1,5,43]\n");
+    CliResult neither = run_stride("tokenize", "");
+    EXPECT_EQ(neither.exit_code, 1);
+    EXPECT_NE(neither.err.find("missing --tokenizer (or --model DIR)"), std::string::npos) << neither.err;
+}
+
 }  // namespace

@@ -272,6 +272,18 @@ TEST(JobProcesses, ARoleThatDiesStopsTheJobWithACheckpoint) {
     char name[32];
     std::snprintf(name, sizeof(name), "step_%06zu", steps);
     EXPECT_TRUE(fs::exists(dir + "/runs/e2e/checkpoints/" + name + "/job_state.json")) << name;
+    // run_summary.json says which role died and how (issue #15).
+    std::ifstream summary_file(dir + "/runs/e2e/run_summary.json");
+    ASSERT_TRUE(summary_file.good()) << "no run_summary.json";
+    const auto summary = nlohmann::json::parse(summary_file, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(summary.is_object() && summary["roles"].size() == 4u) << summary.dump();
+    EXPECT_EQ(summary["steps"], static_cast<int64_t>(steps));
+    const auto& dead = summary["roles"][2];
+    EXPECT_EQ(dead["role"], "rollout");
+    EXPECT_EQ(dead["worker"], 0);
+    EXPECT_EQ(dead["pid"], victim);
+    EXPECT_EQ(dead["signal"], SIGKILL);
+    EXPECT_TRUE(dead["exited_early"].get<bool>());
     fs::remove_all(dir);
 }
 

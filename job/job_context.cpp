@@ -35,7 +35,11 @@ ModelConfig JobContext::model_config() const {
     m.rope_theta = 10000.0;
     m.max_position = 4096;
     m.eos_token_ids = stop_tokens;
-    m.validate();
+    try {
+        m.validate();
+    } catch (const Error& e) {  // the fields are model.init's keys here
+        throw Error(std::string("model.init: ") + e.what());
+    }
     return m;
 }
 

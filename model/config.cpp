@@ -84,10 +84,11 @@ void ModelConfig::validate() const {
     const double per_layer = H * (Hq + 2 * Hkv) + Hq * H + 3 * I * H + 2 * H;
     const double params = V * H * (tie_embeddings ? 1 : 2) + L * per_layer + H;
     STRIDE_CHECK(params <= kMaxTensorElements,
-                 "config: about " + count_text(params) +
-                     " parameters (hidden_size, intermediate_size, num_hidden_layers, vocab_size), more than "
-                     "the " +
-                     count_text(kMaxTensorElements) + " that can be allocated");
+                 "config: about " + count_text(params) + " parameters (hidden_size is " +
+                     std::to_string(hidden) + ", intermediate_size is " + std::to_string(intermediate) +
+                     ", num_hidden_layers is " + std::to_string(layers) + ", vocab_size is " +
+                     std::to_string(vocab) + "), more than the " + count_text(kMaxTensorElements) +
+                     " that can be allocated");
     STRIDE_CHECK(rms_eps > 0, "config: rms_norm_eps must be > 0");
     STRIDE_CHECK(rope_theta > 0, "config: rope_theta must be > 0");
     STRIDE_CHECK(rope_scaling.factor > 0, "config: rope_scaling.factor must be > 0");

@@ -35,7 +35,11 @@ ModelConfig JobContext::model_config() const {
     m.rope_theta = 10000.0;
     m.max_position = 4096;
     m.eos_token_ids = stop_tokens;
-    m.validate();
+    try {
+        m.validate();
+    } catch (const Error& e) {  // the fields are model.init's keys here
+        throw Error(std::string("model.init: ") + e.what());
+    }
     return m;
 }
 
@@ -54,12 +58,26 @@ JobContext make_job_context(const JobConfig& cfg) {
 
     DatasetSplit split = load_job_datasets(cfg);
     STRIDE_CHECK(!split.train.empty(), "data.train: no training prompts");
-    for (const Example& e : split.train)
-        ctx.train.push_back(
-            {ctx.tokenizer.encode(e.prompt), e.prompt, e.answer, e.data_source, e.extra_info_json});
-    for (const Example& e : split.eval)
-        ctx.eval.push_back(
-            {ctx.tokenizer.encode(e.prompt), e.prompt, e.answer, e.data_source, e.extra_info_json});
+    // Every prompt must leave room for rollout.max_tokens within the model's positions: a longer
+    // one would run the decoder past its RoPE table and KV cache. Refused here, at load, naming the
+    // row; each prompt is checked as soon as it is tokenized, so the first offender stops the load.
+    const int max_position = ctx.model_config().max_position;
+    const std::string position_source = cfg.model.path.empty()
+                                            ? std::string("the model.init default")
+                                            : "max_position_embeddings of " + cfg.model.path + "/config.json";
+    auto tokenize = [&](const char* key, const Example& e, std::vector<TokenizedPrompt>& out) {
+        std::vector<int> ids = ctx.tokenizer.encode(e.prompt);
+        const int64_t need = static_cast<int64_t>(ids.size()) + cfg.rollout.max_tokens;
+        STRIDE_CHECK(need <= max_position,
+                     std::string(key) + ": " + e.where + ": the prompt is " + std::to_string(ids.size()) +
+                         " tokens (" + std::to_string(e.prompt.size()) + " bytes); with rollout.max_tokens " +
+                         std::to_string(cfg.rollout.max_tokens) + " that is " + std::to_string(need) +
+                         " positions, more than the model's " + std::to_string(max_position) + " (" +
+                         position_source + ")");
+        out.push_back({std::move(ids), e.prompt, e.answer, e.data_source, e.extra_info_json});
+    };
+    for (const Example& e : split.train) tokenize("data.train", e, ctx.train);
+    for (const Example& e : split.eval) tokenize("data.eval", e, ctx.eval);
     for (const auto& p : ctx.train) STRIDE_CHECK(!p.ids.empty(), "data.train: a prompt tokenizes to nothing");
     return ctx;
 }

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -18,9 +19,12 @@ using nlohmann::json;
 
 const char* arch_name(Arch a) {
     switch (a) {
-        case Arch::llama: return "llama";
-        case Arch::qwen2: return "qwen2";
-        case Arch::qwen3: return "qwen3";
+        case Arch::llama:
+            return "llama";
+        case Arch::qwen2:
+            return "qwen2";
+        case Arch::qwen3:
+            return "qwen3";
     }
     return "?";
 }
@@ -31,6 +35,15 @@ Arch arch_from_name(const std::string& name) {
     if (name == "qwen3") return Arch::qwen3;
     throw Error("unsupported architecture '" + name + "' (supported: llama, qwen2, qwen3)");
 }
+
+namespace {
+// 1.5e+18: a size in messages, readable at any magnitude.
+std::string count_text(double n) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4g", n);
+    return buf;
+}
+}  // namespace
 
 void ModelConfig::validate() const {
     auto positive = [](const char* key, long v) {
@@ -52,6 +65,30 @@ void ModelConfig::validate() const {
                      std::to_string(static_cast<int64_t>(heads) * head_dim) + " is too large");
     STRIDE_CHECK(head_dim % 2 == 0,
                  "config: head_dim must be even for RoPE, got " + std::to_string(head_dim));
+    positive("max_position_embeddings", max_position);
+    // Sizes that no machine can hold fail here, naming the fields, rather than as a bare
+    // std::length_error or std::bad_alloc when the parameters are allocated. Computed in double:
+    // the products of int fields overflow 64 bits long before they stop fitting in a double.
+    const double H = hidden, I = intermediate, V = vocab, L = layers;
+    const double Hq = static_cast<double>(heads) * head_dim, Hkv = static_cast<double>(kv_heads) * head_dim;
+    auto tensor = [](const std::string& what, double elements) {
+        STRIDE_CHECK(elements <= kMaxTensorElements, "config: " + what + " = " + count_text(elements) +
+                                                         " elements in one tensor, more than the " +
+                                                         count_text(kMaxTensorElements) +
+                                                         " that can be allocated");
+    };
+    tensor("vocab_size * hidden_size", V * H);
+    tensor("num_attention_heads * head_dim * hidden_size", Hq * H);
+    tensor("num_key_value_heads * head_dim * hidden_size", Hkv * H);
+    tensor("intermediate_size * hidden_size", I * H);
+    const double per_layer = H * (Hq + 2 * Hkv) + Hq * H + 3 * I * H + 2 * H;
+    const double params = V * H * (tie_embeddings ? 1 : 2) + L * per_layer + H;
+    STRIDE_CHECK(params <= kMaxTensorElements,
+                 "config: about " + count_text(params) + " parameters (hidden_size is " +
+                     std::to_string(hidden) + ", intermediate_size is " + std::to_string(intermediate) +
+                     ", num_hidden_layers is " + std::to_string(layers) + ", vocab_size is " +
+                     std::to_string(vocab) + "), more than the " + count_text(kMaxTensorElements) +
+                     " that can be allocated");
     STRIDE_CHECK(rms_eps > 0, "config: rms_norm_eps must be > 0");
     STRIDE_CHECK(rope_theta > 0, "config: rope_theta must be > 0");
     STRIDE_CHECK(rope_scaling.factor > 0, "config: rope_scaling.factor must be > 0");
@@ -160,8 +197,10 @@ ModelConfig model_config_from_json(const std::string& text, const std::string& s
 
     // RoPE: v4 keys at top level, v5 inside rope_parameters (with BC). theta defaults to 10000.
     const json* rp = nullptr;
-    if (r.has("rope_parameters")) rp = &j.at("rope_parameters");
-    else if (r.has("rope_scaling")) rp = &j.at("rope_scaling");
+    if (r.has("rope_parameters"))
+        rp = &j.at("rope_parameters");
+    else if (r.has("rope_scaling"))
+        rp = &j.at("rope_scaling");
     c.rope_theta = r.number(j, "rope_theta", 10000.0);
     if (rp) {
         const std::string key = r.has("rope_parameters") ? "rope_parameters" : "rope_scaling";
@@ -190,19 +229,19 @@ ModelConfig model_config_from_json(const std::string& text, const std::string& s
                 r.fail(p + "original_max_position_embeddings", "must be a positive integer");
             c.rope_scaling.original_max_position_embeddings = static_cast<int>(orig);
         } else {
-            r.fail((key + ".rope_type").c_str(), "unsupported RoPE scaling '" + type +
-                                                     "' (supported: default, linear, llama3)");
+            r.fail((key + ".rope_type").c_str(),
+                   "unsupported RoPE scaling '" + type + "' (supported: default, linear, llama3)");
         }
     }
 
     c.bos_token_id = static_cast<int>(r.integer("bos_token_id", -1));
     if (r.has("eos_token_id")) {
         const json& e = j.at("eos_token_id");
-        if (e.is_number_integer()) c.eos_token_ids = {static_cast<int>(r.integer("eos_token_id"))};
+        if (e.is_number_integer())
+            c.eos_token_ids = {static_cast<int>(r.integer("eos_token_id"))};
         else if (e.is_array()) {
             for (const json& x : e) {
-                if (!fits_int(x))
-                    r.fail("eos_token_id", "expected integers, got " + json_brief(e));
+                if (!fits_int(x)) r.fail("eos_token_id", "expected integers, got " + json_brief(e));
                 c.eos_token_ids.push_back(x.get<int>());
             }
         } else {
@@ -253,17 +292,19 @@ std::string model_config_to_json(const ModelConfig& c) {
     j["rms_norm_eps"] = float_for_json(c.rms_eps);
     j["rope_theta"] = c.rope_theta;
     switch (c.rope_scaling.type) {
-        case RopeScalingType::none: j["rope_scaling"] = nullptr; break;
+        case RopeScalingType::none:
+            j["rope_scaling"] = nullptr;
+            break;
         case RopeScalingType::linear:
             j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", float_for_json(c.rope_scaling.factor)}};
             break;
         case RopeScalingType::llama3:
-            j["rope_scaling"] = {{"rope_type", "llama3"},
-                                 {"factor", float_for_json(c.rope_scaling.factor)},
-                                 {"low_freq_factor", float_for_json(c.rope_scaling.low_freq_factor)},
-                                 {"high_freq_factor", float_for_json(c.rope_scaling.high_freq_factor)},
-                                 {"original_max_position_embeddings",
-                                  c.rope_scaling.original_max_position_embeddings}};
+            j["rope_scaling"] = {
+                {"rope_type", "llama3"},
+                {"factor", float_for_json(c.rope_scaling.factor)},
+                {"low_freq_factor", float_for_json(c.rope_scaling.low_freq_factor)},
+                {"high_freq_factor", float_for_json(c.rope_scaling.high_freq_factor)},
+                {"original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings}};
             break;
     }
     j["max_position_embeddings"] = c.max_position;
@@ -279,8 +320,10 @@ std::string model_config_to_json(const ModelConfig& c) {
     j["initializer_range"] = 0.02;
     j["use_cache"] = true;
     if (c.bos_token_id >= 0) j["bos_token_id"] = c.bos_token_id;
-    if (c.eos_token_ids.size() == 1) j["eos_token_id"] = c.eos_token_ids[0];
-    else if (!c.eos_token_ids.empty()) j["eos_token_id"] = c.eos_token_ids;
+    if (c.eos_token_ids.size() == 1)
+        j["eos_token_id"] = c.eos_token_ids[0];
+    else if (!c.eos_token_ids.empty())
+        j["eos_token_id"] = c.eos_token_ids;
     j["torch_dtype"] = c.torch_dtype;
     return j.dump(2) + "\n";
 }

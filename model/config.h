@@ -9,7 +9,7 @@ namespace stride {
 
 enum class Arch { llama, qwen2, qwen3 };
 
-const char* arch_name(Arch a);  // "llama", "qwen2", "qwen3"
+const char* arch_name(Arch a);                 // "llama", "qwen2", "qwen3"
 Arch arch_from_name(const std::string& name);  // throws Error naming the value
 
 enum class RopeScalingType { none, linear, llama3 };
@@ -17,10 +17,14 @@ enum class RopeScalingType { none, linear, llama3 };
 struct RopeScaling {
     RopeScalingType type = RopeScalingType::none;
     float factor = 1.0f;
-    float low_freq_factor = 1.0f;             // llama3
-    float high_freq_factor = 4.0f;            // llama3
+    float low_freq_factor = 1.0f;                 // llama3
+    float high_freq_factor = 4.0f;                // llama3
     int original_max_position_embeddings = 8192;  // llama3
 };
+
+// 2^40 parameters (4 TiB as float32): a bound no config we can run comes near, far below the sizes
+// at which std::vector or size_t arithmetic fail.
+inline constexpr double kMaxTensorElements = 1099511627776.0;
 
 struct ModelConfig {
     Arch arch = Arch::qwen2;
@@ -47,7 +51,8 @@ struct ModelConfig {
     int q_dim() const { return heads * head_dim; }      // Hq
     int kv_dim() const { return kv_heads * head_dim; }  // Hkv
 
-    // Checks internal consistency; throws Error naming the field.
+    // Checks internal consistency and that the parameters can be allocated (at most
+    // kMaxTensorElements in all); throws Error naming the field.
     void validate() const;
 };
 

@@ -1,5 +1,7 @@
 #include "model/params.h"
 
+#include <unistd.h>
+
 #include <random>
 
 #include "common/base/error.h"
@@ -98,6 +100,23 @@ ModelWeights ParamLayout::views(float* base) const {
 
 static bool is_norm_weight(const std::string& name) {
     return name.find("norm.weight") != std::string::npos;
+}
+
+size_t checked_param_count(const ParamLayout& layout) {
+    const size_t n = layout.numel();
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) {
+        const double bytes = static_cast<double>(n) * sizeof(float);
+        const double have = static_cast<double>(pages) * static_cast<double>(page);
+        const ModelConfig& c = layout.config();
+        STRIDE_CHECK(bytes <= have,
+                     "model: " + std::to_string(n) + " parameters need " + std::to_string(bytes / (1 << 30)) +
+                         " GiB as float32, more than the " + std::to_string(have / (1 << 30)) +
+                         " GiB of memory of this machine (hidden_size " + std::to_string(c.hidden) +
+                         ", intermediate_size " + std::to_string(c.intermediate) + ", num_hidden_layers " +
+                         std::to_string(c.layers) + ", vocab_size " + std::to_string(c.vocab) + ")");
+    }
+    return n;
 }
 
 void model_init_random(Model& m, uint64_t seed, float std) {

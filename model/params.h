@@ -66,9 +66,13 @@ class ParamLayout {
     size_t numel_ = 0;
 };
 
+// layout.numel(), after checking that its float32 buffer fits in this machine's physical memory:
+// a model that cannot be held is an Error naming its size, not a bad_alloc or an OOM kill.
+size_t checked_param_count(const ParamLayout& layout);
+
 // Weights of a model: config + layout + one buffer.
 struct Model {
-    explicit Model(const ModelConfig& cfg) : layout(cfg), data(layout.numel(), 0.0f) {
+    explicit Model(const ModelConfig& cfg) : layout(cfg), data(checked_param_count(layout), 0.0f) {
         w = layout.views(data.data());
     }
     Model(const Model& o) : layout(o.layout), data(o.data) { w = layout.views(data.data()); }

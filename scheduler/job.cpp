@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -24,6 +25,7 @@
 #include "rollout/rollout_worker.h"
 #include "scheduler/job_metrics.h"
 #include "scheduler/roles.h"
+#include "trainer/job_checkpoint.h"
 #include "trainer/trainer_role.h"
 
 namespace stride {
@@ -156,7 +158,9 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
         (long long)taken, (long long)resumed, (long long)put, (long long)aborted, (long long)refused,
         (long long)in_flight, (long long)max_depth, (long long)capacity, (long long)full_waits);
     std::ofstream(cfg.run_path() + "/run_summary.json")
-        << nlohmann::json{{"wall_s", wall},
+        << nlohmann::json{{"launcher", "threads"},
+                          {"wall_s", wall},
+                          {"steps", trainer.state().step},
                           {"trainer_busy_s", trainer.busy_seconds()},
                           {"rollout_busy_s", rollout_busy},
                           {"rollout_idle_s", rollout_idle},
@@ -230,6 +234,8 @@ int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std
     PromptDispatcher dispatcher(ctx, ep.scheduler, ep.weights, dispatcher_options(cfg, policy.state));
     const pid_t trainer = children[1].pid;
     int trainer_status = 0;
+    std::map<pid_t, int> early_exits;  // roles other than the trainer that ended on their own
+    const auto t0 = Clock::now();
     bool trainer_done = false, stop_sent = false;
     while (!trainer_done) {
         if (stop && !stop_sent) {
@@ -242,6 +248,7 @@ int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std
             trainer_done = true;
             trainer_status = status;
         } else if (pid > 0) {
+            early_exits[pid] = status;
             for (const Child& c : children)
                 if (c.pid == pid)
                     spdlog::error("role {}-{} (pid {}) exited early with status {}", c.role, c.worker, pid,
@@ -254,10 +261,67 @@ int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
     }
-    for (const Child& c : children)
-        if (c.pid != trainer) kill(c.pid, SIGTERM);
-    for (const Child& c : children)
-        if (c.pid != trainer) waitpid(c.pid, nullptr, 0);
+    // How each role ended: the status of an early exit, the trainer's, or the one it gave when we
+    // stopped it.
+    std::vector<int> statuses(children.size(), -1);
+    for (size_t i = 0; i < children.size(); ++i)
+        if (children[i].pid == trainer) statuses[i] = trainer_status;
+    for (const auto& [pid, status] : early_exits)
+        for (size_t i = 0; i < children.size(); ++i)
+            if (children[i].pid == pid) statuses[i] = status;
+    for (size_t i = 0; i < children.size(); ++i)
+        if (statuses[i] < 0) kill(children[i].pid, SIGTERM);
+    for (size_t i = 0; i < children.size(); ++i)
+        if (statuses[i] < 0) waitpid(children[i].pid, &statuses[i], 0);
+    const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+
+    // run_summary.json, from what the launcher knows: the roles and how they ended, the steps of
+    // metrics.jsonl and of the last checkpoint, the trainer's step times, and the prompts handed out.
+    // The rollout workers' own counters (engine steps, groups put, reward queue) live in their
+    // processes and are not reported here.
+    nlohmann::json roles = nlohmann::json::array();
+    for (size_t i = 0; i < children.size(); ++i) {
+        const int st = statuses[i];
+        nlohmann::json r{
+            {"role", children[i].role}, {"worker", children[i].worker}, {"pid", children[i].pid}};
+        if (WIFEXITED(st)) r["exit_code"] = WEXITSTATUS(st);
+        if (WIFSIGNALED(st)) r["signal"] = WTERMSIG(st);
+        r["exited_early"] = early_exits.count(children[i].pid) > 0;
+        roles.push_back(r);
+    }
+    int64_t last_step = policy.state.step, steps_done = 0;
+    double trainer_busy = 0;
+    {
+        std::ifstream in(metrics_jsonl_path(cfg));
+        std::string line;
+        while (std::getline(in, line)) {
+            auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+            if (!j.is_object() || !j.contains("step") || !j["step"].is_number_integer()) continue;
+            const int64_t step = j["step"].get<int64_t>();
+            if (step <= policy.state.step || !j.contains("time/step_s")) continue;  // an earlier run's
+            last_step = std::max(last_step, step);
+            ++steps_done;
+            if (j["time/step_s"].is_number()) trainer_busy += j["time/step_s"].get<double>();
+        }
+    }
+    nlohmann::json checkpoint_step = nullptr;
+    try {
+        if (auto dir = latest_job_checkpoint(cfg.run_path())) checkpoint_step = read_job_state(*dir).step;
+    } catch (const std::exception& e) {
+        spdlog::warn("run_summary.json: no checkpoint step: {}", e.what());
+    }
+    std::ofstream(cfg.run_path() + "/run_summary.json")
+        << nlohmann::json{{"launcher", "processes"},
+                          {"wall_s", wall},
+                          {"trainer_busy_s", trainer_busy},
+                          {"rollout_workers", cfg.rollout.workers},
+                          {"steps", last_step},
+                          {"steps_this_run", steps_done},
+                          {"checkpoint_step", checkpoint_step},
+                          {"prompts_dispatched", dispatcher.dispatched() - policy.state.prompts_dispatched},
+                          {"roles", roles}}
+               .dump()
+        << "\n";
     if (!WIFEXITED(trainer_status)) return 1;
     return WEXITSTATUS(trainer_status);
 }

@@ -19,6 +19,9 @@ static bool is_unset_string(const nlohmann::json& j, const char* key) {
     return !j.contains(key) || j[key].is_null() || (j[key].is_string() && j[key].get<std::string>().empty());
 }
 
+// How far past the number of vocab entries an id may go (gaps in the numbering).
+constexpr size_t kVocabIdSlack = 65536;
+
 std::unique_ptr<BpeModel> BpeModel::from_json(const nlohmann::json& m, const std::string& where) {
     STRIDE_CHECK(m.is_object(), where + ": missing \"model\" object");
     std::string type = m.contains("type") && m["type"].is_string() ? m["type"].get<std::string>() : "";
@@ -44,6 +47,13 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const nlohmann::json& m, const std
                          it.value().get<long long>() < (1LL << 30),
                      where + ": vocab entry '" + it.key() + "' needs a non-negative integer id");
         int id = it.value().get<int>();
+        // Ids index a table: one far beyond the number of entries would allocate gigabytes of empty
+        // slots (a bare bad_alloc) for a vocab that is dense in every real tokenizer.json.
+        STRIDE_CHECK(static_cast<size_t>(id) < vocab.size() + kVocabIdSlack,
+                     where + ": vocab entry '" + it.key() + "' has id " + std::to_string(id) +
+                         ", far beyond the " + std::to_string(vocab.size()) +
+                         " entries of the vocab (ids must be below entries + " +
+                         std::to_string(kVocabIdSlack) + ")");
         if (static_cast<size_t>(id) >= bpe->tokens_.size()) bpe->tokens_.resize(id + 1);
         STRIDE_CHECK(bpe->tokens_[id].empty(), where + ": vocab id " + std::to_string(id) +
                                                    " is used by both '" + bpe->tokens_[id] + "' and '" +

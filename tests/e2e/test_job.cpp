@@ -199,6 +199,23 @@ TEST(JobProcesses, EveryRoleIsItsOwnProcess) {
     EXPECT_EQ(m[2]["policy_version"], 3);
     EXPECT_LT(m[2]["logprob_mismatch/max"].get<double>(), 1e-4);
     EXPECT_TRUE(fs::exists(dir + "/runs/e2e/checkpoints/step_000003/job_state.json"));
+    // The launcher writes run_summary.json as threads mode does (issue #15), from what it knows.
+    std::ifstream summary_file(dir + "/runs/e2e/run_summary.json");
+    ASSERT_TRUE(summary_file.good()) << "no run_summary.json in processes mode\n" << out;
+    const auto summary = nlohmann::json::parse(summary_file, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(summary.is_object()) << "run_summary.json is not a JSON object";
+    EXPECT_EQ(summary["launcher"], "processes");
+    EXPECT_EQ(summary["steps"], 3);
+    EXPECT_EQ(summary["steps_this_run"], 3);
+    EXPECT_EQ(summary["checkpoint_step"], 3);
+    EXPECT_EQ(summary["rollout_workers"], 2);
+    EXPECT_GT(summary["wall_s"].get<double>(), 0.0);
+    EXPECT_GT(summary["trainer_busy_s"].get<double>(), 0.0);
+    EXPECT_GE(summary["prompts_dispatched"].get<int64_t>(), 12);  // 3 steps x 4 prompts
+    ASSERT_EQ(summary["roles"].size(), 4u) << summary.dump();
+    for (const auto& r : summary["roles"]) EXPECT_FALSE(r["exited_early"].get<bool>()) << r.dump();
+    EXPECT_EQ(summary["roles"][1]["role"], "trainer");
+    EXPECT_EQ(summary["roles"][1]["exit_code"], 0);
     fs::remove_all(dir);
 }
 
@@ -262,6 +279,18 @@ TEST(JobProcesses, ARoleThatDiesStopsTheJobWithACheckpoint) {
     char name[32];
     std::snprintf(name, sizeof(name), "step_%06zu", steps);
     EXPECT_TRUE(fs::exists(dir + "/runs/e2e/checkpoints/" + name + "/job_state.json")) << name;
+    // run_summary.json says which role died and how (issue #15).
+    std::ifstream summary_file(dir + "/runs/e2e/run_summary.json");
+    ASSERT_TRUE(summary_file.good()) << "no run_summary.json";
+    const auto summary = nlohmann::json::parse(summary_file, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(summary.is_object() && summary["roles"].size() == 4u) << summary.dump();
+    EXPECT_EQ(summary["steps"], static_cast<int64_t>(steps));
+    const auto& dead = summary["roles"][2];
+    EXPECT_EQ(dead["role"], "rollout");
+    EXPECT_EQ(dead["worker"], 0);
+    EXPECT_EQ(dead["pid"], victim);
+    EXPECT_EQ(dead["signal"], SIGKILL);
+    EXPECT_TRUE(dead["exited_early"].get<bool>());
     fs::remove_all(dir);
 }
 

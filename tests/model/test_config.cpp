@@ -9,6 +9,7 @@
 
 #include "common/base/error.h"
 #include "model/config.h"
+#include "model/params.h"
 
 using namespace stride;
 using nlohmann::json;
@@ -264,6 +265,57 @@ TEST(Config, InconsistentShapes) {
     j = qwen3_06b();
     j["num_attention_heads"] = 0;
     expect_config_error(j, {"num_attention_heads", "> 0"});
+}
+
+// Issue #15: sizes that cannot be allocated used to fail as a bare "cannot create std::vector
+// larger than max_size()"; now validate() names the fields.
+TEST(Config, SizesThatCannotBeAllocatedAreNamed) {
+    json j = qwen3_06b();
+    j["hidden_size"] = 1000000000;
+    expect_config_error(j, {"hidden_size", "can be allocated"});
+    j = qwen3_06b();
+    j["vocab_size"] = 2000000000;
+    j["hidden_size"] = 1000000;
+    expect_config_error(j, {"vocab_size * hidden_size", "can be allocated"});
+    j = qwen3_06b();
+    j["intermediate_size"] = 2000000000;
+    expect_config_error(j, {"intermediate_size * hidden_size", "can be allocated"});
+    j = qwen3_06b();  // every tensor fits the bound, their sum does not
+    j["intermediate_size"] = 200000000;
+    j["num_hidden_layers"] = 1000;
+    expect_config_error(j, {"parameters", "num_hidden_layers", "can be allocated"});
+    j = qwen3_06b();
+    j["max_position_embeddings"] = 0;
+    expect_config_error(j, {"max_position_embeddings", "> 0"});
+
+    // init-model and model.init build a ModelConfig directly: validate() is what stops them.
+    ModelConfig c = parse(qwen3_06b());
+    c.hidden = 1000000000;
+    try {
+        c.validate();
+        FAIL() << "hidden 1e9 validated";
+    } catch (const stride::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("hidden_size"), std::string::npos) << e.what();
+    }
+}
+
+// A config that validates but whose parameters exceed this machine's memory is refused when the
+// model is allocated, with the sizes, instead of a bad_alloc or an OOM kill.
+TEST(Config, ModelLargerThanMemoryIsRefusedWithItsSize) {
+    ModelConfig c = parse(qwen3_06b());
+    c.hidden = 8192;
+    c.heads = 64;
+    c.kv_heads = 8;
+    c.head_dim = 128;
+    c.intermediate = 32768;
+    c.layers = 1000;  // ~9.6e11 parameters (3.5 TiB): under validate()'s 2^40, over any test machine's memory
+    c.validate();
+    try {
+        stride::Model m(c);
+        FAIL() << "allocated a model larger than memory";
+    } catch (const stride::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("GiB of memory"), std::string::npos) << e.what();
+    }
 }
 
 TEST(Config, NotJsonOrNotAnObject) {

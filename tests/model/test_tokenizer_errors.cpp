@@ -122,6 +122,17 @@ TEST(TokenizerErrors, MalformedModel) {
         "unk_token '<unk>' is not in the vocab");
 }
 
+// Issue #15: a vocab id of 1e9 used to allocate a billion-slot table and die with a bare bad_alloc.
+TEST(TokenizerErrors, VocabIdFarBeyondTheEntriesIsNamed) {
+    expect_load_error(
+        "vocab_id_huge", [](json& j) { j["model"]["vocab"]["ab"] = 1000000000; },
+        "vocab entry 'ab' has id 1000000000, far beyond the 3 entries");
+    expect_load_error(
+        "vocab_id_past_slack", [](json& j) { j["model"]["vocab"]["ab"] = 3 + 65536; }, "far beyond");
+    expect_load_error(
+        "vocab_id_beyond_int", [](json& j) { j["model"]["vocab"]["ab"] = 1LL << 40; }, "integer id");
+}
+
 TEST(TokenizerErrors, UnsupportedComponentsAreNamed) {
     expect_load_error(
         "wordpiece", [](json& j) { j["model"]["type"] = "WordPiece"; }, "unsupported model type 'WordPiece'");

@@ -1,11 +1,13 @@
 // common/messaging.cpp: see messaging.h.
 #include "common/messaging.h"
 
+#include <sys/stat.h>
 #include <zmq.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <utility>
 
 #include "common/base/error.h"
@@ -77,6 +79,12 @@ void ZmqSocket::close() {
 
 void ZmqSocket::bind(const std::string& endpoint) {
     STRIDE_CHECK(zmq_bind(sock_, endpoint.c_str()) == 0, "cannot bind " + endpoint + ": " + zmq_error_text());
+    // A Unix socket file: owner-only (its directory should be too, scheduler/roles.cpp), whatever the umask.
+    if (endpoint.rfind("ipc://", 0) == 0 && endpoint.size() > 6 && endpoint[6] != '@') {
+        const std::string bound = last_endpoint();  // ipc://* resolves to a generated path
+        STRIDE_CHECK(::chmod(bound.c_str() + 6, 0600) == 0,
+                     "cannot make " + bound + " owner-only: " + std::string(std::strerror(errno)));
+    }
 }
 
 void ZmqSocket::connect(const std::string& endpoint) {

@@ -272,7 +272,7 @@ void print_eval_summary(const std::string& jsonl) {
 
 int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
     const std::string run = cfg.run_path();
-    fs::create_directories(run + "/logs");
+    create_run_dir(cfg);
     init_logging("scheduler", cfg.log.level, cfg.log.json, run + "/logs/scheduler.log");
     const auto metrics_server = start_job_metrics(cfg);  // /metrics when metrics.port > 0
     {

@@ -175,7 +175,7 @@ void WeightPublisher::serve() {
         EnvelopeCheck check = decode_envelope((*frames)[1], job_id_, &req);
         if (!check.ok()) {
             ++rejected_;
-            send_envelope(sock, route, make_error(job_id_, check.code, check.message), false);
+            send_envelope(sock, route, make_rejection(check), false);  // never tells a stranger our job id
             continue;
         }
         std::shared_ptr<const Published> latest, previous;
@@ -267,6 +267,7 @@ std::optional<v1::WeightUpdate> WeightSubscriber::latest(int timeout_ms) {
     v1::Envelope reply;
     EnvelopeCheck check = decode_envelope((*frames)[0], job_id_, &reply);
     STRIDE_CHECK(check.ok(), "weight sync: bad reply from " + endpoint_ + ": " + check.message);
+    STRIDE_CHECK(!reply.has_error(), "weight sync: " + endpoint_ + " refused: " + reply.error().message());
     STRIDE_CHECK(reply.has_weight_update(),
                  "weight sync: " + endpoint_ + " did not answer with a WeightUpdate");
     return reply.weight_update();

@@ -101,6 +101,11 @@ TEST(WeightSync, OtherJobIsRejectedAndCounted) {
     pub.publish(random_blob(1, 100, 1));
     WeightSubscriber intruder("another-job", pub.endpoint());
     EXPECT_THROW(intruder.latest(2000), Error);
+    try {
+        intruder.latest(2000);
+    } catch (const Error& e) {  // the refusal does not tell the intruder the job id (issue #20)
+        EXPECT_EQ(std::string(e.what()).find("job-c"), std::string::npos) << e.what();
+    }
     EXPECT_GE(pub.rejected(), 1u);
     // The publisher still serves its own job afterwards.
     WeightSubscriber ok("job-c", pub.endpoint());

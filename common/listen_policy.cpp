@@ -56,7 +56,10 @@ void make_one(const fs::path& p, const std::string& what) {
         if (::chmod(p.c_str(), 0700) != 0) fail(what, p, std::string("chmod 0700: ") + std::strerror(errno));
         return;
     }
-    if (errno != EEXIST) fail(what, p, std::string("cannot create: ") + std::strerror(errno));
+    const int err = errno;
+    struct stat st;
+    if (err != EEXIST && !(::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)))
+        fail(what, p, std::string("cannot create: ") + std::strerror(err));
 }
 
 }  // namespace

@@ -257,7 +257,11 @@ void BufferServer::Impl::run() {
 void BufferServer::Impl::handle(Request& req) {
     v1::Envelope env;
     EnvelopeCheck check = decode_envelope(req.payload, cfg.job_id, &env);
-    if (!check.ok()) return reject(req, check.code, check.message);
+    if (!check.ok()) {  // answered without our job id: a stranger must not learn it from the reply
+        counters.count_rejection(check.code);
+        spdlog::debug("buffer: rejected ({}): {}", v1::ErrorCode_Name(check.code), check.message);
+        return reply(req, make_rejection(check));
+    }
     try {
         if (env.body_case() == v1::Envelope::kPutSamples) return handle_put(req, env);
         flush_puts();  // nothing may observe state that is not durable yet

@@ -44,7 +44,8 @@ ConfigBounds list_of(int n, ConfigBounds b) {
 const std::vector<ConfigKey>& schema_table() {
     static const std::vector<ConfigKey> table = {
         // ---- job ---------------------------------------------------------------------------------
-        {"name", FIELD(name), "job name; the run writes to {run_dir}/{name}/"},
+        {"name", FIELD(name),
+         "job name, one path component (no /, not . or ..); the run writes to {run_dir}/{name}/"},
         {"seed", FIELD(seed), "seed of data order, sampling and everything not seeded elsewhere",
          at_least(0)},
         {"run_dir", FIELD(run_dir), "parent directory of run directories"},
@@ -185,7 +186,8 @@ const std::vector<ConfigKey>& schema_table() {
         {"buffer.sync_wal", FIELD(buffer.sync_wal), "fsync the write-ahead log on every append"},
         {"buffer.capacity", FIELD(buffer.capacity), "trajectories held before producers wait", at_least(1)},
         {"buffer.endpoint", FIELD(buffer.endpoint),
-         "ZeroMQ endpoint of the buffer; empty: chosen automatically"},
+         "ZeroMQ endpoint of the buffer: loopback tcp://, ipc:// or inproc:// (others are refused until "
+         "CURVE authentication); empty: chosen automatically"},
         {"buffer.max_staleness", FIELD(buffer.max_staleness),
          "async: policy versions a trajectory may lag behind the trainer (sync mode: 0)", at_least(0)},
         // ---- trainer -----------------------------------------------------------------------------
@@ -300,7 +302,8 @@ const std::vector<ConfigKey>& schema_table() {
         {"trainer.checkpoint_every", FIELD(trainer.checkpoint_every),
          "RL steps between checkpoints (0: only at the end)", at_least(0)},
         {"trainer.keep_checkpoints", FIELD(trainer.keep_checkpoints),
-         "complete checkpoints kept, newest first; older ones are deleted once a new one is complete (0: keep "
+         "complete checkpoints kept, newest first; older ones are deleted once a new one is complete (0: "
+         "keep "
          "all)",
          at_least(0)},
         {"trainer.temperature", FIELD(trainer.temperature),
@@ -308,7 +311,8 @@ const std::vector<ConfigKey>& schema_table() {
          at_least(0)},
         // ---- metrics / log -----------------------------------------------------------------------
         {"metrics.port", FIELD(metrics.port), "Prometheus /metrics port (0: off)", between(0, 65535)},
-        {"metrics.bind", FIELD(metrics.bind), "address the metrics server binds"},
+        {"metrics.bind", FIELD(metrics.bind),
+         "address the metrics server binds (not loopback: a warning at start)"},
         {"metrics.jsonl", FIELD(metrics.jsonl), "metrics log file; empty: {run_dir}/{name}/metrics.jsonl"},
         // ---- placement ---------------------------------------------------------------------------
         {"placement.trainer_cpus", FIELD(placement.trainer_cpus),

@@ -9,6 +9,7 @@
 #include "common/config.h"
 #include "common/config_schema.h"
 #include "common/gen_spec.h"
+#include "common/listen_policy.h"
 
 namespace stride {
 
@@ -153,6 +154,37 @@ void check_reward(const JobConfig& c) {
                         c.reward.timeout_s));
 }
 
+// What the job listens on: without authentication (none yet: CURVE is planned) only loopback TCP,
+// Unix sockets and inproc. metrics.bind may be any address (it serves no secrets, but it shows the
+// job to whoever can reach it): the metrics server warns at start.
+void check_listen(const JobConfig& c) {
+    if (c.buffer.endpoint.empty()) return;
+    const std::string why = listen_exposure(c.buffer.endpoint);
+    STRIDE_CHECK(why.empty(), "buffer.endpoint: '" + c.buffer.endpoint +
+                                  "' would accept connections from "
+                                  "other machines or users: " +
+                                  why +
+                                  ". Role sockets have no authentication yet; binding beyond loopback needs "
+                                  "CURVE authentication, which is not implemented");
+}
+
+// The run directory is {run_dir}/{name}: a name is one path component, so that it cannot point the
+// run (its checkpoints, buffer, sockets, and the fresh-start cleanup) outside run_dir.
+void check_paths(const JobConfig& c) {
+    const std::string& n = c.name;
+    STRIDE_CHECK(!n.empty(), "name: must not be empty");
+    STRIDE_CHECK(
+        n != "." && n != ".." && n.find('/') == std::string::npos && n.find('\0') == std::string::npos,
+        "name: '" + n +
+            "' must be a single path component (no '/', not '.' or '..'): the run "
+            "writes to {run_dir}/{name}/ and nowhere else");
+    STRIDE_CHECK(!c.run_dir.empty(), "run_dir: must not be empty");
+    for (const auto& k : config_schema()) {
+        const std::string v = config_value_text(k, c);
+        STRIDE_CHECK(v.find('\0') == std::string::npos, k.key + ": contains a NUL byte");
+    }
+}
+
 // CPU lists parse, and a per-worker split has enough CPUs for every worker. Whether the CPUs exist
 // is checked where the role starts (the config may be written on another machine).
 void check_placement(const JobConfig& c) {
@@ -187,6 +219,8 @@ void check_job_config(const JobConfig& cfg, const AlgorithmRules& algorithm_rule
     check_trainer(cfg, algorithm_rules);
     check_reward(cfg);
     check_placement(cfg);
+    check_listen(cfg);
+    check_paths(cfg);
 }
 
 }  // namespace stride

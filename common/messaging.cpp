@@ -1,11 +1,13 @@
 // common/messaging.cpp: see messaging.h.
 #include "common/messaging.h"
 
+#include <sys/stat.h>
 #include <zmq.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <utility>
 
 #include "common/base/error.h"
@@ -77,6 +79,12 @@ void ZmqSocket::close() {
 
 void ZmqSocket::bind(const std::string& endpoint) {
     STRIDE_CHECK(zmq_bind(sock_, endpoint.c_str()) == 0, "cannot bind " + endpoint + ": " + zmq_error_text());
+    // A Unix socket file: owner-only (its directory should be too, scheduler/roles.cpp), whatever the umask.
+    if (endpoint.rfind("ipc://", 0) == 0 && endpoint.size() > 6 && endpoint[6] != '@') {
+        const std::string bound = last_endpoint();  // ipc://* resolves to a generated path
+        STRIDE_CHECK(::chmod(bound.c_str() + 6, 0600) == 0,
+                     "cannot make " + bound + " owner-only: " + std::string(std::strerror(errno)));
+    }
 }
 
 void ZmqSocket::connect(const std::string& endpoint) {
@@ -169,12 +177,21 @@ EnvelopeCheck decode_envelope(std::string_view bytes, const std::string& job_id,
         return {v1::ERROR_CODE_WRONG_SCHEMA_VERSION,
                 "schema version " + std::to_string(out->schema_version()) + ", this role speaks " +
                     std::to_string(kSchemaVersion) + " (rebuild the peer from the same release)"};
-    if (out->job_id() != job_id)
-        return {v1::ERROR_CODE_WRONG_JOB,
-                "job id '" + out->job_id() + "' does not match this role's job '" + job_id + "'"};
+    // The message goes back to the sender: it names their job id (cut short), never ours.
+    if (out->job_id() != job_id) {
+        const std::string theirs =
+            out->job_id().size() > 64 ? out->job_id().substr(0, 64) + "..." : out->job_id();
+        return {v1::ERROR_CODE_WRONG_JOB, "job id '" + theirs + "' is not the job this role serves",
+                out->job_id()};
+    }
     if (out->body_case() == v1::Envelope::BODY_NOT_SET)
-        return {v1::ERROR_CODE_UNKNOWN_BODY, "envelope has no body (or one from a newer schema)"};
+        return {v1::ERROR_CODE_UNKNOWN_BODY, "envelope has no body (or one from a newer schema)",
+                out->job_id()};
     return {};
+}
+
+v1::Envelope make_rejection(const EnvelopeCheck& check) {
+    return make_error(check.peer_job_id, check.code, check.message);
 }
 
 // ---- request / reply ---------------------------------------------------------------------------

@@ -77,13 +77,20 @@ std::string encode_envelope(const v1::Envelope& envelope);
 // Why bytes were not accepted; code == ERROR_CODE_UNSPECIFIED means accepted.
 struct EnvelopeCheck {
     v1::ErrorCode code = v1::ERROR_CODE_UNSPECIFIED;
-    std::string message;
+    std::string message;  // safe to send back: never names this role's job id
+    // The job id the sender claimed, when the envelope parsed at our schema version (empty otherwise).
+    std::string peer_job_id;
     bool ok() const { return code == v1::ERROR_CODE_UNSPECIFIED; }
 };
 
 // Parses bytes into *out and checks job id, schema version and that a body is set. A check failure
 // leaves *out unspecified.
 EnvelopeCheck decode_envelope(std::string_view bytes, const std::string& job_id, v1::Envelope* out);
+
+// The Error reply to a request that failed decode_envelope. It carries the sender's own claimed job
+// id (empty when the request did not parse), never this role's: the job id is what a peer must know
+// to be served, so a wrong-job or malformed request learns nothing from the answer.
+v1::Envelope make_rejection(const EnvelopeCheck& check);
 
 // ---- request / reply ----------------------------------------------------------------------------
 

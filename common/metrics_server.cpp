@@ -2,6 +2,7 @@
 #include "common/metrics_server.h"
 
 #include <httplib.h>
+#include <spdlog/spdlog.h>
 
 #include <sys/socket.h>
 
@@ -9,6 +10,7 @@
 #include <thread>
 
 #include "common/base/error.h"
+#include "common/listen_policy.h"
 #include "common/process_metrics.h"
 
 namespace stride {
@@ -82,6 +84,12 @@ std::unique_ptr<MetricsServer> start_process_metrics(const JobConfig& cfg, const
     const int port = metrics_port_for(cfg.metrics.port, role, worker);
     STRIDE_CHECK(port <= 65535,
                  "metrics: port " + std::to_string(port) + " of role " + role + " is above 65535");
+    // Allowed (metrics carry no secrets), but whoever reaches the port learns what the job is doing.
+    if (!is_loopback_host(cfg.metrics.bind))
+        spdlog::warn(
+            "metrics.bind: {} is not a loopback address: /metrics on port {} (job name, progress, "
+            "rewards) is readable by anyone who can reach this machine",
+            cfg.metrics.bind, port);
     register_process_metrics(MetricsRegistry::global(), cfg.name, role.empty() ? "job" : role,
                              std::to_string(worker));
     return std::make_unique<MetricsServer>(MetricsRegistry::global(), cfg.metrics.bind, port);

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <string_view>
 
 #include "common/base/crc32c.h"
 #include "common/base/error.h"
@@ -52,12 +53,18 @@ void share_in_memory_file(WeightPublisher::Published& p) {
 }
 
 // Copies a same-host memory file into blob.bytes, checking the whole-blob CRC-32C on the way.
-// false when the file cannot be used (another machine, gone, wrong size): fall back to chunks.
+// false when the file cannot be used (another machine, gone, wrong size, not a path of the form a
+// publisher makes, not a memfd): fall back to chunks.
 bool copy_from_memory_file(const std::string& path, uint64_t total, uint32_t crc, WeightBlob& blob) {
-    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (!is_weight_shm_path(path)) return false;
+    char link[64] = {};
+    const ssize_t n = readlink(path.c_str(), link, sizeof(link) - 1);
+    if (n < 7 || std::strncmp(link, "/memfd:", 7) != 0) return false;
+    // O_NONBLOCK: a FIFO named in its place must not hang the worker in open().
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return false;
     struct stat st;
-    bool ok = fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) == total;
+    bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) == total;
     if (ok && total > 0) {
         void* map = mmap(nullptr, total, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
         ok = map != MAP_FAILED;
@@ -74,6 +81,28 @@ bool copy_from_memory_file(const std::string& path, uint64_t total, uint32_t crc
     close(fd);
     return ok;  // true only for an empty blob here; a failed mapping falls back to chunks
 }
+
+}  // namespace
+
+bool is_weight_shm_path(const std::string& path) {
+    // A positive decimal without leading zeros, at most 10 digits.
+    auto number = [](std::string_view s, bool positive) {
+        if (s.empty() || s.size() > 10) return false;
+        for (char c : s)
+            if (c < '0' || c > '9') return false;
+        if (s.size() > 1 && s[0] == '0') return false;
+        return !positive || s != "0";
+    };
+    const std::string_view p(path);
+    constexpr std::string_view kProc = "/proc/", kFd = "/fd/";
+    if (p.substr(0, kProc.size()) != kProc) return false;
+    const std::string_view rest = p.substr(kProc.size());
+    const size_t fd = rest.find(kFd);
+    if (fd == std::string_view::npos) return false;
+    return number(rest.substr(0, fd), true) && number(rest.substr(fd + kFd.size()), false);
+}
+
+namespace {
 
 bool send_envelope(void* sock, const std::string& route, const v1::Envelope& env, bool more) {
     const std::string payload = encode_envelope(env);
@@ -146,7 +175,7 @@ void WeightPublisher::serve() {
         EnvelopeCheck check = decode_envelope((*frames)[1], job_id_, &req);
         if (!check.ok()) {
             ++rejected_;
-            send_envelope(sock, route, make_error(job_id_, check.code, check.message), false);
+            send_envelope(sock, route, make_rejection(check), false);  // never tells a stranger our job id
             continue;
         }
         std::shared_ptr<const Published> latest, previous;
@@ -238,6 +267,7 @@ std::optional<v1::WeightUpdate> WeightSubscriber::latest(int timeout_ms) {
     v1::Envelope reply;
     EnvelopeCheck check = decode_envelope((*frames)[0], job_id_, &reply);
     STRIDE_CHECK(check.ok(), "weight sync: bad reply from " + endpoint_ + ": " + check.message);
+    STRIDE_CHECK(!reply.has_error(), "weight sync: " + endpoint_ + " refused: " + reply.error().message());
     STRIDE_CHECK(reply.has_weight_update(),
                  "weight sync: " + endpoint_ + " did not answer with a WeightUpdate");
     return reply.weight_update();

@@ -82,6 +82,12 @@ struct WeightFetchStats {
     bool shared_memory = false;
 };
 
+// Whether a WeightUpdate.shm_path may be opened: exactly "/proc/<pid>/fd/<n>" (decimal, no leading
+// zeros, pid > 0). Anything else a publisher names (a file, a device, "/proc/self/...", "..") is never
+// opened: the worker takes the chunks instead. The file must then also be a memfd (a regular file
+// whose link reads "/memfd:...") to be used.
+bool is_weight_shm_path(const std::string& path);
+
 class WeightSubscriber {
    public:
     // use_shared_memory: take the same-host fast path when the publisher offers one.

@@ -61,7 +61,7 @@ int role(int argc, char** argv) {
     const std::string role_name = name == "rollout" ? "rollout-" + std::to_string(worker) : name;
     // Before any thread starts, so that every thread of this process inherits the role's CPUs.
     const std::string placement = apply_role_placement(cfg, name, worker);
-    std::filesystem::create_directories(cfg.run_path() + "/logs");
+    create_run_dir(cfg);
     init_logging(role_name, cfg.log.level, cfg.log.json, cfg.run_path() + "/logs/" + role_name + ".log");
     spdlog::info("placement {}", placement);
     const auto metrics_server = start_role_metrics(cfg, name, worker);  // /metrics when metrics.port > 0

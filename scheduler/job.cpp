@@ -366,8 +366,7 @@ int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
         if (!old.empty() && !cfg.overwrite)
             throw Error(fmt::format(
                 "{} holds the checkpoints of an earlier run named '{}' (latest {}); resume=auto continues "
-                "it, "
-                "overwrite=true starts over and removes its checkpoints, buffer and metrics.jsonl",
+                "it, overwrite=true starts over and removes its checkpoints, buffer and metrics.jsonl",
                 run, cfg.name, old.back()));
         if (!old.empty())
             std::fprintf(
@@ -376,7 +375,7 @@ int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
                 "and metrics.jsonl)\n",
                 run.c_str(), old.size(), old.back().c_str());
     }
-    fs::create_directories(run + "/logs");
+    create_run_dir(cfg);
     init_logging("scheduler", cfg.log.level, cfg.log.json, run + "/logs/scheduler.log");
     const auto metrics_server = start_job_metrics(cfg);  // /metrics when metrics.port > 0
     {

@@ -70,9 +70,9 @@ void PromptDispatcher::serve() {
             out = answer_extra_prompts(in.extra_prompts());
         } else {
             ++rejected_;
-            out = make_error(
-                ctx_.job_id, check.ok() ? v1::ERROR_CODE_UNKNOWN_BODY : check.code,
-                check.ok() ? "the scheduler serves PromptRequest and ExtraPrompts" : check.message);
+            out = check.ok() ? make_error(ctx_.job_id, v1::ERROR_CODE_UNKNOWN_BODY,
+                                          "the scheduler serves PromptRequest and ExtraPrompts")
+                             : make_rejection(check);  // never tells a stranger our job id
         }
         sock_.reply(*req, encode_envelope(out));
     }

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/base/error.h"
+#include "common/listen_policy.h"
 #include "model/checkpoint.h"
 #include "scheduler/sft_phase.h"
 
@@ -25,9 +26,16 @@ JobEndpoints process_endpoints(const JobConfig& cfg) {
     STRIDE_CHECK(
         dir.size() + 16 < 108,
         "run_dir: '" + dir + "' is too long for Unix sockets (launcher: processes); use a shorter run_dir");
-    fs::create_directories(dir);
+    // Owner-only: a Unix socket is guarded by the permissions of its directory, and no role socket
+    // authenticates its peers (yet).
+    make_private_dir(dir, "sockets directory (launcher: processes)", /*no_symlink=*/true);
     return {cfg.buffer.endpoint.empty() ? "ipc://" + dir + "/buffer" : cfg.buffer.endpoint,
             "ipc://" + dir + "/weights", "ipc://" + dir + "/scheduler"};
+}
+
+void create_run_dir(const JobConfig& cfg) {
+    make_private_dir(cfg.run_path(), "run directory");
+    make_private_dir(cfg.run_path() + "/logs", "run directory");
 }
 
 BufferServerConfig buffer_server_config(const JobContext& ctx, const std::string& endpoint) {

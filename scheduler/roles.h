@@ -6,9 +6,9 @@
 #include <string>
 
 #include "buffer/buffer_config.h"
+#include "job/job_context.h"
 #include "model/optim.h"
 #include "model/params.h"
-#include "job/job_context.h"
 #include "scheduler/prompt_dispatcher.h"
 #include "trainer/job_checkpoint.h"
 
@@ -22,6 +22,10 @@ struct JobEndpoints {
 // <run>/sockets, known to every process from the config alone.
 JobEndpoints thread_endpoints(const JobConfig& cfg);
 JobEndpoints process_endpoints(const JobConfig& cfg);
+
+// {run_dir}/{name} and its logs/, owner-only (0700; parents it creates too): checkpoints, the
+// buffer, logs and sockets of a job are for its user alone.
+void create_run_dir(const JobConfig& cfg);
 
 BufferServerConfig buffer_server_config(const JobContext& ctx, const std::string& endpoint);
 DispatcherOptions dispatcher_options(const JobConfig& cfg, const JobState& state);

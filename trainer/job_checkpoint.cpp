@@ -109,6 +109,10 @@ std::map<int64_t, fs::path> complete_checkpoints(const fs::path& root,
                                                         : "not a checkpoint name (step_<number>)");
             continue;
         }
+        if (e.is_symlink(ec)) {
+            skip("a symbolic link: a checkpoint must be a directory inside checkpoints/");
+            continue;
+        }
         if (!e.is_directory(ec)) {
             skip("not a directory");
             continue;
@@ -274,7 +278,39 @@ std::optional<std::string> latest_job_checkpoint(const std::string& run_path) {
     return all.rbegin()->second.string();
 }
 
+namespace {
+
+bool is_inside(const fs::path& path, const fs::path& root) {
+    const fs::path rel = path.lexically_relative(root);
+    return !rel.empty() && *rel.begin() != "..";
+}
+
+// Everything a checkpoint refers to stays inside the checkpoints directory that holds it: the
+// directory itself and every symbolic link under it (none of ours makes any) resolve there, so a
+// planted link cannot make a resume read files from elsewhere.
+void check_checkpoint_contained(const std::string& dir) {
+    std::error_code ec;
+    const fs::path root =
+        fs::weakly_canonical(fs::absolute(fs::path(dir)).lexically_normal().parent_path(), ec);
+    if (ec) return;  // missing: read_job_state names the file it cannot open
+    auto check = [&](const fs::path& p) {
+        std::error_code e2;
+        const fs::path real = fs::weakly_canonical(p, e2);
+        if (e2 || !is_inside(real, root))
+            throw Error("checkpoint: " + p.string() + " leads to " +
+                        (e2 ? std::string("nowhere") : real.string()) + ", outside " + root.string() +
+                        "; a checkpoint may only refer to files inside it");
+    };
+    check(dir);
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec))
+        if (it->is_symlink(ec)) check(it->path());
+}
+
+}  // namespace
+
 JobState read_job_state(const std::string& dir) {
+    check_checkpoint_contained(dir);
     const std::string file = dir + "/job_state.json";
     std::ifstream in(file);
     STRIDE_CHECK(in.good(), file + ": cannot open");

@@ -55,7 +55,8 @@ std::optional<std::string> latest_job_checkpoint(const std::string& run_path);
 
 // Reads and checks dir/job_state.json: every count an integer >= 0, rl_seconds a finite number >= 0,
 // extra_prompts <= prompts_dispatched, step equal to the directory's step_N. Throws stride::Error
-// naming the file and the field.
+// naming the file and the field. First, dir and every symbolic link under it must resolve inside
+// dir's parent (the run's checkpoints/): loaded_from, and all a resume loads from it, stays there.
 JobState read_job_state(const std::string& dir);
 
 // How far prompts_dispatched may exceed steps x prompts_per_step (+ extra_prompts) before it is

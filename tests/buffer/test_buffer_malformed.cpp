@@ -95,3 +95,24 @@ TEST(BufferMalformed, RejectedCountedAndStillServing) {
     EXPECT_EQ(st.stored_samples(), 0u);
     EXPECT_EQ(server.stats().rejected_total, 57u);
 }
+
+// Issue #20: a refusal names neither the buffer's job id nor anything the stranger did not send.
+TEST(BufferMalformed, RefusalsDoNotRevealTheJobId) {
+    TempDir dir("buf-refusal");
+    BufferServerConfig cfg = test_config(dir.sub("db"), 2);
+    BufferServer server(cfg);
+    server.start();
+    ZmqContext ctx;
+    RequestClient raw(ctx, server.endpoint(), "someone-else");
+    v1::Envelope wrong_job = make_envelope("someone-else");
+    wrong_job.mutable_stats_request();
+    const std::string bytes = encode_envelope(wrong_job);
+    for (const std::string& req :
+         {bytes, bytes.substr(0, bytes.size() / 2), std::string("\xff\xff garbage")}) {
+        auto rep = raw.call_raw(req, 2000);
+        ASSERT_TRUE(rep.has_value());
+        EXPECT_NE(error_code_of(rep), v1::ERROR_CODE_UNSPECIFIED);
+        EXPECT_EQ(rep->find(cfg.job_id), std::string::npos) << "a refusal reveals the job id";
+    }
+    server.stop();
+}

@@ -1,7 +1,13 @@
 // Weight sync over real loopback ZeroMQ sockets: versions, chunking, checksums, bad peers.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+#include <zmq.h>
 
+#include <atomic>
+#include <cstdio>
 #include <random>
+#include <thread>
 
 #include "common/base/crc32c.h"
 #include "common/base/error.h"
@@ -95,6 +101,11 @@ TEST(WeightSync, OtherJobIsRejectedAndCounted) {
     pub.publish(random_blob(1, 100, 1));
     WeightSubscriber intruder("another-job", pub.endpoint());
     EXPECT_THROW(intruder.latest(2000), Error);
+    try {
+        intruder.latest(2000);
+    } catch (const Error& e) {  // the refusal does not tell the intruder the job id (issue #20)
+        EXPECT_EQ(std::string(e.what()).find("job-c"), std::string::npos) << e.what();
+    }
     EXPECT_GE(pub.rejected(), 1u);
     // The publisher still serves its own job afterwards.
     WeightSubscriber ok("job-c", pub.endpoint());
@@ -115,4 +126,71 @@ TEST(Crc32c, CopyVariantCopiesAndAgrees) {
         EXPECT_EQ(crc32c_copy(dst.data(), src.data(), n), crc32c(src.data(), n)) << n;
         EXPECT_TRUE(std::equal(src.begin(), src.begin() + n, dst.begin())) << n;
     }
+}
+
+TEST(WeightSync, ShmPathMustBeAProcFdPath) {
+    for (const char* p : {"/proc/1/fd/0", "/proc/12345/fd/17", "/proc/4294967/fd/1023"})
+        EXPECT_TRUE(is_weight_shm_path(p)) << p;
+    for (const char* p : {"", "/etc/passwd", "/proc/self/fd/3", "/proc/0/fd/3", "/proc/01/fd/3",
+                          "/proc/1/fd/", "/proc//fd/3", "/proc/1/fd/3/", "/proc/1/fd/../../../etc/passwd",
+                          "/proc/1/fd/3x", "/proc/1/root/etc/passwd", "proc/1/fd/3", "/proc/1/fd/-1",
+                          "/proc/12345678901/fd/3", "/dev/shm/stride-weights", "/proc/1/fd/3\n"})
+        EXPECT_FALSE(is_weight_shm_path(p)) << p;
+}
+
+namespace {
+
+// A publisher that announces `shm_path` for a blob of `bytes` and refuses every chunk: a worker that
+// fetches successfully took the weights from that path.
+void serve_announcing(ZmqSocket& router, const std::string& shm_path, const std::vector<char>& bytes,
+                      const std::atomic<bool>& stop) {
+    while (!stop) {
+        auto frames = router.recv_frames(20);
+        if (!frames || frames->size() != 2) continue;
+        v1::Envelope in, out = make_envelope("job-e");
+        ASSERT_TRUE(decode_envelope((*frames)[1], "job-e", &in).ok());
+        if (in.has_heartbeat()) {
+            v1::WeightUpdate* u = out.mutable_weight_update();
+            u->set_version(1);
+            u->set_total_bytes(bytes.size());
+            u->set_crc32(crc32c(bytes.data(), bytes.size()));
+            u->set_shm_path(shm_path);
+        } else {
+            out = make_error("job-e", v1::ERROR_CODE_INVALID_ARGUMENT, "no chunks here");
+        }
+        router.send_frames({(*frames)[0], encode_envelope(out)}, 1000);
+    }
+}
+
+}  // namespace
+
+TEST(WeightSync, SubscriberOpensOnlyAMemfdAtAProcFdPath) {
+    const std::vector<char> bytes(4096, 'w');
+    const std::string file = ::testing::TempDir() + "/stride_not_weights_" + std::to_string(::getpid());
+    {
+        std::FILE* f = std::fopen(file.c_str(), "wb");
+        ASSERT_NE(f, nullptr);
+        std::fwrite(bytes.data(), 1, bytes.size(), f);
+        std::fclose(f);
+    }
+    const int fd = ::open(file.c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    // A plain path, and a path of the right form that leads to a regular file rather than a memfd:
+    // both are refused, so the worker asks for chunks (which this publisher refuses).
+    for (const std::string& path : {file, "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(fd),
+                                    std::string("/dev/zero")}) {
+        ZmqContext ctx;
+        ZmqSocket router(ctx, ZMQ_ROUTER);
+        router.bind("tcp://127.0.0.1:*");
+        std::atomic<bool> stop{false};
+        std::thread t([&] { serve_announcing(router, path, bytes, stop); });
+        WeightSubscriber sub("job-e", router.last_endpoint());
+        WeightFetchStats stats;
+        EXPECT_THROW(sub.fetch_if_newer(0, 2000, &stats), Error) << path;
+        EXPECT_FALSE(stats.shared_memory) << path;
+        stop = true;
+        t.join();
+    }
+    ::close(fd);
+    std::remove(file.c_str());
 }

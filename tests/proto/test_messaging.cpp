@@ -109,3 +109,60 @@ TEST(Messaging, BadEndpointThrows) {
     ZmqSocket s(ctx, ZMQ_ROUTER);
     EXPECT_THROW(s.bind("nonsense://x"), stride::Error);
 }
+
+// Issue #20: the job id is what a peer must know to be served, so the reply to a request of another
+// job, another schema or garbage must not carry it — neither in the envelope nor in the message.
+TEST(Messaging, RejectionsNeverRevealTheJobId) {
+    const std::string secret = "job-secret-7f3a";
+    ZmqContext ctx;
+    ReplySocket server(ctx, "tcp://127.0.0.1:*");
+    std::atomic<bool> stop{false};
+    std::thread t([&] {
+        while (!stop) {
+            auto req = server.recv(10);
+            if (!req) continue;
+            v1::Envelope in;
+            auto check = decode_envelope(req->payload, secret, &in);
+            v1::Envelope out = check.ok() ? make_envelope(secret) : make_rejection(check);
+            if (check.ok()) out.mutable_buffer_stats();
+            server.reply(*req, encode_envelope(out));
+        }
+    });
+    RequestClient raw(ctx, server.endpoint(), "intruder");
+    v1::Envelope wrong = make_envelope("intruder");
+    wrong.mutable_stats_request();
+    v1::Envelope old = make_envelope("");
+    old.set_schema_version(kSchemaVersion + 1);
+    old.mutable_stats_request();
+    const std::vector<std::pair<std::string, v1::ErrorCode>> requests = {
+        {encode_envelope(wrong), v1::ERROR_CODE_WRONG_JOB},
+        {encode_envelope(old), v1::ERROR_CODE_WRONG_SCHEMA_VERSION},
+        {"\xff\xff\xff\xff garbage", v1::ERROR_CODE_MALFORMED},
+        {"", v1::ERROR_CODE_WRONG_SCHEMA_VERSION},  // parses as an empty envelope: schema 0
+    };
+    for (const auto& [bytes, code] : requests) {
+        auto reply = raw.call_raw(bytes, 2000);
+        ASSERT_TRUE(reply.has_value());
+        EXPECT_EQ(reply->find(secret), std::string::npos) << "the reply reveals the job id";
+        v1::Envelope e;
+        ASSERT_TRUE(e.ParseFromString(*reply));
+        ASSERT_TRUE(e.has_error());
+        EXPECT_EQ(e.error().code(), code);
+        EXPECT_NE(e.job_id(), secret);
+    }
+    // A wrong-job caller gets its own job id back, so its client reads the reply as an Error to it.
+    auto rep = raw.call(wrong, 2000);
+    ASSERT_TRUE(rep.has_value());
+    EXPECT_EQ(rep->job_id(), "intruder");
+    EXPECT_EQ(rep->error().code(), v1::ERROR_CODE_WRONG_JOB);
+    EXPECT_EQ(rep->error().message().find(secret), std::string::npos);
+    // The rightful client is still served.
+    RequestClient ok(ctx, server.endpoint(), secret);
+    v1::Envelope req = make_envelope(secret);
+    req.mutable_stats_request();
+    auto good = ok.call(req, 2000);
+    ASSERT_TRUE(good.has_value());
+    EXPECT_TRUE(good->has_buffer_stats());
+    stop = true;
+    t.join();
+}

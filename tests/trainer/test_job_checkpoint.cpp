@@ -290,3 +290,43 @@ TEST(JobCheckpoint, AFullOrReadOnlyDiskGivesAnErrorNotAnAbort) {
     EXPECT_NE(err.find(mnt + "/checkpoints"), std::string::npos) << err;
     EXPECT_NE(err.find("Read-only"), std::string::npos) << err;
 }
+
+// Issue #20: what a resume reads stays inside the run's checkpoints directory. A step_N that is a
+// symbolic link is skipped with a warning; a link planted inside a checkpoint (its model, optimizer
+// or critic pointing elsewhere) fails with the path named before anything is loaded.
+TEST(JobCheckpoint, PathsOutsideTheCheckpointsDirectoryAreRefused) {
+    TempDir dir("ckpt-escape");
+    Policy p;
+    const std::string run = dir.sub("run");
+    const std::string other = dir.sub("other");
+    save_job_checkpoint(run, p.model, p.adam, state_at(2));
+    save_job_checkpoint(other, p.model, p.adam, state_at(5));
+    const fs::path root = fs::path(run) / "checkpoints";
+
+    fs::create_directory_symlink(fs::path(other) / "checkpoints" / "step_000005", root / "step_000005");
+    LogCapture log;
+    auto latest = latest_job_checkpoint(run);
+    ASSERT_TRUE(latest);
+    EXPECT_EQ(fs::path(*latest).filename(), "step_000002");
+    EXPECT_NE(log.text().find("symbolic link"), std::string::npos) << log.text();
+    // Named directly (as a loaded_from would be), the linked checkpoint is refused too.
+    Policy q;
+    EXPECT_NE(error_of([&] {
+                  load_job_checkpoint((root / "step_000005").string(), q.model, q.adam);
+              }).find("outside"),
+              std::string::npos);
+
+    // A link inside a checkpoint that leads out of checkpoints/.
+    const fs::path ck = root / "step_000002";
+    fs::rename(ck / "optimizer.safetensors", ck / "optimizer.moved");
+    fs::create_symlink(fs::path(other) / "checkpoints" / "step_000005" / "optimizer.safetensors",
+                       ck / "optimizer.safetensors");
+    const std::string msg = error_of([&] { load_job_checkpoint(ck.string(), q.model, q.adam); });
+    EXPECT_NE(msg.find("optimizer.safetensors"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("outside"), std::string::npos) << msg;
+    EXPECT_NE(error_of([&] { read_job_state(ck.string()); }), "");
+    // A link that stays inside the checkpoint is fine.
+    fs::remove(ck / "optimizer.safetensors");
+    fs::create_symlink(ck / "optimizer.moved", ck / "optimizer.safetensors");
+    EXPECT_EQ(load_job_checkpoint(ck.string(), q.model, q.adam).step, 2);
+}

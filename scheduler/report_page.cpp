@@ -104,11 +104,15 @@ std::string time_split(const std::vector<RunData>& runs) {
         if (!s.is_object() || wall <= 0) continue;
         const std::string prefix = runs.size() > 1 ? labels[r] + ": " : "";
         auto color = [&](size_t role) { return chart::palette(runs.size() > 1 ? r : role); };
-        bars.push_back({prefix + "trainer busy", summary_number(s, "trainer_busy_s") / wall, color(0)});
-        bars.push_back({prefix + "rollout busy (per worker)",
-                        summary_number(s, "rollout_busy_s") / workers / wall, color(1)});
-        bars.push_back({prefix + "rollout idle (per worker)",
-                        summary_number(s, "rollout_idle_s") / workers / wall, color(2)});
+        // A share the summary does not record is left out, not drawn as 0% (a processes-mode run
+        // has no rollout counters: its workers do not report them to the launcher).
+        auto share = [&](const std::string& label, const char* key, double per, size_t role) {
+            if (s.contains(key) && s[key].is_number())
+                bars.push_back({prefix + label, summary_number(s, key) / per / wall, color(role)});
+        };
+        share("trainer busy", "trainer_busy_s", 1.0, 0);
+        share("rollout busy (per worker)", "rollout_busy_s", workers, 1);
+        share("rollout idle (per worker)", "rollout_idle_s", workers, 2);
     }
     if (bars.empty()) return "<h2>Time split</h2>\n<p class=\"note\">No run_summary.json with wall_s.</p>\n";
     return "<h2>Time split</h2>\n" + chart::render_share_bars("Busy share of wall time, by role", bars, 760) +

@@ -254,6 +254,20 @@ TEST(ReportCli, OverlaysSeveralRunsWithALegendAndDefaultsOutIntoTheFirstRun) {
     EXPECT_NE(html.find("stroke-dasharray=\"6 3\""), std::string::npos);  // second key of a chart
 }
 
+// A processes-mode summary has no rollout counters: the time split leaves those bars out rather than
+// drawing them as 0%.
+TEST(ReportCli, TimeSplitLeavesOutSharesTheSummaryDoesNotRecord) {
+    const fs::path root = test_dir("procsummary");
+    const fs::path run = fake_run(root / "run", 10, 0);
+    std::ofstream(run / "run_summary.json")
+        << nlohmann::json{{"launcher", "processes"}, {"wall_s", 40.0}, {"trainer_busy_s", 30.0}}.dump();
+    ASSERT_EQ(run_stride("report '" + run.string() + "'", root / "cmd"), 0) << slurp(root / "cmd.err");
+    const std::string html = slurp(run / "report.html");
+    EXPECT_NE(html.find("trainer busy"), std::string::npos);
+    EXPECT_EQ(html.find("rollout busy"), std::string::npos);
+    EXPECT_EQ(html.find("rollout idle"), std::string::npos);
+}
+
 TEST(ReportCli, AnEmptyOrMissingMetricsFileIsAnErrorNamingIt) {
     const fs::path root = test_dir("bad");
     fs::create_directories(root / "empty");

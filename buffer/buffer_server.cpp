@@ -19,8 +19,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
-#include <limits>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -29,6 +27,7 @@
 
 #include "buffer/buffer_metrics.h"
 #include "buffer/group_index.h"
+#include "buffer/sample_check.h"
 #include "buffer/sample_store.h"
 #include "common/base/error.h"
 #include "common/messaging.h"
@@ -40,7 +39,6 @@ namespace {
 constexpr int kIdlePollMs = 20;            // how long the loop waits for a request before housekeeping
 constexpr size_t kCommittedMemory = 1024;  // committed batch ids remembered for idempotent commits
 constexpr uint32_t kBusyRetryAfterMs = 50;
-constexpr float kMaxLogprob = 1e-3f;  // a behaviour log-prob above this is refused (0 plus rounding)
 
 int64_t steady_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -302,79 +300,13 @@ void BufferServer::Impl::reject(Request& req, v1::ErrorCode code, const std::str
 // ---- put ---------------------------------------------------------------------------------------
 
 std::string BufferServer::Impl::validate_sample(const v1::Sample& s, bool at_door) const {
-    if (s.sample_id().empty()) return "sample has no sample_id";
-    const std::string who = "sample " + s.sample_id();
-    if (s.group_id().empty()) return who + " has no group_id";
-    if (s.sample_id().find('\0') != std::string::npos || s.group_id().find('\0') != std::string::npos)
-        return who + ": ids may not contain NUL bytes";
-    if (s.group_size() != 0 && s.group_size() != cfg.group_size)
-        return who + " says group_size " + std::to_string(s.group_size()) +
-               " but the buffer is configured for " + std::to_string(cfg.group_size);
-    if (s.index_in_group() >= cfg.group_size)
-        return who + ": index_in_group " + std::to_string(s.index_in_group()) + " >= group_size " +
-               std::to_string(cfg.group_size);
-    int n = s.response_token_ids_size();
-    if (s.behaviour_logprob_size() != n)
-        return who + ": " + std::to_string(s.behaviour_logprob_size()) + " behaviour_logprob for " +
-               std::to_string(n) + " response tokens";
-    if (s.token_version_size() != 0 && s.token_version_size() != n)
-        return who + ": " + std::to_string(s.token_version_size()) + " token_version for " +
-               std::to_string(n) + " response tokens";
-    if (at_door && cfg.max_sample_bytes > 0) {
-        const size_t bytes = s.ByteSizeLong();
-        if (bytes > static_cast<size_t>(cfg.max_sample_bytes))
-            return who + ": " + std::to_string(bytes) + " bytes, more than the limit of " +
-                   std::to_string(cfg.max_sample_bytes);
-    }
-    if (at_door && cfg.max_response_tokens > 0 && n > cfg.max_response_tokens)
-        return who + ": response_token_ids holds " + std::to_string(n) +
-               " tokens, more than rollout.max_tokens " + std::to_string(cfg.max_response_tokens);
-    const int64_t total = int64_t{s.prompt_token_ids_size()} + n;
-    if (cfg.max_position > 0 && total > cfg.max_position)
-        return who + ": prompt_token_ids + response_token_ids hold " + std::to_string(total) +
-               " tokens, more than the model's max_position_embeddings " + std::to_string(cfg.max_position);
-    auto bad_token = [&](const google::protobuf::RepeatedField<int32_t>& ids,
-                         const char* field) -> std::string {
-        for (int i = 0; i < ids.size(); ++i)
-            if (ids[i] < 0 || (cfg.vocab_size > 0 && ids[i] >= cfg.vocab_size))
-                return who + ": " + field + "[" + std::to_string(i) + "] = " + std::to_string(ids[i]) +
-                       (cfg.vocab_size > 0
-                            ? " is outside the vocabulary [0, " + std::to_string(cfg.vocab_size) + ")"
-                            : " is negative");
-        return "";
-    };
-    if (std::string why = bad_token(s.prompt_token_ids(), "prompt_token_ids"); !why.empty()) return why;
-    if (std::string why = bad_token(s.response_token_ids(), "response_token_ids"); !why.empty()) return why;
-    // Log-probs: finite and <= 0, up to rounding (a sampled token's log-softmax may round a hair above 0).
-    for (int i = 0; i < n; ++i) {
-        const float lp = s.behaviour_logprob(i);
-        if (!std::isfinite(lp) || lp > kMaxLogprob)
-            return who + ": behaviour_logprob[" + std::to_string(i) + "] = " + std::to_string(lp) +
-                   " is not a finite log-probability (<= 0)";
-    }
-    if (!std::isfinite(s.reward())) return who + ": reward " + std::to_string(s.reward()) + " is not finite";
-    // Versions: never negative, and never ahead of what the trainer can have published. Until this
-    // buffer directory has seen a pull, the trainer's version is unknown (a resumed trainer may hold any
-    // version, and its workers may put before its first pull): no upper bound then, rather than
-    // refusing good groups.
-    const int64_t newest = at_door && cfg.max_version_ahead >= 0 && max_trainer_version >= 0
-                               ? max_trainer_version + cfg.max_version_ahead
-                               : std::numeric_limits<int64_t>::max();
-    auto bad_version = [&](int64_t v, const std::string& field) -> std::string {
-        if (v < 0) return who + ": " + field + " = " + std::to_string(v) + " is negative";
-        if (v > newest)
-            return who + ": " + field + " = " + std::to_string(v) +
-                   " is ahead of the newest policy version (" + std::to_string(newest) +
-                   ": trainer version " + std::to_string(max_trainer_version) + " + " +
-                   std::to_string(cfg.max_version_ahead) + ")";
-        return "";
-    };
-    if (std::string why = bad_version(s.policy_version(), "policy_version"); !why.empty()) return why;
-    for (int i = 0; i < s.token_version_size(); ++i)
-        if (std::string why = bad_version(s.token_version(i), "token_version[" + std::to_string(i) + "]");
-            !why.empty())
-            return why;
-    return "";
+    // Until this buffer directory has seen a pull, the trainer's version is unknown (a resumed trainer
+    // may hold any version, and its workers may put before its first pull): no upper bound then,
+    // rather than refusing good groups.
+    SampleVersionBound bound;
+    if (at_door && cfg.max_version_ahead >= 0 && max_trainer_version >= 0)
+        bound = {max_trainer_version + cfg.max_version_ahead, max_trainer_version, cfg.max_version_ahead};
+    return check_sample(s, cfg, at_door, bound);
 }
 
 void BufferServer::Impl::handle_put(Request& req, const v1::Envelope& env) {

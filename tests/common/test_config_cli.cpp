@@ -7,19 +7,12 @@
 
 #include "common/config_schema.h"
 #include "scheduler/job_config.h"
+#include "tests/cli_test_util.h"
 
 namespace stride {
 namespace {
 
-std::string run_capture(const std::string& cmd, int& rc) {
-    std::string out;
-    FILE* p = popen(cmd.c_str(), "r");
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    rc = pclose(p);
-    return out;
-}
+using stride::test::run_capture;
 
 class ConfigCli : public ::testing::Test {
    protected:

@@ -13,9 +13,12 @@
 #include "common/config.h"
 #include "job/data_gen.h"
 #include "job/dataset.h"
+#include "tests/cli_test_util.h"
 
 namespace stride {
 namespace {
+
+using stride::test::run_capture;
 
 // Reads a number written lowest digit first ("540" -> 45).
 uint64_t from_reversed(const std::string& s) {
@@ -202,16 +205,6 @@ TEST(DataGen, WritesJsonlThatReadsBack) {
         EXPECT_EQ(back[i].prompt, examples[i].prompt);
         EXPECT_EQ(back[i].answer, examples[i].answer);
     }
-}
-
-std::string run_capture(const std::string& cmd, int& rc) {
-    std::string out;
-    FILE* p = popen(cmd.c_str(), "r");
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    rc = pclose(p);
-    return out;
 }
 
 TEST(DataGenCli, WritesTheSameFileAsTheLibraryAndRejectsBadFlags) {

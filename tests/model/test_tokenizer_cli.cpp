@@ -9,30 +9,15 @@
 #include <sstream>
 #include <string>
 
+#include "tests/cli_test_util.h"
+
 namespace {
 
-struct CliResult {
-    int exit_code;
-    std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using stride::test::CliResult;
 
 // Runs `stride <args>` with `input` on stdin.
 CliResult run_stride(const std::string& args, const std::string& input) {
-    auto dir = std::filesystem::path(STRIDE_BINARY_DIR) / "tests" / "tokenizer_cli";
-    std::filesystem::create_directories(dir);
-    std::string stem = (dir / ("pid" + std::to_string(getpid()))).string();
-    std::ofstream(stem + ".in") << input;
-    std::string cmd = std::string("'") + STRIDE_BIN + "' " + args + " < '" + stem + ".in' > '" + stem +
-                      ".out' 2> '" + stem + ".err'";
-    int status = std::system(cmd.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(stem + ".out"), slurp(stem + ".err")};
+    return stride::test::run_stride_cli(args, input, "tokenizer_cli");
 }
 
 const std::string kArith = STRIDE_SOURCE_DIR "/configs/tokenizers/arith/tokenizer.json";

@@ -12,28 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/cli_test_util.h"
+
 namespace {
 
-struct CliResult {
-    int exit_code;
-    std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using stride::test::CliResult;
 
 CliResult stride(const std::string& args) {
-    auto dir = std::filesystem::path(STRIDE_BINARY_DIR) / "tests" / "cli_help";
-    std::filesystem::create_directories(dir);
-    const std::string stem = (dir / ("pid" + std::to_string(getpid()))).string();
-    const std::string cmd = std::string("'") + STRIDE_BIN + "' " + args + " < /dev/null > '" + stem +
-                            ".out' 2> '" + stem + ".err'";
-    const int status = std::system(cmd.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(stem + ".out"), slurp(stem + ".err")};
+    return stride::test::run_stride_cli(args, "", "cli_help");
 }
 
 struct Expected {

@@ -14,9 +14,11 @@
 #include "reward/plugin/plugin_reward.h"
 #include "reward/registry.h"
 #include "scheduler/job_config.h"
+#include "tests/cli_test_util.h"
 #include "tests/reward/reward_test_util.h"
 
 using namespace stride;
+using stride::test::run_capture;
 
 namespace {
 
@@ -186,20 +188,7 @@ TEST(PluginReward, BaseRewardFindsTheWorkerThroughTheEnvironment) {
     }
 }
 
-namespace {
-
-std::string run_capture(const std::string& cmd) {
-    std::string out;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    pclose(p);
-    return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST(RewardScoreCli, PluginAndBuiltin) {
     std::string lines =

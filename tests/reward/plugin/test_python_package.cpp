@@ -16,8 +16,10 @@
 #include "reward/plugin/plugin_protocol.h"
 #include "reward/plugin/python_reward.h"
 #include "reward/plugin/worker_process.h"
+#include "tests/cli_test_util.h"
 
 using namespace stride;
+using stride::test::run_capture;
 namespace fs = std::filesystem;
 
 namespace {
@@ -45,17 +47,6 @@ std::string lookup_error(const std::string& env, const std::string& exe, const s
         return e.what();
     }
     return "(no error)";
-}
-
-std::string run_capture(const std::string& cmd) {
-    std::string out;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    pclose(p);
-    return out;
 }
 
 }  // namespace

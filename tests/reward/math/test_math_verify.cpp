@@ -130,7 +130,9 @@ TEST(MathAnswer, ExtractsSpansNumbersAndAnswers) {
     EXPECT_EQ(src(extract_response_answer("we get $x = 2$ and 3 more")),
               "last number");  // whichever is later
     EXPECT_EQ(src(extract_response_answer("x = 3")), "whole text");
-    EXPECT_EQ(src(extract_response_answer("The answer is 3")), "last number");
+    EXPECT_EQ(src(extract_response_answer("The answer is 3")), "answer is");
+    EXPECT_EQ(extract_response_answer("The answer is 3 apples, and 5 are left")->text, "3");
+    EXPECT_EQ(src(extract_response_answer("\\boxed{1} so the final answer is $2$. Done")), "answer is");
     EXPECT_EQ(src(extract_response_answer("\\boxed{3")), "none");  // cut off: no fallback to other numbers
     EXPECT_EQ(src(extract_label_answer("x=3")), "whole text");
     EXPECT_EQ(src(extract_label_answer("\\text{Monday}")), "whole text");

@@ -10,9 +10,10 @@
 
 namespace stride {
 
-using math_text::first_number;
+using math_text::is_digit;
 using math_text::is_letter;
 using math_text::last_math_span;
+using math_text::last_number;
 using math_text::last_of;
 using math_text::match_brace;
 using math_text::trimmed;
@@ -120,15 +121,30 @@ size_t last_answer_is(const std::string& text, size_t from) {
     return std::string::npos;
 }
 
+// The statement of an answer ends at a line break, a sentence's period, or a comma that starts a
+// clause ("6, since 2 + 4 = 6"; not the commas of "12,000" or "1, 2").
+bool ends_statement(const std::string& t, size_t i) {
+    auto followed_by = [&](char c, bool letter) {
+        return t[i] == c && (i + 1 == t.size() || t[i + 1] == ' ' || t[i + 1] == '\n') &&
+               (!letter || (i + 2 < t.size() && is_letter(t[i + 2])));
+    };
+    return t[i] == '\n' || followed_by('.', false) || followed_by(',', true);
+}
+
+// Where the first digit not glued to a word is, or npos.
+size_t first_number_at(const std::string& text) {
+    for (size_t i = 0; i < text.size(); ++i)
+        if (is_digit(text[i]) && (i == 0 || !is_letter(text[i - 1]))) return i;
+    return std::string::npos;
+}
+
 }  // namespace
 
 std::optional<ExtractedAnswer> stated_final_answer(const std::string& text, size_t from) {
     const size_t at = last_answer_is(text, from);
     if (at == std::string::npos) return std::nullopt;
     size_t b = at + 9, e = b;
-    while (e < text.size() && text[e] != '\n' &&
-           !(text[e] == '.' && (e + 1 == text.size() || text[e + 1] == ' ')))
-        ++e;
+    while (e < text.size() && !ends_statement(text, e)) ++e;
     const std::string sentence = text.substr(b, e - b);
     size_t span_end, dollars = std::count(sentence.begin(), sentence.end(), '$');
     if (auto span = last_math_span(sentence, &span_end)) {
@@ -136,9 +152,13 @@ std::optional<ExtractedAnswer> stated_final_answer(const std::string& text, size
             return ExtractedAnswer{*span, "answer is"};
         return std::nullopt;
     }
-    if (dollars == 0)
-        if (auto number = first_number(sentence)) return ExtractedAnswer{*number, "answer is"};
-    return std::nullopt;
+    size_t begin;
+    if (dollars != 0) return std::nullopt;
+    auto number = last_number(sentence, &begin);
+    if (!number) return std::nullopt;
+    // Several numbers: the sentence is the answer ("5 or 6" is a list, not a hedge that scores).
+    if (first_number_at(sentence) < begin) return ExtractedAnswer{trimmed(sentence), "answer is"};
+    return ExtractedAnswer{*number, "answer is"};
 }
 
 }  // namespace stride

@@ -127,26 +127,4 @@ std::optional<std::string> last_number(const std::string& text, size_t* begin_po
     return text.substr(begin, end - begin);
 }
 
-std::optional<std::string> first_number(const std::string& text) {
-    for (size_t i = 0; i < text.size(); ++i) {
-        if (!is_digit(text[i]) || (i > 0 && (is_letter(text[i - 1]) || is_digit(text[i - 1])))) continue;
-        size_t end = i;
-        while (end < text.size() &&
-               (is_digit(text[end]) ||
-                (std::strchr(",./", text[end]) && end + 1 < text.size() && is_digit(text[end + 1]))))
-            ++end;
-        size_t k = end + 1, slash = std::string::npos;  // "4 4/9": the fraction of a mixed number
-        for (; end < text.size() && text[end] == ' ' && k < text.size(); ++k) {
-            if (text[k] == '/' && slash == std::string::npos && k > end + 1)
-                slash = k;
-            else if (!is_digit(text[k]))
-                break;
-        }
-        if (slash != std::string::npos && k > slash + 1) end = k;
-        size_t begin;
-        return last_number(text.substr(0, end), &begin);
-    }
-    return std::nullopt;
-}
-
 }  // namespace stride::math_text

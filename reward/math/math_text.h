@@ -26,7 +26,4 @@ std::optional<std::string> last_math_span(const std::string& text, size_t* end_p
 // The last number ("-12", "1,234.5", "3/4", "4 4/9"; not the 2 of "AZYUK2A") and where it starts.
 std::optional<std::string> last_number(const std::string& text, size_t* begin_pos);
 
-// The first number in the text ("3 apples, and 5 are left" gives 3), by the same rules.
-std::optional<std::string> first_number(const std::string& text);
-
 }  // namespace stride::math_text

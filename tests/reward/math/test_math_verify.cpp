@@ -131,7 +131,7 @@ TEST(MathAnswer, ExtractsSpansNumbersAndAnswers) {
               "last number");  // whichever is later
     EXPECT_EQ(src(extract_response_answer("x = 3")), "whole text");
     EXPECT_EQ(src(extract_response_answer("The answer is 3")), "answer is");
-    EXPECT_EQ(extract_response_answer("The answer is 3 apples, and 5 are left")->text, "3");
+    EXPECT_EQ(extract_response_answer("The answer is 5 or 6. Bye")->text, "5 or 6");
     EXPECT_EQ(src(extract_response_answer("\\boxed{1} so the final answer is $2$. Done")), "answer is");
     EXPECT_EQ(src(extract_response_answer("\\boxed{3")), "none");  // cut off: no fallback to other numbers
     EXPECT_EQ(src(extract_label_answer("x=3")), "whole text");

@@ -269,29 +269,62 @@ class Parser {
     bool names(int id) const { return id >= 0 && e_->nodes[id].names; }
 
     int relation(const int* x, const Tok* ops, int nops) {
-        if (nops == 1 && ops[0] == Tok::in && names(x[0])) return x[1];  // x \in [0, 1]
-        bool lower_first = nops >= 1 && (ops[0] == Tok::lt || ops[0] == Tok::le);
+        if (nops == 1 && ops[0] == Tok::in && plain_name(x[0])) return x[1];  // x \in [0, 1]
+        const bool lower_first = ops[0] == Tok::lt || ops[0] == Tok::le;
         bool all_ineq = true;
         for (int i = 0; i < nops; ++i)
             all_ineq &= is_inequality(ops[i]) && (ops[i] == Tok::lt || ops[i] == Tok::le) == lower_first;
-        if (all_ineq && nops == 1 && names(x[0]) != names(x[1])) {
-            // x < c is (-inf, c); c < x is (c, inf); and the mirrored forms.
-            bool var_left = names(x[0]);
-            int c = var_left ? x[1] : x[0];
-            bool closed = ops[0] == Tok::le || ops[0] == Tok::ge;
-            bool var_below = var_left == lower_first;
-            return var_below ? interval(infinity(true), c, false, closed)
-                             : interval(c, infinity(false), closed, false);
-        }
-        if (all_ineq && nops == 2 && names(x[1]) && !names(x[0]) && !names(x[2])) {  // 0 < f(x) < 1
-            bool c0 = ops[0] == Tok::le || ops[0] == Tok::ge, c1 = ops[1] == Tok::le || ops[1] == Tok::ge;
-            return lower_first ? interval(x[0], x[2], c0, c1) : interval(x[2], x[0], c1, c0);
-        }
+        if (all_ineq)
+            if (int id = interval_of(x, ops, nops, lower_first); id != kNoInterval) return id;
         int id = nary(NodeKind::relation, x, nops + 1);
         if (id < 0) return -1;
         e_->nodes[id].op = ops[0];
         e_->nodes[id].op2 = nops > 1 ? ops[1] : Tok::end;
         return id;
+    }
+
+    static constexpr int kNoInterval = -2;
+
+    // The interval(s) an inequality of one name states: x < c is (-inf, c), c < x is (c, inf) and the
+    // mirrored forms; 0 < f(x) < 1 is (0, 1); |x| < c is (-c, c), |x| > c is (-inf, -c) \cup (c, inf),
+    // 1 <= |z| <= 2 is [-2, -1] \cup [1, 2]. kNoInterval for any other relation.
+    int interval_of(const int* x, const Tok* ops, int nops, bool lower_first) {
+        auto closed = [&](int i) { return ops[i] == Tok::le || ops[i] == Tok::ge; };
+        if (nops == 1 && !names(x[0]) != !names(x[1])) {
+            const bool left = names(x[0]);
+            const int v = left ? x[0] : x[1], c = left ? x[1] : x[0];
+            const bool below = left == lower_first;  // the name is below c
+            if (plain_name(v))
+                return below ? interval(infinity(true), c, false, closed(0))
+                             : interval(c, infinity(false), closed(0), false);
+            if (!abs_of_name(v)) return kNoInterval;
+            const int minus_c = unary(NodeKind::neg, c);
+            if (below) return interval(minus_c, c, closed(0), closed(0));
+            return nary(NodeKind::list, {interval(infinity(true), minus_c, false, closed(0)),
+                                         interval(c, infinity(false), closed(0), false)});
+        }
+        if (nops != 2 || names(x[0]) || names(x[2])) return kNoInterval;
+        const int lo = lower_first ? x[0] : x[2], hi = lower_first ? x[2] : x[0];
+        const bool lo_closed = closed(lower_first ? 0 : 1), hi_closed = closed(lower_first ? 1 : 0);
+        if (plain_name(x[1])) return interval(lo, hi, lo_closed, hi_closed);
+        if (!abs_of_name(x[1])) return kNoInterval;
+        return nary(NodeKind::list,
+                    {interval(unary(NodeKind::neg, hi), unary(NodeKind::neg, lo), hi_closed, lo_closed),
+                     interval(lo, hi, lo_closed, hi_closed)});
+    }
+
+    // A name with no absolute value in it (x, f(x)): an inequality of it is an interval of it.
+    bool plain_name(int id) const { return names(id) && !has_abs(id); }
+    bool abs_of_name(int id) const {
+        return id >= 0 && e_->nodes[id].kind == NodeKind::abs && plain_name(e_->nodes[id].a);
+    }
+    bool has_abs(int id) const {
+        const Node& n = e_->nodes[id];
+        if (n.kind == NodeKind::abs) return true;
+        if ((n.a >= 0 && has_abs(n.a)) || (n.b >= 0 && has_abs(n.b))) return true;
+        for (int i = 0; i < n.count; ++i)
+            if (has_abs(e_->kids[n.first + i])) return true;
+        return false;
     }
 
     // "11:21", "V_1:V_2": a ratio, compared term by term like a tuple.

@@ -219,6 +219,11 @@ TEST(MathVerify, HostileInputsAreSafe) {
         "\\boxed{\\sqrt{-1}}",
         "\\boxed{\\infty - \\infty}",
     };
+    std::string boxes, stated, chain = "\\boxed{x";
+    for (int i = 0; i < 20000; ++i) boxes += "\\boxed{1}, ";
+    for (int i = 0; i < 20000; ++i) stated += "the answer is 1 or 2. ";
+    for (int i = 0; i < 2000; ++i) chain += " = 1 \\approx";
+    inputs.insert(inputs.end(), {boxes, stated, chain + " 2}", "\\boxed{" + std::string(3000, ':') + "}"});
     for (int i = 0; i < 20; ++i) {
         std::string x = "\\boxed{";
         for (int j = 0; j < 400; ++j) x += "+-*/^_(){}[]\\frac\\sqrt12x,;=|!"[(i * 131 + j * 17) % 31];

@@ -1,6 +1,7 @@
 #include "reward/math/math_expr.h"
 
 #include <cstdint>
+#include <vector>
 
 #include "reward/math/math_number.h"
 
@@ -67,7 +68,9 @@ class Parser {
 
     bool parse() {
         Frame items(this);
-        if (!item_list(items) || !at(Tok::end) || items.size() == 0) return false;
+        std::vector<size_t> groups;  // where each ';'-separated group of items starts
+        if (!item_list(items, &groups) || !at(Tok::end) || items.size() == 0) return false;
+        if (groups.size() > 1 && solution_groups(items, groups)) return !failed_ && e_->root >= 0;
         e_->root = items.size() == 1 ? items[0] : nary(NodeKind::list, items.data(), items.size());
         return !failed_ && e_->root >= 0;
     }
@@ -211,14 +214,44 @@ class Parser {
 
     // ---- lists and relations -------------------------------------------------------------------
 
-    bool item_list(Frame& out) {
+    bool item_list(Frame& out, std::vector<size_t>* groups = nullptr) {
+        if (groups) groups->push_back(0);
         for (;;) {
             int it = item();
             if (it < 0) return false;
             out.push(it);
             if (!is_separator(peek())) return true;
+            if (groups && at(Tok::semicolon)) groups->push_back(out.size());
             next();
         }
+    }
+
+    // "p=5,q=2;p=7,q=2": solutions separated by ';', each a group of two or more labelled values, are
+    // the tuples (5, 2), (7, 2). False (the items stay a flat list) for anything else.
+    bool solution_groups(const Frame& items, const std::vector<size_t>& groups) {
+        const size_t count = items.size();  // before `tuples` grows the shared stack
+        Frame tuples(this);
+        for (size_t g = 0; g < groups.size(); ++g) {
+            const size_t begin = groups[g], end = g + 1 < groups.size() ? groups[g + 1] : count;
+            if (end - begin < 2) return false;
+            int tuple;
+            {
+                Frame values(this);  // popped before the tuple goes on `tuples` (one shared stack)
+                for (size_t i = begin; i < end; ++i) {
+                    const Node& n = e_->nodes[items[i]];
+                    if (n.kind != NodeKind::relation || n.op != Tok::eq || n.count != 2 ||
+                        !is_variable(e_->kids[n.first]))
+                        return false;
+                    values.push(e_->kids[n.first + 1]);
+                }
+                tuple = nary(NodeKind::tuple, values.data(), values.size());
+            }
+            if (tuple < 0) return false;
+            e_->nodes[tuple].open = '(', e_->nodes[tuple].close = ')';
+            tuples.push(tuple);
+        }
+        e_->root = nary(NodeKind::list, tuples.data(), tuples.size());
+        return true;
     }
 
     int item() {

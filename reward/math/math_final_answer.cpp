@@ -143,7 +143,11 @@ size_t first_number_at(const std::string& text) {
 std::optional<ExtractedAnswer> stated_final_answer(const std::string& text, size_t from) {
     const size_t at = last_answer_is(text, from);
     if (at == std::string::npos) return std::nullopt;
-    size_t b = at + 9, e = b;
+    size_t b = at + 9;
+    while (b < text.size() && (text[b] == ' ' || text[b] == ':')) ++b;
+    // The answer itself comes next, not a word ("the answer is not 5, it is 7" states none).
+    if (b == text.size() || !std::strchr("0123456789-+.$\\([{", text[b])) return std::nullopt;
+    size_t e = b;
     while (e < text.size() && !ends_statement(text, e)) ++e;
     const std::string sentence = text.substr(b, e - b);
     size_t span_end, dollars = std::count(sentence.begin(), sentence.end(), '$');

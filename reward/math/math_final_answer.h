@@ -14,9 +14,9 @@ namespace stride {
 std::optional<std::string> last_box_group(const std::string& text, size_t* end);
 
 // The answer a sentence "... answer is X." states after `from`, X right after the phrase (not "the
-// answer is not 5"): its one math span, or when it has no
-// math at all its one number, or the sentence itself when it holds several ("5 or 6": a list, so a
-// hedge never scores); nothing when there is no such sentence or it holds several spans.
+// answer is not 5"): its one math span, or when it has no math at all its one number, or the sentence
+// itself when it holds several ("5 or 6": a list, so a hedge never scores); nothing when there is no
+// such sentence or it holds several spans.
 std::optional<ExtractedAnswer> stated_final_answer(const std::string& text, size_t from);
 
 }  // namespace stride

@@ -1,32 +1,26 @@
 #include "reward/math/math_answer.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <string_view>
+#include <vector>
 
+#include "reward/math/math_final_answer.h"
+#include "reward/math/math_text.h"
 #include "reward/math/rational.h"
 
 namespace stride {
 
+using math_text::is_digit;
+using math_text::is_letter;
+using math_text::last_math_span;
+using math_text::last_number;
+using math_text::last_of;
+using math_text::match_brace;
+using math_text::trimmed;
+
 namespace {
-
-bool is_letter(char c) {
-    return std::isalpha(static_cast<unsigned char>(c)) != 0;
-}
-
-// Index just past the brace group opening at `open` (s[open] == '{'), or npos when unbalanced.
-// "\{" and "\}" are literal braces in LaTeX and do not nest.
-size_t match_brace(const std::string& s, size_t open) {
-    int depth = 0;
-    for (size_t i = open; i < s.size(); ++i) {
-        if (s[i] == '\\' && i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '}')) {
-            ++i;
-            continue;
-        }
-        if (s[i] == '{') ++depth;
-        if (s[i] == '}' && --depth == 0) return i + 1;
-    }
-    return std::string::npos;
-}
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
     for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
@@ -83,17 +77,6 @@ void brace_shorthand_args(std::string& s, const std::string& cmd, int nargs) {
     }
 }
 
-// Index of the last `c` before `end`, or npos. (std::string::rfind of a multi-character string calls
-// memcmp at every position: too slow for the verifier's hot path.)
-size_t last_of(const std::string& s, char c, size_t end) {
-    const void* p = end == 0 ? nullptr : memrchr(s.data(), c, end);
-    return p ? static_cast<const char*>(p) - s.data() : std::string::npos;
-}
-
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
-
 // Letter runs of `min_len` or more that are not LaTeX: words of prose. Command names (\frac) and
 // environment names (\begin{pmatrix}) do not count.
 int prose_words(const std::string& s, size_t min_len) {
@@ -109,17 +92,12 @@ int prose_words(const std::string& s, size_t min_len) {
         bool environment = i > 0 && s[i - 1] == '{' &&
                            ((i >= 7 && s.compare(i - 7, 6, "\\begin") == 0) ||
                             (i >= 5 && s.compare(i - 5, 4, "\\end") == 0));
-        if (j - i >= min_len && !command && !environment) ++words;
+        const std::string_view word(s.data() + i, j - i);
+        const bool connector = word == "and" || word == "or";  // "$1$ and $2$" lists answers
+        if (j - i >= min_len && !command && !environment && !connector) ++words;
         i = j;
     }
     return words;
-}
-
-std::string trimmed(const std::string& s) {
-    size_t b = 0, e = s.size();
-    while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-    while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-    return s.substr(b, e - b);
 }
 
 bool has_box_command(const std::string& s) {
@@ -180,77 +158,6 @@ std::optional<std::string> extract_gsm8k_answer(const std::string& text) {
 
 namespace {
 
-// The last complete math span and the index just past its closing delimiter.
-std::optional<std::string> last_math_span(const std::string& text, size_t* end_pos) {
-    const size_t n = text.size();
-    auto at = [&](size_t i, char a, char b) { return i + 1 < n && text[i] == a && text[i + 1] == b; };
-    size_t best_begin = 0, best_end = 0;
-    bool found = false;
-    for (size_t i = 0; i < n;) {
-        char close = 0;  // '$' for $...$, 'D' for $$...$$, ']' for \[...\], ')' for \(...\)
-        if (text[i] == '\\' && i + 1 < n) {
-            char c = text[i + 1];
-            if (c == '[' || c == '(') {
-                close = c == '[' ? ']' : ')';
-            } else {
-                i += 2;  // "\$" is a dollar sign; other escapes are skipped whole
-                continue;
-            }
-        } else if (text[i] == '$') {
-            close = at(i, '$', '$') ? 'D' : '$';
-        } else {
-            ++i;
-            continue;
-        }
-        const size_t open_len = close == '$' ? 1 : 2, start = i + open_len;
-        size_t end = start;
-        for (; end < n; ++end) {
-            if (close == '$' || close == 'D') {
-                if (text[end] == '\\') {
-                    ++end;  // \$ inside math
-                    continue;
-                }
-                if (text[end] == '$' && (close == '$' || at(end, '$', '$'))) break;
-            } else if (at(end, '\\', close)) {
-                break;
-            }
-        }
-        if (end >= n) break;  // unclosed: no later span can be complete either
-        size_t b = start, e = end;
-        while (b < e && std::isspace(static_cast<unsigned char>(text[b]))) ++b;
-        while (e > b && std::isspace(static_cast<unsigned char>(text[e - 1]))) --e;
-        i = end + (close == '$' ? 1 : 2);
-        if (e > b) best_begin = b, best_end = e, found = true, *end_pos = i;
-    }
-    if (!found) return std::nullopt;
-    return text.substr(best_begin, best_end - best_begin);
-}
-
-// The last number and the index where it starts.
-std::optional<std::string> last_number(const std::string& text, size_t* begin_pos) {
-    size_t end = text.size();
-    while (end > 0 && !is_digit(text[end - 1])) --end;
-    if (end == 0) return std::nullopt;
-    size_t begin = end;
-    // Digits with the separators a number can hold: 1,234.5 and 3/4 (a separator needs digits after it).
-    while (begin > 0) {
-        char c = text[begin - 1];
-        if (is_digit(c)) {
-            --begin;
-        } else if ((c == ',' || c == '.' || c == '/') && begin >= 2 && is_digit(text[begin - 2])) {
-            --begin;
-        } else {
-            break;
-        }
-    }
-    // A minus sign, unless it is a range or a subtraction ("5-7").
-    if (begin > 0 && text[begin - 1] == '-' &&
-        (begin == 1 || !std::isalnum(static_cast<unsigned char>(text[begin - 2]))))
-        --begin;
-    *begin_pos = begin;
-    return text.substr(begin, end - begin);
-}
-
 // Whichever comes later in the text: the last math span or the last number ("we have $x = 2$, so the
 // total is 42" answers 42).
 std::optional<ExtractedAnswer> last_span_or_number(const std::string& text) {
@@ -278,17 +185,23 @@ std::optional<ExtractedAnswer> extract_response_answer(const std::string& respon
     if (has_box_command(response)) {
         auto boxed = extract_last_boxed(response);
         if (!boxed || trimmed(*boxed).empty()) return std::nullopt;  // cut off inside the box, or empty
-        return ExtractedAnswer{*boxed, "boxed"};
+        size_t box_end = 0;
+        std::string group = last_box_group(response, &box_end).value_or(*boxed);
+        if (auto stated = stated_final_answer(response, box_end)) return stated;  // stated after the box
+        return ExtractedAnswer{group, "boxed"};
     }
     if (auto gsm = extract_gsm8k_answer(response)) return ExtractedAnswer{*gsm, "####"};
     std::string whole = trimmed(response);
     if (!whole.empty() && whole.size() <= 80 && whole.find('\n') == std::string::npos &&
         prose_words(whole, 2) == 0)
         return ExtractedAnswer{whole, "whole text"};
+    if (auto stated = stated_final_answer(response, 0)) return stated;
     return last_span_or_number(response);
 }
 
 std::optional<ExtractedAnswer> extract_label_answer(const std::string& label) {
+    size_t box_end;
+    if (auto group = last_box_group(label, &box_end)) return ExtractedAnswer{*group, "boxed"};
     if (auto boxed = extract_last_boxed(label)) return ExtractedAnswer{*boxed, "boxed"};
     if (auto gsm = extract_gsm8k_answer(label)) return ExtractedAnswer{*gsm, "####"};
     std::string whole = trimmed(label);

@@ -11,6 +11,7 @@ namespace {
 
 constexpr int kMaxVars = 16;
 constexpr int kPoints = 3;
+constexpr int kAtZero = kPoints, kAtOne = kPoints + 1;  // extra points: every variable 0, every variable 1
 constexpr size_t kMaxItems = 64;
 // Comparisons per answer pair: unordered lists of lists could otherwise cost quadratic work
 // twice over; past this the answers count as different.
@@ -100,9 +101,11 @@ class Comparer {
                 side->map[i] = static_cast<int>(std::find(names.begin(), names.end(), side->e->symbols[i]) -
                                                 names.begin());
         nvars_ = static_cast<int>(names.size());
-        vars_.reserve(kPoints * nvars_);  // only answers with variables pay for the table
+        vars_.reserve((kPoints + 2) * nvars_);  // only answers with variables pay for the table
         for (int p = 0; p < kPoints; ++p)
             for (int v = 0; v < nvars_; ++v) vars_.push_back(Value::rational(point_value(v, p)));
+        for (int value : {0, 1})  // kAtZero, kAtOne: for solving linear inequalities
+            for (int v = 0; v < nvars_; ++v) vars_.push_back(Value::integer(value));
     }
 
     MathEquivalence run() {
@@ -192,6 +195,24 @@ class Comparer {
         return lead == std::string::npos ? "0" : out.substr(lead);
     }
 
+    // A decimal literal, signed or not ("-0.0833333"), and not in a base or repeating.
+    static bool is_decimal_literal(const Side& s, int id) {
+        const Node* n = &s.node(id);
+        if (n->kind == NodeKind::neg) n = &s.node(n->a);
+        if (n->kind != NodeKind::number || n->base > 0) return false;
+        std::string_view digits = std::string_view(s.e->source).substr(n->digits_pos, n->digits_len);
+        return digits.find('.') != std::string_view::npos && digits.find('\\') == std::string_view::npos;
+    }
+
+    // One side a decimal the model wrote, the other a value with no finite decimal form, within the
+    // decimal tolerance (reward/math/math_value.h); two decimals are compared exactly.
+    static bool decimal_approximates(const Side& x, int xi, const Value& vx, const Side& y, int yi,
+                                     const Value& vy) {
+        const bool dx = is_decimal_literal(x, xi), dy = is_decimal_literal(y, yi);
+        if (dx == dy) return false;
+        return dx ? value_decimal_approximates(vx, vy) : value_decimal_approximates(vy, vx);
+    }
+
     bool scalar_equal(const Side& x, int xi, int sx, const Side& y, int yi, int sy) {
         const Node &nx = x.node(xi), &ny = y.node(yi);
         // A numeral in a base against a bare numeral: "1010_2" answers "1010" (not "10").
@@ -208,7 +229,10 @@ class Comparer {
             Value vx = eval(x, xi, p, sx), vy = eval(y, yi, p, sy);
             switch (value_compare(vx, vy)) {
                 case ValueMatch::different:
-                    return false;
+                    if (!decimal_approximates(x, xi, vx, y, yi, vy)) return false;
+                    approx_ = true;
+                    ++valid;
+                    break;
                 case ValueMatch::equal_approx:
                     approx_ = true;
                     [[fallthrough]];
@@ -232,7 +256,7 @@ class Comparer {
     // The left side of an answer given as "x = 3", "(x, y) = (1, 2)" or "f(x) = 2x + 1" (a product
     // of names, f^{-1}(x) included): only the right side counts.
     static bool names_answer(const Side& s, int id) {
-        if (is_variable(s, id)) return true;
+        if (s.node(id).names) return true;
         const Node& n = s.node(id);
         if (n.kind != NodeKind::tuple && n.kind != NodeKind::mul) return false;
         for (int i = 0; i < n.count; ++i) {
@@ -315,17 +339,17 @@ class Comparer {
         std::vector<Entry> ex, ey;
         flatten(x, xi, sx, &ex);
         flatten(y, yi, sy, &ey);
-        if (ex.size() != ey.size() || ex.size() > kMaxItems) return false;
-        uint64_t used = 0;
-        for (const Entry& e : ex) {
+        if (ex.size() > kMaxItems || ey.size() > kMaxItems) return false;
+        return covers(x, ex, y, ey) && covers(y, ey, x, ex);
+    }
+
+    // Every item of `from` equals some item of `to` (as sets: a repeated item counts once).
+    bool covers(const Side& x, const std::vector<Entry>& from, const Side& y, const std::vector<Entry>& to) {
+        for (const Entry& e : from) {
             bool found = false;
-            for (size_t j = 0; j < ey.size() && !found; ++j) {
-                if (used >> j & 1) continue;
-                if (equal(x, e.node, e.sign, y, ey[j].node, ey[j].sign)) {
-                    used |= uint64_t{1} << j;
-                    found = true;
-                }
-            }
+            for (size_t j = 0; j < to.size() && !found; ++j)
+                found = &x == &a_ ? equal(x, e.node, e.sign, y, to[j].node, to[j].sign)
+                                  : equal(y, to[j].node, to[j].sign, x, e.node, e.sign);
             if (!found) return false;
         }
         return true;
@@ -350,9 +374,21 @@ class Comparer {
         if (++comparisons_ > kMaxComparisons) return false;
         const bool eqx = is_equation(x, xi), eqy = is_equation(y, yi);
         if (eqx && eqy) return equations_equal(x, xi, y, yi);
-        if (eqx) return names_answer(x, x.kid(xi, 0)) && equal(x, x.kid(xi, 1), sx, y, yi, sy);  // x = 3 vs 3
-        if (eqy) return names_answer(y, y.kid(yi, 0)) && equal(x, xi, sx, y, y.kid(yi, 1), sy);
+        if (eqx)
+            return labels_answer(x, x.kid(xi, 0)) && equal(x, x.kid(xi, 1), sx, y, yi, sy);  // x = 3 vs 3
+        if (eqy) return labels_answer(y, y.kid(yi, 0)) && equal(x, xi, sx, y, y.kid(yi, 1), sy);
+        const Node &nx = x.node(xi), &ny = y.node(yi);
+        if ((is_plain_list(nx) && is_paren_tuple(ny)) || (is_paren_tuple(nx) && is_plain_list(ny)))
+            return elementwise(x, xi, sx, y, yi, sy);  // "{1,3}" answers (1, 3), not (3, 1)
         if (unordered(x, xi, sx) || unordered(y, yi, sy)) return unordered_equal(x, xi, sx, y, yi, sy);
+        if (is_inequality(nx) || is_inequality(ny)) {
+            Interval ix, iy;
+            if (as_interval(x, xi, &ix) && as_interval(y, yi, &iy)) return same_interval(ix, iy);
+        }
+        return same_shape_equal(x, xi, sx, y, yi, sy);
+    }
+
+    bool same_shape_equal(const Side& x, int xi, int sx, const Side& y, int yi, int sy) {
         const Node &nx = x.node(xi), &ny = y.node(yi);
         if (nx.kind == NodeKind::tuple && ny.kind == NodeKind::tuple)
             return nx.open == ny.open && nx.close == ny.close && elementwise(x, xi, sx, y, yi, sy);
@@ -367,6 +403,99 @@ class Comparer {
         };
         if (!scalar(nx) || !scalar(ny)) return false;
         return scalar_equal(x, xi, sx, y, yi, sy);
+    }
+
+    // The left side of an equation that only labels its right side: a name ("|AB| = 1"), or on the
+    // response's side a constant ("\frac12 = \frac{10}{9}" worked to its end). A label's constant
+    // left side is a claim of its own ("7 = 11a + c" does not answer 11a + c).
+    bool labels_answer(const Side& s, int id) const {
+        return names_answer(s, id) || (&s == &a_ && !has_symbol(s, id));
+    }
+    static bool has_symbol(const Side& s, int id) {
+        const Node& n = s.node(id);
+        if (n.kind == NodeKind::symbol) return true;
+        if ((n.a >= 0 && has_symbol(s, n.a)) || (n.b >= 0 && has_symbol(s, n.b))) return true;
+        for (int i = 0; i < n.count; ++i)
+            if (has_symbol(s, s.kid(id, i))) return true;
+        return false;
+    }
+    // "{1,3}" (a LaTeX group, not \{1,3\}): Math-Verify reads it as the tuple (1, 3), not a set.
+    static bool is_plain_list(const Node& n) {
+        return n.kind == NodeKind::list && n.open == '{' && !n.has_pm;
+    }
+
+    // ---- inequalities as intervals ----------------------------------------------------------------
+
+    struct Interval {
+        Value lo, hi;
+        bool lo_closed = false, hi_closed = false;
+    };
+
+    static bool is_inequality(const Node& n) {
+        auto ineq = [](Tok t) { return t == Tok::lt || t == Tok::le || t == Tok::gt || t == Tok::ge; };
+        return n.kind == NodeKind::relation && n.count == 2 && ineq(n.op);
+    }
+
+    // (a, b], [a, b]... with constant ends, or an inequality linear in one variable ("-x > -1" is
+    // (-inf, 1), "2x - 6 >= 0" is [3, inf)).
+    bool as_interval(const Side& s, int id, Interval* out) {
+        const Node& n = s.node(id);
+        if (n.kind == NodeKind::tuple && n.count == 2 && n.open != ':') {
+            used_symbol_ = false;
+            out->lo = eval(s, s.kid(id, 0), 0, 1);
+            out->hi = eval(s, s.kid(id, 1), 0, 1);
+            out->lo_closed = n.open == '[';
+            out->hi_closed = n.close == ']';
+            return !used_symbol_;
+        }
+        return is_inequality(n) && solve_linear(s, id, out);
+    }
+
+    bool solve_linear(const Side& s, int id, Interval* out) {
+        const Node& n = s.node(id);
+        int var = -1;
+        if (!one_variable(s, id, &var) || var < 0) return false;
+        auto f = [&](int point) {
+            return value_add(eval(s, s.kid(id, 0), point, 1), value_neg(eval(s, s.kid(id, 1), point, 1)));
+        };
+        const Value f0 = f(kAtZero), slope = value_add(f(kAtOne), value_neg(f0));
+        if (!slope.is_exact() || slope.s.n == 0) return false;
+        for (int p = 0; p < 2; ++p) {  // linear: f(v) = f(0) + slope v at two more points
+            const Value line = value_add(f0, value_mul(slope, vars_[p * nvars_ + var]));
+            if (value_compare(line, f(p)) != ValueMatch::equal_exact) return false;
+        }
+        const Value root = value_neg(value_div(f0, slope));
+        const bool below = (n.op == Tok::lt || n.op == Tok::le) == (slope.x > 0);  // x below the root
+        const bool closed = n.op == Tok::le || n.op == Tok::ge;
+        out->lo = below ? Value::infinity(true) : root;
+        out->hi = below ? root : Value::infinity(false);
+        out->lo_closed = !below && closed;
+        out->hi_closed = below && closed;
+        return true;
+    }
+
+    // No two variables below `id`; *var: the one found (its index in a point's row of vars_), or -1.
+    static bool one_variable(const Side& s, int id, int* var) {
+        const Node& n = s.node(id);
+        if (n.kind == NodeKind::symbol) {
+            if (*var >= 0 && *var != s.map[n.index]) return false;
+            *var = s.map[n.index];
+            return true;
+        }
+        if ((n.a >= 0 && !one_variable(s, n.a, var)) || (n.b >= 0 && !one_variable(s, n.b, var)))
+            return false;
+        for (int i = 0; i < n.count; ++i)
+            if (!one_variable(s, s.kid(id, i), var)) return false;
+        return true;
+    }
+
+    static bool same_interval(const Interval& a, const Interval& b) {
+        auto same = [](const Value& u, const Value& v) {
+            ValueMatch m = value_compare(u, v);
+            return m == ValueMatch::equal_exact || m == ValueMatch::equal_approx;
+        };
+        return a.lo_closed == b.lo_closed && a.hi_closed == b.hi_closed && same(a.lo, b.lo) &&
+               same(a.hi, b.hi);
     }
 
     Side a_, b_;

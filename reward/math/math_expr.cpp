@@ -1,7 +1,9 @@
 #include "reward/math/math_expr.h"
 
-#include <charconv>
 #include <cstdint>
+#include <vector>
+
+#include "reward/math/math_number.h"
 
 namespace stride {
 
@@ -60,82 +62,15 @@ bool is_relop(Tok k) {
     return k == Tok::eq || k == Tok::ne || k == Tok::in || is_inequality(k);
 }
 
-Value number_value(std::string_view text);
-
-// 0.1\overline{6} = 0.1 + 6 / (10 * 9): the written part plus the repetend over 10^f (10^r - 1).
-Value repeating_decimal(std::string_view text, size_t overline) {
-    std::string_view written = text.substr(0, overline);
-    std::string_view repetend = text.substr(overline + 10, text.size() - overline - 11);
-    size_t dot = written.find('.');
-    size_t f = dot == std::string_view::npos ? 0 : written.size() - dot - 1;
-    if (f + repetend.size() > 30) return Value::undefined();
-    __int128 rep = 0, den = 1, nines = 1;
-    for (char c : repetend) rep = rep * 10 + (c - '0'), nines *= 10;
-    for (size_t i = 0; i < f; ++i) den *= 10;
-    auto tail = make_rational(rep, den * (nines - 1));
-    if (!tail) return Value::undefined();
-    return value_add(number_value(written), Value::rational(*tail));
-}
-
-// The value of a decimal literal: exact when it fits 128 bits, approximate beyond, undefined past
-// the range of a double ("1e400").
-Value number_value(std::string_view text) {
-    if (size_t o = text.find("\\overline{"); o != std::string_view::npos) return repeating_decimal(text, o);
-    std::string digits, cleaned;
-    int frac_len = 0;
-    long long exp10 = 0;
-    bool seen_dot = false, exp_neg = false;
-    size_t i = 0;
-    for (; i < text.size(); ++i) {
-        char c = text[i];
-        if (is_digit(c)) {
-            if (!(digits.empty() && c == '0')) digits += c;
-            if (seen_dot) ++frac_len;
-            cleaned += c;
-        } else if (c == '.') {
-            seen_dot = true;
-            cleaned += c;
-        } else if (c == 'e' || c == 'E') {
-            break;
-        }  // thousands separators: ',', '{', '}', '\\'
-    }
-    if (i < text.size()) {
-        cleaned += 'e';
-        ++i;
-        if (i < text.size() && (text[i] == '+' || text[i] == '-')) exp_neg = text[i++] == '-';
-        if (exp_neg) cleaned += '-';
-        for (; i < text.size(); ++i) {
-            if (exp10 < 1000000) exp10 = exp10 * 10 + (text[i] - '0');
-            cleaned += text[i];
-        }
-    }
-    if (exp_neg) exp10 = -exp10;
-    exp10 -= frac_len;  // value = digits * 10^exp10
-    if (digits.size() <= 36 && exp10 >= -36 && exp10 <= 36) {
-        __int128 num = 0, den = 1, scale = 1;
-        for (char c : digits) num = num * 10 + (c - '0');
-        for (long long k = 0; k < (exp10 < 0 ? -exp10 : exp10); ++k) scale *= 10;
-        bool ok = true;
-        if (exp10 >= 0)
-            ok = !__builtin_mul_overflow(num, scale, &num);
-        else
-            den = scale;
-        if (ok)
-            if (auto q = make_rational(num, den)) return Value::rational(*q);
-    }
-    double x = 0;
-    auto res = std::from_chars(cleaned.data(), cleaned.data() + cleaned.size(), x);
-    if (res.ec != std::errc()) return Value::undefined();
-    return Value::approximate(x);
-}
-
 class Parser {
    public:
     Parser(std::vector<Token> tokens, MathExpr* e) : t_(std::move(tokens)), e_(e) {}
 
     bool parse() {
         Frame items(this);
-        if (!item_list(items) || !at(Tok::end) || items.size() == 0) return false;
+        std::vector<size_t> groups;  // where each ';'-separated group of items starts
+        if (!item_list(items, &groups) || !at(Tok::end) || items.size() == 0) return false;
+        if (groups.size() > 1 && solution_groups(items, groups)) return !failed_ && e_->root >= 0;
         e_->root = items.size() == 1 ? items[0] : nary(NodeKind::list, items.data(), items.size());
         return !failed_ && e_->root >= 0;
     }
@@ -187,9 +122,29 @@ class Parser {
         if (n.a >= 0) n.has_pm |= e_->nodes[n.a].has_pm;
         if (n.b >= 0) n.has_pm |= e_->nodes[n.b].has_pm;
         for (int i = 0; i < n.count; ++i) n.has_pm |= e_->nodes[e_->kids[n.first + i]].has_pm;
+        n.names = names_only(n);
         e_->nodes.push_back(n);
         return static_cast<int>(e_->nodes.size()) - 1;
     }
+    // A name: x, f(x), AB, |AB|, \frac{NO}{BO}, V_1:V_2, (p, q): what labels an answer ("|AB| = 1").
+    bool names_only(const Node& n) const {
+        switch (n.kind) {
+            case NodeKind::symbol:
+                return true;
+            case NodeKind::abs:
+                return e_->nodes[n.a].names;
+            case NodeKind::div:
+                return e_->nodes[n.a].names && e_->nodes[n.b].names;
+            case NodeKind::mul:
+            case NodeKind::tuple:
+                for (int i = 0; i < n.count; ++i)
+                    if (!e_->nodes[e_->kids[n.first + i]].names) return false;
+                return n.count > 0;
+            default:
+                return false;
+        }
+    }
+
     int unary(NodeKind kind, int a) {
         if (a < 0) return -1;
         Node n;
@@ -259,56 +214,164 @@ class Parser {
 
     // ---- lists and relations -------------------------------------------------------------------
 
-    bool item_list(Frame& out) {
+    bool item_list(Frame& out, std::vector<size_t>* groups = nullptr) {
+        if (groups) groups->push_back(0);
         for (;;) {
             int it = item();
             if (it < 0) return false;
             out.push(it);
             if (!is_separator(peek())) return true;
+            if (groups && at(Tok::semicolon)) groups->push_back(out.size());
             next();
         }
+    }
+
+    // "p=5,q=2;p=7,q=2": solutions separated by ';', each a group of two or more labelled values, are
+    // the tuples (5, 2), (7, 2). False (the items stay a flat list) for anything else.
+    bool solution_groups(const Frame& items, const std::vector<size_t>& groups) {
+        const size_t count = items.size();  // before `tuples` grows the shared stack
+        Frame tuples(this);
+        for (size_t g = 0; g < groups.size(); ++g) {
+            const size_t begin = groups[g], end = g + 1 < groups.size() ? groups[g + 1] : count;
+            if (end - begin < 2) return false;
+            int tuple;
+            {
+                Frame values(this);  // popped before the tuple goes on `tuples` (one shared stack)
+                for (size_t i = begin; i < end; ++i) {
+                    const Node& n = e_->nodes[items[i]];
+                    if (n.kind != NodeKind::relation || n.op != Tok::eq || n.count != 2 ||
+                        !is_variable(e_->kids[n.first]))
+                        return false;
+                    values.push(e_->kids[n.first + 1]);
+                }
+                tuple = nary(NodeKind::tuple, values.data(), values.size());
+            }
+            if (tuple < 0) return false;
+            e_->nodes[tuple].open = '(', e_->nodes[tuple].close = ')';
+            tuples.push(tuple);
+        }
+        e_->root = nary(NodeKind::list, tuples.data(), tuples.size());
+        return true;
     }
 
     int item() {
         Depth d(this);
-        int operands[3] = {union_(), -1, -1};
-        Tok ops[2] = {Tok::end, Tok::end};
+        constexpr int kMaxChain = 8;
+        int operands[kMaxChain + 1] = {ratio()};
+        Tok ops[kMaxChain];
         int nops = 0;
-        while (operands[nops] >= 0 && is_relop(peek().kind)) {
-            if (nops == 2) return -1;
+        while (operands[nops] >= 0 && (is_relop(peek().kind) || at(Tok::approx))) {
+            if (nops == kMaxChain) return -1;
             ops[nops++] = peek().kind;
             next();
-            operands[nops] = union_();
+            operands[nops] = ratio();
         }
         for (int i = 0; i <= nops; ++i)
             if (operands[i] < 0) return -1;
+        nops = drop_approximation(operands, ops, nops);
+        if (nops >= 2 && equal_signs_only(ops, nops)) return equation_chain(operands, nops);
         if (nops == 0) return operands[0];
-        return relation(operands, ops, nops);
+        return nops <= 2 ? relation(operands, ops, nops) : -1;
     }
 
+    // "\frac{\sqrt3}{3} \approx 0.577" is the exact answer, "x = \frac13 \approx 0.33" the equation:
+    // what follows the first \approx goes, unless only a name comes before it ("x \approx 11" is x = 11).
+    int drop_approximation(const int* x, Tok* ops, int nops) const {
+        for (int i = 0; i < nops; ++i) {
+            if (ops[i] != Tok::approx) continue;
+            if (i > 0 || !names(x[0])) return i;
+            ops[i] = Tok::eq;
+        }
+        return nops;
+    }
+    static bool equal_signs_only(const Tok* ops, int nops) {
+        for (int i = 0; i < nops; ++i)
+            if (ops[i] != Tok::eq) return false;
+        return true;
+    }
+    // "x = 5 + 5 + 1 = 7 = 11" states x = 11: the last name in the chain equals its last value
+    // (the first and last operands when no name is in it).
+    int equation_chain(const int* x, int nops) {
+        int lhs = x[0];
+        for (int i = 0; i < nops; ++i)
+            if (names(x[i])) lhs = x[i];
+        int pair[2] = {lhs, x[nops]};
+        Tok eq = Tok::eq;
+        return relation(pair, &eq, 1);
+    }
+    bool names(int id) const { return id >= 0 && e_->nodes[id].names; }
+
     int relation(const int* x, const Tok* ops, int nops) {
-        if (nops == 1 && ops[0] == Tok::in && is_variable(x[0])) return x[1];  // x \in [0, 1]
-        bool lower_first = nops >= 1 && (ops[0] == Tok::lt || ops[0] == Tok::le);
+        if (nops == 1 && ops[0] == Tok::in && plain_name(x[0])) return x[1];  // x \in [0, 1]
+        const bool lower_first = ops[0] == Tok::lt || ops[0] == Tok::le;
         bool all_ineq = true;
         for (int i = 0; i < nops; ++i)
             all_ineq &= is_inequality(ops[i]) && (ops[i] == Tok::lt || ops[i] == Tok::le) == lower_first;
-        if (all_ineq && nops == 1 && is_variable(x[0]) != is_variable(x[1])) {
-            // x < c is (-inf, c); c < x is (c, inf); and the mirrored forms.
-            bool var_left = is_variable(x[0]);
-            int c = var_left ? x[1] : x[0];
-            bool closed = ops[0] == Tok::le || ops[0] == Tok::ge;
-            bool var_below = var_left == lower_first;
-            return var_below ? interval(infinity(true), c, false, closed)
-                             : interval(c, infinity(false), closed, false);
-        }
-        if (all_ineq && nops == 2 && is_variable(x[1]) && !is_variable(x[0]) && !is_variable(x[2])) {
-            bool c0 = ops[0] == Tok::le || ops[0] == Tok::ge, c1 = ops[1] == Tok::le || ops[1] == Tok::ge;
-            return lower_first ? interval(x[0], x[2], c0, c1) : interval(x[2], x[0], c1, c0);
-        }
+        if (all_ineq)
+            if (int id = interval_of(x, ops, nops, lower_first); id != kNoInterval) return id;
         int id = nary(NodeKind::relation, x, nops + 1);
         if (id < 0) return -1;
         e_->nodes[id].op = ops[0];
         e_->nodes[id].op2 = nops > 1 ? ops[1] : Tok::end;
+        return id;
+    }
+
+    static constexpr int kNoInterval = -2;
+
+    // The interval(s) an inequality of one name states: x < c is (-inf, c), c < x is (c, inf) and the
+    // mirrored forms; 0 < f(x) < 1 is (0, 1); |x| < c is (-c, c), |x| > c is (-inf, -c) \cup (c, inf),
+    // 1 <= |z| <= 2 is [-2, -1] \cup [1, 2]. kNoInterval for any other relation.
+    int interval_of(const int* x, const Tok* ops, int nops, bool lower_first) {
+        auto closed = [&](int i) { return ops[i] == Tok::le || ops[i] == Tok::ge; };
+        if (nops == 1 && !names(x[0]) != !names(x[1])) {
+            const bool left = names(x[0]);
+            const int v = left ? x[0] : x[1], c = left ? x[1] : x[0];
+            const bool below = left == lower_first;  // the name is below c
+            if (plain_name(v))
+                return below ? interval(infinity(true), c, false, closed(0))
+                             : interval(c, infinity(false), closed(0), false);
+            if (!abs_of_name(v)) return kNoInterval;
+            const int minus_c = unary(NodeKind::neg, c);
+            if (below) return interval(minus_c, c, closed(0), closed(0));
+            return nary(NodeKind::list, {interval(infinity(true), minus_c, false, closed(0)),
+                                         interval(c, infinity(false), closed(0), false)});
+        }
+        if (nops != 2 || names(x[0]) || names(x[2])) return kNoInterval;
+        const int lo = lower_first ? x[0] : x[2], hi = lower_first ? x[2] : x[0];
+        const bool lo_closed = closed(lower_first ? 0 : 1), hi_closed = closed(lower_first ? 1 : 0);
+        if (plain_name(x[1])) return interval(lo, hi, lo_closed, hi_closed);
+        if (!abs_of_name(x[1])) return kNoInterval;
+        return nary(NodeKind::list,
+                    {interval(unary(NodeKind::neg, hi), unary(NodeKind::neg, lo), hi_closed, lo_closed),
+                     interval(lo, hi, lo_closed, hi_closed)});
+    }
+
+    // A name with no absolute value in it (x, f(x)): an inequality of it is an interval of it.
+    bool plain_name(int id) const { return names(id) && !has_abs(id); }
+    bool abs_of_name(int id) const {
+        return id >= 0 && e_->nodes[id].kind == NodeKind::abs && plain_name(e_->nodes[id].a);
+    }
+    bool has_abs(int id) const {
+        const Node& n = e_->nodes[id];
+        if (n.kind == NodeKind::abs) return true;
+        if ((n.a >= 0 && has_abs(n.a)) || (n.b >= 0 && has_abs(n.b))) return true;
+        for (int i = 0; i < n.count; ++i)
+            if (has_abs(e_->kids[n.first + i])) return true;
+        return false;
+    }
+
+    // "11:21", "V_1:V_2": a ratio, compared term by term like a tuple.
+    int ratio() {
+        int first = union_();
+        if (!at(Tok::colon)) return first;
+        Frame parts(this);
+        parts.push(first);
+        while (at(Tok::colon)) {
+            next();
+            parts.push(union_());
+        }
+        int id = nary(NodeKind::tuple, parts.data(), parts.size());
+        if (id >= 0) e_->nodes[id].open = e_->nodes[id].close = ':';
         return id;
     }
 
@@ -410,6 +473,11 @@ class Parser {
                     if (exponent() < 0) return -1;
                 }
             } else if (starts_implicit_factor(t)) {
+                if (t.kind == Tok::number && factors.size() == 1 && t_[p_ - 1].kind == Tok::number &&
+                    integer_literal(factors[0])) {
+                    factors.reset(spaced_mixed_number(factors[0]));  // "4 4/9"
+                    continue;
+                }
                 // "2 3" is not a product anyone writes; more likely a typo or "2 300" (thousands).
                 if (t.kind == Tok::number && e_->nodes[factors.back()].kind == NodeKind::number) return -1;
                 const bool mixed = t.kind == Tok::frac && factors.size() == 1 && integer_literal(factors[0]);
@@ -431,13 +499,33 @@ class Parser {
         }
     }
 
+    // "4 4/9" is 40/9, "-4 4/9" is -40/9: a whole number, a space, then a proper fraction of integer
+    // literals. Anything else after "4 " (4 4/0, 11 7/6, 4 4/9 2) does not parse.
+    int spaced_mixed_number(int whole) {
+        if (!at(Tok::number) || t_[p_ + 1].kind != Tok::divide || t_[p_ + 2].kind != Tok::number) return -1;
+        const int num = primary();
+        next();  // '/'
+        const int den = primary();
+        if (!integer_literal(num) || !integer_literal(den) || starts_implicit_factor(peek()) ||
+            at(Tok::caret) || !e_->numbers[e_->nodes[num].index].is_rational() ||
+            !e_->numbers[e_->nodes[den].index].is_rational())
+            return -1;
+        const Rational n = e_->numbers[e_->nodes[num].index].as_rational();
+        const Rational d = e_->numbers[e_->nodes[den].index].as_rational();
+        if (d.num == 0 || n.num >= d.num) return -1;
+        const bool negative = e_->nodes[whole].kind == NodeKind::neg;
+        int sum =
+            nary(NodeKind::add, {negative ? e_->nodes[whole].a : whole, binary(NodeKind::div, num, den)});
+        return negative ? unary(NodeKind::neg, sum) : sum;
+    }
+
     // 3, or -3 as a factor: the whole part of a mixed number.
     bool integer_literal(int id) const {
         if (id >= 0 && e_->nodes[id].kind == NodeKind::neg) id = e_->nodes[id].a;
         if (id < 0 || e_->nodes[id].kind != NodeKind::number || e_->nodes[id].base != 0) return false;
         const Node& n = e_->nodes[id];
         for (char c : std::string_view(e_->source).substr(n.digits_pos, n.digits_len))
-            if (!is_digit(c)) return false;
+            if (c == '.' || c == 'e' || c == 'E') return false;  // thousands separators are fine
         return true;
     }
 
@@ -687,7 +775,10 @@ class Parser {
                 next();
                 Frame items(this);
                 if (!item_list(items) || !expect(Tok::rbrace)) return -1;
-                return items.size() == 1 ? items[0] : nary(NodeKind::list, items.data(), items.size());
+                if (items.size() == 1) return items[0];
+                int id = nary(NodeKind::list, items.data(), items.size());
+                if (id >= 0) e_->nodes[id].open = '{';  // "{1,3}": compared with a tuple in order
+                return id;
             }
             case Tok::lset: {
                 next();
@@ -729,9 +820,14 @@ class Parser {
 bool parse_math_answer(std::string_view text, MathExpr* out) {
     *out = MathExpr{};
     out->source.assign(text);
-    // Trailing periods end sentences ("x = 5."), they are not part of the answer.
-    while (!out->source.empty() && (out->source.back() == '.' || out->source.back() == ' '))
-        out->source.pop_back();
+    // Trailing punctuation ends sentences ("x = 5.", "\frac13,$"), and a trailing backslash is
+    // stray ("7\\"): not part of the answer. An ellipsis is ("1, 2, 3, ..." is not 1, 2, 3).
+    std::string& src = out->source;
+    while (!src.empty() && (src.back() == ' ' || src.back() == '$')) src.pop_back();
+    const bool ellipsis = src.size() >= 2 && src.compare(src.size() - 2, 2, "..") == 0;
+    while (!src.empty() &&
+           std::string_view(ellipsis ? " " : " .,;$\\\n").find(src.back()) != std::string_view::npos)
+        src.pop_back();
     std::vector<Token> tokens;
     tokens.reserve(out->source.size() + 1);
     if (!lex_math(out->source, &tokens)) return false;

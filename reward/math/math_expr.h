@@ -2,7 +2,8 @@
 //
 // Grammar (loosest binding first):
 //   answer   := item ((',' | ';' | "or" | "and") item)*     several items: an unordered list
-//   item     := union (relop union)*                         = < > \le \ge \ne \in
+//   item     := ratio ((relop | \approx) ratio)*              = < > \le \ge \ne \in
+//   ratio    := union (':' union)*                           11:21, V_1:V_2
 //   union    := sum (\cup sum)*
 //   sum      := term (('+' | '-' | \pm | \mp) term)*
 //   term     := unary (('*' | \cdot | \times | '/' | \div | implicit) unary)*   units after a number dropped
@@ -11,7 +12,9 @@
 //   primary  := number | number_base | variable | \frac | \sqrt[n] | \binom | function | |x| | \infty
 //             | (..) [..] tuples and intervals | \{..\} sets | matrix environments | {..}
 // Single-variable inequalities and "x \in S" become intervals/sets here ("x > 3" is (3, \infty));
-// "x = 3" stays an equation, and the comparison decides whether to look at its right side only.
+// "x = 3" stays an equation, and the comparison decides whether to look at its right side only;
+// a chain "x = 5 + 6 = 11" is the equation of its last name and last value (x = 11), and what
+// follows \approx is dropped ("\frac{\sqrt3}{3} \approx 0.577" is \frac{\sqrt3}{3}).
 #pragma once
 #include <string>
 #include <string_view>
@@ -51,6 +54,7 @@ struct Node {
     MathFunc func = MathFunc::sin;
     signed char sign = 1;  // plus_minus
     bool has_pm = false;   // a ± somewhere below: the node stands for two values
+    bool names = false;    // only names: x, f(x), |AB|, V_1:V_2 (the label of a labelled answer)
     int a = -1, b = -1;
     int first = 0, count = 0;  // kids[first, first + count)
     int rows = 0, cols = 0;

@@ -54,7 +54,8 @@ const std::vector<Command>& commands() {
         add_commands(v, Action::emit, {"lt"}, Tok::lt);
         add_commands(v, Action::emit, {"gt"}, Tok::gt);
         add_commands(v, Action::emit, {"ne", "neq"}, Tok::ne);
-        add_commands(v, Action::emit, {"approx"}, Tok::eq);
+        add_commands(v, Action::emit, {"approx"}, Tok::approx);
+        add_commands(v, Action::emit, {"colon"}, Tok::colon);
         add_commands(v, Action::emit, {"in"}, Tok::in);
         add_commands(v, Action::emit, {"cup"}, Tok::cup);
         add_commands(v, Action::emit, {"infty", "infinity"}, Tok::infinity);
@@ -188,22 +189,25 @@ class Lexer {
         push(t);
     }
 
+    // Length of a thousands separator at j followed by a group of three digits ("," "{,}" "{, }"
+    // "\," ",\!" ",\! " " "), or 0.
+    size_t thousands_separator(size_t j) const {
+        if (j >= s_.size()) return 0;
+        static constexpr std::string_view kSeps[] = {",\\! ", ",\\!", "{, }", "{,}", "\\,"};
+        for (std::string_view sep : kSeps)
+            if (s_.substr(j, sep.size()) == sep && three_digits_at(s_, j + sep.size())) return sep.size();
+        const bool plain = bracket_depth_ == 0 && !in_text();
+        if (plain && (s_[j] == ',' || s_[j] == ' ') && three_digits_at(s_, j + 1)) return 1;
+        return 0;
+    }
+
     void number() {
         size_t b = i_, j = i_;
         while (j < s_.size() && is_digit(s_[j])) ++j;
-        // Thousands separators: a first group of 1-3 digits, then groups of exactly three.
-        if (j - b >= 1 && j - b <= 3) {
-            for (;;) {
-                if (j < s_.size() && s_[j] == ',' && bracket_depth_ == 0 && !in_text() &&
-                    three_digits_at(s_, j + 1))
-                    j += 4;
-                else if (s_.substr(j, 3) == "{,}" && three_digits_at(s_, j + 3))
-                    j += 6;
-                else if (s_.substr(j, 2) == "\\," && three_digits_at(s_, j + 2))
-                    j += 5;
-                else
-                    break;
-            }
+        // Thousands separators: a first group of 1-3 digits (not a leading 0: "0,111" is a decimal
+        // comma), then groups of exactly three.
+        if (j - b >= 1 && j - b <= 3 && s_[b] != '0') {
+            while (size_t sep = thousands_separator(j)) j += sep + 3;
         }
         if (j + 1 < s_.size() && s_[j] == '.' && is_digit(s_[j + 1])) {
             ++j;
@@ -292,9 +296,15 @@ class Lexer {
         ++i_;
         if (i_ >= s_.size()) return false;
         char c = s_[i_];
+        if (c == '\\' && i_ + 1 < s_.size() && is_letter(s_[i_ + 1]) && matrix_depth_ == 0)
+            c = s_[++i_];  // "\\le" outside a matrix: a backslash doubled by a program's string
         if (!is_letter(c)) {
             ++i_;
             switch (c) {
+                case '[':
+                case ']':
+                case '(':
+                case ')':  // \[ \] \( \): math delimiters, like $
                 case ',':
                 case ';':
                 case ':':
@@ -350,6 +360,7 @@ class Lexer {
                 std::string_view env = braced_name();
                 if (!matrix_env(env)) return false;
                 if (cmd->action == Action::begin && env == "array") braced_name();  // the column spec
+                matrix_depth_ += cmd->action == Action::begin ? 1 : -1;
                 emit(cmd->action == Action::begin ? Tok::begin_matrix : Tok::end_matrix, b, i_);
                 return true;
             }
@@ -414,6 +425,8 @@ class Lexer {
                 return one(Tok::bar);
             case ';':
                 return one(Tok::semicolon);
+            case ':':
+                return one(Tok::colon);
             case '=':
                 return one(Tok::eq);
             case '&':
@@ -478,6 +491,7 @@ class Lexer {
     bool space_ = false;
     int bracket_depth_ = 0;
     int text_depth_ = 0;
+    int matrix_depth_ = 0;
     std::vector<uint8_t> braces_;  // 0: a group, 1: a math wrapper's braces, 2: a text wrapper's
 };
 

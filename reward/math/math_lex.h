@@ -4,7 +4,9 @@
 // `\left`/`\right`/`\big`, `\displaystyle`, and the braces of font and text wrappers (`\text{cm}`,
 // `\mathrm{...}`, `\mathbf{...}`) — words inside text wrappers are marked `in_text`, which is how
 // the parser tells units (`10\text{ cm}`) from variables. Thousands separators are folded into the
-// number (`1,234` outside brackets, `1{,}234`, `1\,234`); `^\circ` becomes one degree token.
+// number (`1,234` outside brackets, `1{,}234`, `1\,234`, `1,\!234`, `1 234`; never after a leading
+// 0: `0,111` is not 111); `^\circ` becomes one degree token. `\[ \] \( \)` are delimiters, dropped
+// like `$`, and `\\le` outside a matrix is `\le` (a doubled backslash in a program's string).
 #pragma once
 #include <string_view>
 #include <vector>
@@ -38,6 +40,8 @@ enum class Tok : unsigned char {
     comma,
     semicolon,
     eq,
+    approx,  // \approx: "= about", an approximation that follows an answer
+    colon,   // a ratio "11:21" or a time "12:00"
     lt,
     gt,
     le,

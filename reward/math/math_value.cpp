@@ -388,4 +388,16 @@ ValueMatch value_compare(const Value& a, const Value& b) {
     return diff <= 1e-9 * scale || diff <= 1e-12 ? ValueMatch::equal_approx : ValueMatch::different;
 }
 
+bool value_decimal_approximates(const Value& decimal, const Value& other) {
+    if (!decimal.is_finite() || !other.is_finite()) return false;
+    if (other.is_rational()) {  // 1/8 = 0.125 has a finite decimal form; 1/12 has none
+        i128 den = other.as_rational().den;
+        while (den % 2 == 0) den /= 2;
+        while (den % 5 == 0) den /= 5;
+        if (den == 1) return false;
+    }
+    const double diff = std::fabs(decimal.x - other.x), scale = std::fabs(other.x);
+    return diff <= kDecimalTolerance * scale * (1 + 1e-9);
+}
+
 }  // namespace stride

@@ -54,4 +54,10 @@ enum class ValueMatch { equal_exact, equal_approx, different, undecided };
 // undecided: either side is undefined (a division by zero, the root of a negative...).
 ValueMatch value_compare(const Value& a, const Value& b);
 
+// A decimal a model wrote (`decimal`, "0.0833333") against a value with no finite decimal form
+// (1/12, sqrt(3)/3, an approximate value): equal within this relative tolerance, about seven
+// significant digits. A value with a finite decimal form is never approximated: 0.1 != 0.10000001.
+constexpr double kDecimalTolerance = 1e-6;
+bool value_decimal_approximates(const Value& decimal, const Value& other);
+
 }  // namespace stride

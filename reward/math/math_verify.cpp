@@ -1,5 +1,7 @@
 #include "reward/math/math_verify.h"
 
+#include <optional>
+
 #include "reward/math/math_answer.h"
 #include "reward/math/math_equiv.h"
 #include "reward/math/math_expr.h"
@@ -32,23 +34,7 @@ MathVerdict verdict(MathOutcome outcome, std::string_view pred, std::string_view
     return v;
 }
 
-}  // namespace
-
-const char* math_outcome_name(MathOutcome o) {
-    switch (o) {
-        case MathOutcome::correct:
-            return "correct";
-        case MathOutcome::incorrect:
-            return "incorrect";
-        case MathOutcome::pred_unparseable:
-            return "pred_unparseable";
-        case MathOutcome::gold_unparseable:
-            return "gold_unparseable";
-    }
-    return "?";
-}
-
-MathVerdict compare_math_answers(std::string_view pred, std::string_view gold) {
+MathVerdict compare_as_written(std::string_view pred, std::string_view gold) {
     if (without_spaces(pred) == without_spaces(gold))
         return verdict(MathOutcome::correct, pred, gold, "equal (text)");
     MathExpr p, g;
@@ -67,6 +53,51 @@ MathVerdict compare_math_answers(std::string_view pred, std::string_view gold) {
     MathEquivalence eq = math_equivalent(p, g);
     if (eq.equal) return verdict(MathOutcome::correct, pred, gold, std::string("equal (") + eq.how + ")");
     return verdict(MathOutcome::incorrect, pred, gold, "not equal");
+}
+
+// "1,22" and "1000,99" read with a decimal comma (1.22, 1000.99): one comma between digits that is not
+// a thousands separator (a group of three digits after a 1-3 digit group not starting with 0).
+std::optional<std::string> decimal_comma_reading(std::string_view s) {
+    size_t b = 0, e = s.size();
+    while (b < e && (s[b] == ' ' || s[b] == '$')) ++b;
+    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '$')) --e;
+    std::string t(s.substr(b, e - b));
+    const size_t comma = t.find(',');
+    const size_t start = !t.empty() && t[0] == '-' ? 1 : 0;
+    if (comma == std::string::npos || comma == start || comma + 1 == t.size()) return std::nullopt;
+    for (size_t i = start; i < t.size(); ++i)
+        if (i != comma && (t[i] < '0' || t[i] > '9')) return std::nullopt;
+    const size_t whole = comma - start, frac = t.size() - comma - 1;
+    if (frac == 3 && whole <= 3 && t[start] != '0') return std::nullopt;  // 1,234: thousands
+    t[comma] = '.';
+    return t;
+}
+
+}  // namespace
+
+const char* math_outcome_name(MathOutcome o) {
+    switch (o) {
+        case MathOutcome::correct:
+            return "correct";
+        case MathOutcome::incorrect:
+            return "incorrect";
+        case MathOutcome::pred_unparseable:
+            return "pred_unparseable";
+        case MathOutcome::gold_unparseable:
+            return "gold_unparseable";
+    }
+    return "?";
+}
+
+MathVerdict compare_math_answers(std::string_view pred, std::string_view gold) {
+    MathVerdict v = compare_as_written(pred, gold);
+    if (v.outcome == MathOutcome::correct) return v;
+    // A decimal comma: "1,22" is 1.22 when the list 1, 22 is not the answer.
+    auto p = decimal_comma_reading(pred), g = decimal_comma_reading(gold);
+    if (!p && !g) return v;
+    MathVerdict d = compare_as_written(p ? *p : pred, g ? *g : gold);
+    if (d.outcome != MathOutcome::correct) return v;
+    return verdict(MathOutcome::correct, pred, gold, "equal (decimal comma)");
 }
 
 MathVerdict verify_math_response(const std::string& response, const std::string& label) {

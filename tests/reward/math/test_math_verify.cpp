@@ -130,7 +130,9 @@ TEST(MathAnswer, ExtractsSpansNumbersAndAnswers) {
     EXPECT_EQ(src(extract_response_answer("we get $x = 2$ and 3 more")),
               "last number");  // whichever is later
     EXPECT_EQ(src(extract_response_answer("x = 3")), "whole text");
-    EXPECT_EQ(src(extract_response_answer("The answer is 3")), "last number");
+    EXPECT_EQ(src(extract_response_answer("The answer is 3")), "answer is");
+    EXPECT_EQ(extract_response_answer("The answer is 5 or 6. Bye")->text, "5 or 6");
+    EXPECT_EQ(src(extract_response_answer("\\boxed{1} so the final answer is $2$. Done")), "answer is");
     EXPECT_EQ(src(extract_response_answer("\\boxed{3")), "none");  // cut off: no fallback to other numbers
     EXPECT_EQ(src(extract_label_answer("x=3")), "whole text");
     EXPECT_EQ(src(extract_label_answer("\\text{Monday}")), "whole text");
@@ -217,6 +219,11 @@ TEST(MathVerify, HostileInputsAreSafe) {
         "\\boxed{\\sqrt{-1}}",
         "\\boxed{\\infty - \\infty}",
     };
+    std::string boxes, stated, chain = "\\boxed{x";
+    for (int i = 0; i < 20000; ++i) boxes += "\\boxed{1}, ";
+    for (int i = 0; i < 20000; ++i) stated += "the answer is 1 or 2. ";
+    for (int i = 0; i < 2000; ++i) chain += " = 1 \\approx";
+    inputs.insert(inputs.end(), {boxes, stated, chain + " 2}", "\\boxed{" + std::string(3000, ':') + "}"});
     for (int i = 0; i < 20; ++i) {
         std::string x = "\\boxed{";
         for (int j = 0; j < 400; ++j) x += "+-*/^_(){}[]\\frac\\sqrt12x,;=|!"[(i * 131 + j * 17) % 31];

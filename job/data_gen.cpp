@@ -221,7 +221,7 @@ void write_jsonl_dataset(const std::vector<Example>& examples, const std::string
 }
 
 std::vector<Example> load_dataset(const std::string& spec_or_path, const DatasetKeys& keys) {
-    if (!is_gen_spec(spec_or_path)) return load_jsonl_dataset(spec_or_path, keys);
+    if (!is_gen_spec(spec_or_path)) return load_dataset_file(spec_or_path, keys);
     std::vector<Example> examples = generate_examples(parse_gen_spec(spec_or_path));
     // Generated prompts are plain strings: a chat template wraps them as one user turn, as it does
     // for string prompts read from a file.

@@ -17,6 +17,7 @@
 #include "job/data_gen.h"
 #include "job/dataset.h"
 #include "job/parquet/parquet_reader.h"
+#include "scheduler/job_config.h"
 #include "tests/cli_test_util.h"
 
 namespace stride {
@@ -187,6 +188,31 @@ TEST_F(Parquet, VerlGsm8kLikeFileLoadsAsADataset) {
     cfg.data.eval = "";
     s = load_job_datasets(cfg);
     EXPECT_EQ(s.train.size() + s.eval.size(), 120u);
+}
+
+TEST_F(Parquet, DataTrainAndEvalTakeListsOfFilesOfEitherFormat) {
+    const std::string jsonl = dir_ + "/../parquet_list_" + std::to_string(getpid()) + ".jsonl";
+    std::ofstream(jsonl)
+        << "{\"prompt\": \"1+1=\", \"answer\": \"2\"}\n{\"prompt\": \"2+2=\", \"answer\": 4}\n";
+    const std::string yaml = dir_ + "/../parquet_list_" + std::to_string(getpid()) + ".yaml";
+    std::ofstream(yaml) << "tokenizer: t.json\ndata:\n  train: [" << file("gsm8k_like.parquet") << ", "
+                        << jsonl << "]\n  eval: [" << jsonl << ", 'gen:arith?n=5&seed=2']\n";
+    JobConfig cfg = load_job_config(yaml);
+    EXPECT_EQ(cfg.data.train, file("gsm8k_like.parquet") + "," + jsonl);
+    DatasetSplit s = load_job_datasets(cfg);
+    ASSERT_EQ(s.train.size(), 122u);
+    EXPECT_EQ(s.train[0].where, file("gsm8k_like.parquet") + ": row 0");
+    EXPECT_EQ(s.train[121].answer, "4");
+    EXPECT_EQ(s.eval.size(), 7u);
+    // The override form, with brackets or without.
+    cfg = load_job_config(yaml,
+                          {"data.train=[" + jsonl + "," + jsonl + "]", "data.eval=" + jsonl + "," + jsonl});
+    s = load_job_datasets(cfg);
+    EXPECT_EQ(s.train.size(), 4u);
+    EXPECT_EQ(s.eval.size(), 4u);
+    EXPECT_THROW(load_job_config(yaml, {"data.eval=[gen:nope?n=1]"}), Error);
+    fs::remove(jsonl);
+    fs::remove(yaml);
 }
 
 TEST_F(Parquet, UnsupportedFeaturesAreRefusedNamingColumnAndFeature) {

@@ -303,6 +303,12 @@ Kind leaf_kind(const Node& n, const std::string& source) {
     auto refuse = [&](const std::string& what) -> Kind {
         throw Error(source + ": column '" + n.path + "': " + what + " is not supported");
     };
+    if (n.logical == kLogNull) {  // a column of nulls only (pyarrow writes all-None columns so)
+        Node plain = n;
+        plain.logical = kLogNone;
+        plain.converted = -1;
+        return leaf_kind(plain, source);
+    }
     const int c = n.converted;
     const int l = n.logical;
     switch (n.physical) {

@@ -1,6 +1,7 @@
-// Writes the Parquet test files of tests/job/test_parquet.cpp into OUTDIR with two independent writers:
+// Writes the Parquet test files of tests/job/test_parquet.cpp into OUTDIR with independent writers:
 // hyparquet-writer (data page v2, dictionary and RLE encodings, Snappy/Gzip/Zstd/uncompressed, nested
-// columns) and parquetjs-lite (data page v1, Snappy/Gzip/uncompressed, repeated groups).
+// columns), parquetjs-lite (data page v1, Snappy/Gzip/uncompressed, repeated groups), and v1 pages with
+// PLAIN_DICTIONARY values assembled from hyparquet-writer's encoders.
 //   node make_fixtures.mjs OUTDIR
 // Deterministic: the same files on every run. Zstd pages come from Debian's `zstd` program.
 import { execFileSync } from 'node:child_process'
@@ -8,7 +9,13 @@ import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import zlib from 'node:zlib'
-import { parquetWriteBuffer } from 'hyparquet-writer'
+import { getSchemaPath } from 'hyparquet/src/schema.js'
+import { ByteWriter, parquetWriteBuffer } from 'hyparquet-writer'
+import { writePageHeader } from 'hyparquet-writer/src/datapage.js'
+import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js'
+import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js'
+import { writeMetadata } from 'hyparquet-writer/src/metadata.js'
+import { writePlain } from 'hyparquet-writer/src/plain.js'
 
 const require = createRequire(import.meta.url)
 const parquetjs = require('parquetjs-lite')
@@ -203,6 +210,95 @@ async function writeV1(name, compression) {
   await writer.close()
 }
 for (const codec of ['UNCOMPRESSED', 'SNAPPY', 'GZIP']) await writeV1(`v1_${codec.toLowerCase()}.parquet`, codec)
+
+// A column of nulls only, as pyarrow writes an all-None column: INT32 with the NULL logical type.
+write('all_null.parquet', {
+  columnData: [{ name: 'id', data: [1, 2, 3] }, { name: 'nothing', data: [null, null, null] }],
+  schema: [
+    { name: 'root', num_children: 2 },
+    { name: 'id', type: 'INT32', repetition_type: 'REQUIRED' },
+    { name: 'nothing', type: 'INT32', repetition_type: 'OPTIONAL', logical_type: { type: 'NULL' } },
+  ],
+})
+
+// Data page v1 with PLAIN_DICTIONARY values, which neither writer above makes: assembled here from
+// hyparquet-writer's own encoders (Dremel levels, RLE/bit-packed hybrid, PLAIN, page header, footer).
+function writeV1Dictionary(name, codec) {
+  const schema = [
+    { name: 'root', num_children: 3 },
+    { name: 'word', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
+    { name: 'n', type: 'INT64', repetition_type: 'REQUIRED' },
+    { name: 'tags', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+    { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+    { name: 'element', type: 'INT32', repetition_type: 'OPTIONAL' },
+  ]
+  const compress = codec === 'GZIP' ? (b) => new Uint8Array(zlib.gzipSync(b)) : (b) => b
+  const file = new ByteWriter()
+  file.appendBytes(new TextEncoder().encode('PAR1'))
+  const rowGroups = []
+  for (const rows of [40, 33]) {
+    const base = rowGroups.length * 1000
+    const data = {
+      word: Array.from({ length: rows }, (_, i) => (i % 5 === 3 ? null : pick(words))),
+      n: Array.from({ length: rows }, (_, i) => BigInt(base + i)),
+      tags: Array.from({ length: rows }, (_, i) => (i % 4 === 0 ? null : Array.from({ length: i % 3 }, (_, j) => (j === 1 ? null : (i * j) % 4)))),
+    }
+    const columns = []
+    for (const [col, leaf, type, dictionary] of [['word', ['word'], 'BYTE_ARRAY', true], ['n', ['n'], 'INT64', false],
+      ['tags', ['tags', 'list', 'element'], 'INT32', true]]) {
+      const treePath = getSchemaPath(schema, leaf)
+      const { values, definitionLevels, repetitionLevels, maxDefinitionLevel } = encodeNestedValues(treePath, data[col])
+      const maxRep = treePath.filter((t) => t.element.repetition_type === 'REPEATED').length
+      const present = values.filter((v) => v !== null && v !== undefined)
+      const start = file.offset
+      let dictOffset
+      const body = new ByteWriter()
+      for (const [levels, max] of [[repetitionLevels, maxRep], [definitionLevels, maxDefinitionLevel]]) {
+        if (!max) continue
+        const w = new ByteWriter()
+        writeRleBitPackedHybrid(w, levels, Math.ceil(Math.log2(max + 1)))
+        body.appendUint32(w.offset)
+        body.appendBuffer(w.getBuffer())
+      }
+      if (dictionary) {
+        const dict = [...new Set(present)]
+        const page = new ByteWriter()
+        writePlain(page, dict, type)
+        const bytes = new Uint8Array(page.getBuffer())
+        const compressed = compress(bytes)
+        dictOffset = BigInt(file.offset)
+        writePageHeader(file, { type: 'DICTIONARY_PAGE', uncompressed_page_size: bytes.length, compressed_page_size: compressed.length,
+          dictionary_page_header: { num_values: dict.length, encoding: 'PLAIN_DICTIONARY' } })
+        file.appendBytes(compressed)
+        const width = Math.max(1, Math.ceil(Math.log2(dict.length)))
+        body.appendUint8(width)
+        writeRleBitPackedHybrid(body, present.map((v) => dict.indexOf(v)), width)
+      } else {
+        writePlain(body, present, type)
+      }
+      const bytes = new Uint8Array(body.getBuffer())
+      const compressed = compress(bytes)
+      const dataOffset = BigInt(file.offset)
+      const numValues = definitionLevels.length || values.length
+      writePageHeader(file, { type: 'DATA_PAGE', uncompressed_page_size: bytes.length, compressed_page_size: compressed.length,
+        data_page_header: { num_values: numValues, encoding: dictionary ? 'PLAIN_DICTIONARY' : 'PLAIN',
+          definition_level_encoding: 'RLE', repetition_level_encoding: 'RLE' } })
+      file.appendBytes(compressed)
+      columns.push({ file_offset: BigInt(start), meta_data: {
+        type, encodings: ['PLAIN', 'RLE', ...(dictionary ? ['PLAIN_DICTIONARY'] : [])], path_in_schema: leaf, codec,
+        num_values: BigInt(numValues), total_uncompressed_size: BigInt(file.offset - start), total_compressed_size: BigInt(file.offset - start),
+        data_page_offset: dataOffset, dictionary_page_offset: dictOffset } })
+    }
+    rowGroups.push({ columns, total_byte_size: 0n, num_rows: BigInt(rows) })
+  }
+  const footerStart = file.offset
+  writeMetadata(file, { version: 1, schema, num_rows: 73n, row_groups: rowGroups, created_by: 'stride make_fixtures.mjs' })
+  file.appendUint32(file.offset - footerStart)
+  file.appendBytes(new TextEncoder().encode('PAR1'))
+  fs.writeFileSync(path.join(out, name), new Uint8Array(file.getBuffer()))
+}
+writeV1Dictionary('v1_dictionary_uncompressed.parquet', 'UNCOMPRESSED')
+writeV1Dictionary('v1_dictionary_gzip.parquet', 'GZIP')
 
 // Features outside what the reader supports, each in its own file: refused naming column and feature.
 const ints = [1, 2, 3, 4, 5]

@@ -99,6 +99,10 @@ const std::vector<ConfigKey>& schema_table() {
          {},
          {"none", "qwen"}},
         {"data.eval_size", FIELD(data.eval_size), "prompts in the fixed eval set (0: no eval)", at_least(0)},
+        {"data.max_prompt_tokens", FIELD(data.max_prompt_tokens),
+         "drop train and eval prompts of more tokens (chat template applied), as verl's "
+         "filter_overlong_prompts; 0: keep all",
+         at_least(0)},
         // ---- sft ---------------------------------------------------------------------------------
         {"sft.enabled", FIELD(sft.enabled), "supervised warm start on the answers before RL"},
         {"sft.steps", FIELD(sft.steps), "maximum SFT steps", at_least(1)},

@@ -31,7 +31,8 @@ struct Limits {
     int64_t max_chunk_values = int64_t{1} << 27;
 };
 
-struct FileMeta;  // the parsed footer (parquet_reader.cpp)
+struct FileMeta;   // the parsed footer (file_meta.h)
+struct ChunkMeta;  // one column chunk's metadata (file_meta.h)
 
 // Parses the file's footer on construction; next_row_group() then reads one row group at a time.
 // `source` names the input in every error (a path, or "fuzz input").
@@ -54,6 +55,8 @@ class Reader {
    private:
     void init();
     void read_at(int64_t offset, int64_t length, std::vector<uint8_t>& out) const;
+    void read_footer(std::vector<uint8_t>& footer) const;
+    void read_chunk(const ChunkMeta& c, const std::string& what, std::vector<uint8_t>& bytes) const;
 
     std::string source_;
     Limits limits_;

@@ -38,12 +38,13 @@ struct ModelSection {
 };
 
 struct DataConfig {
-    std::string train;                   // JSONL file, or a generator spec `gen:arith?n=20500&seed=1`
-    std::string eval;                    // JSONL file / gen spec; empty: hold out eval_size from train
+    std::string train;                   // .parquet/JSONL file, gen spec `gen:arith?n=20500&seed=1`, or a list
+    std::string eval;                    // the same; empty: hold out eval_size from train
     std::string prompt_key = "prompt";   // dotted path into each JSON line
     std::string answer_key = "answer";   // dotted path; verl's reward_model.ground_truth is a fallback
     std::string chat_template = "none";  // none | qwen
     int eval_size = 500;                 // prompts in the fixed eval set (0: no eval set)
+    int max_prompt_tokens = 0;           // drop longer prompts (verl's filter_overlong_prompts); 0: keep all
     bool operator==(const DataConfig&) const = default;
 };
 

@@ -84,9 +84,11 @@ const std::vector<ConfigKey>& schema_table() {
         {"model.init.seed", FIELD(model.init.seed), "seed of the initial weights", at_least(0)},
         // ---- data --------------------------------------------------------------------------------
         {"data.train", FIELD(data.train),
-         "training prompts: a JSONL file or a generator spec gen:TASK?n=N&seed=S (required)"},
+         "training prompts: a .parquet or JSONL file, a generator spec gen:TASK?n=N&seed=S, or a list of "
+         "them (required)"},
         {"data.eval", FIELD(data.eval),
-         "eval prompts (JSONL or gen: spec); empty: hold out data.eval_size prompts of data.train"},
+         "eval prompts (.parquet, JSONL, gen: spec, or a list of them); empty: hold out data.eval_size "
+         "prompts of data.train"},
         {"data.prompt_key", FIELD(data.prompt_key),
          "JSON key (dotted path) of the prompt: a string or chat messages"},
         {"data.answer_key", FIELD(data.answer_key),
@@ -97,6 +99,10 @@ const std::vector<ConfigKey>& schema_table() {
          {},
          {"none", "qwen"}},
         {"data.eval_size", FIELD(data.eval_size), "prompts in the fixed eval set (0: no eval)", at_least(0)},
+        {"data.max_prompt_tokens", FIELD(data.max_prompt_tokens),
+         "drop train and eval prompts of more tokens (chat template applied), as verl's "
+         "filter_overlong_prompts; 0: keep all",
+         at_least(0)},
         // ---- sft ---------------------------------------------------------------------------------
         {"sft.enabled", FIELD(sft.enabled), "supervised warm start on the answers before RL"},
         {"sft.steps", FIELD(sft.steps), "maximum SFT steps", at_least(1)},
@@ -529,6 +535,16 @@ void set_config_value(const ConfigKey& k, JobConfig& cfg, const std::string& tex
 }
 
 void set_config_list(const ConfigKey& k, JobConfig& cfg, const std::vector<std::string>& items) {
+    if (k.key == "data.train" || k.key == "data.eval") {  // a list of dataset files or specs
+        std::string joined;
+        for (const auto& item : items) {
+            STRIDE_CHECK(item.find(',') == std::string::npos,
+                         k.key + ": a dataset path in a list may not hold a comma: '" + item + "'");
+            joined += (joined.empty() ? "" : ",") + item;
+        }
+        field_ref<std::string>(k, cfg) = joined;
+        return;
+    }
     STRIDE_CHECK(k.field.index() == 4, k.key + ": expected a single value, got a list");
     std::vector<double> v;
     for (const auto& item : items) v.push_back(parse_number(k, item));

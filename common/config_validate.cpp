@@ -16,11 +16,16 @@ namespace stride {
 namespace {
 
 void check_dataset_spec(const std::string& key, const std::string& value) {
-    if (!is_gen_spec(value)) return;  // files are checked when read, with file and line
-    try {
-        parse_gen_spec(value);
-    } catch (const Error& e) {
-        throw Error(key + ": " + e.what());
+    if (value.empty()) return;
+    const std::vector<std::string> sources = dataset_sources(value);
+    STRIDE_CHECK(!sources.empty(), key + ": an empty list of datasets");
+    for (const std::string& s : sources) {
+        if (!is_gen_spec(s)) continue;  // files are checked when read, with file and line
+        try {
+            parse_gen_spec(s);
+        } catch (const Error& e) {
+            throw Error(key + ": " + e.what());
+        }
     }
 }
 
@@ -118,7 +123,8 @@ void check_trainer(const JobConfig& c, const AlgorithmRules& algorithm_rules) {
 }
 
 void check_data(const JobConfig& c) {
-    STRIDE_CHECK(!c.data.train.empty(), "data.train: required (a JSONL file or gen:TASK?n=N&seed=S)");
+    STRIDE_CHECK(!c.data.train.empty(),
+                 "data.train: required (a .parquet or JSONL file, gen:TASK?n=N&seed=S, or a list of them)");
     check_dataset_spec("data.train", c.data.train);
     check_dataset_spec("data.eval", c.data.eval);
     bool has_eval = !c.data.eval.empty() || c.data.eval_size > 0;

@@ -25,6 +25,25 @@ bool is_gen_spec(const std::string& s) {
     return s.rfind("gen:", 0) == 0;
 }
 
+std::vector<std::string> dataset_sources(const std::string& value) {
+    std::string t = value;
+    if (t.size() >= 2 && t.front() == '[' && t.back() == ']') t = t.substr(1, t.size() - 2);
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start <= t.size()) {
+        size_t comma = t.find(',', start);
+        if (comma == std::string::npos) comma = t.size();
+        std::string item = t.substr(start, comma - start);
+        item.erase(0, item.find_first_not_of(" \t"));
+        item.erase(item.find_last_not_of(" \t") + 1);
+        if (item.size() >= 2 && (item.front() == '"' || item.front() == '\'') && item.back() == item.front())
+            item = item.substr(1, item.size() - 2);
+        if (!item.empty()) out.push_back(item);
+        start = comma + 1;
+    }
+    return out;
+}
+
 GenSpec parse_gen_spec(const std::string& spec) {
     STRIDE_CHECK(is_gen_spec(spec), "'" + spec + "' is not a generator spec (gen:TASK?n=N&seed=S)");
     std::string body = spec.substr(4);

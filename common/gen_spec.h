@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace stride {
 
@@ -18,6 +19,9 @@ struct GenSpec {
 };
 
 bool is_gen_spec(const std::string& s);  // starts with "gen:"
+// The sources of data.train / data.eval: one file or spec, or a list of them ("a.parquet,b.jsonl" or
+// "[a.parquet, b.jsonl]", items trimmed of blanks and quotes; what a YAML list of the key becomes).
+std::vector<std::string> dataset_sources(const std::string& value);
 // "gen:arith?n=20500&seed=1" -> GenSpec. Throws Error naming the bad parameter.
 GenSpec parse_gen_spec(const std::string& spec);
 // Throws Error naming the bad field (n >= 1, digits in range for the task, known task and op).

@@ -221,7 +221,16 @@ void write_jsonl_dataset(const std::vector<Example>& examples, const std::string
 }
 
 std::vector<Example> load_dataset(const std::string& spec_or_path, const DatasetKeys& keys) {
-    if (!is_gen_spec(spec_or_path)) return load_jsonl_dataset(spec_or_path, keys);
+    const std::vector<std::string> sources = dataset_sources(spec_or_path);
+    if (sources.size() > 1) {  // a list: the examples of each, in order
+        std::vector<Example> all;
+        for (const std::string& s : sources) {
+            std::vector<Example> part = load_dataset(s, keys);
+            all.insert(all.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+        }
+        return all;
+    }
+    if (!is_gen_spec(spec_or_path)) return load_dataset_file(spec_or_path, keys);
     std::vector<Example> examples = generate_examples(parse_gen_spec(spec_or_path));
     // Generated prompts are plain strings: a chat template wraps them as one user turn, as it does
     // for string prompts read from a file.

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/base/error.h"
+#include "job/parquet/parquet_reader.h"
 
 namespace stride {
 
@@ -16,8 +17,9 @@ namespace {
 using nlohmann::json;
 
 // Follows a dotted path ("reward_model.ground_truth") through nested objects; nullptr if absent.
-const json* find_path(const json& obj, const std::string& path) {
-    const json* cur = &obj;
+template <typename Json>
+const Json* find_path(const Json& obj, const std::string& path) {
+    const Json* cur = &obj;
     size_t start = 0;
     while (start <= path.size()) {
         size_t dot = path.find('.', start);
@@ -32,25 +34,27 @@ const json* find_path(const json& obj, const std::string& path) {
     return cur;
 }
 
-std::vector<ChatMessage> parse_messages(const json& list, const std::string& where, const std::string& key) {
+template <typename Json>
+std::vector<ChatMessage> parse_messages(const Json& list, const std::string& where, const std::string& key) {
     STRIDE_CHECK(!list.empty(), where + ": '" + key + "' is an empty list of messages");
     std::vector<ChatMessage> out;
     for (size_t i = 0; i < list.size(); ++i) {
-        const json& m = list[i];
+        const Json& m = list[i];
         std::string at = fmt::format("{}: '{}'[{}]", where, key, i);
         STRIDE_CHECK(m.is_object(), at + ": expected a {\"role\", \"content\"} object");
         auto role = m.find("role");
         auto content = m.find("content");
         STRIDE_CHECK(role != m.end() && role->is_string(), at + ": missing string 'role'");
         STRIDE_CHECK(content != m.end() && content->is_string(), at + ": missing string 'content'");
-        out.push_back({role->get<std::string>(), content->get<std::string>()});
+        out.push_back({role->template get<std::string>(), content->template get<std::string>()});
     }
     return out;
 }
 
 // Answers may be numbers in the JSON; keep integers exact and floats in their shortest form.
-std::string answer_text(const json& a, const std::string& where, const std::string& key) {
-    if (a.is_string()) return a.get<std::string>();
+template <typename Json>
+std::string answer_text(const Json& a, const std::string& where, const std::string& key) {
+    if (a.is_string()) return a.template get<std::string>();
     if (a.is_number_integer() || a.is_number_unsigned() || a.is_number_float()) return a.dump();
     throw Error(where + ": '" + key + "' must be a string or a number, got " + std::string(a.type_name()));
 }
@@ -75,21 +79,17 @@ std::string render_chat(const std::vector<ChatMessage>& messages, const std::str
     return apply_chat_template(messages, /*add_generation_prompt=*/true);
 }
 
-Example parse_example_line(const std::string& line, const std::string& where, const DatasetKeys& keys) {
-    json obj;
-    try {
-        obj = json::parse(line);
-    } catch (const json::parse_error& e) {
-        throw Error(where + ": not valid JSON (" + std::string(e.what()) + ")");
-    }
+// A row of a JSONL or Parquet file (json or ordered_json) -> an example.
+template <typename Json>
+Example example_from_json(const Json& obj, const std::string& where, const DatasetKeys& keys) {
     STRIDE_CHECK(obj.is_object(), where + ": expected a JSON object per line");
     Example ex;
     ex.where = where;
 
-    const json* prompt = find_path(obj, keys.prompt_key);
+    const Json* prompt = find_path(obj, keys.prompt_key);
     STRIDE_CHECK(prompt, where + ": missing prompt key '" + keys.prompt_key + "'");
     if (prompt->is_string()) {
-        std::string text = prompt->get<std::string>();
+        std::string text = prompt->template get<std::string>();
         // A plain prompt under a chat template is one user turn; without a template it is used as is.
         if (keys.chat_template == "none") {
             ex.prompt = text;
@@ -109,7 +109,7 @@ Example parse_example_line(const std::string& line, const std::string& where, co
     }
     STRIDE_CHECK(!ex.prompt.empty(), where + ": empty prompt");
 
-    const json* answer = find_path(obj, keys.answer_key);
+    const Json* answer = find_path(obj, keys.answer_key);
     std::string answer_key = keys.answer_key;
     if (!answer) {  // verl stores the label as reward_model.ground_truth
         answer = find_path(obj, "reward_model.ground_truth");
@@ -124,14 +124,29 @@ Example parse_example_line(const std::string& line, const std::string& where, co
     if (auto it = obj.find("data_source"); it != obj.end() && !it->is_null()) {
         STRIDE_CHECK(it->is_string(),
                      where + ": 'data_source' must be a string, got " + std::string(it->type_name()));
-        ex.data_source = it->get<std::string>();
+        ex.data_source = it->template get<std::string>();
     }
     if (auto it = obj.find("extra_info"); it != obj.end() && !it->is_null()) {
         STRIDE_CHECK(it->is_object(),
                      where + ": 'extra_info' must be a JSON object, got " + std::string(it->type_name()));
-        ex.extra_info_json = it->dump();
+        ex.extra_info_json = it->dump(-1, ' ', false, Json::error_handler_t::replace);
     }
     return ex;
+}
+
+Example parse_example_line(const std::string& line, const std::string& where, const DatasetKeys& keys) {
+    json obj;
+    try {
+        obj = json::parse(line);
+    } catch (const json::parse_error& e) {
+        throw Error(where + ": not valid JSON (" + std::string(e.what()) + ")");
+    }
+    return example_from_json(obj, where, keys);
+}
+
+Example parse_example_row(const nlohmann::ordered_json& row, const std::string& where,
+                          const DatasetKeys& keys) {
+    return example_from_json(row, where, keys);
 }
 
 std::vector<Example> load_jsonl_dataset(const std::string& path, const DatasetKeys& keys) {
@@ -145,6 +160,50 @@ std::vector<Example> load_jsonl_dataset(const std::string& path, const DatasetKe
     }
     STRIDE_CHECK(!out.empty(), path + ": no examples");
     return out;
+}
+
+std::vector<Example> load_parquet_dataset(const std::string& path, const DatasetKeys& keys) {
+    std::vector<Example> out;
+    for_each_dataset_row(path, -1, [&](const nlohmann::ordered_json& row, const std::string& where) {
+        out.push_back(parse_example_row(row, where, keys));
+        return true;
+    });
+    STRIDE_CHECK(!out.empty(), path + ": no examples");
+    return out;
+}
+
+std::vector<Example> load_dataset_file(const std::string& path, const DatasetKeys& keys) {
+    return parquet::is_parquet_path(path) ? load_parquet_dataset(path, keys) : load_jsonl_dataset(path, keys);
+}
+
+void for_each_dataset_row(const std::string& path, int64_t max_rows, const RowFn& fn) {
+    int64_t n = 0;
+    if (parquet::is_parquet_path(path)) {
+        parquet::Reader reader(path);
+        std::vector<parquet::Row> rows;
+        while ((max_rows < 0 || n < max_rows) && reader.next_row_group(rows)) {
+            for (const parquet::Row& row : rows) {
+                if (max_rows >= 0 && n >= max_rows) return;
+                if (!fn(row, path + ": row " + std::to_string(n++))) return;
+            }
+        }
+        return;
+    }
+    std::ifstream in(path);
+    STRIDE_CHECK(in, path + ": cannot open dataset");
+    std::string line;
+    for (size_t lineno = 1; (max_rows < 0 || n < max_rows) && std::getline(in, line); ++lineno) {
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        const std::string where = path + ":" + std::to_string(lineno);
+        nlohmann::ordered_json row;
+        try {
+            row = nlohmann::ordered_json::parse(line);
+        } catch (const nlohmann::ordered_json::parse_error& e) {
+            throw Error(where + ": not valid JSON (" + std::string(e.what()) + ")");
+        }
+        ++n;
+        if (!fn(row, where)) return;
+    }
 }
 
 DatasetSplit split_holdout(std::vector<Example> all, int eval_size, uint64_t seed) {

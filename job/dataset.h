@@ -1,4 +1,5 @@
-// Prompt datasets: JSONL files, one example per line, with a prompt and a reference answer.
+// Prompt datasets: JSONL files, one example per line, or Parquet files (verl's format: one example per
+// row, read by job/parquet/parquet_reader.h), each with a prompt and a reference answer.
 //
 //   {"prompt": "321+540=", "answer": "861"}
 //   {"prompt": [{"role": "user", "content": "What is 1+1?"}], "answer": 2}          (verl chat form)
@@ -13,6 +14,8 @@
 // `stride data gen` (job/data_gen.h); this header only parses and checks the spec.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -42,6 +45,19 @@ struct DatasetKeys {
 Example parse_example_line(const std::string& line, const std::string& where, const DatasetKeys& keys);
 // Every non-blank line of a JSONL file. Throws Error "file:line: ..." on the first bad line.
 std::vector<Example> load_jsonl_dataset(const std::string& path, const DatasetKeys& keys);
+// A row of a Parquet file (or any JSON object), as parse_example_line takes a line.
+Example parse_example_row(const nlohmann::ordered_json& row, const std::string& where,
+                          const DatasetKeys& keys);
+// Every row of a Parquet file, read one row group at a time. Errors name the file and the row.
+std::vector<Example> load_parquet_dataset(const std::string& path, const DatasetKeys& keys);
+// A .parquet file or a JSONL file, by the path's suffix.
+std::vector<Example> load_dataset_file(const std::string& path, const DatasetKeys& keys);
+
+// The rows of a dataset file as JSON objects, as the job reads them: JSONL lines (blank ones
+// skipped) or Parquet rows; `where` is "file:line" or "file: row N" (from 0). Stops after max_rows
+// (< 0: all) or when fn returns false. What `stride data head` prints.
+using RowFn = std::function<bool(const nlohmann::ordered_json& row, const std::string& where)>;
+void for_each_dataset_row(const std::string& path, int64_t max_rows, const RowFn& fn);
 
 // Chat messages -> text. none: contents joined by blank lines; qwen: <|im_start|>role ... <|im_end|>
 // turns followed by the opening of the assistant turn.

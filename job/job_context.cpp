@@ -1,6 +1,9 @@
 #include "job/job_context.h"
 
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
+#include <tuple>
 
 #include "common/base/error.h"
 #include "job/data_gen.h"
@@ -65,8 +68,11 @@ JobContext make_job_context(const JobConfig& cfg) {
     const std::string position_source = cfg.model.path.empty()
                                             ? std::string("the model.init default")
                                             : "max_position_embeddings of " + cfg.model.path + "/config.json";
+    // data.max_prompt_tokens drops longer prompts first, as verl's filter_overlong_prompts does.
+    const int64_t max_prompt = cfg.data.max_prompt_tokens;
     auto tokenize = [&](const char* key, const Example& e, std::vector<TokenizedPrompt>& out) {
         std::vector<int> ids = ctx.tokenizer.encode(e.prompt);
+        if (max_prompt > 0 && static_cast<int64_t>(ids.size()) > max_prompt) return;
         const int64_t need = static_cast<int64_t>(ids.size()) + cfg.rollout.max_tokens;
         STRIDE_CHECK(need <= max_position,
                      std::string(key) + ": " + e.where + ": the prompt is " + std::to_string(ids.size()) +
@@ -78,6 +84,15 @@ JobContext make_job_context(const JobConfig& cfg) {
     };
     for (const Example& e : split.train) tokenize("data.train", e, ctx.train);
     for (const Example& e : split.eval) tokenize("data.eval", e, ctx.eval);
+    if (max_prompt > 0) {
+        for (auto [key, before, after] : {std::tuple{"data.train", split.train.size(), ctx.train.size()},
+                                          std::tuple{"data.eval", split.eval.size(), ctx.eval.size()}})
+            if (before != after)
+                spdlog::info("{}: dropped {} of {} prompts longer than data.max_prompt_tokens = {}", key,
+                             before - after, before, max_prompt);
+        STRIDE_CHECK(!ctx.train.empty(), "data.train: every prompt is longer than data.max_prompt_tokens = " +
+                                             std::to_string(max_prompt));
+    }
     for (const auto& p : ctx.train) STRIDE_CHECK(!p.ids.empty(), "data.train: a prompt tokenizes to nothing");
     return ctx;
 }

@@ -10,6 +10,8 @@ PACKAGES=(
   libzmq3-dev libprotobuf-dev protobuf-compiler librocksdb-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcpp-httplib-dev prometheus-cpp-dev
   libseccomp-dev libcli11-dev
+  libsnappy-dev libzstd-dev zlib1g-dev  # Parquet pages (job/parquet/)
+  zstd  # the test-only Parquet writer's Zstd pages (tests/parquet_oracle/make_fixtures.mjs)
   prometheus
   python3 python3-torch python3-numpy python3-zmq python3-protobuf
   nodejs npm

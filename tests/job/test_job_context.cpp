@@ -77,6 +77,28 @@ TEST(JobContext, PromptLongerThanTheModelsPositionsNamesTheRow) {
     EXPECT_NE(msg.find("4096"), std::string::npos) << msg;
 }
 
+TEST(JobContext, MaxPromptTokensDropsLongerPromptsLikeVerlsFilter) {
+    const std::string dir = test_dir("max_prompt");
+    const std::string train = dir + "/train.jsonl", eval = dir + "/eval.jsonl";
+    std::string huge;
+    for (int i = 0; i < 2000; ++i) huge += "1+2=";  // 8000 tokens: refused without the filter
+    write_rows(train, {"1+1=", "11+22=", huge, "3+3="});
+    write_rows(eval, {"1+2+3=", "4+4="});
+    JobConfig cfg = job(train, eval, 8, kInit);
+    cfg.data.max_prompt_tokens = 4;  // "1+1=" is 4 tokens
+    JobContext ctx = make_job_context(cfg);
+    ASSERT_EQ(ctx.train.size(), 2u);
+    EXPECT_EQ(ctx.train[0].text, "1+1=");
+    EXPECT_EQ(ctx.train[1].text, "3+3=");
+    ASSERT_EQ(ctx.eval.size(), 1u);
+    EXPECT_EQ(ctx.eval[0].text, "4+4=");
+    cfg.data.max_prompt_tokens = 3;
+    EXPECT_NE(error_of(cfg).find("data.train: every prompt is longer than data.max_prompt_tokens = 3"),
+              std::string::npos)
+        << error_of(cfg);
+    EXPECT_THROW(parse_job_config("data: {train: x.jsonl, max_prompt_tokens: -1}", "t.yaml"), Error);
+}
+
 TEST(JobContext, PromptThatFitsOnlyWithoutMaxTokensIsRefused) {
     const std::string dir = test_dir("edge");
     const std::string train = dir + "/train.jsonl";

@@ -116,12 +116,17 @@ TEST(PromptDispatcher, OrderIsAFunctionOfSeedAndIndexAcrossEpochs) {
         epoch0.insert(a.prompt_at(p).dataset_index());
     }
     EXPECT_EQ(static_cast<int64_t>(epoch0.size()), n);  // each example once per epoch
+    EXPECT_EQ(a.epoch(), 0);
     EXPECT_EQ(a.prompt_at(n).epoch(), 1u);
+    EXPECT_EQ(a.epoch(), 1);  // counted (and logged) when the second pass starts
+    EXPECT_EQ(a.prompt_at(0).epoch(), 0u);
+    EXPECT_EQ(a.epoch(), 1);
     // Resuming at prompt k hands out exactly what the original run would have from k on.
     DispatcherOptions resumed = opt;
     resumed.start_prompt = 8;
     pub.publish(blob(2));
     PromptDispatcher r(ctx, "tcp://127.0.0.1:*", pub.endpoint(), resumed);
+    EXPECT_EQ(r.epoch(), 8 / n);
     Client c(r.endpoint(), ctx.job_id);
     let_gate_refresh();
     v1::PromptBatch got = c.ask(100);

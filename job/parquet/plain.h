@@ -1,0 +1,18 @@
+// PLAIN-encoded values (Encodings.md) into JSON values: the encoding of PLAIN data pages and of
+// dictionary pages. Byte arrays become strings (invalid UTF-8 replaced) or, for JSON columns, parsed JSON.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "job/parquet/format.h"
+#include "job/parquet/parquet_reader.h"
+
+namespace stride::parquet {
+
+// Appends `count` values of `physical` type from [p, end), each as `kind` says, to `out`.
+// Errors start with `what`.
+void decode_plain(int physical, Kind kind, const uint8_t* p, const uint8_t* end, size_t count,
+                  std::vector<Row>& out, const std::string& what);
+
+}  // namespace stride::parquet

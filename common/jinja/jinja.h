@@ -15,11 +15,11 @@
 //               access, slicing, calls, arithmetic (+ - * / // % **), `~`, comparisons, `in`/`not in`,
 //               and/or/not, `x if c else y`, filters and tests (below), raise_exception, range,
 //               namespace, strftime_now, string methods (startswith endswith split rsplit strip lstrip
-//               rstrip upper lower title capitalize replace find count), dict methods (items keys
+//               rstrip upper lower title capitalize replace find count join), dict methods (items keys
 //               values get)
 //   filters     trim tojson length count default d upper lower title capitalize items join first last
-//               list string int float abs reverse sort unique replace selectattr rejectattr map safe
-//               indent dictsort
+//               list string int float abs reverse sort unique replace select reject selectattr rejectattr map
+//               safe indent dictsort
 //   tests       defined undefined none string number integer float boolean true false mapping
 //               sequence iterable callable odd even lower upper eq equalto ne divisibleby in
 //
@@ -40,8 +40,10 @@
 namespace stride::jinja {
 
 struct Limits {
-    int max_depth = 64;                   // nested expressions/statements when parsing; macro calls
-    int64_t max_steps = 5'000'000;        // evaluated nodes and loop iterations per render
+    int max_depth = 64;             // nested statements, and parentheses/brackets/unary operators
+    int max_tree_depth = 256;       // an expression's tree (chains of + ~ | . ...) and any value's nesting
+    int max_call_depth = 16;        // nested macro calls
+    int64_t max_steps = 5'000'000;  // evaluated nodes and loop iterations per render
     size_t max_output_bytes = 16u << 20;  // the rendering, and any one string built on the way
     size_t max_list_items = 1u << 20;     // any one list built on the way (range, +, *)
 };

@@ -1,6 +1,7 @@
 // Internals of the Jinja subset (jinja.h): runtime values and the parsed template. Used by
 // jinja_parse.cpp (source -> Program) and jinja_eval.cpp (Program + context -> text) only.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -51,6 +52,7 @@ struct Value {
         function
     };
     Kind kind = Kind::undefined;
+    uint16_t depth = 0;  // nesting of lists and dicts (a namespace counts as a leaf), saturating
     bool b = false;
     int64_t i = 0;
     double f = 0;
@@ -82,11 +84,15 @@ struct Value {
     }
     static Value array(Array v = {}) {
         Value x = with(Kind::array);
+        x.depth = 1 + max_depth_of(v);
         x.a = std::make_shared<Array>(std::move(v));
         return x;
     }
     static Value object(std::shared_ptr<Object> o) {
         Value x = with(Kind::object);
+        x.depth = 1;
+        if (!o->is_namespace)
+            for (const auto& kv : o->items) x.depth = std::max<uint16_t>(x.depth, kv.second.depth + 1);
         x.o = std::move(o);
         return x;
     }
@@ -101,6 +107,11 @@ struct Value {
     }
 
    private:
+    static uint16_t max_depth_of(const Array& v) {
+        uint16_t d = 0;
+        for (const Value& x : v) d = std::max(d, x.depth);
+        return d == UINT16_MAX ? d - 1 : d;
+    }
     static Value with(Kind k) {
         Value x;
         x.kind = k;
@@ -114,7 +125,8 @@ bool equal(const Value& a, const Value& b);
 std::string to_str(const Value& v);   // Python's str(): what {{ v }} prints
 std::string py_repr(const Value& v);  // Python's repr(), used inside str() of lists and dicts
 std::string py_float(double d);       // Python's float repr: 1.0, 0.1, 1e-05
-Value from_json(const nlohmann::ordered_json& j);
+// Throws Error when the JSON nests deeper than max_depth.
+Value from_json(const nlohmann::ordered_json& j, int max_depth);
 
 // ---- the parsed template ----------------------------------------------------------------------------
 
@@ -150,6 +162,7 @@ struct Expr {
     std::vector<ExprP> kwargs;
     std::vector<std::string> ops;  // compare
     bool negated = false;          // test: `is not`
+    int depth = 1;                 // of the tree below (bounded by Limits::max_tree_depth)
 };
 
 struct Stmt;

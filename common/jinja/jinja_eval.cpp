@@ -16,10 +16,10 @@ namespace stride::jinja {
 namespace {
 
 const std::set<std::string> kFilters = {
-    "trim",       "tojson",     "length", "count",   "default", "d",      "upper",   "lower",
-    "title",      "capitalize", "items",  "join",    "first",   "last",   "list",    "string",
-    "int",        "float",      "abs",    "reverse", "sort",    "unique", "replace", "selectattr",
-    "rejectattr", "map",        "safe",   "indent",  "dictsort"};
+    "trim",   "tojson",     "length",     "count",   "default", "d",      "upper",   "lower",
+    "title",  "capitalize", "items",      "join",    "first",   "last",   "list",    "string",
+    "int",    "float",      "abs",        "reverse", "sort",    "unique", "replace", "select",
+    "reject", "selectattr", "rejectattr", "map",     "safe",    "indent", "dictsort"};
 const std::set<std::string> kTests = {
     "defined", "undefined", "none",     "string",      "number",   "integer", "float", "boolean", "true",
     "false",   "mapping",   "sequence", "iterable",    "callable", "odd",     "even",  "lower",   "upper",
@@ -151,7 +151,7 @@ class Interpreter {
             };
             root.vars[name] = Value::function(std::move(fn));
         }
-        for (const auto& [k, v] : context.items()) root.vars[k] = from_json(v);
+        for (const auto& [k, v] : context.items()) root.vars[k] = from_json(v, limits_.max_tree_depth);
         root_ = &root;
         std::string out;
         try {
@@ -344,8 +344,11 @@ class Interpreter {
     }
 
     Value call_macro(const Stmt& def, Array& args, Kwargs& kwargs, Pos p) {
-        if (++call_depth_ > limits_.max_depth)
-            fail(p, "macro calls nested deeper than " + std::to_string(limits_.max_depth));
+        if (++call_depth_ > limits_.max_call_depth) {
+            --call_depth_;
+            fail(p, "macro calls nested deeper than " + std::to_string(limits_.max_call_depth) +
+                        " (Limits::max_call_depth)");
+        }
         Scope scope;
         scope.parent = root_;
         if (args.size() > def.params.size())
@@ -378,7 +381,25 @@ class Interpreter {
 
     // ---- expressions -------------------------------------------------------------------------------
 
+    // Work proportional to a value's size (copying it, comparing it) counts as steps: a string is a
+    // step per 32 bytes, a list or dict a step per item. So does a quadratic loop of appends.
+    void charge(const Value& v, Pos p) {
+        if (v.is(Value::Kind::string)) steps_ += static_cast<int64_t>(v.s.size() / 32);
+        if (v.is(Value::Kind::array)) steps_ += static_cast<int64_t>(v.a->size());
+        if (v.is(Value::Kind::object)) steps_ += static_cast<int64_t>(v.o->items.size());
+        step(p);
+    }
+
     Value eval(const Expr& e, Scope& scope) {
+        Value v = eval_node(e, scope);
+        charge(v, e.pos);
+        if (v.depth > limits_.max_tree_depth)
+            fail(e.pos, "a value nested deeper than " + std::to_string(limits_.max_tree_depth) +
+                            " levels (Limits::max_tree_depth)");
+        return v;
+    }
+
+    Value eval_node(const Expr& e, Scope& scope) {
         step(e.pos);
         switch (e.kind) {
             case EK::literal:
@@ -606,6 +627,7 @@ class Interpreter {
         if (name == "namespace" || name == "dict") {
             auto o = std::make_shared<Object>();
             o->is_namespace = name == "namespace";
+            if (o->is_namespace) namespaces_.push_back(o);
             for (const Value& a : args) {
                 if (!a.is(Value::Kind::object)) fail(pos, name + "() takes a dict or keyword arguments");
                 for (const auto& [k, v] : a.o->items) o->set(k, v);
@@ -760,6 +782,8 @@ class Interpreter {
     }
 
     bool compare(const std::string& op, const Value& l, const Value& r, Pos p) {
+        charge(l, p);
+        charge(r, p);
         if (op == "==") return equal(l, r);
         if (op == "!=") return !equal(l, r);
         if (op == "in") return contains(r, l, p);
@@ -811,8 +835,8 @@ class Interpreter {
     void to_json(std::string& out, const Value& v, const std::string* indent, const std::string& item_sep,
                  const std::string& key_sep, bool sort_keys, bool ensure_ascii, int depth, Pos p) {
         step(p);
-        if (depth > limits_.max_depth)
-            fail(p, "tojson: nesting deeper than " + std::to_string(limits_.max_depth));
+        if (depth > limits_.max_tree_depth)
+            fail(p, "tojson: nesting deeper than " + std::to_string(limits_.max_tree_depth));
         auto newline = [&](int d) {
             if (!indent) return;
             out += '\n';
@@ -1084,6 +1108,23 @@ class Interpreter {
                     r = truthy(a);
                 }
                 if (r == (f == "selectattr")) out.push_back(x);
+            }
+            return Value::array(std::move(out));
+        }
+        if (f == "select" || f == "reject") {
+            Array out;
+            for (const Value& x : iterate(in, p)) {
+                bool r;
+                if (!args.empty()) {
+                    if (!args[0].is(Value::Kind::string) || !known_test(args[0].s))
+                        fail(p,
+                             f + ": test '" + to_str(args[0]) + "' is not supported (Stride's Jinja subset)");
+                    Array targs(args.begin() + 1, args.end());
+                    r = apply_test(args[0].s, x, targs, p);
+                } else {
+                    r = truthy(x);
+                }
+                if (r == (f == "select")) out.push_back(x);
             }
             return Value::array(std::move(out));
         }
@@ -1376,7 +1417,18 @@ class Interpreter {
         fail(p, std::string("a ") + kind_name(obj.kind) + " has no method '" + m + "()'");
     }
 
+    // Namespaces are the only mutable values, so the only way to cycles and to chains whose depth no
+    // Value records: empty them all (their contents first moved out) before anything is freed, so
+    // that freeing never recurses through them.
+    ~Interpreter() {
+        std::vector<std::vector<std::pair<std::string, Value>>> contents;
+        contents.reserve(namespaces_.size());
+        for (auto& ns : namespaces_) contents.push_back(std::move(ns->items));
+        namespaces_.clear();
+    }
+
    private:
+    std::vector<std::shared_ptr<Object>> namespaces_;
     const std::string& name_;
     const Limits& limits_;
     int64_t steps_ = 0;

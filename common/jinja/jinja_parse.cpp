@@ -1,5 +1,6 @@
 // Source -> Program: the lexer (text, tags, whitespace control, trim_blocks/lstrip_blocks) and a
 // recursive-descent parser with Jinja's precedences. Anything outside the subset is refused here.
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <set>
@@ -317,6 +318,7 @@ class Parser {
     const Tag* tag_ = nullptr;
     size_t tok_ = 0;
     int depth_ = 0;
+    int loops_ = 0;  // for loops open around the statement being parsed
 
     [[noreturn]] void fail(Pos p, const std::string& msg) const {
         throw Error(name_ + ": " + where(p) + ": " + msg);
@@ -466,7 +468,9 @@ class Parser {
             if (is_name("recursive"))
                 fail(cur().pos, "'for ... recursive' is not supported (Stride's Jinja subset)");
             expect_end();
+            ++loops_;
             std::string end = parse_body(s->body, {"else", "endfor"}, nesting + 1);
+            --loops_;
             if (end == "else") {
                 close_tag("else");
                 parse_body(s->else_body, {"endfor"}, nesting + 1);
@@ -528,11 +532,15 @@ class Parser {
             }
             expect_op(")");
             expect_end();
+            const int outer_loops = loops_;
+            loops_ = 0;  // a macro's body is not inside the loops around its definition
             parse_body(s->body, {"endmacro"}, nesting + 1);
+            loops_ = outer_loops;
             close_tag("endmacro");
             return s;
         }
         if (word == "break" || word == "continue") {
+            if (loops_ == 0) fail(pos, "'" + word + "' outside a for loop");
             s->kind = word == "break" ? SK::break_ : SK::continue_;
             expect_end();
             return s;
@@ -545,6 +553,20 @@ class Parser {
                           "' is not supported (Stride's Jinja subset: if, for, set, macro, break, continue)");
         fail(pos, "unknown statement '" + word +
                       "' (Stride's Jinja subset: if, for, set, macro, break, continue)");
+    }
+
+    // A compound node is complete: its depth is its children's + 1, within Limits::max_tree_depth (deep
+    // trees would exhaust the stack when evaluated or freed).
+    ExprP finish(ExprP e) {
+        int d = 0;
+        for (const auto& a : e->args)
+            if (a) d = std::max(d, a->depth);
+        for (const auto& a : e->kwargs) d = std::max(d, a->depth);
+        e->depth = d + 1;
+        if (e->depth > limits_.max_tree_depth)
+            fail(e->pos, "an expression nested deeper than " + std::to_string(limits_.max_tree_depth) +
+                             " levels (Limits::max_tree_depth)");
+        return e;
     }
 
     ExprP make(EK kind, Pos pos) {
@@ -566,7 +588,7 @@ class Parser {
             if (cur().type == T::end) break;
             t->args.push_back(parse_expr());
         }
-        return t;
+        return finish(std::move(t));
     }
 
     ExprP parse_expr() {
@@ -584,7 +606,7 @@ class Parser {
         } else {
             t->args.push_back(nullptr);
         }
-        return t;
+        return finish(std::move(t));
     }
 
     ExprP binary(const std::string& op, ExprP l, ExprP r, Pos pos) {
@@ -592,7 +614,7 @@ class Parser {
         b->name = op;
         b->args.push_back(std::move(l));
         b->args.push_back(std::move(r));
-        return b;
+        return finish(std::move(b));
     }
 
     ExprP parse_or() {
@@ -617,7 +639,7 @@ class Parser {
             ExprP u = make(EK::unary, take().pos);
             u->name = "not";
             u->args.push_back(parse_not());
-            return u;
+            return finish(std::move(u));
         }
         return parse_compare();
     }
@@ -647,7 +669,7 @@ class Parser {
             c->ops.push_back(op);
             c->args.push_back(parse_concat());
         }
-        return c ? std::move(c) : std::move(first);
+        return c ? finish(std::move(c)) : std::move(first);
     }
     ExprP parse_concat() {
         ExprP l = parse_math1();
@@ -689,6 +711,7 @@ class Parser {
             node = make(EK::unary, t.pos);
             node->name = t.text;
             node->args.push_back(parse_unary(false));
+            node = finish(std::move(node));
         } else {
             node = parse_primary();
         }
@@ -728,7 +751,7 @@ class Parser {
                     ExprP it = make(EK::item, p);
                     it->args.push_back(std::move(node));
                     it->args.push_back(std::move(idx));
-                    node = std::move(it);
+                    node = finish(std::move(it));
                     continue;
                 }
                 attr = expect_name("an attribute name after '.'");
@@ -739,13 +762,13 @@ class Parser {
                     m->name = attr;
                     m->args.push_back(std::move(node));
                     parse_call_args(*m);
-                    node = std::move(m);
+                    node = finish(std::move(m));
                     continue;
                 }
                 ExprP a = make(EK::attr, p);
                 a->name = attr;
                 a->args.push_back(std::move(node));
-                node = std::move(a);
+                node = finish(std::move(a));
             } else if (is_op("[")) {
                 Pos p = take().pos;
                 ExprP parts[3];
@@ -766,13 +789,13 @@ class Parser {
                     ExprP s = make(EK::slice, p);
                     s->args.push_back(std::move(node));
                     for (auto& part : parts) s->args.push_back(std::move(part));
-                    node = std::move(s);
+                    node = finish(std::move(s));
                 } else {
                     if (!parts[0]) fail(p, "an empty subscript '[]'");
                     ExprP it = make(EK::item, p);
                     it->args.push_back(std::move(node));
                     it->args.push_back(std::move(parts[0]));
-                    node = std::move(it);
+                    node = finish(std::move(it));
                 }
             } else if (is_op("(")) {
                 Pos p = cur().pos;
@@ -786,7 +809,7 @@ class Parser {
                 ExprP c = make(EK::call, node->pos);
                 c->name = node->name;
                 parse_call_args(*c);
-                node = std::move(c);
+                node = finish(std::move(c));
             } else {
                 return node;
             }
@@ -804,7 +827,7 @@ class Parser {
                 e->name = f;
                 e->args.push_back(std::move(node));
                 if (is_op("(")) parse_call_args(*e);
-                node = std::move(e);
+                node = finish(std::move(e));
             } else if (is_name("is")) {
                 ++tok_;
                 ExprP e = make(EK::test, cur().pos);
@@ -825,7 +848,7 @@ class Parser {
                     if (is_name("is")) fail(cur().pos, "'is' cannot follow a test");
                     e->args.push_back(parse_postfix(parse_primary()));
                 }
-                node = std::move(e);
+                node = finish(std::move(e));
             } else {
                 return node;
             }
@@ -889,7 +912,7 @@ class Parser {
                         tup->args.push_back(parse_expr());
                     }
                     expect_op(")");
-                    return tup;
+                    return finish(std::move(tup));
                 }
                 if (t.text == "[") {
                     ++tok_;
@@ -900,7 +923,7 @@ class Parser {
                         ++tok_;
                     }
                     expect_op("]");
-                    return list;
+                    return finish(std::move(list));
                 }
                 if (t.text == "{") {
                     ++tok_;
@@ -913,7 +936,7 @@ class Parser {
                         ++tok_;
                     }
                     expect_op("}");
-                    return dict;
+                    return finish(std::move(dict));
                 }
                 break;
             }

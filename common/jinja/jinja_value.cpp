@@ -216,7 +216,8 @@ std::string to_str(const Value& v) {
     return "";
 }
 
-Value from_json(const nlohmann::ordered_json& j) {
+Value from_json(const nlohmann::ordered_json& j, int max_depth) {
+    if (max_depth < 0) throw Error("template context: JSON nested too deeply (Limits::max_tree_depth)");
     switch (j.type()) {
         case nlohmann::ordered_json::value_t::null:
             return Value::none();
@@ -236,12 +237,12 @@ Value from_json(const nlohmann::ordered_json& j) {
         case nlohmann::ordered_json::value_t::array: {
             Array a;
             a.reserve(j.size());
-            for (const auto& x : j) a.push_back(from_json(x));
+            for (const auto& x : j) a.push_back(from_json(x, max_depth - 1));
             return Value::array(std::move(a));
         }
         case nlohmann::ordered_json::value_t::object: {
             auto o = std::make_shared<Object>();
-            for (const auto& [k, x] : j.items()) o->items.emplace_back(k, from_json(x));
+            for (const auto& [k, x] : j.items()) o->items.emplace_back(k, from_json(x, max_depth - 1));
             return Value::object(std::move(o));
         }
         default:

@@ -84,9 +84,18 @@ TEST(Jinja, PythonSemanticsWhereTheJavaScriptPortDiffers) {
          "1.0 1e-05 1e+16 0.30000000000000004 0.5 123456.0"},
         {"{{ 'x' ~ none }}{{ 'x' ~ undefined_name }}", "xNonex"},
         {"{{ 'é' | length }}{{ 'aé数'[1] }}{{ 'aé数'[-1:] }}", "1é数"},
-        {"{% for c in 'aé' %}[{{ c }}]{% endfor %}{% for k, v in {'a': 1}.items() %}{{ k }}{{ v }}{% endfor "
-         "%}",
+        {"{% for c in 'aé' %}[{{ c }}]{% endfor %}"
+         "{% for k, v in {'a': 1}.items() %}{{ k }}{{ v }}{% endfor %}",
          "[a][é]a1"},
+        // select/reject (Llama-3.1's builtin_tools, Qwen3-Coder's parameters), str() of a dict (Mistral's
+        // tools|string), structural equality of dicts.
+        {"{{ ['a', 'code_interpreter', 'b'] | reject('equalto', 'code_interpreter') | join(', ') }}|"
+         "{{ ['type', 'x', 'enum'] | reject('in', ['type', 'enum']) | list | tojson }}|"
+         "{{ [0, 1, 2] | select | list | tojson }}|{{ [1, 2, 3, 4] | select('odd') | join }}",
+         "a, b|[\"x\"]|[1, 2]|13"},
+        {"{{ {'a': true, 'b': none, 'c': \"it's\"} | string }} "
+         "{{ {'a': [1, {'b': 2}]} == {'a': [1, {'b': 2}]} }}",
+         "{'a': True, 'b': None, 'c': \"it's\"} True"},
     };
     for (const auto& [tmpl, want] : cases) EXPECT_EQ(render(tmpl, ctx), want) << tmpl;
 }
@@ -106,6 +115,8 @@ TEST(Jinja, ConstructsOutsideTheSubsetAreRefusedAtParseNamingThemAndWhere) {
         {"{{ f(*args) }}{% macro f() %}{% endmacro %}", "argument unpacking"},
         {"{% if x %}no end", "the template ends before elif or else or endif"},
         {"{% endfor %}", "unexpected 'endfor'"},
+        {"{% for x in xs %}{% macro m() %}{% break %}{% endmacro %}{% endfor %}",
+         "column 33: 'break' outside a for loop"},
         {"{{ 'unterminated }}", "a string literal is not closed"},
         {"{{ x ", "a tag is not closed"},
         {"{# open comment", "a comment is not closed"},
@@ -144,8 +155,28 @@ TEST(Jinja, RuntimeErrorsNameTheProblemAndPlace) {
 TEST(Jinja, HostileTemplatesAreBounded) {
     jinja::Limits small;
     small.max_steps = 2'000'000;
+    ojson deep = ojson::array();
+    for (int i = 0; i < 5000; ++i) deep = ojson::array({std::move(deep)});
+    deep = {{"x", std::move(deep)}};
     const std::pair<std::string, const char*> cases[] = {
-        {"{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", "macro calls nested deeper than 64"},
+        {"{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", "macro calls nested deeper than 16"},
+        {"{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% set ns.l = [ns.l] %}{% endfor %}",
+         "a value nested deeper than 256"},
+        {"{{ 1" +
+             [] {
+                 std::string s;
+                 for (int i = 0; i < 1000; ++i) s += " + 1";
+                 return s;
+             }() +
+             " }}",
+         "an expression nested deeper than 256"},
+        {"{{ x | length }}", "JSON nested too deeply"},  // x: see below
+        // Quadratic appends: each copy counts its size.
+        {"{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% set ns.l = ns.l + [i] %}{% endfor %}",
+         "max_steps"},
+        {"{% set ns = namespace(s='') %}{% for i in range(100000) %}{% set ns.s = ns.s ~ 'abcdefgh' %}{% "
+         "endfor %}",
+         "max_steps"},
         {"{% for i in range(100000000) %}{% endfor %}", "max_list_items"},
         {"{% set ns = namespace(s='xx') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
          "max_output_bytes"},
@@ -175,7 +206,7 @@ TEST(Jinja, HostileTemplatesAreBounded) {
         const auto start = std::chrono::steady_clock::now();
         std::string e;
         try {
-            jinja::Template(tmpl, "t", limits).render(ojson::object());
+            jinja::Template(tmpl, "t", limits).render(tmpl == "{{ x | length }}" ? deep : ojson::object());
         } catch (const Error& err) {
             e = err.what();
         }
@@ -183,6 +214,18 @@ TEST(Jinja, HostileTemplatesAreBounded) {
         EXPECT_NE(e.find(want), std::string::npos) << tmpl.substr(0, 80) << " -> " << e;
         EXPECT_LT(s, 5.0) << tmpl.substr(0, 80);  // generous: CI machines are shared
     }
+}
+
+// Within the limits, what a template builds is freed without deep recursion: a chain of 200k
+// namespaces (the only mutable values) and a namespace that holds itself.
+TEST(Jinja, NamespaceChainsAndCyclesAreFreedSafely) {
+    EXPECT_EQ(render("{% set ns = namespace(cur=none) %}{% for i in range(200000) %}"
+                     "{% set ns.cur = namespace(prev=ns.cur) %}{% endfor %}done"),
+              "done");
+    EXPECT_EQ(render("{% set ns = namespace() %}{% set ns.self = ns %}{{ ns.self.self.self is defined }}"),
+              "True");
+    EXPECT_EQ(render("{% macro m(n) %}{% if n > 0 %}{{ m(n - 1) }}{% endif %}{% endmacro %}{{ m(15) }}ok"),
+              "ok");
 }
 
 }  // namespace

@@ -1245,15 +1245,15 @@ class Interpreter {
                 i += len;
             }
             if (start != std::string::npos) words.emplace_back(start, s.size());
-            if (maxsplit >= 0 && static_cast<int64_t>(words.size()) > maxsplit + 1) {
+            if (maxsplit >= 0 && static_cast<int64_t>(words.size()) > maxsplit) {
                 if (!from_right) {
                     for (int64_t k = 0; k < maxsplit; ++k)
                         parts.push_back(
                             Value::string(s.substr(words[k].first, words[k].second - words[k].first)));
-                    parts.push_back(Value::string(rstrip_ws(s.substr(words[maxsplit].first))));
+                    parts.push_back(Value::string(s.substr(words[maxsplit].first)));  // keeps its tail
                 } else {
                     size_t keep = words.size() - maxsplit;
-                    parts.push_back(Value::string(lstrip_ws(s.substr(0, words[keep - 1].second))));
+                    parts.push_back(Value::string(s.substr(0, words[keep - 1].second)));  // keeps its head
                     for (size_t k = keep; k < words.size(); ++k)
                         parts.push_back(
                             Value::string(s.substr(words[k].first, words[k].second - words[k].first)));

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/base/error.h"
 #include "common/jinja/jinja.h"
@@ -63,9 +65,15 @@ TEST(Jinja, BatteryMatchesHuggingFaceJinja) {
 }
 
 // Python's Jinja, where @huggingface/jinja differs or lacks the construct.
-TEST(Jinja, PythonSemanticsWhereTheJavaScriptPortDiffers) {
-    const ojson ctx = {{"n", 7}, {"l", {3, 1, 2}}, {"names", {"ann", "bob"}}, {"x", nullptr}, {"t", true}};
-    const std::pair<const char*, const char*> cases[] = {
+const ojson& python_ctx() {
+    static const ojson ctx = {
+        {"n", 7}, {"l", {3, 1, 2}}, {"names", {"ann", "bob"}}, {"x", nullptr}, {"t", true}};
+    return ctx;
+}
+
+// Template -> what Python's Jinja renders with python_ctx().
+std::vector<std::pair<std::string, std::string>> python_cases() {
+    return {
         {"{{ t }} {{ not t }} {{ x }} {{ none }}", "True False None None"},  // Python's str()
         {"{{ [1, 'a', none, true] }} {{ {'k': 'v'} }}", "[1, 'a', None, True] {'k': 'v'}"},
         {"{{ -7 % 3 }} {{ -7 // 2 }} {{ 7 % -3 }}", "2 -4 -2"},  // floored, as Python
@@ -96,8 +104,50 @@ TEST(Jinja, PythonSemanticsWhereTheJavaScriptPortDiffers) {
         {"{{ {'a': true, 'b': none, 'c': \"it's\"} | string }} "
          "{{ {'a': [1, {'b': 2}]} == {'a': [1, {'b': 2}]} }}",
          "{'a': True, 'b': None, 'c': \"it's\"} True"},
+        {"{{ '  a  b  '.split(none, 1) | tojson }}{{ '  a b  c  '.rsplit(none, 1) | tojson }}",
+         "[\"a\", \"b  \"][\"  a b\", \"c\"]"},
     };
-    for (const auto& [tmpl, want] : cases) EXPECT_EQ(render(tmpl, ctx), want) << tmpl;
+}
+
+TEST(Jinja, PythonSemanticsWhereTheJavaScriptPortDiffers) {
+    for (const auto& [tmpl, want] : python_cases()) EXPECT_EQ(render(tmpl, python_ctx()), want) << tmpl;
+}
+
+// The battery and the pinned cases again, against Python's jinja2 itself set up as transformers sets
+// it up (tests/tokenizer_oracle/render_chat_jinja2.py), when python3 has it: the pinned expectations
+// are then checked too.
+TEST(Jinja, BatteryAndPinnedCasesMatchPythonJinja2) {
+    std::string missing = stride::test::python_jinja2_missing();
+    if (!missing.empty()) GTEST_SKIP() << missing;
+    std::ifstream in(std::string(STRIDE_SOURCE_DIR) + "/tests/common/data/jinja_oracle_cases.json");
+    std::stringstream text;
+    text << in.rdbuf();
+    ojson cases = ojson::parse(text.str());
+    std::vector<std::string> want_pinned;
+    for (const auto& [tmpl, want] : python_cases()) {
+        cases.push_back({{"template", tmpl}, {"context", python_ctx()}});
+        want_pinned.push_back(want);
+    }
+    const ojson py = stride::test::run_chat_oracle_python(cases);
+    ASSERT_EQ(py.size(), cases.size());
+    const size_t first_pinned = cases.size() - want_pinned.size();
+    for (size_t i = 0; i < cases.size(); ++i) {
+        const std::string tmpl = cases[i]["template"].get<std::string>();
+        std::string ours, error;
+        try {
+            ours = jinja::Template(tmpl).render(cases[i]["context"]);
+        } catch (const Error& e) {
+            error = e.what();
+        }
+        if (py[i].contains("error")) {
+            EXPECT_NE(error.find(py[i]["error"].get<std::string>()), std::string::npos)
+                << "case " << i << ": " << tmpl << "\nours: " << (error.empty() ? ours : error);
+            continue;
+        }
+        EXPECT_EQ(ours, py[i]["text"].get<std::string>()) << "case " << i << ": " << tmpl << " " << error;
+        if (i >= first_pinned)
+            EXPECT_EQ(py[i]["text"].get<std::string>(), want_pinned[i - first_pinned]) << tmpl;
+    }
 }
 
 TEST(Jinja, ConstructsOutsideTheSubsetAreRefusedAtParseNamingThemAndWhere) {

@@ -74,38 +74,60 @@ ojson oracle_context(const ojson& cfg, const ojson& conv, bool add_generation_pr
     return ctx;
 }
 
-TEST(ChatTemplate, RealTemplatesMatchHuggingFaceJinjaForEveryConversation) {
-    std::string missing = stride::test::chat_oracle_missing();
-    ASSERT_TRUE(missing.empty()) << missing;
+// Every shipped template over every conversation, with and without the generation prompt: the
+// oracle's cases, and Stride's renderings of the same.
+struct RealCases {
+    ojson cases = ojson::array();
+    std::vector<std::string> ours, labels;
+};
+
+RealCases real_cases() {
     const std::vector<std::string> files = {
         stride::test::shipped_tokenizer_config("qwen3"), stride::test::shipped_tokenizer_config("llama3"),
         stride::test::shipped_tokenizer_config("deepseek_v3"), qwen25_config()};
     const std::vector<ojson> convs = conversations();
-    ASSERT_GE(convs.size(), 12u);
-    ojson cases = ojson::array();
-    std::vector<std::string> ours, labels;
+    RealCases r;
     for (const std::string& file : files) {
         const ojson cfg = ojson::parse(slurp(file));
         const ModelChatTemplate tmpl = ModelChatTemplate::load(file);
         for (size_t c = 0; c < convs.size(); ++c) {
             for (bool agp : {false, true}) {
-                cases.push_back(
+                r.cases.push_back(
                     {{"template", cfg["chat_template"]}, {"context", oracle_context(cfg, convs[c], agp)}});
-                ours.push_back(tmpl.render(convs[c]["messages"], agp,
-                                           convs[c].contains("tools") ? convs[c]["tools"] : ojson()));
-                labels.push_back(std::filesystem::path(file).parent_path().parent_path().filename().string() +
-                                 " conversation " + std::to_string(c + 1) +
-                                 (agp ? " +generation prompt" : ""));
+                r.ours.push_back(tmpl.render(convs[c]["messages"], agp,
+                                             convs[c].contains("tools") ? convs[c]["tools"] : ojson()));
+                r.labels.push_back(
+                    std::filesystem::path(file).parent_path().parent_path().filename().string() +
+                    " conversation " + std::to_string(c + 1) + (agp ? " +generation prompt" : ""));
             }
         }
     }
-    const ojson expected = stride::test::run_chat_oracle(cases);
-    ASSERT_EQ(expected.size(), ours.size());
-    for (size_t i = 0; i < ours.size(); ++i) {
+    return r;
+}
+
+void expect_same(const RealCases& r, const ojson& expected) {
+    ASSERT_EQ(expected.size(), r.ours.size());
+    for (size_t i = 0; i < r.ours.size(); ++i) {
         ASSERT_TRUE(expected[i].contains("text"))
-            << labels[i] << ": the oracle failed: " << expected[i].dump();
-        EXPECT_EQ(ours[i], expected[i]["text"].get<std::string>()) << labels[i];
+            << r.labels[i] << ": the oracle failed: " << expected[i].dump();
+        EXPECT_EQ(r.ours[i], expected[i]["text"].get<std::string>()) << r.labels[i];
     }
+}
+
+TEST(ChatTemplate, RealTemplatesMatchHuggingFaceJinjaForEveryConversation) {
+    std::string missing = stride::test::chat_oracle_missing();
+    ASSERT_TRUE(missing.empty()) << missing;
+    ASSERT_GE(conversations().size(), 12u);
+    const RealCases r = real_cases();
+    expect_same(r, stride::test::run_chat_oracle(r.cases));
+}
+
+// The same against Python's jinja2 as transformers sets it up, when python3 has it.
+TEST(ChatTemplate, RealTemplatesMatchPythonJinja2ForEveryConversation) {
+    std::string missing = stride::test::chat_oracle_missing() + stride::test::python_jinja2_missing();
+    if (!missing.empty()) GTEST_SKIP() << missing;
+    const RealCases r = real_cases();
+    expect_same(r, stride::test::run_chat_oracle_python(r.cases));
 }
 
 TEST(ChatTemplate, TheTemplatesOwnDefaultSystemPromptAndSpecialTokensAreUsed) {

@@ -76,6 +76,31 @@ inline std::string chat_oracle_missing() {
     return "";
 }
 
+// Empty when Python's jinja2 (the engine transformers renders chat templates with) can be imported by
+// python3, else how to get it. The tests that use it skip without it.
+inline std::string python_jinja2_missing() {
+    if (std::system("python3 -c 'import jinja2' > /dev/null 2>&1") != 0)
+        return "python3 cannot import jinja2 (Debian: apt-get install python3-jinja2)";
+    return "";
+}
+
+// The same cases rendered by Python's jinja2 as transformers sets it up (render_chat_jinja2.py).
+inline nlohmann::ordered_json run_chat_oracle_python(const nlohmann::ordered_json& cases) {
+    namespace fs = std::filesystem;
+    fs::path dir = fs::path(STRIDE_BINARY_DIR) / "tests" / "tokenizer_oracle_io";
+    fs::create_directories(dir);
+    std::string stem = (dir / ("py" + std::to_string(getpid()))).string();
+    std::string req = stem + ".request.json", res = stem + ".result.json";
+    std::ofstream(req) << cases.dump();
+    fs::remove(res);
+    std::string cmd = "python3 '" + oracle_dir() + "/render_chat_jinja2.py' '" + req + "' '" + res + "'";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("oracle failed: " + cmd);
+    std::ifstream in(res);
+    std::stringstream text;
+    text << in.rdbuf();
+    return nlohmann::ordered_json::parse(text.str());
+}
+
 // Renders each {"template", "context"} case of `cases` with @huggingface/jinja: one {"text"} or
 // {"error"} per case. Keys keep their order (tojson prints them in order).
 inline nlohmann::ordered_json run_chat_oracle(const nlohmann::ordered_json& cases) {

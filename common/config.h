@@ -42,7 +42,7 @@ struct DataConfig {
     std::string eval;                    // the same; empty: hold out eval_size from train
     std::string prompt_key = "prompt";   // dotted path into each JSON line
     std::string answer_key = "answer";   // dotted path; verl's reward_model.ground_truth is a fallback
-    std::string chat_template = "none";  // none | qwen
+    std::string chat_template = "auto";  // auto | none | qwen
     int eval_size = 500;                 // prompts in the fixed eval set (0: no eval set)
     int max_prompt_tokens = 0;           // drop longer prompts (verl's filter_overlong_prompts); 0: keep all
     bool operator==(const DataConfig&) const = default;

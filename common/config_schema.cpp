@@ -95,9 +95,11 @@ const std::vector<ConfigKey>& schema_table() {
          "JSON key (dotted path) of the answer; reward_model.ground_truth is the fallback"},
         {"data.chat_template",
          FIELD(data.chat_template),
-         "how prompts are rendered to text before tokenizing",
+         "how prompts are rendered to text before tokenizing: auto renders chat messages with the model's "
+         "own chat_template (tokenizer_config.json beside tokenizer.json) and keeps plain prompts as they "
+         "are",
          {},
-         {"none", "qwen"}},
+         {"auto", "none", "qwen"}},
         {"data.eval_size", FIELD(data.eval_size), "prompts in the fixed eval set (0: no eval)", at_least(0)},
         {"data.max_prompt_tokens", FIELD(data.max_prompt_tokens),
          "drop train and eval prompts of more tokens (chat template applied), as verl's "

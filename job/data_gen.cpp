@@ -234,13 +234,19 @@ std::vector<Example> load_dataset(const std::string& spec_or_path, const Dataset
     std::vector<Example> examples = generate_examples(parse_gen_spec(spec_or_path));
     // Generated prompts are plain strings: a chat template wraps them as one user turn, as it does
     // for string prompts read from a file.
-    if (keys.chat_template != "none")
+    if (keys.chat_template != "none" && keys.chat_template != "auto")
         for (auto& ex : examples) ex.prompt = render_chat({{"user", ex.prompt}}, keys.chat_template);
     return examples;
 }
 
 DatasetSplit load_job_datasets(const JobConfig& cfg) {
     DatasetKeys keys{cfg.data.prompt_key, cfg.data.answer_key, cfg.data.chat_template};
+    if (keys.chat_template == "auto")
+        keys.model_template =
+            load_job_chat_template(!cfg.tokenizer.empty()   ? cfg.tokenizer
+                                   : cfg.model.path.empty() ? ""
+                                                            : cfg.model.path + "/tokenizer.json",
+                                   &keys.model_template_missing);
     std::vector<Example> train = load_dataset(cfg.data.train, keys);
     if (cfg.data.eval.empty()) {
         // Fixed split seed: the eval set must not change with the job seed.

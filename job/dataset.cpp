@@ -79,6 +79,16 @@ std::string render_chat(const std::vector<ChatMessage>& messages, const std::str
     return apply_chat_template(messages, /*add_generation_prompt=*/true);
 }
 
+std::string render_chat(const std::vector<ChatMessage>& messages, const DatasetKeys& keys) {
+    if (keys.chat_template != "auto") return render_chat(messages, keys.chat_template);
+    STRIDE_CHECK(keys.model_template,
+                 "data.chat_template: auto renders chat messages with the model's chat_template, but " +
+                     (keys.model_template_missing.empty() ? std::string("there is none")
+                                                          : keys.model_template_missing) +
+                     " (set data.chat_template: none or qwen)");
+    return keys.model_template->render(messages, /*add_generation_prompt=*/true);
+}
+
 // A row of a JSONL or Parquet file (json or ordered_json) -> an example.
 template <typename Json>
 Example example_from_json(const Json& obj, const std::string& where, const DatasetKeys& keys) {
@@ -90,8 +100,8 @@ Example example_from_json(const Json& obj, const std::string& where, const Datas
     STRIDE_CHECK(prompt, where + ": missing prompt key '" + keys.prompt_key + "'");
     if (prompt->is_string()) {
         std::string text = prompt->template get<std::string>();
-        // A plain prompt under a chat template is one user turn; without a template it is used as is.
-        if (keys.chat_template == "none") {
+        // A plain prompt under a chat template is one user turn; without one (or with auto) it is used as is.
+        if (keys.chat_template == "none" || keys.chat_template == "auto") {
             ex.prompt = text;
         } else {
             ex.prompt = render_chat({{"user", text}}, keys.chat_template);
@@ -99,7 +109,7 @@ Example example_from_json(const Json& obj, const std::string& where, const Datas
     } else if (prompt->is_array()) {
         ex.messages = parse_messages(*prompt, where, keys.prompt_key);
         try {
-            ex.prompt = render_chat(ex.messages, keys.chat_template);
+            ex.prompt = render_chat(ex.messages, keys);
         } catch (const Error& e) {
             throw Error(where + ": " + e.what());
         }

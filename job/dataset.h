@@ -7,7 +7,8 @@
 //   {"data_source": "gsm8k", "extra_info": {"split": "test"}, "prompt": ..., "answer": ...}
 //
 // The prompt is a string or a list of {role, content} messages, rendered to the text the model sees
-// by a chat template (none | qwen). The answer is a string or a number. Keys are dotted paths
+// by a chat template: auto (the model's own, job/chat_template.h, for message lists; strings as they
+// are), none or qwen. The answer is a string or a number. Keys are dotted paths
 // (data.prompt_key / data.answer_key). Bad lines are errors naming the file and line.
 //
 // A dataset can also be a generator spec, `gen:TASK?n=N&seed=S&digits=D&op=add|mul&max_len=K`, made by
@@ -15,11 +16,13 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "common/gen_spec.h"
+#include "job/chat_template.h"
 #include "model/tokenizer/chat_template.h"  // ChatMessage
 
 namespace stride {
@@ -38,7 +41,11 @@ struct Example {
 struct DatasetKeys {
     std::string prompt_key = "prompt";
     std::string answer_key = "answer";
-    std::string chat_template = "none";  // none | qwen
+    std::string chat_template = "none";  // auto | none | qwen
+    // auto: the model's template; null when there is none, and model_template_missing says why (the
+    // error a message list then gets).
+    std::shared_ptr<const ModelChatTemplate> model_template;
+    std::string model_template_missing;
 };
 
 // One JSONL line; `where` ("file:line") prefixes every error.
@@ -62,6 +69,9 @@ void for_each_dataset_row(const std::string& path, int64_t max_rows, const RowFn
 // Chat messages -> text. none: contents joined by blank lines; qwen: <|im_start|>role ... <|im_end|>
 // turns followed by the opening of the assistant turn.
 std::string render_chat(const std::vector<ChatMessage>& messages, const std::string& chat_template);
+// The same, and auto: keys.model_template with add_generation_prompt (Error naming data.chat_template
+// when there is none).
+std::string render_chat(const std::vector<ChatMessage>& messages, const DatasetKeys& keys);
 
 // Deterministic held-out split: a seeded shuffle, then the first eval_size examples are eval and the
 // rest train. eval_size larger than the data is an error.

@@ -14,6 +14,7 @@ PACKAGES=(
   zstd  # the test-only Parquet writer's Zstd pages (tests/parquet_oracle/make_fixtures.mjs)
   prometheus
   python3 python3-torch python3-numpy python3-zmq python3-protobuf
+  python3-jinja2  # test-only: Python jinja2, the engine transformers renders chat templates with
   nodejs npm
   chromium  # renders `stride report` pages headless in tests/scheduler/test_report.cpp
 )

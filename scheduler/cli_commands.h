@@ -11,6 +11,7 @@ int role(int argc, char** argv);    // stride role buffer|trainer|rollout|schedu
 int reward(int argc, char** argv);  // stride reward score --fn SPEC | reward worker (plug-in process)
 int report(int argc, char** argv);  // stride report RUN_DIR [RUN_DIR...] [--out FILE]: HTML page of curves
 int plot(int argc, char** argv);    // stride plot RUN_DIR KEY...: text charts in the terminal
+int chat(int argc, char** argv);    // stride chat render --tokenizer-config FILE: the model's chat template
 
 }  // namespace stride::cli
 
@@ -27,4 +28,6 @@ int plot(int argc, char** argv);    // stride plot RUN_DIR KEY...: text charts i
          "list config keys, or check CONFIG [key=value ...] and print it resolved"},                      \
         {"report", stride::cli::report,                                                                   \
          "an HTML page of a run's curves (several runs overlaid): report RUN_DIR... [--out FILE]"},       \
+        {"chat", stride::cli::chat,                                                                       \
+         "render conversations with a model's chat template: chat render --tokenizer-config FILE"},       \
         {"plot", stride::cli::plot, "text charts of a run's metrics in the terminal: plot RUN_DIR KEY..."},

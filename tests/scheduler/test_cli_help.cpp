@@ -37,6 +37,7 @@ const std::vector<Expected> kCommands = {
     {"config keys", {}},
     {"report", {"RUN_DIR", "--out"}},
     {"plot", {"RUN_DIR", "--width", "--height"}},
+    {"chat render", {"--tokenizer-config", "--add-generation-prompt"}},
     {"init-model",
      {"--arch", "--hidden", "--layers", "--heads", "--kv-heads", "--intermediate", "--vocab", "--seed",
       "--out", "--head-dim", "--tie", "--dtype", "--rope-theta", "--max-position", "--eos", "--bos",
@@ -71,7 +72,7 @@ TEST_F(CliHelp, EveryCommandAnswersHelpWithItsUsageAndFlags) {
         EXPECT_EQ(h.out, stride(c.command + " --help").out) << c.command;
     }
     // Commands with subcommands list them.
-    for (const char* c : {"data", "reward", "config"}) {
+    for (const char* c : {"data", "reward", "config", "chat"}) {
         const CliResult r = stride(std::string(c) + " --help");
         EXPECT_EQ(r.exit_code, 0) << c;
         EXPECT_EQ(r.out.rfind(std::string("usage: stride ") + c, 0), 0u) << r.out;
@@ -83,7 +84,7 @@ TEST_F(CliHelp, TopLevelHelpListsEveryCommand) {
         const CliResult r = stride(args);
         EXPECT_EQ(r.exit_code, 0) << args;
         EXPECT_NE(r.out.find("stride --version"), std::string::npos) << r.out;
-        for (const char* c : {"run", "role", "eval", "data", "reward", "config", "report", "plot",
+        for (const char* c : {"run", "role", "eval", "data", "reward", "config", "report", "plot", "chat",
                               "init-model", "logprobs", "generate", "tokenize", "detokenize"})
             EXPECT_NE(r.out.find(std::string("  ") + c + " "), std::string::npos) << c << "\n" << r.out;
     }

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Everything Stride checks on the GPU machine (H100/H200), in one command from the repository root:
 #   1. engine-only build with CUDA (sm_90) against the Debian libraries carried in .deps/root,
-#   2. the engine's tests, CUDA kernel tests included (they run on the GPU here),
+#   2. the engine's tests, CUDA kernel tests included (they run on the GPU here), then the GPU tests
+#      again one by one with their full output (test_backend_ops: every Backend entry on the GPU
+#      against the CPU; test_gpu_model: whole-model log-probs, greedy parity, bf16 cache, sampling),
 #   3. Hugging Face compatibility both ways (tests/model/reference/hf_compat.py, needs transformers),
-#   4. the engine benchmarks (bench/model), with the machine's torch as the peer.
+#   4. the engine benchmarks (bench/model), with the machine's torch as the peer, and bench_decode on
+#      the CUDA backend for a Qwen2.5-0.5B shape at batch 1 and 64.
+# Budget: about 8 minutes on 16 cores (the build is most of it); each step has its own timeout.
 # Results go to $OUT (the device tool brings them back); copy them into bench/results/.
 #
 # Prepare .deps once on the CPU machine: see bench/README.md ("GPU machine"). Tests that need the npm
@@ -28,11 +32,28 @@ cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRIDE_ENGINE_ONLY
   && cmake --build build-gpu -j 16 -- -k 0 >> "$OUT/build.log" 2>&1
 echo "build rc=$?" | tee -a "$OUT/summary.txt"
 
-(cd build-gpu && ctest --output-on-failure -j 8 --timeout 300 -E 'Tokenizer|VsTorch') > "$OUT/ctest.log" 2>&1
+(cd build-gpu && timeout 240 ctest --output-on-failure -j 8 --timeout 200 -E 'Tokenizer|VsTorch') > "$OUT/ctest.log" 2>&1
 echo "ctest rc=$? $(grep -E 'tests passed|tests failed' "$OUT/ctest.log")" | tee -a "$OUT/summary.txt"
 
-python3 tests/model/reference/hf_compat.py build-gpu/bin/stride "$OUT/hf_compat.json" > "$OUT/hf_compat.log" 2>&1
-echo "hf_compat rc=$?" | tee -a "$OUT/summary.txt"
+for t in model_test_backend_ops model_test_gpu_model cuda_test_rmsnorm_cuda; do
+  timeout 120 build-gpu/tests/$t > "$OUT/$t.log" 2>&1
+  echo "$t rc=$? $(grep -cE '^\[       OK' "$OUT/$t.log") ok, $(grep -cE '^\[  FAILED' "$OUT/$t.log") failed, $(grep -cE '^\[  SKIPPED' "$OUT/$t.log") skipped" | tee -a "$OUT/summary.txt"
+done
+
+# Decode on the GPU backend, Qwen2.5-0.5B shape (random weights, fp32 storage, host sampling for now).
+Q05="--hidden 896 --layers 24 --heads 14 --kv-heads 2 --intermediate 4864 --vocab 151936 --tie"
+for seqs in 1 64; do
+  echo "== bench_decode --cuda --seqs $seqs $Q05" >> "$OUT/bench_gpu.log"
+  timeout 90 build-gpu/bin/bench_decode --cuda --no-peer --seqs $seqs --prompt 128 --new 32 --reps 2 $Q05 \
+    >> "$OUT/bench_gpu.log" 2>&1
+  echo "bench_decode cuda seqs=$seqs rc=$? :: $(grep '^ours' "$OUT/bench_gpu.log" | tail -1)" | tee -a "$OUT/summary.txt"
+done
+
+for dev in cpu cuda; do
+  STRIDE_DEVICE=$dev timeout 120 python3 tests/model/reference/hf_compat.py build-gpu/bin/stride "$OUT/hf_compat_$dev.json" \
+    > "$OUT/hf_compat_$dev.log" 2>&1
+  echo "hf_compat ($dev backend) rc=$?" | tee -a "$OUT/summary.txt"
+done
 
 for b in build-gpu/bin/bench_*; do
   [ -x "$b" ] || continue

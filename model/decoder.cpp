@@ -72,7 +72,7 @@ void Decoder::reserve(int T, int n, int max_blocks, bool scoring) {
         q_raw_ = take(t * Hq), q_ = take(t * Hq), att_ = take(t * Hq);
         k_raw_ = take(t * Hkv), k_ = take(t * Hkv), v_ = take(t * Hkv);
         gate_ = take(t * I), up_ = take(t * I), act_ = take(t * I);
-        last_ = take(static_cast<size_t>(n) * H), logits_ = take(static_cast<size_t>(n) * V);
+        last_h_ = take(static_cast<size_t>(n) * H), logits_ = take(static_cast<size_t>(n) * V);
         lp_ = device_scoring ? take(t) : nullptr;
         lm_ws_ = device_scoring ? take(lm_head_workspace_floats(T, c.vocab, kScoringChunk)) : nullptr;
         if (pass == 0) {
@@ -82,6 +82,7 @@ void Decoder::reserve(int T, int n, int max_blocks, bool scoring) {
     }
     grow(pos_, t), grow(slot_, t), grow(row_, t);
     grow(tables_, static_cast<size_t>(n) * max_blocks);
+    grow(last_, static_cast<size_t>(n));
 }
 
 // Points the kernels' integer arguments at device copies: on the CPU the host arrays themselves; on a
@@ -89,11 +90,11 @@ void Decoder::reserve(int T, int n, int max_blocks, bool scoring) {
 void Decoder::stage_ints(int T, int n, int max_blocks, const int* tokens, const int* targets) {
     if (be_.kind == DeviceKind::cpu) {
         tokens_d_ = tokens, pos_d_ = pos_.data(), slot_d_ = slot_.data(), row_d_ = row_.data();
-        tables_d_ = tables_.data(), targets_d_ = targets;
+        tables_d_ = tables_.data(), targets_d_ = targets, last_d_ = last_.data();
         return;
     }
     const size_t nt = static_cast<size_t>(n) * max_blocks;
-    staging_.resize(5 * static_cast<size_t>(T) + nt);
+    staging_.resize(5 * static_cast<size_t>(T) + nt + n);
     int* h = staging_.data();
     std::copy(tokens, tokens + T, h);
     std::copy(pos_.begin(), pos_.begin() + T, h + T);
@@ -101,11 +102,12 @@ void Decoder::stage_ints(int T, int n, int max_blocks, const int* tokens, const 
     std::copy(row_.begin(), row_.begin() + T, h + 3 * T);
     if (targets) std::copy(targets, targets + T, h + 4 * T);
     std::copy(tables_.begin(), tables_.begin() + nt, h + 5 * T);
+    std::copy(last_.begin(), last_.begin() + n, h + 5 * T + nt);
     ints_.grow(staging_.size() * sizeof(int));
     be_.copy(ints_.get(), h, staging_.size() * sizeof(int));
     const int* d = ints_.as<int>();
     tokens_d_ = d, pos_d_ = d + T, slot_d_ = d + 2 * T, row_d_ = d + 3 * T;
-    targets_d_ = targets ? d + 4 * T : nullptr, tables_d_ = d + 5 * T;
+    targets_d_ = targets ? d + 4 * T : nullptr, tables_d_ = d + 5 * T, last_d_ = d + 5 * T + nt;
 }
 
 size_t Decoder::arena_bytes() const {
@@ -173,6 +175,7 @@ void Decoder::run(const DecodeBatch& batch, const int* targets, float temperatur
         int* dst = tables_.data() + static_cast<size_t>(s) * max_blocks;
         std::fill(dst, dst + max_blocks, -1);
         std::copy(table.begin(), table.end(), dst);
+        last_[s] = batch.cu_tokens[s + 1] - 1;
     }
     stage_ints(T, n, max_blocks, batch.tokens.data(), targets);
 
@@ -228,7 +231,8 @@ void Decoder::run(const DecodeBatch& batch, const int* targets, float temperatur
     }
 
     // ---- head -------------------------------------------------------------------------------------
-    const size_t row_bytes = static_cast<size_t>(H) * sizeof(float);
+    // Gathering each sequence's last row is an embedding lookup with the batch as the table (one
+    // call, rather than one copy per sequence).
     if (targets) {
         // Every position is scored: final norm over all T rows, then the chunked LM head.
         ops.rmsnorm_forward(xn, nullptr, x, w.final_norm, T, H, c.rms_eps);
@@ -236,17 +240,13 @@ void Decoder::run(const DecodeBatch& batch, const int* targets, float temperatur
         ops.lm_head_logprob_forward(lp, nullptr, xn, w.lm_head, targets_d_, T, H, V, temperature,
                                     kScoringChunk, lm_ws_);
         if (lp != logprobs) ops.copy(logprobs, lp, static_cast<size_t>(T) * sizeof(float));
-        for (int s = 0; s < n; ++s)
-            ops.copy(last_ + static_cast<size_t>(s) * H,
-                     xn + static_cast<size_t>(batch.cu_tokens[s + 1] - 1) * H, row_bytes);
+        ops.embedding_forward(last_h_, last_d_, xn, n, H, T);
     } else {
         // Only each sequence's last new token needs logits: gather those n rows, then norm them.
-        for (int s = 0; s < n; ++s)
-            ops.copy(xn + static_cast<size_t>(s) * H, x + static_cast<size_t>(batch.cu_tokens[s + 1] - 1) * H,
-                     row_bytes);
-        ops.rmsnorm_forward(last_, nullptr, xn, w.final_norm, n, H, c.rms_eps);
+        ops.embedding_forward(xn, last_d_, x, n, H, T);
+        ops.rmsnorm_forward(last_h_, nullptr, xn, w.final_norm, n, H, c.rms_eps);
     }
-    ops.lm_head_logits(logits_, last_, w.lm_head, n, H, V);
+    ops.lm_head_logits(logits_, last_h_, w.lm_head, n, H, V);
     if (be_.kind != DeviceKind::cpu && logits_to_host) {
         logits_host_.resize(static_cast<size_t>(n) * V);
         ops.copy(logits_host_.data(), logits_, logits_host_.size() * sizeof(float));

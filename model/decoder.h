@@ -106,7 +106,7 @@ class Decoder {
     float* gate_ = nullptr;    // [T, I]
     float* up_ = nullptr;      // [T, I]
     float* act_ = nullptr;     // [T, I] silu(gate) * up
-    float* last_ = nullptr;    // [n, H] final-normed hidden state of each sequence's last token
+    float* last_h_ = nullptr;  // [n, H] final-normed hidden state of each sequence's last token
     float* logits_ = nullptr;  // [n, V]
     float* lp_ = nullptr;      // [T] log-probs when scoring on a device
     float* lm_ws_ = nullptr;   // LM head workspace when scoring on a device
@@ -116,9 +116,10 @@ class Decoder {
     std::vector<int> slot_;    // [T] cache slot of each new token (block * block_size + offset)
     std::vector<int> row_;     // [T] which batch row (sequence) each token belongs to
     std::vector<int> tables_;  // [n, max_blocks] block tables, -1 padded
+    std::vector<int> last_;    // [n] index of each sequence's last new token (the rows that get logits)
     DeviceBuffer ints_;
     const int *tokens_d_ = nullptr, *pos_d_ = nullptr, *slot_d_ = nullptr, *row_d_ = nullptr,
-              *tables_d_ = nullptr, *targets_d_ = nullptr;
+              *tables_d_ = nullptr, *targets_d_ = nullptr, *last_d_ = nullptr;
     std::vector<int> staging_;        // the integer tables packed for one copy
     std::vector<float> logits_host_;  // [n, V] logits brought back from a device
 };

@@ -85,6 +85,7 @@ const Backend& cpu_backend() {
         DeviceKind::cpu,
         0,
         nullptr,
+        true,
         &cpu_alloc,
         &cpu_free,
         &cpu_copy,

@@ -36,6 +36,10 @@ struct Backend {
     DeviceKind kind;
     int device;    // CUDA ordinal; 0 on the CPU
     void* stream;  // cudaStream_t of every entry below; null on the CPU
+    // Device memory is host memory (the CPU): callers then hand host arrays to the entries directly
+    // and skip the copies to and from the device. false on a device, and on the CPU-staged backend
+    // tests use to run every copy path without a GPU (tests/model/test_backend_staging.cpp).
+    bool host_memory;
 
     // ---- memory ------------------------------------------------------------------------------
     // bytes of device memory, 64-byte aligned; throws Error (naming the size) when out of memory.

@@ -42,7 +42,7 @@ Decoder::Decoder(const Model& model, KvCache& cache)
     ints_.set_backend(be_);
     inv_freq_dev_.set_backend(be_);
     inv_freq_ptr_ = inv_freq_.data();
-    if (be_.kind != DeviceKind::cpu) {
+    if (!be_.host_memory) {
         inv_freq_dev_.grow(inv_freq_.size() * sizeof(float));
         be_.copy(inv_freq_dev_.get(), inv_freq_.data(), inv_freq_.size() * sizeof(float));
         inv_freq_ptr_ = inv_freq_dev_.as<float>();
@@ -57,7 +57,7 @@ static void grow(std::vector<T>& v, size_t n) {
 void Decoder::reserve(int T, int n, int max_blocks, bool scoring) {
     const ModelConfig& c = model_.config();
     const size_t t = T, H = c.hidden, Hq = c.q_dim(), Hkv = c.kv_dim(), I = c.intermediate, V = c.vocab;
-    const bool device_scoring = scoring && be_.kind != DeviceKind::cpu;
+    const bool device_scoring = scoring && !be_.host_memory;
     // Views carved in order, each 64-byte aligned; the first pass only counts.
     size_t used = 0;
     float* base = nullptr;
@@ -88,7 +88,7 @@ void Decoder::reserve(int T, int n, int max_blocks, bool scoring) {
 // Points the kernels' integer arguments at device copies: on the CPU the host arrays themselves; on a
 // device all tables packed into one staging vector and copied at once.
 void Decoder::stage_ints(int T, int n, int max_blocks, const int* tokens, const int* targets) {
-    if (be_.kind == DeviceKind::cpu) {
+    if (be_.host_memory) {
         tokens_d_ = tokens, pos_d_ = pos_.data(), slot_d_ = slot_.data(), row_d_ = row_.data();
         tables_d_ = tables_.data(), targets_d_ = targets, last_d_ = last_.data();
         return;
@@ -117,7 +117,7 @@ size_t Decoder::arena_bytes() const {
 
 const float* Decoder::extend(const DecodeBatch& batch) {
     run(batch, nullptr, 1.0f, nullptr, true);
-    return be_.kind == DeviceKind::cpu ? logits_ : logits_host_.data();
+    return be_.host_memory ? logits_ : logits_host_.data();
 }
 
 const float* Decoder::extend_on_device(const DecodeBatch& batch) {
@@ -129,7 +129,7 @@ const float* Decoder::extend_with_logprobs(const DecodeBatch& batch, const int* 
                                            float* logprobs) {
     STRIDE_CHECK(targets && logprobs, "Decoder::extend_with_logprobs: targets and logprobs are required");
     run(batch, targets, temperature, logprobs, true);
-    return be_.kind == DeviceKind::cpu ? logits_ : logits_host_.data();
+    return be_.host_memory ? logits_ : logits_host_.data();
 }
 
 void Decoder::run(const DecodeBatch& batch, const int* targets, float temperature, float* logprobs,
@@ -236,7 +236,7 @@ void Decoder::run(const DecodeBatch& batch, const int* targets, float temperatur
     if (targets) {
         // Every position is scored: final norm over all T rows, then the chunked LM head.
         ops.rmsnorm_forward(xn, nullptr, x, w.final_norm, T, H, c.rms_eps);
-        float* lp = be_.kind == DeviceKind::cpu ? logprobs : lp_;
+        float* lp = be_.host_memory ? logprobs : lp_;
         ops.lm_head_logprob_forward(lp, nullptr, xn, w.lm_head, targets_d_, T, H, V, temperature,
                                     kScoringChunk, lm_ws_);
         if (lp != logprobs) ops.copy(logprobs, lp, static_cast<size_t>(T) * sizeof(float));
@@ -247,7 +247,7 @@ void Decoder::run(const DecodeBatch& batch, const int* targets, float temperatur
         ops.rmsnorm_forward(last_h_, nullptr, xn, w.final_norm, n, H, c.rms_eps);
     }
     ops.lm_head_logits(logits_, last_h_, w.lm_head, n, H, V);
-    if (be_.kind != DeviceKind::cpu && logits_to_host) {
+    if (!be_.host_memory && logits_to_host) {
         logits_host_.resize(static_cast<size_t>(n) * V);
         ops.copy(logits_host_.data(), logits_, logits_host_.size() * sizeof(float));
     }

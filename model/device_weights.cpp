@@ -3,7 +3,7 @@
 namespace stride {
 
 DeviceWeights::DeviceWeights(const Model& model, const Backend& backend) : model_(model), be_(backend) {
-    if (be_.kind == DeviceKind::cpu) {
+    if (be_.host_memory) {
         base_ = model.data.data();
         views_ = model.w;
         return;
@@ -16,7 +16,7 @@ DeviceWeights::DeviceWeights(const Model& model, const Backend& backend) : model
 }
 
 void DeviceWeights::upload() {
-    if (be_.kind == DeviceKind::cpu) return;
+    if (be_.host_memory) return;
     be_.copy(buf_.get(), model_.data.data(), model_.data.size() * sizeof(float));
     be_.sync();  // the host buffer may change right after this returns
 }

@@ -303,7 +303,7 @@ void Generator::sample_scheduled(const float* logits, std::vector<GeneratedSeque
     sample_tokens_.resize(n);
     sample_logprobs_.resize(n);
     const Backend& be = cache_.backend();
-    if (be.kind == DeviceKind::cpu) {
+    if (be.host_memory) {
         be.sample(sample_tokens_.data(), sample_logprobs_.data(), logits, sample_rows_.data(),
                   sample_reqs_.data(), n, model_.config().vocab);
     } else {

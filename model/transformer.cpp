@@ -34,7 +34,7 @@ namespace {
 // The host array itself on the CPU backend (no copy); else a copy in `buf` on the device.
 template <class T>
 const T* on_device(const Backend& be, DeviceBuffer& buf, const std::vector<T>& host) {
-    if (be.kind == DeviceKind::cpu || host.empty()) return host.data();
+    if (be.host_memory || host.empty()) return host.data();
     buf.grow(host.size() * sizeof(T));
     be.copy(buf.get(), host.data(), host.size() * sizeof(T));
     return buf.as<T>();
@@ -211,7 +211,7 @@ TokenScores Transformer::forward(const PackedBatch& batch, const ForwardOptions&
         m.acts = &m.arena.layout(c, 0, opt.recompute, chunk);
         return {};
     }
-    if (ops.kind != DeviceKind::cpu)  // a kernel cannot throw: check ids here (the CPU op checks its own)
+    if (!ops.host_memory)  // a kernel cannot throw: check ids here (the CPU op checks its own)
         for (int t = 0; t < T; ++t)
             STRIDE_CHECK(batch.tokens[t] >= 0 && batch.tokens[t] < c.vocab,
                          "token id " + std::to_string(batch.tokens[t]) + " at position " + std::to_string(t) +
@@ -242,7 +242,7 @@ TokenScores Transformer::forward(const PackedBatch& batch, const ForwardOptions&
                                 c.vocab, opt.temperature, opt.logprob_chunk, A.logits);
     const float* lp_rows = A.lp_rows;
     const float* ent_rows = A.ent_rows;
-    if (ops.kind != DeviceKind::cpu) {  // bring the 2T scores back (lp_rows and ent_rows are adjacent views)
+    if (!ops.host_memory) {  // bring the 2T scores back (lp_rows and ent_rows are adjacent views)
         m.host_rows.resize(2 * (size_t)T);
         ops.copy(m.host_rows.data(), A.lp_rows, T * sizeof(float));
         ops.copy(m.host_rows.data() + T, A.ent_rows, T * sizeof(float));
@@ -283,7 +283,7 @@ void Transformer::backward(const std::vector<float>& g_logprob, const std::vecto
     STRIDE_CHECK(m.opt.lm_head || (g_logprob.empty() && g_entropy.empty()),
                  "backward: the forward skipped the LM head, so only g_final_hidden can flow back");
     if (T == 0) return;
-    STRIDE_CHECK(ops.kind == DeviceKind::cpu && ops.matmul_backward && ops.attention_backward,
+    STRIDE_CHECK(ops.host_memory && ops.matmul_backward && ops.attention_backward,
                  std::string("backward: not available on the ") + ops.name +
                      " backend yet (backward kernels: issue #17); train with trainer.device=cpu");
     Activations& A = *m.acts;

@@ -144,6 +144,7 @@ const Backend& cuda_backend() {
             DeviceKind::cuda,
             c.device,
             c.stream,
+            false,
             &dev_alloc,
             &dev_free,
             &dev_copy,

@@ -34,6 +34,8 @@ struct ModelInitConfig {
 struct ModelSection {
     std::string path;  // HF checkpoint dir (config.json + *.safetensors); empty: build from `init`
     ModelInitConfig init;
+    std::string device =
+        "cpu";  // cpu | cuda: where the engine computes (rollout.device/trainer.device override)
     bool operator==(const ModelSection&) const = default;
 };
 
@@ -75,6 +77,7 @@ struct RolloutConfig {
     int kv_blocks = 0;              // paged KV cache blocks per worker (0: sized from max_batch_seqs)
     int block_size = 16;            // tokens per KV block
     std::string kv_dtype = "fp32";  // fp32 | bf16: element type of the paged KV cache
+    std::string device;             // cpu | cuda; empty: model.device
     bool operator==(const RolloutConfig&) const = default;
 };
 
@@ -114,6 +117,7 @@ struct ExperienceBufferConfig {
 
 struct TrainerConfig {
     std::string algorithm = "grpo";  // a row of the algorithm table, trainer/algorithm.cpp
+    std::string device;              // cpu | cuda; empty: model.device
     int steps = 100;
     int prompts_per_step = 32;
     double lr = 1e-6;
@@ -212,6 +216,15 @@ struct JobConfig {
 
     std::string run_path() const { return run_dir + "/" + name; }
 };
+
+// The device each role computes on: its own key, or model.device when that is empty. The config key
+// that chose it (for messages) is rollout.device/trainer.device, or model.device.
+inline const std::string& rollout_device(const JobConfig& c) {
+    return c.rollout.device.empty() ? c.model.device : c.rollout.device;
+}
+inline const std::string& trainer_device(const JobConfig& c) {
+    return c.trainer.device.empty() ? c.model.device : c.trainer.device;
+}
 
 // A config as the user wrote it: a YAML text and its `key.sub=value` overrides (applied in order),
 // typed by the schema, and the dotted keys they set. Unknown keys, wrong types and out-of-range values

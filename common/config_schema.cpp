@@ -82,6 +82,12 @@ const std::vector<ConfigKey>& schema_table() {
         {"model.init.vocab", FIELD(model.init.vocab), "vocabulary size (0: the tokenizer's)", at_least(0)},
         {"model.init.tie", FIELD(model.init.tie), "tie the input embedding and the LM head"},
         {"model.init.seed", FIELD(model.init.seed), "seed of the initial weights", at_least(0)},
+        {"model.device",
+         FIELD(model.device),
+         "where the engine computes: cpu, or cuda (one GPU; refused at load when the binary has no CUDA or "
+         "no GPU is visible)",
+         {},
+         {"cpu", "cuda"}},
         // ---- data --------------------------------------------------------------------------------
         {"data.train", FIELD(data.train),
          "training prompts: a .parquet or JSONL file, a generator spec gen:TASK?n=N&seed=S, or a list of "
@@ -146,6 +152,8 @@ const std::vector<ConfigKey>& schema_table() {
          "to bf16)",
          {},
          {"fp32", "bf16"}},
+        {"rollout.device", FIELD(rollout.device),
+         "rollout workers' device: cpu or cuda (empty: model.device)"},
         // ---- reward ------------------------------------------------------------------------------
         {"reward.fn", FIELD(reward.fn),
          "built-in reward (exact_match, arith, math, gsm8k, collatz, code_exec), plugin:lib.so[:prefix] or "
@@ -202,6 +210,8 @@ const std::vector<ConfigKey>& schema_table() {
         {"trainer.algorithm", FIELD(trainer.algorithm),
          "advantage estimator and loss; dapo/dr_grpo/gspo/vcpo also preset the keys listed in the README"},
         // (its choices are the rows of the algorithm table: ConfigChoices from the loader)
+        {"trainer.device", FIELD(trainer.device),
+         "trainer's device: cpu (cuda: training kernels come with issue #17; empty: model.device)"},
         {"trainer.steps", FIELD(trainer.steps), "RL steps (rollout batch + update)", at_least(1)},
         {"trainer.prompts_per_step", FIELD(trainer.prompts_per_step),
          "prompts per RL step (each sampled rollout.n times)", at_least(1)},

@@ -30,6 +30,11 @@ void check_dataset_spec(const std::string& key, const std::string& value) {
 }
 
 void check_model(const JobConfig& c) {
+    for (auto [key, value] :
+         {std::pair{"rollout.device", &c.rollout.device}, std::pair{"trainer.device", &c.trainer.device}})
+        STRIDE_CHECK(
+            value->empty() || *value == "cpu" || *value == "cuda",
+            fmt::format("{}: '{}' is not a device (cpu, cuda, or empty for model.device)", key, *value));
     if (!c.model.path.empty()) return;
     const ModelInitConfig& m = c.model.init;
     STRIDE_CHECK(!c.tokenizer.empty(),

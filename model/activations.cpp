@@ -1,8 +1,5 @@
 #include "model/activations.h"
 
-#include <cstdlib>
-#include <new>
-
 namespace stride {
 
 namespace {
@@ -69,22 +66,11 @@ void carve(Activations& a, Carver& c, const ModelConfig& cfg, int T, bool recomp
 
 }  // namespace
 
-ActivationArena::~ActivationArena() {
-    std::free(base_);
-}
-
 Activations& ActivationArena::layout(const ModelConfig& cfg, int T, bool recompute, int logprob_chunk) {
     Carver count{nullptr};
     carve(acts_, count, cfg, T, recompute, logprob_chunk);
-    if (count.used > capacity_) {
-        std::free(base_);
-        base_ = nullptr;
-        capacity_ = 0;
-        base_ = static_cast<float*>(std::aligned_alloc(64, count.used * sizeof(float)));
-        if (!base_) throw std::bad_alloc();
-        capacity_ = count.used;
-    }
-    Carver place{base_};
+    buf_.grow(count.used * sizeof(float));
+    Carver place{buf_.as<float>()};
     carve(acts_, place, cfg, T, recompute, logprob_chunk);
     return acts_;
 }

@@ -2,12 +2,14 @@
 // backward plus the backward pass's scratch, laid out for a token count T. Grown (never shrunk) when a
 // larger batch arrives, so steady-state training steps allocate nothing.
 // With recompute on, the per-layer tensors exist once (a single slot reused by every layer) and only
-// the residual stream entering each layer is kept for all layers.
+// the residual stream entering each layer is kept for all layers. The allocation is made by the
+// backend that computes with it (device memory on a device backend).
 #pragma once
 #include <cstddef>
 #include <vector>
 
 #include "model/config.h"
+#include "model/device_buffer.h"
 
 namespace stride {
 
@@ -59,18 +61,16 @@ struct Activations {
 
 class ActivationArena {
    public:
-    ActivationArena() = default;
-    ~ActivationArena();
+    explicit ActivationArena(const Backend& backend = cpu_backend()) { buf_.set_backend(backend); }
     ActivationArena(const ActivationArena&) = delete;
     ActivationArena& operator=(const ActivationArena&) = delete;
 
     // Lays out views for T tokens, growing the allocation if needed. Contents are not preserved.
     Activations& layout(const ModelConfig& cfg, int T, bool recompute, int logprob_chunk);
-    size_t bytes() const { return capacity_ * sizeof(float); }
+    size_t bytes() const { return buf_.bytes(); }
 
    private:
-    float* base_ = nullptr;
-    size_t capacity_ = 0;  // floats
+    DeviceBuffer buf_;
     Activations acts_;
 };
 

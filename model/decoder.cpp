@@ -17,6 +17,9 @@
 
 namespace stride {
 
+// Tokens per LM-head chunk when scoring every position (extend_with_logprobs).
+constexpr int kScoringChunk = 256;
+
 void DecodeBatch::add(int seq_id, const int* toks, int count) {
     STRIDE_CHECK(count >= 1,
                  "DecodeBatch: sequence " + std::to_string(seq_id) + " needs at least one new token");
@@ -28,12 +31,22 @@ void DecodeBatch::add(int seq_id, const int* toks, int count) {
     cu_tokens.push_back(static_cast<int>(tokens.size()));
 }
 
-Decoder::Decoder(const Model& model, KvCache& cache) : model_(model), cache_(cache) {
+Decoder::Decoder(const Model& model, KvCache& cache)
+    : model_(model), cache_(cache), be_(cache.backend()), weights_(model, cache.backend()) {
     const ModelConfig& c = model.config();
     STRIDE_CHECK(
         cache.layers() == c.layers && cache.kv_heads() == c.kv_heads && cache.head_dim() == c.head_dim,
         "Decoder: KV cache shape (layers, kv_heads, head_dim) does not match the model");
     inv_freq_ = rope_inv_freq(c);
+    arena_.set_backend(be_);
+    ints_.set_backend(be_);
+    inv_freq_dev_.set_backend(be_);
+    inv_freq_ptr_ = inv_freq_.data();
+    if (!be_.host_memory) {
+        inv_freq_dev_.grow(inv_freq_.size() * sizeof(float));
+        be_.copy(inv_freq_dev_.get(), inv_freq_.data(), inv_freq_.size() * sizeof(float));
+        inv_freq_ptr_ = inv_freq_dev_.as<float>();
+    }
 }
 
 template <typename T>
@@ -41,42 +54,89 @@ static void grow(std::vector<T>& v, size_t n) {
     if (v.size() < n) v.resize(n);
 }
 
-void Decoder::reserve(int T, int n, int max_blocks) {
+void Decoder::reserve(int T, int n, int max_blocks, bool scoring) {
     const ModelConfig& c = model_.config();
-    const size_t t = T, H = c.hidden, Hq = c.q_dim(), Hkv = c.kv_dim(), I = c.intermediate;
-    grow(x_, t * H), grow(xn_, t * H), grow(proj_, t * H);
-    grow(q_raw_, t * Hq), grow(q_, t * Hq), grow(att_, t * Hq);
-    grow(k_raw_, t * Hkv), grow(k_, t * Hkv), grow(v_, t * Hkv);
-    grow(gate_, t * I), grow(up_, t * I), grow(act_, t * I);
-    grow(last_, static_cast<size_t>(n) * H), grow(logits_, static_cast<size_t>(n) * c.vocab);
+    const size_t t = T, H = c.hidden, Hq = c.q_dim(), Hkv = c.kv_dim(), I = c.intermediate, V = c.vocab;
+    const bool device_scoring = scoring && !be_.host_memory;
+    // Views carved in order, each 64-byte aligned; the first pass only counts.
+    size_t used = 0;
+    float* base = nullptr;
+    auto take = [&](size_t floats) {
+        float* p = base ? base + used : nullptr;
+        used += (floats + 15) / 16 * 16;
+        return p;
+    };
+    for (int pass = 0; pass < 2; ++pass) {
+        used = 0;
+        x_ = take(t * H), xn_ = take(t * H), proj_ = take(t * H);
+        q_raw_ = take(t * Hq), q_ = take(t * Hq), att_ = take(t * Hq);
+        k_raw_ = take(t * Hkv), k_ = take(t * Hkv), v_ = take(t * Hkv);
+        gate_ = take(t * I), up_ = take(t * I), act_ = take(t * I);
+        last_h_ = take(static_cast<size_t>(n) * H), logits_ = take(static_cast<size_t>(n) * V);
+        lp_ = device_scoring ? take(t) : nullptr;
+        lm_ws_ = device_scoring ? take(lm_head_workspace_floats(T, c.vocab, kScoringChunk)) : nullptr;
+        if (pass == 0) {
+            arena_.grow(used * sizeof(float));
+            base = arena_.as<float>();
+        }
+    }
     grow(pos_, t), grow(slot_, t), grow(row_, t);
     grow(tables_, static_cast<size_t>(n) * max_blocks);
+    grow(last_, static_cast<size_t>(n));
+}
+
+// Points the kernels' integer arguments at device copies: on the CPU the host arrays themselves; on a
+// device all tables packed into one staging vector and copied at once.
+void Decoder::stage_ints(int T, int n, int max_blocks, const int* tokens, const int* targets) {
+    if (be_.host_memory) {
+        tokens_d_ = tokens, pos_d_ = pos_.data(), slot_d_ = slot_.data(), row_d_ = row_.data();
+        tables_d_ = tables_.data(), targets_d_ = targets, last_d_ = last_.data();
+        return;
+    }
+    const size_t nt = static_cast<size_t>(n) * max_blocks;
+    staging_.resize(5 * static_cast<size_t>(T) + nt + n);
+    int* h = staging_.data();
+    std::copy(tokens, tokens + T, h);
+    std::copy(pos_.begin(), pos_.begin() + T, h + T);
+    std::copy(slot_.begin(), slot_.begin() + T, h + 2 * T);
+    std::copy(row_.begin(), row_.begin() + T, h + 3 * T);
+    if (targets) std::copy(targets, targets + T, h + 4 * T);
+    std::copy(tables_.begin(), tables_.begin() + nt, h + 5 * T);
+    std::copy(last_.begin(), last_.begin() + n, h + 5 * T + nt);
+    ints_.grow(staging_.size() * sizeof(int));
+    be_.copy(ints_.get(), h, staging_.size() * sizeof(int));
+    const int* d = ints_.as<int>();
+    tokens_d_ = d, pos_d_ = d + T, slot_d_ = d + 2 * T, row_d_ = d + 3 * T;
+    targets_d_ = targets ? d + 4 * T : nullptr, tables_d_ = d + 5 * T, last_d_ = d + 5 * T + nt;
 }
 
 size_t Decoder::arena_bytes() const {
-    size_t f = x_.size() + xn_.size() + q_raw_.size() + k_raw_.size() + q_.size() + k_.size() + v_.size() +
-               att_.size() + proj_.size() + gate_.size() + up_.size() + act_.size() + last_.size() +
-               logits_.size();
-    size_t i = pos_.size() + slot_.size() + row_.size() + tables_.size();
-    return f * sizeof(float) + i * sizeof(int);
+    return arena_.bytes() + ints_.bytes() +
+           (pos_.size() + slot_.size() + row_.size() + tables_.size()) * sizeof(int);
 }
 
 const float* Decoder::extend(const DecodeBatch& batch) {
-    run(batch, nullptr, 1.0f, nullptr);
-    return logits_.data();
+    run(batch, nullptr, 1.0f, nullptr, true);
+    return be_.host_memory ? logits_ : logits_host_.data();
+}
+
+const float* Decoder::extend_on_device(const DecodeBatch& batch) {
+    run(batch, nullptr, 1.0f, nullptr, false);
+    return logits_;
 }
 
 const float* Decoder::extend_with_logprobs(const DecodeBatch& batch, const int* targets, float temperature,
                                            float* logprobs) {
     STRIDE_CHECK(targets && logprobs, "Decoder::extend_with_logprobs: targets and logprobs are required");
-    run(batch, targets, temperature, logprobs);
-    return logits_.data();
+    run(batch, targets, temperature, logprobs, true);
+    return be_.host_memory ? logits_ : logits_host_.data();
 }
 
-void Decoder::run(const DecodeBatch& batch, const int* targets, float temperature, float* logprobs) {
-    const Backend& ops = cpu_backend();
+void Decoder::run(const DecodeBatch& batch, const int* targets, float temperature, float* logprobs,
+                  bool logits_to_host) {
+    const Backend& ops = be_;
     const ModelConfig& c = model_.config();
-    const ModelWeights& w = model_.w;
+    const ModelWeights& w = weights_.views();
     const int n = batch.num_seqs(), T = batch.num_tokens();
     const int H = c.hidden, Hq = c.q_dim(), Hkv = c.kv_dim(), I = c.intermediate, V = c.vocab, D = c.head_dim;
     STRIDE_CHECK(
@@ -100,7 +160,7 @@ void Decoder::run(const DecodeBatch& batch, const int* targets, float temperatur
         cache_.seq_grow(seq, batch.cu_tokens[s + 1] - batch.cu_tokens[s]);
         max_blocks = std::max(max_blocks, static_cast<int>(cache_.seq_block_table(seq).size()));
     }
-    reserve(T, n, max_blocks);
+    reserve(T, n, max_blocks, targets != nullptr);
     for (int s = 0; s < n; ++s) {
         const int seq = batch.seq_ids[s];
         const int count = batch.cu_tokens[s + 1] - batch.cu_tokens[s];
@@ -115,89 +175,83 @@ void Decoder::run(const DecodeBatch& batch, const int* targets, float temperatur
         int* dst = tables_.data() + static_cast<size_t>(s) * max_blocks;
         std::fill(dst, dst + max_blocks, -1);
         std::copy(table.begin(), table.end(), dst);
+        last_[s] = batch.cu_tokens[s + 1] - 1;
     }
+    stage_ints(T, n, max_blocks, batch.tokens.data(), targets);
 
     // ---- layers -----------------------------------------------------------------------------------
-    float* x = x_.data();
-    float* xn = xn_.data();
-    ops.embedding_forward(x, batch.tokens.data(), w.embed, T, H, V);
+    float* x = x_;
+    float* xn = xn_;
+    ops.embedding_forward(x, tokens_d_, w.embed, T, H, V);
     const int B = cache_.block_size();
-    const size_t kv_row = static_cast<size_t>(Hkv);
+    const bool bf16 = cache_.dtype() == KvDtype::bf16;
     for (int l = 0; l < c.layers; ++l) {
         const LayerWeights& lw = w.layers[l];
-        ops.rmsnorm_forward(xn, nullptr, x, lw.attn_norm, T, H, c.rms_eps);
-        float* q_proj = c.qk_norm ? q_raw_.data() : q_.data();
-        float* k_proj = c.qk_norm ? k_raw_.data() : k_.data();
+        if (l == 0) ops.rmsnorm_forward(xn, nullptr, x, lw.attn_norm, T, H, c.rms_eps);
+        float* q_proj = c.qk_norm ? q_raw_ : q_;
+        float* k_proj = c.qk_norm ? k_raw_ : k_;
         ops.matmul_forward(q_proj, xn, lw.wq, lw.bq, T, H, Hq);
         ops.matmul_forward(k_proj, xn, lw.wk, lw.bk, T, H, Hkv);
-        ops.matmul_forward(v_.data(), xn, lw.wv, lw.bv, T, H, Hkv);
+        ops.matmul_forward(v_, xn, lw.wv, lw.bv, T, H, Hkv);
         if (c.qk_norm) {  // Qwen3: RMSNorm over head_dim per head, after projection, before RoPE
-            ops.rmsnorm_forward(q_.data(), nullptr, q_proj, lw.q_norm, T * c.heads, D, c.rms_eps);
-            ops.rmsnorm_forward(k_.data(), nullptr, k_proj, lw.k_norm, T * c.kv_heads, D, c.rms_eps);
+            ops.rmsnorm_forward(q_, nullptr, q_proj, lw.q_norm, T * c.heads, D, c.rms_eps);
+            ops.rmsnorm_forward(k_, nullptr, k_proj, lw.k_norm, T * c.kv_heads, D, c.rms_eps);
         }
-        ops.rope_forward(q_.data(), pos_.data(), inv_freq_.data(), T, c.heads, D);
-        ops.rope_forward(k_.data(), pos_.data(), inv_freq_.data(), T, c.kv_heads, D);
+        ops.rope_forward(q_, pos_d_, inv_freq_ptr_, T, c.heads, D);
+        ops.rope_forward(k_, pos_d_, inv_freq_ptr_, T, c.kv_heads, D);
 
-        // Slot mapping: token t's K/V row goes to (block slot/B, offset slot%B) of this layer.
-        // (Threads only pay off for big prefills; a decode step copies a few KB.)
-        // A bf16 cache stores the rows rounded to bf16 (attention then reads those, for the new tokens too).
-        const bool bf16 = cache_.dtype() == KvDtype::bf16;
-#pragma omp parallel for if (T >= 256)
-        for (int t = 0; t < T; ++t) {
-            const int block = slot_[t] / B, off = slot_[t] % B;
-            const float* kt = k_.data() + t * kv_row;
-            const float* vt = v_.data() + t * kv_row;
-            if (bf16) {
-                uint16_t* kd = cache_.block_data_bf16(block, l, 0) + off * kv_row;
-                uint16_t* vd = cache_.block_data_bf16(block, l, 1) + off * kv_row;
-                for (size_t i = 0; i < kv_row; ++i)
-                    kd[i] = bf16_from_float(kt[i]), vd[i] = bf16_from_float(vt[i]);
-            } else {
-                std::memcpy(cache_.block_data(block, l, 0) + off * kv_row, kt, kv_row * sizeof(float));
-                std::memcpy(cache_.block_data(block, l, 1) + off * kv_row, vt, kv_row * sizeof(float));
-            }
+        // Slot mapping: token t's K/V row goes to (block slot/B, offset slot%B) of this layer. A bf16
+        // cache stores the rows rounded to bf16 (attention then reads those, for the new tokens too).
+        if (bf16) {
+            ops.kv_append_bf16(cache_.block_data_bf16(0, l, 0), cache_.block_data_bf16(0, l, 1),
+                               cache_.block_stride(), k_, v_, slot_d_, T, Hkv, B);
+            ops.paged_attention_forward_bf16(
+                att_, q_, cache_.block_data_bf16(0, l, 0), cache_.block_data_bf16(0, l, 1),
+                cache_.block_stride(), tables_d_, max_blocks, row_d_, pos_d_, T, c.heads, c.kv_heads, D, B);
+        } else {
+            ops.kv_append(cache_.block_data(0, l, 0), cache_.block_data(0, l, 1), cache_.block_stride(), k_,
+                          v_, slot_d_, T, Hkv, B);
+            ops.paged_attention_forward(att_, q_, cache_.block_data(0, l, 0), cache_.block_data(0, l, 1),
+                                        cache_.block_stride(), tables_d_, max_blocks, row_d_, pos_d_, T,
+                                        c.heads, c.kv_heads, D, B);
         }
-        if (bf16)
-            ops.paged_attention_forward_bf16(att_.data(), q_.data(), cache_.block_data_bf16(0, l, 0),
-                                             cache_.block_data_bf16(0, l, 1), cache_.block_stride(),
-                                             tables_.data(), max_blocks, row_.data(), pos_.data(), T, c.heads,
-                                             c.kv_heads, D, B);
+
+        // x += o_proj(att), then the MLP's norm of it, in one pass.
+        ops.matmul_forward(proj_, att_, lw.wo, lw.bo, T, Hq, H);
+        ops.rmsnorm_residual_forward(xn, nullptr, x, proj_, lw.mlp_norm, T, H, c.rms_eps);
+        ops.matmul_forward(gate_, xn, lw.w_gate, lw.b_gate, T, H, I);
+        ops.matmul_forward(up_, xn, lw.w_up, lw.b_up, T, H, I);
+        ops.swiglu_forward(act_, gate_, up_, static_cast<size_t>(T) * I);
+        ops.matmul_forward(proj_, act_, lw.w_down, lw.b_down, T, I, H);
+        // x += down(act), fused with the next layer's input norm (the last layer's add stands alone).
+        if (l + 1 < c.layers)
+            ops.rmsnorm_residual_forward(xn, nullptr, x, proj_, w.layers[l + 1].attn_norm, T, H, c.rms_eps);
         else
-            ops.paged_attention_forward(att_.data(), q_.data(), cache_.block_data(0, l, 0),
-                                        cache_.block_data(0, l, 1), cache_.block_stride(), tables_.data(),
-                                        max_blocks, row_.data(), pos_.data(), T, c.heads, c.kv_heads, D, B);
-
-        ops.matmul_forward(proj_.data(), att_.data(), lw.wo, lw.bo, T, Hq, H);
-        const long long TH = static_cast<long long>(T) * H;
-#pragma omp parallel for simd if (TH >= 65536)
-        for (long long i = 0; i < TH; ++i) x[i] += proj_[i];
-
-        ops.rmsnorm_forward(xn, nullptr, x, lw.mlp_norm, T, H, c.rms_eps);
-        ops.matmul_forward(gate_.data(), xn, lw.w_gate, lw.b_gate, T, H, I);
-        ops.matmul_forward(up_.data(), xn, lw.w_up, lw.b_up, T, H, I);
-        ops.swiglu_forward(act_.data(), gate_.data(), up_.data(), static_cast<size_t>(T) * I);
-        ops.matmul_forward(proj_.data(), act_.data(), lw.w_down, lw.b_down, T, I, H);
-#pragma omp parallel for simd if (TH >= 65536)
-        for (long long i = 0; i < TH; ++i) x[i] += proj_[i];
+            ops.add_inplace(x, proj_, static_cast<size_t>(T) * H);
     }
 
     // ---- head -------------------------------------------------------------------------------------
+    // Gathering each sequence's last row is an embedding lookup with the batch as the table (one
+    // call, rather than one copy per sequence).
     if (targets) {
         // Every position is scored: final norm over all T rows, then the chunked LM head.
         ops.rmsnorm_forward(xn, nullptr, x, w.final_norm, T, H, c.rms_eps);
-        ops.lm_head_logprob_forward(logprobs, nullptr, xn, w.lm_head, targets, T, H, V, temperature, 256,
-                                    nullptr);
-        for (int s = 0; s < n; ++s)
-            std::memcpy(last_.data() + static_cast<size_t>(s) * H,
-                        xn + static_cast<size_t>(batch.cu_tokens[s + 1] - 1) * H, H * sizeof(float));
+        float* lp = be_.host_memory ? logprobs : lp_;
+        ops.lm_head_logprob_forward(lp, nullptr, xn, w.lm_head, targets_d_, T, H, V, temperature,
+                                    kScoringChunk, lm_ws_);
+        if (lp != logprobs) ops.copy(logprobs, lp, static_cast<size_t>(T) * sizeof(float));
+        ops.embedding_forward(last_h_, last_d_, xn, n, H, T);
     } else {
         // Only each sequence's last new token needs logits: gather those n rows, then norm them.
-        for (int s = 0; s < n; ++s)
-            std::memcpy(xn + static_cast<size_t>(s) * H,
-                        x + static_cast<size_t>(batch.cu_tokens[s + 1] - 1) * H, H * sizeof(float));
-        ops.rmsnorm_forward(last_.data(), nullptr, xn, w.final_norm, n, H, c.rms_eps);
+        ops.embedding_forward(xn, last_d_, x, n, H, T);
+        ops.rmsnorm_forward(last_h_, nullptr, xn, w.final_norm, n, H, c.rms_eps);
     }
-    ops.lm_head_logits(logits_.data(), last_.data(), w.lm_head, n, H, V);
+    ops.lm_head_logits(logits_, last_h_, w.lm_head, n, H, V);
+    if (!be_.host_memory && logits_to_host) {
+        logits_host_.resize(static_cast<size_t>(n) * V);
+        ops.copy(logits_host_.data(), logits_, logits_host_.size() * sizeof(float));
+    }
+    ops.sync();
 }
 
 }  // namespace stride

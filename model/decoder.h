@@ -10,15 +10,18 @@
 // Same math as Transformer::forward (HF): tests/model/test_decoder.cpp checks logits and log-probs
 // against full recomputation for ragged batches, chunked prefill and forked sequences.
 //
-// Memory: activations live in an arena sized for the largest batch seen so far (grown only when a
-// bigger batch comes), so steady-state decoding allocates nothing. The model weights are read through
-// the Model reference on every call: overwriting model.data between calls (an RL weight update) takes
-// effect at the next call; KV already in the cache stays as computed with the old weights unless the
-// caller truncates and recomputes it.
+// Memory: activations live in one arena allocated by the cache's backend, sized for the largest batch
+// seen so far (grown only when a bigger batch comes), so steady-state decoding allocates nothing. On
+// the CPU backend the model weights are read through the Model reference on every call: overwriting
+// model.data between calls (an RL weight update) takes effect at the next call; on a device backend
+// call weights_changed() after overwriting them (one copy into the same device buffer). KV already in
+// the cache stays as computed with the old weights unless the caller truncates and recomputes it.
+// The decoder computes on the backend of its KvCache.
 #pragma once
 #include <cstddef>
 #include <vector>
 
+#include "model/device_weights.h"
 #include "model/kv_cache.h"
 #include "model/params.h"
 
@@ -48,13 +51,21 @@ struct DecodeBatch {
 
 class Decoder {
    public:
-    // `model` and `cache` must outlive the decoder; the cache must have the model's shape.
+    // `model` and `cache` must outlive the decoder; the cache must have the model's shape. Computes on
+    // cache.backend() (on a device backend the weights are copied there now).
     Decoder(const Model& model, KvCache& cache);
+
+    // Copies model.data to the device again after a weight update; nothing to do on the CPU.
+    void weights_changed() { weights_.upload(); }
 
     // Appends each sequence's new tokens to its cache entry (growing it; throws Error without
     // touching the cache when the blocks do not fit) and runs them through the model. Returns the
-    // logits [n_seqs, V] of each sequence's last new token, valid until the next call.
+    // logits [n_seqs, V] of each sequence's last new token (host memory), valid until the next call.
     const float* extend(const DecodeBatch& batch);
+
+    // As extend(), but the logits stay where they were computed (the backend's device; on the CPU the
+    // same pointer as extend's), for Backend::sample: the full-vocabulary rows never cross to the host.
+    const float* extend_on_device(const DecodeBatch& batch);
 
     // As extend(), and also logprob[t] = log softmax(logits_t / temperature)[targets[t]] for every new
     // token t (T entries; targets[t] < 0 gives 0): the log-prob of the token that follows position t.
@@ -67,32 +78,50 @@ class Decoder {
     size_t arena_bytes() const;
 
    private:
-    void run(const DecodeBatch& batch, const int* targets, float temperature, float* logprobs);
-    void reserve(int T, int n_seqs, int max_blocks);
+    void run(const DecodeBatch& batch, const int* targets, float temperature, float* logprobs,
+             bool logits_to_host);
+    void reserve(int T, int n_seqs, int max_blocks, bool scoring);
+    void stage_ints(int T, int n, int max_blocks, const int* tokens, const int* targets);
 
     const Model& model_;
     KvCache& cache_;
+    const Backend& be_;            // cache_.backend()
+    DeviceWeights weights_;        // model_'s weights on be_'s device
     std::vector<float> inv_freq_;  // [D/2]
+    DeviceBuffer inv_freq_dev_;
+    const float* inv_freq_ptr_ = nullptr;
 
-    // Activation arena (rows = new tokens T or sequences n).
-    std::vector<float> x_;       // [T, H] residual stream
-    std::vector<float> xn_;      // [T, H] normed input of a sublayer; final-normed rows at the end
-    std::vector<float> q_raw_;   // [T, Hq] projection before q_norm (Qwen3)
-    std::vector<float> k_raw_;   // [T, Hkv]
-    std::vector<float> q_;       // [T, Hq]
-    std::vector<float> k_;       // [T, Hkv]
-    std::vector<float> v_;       // [T, Hkv]
-    std::vector<float> att_;     // [T, Hq] attention output
-    std::vector<float> proj_;    // [T, H] o_proj / down_proj output before the residual add
-    std::vector<float> gate_;    // [T, I]
-    std::vector<float> up_;      // [T, I]
-    std::vector<float> act_;     // [T, I] silu(gate) * up
-    std::vector<float> last_;    // [n, H] final-normed hidden state of each sequence's last token
-    std::vector<float> logits_;  // [n, V]
-    std::vector<int> pos_;       // [T] position of each new token in its sequence
-    std::vector<int> slot_;      // [T] cache slot of each new token (block * block_size + offset)
-    std::vector<int> row_;       // [T] which batch row (sequence) each token belongs to
-    std::vector<int> tables_;    // [n, max_blocks] block tables, -1 padded
+    // Activation arena on be_'s device: one allocation carved into views (rows = new tokens T or
+    // sequences n).
+    DeviceBuffer arena_;
+    float* x_ = nullptr;       // [T, H] residual stream
+    float* xn_ = nullptr;      // [T, H] normed input of a sublayer; final-normed rows at the end
+    float* q_raw_ = nullptr;   // [T, Hq] projection before q_norm (Qwen3)
+    float* k_raw_ = nullptr;   // [T, Hkv]
+    float* q_ = nullptr;       // [T, Hq]
+    float* k_ = nullptr;       // [T, Hkv]
+    float* v_ = nullptr;       // [T, Hkv]
+    float* att_ = nullptr;     // [T, Hq] attention output
+    float* proj_ = nullptr;    // [T, H] o_proj / down_proj output before the residual add
+    float* gate_ = nullptr;    // [T, I]
+    float* up_ = nullptr;      // [T, I]
+    float* act_ = nullptr;     // [T, I] silu(gate) * up
+    float* last_h_ = nullptr;  // [n, H] final-normed hidden state of each sequence's last token
+    float* logits_ = nullptr;  // [n, V]
+    float* lp_ = nullptr;      // [T] log-probs when scoring on a device
+    float* lm_ws_ = nullptr;   // LM head workspace when scoring on a device
+
+    // Per-step integer tables, built on the host; on a device backend copied into ints_ (one copy).
+    std::vector<int> pos_;     // [T] position of each new token in its sequence
+    std::vector<int> slot_;    // [T] cache slot of each new token (block * block_size + offset)
+    std::vector<int> row_;     // [T] which batch row (sequence) each token belongs to
+    std::vector<int> tables_;  // [n, max_blocks] block tables, -1 padded
+    std::vector<int> last_;    // [n] index of each sequence's last new token (the rows that get logits)
+    DeviceBuffer ints_;
+    const int *tokens_d_ = nullptr, *pos_d_ = nullptr, *slot_d_ = nullptr, *row_d_ = nullptr,
+              *tables_d_ = nullptr, *targets_d_ = nullptr, *last_d_ = nullptr;
+    std::vector<int> staging_;        // the integer tables packed for one copy
+    std::vector<float> logits_host_;  // [n, V] logits brought back from a device
 };
 
 }  // namespace stride

@@ -19,9 +19,10 @@ static int pool_blocks(const ModelConfig& cfg, const GeneratorOptions& opt) {
 Generator::Generator(const Model& model, const GeneratorOptions& opt)
     : model_(model),
       opt_(opt),
-      cache_(model.config(), pool_blocks(model.config(), opt), opt.block_size, opt.kv_dtype),
-      decoder_(model, cache_),
-      sampler_(model.config().vocab) {
+      cache_(model.config(), pool_blocks(model.config(), opt), opt.block_size, opt.kv_dtype,
+             opt.backend ? *opt.backend : cpu_backend()),
+      decoder_(model, cache_) {
+    sample_dev_.set_backend(cache_.backend());
     STRIDE_CHECK(opt.max_running >= 1, "generator: max_running must be >= 1");
     STRIDE_CHECK(opt.max_batch_tokens >= opt.max_running,
                  "generator: max_batch_tokens (" + std::to_string(opt.max_batch_tokens) +
@@ -283,11 +284,51 @@ void Generator::finish(int seq, FinishReason reason, std::vector<GeneratedSequen
     release(seq);
 }
 
-void Generator::sample_into(int seq, const float* logits, std::vector<GeneratedSequence>& finished) {
+// Samples every sequence in sample_seqs_ from its logits row (sample_rows_) in one Backend::sample
+// call, then applies the tokens in that order (the order the per-sequence sampling had).
+void Generator::sample_scheduled(const float* logits, std::vector<GeneratedSequence>& finished) {
+    const int n = static_cast<int>(sample_seqs_.size());
+    if (n == 0) return;
+    sample_reqs_.resize(n);
+    for (int i = 0; i < n; ++i) {
+        const Seq& s = seqs_[sample_seqs_[i]];
+        sample_reqs_[i] = {s.sampling.temperature,
+                           s.sampling.top_p,
+                           s.sampling.top_k,
+                           0,
+                           s.sampling.seed,
+                           static_cast<uint64_t>(s.sample_index),
+                           static_cast<uint64_t>(generated(sample_seqs_[i]))};
+    }
+    sample_tokens_.resize(n);
+    sample_logprobs_.resize(n);
+    const Backend& be = cache_.backend();
+    if (be.host_memory) {
+        be.sample(sample_tokens_.data(), sample_logprobs_.data(), logits, sample_rows_.data(),
+                  sample_reqs_.data(), n, model_.config().vocab);
+    } else {
+        // Device layout: [requests | rows | tokens | logprobs], one copy in, one copy out.
+        const size_t req_bytes = n * sizeof(SampleRequest), int_bytes = n * sizeof(int);
+        sample_dev_.grow(req_bytes + 3 * int_bytes);
+        auto* base = sample_dev_.as<unsigned char>();
+        auto* reqs = reinterpret_cast<SampleRequest*>(base);
+        auto* rows = reinterpret_cast<int*>(base + req_bytes);
+        auto* toks = rows + n;
+        auto* lps = reinterpret_cast<float*>(toks + n);
+        be.copy(reqs, sample_reqs_.data(), req_bytes);
+        be.copy(rows, sample_rows_.data(), int_bytes);
+        be.sample(toks, lps, logits, rows, reqs, n, model_.config().vocab);
+        be.copy(sample_tokens_.data(), toks, int_bytes);
+        be.copy(sample_logprobs_.data(), lps, n * sizeof(float));
+        be.sync();
+    }
+    for (int i = 0; i < n; ++i)
+        sample_into(sample_seqs_[i], SampledToken{sample_tokens_[i], sample_logprobs_[i]}, finished);
+}
+
+void Generator::sample_into(int seq, SampledToken st, std::vector<GeneratedSequence>& finished) {
     Seq& s = seqs_[seq];
     const int gen = generated(seq);
-    SampledToken st = sampler_.sample(logits, s.sampling, static_cast<uint64_t>(s.sample_index),
-                                      static_cast<uint64_t>(gen));
     s.tokens.push_back(st.token);
     s.logprobs.push_back(st.logprob);
     s.versions.push_back(version_);
@@ -373,17 +414,16 @@ std::vector<GeneratedSequence> Generator::step() {
                                           std::to_string(cache_.blocks_total()) + " blocks too small?)");
 
     // ---- one batched forward, then sampling ----------------------------------------------------------
-    const float* logits = decoder_.extend(batch_);
-    const int V = model_.config().vocab;
+    const float* logits = decoder_.extend_on_device(batch_);
     ++stats_.steps;
     stats_.batch_seqs += static_cast<int64_t>(scheduled_.size());
     std::vector<int> followers;
+    sample_seqs_.clear(), sample_rows_.clear();
     for (size_t k = 0; k < scheduled_.size(); ++k) {
         const int si = scheduled_[k].seq;
         Seq& s = seqs_[si];
         s.computed += scheduled_[k].count;
         if (s.computed < static_cast<int>(s.tokens.size())) continue;  // prefill chunk, more to come
-        const float* row = logits + k * static_cast<size_t>(V);
         // Samples waiting for this prompt fork its KV now, before the leader can finish and free it.
         followers.clear();
         for (int r : running_)
@@ -393,9 +433,10 @@ std::vector<GeneratedSequence> Generator::step() {
             seqs_[f].computed = s.computed;
             seqs_[f].fork_leader = -1;
         }
-        for (int f : followers) sample_into(f, row, finished);
-        sample_into(si, row, finished);
+        for (int f : followers) sample_seqs_.push_back(f), sample_rows_.push_back(static_cast<int>(k));
+        sample_seqs_.push_back(si), sample_rows_.push_back(static_cast<int>(k));
     }
+    sample_scheduled(logits, finished);
     return finished;
 }
 

@@ -82,6 +82,9 @@ struct GeneratorOptions {
     KvDtype kv_dtype = KvDtype::fp32;  // bf16: half the memory and cache reads, K/V rounded to bf16
     int max_running = 64;              // sequences in flight at once
     int max_batch_tokens = 2048;       // tokens per step (prefill chunks + decodes); >= max_running
+    // Where the decoder computes, the KV pool lives and sampling runs (Backend::sample; null: the
+    // CPU). Only the sampled tokens and their log-probs come back to the host.
+    const Backend* backend = nullptr;
 };
 
 struct GeneratorStats {
@@ -143,6 +146,10 @@ class Generator {
     // requests can use without anyone being preempted.
     int blocks_reserved() const;
 
+    // The caller overwrote model.data (a new policy version): on a device backend copy it to the
+    // device's weights (one copy, same buffer). Nothing to do on the CPU.
+    void weights_changed() { decoder_.weights_changed(); }
+
     // The version of the weights the model holds now; every token sampled from here on records it.
     void set_policy_version(int64_t v) { version_ = v; }
     int64_t policy_version() const { return version_; }
@@ -188,14 +195,19 @@ class Generator {
     void release(int seq);
     GeneratedSequence snapshot(int seq) const;
     void release_followers(int leader);
-    void sample_into(int seq, const float* logits, std::vector<GeneratedSequence>& finished);
+    void sample_scheduled(const float* logits, std::vector<GeneratedSequence>& finished);
+    void sample_into(int seq, SampledToken st, std::vector<GeneratedSequence>& finished);
     void finish(int seq, FinishReason reason, std::vector<GeneratedSequence>& finished);
 
     const Model& model_;
     GeneratorOptions opt_;
     KvCache cache_;
     Decoder decoder_;
-    Sampler sampler_;
+    // One sampling batch per step: the host tables and their copies on the backend's device.
+    std::vector<int> sample_seqs_, sample_rows_, sample_tokens_;
+    std::vector<SampleRequest> sample_reqs_;
+    std::vector<float> sample_logprobs_;
+    DeviceBuffer sample_dev_;
     std::vector<Seq> seqs_;
     std::vector<int> free_seqs_;
     std::deque<std::vector<int>> waiting_;  // groups of sequences: leader first, then its followers

@@ -21,7 +21,8 @@ KvDtype parse_kv_dtype(const std::string& name) {
     throw Error("KV cache dtype '" + name + "': expected fp32 or bf16");
 }
 
-KvCache::KvCache(const ModelConfig& cfg, int num_blocks, int block_size, KvDtype dtype)
+KvCache::KvCache(const ModelConfig& cfg, int num_blocks, int block_size, KvDtype dtype,
+                 const Backend& backend)
     : layers_(cfg.layers),
       kv_heads_(cfg.kv_heads),
       head_dim_(cfg.head_dim),
@@ -34,10 +35,9 @@ KvCache::KvCache(const ModelConfig& cfg, int num_blocks, int block_size, KvDtype
     STRIDE_CHECK(num_blocks > 0, "KvCache: num_blocks must be positive, got " + std::to_string(num_blocks) +
                                      " (the KV memory budget is too small for one block)");
     block_floats_ = static_cast<size_t>(block_size_) * kv_heads_ * head_dim_;
-    if (dtype_ == KvDtype::bf16)
-        pool16_.assign(static_cast<size_t>(num_blocks_) * block_stride(), 0);
-    else
-        pool_.assign(static_cast<size_t>(num_blocks_) * block_stride(), 0.0f);
+    pool_.set_backend(backend);
+    pool_.grow(static_cast<size_t>(num_blocks_) * block_stride() * kv_dtype_bytes(dtype_));
+    pool_.zero();
     refcount_.assign(num_blocks_, 0);
     // Stack popped from the back: hand out low block ids first (easier to read in tests and dumps).
     free_blocks_.reserve(num_blocks_);
@@ -157,7 +157,7 @@ void KvCache::seq_grow(int seq, int n) {
         int old_block = s.blocks.back();
         int new_block = take_block();
         const size_t bytes = block_stride() * kv_dtype_bytes(dtype_);
-        std::memcpy(block_bytes(new_block), block_bytes(old_block), bytes);
+        pool_.backend()->copy(block_bytes(new_block), block_bytes(old_block), bytes);
         release_block(old_block);
         s.blocks.back() = new_block;
     }

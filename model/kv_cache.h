@@ -3,7 +3,7 @@
 // (a GRPO group of n samples shares its prompt's blocks; the last, partially filled block is copied on
 // the first write into it). Sequences of very different lengths share the pool without copying.
 //
-// Memory is allocated once, in the constructor:
+// Memory is allocated once, in the constructor, by the backend that will read it (one allocation):
 //   pool [num_blocks][layers][2 (k|v)][block_size][kv_heads][head_dim]   (fp32, or bf16: KvDtype)
 // A bf16 pool holds twice the tokens in the same memory and halves what a decode step reads (at long
 // contexts decoding on the CPU is bound by reading the cache); the model computes in fp32 either way.
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/device_buffer.h"
 
 namespace stride {
 
@@ -32,8 +33,10 @@ KvDtype parse_kv_dtype(const std::string& name);
 
 class KvCache {
    public:
-    // Allocates the pool. Throws Error for non-positive sizes.
-    KvCache(const ModelConfig& cfg, int num_blocks, int block_size = 16, KvDtype dtype = KvDtype::fp32);
+    // Allocates the pool on `backend`'s device, zeroed. Throws Error for non-positive sizes. The
+    // bookkeeping (block tables, free list, reference counts) stays on the host.
+    KvCache(const ModelConfig& cfg, int num_blocks, int block_size = 16, KvDtype dtype = KvDtype::fp32,
+            const Backend& backend = cpu_backend());
     KvCache(const KvCache&) = delete;
     KvCache& operator=(const KvCache&) = delete;
 
@@ -49,7 +52,8 @@ class KvCache {
     int blocks_used() const { return num_blocks_ - static_cast<int>(free_blocks_.size()); }
     int blocks_free() const { return static_cast<int>(free_blocks_.size()); }
     KvDtype dtype() const { return dtype_; }
-    size_t pool_bytes() const { return pool_.size() * sizeof(float) + pool16_.size() * sizeof(uint16_t); }
+    size_t pool_bytes() const { return pool_.bytes(); }
+    const Backend& backend() const { return *pool_.backend(); }
 
     // Blocks needed to hold `tokens` tokens from scratch.
     int blocks_for_tokens(int tokens) const { return (tokens + block_size_ - 1) / block_size_; }
@@ -83,17 +87,12 @@ class KvCache {
     // ---- memory --------------------------------------------------------------------------------
     // K (kv = 0) or V (kv = 1) rows of one layer in one block: [block_size][kv_heads][head_dim], of an
     // fp32 pool (block_data) or a bf16 one (block_data_bf16); the other accessor returns null.
-    float* block_data(int block, int layer, int kv) {
-        return pool_.empty() ? nullptr : pool_.data() + element_offset(block, layer, kv);
+    // Device pointers of the pool's backend (host memory on the CPU backend).
+    float* block_data(int block, int layer, int kv) const {
+        return dtype_ != KvDtype::fp32 ? nullptr : pool_.as<float>() + element_offset(block, layer, kv);
     }
-    const float* block_data(int block, int layer, int kv) const {
-        return pool_.empty() ? nullptr : pool_.data() + element_offset(block, layer, kv);
-    }
-    uint16_t* block_data_bf16(int block, int layer, int kv) {
-        return pool16_.empty() ? nullptr : pool16_.data() + element_offset(block, layer, kv);
-    }
-    const uint16_t* block_data_bf16(int block, int layer, int kv) const {
-        return pool16_.empty() ? nullptr : pool16_.data() + element_offset(block, layer, kv);
+    uint16_t* block_data_bf16(int block, int layer, int kv) const {
+        return dtype_ != KvDtype::bf16 ? nullptr : pool_.as<uint16_t>() + element_offset(block, layer, kv);
     }
     // Elements (of the pool's dtype) between the same (layer, kv) rows of consecutive physical blocks.
     size_t block_stride() const { return static_cast<size_t>(layers_) * 2 * block_floats_; }
@@ -111,10 +110,9 @@ class KvCache {
     size_t element_offset(int block, int layer, int kv) const {
         return ((static_cast<size_t>(block) * layers_ + layer) * 2 + kv) * block_floats_;
     }
-    // A whole block (all layers, K and V) of whichever pool is in use, as bytes.
-    unsigned char* block_bytes(int block) {
-        return pool_.empty() ? reinterpret_cast<unsigned char*>(block_data_bf16(block, 0, 0))
-                             : reinterpret_cast<unsigned char*>(block_data(block, 0, 0));
+    // A whole block (all layers, K and V), as bytes.
+    unsigned char* block_bytes(int block) const {
+        return pool_.as<unsigned char>() + element_offset(block, 0, 0) * kv_dtype_bytes(dtype_);
     }
     int take_block();  // from the free list, refcount 1
     void release_block(int block);
@@ -124,8 +122,7 @@ class KvCache {
     int layers_, kv_heads_, head_dim_, block_size_, num_blocks_;
     KvDtype dtype_;
     size_t block_floats_;           // block_size * kv_heads * head_dim
-    std::vector<float> pool_;       // fp32 pool (empty for bf16)
-    std::vector<uint16_t> pool16_;  // bf16 pool (empty for fp32)
+    DeviceBuffer pool_;             // [num_blocks][layers][2][block_size][kv_heads][head_dim] of dtype_
     std::vector<int> refcount_;     // [num_blocks]
     std::vector<int> free_blocks_;  // stack of free block ids
     std::vector<Seq> seqs_;

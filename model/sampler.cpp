@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <string>
 
 #include "common/base/error.h"
+#include "model/ops/math.h"
 
 namespace stride {
 
@@ -16,19 +18,24 @@ void SamplingParams::validate() const {
     STRIDE_CHECK(top_k >= 0, "sampling: top_k must be >= 0 (0 = off), got " + std::to_string(top_k));
 }
 
-// splitmix64 finaliser (Steele et al.): a bijective mix, good enough to turn counters into bits.
-static uint64_t splitmix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
+double sample_uniform(uint64_t seed, uint64_t stream, uint64_t step) {
+    return counter_uniform(seed, stream, step);
 }
 
-double sample_uniform(uint64_t seed, uint64_t stream, uint64_t step) {
-    uint64_t h = splitmix64(seed);
-    h = splitmix64(h ^ stream);
-    h = splitmix64(h ^ step);
-    return static_cast<double>(h >> 11) * 0x1.0p-53;  // top 53 bits -> [0, 1)
+void sample_rows(int* tokens, float* logprobs, const float* logits, const int* rows,
+                 const SampleRequest* requests, int n, int V) {
+    thread_local std::unique_ptr<Sampler> sampler;
+    thread_local int sampler_vocab = 0;
+    if (!sampler || sampler_vocab != V) sampler = std::make_unique<Sampler>(V), sampler_vocab = V;
+    for (int i = 0; i < n; ++i) {
+        const SampleRequest& r = requests[i];
+        SamplingParams p;
+        p.temperature = r.temperature, p.top_p = r.top_p, p.top_k = r.top_k, p.seed = r.seed;
+        const size_t row = rows ? static_cast<size_t>(rows[i]) : static_cast<size_t>(i);
+        const SampledToken s = sampler->sample(logits + row * V, p, r.stream, r.step);
+        tokens[i] = s.token;
+        logprobs[i] = s.logprob;
+    }
 }
 
 Sampler::Sampler(int vocab) : vocab_(vocab), probs_(vocab), order_(vocab) {

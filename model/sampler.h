@@ -34,8 +34,24 @@ struct SampledToken {
     float logprob;  // log p(token) under softmax(logits / temperature) over all V (see above)
 };
 
+// One row of a batch sampled by a Backend's `sample` entry (plain data, so it can live on a device).
+struct SampleRequest {
+    float temperature;  // 0: greedy
+    float top_p;        // 1: off
+    int top_k;          // 0: off
+    int pad_;
+    uint64_t seed;
+    uint64_t stream;
+    uint64_t step;
+};
+
 // Uniform double in [0, 1) from (seed, stream, step); the sampler's only source of randomness.
 double sample_uniform(uint64_t seed, uint64_t stream, uint64_t step);
+
+// For each of n requests (host memory): Sampler::sample of row rows[i] of logits[*, V] (rows null: row
+// i) with requests[i]. The CPU backend's `sample` entry.
+void sample_rows(int* tokens, float* logprobs, const float* logits, const int* rows,
+                 const SampleRequest* requests, int n, int V);
 
 class Sampler {
    public:

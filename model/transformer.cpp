@@ -12,6 +12,7 @@
 #include "common/base/parallel.h"
 #include "model/activations.h"
 #include "model/backend.h"
+#include "model/device_weights.h"
 #include "model/ops/attention.h"
 #include "model/ops/embedding.h"
 #include "model/ops/logprob.h"
@@ -30,30 +31,50 @@ void PackedBatch::add_sequence(const std::vector<int>& seq) {
 
 namespace {
 
-// y[i] += x[i] over n floats (residual connections).
-void add_inplace(float* y, const float* x, size_t n) {
-    const long N = (long)n;
-#pragma omp parallel for simd
-    for (long i = 0; i < N; ++i) y[i] += x[i];
-}
-
-void zero(float* p, size_t n) {
-    std::memset(p, 0, n * sizeof(float));
+// The host array itself on the CPU backend (no copy); else a copy in `buf` on the device.
+template <class T>
+const T* on_device(const Backend& be, DeviceBuffer& buf, const std::vector<T>& host) {
+    if (be.host_memory || host.empty()) return host.data();
+    buf.grow(host.size() * sizeof(T));
+    be.copy(buf.get(), host.data(), host.size() * sizeof(T));
+    return buf.as<T>();
 }
 
 }  // namespace
 
 struct Transformer::Impl {
     const Model& model;
-    const Backend& ops = cpu_backend();
+    const Backend& ops;
+    DeviceWeights weights;        // the model's weights on ops' device
+    const ModelWeights& w;        // weights.views()
     std::vector<float> inv_freq;  // [D/2] RoPE inverse frequencies
+    DeviceBuffer inv_freq_dev;    // the same on the device
+    const float* inv_freq_ptr;
     ActivationArena arena;
-    // The last forward's batch, kept for backward.
+    // The last forward's batch, kept for backward (host), and its device copies.
     Activations* acts = nullptr;
     std::vector<int> tokens, positions, cu_seqlens, targets;  // targets[t] = tokens[t+1] or -1
+    DeviceBuffer tokens_dev, positions_dev, cu_seqlens_dev, targets_dev, g_rows_dev;
+    const int *tokens_ptr = nullptr, *positions_ptr = nullptr, *cu_seqlens_ptr = nullptr,
+              *targets_ptr = nullptr;
+    std::vector<float> host_rows;  // lp_rows / ent_rows brought back from a device
     ForwardOptions opt;
 
-    explicit Impl(const Model& m) : model(m), inv_freq(rope_inv_freq(m.config())) {}
+    Impl(const Model& m, const Backend& be)
+        : model(m),
+          ops(be),
+          weights(m, be),
+          w(weights.views()),
+          inv_freq(rope_inv_freq(m.config())),
+          inv_freq_dev(be, 0),
+          arena(be) {
+        for (auto* b : {&tokens_dev, &positions_dev, &cu_seqlens_dev, &targets_dev, &g_rows_dev})
+            b->set_backend(be);
+        inv_freq_ptr = on_device(be, inv_freq_dev, inv_freq);
+    }
+
+    void zero(float* p, size_t n) const { ops.zero(p, n * sizeof(float)); }
+    void add_inplace(float* y, const float* x, size_t n) const { ops.add_inplace(y, x, n); }
 
     int T() const { return static_cast<int>(tokens.size()); }
     int n_seqs() const { return static_cast<int>(cu_seqlens.size()) - 1; }
@@ -62,7 +83,7 @@ struct Transformer::Impl {
     // recompute-mode backward uses to rebuild only the tensors the layer's backward needs.
     void layer_forward(int l, const float* x_in, float* x_out) {
         const ModelConfig& c = model.config();
-        const LayerWeights& w = model.w.layers[l];
+        const LayerWeights& w = this->w.layers[l];
         LayerActivations& a = acts->layers[l];
         const int T = this->T(), H = c.hidden, I = c.intermediate, D = c.head_dim;
         const int nq = c.heads, nkv = c.kv_heads, Hq = c.q_dim(), Hkv = c.kv_dim();
@@ -75,9 +96,9 @@ struct Transformer::Impl {
             ops.rmsnorm_forward(a.q, a.q_rstd, a.q_pre, w.q_norm, T * nq, D, c.rms_eps);
             ops.rmsnorm_forward(a.k, a.k_rstd, a.k_pre, w.k_norm, T * nkv, D, c.rms_eps);
         }
-        ops.rope_forward(a.q, positions.data(), inv_freq.data(), T, nq, D);
-        ops.rope_forward(a.k, positions.data(), inv_freq.data(), T, nkv, D);
-        ops.attention_forward(a.att, a.lse, a.q, a.k, a.v, cu_seqlens.data(), n_seqs(), nq, nkv, D);
+        ops.rope_forward(a.q, positions_ptr, inv_freq_ptr, T, nq, D);
+        ops.rope_forward(a.k, positions_ptr, inv_freq_ptr, T, nkv, D);
+        ops.attention_forward(a.att, a.lse, a.q, a.k, a.v, cu_seqlens_ptr, n_seqs(), T, nq, nkv, D);
         ops.matmul_forward(a.res_mid, a.att, w.wo, w.bo, T, Hq, H);
         add_inplace(a.res_mid, x_in, (size_t)T * H);
 
@@ -94,7 +115,7 @@ struct Transformer::Impl {
     // On entry acts->d_res = dL/d r_{l+1}; on exit dL/d r_l. Parameter gradients accumulate into g.
     void layer_backward(int l, const LayerWeights& g) {
         const ModelConfig& c = model.config();
-        const LayerWeights& w = model.w.layers[l];
+        const LayerWeights& w = this->w.layers[l];
         const LayerActivations& a = acts->layers[l];
         Activations& A = *acts;
         const int T = this->T(), H = c.hidden, I = c.intermediate, D = c.head_dim;
@@ -113,10 +134,10 @@ struct Transformer::Impl {
         // Attention block: m = r_l + o_proj(att).
         zero(A.d_att, (size_t)T * Hq);
         ops.matmul_backward(A.d_att, g.wo, g.bo, A.d_res, a.att, w.wo, T, Hq, H);
-        ops.attention_backward(A.d_q, A.d_k, A.d_v, A.d_att, a.att, a.lse, a.q, a.k, a.v, cu_seqlens.data(),
-                               n_seqs(), nq, nkv, D);
-        ops.rope_backward(A.d_q, positions.data(), inv_freq.data(), T, nq, D);
-        ops.rope_backward(A.d_k, positions.data(), inv_freq.data(), T, nkv, D);
+        ops.attention_backward(A.d_q, A.d_k, A.d_v, A.d_att, a.att, a.lse, a.q, a.k, a.v, cu_seqlens_ptr,
+                               n_seqs(), T, nq, nkv, D);
+        ops.rope_backward(A.d_q, positions_ptr, inv_freq_ptr, T, nq, D);
+        ops.rope_backward(A.d_k, positions_ptr, inv_freq_ptr, T, nkv, D);
         const float* dq = A.d_q;
         const float* dk = A.d_k;
         if (c.qk_norm) {
@@ -136,12 +157,12 @@ struct Transformer::Impl {
 
     // Views of a gradient buffer with the weights' layout, by pointer offset (no name lookups).
     ModelWeights grad_views(float* grads) const {
-        const float* base = model.data.data();
+        const float* base = weights.base();
         auto re = [&](const float* p) -> float* { return p ? grads + (p - base) : nullptr; };
-        ModelWeights g = model.w;
-        g.embed = re(model.w.embed);
-        g.final_norm = re(model.w.final_norm);
-        g.lm_head = re(model.w.lm_head);  // == g.embed when tied: head and embedding grads add up
+        ModelWeights g = w;
+        g.embed = re(w.embed);
+        g.final_norm = re(w.final_norm);
+        g.lm_head = re(w.lm_head);  // == g.embed when tied: head and embedding grads add up
         for (LayerWeights& L : g.layers) {
             for (float** f :
                  {&L.attn_norm, &L.wq, &L.bq, &L.wk, &L.bk, &L.wv, &L.bv, &L.wo, &L.bo, &L.q_norm, &L.k_norm,
@@ -152,8 +173,12 @@ struct Transformer::Impl {
     }
 };
 
-Transformer::Transformer(const Model& model) : impl_(new Impl(model)) {
+Transformer::Transformer(const Model& model, const Backend& backend) : impl_(new Impl(model, backend)) {
     init_threads();
+}
+
+void Transformer::weights_changed() {
+    impl_->weights.upload();
 }
 Transformer::~Transformer() {
     delete impl_;
@@ -186,6 +211,11 @@ TokenScores Transformer::forward(const PackedBatch& batch, const ForwardOptions&
         m.acts = &m.arena.layout(c, 0, opt.recompute, chunk);
         return {};
     }
+    if (!ops.host_memory)  // a kernel cannot throw: check ids here (the CPU op checks its own)
+        for (int t = 0; t < T; ++t)
+            STRIDE_CHECK(batch.tokens[t] >= 0 && batch.tokens[t] < c.vocab,
+                         "token id " + std::to_string(batch.tokens[t]) + " at position " + std::to_string(t) +
+                             " is outside the vocabulary [0, " + std::to_string(c.vocab) + ")");
     m.tokens = batch.tokens;
     m.positions = batch.positions;
     m.cu_seqlens = batch.cu_seqlens;
@@ -196,14 +226,29 @@ TokenScores Transformer::forward(const PackedBatch& batch, const ForwardOptions&
     m.acts = &m.arena.layout(c, T, opt.recompute, chunk);
     Activations& A = *m.acts;
     const int H = c.hidden;
+    m.tokens_ptr = on_device(ops, m.tokens_dev, m.tokens);
+    m.positions_ptr = on_device(ops, m.positions_dev, m.positions);
+    m.cu_seqlens_ptr = on_device(ops, m.cu_seqlens_dev, m.cu_seqlens);
+    m.targets_ptr = on_device(ops, m.targets_dev, m.targets);
 
-    ops.embedding_forward(A.residual[0], m.tokens.data(), m.model.w.embed, T, H, c.vocab);
+    ops.embedding_forward(A.residual[0], m.tokens_ptr, m.w.embed, T, H, c.vocab);
     for (int l = 0; l < c.layers; ++l) m.layer_forward(l, A.residual[l], A.residual[l + 1]);
-    ops.rmsnorm_forward(A.final_norm, A.final_rstd, A.residual[c.layers], m.model.w.final_norm, T, H,
-                        c.rms_eps);
-    if (!opt.lm_head) return {};  // a critic: final_hidden() is all it reads
-    ops.lm_head_logprob_forward(A.lp_rows, A.ent_rows, A.final_norm, m.model.w.lm_head, m.targets.data(), T,
-                                H, c.vocab, opt.temperature, opt.logprob_chunk, A.logits);
+    ops.rmsnorm_forward(A.final_norm, A.final_rstd, A.residual[c.layers], m.w.final_norm, T, H, c.rms_eps);
+    if (!opt.lm_head) {  // a critic: final_hidden() is all it reads
+        ops.sync();
+        return {};
+    }
+    ops.lm_head_logprob_forward(A.lp_rows, A.ent_rows, A.final_norm, m.w.lm_head, m.targets_ptr, T, H,
+                                c.vocab, opt.temperature, opt.logprob_chunk, A.logits);
+    const float* lp_rows = A.lp_rows;
+    const float* ent_rows = A.ent_rows;
+    if (!ops.host_memory) {  // bring the 2T scores back (lp_rows and ent_rows are adjacent views)
+        m.host_rows.resize(2 * (size_t)T);
+        ops.copy(m.host_rows.data(), A.lp_rows, T * sizeof(float));
+        ops.copy(m.host_rows.data() + T, A.ent_rows, T * sizeof(float));
+        ops.sync();
+        lp_rows = m.host_rows.data(), ent_rows = m.host_rows.data() + T;
+    }
 
     // Row t predicted token t+1: move results to the position of the predicted token.
     TokenScores out;
@@ -211,8 +256,8 @@ TokenScores Transformer::forward(const PackedBatch& batch, const ForwardOptions&
     out.entropy.assign(T, 0.0f);
     for (int t = 0; t < T; ++t) {
         if (m.targets[t] < 0) continue;
-        out.logprob[t + 1] = A.lp_rows[t];
-        out.entropy[t + 1] = A.ent_rows[t];
+        out.logprob[t + 1] = lp_rows[t];
+        out.entropy[t + 1] = ent_rows[t];
     }
     return out;
 }
@@ -238,10 +283,13 @@ void Transformer::backward(const std::vector<float>& g_logprob, const std::vecto
     STRIDE_CHECK(m.opt.lm_head || (g_logprob.empty() && g_entropy.empty()),
                  "backward: the forward skipped the LM head, so only g_final_hidden can flow back");
     if (T == 0) return;
+    STRIDE_CHECK(ops.host_memory && ops.matmul_backward && ops.attention_backward,
+                 std::string("backward: not available on the ") + ops.name +
+                     " backend yet (backward kernels: issue #17); train with trainer.device=cpu");
     Activations& A = *m.acts;
     const ModelWeights g = m.grad_views(grads);
 
-    zero(A.d_x, (size_t)T * H);
+    m.zero(A.d_x, (size_t)T * H);
     if (!g_logprob.empty() || !g_entropy.empty()) {
         // Realign per-position gradients to LM head rows (row t predicts position t+1).
         for (int t = 0; t < T; ++t) {
@@ -249,19 +297,19 @@ void Transformer::backward(const std::vector<float>& g_logprob, const std::vecto
             A.g_lp_rows[t] = has && !g_logprob.empty() ? g_logprob[t + 1] : 0.0f;
             A.g_ent_rows[t] = has && !g_entropy.empty() ? g_entropy[t + 1] : 0.0f;
         }
-        ops.lm_head_logprob_backward(A.d_x, g.lm_head, A.g_lp_rows, A.g_ent_rows, A.final_norm,
-                                     m.model.w.lm_head, m.targets.data(), T, H, c.vocab, m.opt.temperature,
-                                     m.opt.logprob_chunk, A.logits);
+        ops.lm_head_logprob_backward(A.d_x, g.lm_head, A.g_lp_rows, A.g_ent_rows, A.final_norm, m.w.lm_head,
+                                     m.targets_ptr, T, H, c.vocab, m.opt.temperature, m.opt.logprob_chunk,
+                                     A.logits);
     }
-    if (g_final_hidden) add_inplace(A.d_x, g_final_hidden, (size_t)T * H);
-    zero(A.d_res, (size_t)T * H);
-    ops.rmsnorm_backward(A.d_res, g.final_norm, A.d_x, A.residual[c.layers], m.model.w.final_norm,
-                         A.final_rstd, T, H);
+    if (g_final_hidden) m.add_inplace(A.d_x, g_final_hidden, (size_t)T * H);
+    m.zero(A.d_res, (size_t)T * H);
+    ops.rmsnorm_backward(A.d_res, g.final_norm, A.d_x, A.residual[c.layers], m.w.final_norm, A.final_rstd, T,
+                         H);
     for (int l = c.layers - 1; l >= 0; --l) {
         if (m.opt.recompute) m.layer_forward(l, A.residual[l], nullptr);
         m.layer_backward(l, g.layers[l]);
     }
-    ops.embedding_backward(g.embed, A.d_res, m.tokens.data(), T, H);
+    ops.embedding_backward(g.embed, A.d_res, m.tokens_ptr, T, H);
 }
 
 }  // namespace stride

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "model/backend.h"
 #include "model/params.h"
 
 namespace stride {
@@ -40,7 +41,12 @@ struct TokenScores {
 
 class Transformer {
    public:
-    explicit Transformer(const Model& model);
+    // Computes on `backend` (cpu_backend(), or cuda::cuda_backend() through backend_for_device).
+    // On a device backend the weights are copied to the device here; call weights_changed() after
+    // overwriting model.data. Backward needs every backward entry of the backend (CPU today).
+    explicit Transformer(const Model& model, const Backend& backend = cpu_backend());
+    // Copies model.data to the device again (a new policy version); nothing to do on the CPU.
+    void weights_changed();
     ~Transformer();
     Transformer(const Transformer&) = delete;
     Transformer& operator=(const Transformer&) = delete;
@@ -49,7 +55,8 @@ class Transformer {
     TokenScores forward(const PackedBatch& batch, const ForwardOptions& opt = {});
 
     // Rows [T, H] of the last forward's final RMSNorm output (the LM head's input), row t aligned
-    // with batch.tokens[t]; valid until the next forward(). Null after an empty batch.
+    // with batch.tokens[t], on the backend's device; valid until the next forward(). Null after an
+    // empty batch.
     const float* final_hidden() const;
 
     // Accumulates (+=) into grads (a buffer of layout().numel() floats, same layout as the weights)

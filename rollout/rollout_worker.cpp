@@ -16,6 +16,7 @@
 #include "common/base/error.h"
 #include "common/messaging.h"
 #include "common/weight_sync.h"
+#include "model/backend.h"
 #include "model/generator.h"
 #include "reward/reward_queue.h"
 #include "rollout/inflight.h"
@@ -166,6 +167,7 @@ Loop::Loop(const JobContext& ctx, const std::string& id, const RolloutEndpoints&
     gen_opt_.block_size = cfg_.rollout.block_size;
     gen_opt_.kv_dtype = parse_kv_dtype(cfg_.rollout.kv_dtype);
     if (cfg_.rollout.kv_blocks > 0) gen_opt_.kv_blocks = cfg_.rollout.kv_blocks;
+    gen_opt_.backend = &backend_for_device(rollout_device(cfg_));  // checked at config load
     limits_.max_running = gen_opt_.max_running;
     limits_.n = n_;
     limits_.prompt_tokens = longest_prompt(ctx);
@@ -187,6 +189,7 @@ void Loop::adopt() {
     ++stats_.weight_updates;
     metrics_.weights_loaded(version_);
     if (gen_) {
+        gen_->weights_changed();  // one copy into the device's weights (nothing to do on the CPU)
         if (cfg_.rollout.kv_on_update == "recompute") gen_->drop_kv();
         gen_->set_policy_version(version_);
         abort_stale();

@@ -1,6 +1,8 @@
 #include "scheduler/job_config.h"
 
+#include "common/base/error.h"
 #include "common/config_schema.h"
+#include "model/backend.h"
 #include "trainer/algorithm.h"
 
 namespace stride {
@@ -33,6 +35,25 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
 
 void validate_job_config(const JobConfig& cfg) {
     check_job_config(cfg, check_algorithm_config);
+    check_job_devices(cfg);
+}
+
+void check_job_devices(const JobConfig& cfg) {
+    struct Role {
+        const char* key;  // the key that chose the device
+        const std::string& device;
+    };
+    const Role rollout{cfg.rollout.device.empty() ? "model.device" : "rollout.device", rollout_device(cfg)};
+    const Role trainer{cfg.trainer.device.empty() ? "model.device" : "trainer.device", trainer_device(cfg)};
+    for (const Role& r : {rollout, trainer}) {
+        const std::string why = device_unavailable_reason(r.device);
+        STRIDE_CHECK(why.empty(), std::string(r.key) + ": " + r.device + " requested, but " + why);
+    }
+    STRIDE_CHECK(
+        trainer.device != "cuda",
+        std::string(trainer.key) +
+            ": the trainer cannot run on cuda yet (backward kernels: issue #17); set trainer.device: cpu "
+            "to generate on the GPU and train on the CPU");
 }
 
 }  // namespace stride

@@ -23,8 +23,11 @@ JobConfig parse_job_config(const std::string& yaml_text, const std::string& sour
 // of the algorithm table. What `stride config keys` lists and what the loader checks.
 ConfigChoices job_config_choices();
 
-// Checks ranges of every key and the combinations between keys, the algorithm's included.
-// load/parse call it already.
+// Checks ranges of every key and the combinations between keys, the algorithm's included, and the
+// devices (check_job_devices). load/parse call it already.
 void validate_job_config(const JobConfig& cfg);
+// model.device / rollout.device / trainer.device can be used by this binary on this machine: refused
+// (Error naming the key) when built without CUDA, when no GPU is visible, or for a trainer on cuda.
+void check_job_devices(const JobConfig& cfg);
 
 }  // namespace stride

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Everything Stride checks on the GPU machine (H100/H200), in one command from the repository root:
 #   1. engine-only build with CUDA (sm_90) against the Debian libraries carried in .deps/root,
-#   2. the engine's tests, CUDA kernel tests included (they run on the GPU here),
+#   2. the engine's tests, CUDA kernel tests included (they run on the GPU here), then the GPU tests
+#      again one by one with their full output (test_backend_ops: every Backend entry on the GPU
+#      against the CPU; test_gpu_model: whole-model log-probs, greedy parity, bf16 cache, sampling),
 #   3. Hugging Face compatibility both ways (tests/model/reference/hf_compat.py, needs transformers),
-#   4. the engine benchmarks (bench/model), with the machine's torch as the peer.
+#   4. the engine benchmarks (bench/model), with the machine's torch as the peer, and bench_decode on
+#      the CUDA backend for a Qwen2.5-0.5B shape at batch 1 and 64.
+# Budget: about 8 minutes on 16 cores (the build is most of it); each step has its own timeout, and
+# the GPU checks come first so that a run cut short still answers them.
 # Results go to $OUT (the device tool brings them back); copy them into bench/results/.
 #
 # Prepare .deps once on the CPU machine: see bench/README.md ("GPU machine"). Tests that need the npm
@@ -28,16 +33,41 @@ cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRIDE_ENGINE_ONLY
   && cmake --build build-gpu -j 16 -- -k 0 >> "$OUT/build.log" 2>&1
 echo "build rc=$?" | tee -a "$OUT/summary.txt"
 
-(cd build-gpu && ctest --output-on-failure -j 8 --timeout 300 -E 'Tokenizer|VsTorch') > "$OUT/ctest.log" 2>&1
+for t in model_test_backend_ops model_test_gpu_model cuda_test_rmsnorm_cuda; do
+  timeout 120 build-gpu/tests/$t > "$OUT/$t.log" 2>&1
+  echo "$t rc=$? $(grep -cE '^\[       OK' "$OUT/$t.log") ok, $(grep -cE '^\[  FAILED' "$OUT/$t.log") failed, $(grep -cE '^\[  SKIPPED' "$OUT/$t.log") skipped" | tee -a "$OUT/summary.txt"
+done
+
+(cd build-gpu && timeout 240 ctest --output-on-failure -j 8 --timeout 200 -E 'Tokenizer|VsTorch') > "$OUT/ctest.log" 2>&1
 echo "ctest rc=$? $(grep -E 'tests passed|tests failed' "$OUT/ctest.log")" | tee -a "$OUT/summary.txt"
 
-python3 tests/model/reference/hf_compat.py build-gpu/bin/stride "$OUT/hf_compat.json" > "$OUT/hf_compat.log" 2>&1
-echo "hf_compat rc=$?" | tee -a "$OUT/summary.txt"
+# Decode on the GPU backend, Qwen2.5-0.5B shape (random weights, fp32 weights, sampling on the GPU).
+Q05="--hidden 896 --layers 24 --heads 14 --kv-heads 2 --intermediate 4864 --vocab 151936 --tie"
+for seqs in 1 64; do
+  echo "== bench_decode --cuda --seqs $seqs $Q05" >> "$OUT/bench_gpu.log"
+  timeout 90 build-gpu/bin/bench_decode --cuda --no-peer --seqs $seqs --prompt 128 --new 32 --reps 2 $Q05 \
+    >> "$OUT/bench_gpu.log" 2>&1
+  echo "bench_decode cuda seqs=$seqs rc=$? :: $(grep '^ours' "$OUT/bench_gpu.log" | tail -1)" | tee -a "$OUT/summary.txt"
+  ours=$(grep '^ours' "$OUT/bench_gpu.log" | tail -1 | awk '{print $2}')
+  # The same decode by Hugging Face generate (static cache, bf16) on the same GPU.
+  echo "== hf_decode --seqs $seqs" >> "$OUT/bench_gpu.log"
+  timeout 120 python3 bench/gpu/hf_decode.py --seqs $seqs --prompt 128 --new 32 --reps 2 $Q05 \
+    >> "$OUT/bench_gpu.log" 2>&1
+  hf=$(grep '^hf: [0-9]' "$OUT/bench_gpu.log" | tail -1 | awk '{print $2}')
+  echo "hf_decode seqs=$seqs :: ${hf:-?} tokens/s; ours/hf = $(python3 -c "print(round(${ours:-0}/${hf:-1}, 2))" 2>/dev/null)" \
+    | tee -a "$OUT/summary.txt"
+done
+
+for dev in cpu cuda; do
+  STRIDE_DEVICE=$dev timeout 120 python3 tests/model/reference/hf_compat.py build-gpu/bin/stride "$OUT/hf_compat_$dev.json" \
+    > "$OUT/hf_compat_$dev.log" 2>&1
+  echo "hf_compat ($dev backend) rc=$?" | tee -a "$OUT/summary.txt"
+done
 
 for b in build-gpu/bin/bench_*; do
   [ -x "$b" ] || continue
   echo "== $b (STRIDE_THREADS=${BENCH_THREADS:-16})" >> "$OUT/bench.log"
-  STRIDE_THREADS=${BENCH_THREADS:-16} timeout 150 "$b" >> "$OUT/bench.log" 2>&1
+  STRIDE_THREADS=${BENCH_THREADS:-16} timeout 60 "$b" >> "$OUT/bench.log" 2>&1
   echo "$(basename "$b") rc=$? :: $(tail -1 "$OUT/bench.log")" | tee -a "$OUT/summary.txt"
 done
 exit 0

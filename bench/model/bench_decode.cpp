@@ -11,6 +11,9 @@
 //
 //   build/bin/bench_decode [--seqs 64 --prompt 32 --new 64 --reps 3] [model options] [--profile]
 //
+// --cuda runs ours on the CUDA backend (model/cuda/; logits come back to the host for sampling), with
+// --no-peer on the GPU machine (the peer is PyTorch on the CPU).
+//
 // --profile also runs the same decode on a bare Decoder (own KvCache, argmax by hand) to separate the
 // Generator's scheduling/sampling overhead from the model's forward.
 #include <algorithm>
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "bench/model/bench_common.h"
+#include "model/backend.h"
 #include "model/decoder.h"
 #include "model/generator.h"
 
@@ -26,7 +30,7 @@ using namespace stride_bench;
 
 static const char* kUsage =
     "bench_decode [--seqs 64] [--prompt 32] [--new 64] [--reps 3] [--block-size 16] [--bf16-kv] "
-    "[--profile]\n" STRIDE_BENCH_MODEL_USAGE;
+    "[--profile] [--cuda]\n" STRIDE_BENCH_MODEL_USAGE;
 
 int main(int argc, char** argv) {
     stride::ensure_fast_blas_kernels(argv);  // the torch peer inherits the same OpenBLAS kernels
@@ -35,18 +39,20 @@ int main(int argc, char** argv) {
     const ModelConfig c = model_config_from_args(args);
     const int n_seqs = args.get("seqs", 64), prompt = args.get("prompt", 32), n_new = args.get("new", 64);
     const int reps = std::max(1, args.get("reps", 3)), block_size = args.get("block-size", 16);
-    const bool no_peer = args.flag("no-peer"), profile = args.flag("profile");
+    const bool no_peer = args.flag("no-peer"), profile = args.flag("profile"), cuda = args.flag("cuda");
     const KvDtype kv_dtype = args.flag("bf16-kv") ? KvDtype::bf16 : KvDtype::fp32;
     args.done(kUsage);
+    const Backend& backend = backend_for_device(cuda ? "cuda" : "cpu");
 
     Model m(c);
     model_init_random(m, 1);
     const std::vector<int> prompts = random_tokens((size_t)n_seqs * prompt, c.vocab, 3);
     std::printf(
         "decode: qwen2 H %d L %d heads %d/%d I %d V %d tied %d (%.2fM params), %d seqs, prompt %d, "
-        "%d decode steps, KV cache %s, %d threads, %s\n",
+        "%d decode steps, KV cache %s, %s backend, %d threads, %s\n",
         c.hidden, c.layers, c.heads, c.kv_heads, c.intermediate, c.vocab, (int)c.tie_embeddings,
-        m.layout.numel() * 1e-6, n_seqs, prompt, n_new, kv_dtype_name(kv_dtype), threads, env_note().c_str());
+        m.layout.numel() * 1e-6, n_seqs, prompt, n_new, kv_dtype_name(kv_dtype), backend.name, threads,
+        env_note().c_str());
 
     // ---- ours -----------------------------------------------------------------------------------------
     GeneratorOptions gopt;
@@ -55,6 +61,7 @@ int main(int argc, char** argv) {
     gopt.kv_blocks = n_seqs * ((prompt + n_new + 1 + block_size - 1) / block_size) + 1;
     gopt.max_running = n_seqs;
     gopt.max_batch_tokens = std::max(n_seqs * prompt, n_seqs);  // every prompt prefilled in one step
+    gopt.backend = &backend;
     Generator gen(m, gopt);
     std::vector<double> times;
     double prefill_s = 0;
@@ -105,7 +112,7 @@ int main(int argc, char** argv) {
 
     if (profile) {
         // Bare Decoder: same prompts, same greedy decode, no Generator.
-        KvCache cache(c, gopt.kv_blocks, block_size, kv_dtype);
+        KvCache cache(c, gopt.kv_blocks, block_size, kv_dtype, backend);
         Decoder dec(m, cache);
         std::vector<int> ids(n_seqs), next(n_seqs);
         DecodeBatch b;

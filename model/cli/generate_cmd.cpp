@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/base/error.h"
+#include "model/backend.h"
 #include "model/checkpoint.h"
 #include "model/cli/commands.h"
 #include "model/cli/parser.h"
@@ -56,14 +57,15 @@ std::string chat_wrap(Arch arch, const std::string& prompt) {
 }  // namespace
 
 int generate(int argc, char** argv) {
-    std::string model_dir, tokenizer_path, prompt, prompt_ids;
+    std::string model_dir, tokenizer_path, prompt, prompt_ids, device = "cpu";
     int max_tokens = 64, top_k = 0, kv_mb = 256;
     double temperature = 1.0, top_p = 1.0;
     uint64_t seed = 0;
     bool chat = false, as_json = false;
     Parser p(
         "stride generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [options]",
-        "Samples a completion for one prompt with the CPU engine. Prints the text (or, with --json, one\n"
+        "Samples a completion for one prompt with the engine (CPU or CUDA backend). Prints the text (or, "
+        "with --json, one\n"
         "JSON object with token ids, log-probs, finish reason and text) and a throughput line on stderr.");
     p.flag("model", model_dir, "HF checkpoint directory", true)
         .flag("tokenizer", tokenizer_path, "tokenizer.json (default: DIR/tokenizer.json when it exists)")
@@ -75,6 +77,7 @@ int generate(int argc, char** argv) {
         .flag("top-k", top_k, "sample among the k most likely tokens (0: all)")
         .flag("seed", seed, "sampling seed")
         .flag("kv-mb", kv_mb, "KV cache budget in MiB (grown when the prompt needs more)")
+        .flag("device", device, "where to compute: cpu or cuda")
         .toggle("chat", chat, "wrap the prompt in the model family's chat template")
         .toggle("json", as_json, "print one JSON object instead of the text");
     if (!p.parse(argc, argv)) return 0;
@@ -127,6 +130,7 @@ int generate(int argc, char** argv) {
     const size_t need = static_cast<size_t>(req.prompt.size() + req.max_new_tokens + opt.block_size) *
                         cfg.layers * 2 * cfg.kv_heads * cfg.head_dim * sizeof(float);
     if (opt.kv_bytes < need) opt.kv_bytes = need;
+    opt.backend = &backend_for_device(device);
     Generator gen(model, opt);
     gen.add(req);
 

@@ -1,6 +1,7 @@
 // stride logprobs: per-token log-probs and entropies of token sequences under a checkpoint.
 //
 //   echo '{"tokens":[1,5,9,2]}' | stride logprobs --model DIR [--temperature 1.0] [--chunk 1024]
+//                                                 [--device cpu|cuda]
 //   -> {"logprobs":[lp1,lp2,lp3],"entropy":[H1,H2,H3]}
 //
 // One JSON object per input line, one per output line, in order. For n tokens both arrays have n - 1
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "common/base/error.h"
+#include "model/backend.h"
 #include "model/checkpoint.h"
 #include "model/cli/commands.h"
 #include "model/cli/parser.h"
@@ -57,13 +59,15 @@ int logprobs(int argc, char** argv) {
     std::string dir;
     double temperature = 1.0;
     int chunk = 1024;
+    std::string device = "cpu";
     Parser p(
-        "stride logprobs --model DIR [--temperature T] [--chunk N] < tokens.jsonl",
+        "stride logprobs --model DIR [--temperature T] [--chunk N] [--device cpu|cuda] < tokens.jsonl",
         "Per-token log-probs and entropies of token sequences under a checkpoint: one JSON line\n"
         "{\"tokens\": [...]} in, one {\"logprobs\": [...], \"entropy\": [...]} out (n - 1 entries each).");
     p.flag("model", dir, "HF checkpoint directory", true)
         .flag("temperature", temperature, "softmax temperature (> 0)")
-        .flag("chunk", chunk, "positions per log-prob chunk (memory bound)");
+        .flag("chunk", chunk, "positions per log-prob chunk (memory bound)")
+        .flag("device", device, "where to compute: cpu or cuda");
     if (!p.parse(argc, argv)) return 0;
     ForwardOptions opt;
     opt.temperature = static_cast<float>(temperature);
@@ -72,7 +76,7 @@ int logprobs(int argc, char** argv) {
     STRIDE_CHECK(opt.logprob_chunk > 0, "--chunk must be > 0");
 
     const Model model = checkpoint_load(dir);
-    Transformer tf(model);
+    Transformer tf(model, backend_for_device(device));
     std::string line;
     long line_no = 0;
     while (std::getline(std::cin, line)) {

@@ -10,18 +10,29 @@
 
 namespace stride::cuda {
 
-#define STRIDE_CUDA_CHECK(expr)                                                                      \
-    do {                                                                                             \
-        cudaError_t err_ = (expr);                                                                   \
-        if (err_ != cudaSuccess)                                                                     \
-            throw ::stride::Error(std::string(#expr) + " failed at " + __FILE__ + ":" +             \
-                                  std::to_string(__LINE__) + ": " + cudaGetErrorString(err_));       \
+#define STRIDE_CUBLAS_CHECK(expr)                                                                       \
+    do {                                                                                                \
+        int st_ = static_cast<int>(expr);                                                               \
+        if (st_ != 0)                                                                                   \
+            throw ::stride::Error(std::string(#expr) + " failed at " + __FILE__ + ":" +                 \
+                                  std::to_string(__LINE__) + ": cuBLAS status " + std::to_string(st_)); \
+    } while (0)
+
+// Checks the launch of the kernel just queued (bad configuration); faults surface at the next sync.
+#define STRIDE_CUDA_LAUNCH_CHECK() STRIDE_CUDA_CHECK(cudaGetLastError())
+
+#define STRIDE_CUDA_CHECK(expr)                                                                \
+    do {                                                                                       \
+        cudaError_t err_ = (expr);                                                             \
+        if (err_ != cudaSuccess)                                                               \
+            throw ::stride::Error(std::string(#expr) + " failed at " + __FILE__ + ":" +        \
+                                  std::to_string(__LINE__) + ": " + cudaGetErrorString(err_)); \
     } while (0)
 
 // Plain cudaMalloc'd array of T (never managed memory).
 template <typename T>
 class DeviceArray {
-public:
+   public:
     explicit DeviceArray(size_t n) : n_(n) {
         if (n_) STRIDE_CUDA_CHECK(cudaMalloc(&ptr_, n_ * sizeof(T)));
     }
@@ -45,7 +56,7 @@ public:
         return host;
     }
 
-private:
+   private:
     T* ptr_ = nullptr;
     size_t n_ = 0;
 };

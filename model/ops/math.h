@@ -13,7 +13,9 @@
 
 namespace stride {
 
-STRIDE_HD float silu(float x) { return x / (1.0f + expf(-x)); }
+STRIDE_HD float silu(float x) {
+    return x / (1.0f + expf(-x));
+}
 // d silu(x) / dx = s(x) * (1 + x * (1 - s(x))), s = sigmoid
 STRIDE_HD float silu_grad(float x) {
     float s = 1.0f / (1.0f + expf(-x));
@@ -44,13 +46,31 @@ STRIDE_HD void rope_rotate(float& x0, float& x1, float c, float s) {
     x1 = b;
 }
 // Backward of rope_rotate is the rotation by -a.
-STRIDE_HD void rope_rotate_backward(float& d0, float& d1, float c, float s) { rope_rotate(d0, d1, c, -s); }
+STRIDE_HD void rope_rotate_backward(float& d0, float& d1, float c, float s) {
+    rope_rotate(d0, d1, c, -s);
+}
 
 // Online softmax merge of two partial (max m, sum l) states: used by attention and log-sum-exp.
 STRIDE_HD void lse_merge(float& m, float& l, float m2, float l2) {
     float mn = m > m2 ? m : m2;
     l = l * expf(m - mn) + l2 * expf(m2 - mn);
     m = mn;
+}
+
+// splitmix64 finaliser (Steele et al.): a bijective mix, good enough to turn counters into bits.
+STRIDE_HD uint64_t splitmix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+// Uniform double in [0, 1) from (seed, stream, step): the sampler's only source of randomness, the
+// same bits on the CPU and the GPU.
+STRIDE_HD double counter_uniform(uint64_t seed, uint64_t stream, uint64_t step) {
+    uint64_t h = splitmix64(seed);
+    h = splitmix64(h ^ stream);
+    h = splitmix64(h ^ step);
+    return static_cast<double>(h >> 11) * 0x1.0p-53;  // top 53 bits -> [0, 1)
 }
 
 // AdamW element update with decoupled weight decay. bc1/bc2 = 1 - beta^t bias corrections.

@@ -6,6 +6,7 @@
 
 #include "common/base/error.h"
 #include "common/config_schema.h"
+#include "model/backend.h"
 #include "scheduler/job_config.h"
 
 namespace stride {
@@ -34,6 +35,32 @@ std::string error_of(const std::string& extra, const std::vector<std::string>& o
 
 #define EXPECT_ERROR_HAS(msg, part) \
     EXPECT_NE(std::string(msg).find(part), std::string::npos) << "message: " << (msg)
+
+// model.device and the per-role overrides: unknown values name their key; cuda is refused at load
+// with the reason when this binary or machine cannot run it (always here without a GPU); a trainer on
+// cuda is refused until issue #17.
+TEST(Config, DevicesAreCheckedAtLoad) {
+    EXPECT_EQ(parse("").model.device, "cpu");
+    EXPECT_EQ(rollout_device(parse("rollout:\n  device: cpu\n")), "cpu");
+    EXPECT_ERROR_HAS(error_of("model:\n  device: tpu\n"), "model.device");
+    EXPECT_ERROR_HAS(error_of("rollout:\n  device: gpu\n"), "rollout.device: 'gpu' is not a device");
+    EXPECT_ERROR_HAS(error_of("trainer:\n  device: metal\n"), "trainer.device");
+    const std::string why = device_unavailable_reason("cuda");
+    if (!why.empty()) {
+        const std::string e = error_of("", {"model.device=cuda"});
+        EXPECT_ERROR_HAS(e, "model.device: cuda requested, but ");
+        EXPECT_ERROR_HAS(e, why);
+        EXPECT_ERROR_HAS(error_of("", {"rollout.device=cuda"}), "rollout.device: cuda requested");
+    } else {
+        EXPECT_EQ(rollout_device(parse("", {"rollout.device=cuda"})), "cuda");
+    }
+    // The trainer inherits model.device: refused either way (no GPU, or no backward kernels yet).
+    EXPECT_ERROR_HAS(error_of("", {"model.device=cuda"}), "model.device");
+    EXPECT_ERROR_HAS(error_of("", {"trainer.device=cuda"}), "trainer.device");
+    if (why.empty()) {
+        EXPECT_EQ(error_of("", {"model.device=cuda", "trainer.device=cpu"}), "");
+    }
+}
 
 TEST(Config, DefaultsFollowTheReferenceSystems) {
     JobConfig c = parse("");

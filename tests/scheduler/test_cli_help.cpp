@@ -42,10 +42,10 @@ const std::vector<Expected> kCommands = {
      {"--arch", "--hidden", "--layers", "--heads", "--kv-heads", "--intermediate", "--vocab", "--seed",
       "--out", "--head-dim", "--tie", "--dtype", "--rope-theta", "--max-position", "--eos", "--bos",
       "--shard-bytes"}},
-    {"logprobs", {"--model", "--temperature", "--chunk"}},
+    {"logprobs", {"--model", "--temperature", "--chunk", "--device"}},
     {"generate",
      {"--model", "--tokenizer", "--prompt", "--prompt-ids", "--max-tokens", "--temperature", "--top-p",
-      "--top-k", "--seed", "--kv-mb", "--chat", "--json"}},
+      "--top-k", "--seed", "--kv-mb", "--device", "--chat", "--json"}},
     {"tokenize", {"--tokenizer", "--model", "--split-special"}},
     {"detokenize", {"--tokenizer", "--model", "--skip-special"}},
 };

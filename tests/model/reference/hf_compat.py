@@ -13,6 +13,7 @@ Writes a JSON report (max abs errors) to argv[2] and exits non-zero when any che
 Usage: hf_compat.py STRIDE_BIN OUT_JSON
 """
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -33,7 +34,9 @@ CASES = [
 
 def stride_logprobs(model_dir, seqs):
     inp = "".join(json.dumps({"tokens": s}) + "\n" for s in seqs)
-    out = subprocess.run([STRIDE, "logprobs", "--model", model_dir], input=inp, capture_output=True, text=True)
+    # STRIDE_DEVICE=cuda scores on the GPU backend (bench/gpu/device_checks.sh runs both).
+    cmd = [STRIDE, "logprobs", "--model", model_dir, "--device", os.environ.get("STRIDE_DEVICE", "cpu")]
+    out = subprocess.run(cmd, input=inp, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError("stride logprobs failed: " + out.stderr)
     return [json.loads(l) for l in out.stdout.splitlines() if l.strip()]

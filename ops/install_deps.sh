@@ -14,6 +14,8 @@ PACKAGES=(
   python3 python3-torch python3-numpy python3-zmq python3-protobuf
   nodejs npm
   chromium  # renders `stride report` pages headless in tests/scheduler/test_report.cpp
+  # Jobs across machines (tests/cluster): a local Slurm, network namespaces, offline k8s checks
+  slurm-wlm munge iproute2 python3-kubernetes python3-yaml
 )
 
 missing=()

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <string>
 
-#include "../cli_test_util.h"
-#include "cluster_test_util.h"
+#include "tests/cli_test_util.h"
+#include "tests/cluster/cluster_test_util.h"
 
 namespace stride::test {
 namespace {
@@ -44,7 +44,7 @@ TEST(NetnsJob, EachRoleInItsOwnNamespaceRunsTheJobToCompletion) {
     std::ifstream names(dir + "/w/namespaces");
     std::string ns;
     while (std::getline(names, ns)) EXPECT_EQ(left.find(ns), std::string::npos) << ns << " left behind";
-    fs::remove_all(dir);
+    if (!HasFailure()) fs::remove_all(dir);
 }
 
 }  // namespace

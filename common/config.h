@@ -201,6 +201,14 @@ struct NetworkConfig {
     bool operator==(const NetworkConfig&) const = default;
 };
 
+// Restarts inside a job (issue #18): a rollout worker started with --scheduler that dies is started
+// again by its own supervisor process (scheduler/role_supervisor.h).
+struct RecoveryConfig {
+    int rollout_restarts = 0;        // restarts of one rollout worker at most (0: none)
+    double restart_backoff_s = 1.0;  // wait before a restart; doubles per restart, at most 30 s
+    bool operator==(const RecoveryConfig&) const = default;
+};
+
 struct JobConfig {
     std::string name = "job";
     int seed = 1;
@@ -221,6 +229,7 @@ struct JobConfig {
     int threads = 0;  // compute threads (0: all cores)
     PlacementConfig placement;
     NetworkConfig network;
+    RecoveryConfig recovery;
     bool operator==(const JobConfig&) const = default;
 
     std::string run_path() const { return run_dir + "/" + name; }

@@ -341,6 +341,13 @@ const std::vector<ConfigKey>& schema_table() {
         {"network.lost_after_s", FIELD(network.lost_after_s),
          "silence after which a role stops (scheduler unreachable) and the scheduler frees its worker id",
          above(0)},
+        // ---- recovery ----------------------------------------------------------------------------
+        {"recovery.rollout_restarts", FIELD(recovery.rollout_restarts),
+         "a rollout worker started with --scheduler that dies (a signal, a non-zero exit) is started again "
+         "at most this many times (0: never)",
+         at_least(0)},
+        {"recovery.restart_backoff_s", FIELD(recovery.restart_backoff_s),
+         "wait before restarting a rollout worker; doubles with each restart, at most 30 s", above(0)},
     };
     return table;
 }

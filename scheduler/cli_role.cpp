@@ -26,6 +26,7 @@
 #include "scheduler/cluster_role.h"
 #include "scheduler/job_config.h"
 #include "scheduler/job_metrics.h"
+#include "scheduler/role_supervisor.h"
 #include "scheduler/roles.h"
 #include "trainer/trainer_role.h"
 
@@ -70,6 +71,8 @@ int role(int argc, char** argv) {
     std::signal(SIGINT, on_role_signal);
     std::signal(SIGTERM, on_role_signal);
     const JobConfig cfg = load_job_config(config_path, overrides);
+    // recovery.rollout_restarts: this process only supervises a child that runs the worker.
+    if (auto rc = supervise_role_if_configured(cfg, name, scheduler, argc, argv, g_role_stop)) return *rc;
     const std::string role_name = name == "rollout" ? "rollout-" + std::to_string(worker) : name;
     // Before any thread starts, so that every thread of this process inherits the role's CPUs.
     const std::string placement = apply_role_placement(cfg, name, worker);

@@ -191,7 +191,8 @@ int run_rollout(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bool
                     RolloutEndpoints{ep.at("prompts"), ep.at("buffer"), ep.at("weights")});
     w.run(stop);
     wait_until(stop);  // done with the job's prompts: stay until the scheduler says the job is done
-    return link.lost() ? 1 : 0;
+    // 0 only when the job is done: a supervisor (recovery.rollout_restarts) restarts anything else.
+    return link.job_done() ? 0 : (link.lost() ? 1 : 130);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <random>
 
 #include "common/base/error.h"
@@ -17,7 +18,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// $STRIDE_INSTANCE when a supervisor set it (every restart of a worker is the same instance), else
+// HOST:PID:RANDOM.
 std::string make_instance() {
+    if (const char* env = std::getenv("STRIDE_INSTANCE"); env && *env) return env;
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
     std::random_device rd;

@@ -3,6 +3,7 @@
 #pragma once
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -34,6 +35,19 @@ inline std::string write_tiny_job(const std::string& dir, const std::string& ext
                            "checkpoint_every: 2}\n"
                         << extra;
     return path;
+}
+
+// A TCP port nobody listens on now, below the ephemeral range, starting at a place of this process's
+// own so that parallel tests rarely probe the same ones.
+inline int free_port(int base) {
+    for (int p = base + getpid() % 5000;; ++p) {
+        const std::string cmd = "ss -Htln 'sport = :" + std::to_string(p) + "'";
+        FILE* f = popen(cmd.c_str(), "r");
+        char c;
+        const bool busy = f && fread(&c, 1, 1, f) == 1;
+        if (f) pclose(f);
+        if (!busy) return p;
+    }
 }
 
 inline std::vector<int64_t> metrics_steps(const std::string& jsonl) {

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Several hosts on one machine, for real (issue #18): one network namespace per role, joined by veth
 # pairs to a bridge in a hub namespace, each role with its own address in 198.18.0.0/24 (the range
-# reserved for network benchmarking) and its own run directory; the roles find each other only
-# through the scheduler's registry. Everything this script creates is named stride-<pid>-*, and is
+# reserved for network benchmarking), its own PID namespace and /proc (so no role can open another's
+# files through /proc, as the same-host weight memory file would) and its own run directory; the roles
+# find each other only through the scheduler's registry. The config and tokenizer (inputs) are read
+# from the one filesystem. Everything this script creates is named stride-<pid>-*, and is
 # removed on exit, also on failure.
 #
 # Usage: netns_job.sh STRIDE_BIN CONFIG WORKDIR
@@ -53,7 +55,8 @@ SCHED="tcp://${ADDR[scheduler]}:7400"
 start_role() {  # NAME ROLE [ARGS...]
   local name=$1 role=$2
   shift 2
-  ip netns exec "$P-$name" "$BIN" role "$role" --config "$CONFIG" --scheduler "$SCHED" \
+  ip netns exec "$P-$name" unshare --pid --fork --mount-proc --kill-child=SIGTERM \
+    "$BIN" role "$role" --config "$CONFIG" --scheduler "$SCHED" \
     --advertise "${ADDR[$name]}" "$@" "run_dir=$WORK/$name" >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
   NAMES+=("$name")

@@ -1,8 +1,8 @@
 // Several hosts on one machine, for real (issue #18): tests/cluster/netns_job.sh puts the scheduler,
 // the buffer, the trainer and two rollout workers each in a network namespace of its own (veth pairs
-// to a bridge, addresses in 198.18.0.0/24, nothing shared but the bridge) with a run directory of its
-// own, and runs a 4-step job to completion: nothing can rely on loopback, ipc:// or a shared run
-// directory. Skipped only where network namespaces cannot be made (no CAP_NET_ADMIN). About 7 s.
+// to a bridge, addresses in 198.18.0.0/24) and a PID namespace with its own /proc, with a run
+// directory of its own, and runs a 4-step job to completion: nothing can rely on loopback, ipc://, a
+// shared run directory or another role's /proc (weights travel in chunks over TCP). Skipped only where network namespaces cannot be made (no CAP_NET_ADMIN). About 7 s.
 #include <gtest/gtest.h>
 
 #include <filesystem>

@@ -18,14 +18,6 @@
 namespace stride::test {
 namespace {
 
-// A port on loopback that nobody listens on right now.
-int free_port() {
-    for (int p = 23000 + getpid() % 5000;; ++p) {
-        int rc = 0;
-        if (run_capture("ss -Htln 'sport = :" + std::to_string(p) + "'", rc).empty()) return p;
-    }
-}
-
 // `stride role scheduler` in the background until destroyed (SIGTERM to this pid only).
 class Scheduler {
    public:
@@ -52,7 +44,7 @@ class Scheduler {
 TEST(RoleDiscovery, ARoleWithAnotherConfigIsRefusedNamingBothHashes) {
     const std::string dir = cluster_scratch("discovery");
     const std::string cfg = write_tiny_job(dir, "run_dir: " + dir + "/runs\n");
-    const std::string addr = "tcp://127.0.0.1:" + std::to_string(free_port());
+    const std::string addr = "tcp://127.0.0.1:" + std::to_string(free_port(23000));
     Scheduler sched(cfg, addr, dir + "/scheduler.log");
     std::smatch m;
     const std::string log = slurp(dir + "/scheduler.log");
@@ -79,7 +71,7 @@ TEST(RoleDiscovery, AnUnreachableSchedulerIsRetriedNamingItThenGivenUp) {
     const std::string dir = cluster_scratch("unreachable");
     const std::string cfg =
         write_tiny_job(dir, "run_dir: " + dir + "/runs\nnetwork: {connect_timeout_s: 2}\n");
-    const std::string addr = "tcp://127.0.0.1:" + std::to_string(free_port());
+    const std::string addr = "tcp://127.0.0.1:" + std::to_string(free_port(23000));
     int status = 0;
     const auto t0 = std::chrono::steady_clock::now();
     const std::string out = run_capture(

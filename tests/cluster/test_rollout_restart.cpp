@@ -55,7 +55,7 @@ TEST(RolloutRestart, AStoppedRolloutWorkerIsRestartedAndTheJobEndsWithEveryStepO
     const std::string cfg = write_tiny_job(
         dir, "run_dir: " + dir + "/runs\nrecovery: {rollout_restarts: 2, restart_backoff_s: 0.2}\n");
     // 12 steps: time to stop a worker in the middle.
-    const std::string addr = "tcp://127.0.0.1:" + std::to_string(24000 + getpid() % 5000);
+    const std::string addr = "tcp://127.0.0.1:" + std::to_string(free_port(24000));
     const std::vector<std::string> common = {"--config", cfg, "--scheduler", addr, "trainer.steps=12"};
     auto with = [&](std::vector<std::string> head) {
         head.insert(head.end(), common.begin(), common.end());

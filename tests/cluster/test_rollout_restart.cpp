@@ -50,7 +50,7 @@ bool wait_for(const std::function<bool()>& cond, double seconds) {
     return cond();
 }
 
-TEST(RolloutRestart, AStoppedRolloutWorkerIsRestartedAndTheJobEndsWithEveryStepOnce) {
+TEST(SupervisedRollout, AStoppedRolloutWorkerIsRestartedAndTheJobEndsWithEveryStepOnce) {
     const std::string dir = cluster_scratch("restart");
     const std::string cfg = write_tiny_job(
         dir, "run_dir: " + dir + "/runs\nrecovery: {rollout_restarts: 2, restart_backoff_s: 0.2}\n");

@@ -193,6 +193,27 @@ struct PlacementConfig {
     bool operator==(const PlacementConfig&) const = default;
 };
 
+// Where each role channel binds, and how roles on several machines find each other (issue #18).
+// Empty bind: the launcher's default (threads: loopback TCP on a free port; processes: a Unix socket
+// in <run>/sockets; a role started with --scheduler: this host, a free port).
+struct NetworkConfig {
+    std::string scheduler_bind;    // the scheduler's registry (roles started with --scheduler register there)
+    std::string prompts_bind;      // the prompt dispatcher
+    std::string weights_bind;      // the trainer's weight publisher
+    bool unauthenticated = false;  // allow non-loopback binds although no role socket authenticates peers
+    int connect_timeout_s = 300;   // a role keeps trying to register with the scheduler this long
+    double lost_after_s = 30;      // silence after which a role and the scheduler give each other up
+    bool operator==(const NetworkConfig&) const = default;
+};
+
+// Restarts inside a job (issue #18): a rollout worker started with --scheduler that dies is started
+// again by its own supervisor process (scheduler/role_supervisor.h).
+struct RecoveryConfig {
+    int rollout_restarts = 0;        // restarts of one rollout worker at most (0: none)
+    double restart_backoff_s = 1.0;  // wait before a restart; doubles per restart, at most 30 s
+    bool operator==(const RecoveryConfig&) const = default;
+};
+
 struct JobConfig {
     std::string name = "job";
     int seed = 1;
@@ -212,6 +233,8 @@ struct JobConfig {
     LogConfig log;
     int threads = 0;  // compute threads (0: all cores)
     PlacementConfig placement;
+    NetworkConfig network;
+    RecoveryConfig recovery;
     bool operator==(const JobConfig&) const = default;
 
     std::string run_path() const { return run_dir + "/" + name; }

@@ -202,8 +202,8 @@ const std::vector<ConfigKey>& schema_table() {
         {"buffer.sync_wal", FIELD(buffer.sync_wal), "fsync the write-ahead log on every append"},
         {"buffer.capacity", FIELD(buffer.capacity), "trajectories held before producers wait", at_least(1)},
         {"buffer.endpoint", FIELD(buffer.endpoint),
-         "ZeroMQ endpoint of the buffer: loopback tcp://, ipc:// or inproc:// (others are refused until "
-         "CURVE authentication); empty: chosen automatically"},
+         "ZeroMQ endpoint the buffer binds: loopback tcp://, ipc:// or inproc:// (others need "
+         "network.unauthenticated); empty: chosen by the launcher"},
         {"buffer.max_staleness", FIELD(buffer.max_staleness),
          "async: policy versions a trajectory may lag behind the trainer (sync mode: 0)", at_least(0)},
         // ---- trainer -----------------------------------------------------------------------------
@@ -343,6 +343,29 @@ const std::vector<ConfigKey>& schema_table() {
          "CPUs of the experience buffer (empty: not pinned)"},
         {"log.level", FIELD(log.level), "log level", {}, {"trace", "debug", "info", "warn", "error", "off"}},
         {"log.json", FIELD(log.json), "log one JSON object per line instead of text"},
+        // ---- network (roles on several machines) -------------------------------------------------
+        {"network.scheduler_bind", FIELD(network.scheduler_bind),
+         "where `stride role scheduler` listens for roles started with --scheduler, e.g. tcp://*:7400 "
+         "(empty: its --scheduler flag)"},
+        {"network.prompts_bind", FIELD(network.prompts_bind),
+         "ZeroMQ endpoint the prompt dispatcher binds (empty: chosen by the launcher)"},
+        {"network.weights_bind", FIELD(network.weights_bind),
+         "ZeroMQ endpoint the trainer's weight publisher binds (empty: chosen by the launcher)"},
+        {"network.unauthenticated", FIELD(network.unauthenticated),
+         "allow binds beyond loopback although role sockets do not authenticate peers (CURVE is not "
+         "implemented): only on a network where every host is trusted"},
+        {"network.connect_timeout_s", FIELD(network.connect_timeout_s),
+         "how long a role keeps trying to register with the scheduler, with back-off", at_least(1)},
+        {"network.lost_after_s", FIELD(network.lost_after_s),
+         "silence after which a role stops (scheduler unreachable) and the scheduler frees its worker id",
+         above(0)},
+        // ---- recovery ----------------------------------------------------------------------------
+        {"recovery.rollout_restarts", FIELD(recovery.rollout_restarts),
+         "a rollout worker started with --scheduler that dies (a signal, a non-zero exit) is started again "
+         "at most this many times (0: never)",
+         at_least(0)},
+        {"recovery.restart_backoff_s", FIELD(recovery.restart_backoff_s),
+         "wait before restarting a rollout worker; doubles with each restart, at most 30 s", above(0)},
     };
     return table;
 }

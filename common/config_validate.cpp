@@ -6,6 +6,7 @@
 
 #include "common/base/error.h"
 #include "common/base/placement.h"
+#include "common/bind_endpoint.h"
 #include "common/config.h"
 #include "common/config_schema.h"
 #include "common/gen_spec.h"
@@ -145,9 +146,6 @@ void check_data(const JobConfig& c) {
         STRIDE_CHECK(c.sft.warmup <= c.sft.steps,
                      fmt::format("sft.warmup: {} is more than sft.steps = {}", c.sft.warmup, c.sft.steps));
     }
-    if (c.launcher == "processes")
-        STRIDE_CHECK(c.buffer.endpoint.rfind("inproc://", 0) != 0,
-                     "buffer.endpoint: inproc:// endpoints cannot cross processes (launcher = processes)");
 }
 
 void check_reward(const JobConfig& c) {
@@ -166,17 +164,17 @@ void check_reward(const JobConfig& c) {
 }
 
 // What the job listens on: without authentication (none yet: CURVE is planned) only loopback TCP,
-// Unix sockets and inproc. metrics.bind may be any address (it serves no secrets, but it shows the
+// Unix sockets and inproc, unless network.unauthenticated says the network is trusted
+// (common/bind_endpoint.h). metrics.bind may be any address (it serves no secrets, but it shows the
 // job to whoever can reach it): the metrics server warns at start.
 void check_listen(const JobConfig& c) {
-    if (c.buffer.endpoint.empty()) return;
-    const std::string why = listen_exposure(c.buffer.endpoint);
-    STRIDE_CHECK(why.empty(), "buffer.endpoint: '" + c.buffer.endpoint +
-                                  "' would accept connections from "
-                                  "other machines or users: " +
-                                  why +
-                                  ". Role sockets have no authentication yet; binding beyond loopback needs "
-                                  "CURVE authentication, which is not implemented");
+    const bool open = c.network.unauthenticated;
+    check_bind_key("buffer.endpoint", c.buffer.endpoint, open, c.launcher);
+    check_bind_key("network.prompts_bind", c.network.prompts_bind, open, c.launcher);
+    check_bind_key("network.weights_bind", c.network.weights_bind, open, c.launcher);
+    check_bind_key("network.scheduler_bind", c.network.scheduler_bind, open, "");
+    STRIDE_CHECK(c.network.scheduler_bind.rfind("inproc://", 0) != 0,
+                 "network.scheduler_bind: inproc:// endpoints cannot cross processes");
 }
 
 // The run directory is {run_dir}/{name}: a name is one path component, so that it cannot point the

@@ -1,6 +1,7 @@
 // common/listen_policy.h: what a job may listen on, and directories only its user can enter.
 // Until CURVE authentication exists (ARCHITECTURE.md, "Authentication"), every role socket binds
-// loopback, a Unix socket in an owner-only directory, or inproc; the config loader refuses the rest.
+// loopback, a Unix socket in an owner-only directory, or inproc; the config loader refuses the rest
+// unless network.unauthenticated says the network is trusted (common/bind_endpoint.h).
 #pragma once
 #include <string>
 #include <string_view>

@@ -17,6 +17,8 @@ PACKAGES=(
   python3-jinja2  # test-only: Python jinja2, the engine transformers renders chat templates with
   nodejs npm
   chromium  # renders `stride report` pages headless in tests/scheduler/test_report.cpp
+  # Jobs across machines (tests/cluster): a local Slurm, network namespaces, offline k8s checks
+  slurm-wlm munge iproute2 python3-kubernetes python3-yaml
 )
 
 missing=()

@@ -12,22 +12,25 @@ int reward(int argc, char** argv);  // stride reward score --fn SPEC | reward wo
 int report(int argc, char** argv);  // stride report RUN_DIR [RUN_DIR...] [--out FILE]: HTML page of curves
 int plot(int argc, char** argv);    // stride plot RUN_DIR KEY...: text charts in the terminal
 int chat(int argc, char** argv);    // stride chat render --tokenizer-config FILE: the model's chat template
+int launch(int argc, char** argv);  // stride launch slurm CONFIG: the job as Slurm srun steps
 
 }  // namespace stride::cli
 
 // Each entry: {"name", function, "help"},
-#define STRIDE_ROLE_COMMANDS                                                                              \
-    {"run", stride::cli::run, "run an RL job: run CONFIG [key=value ...]"},                               \
-        {"role", stride::cli::role, "run one role of a job as its own process: role ROLE --config FILE"}, \
-        {"eval", stride::cli::eval,                                                                       \
-         "accuracy of a checkpoint on the eval split: eval CONFIG checkpoint=DIR"},                       \
-        {"data", stride::cli::data, "generate a synthetic dataset: data gen --task arith|collatz ..."},   \
-        {"reward", stride::cli::reward,                                                                   \
-         "score JSON lines with a reward: reward score --fn NAME|plugin:lib.so|python:file.py:fn"},       \
-        {"config", stride::cli::config,                                                                   \
-         "list config keys, or check CONFIG [key=value ...] and print it resolved"},                      \
-        {"report", stride::cli::report,                                                                   \
-         "an HTML page of a run's curves (several runs overlaid): report RUN_DIR... [--out FILE]"},       \
-        {"chat", stride::cli::chat,                                                                       \
-         "render conversations with a model's chat template: chat render --tokenizer-config FILE"},       \
-        {"plot", stride::cli::plot, "text charts of a run's metrics in the terminal: plot RUN_DIR KEY..."},
+#define STRIDE_ROLE_COMMANDS                                                                                \
+    {"run", stride::cli::run, "run an RL job: run CONFIG [key=value ...]"},                                 \
+        {"role", stride::cli::role, "run one role of a job as its own process: role ROLE --config FILE"},   \
+        {"eval", stride::cli::eval,                                                                         \
+         "accuracy of a checkpoint on the eval split: eval CONFIG checkpoint=DIR"},                         \
+        {"data", stride::cli::data, "generate a synthetic dataset: data gen --task arith|collatz ..."},     \
+        {"reward", stride::cli::reward,                                                                     \
+         "score JSON lines with a reward: reward score --fn NAME|plugin:lib.so|python:file.py:fn"},         \
+        {"config", stride::cli::config,                                                                     \
+         "list config keys, or check CONFIG [key=value ...] and print it resolved"},                        \
+        {"report", stride::cli::report,                                                                     \
+         "an HTML page of a run's curves (several runs overlaid): report RUN_DIR... [--out FILE]"},         \
+        {"chat", stride::cli::chat,                                                                         \
+         "render conversations with a model's chat template: chat render --tokenizer-config FILE"},         \
+        {"plot", stride::cli::plot, "text charts of a run's metrics in the terminal: plot RUN_DIR KEY..."}, \
+        {"launch", stride::cli::launch,                                                                     \
+         "submit a job to Slurm, one srun step per role: launch slurm CONFIG"},

@@ -1,6 +1,8 @@
-// `stride role ROLE --config FILE [--worker I] [key=value ...]`: one role of a job as its own process
-// (what `launcher: processes` starts; also usable by hand or from a cluster launcher). Roles find
-// each other through the Unix sockets in <run>/sockets (see scheduler/roles.h).
+// `stride role ROLE --config FILE [--worker I] [--scheduler tcp://HOST:PORT] [key=value ...]`: one role
+// of a job as its own process. Without --scheduler (what `launcher: processes` starts) the roles find
+// each other through the endpoints the config names or the Unix sockets in <run>/sockets (see
+// scheduler/roles.h); with it, through the scheduler's registry (scheduler/cluster_role.h), on any
+// machine.
 //   buffer     the experience buffer service
 //   trainer    pulls batches, trains, publishes weights, evaluates, checkpoints
 //   rollout    one rollout worker (--worker I names it rollout-I)
@@ -21,8 +23,10 @@
 #include "model/cli/parser.h"
 #include "rollout/rollout_worker.h"
 #include "scheduler/cli_commands.h"
+#include "scheduler/cluster_role.h"
 #include "scheduler/job_config.h"
 #include "scheduler/job_metrics.h"
+#include "scheduler/role_supervisor.h"
 #include "scheduler/roles.h"
 #include "trainer/trainer_role.h"
 
@@ -42,15 +46,24 @@ void wait_for_stop() {
 }  // namespace
 
 int role(int argc, char** argv) {
-    std::string name, config_path;
+    std::string name, config_path, scheduler, advertise;
     int worker = 0;
     std::vector<std::string> overrides;
-    Parser p("stride role buffer|trainer|rollout|scheduler --config FILE [--worker I] [key=value ...]",
-             "One role of a job as its own process (what launcher: processes starts); the roles find each\n"
-             "other through the Unix sockets in <run>/sockets.");
+    Parser p(
+        "stride role buffer|trainer|rollout|scheduler --config FILE [--worker I] [--scheduler "
+        "tcp://HOST:PORT] "
+        "[key=value ...]",
+        "One role of a job as its own process. Without --scheduler (what launcher: processes starts) the\n"
+        "roles find each other through <run>/sockets or the config's endpoints; with it they register\n"
+        "with the scheduler there and learn every endpoint from it (roles on several machines).");
     p.positional("ROLE", name, "buffer, trainer, rollout or scheduler")
         .flag("config", config_path, "job config (YAML)", true)
         .flag("worker", worker, "rollout worker index (names it rollout-I)")
+        .flag("scheduler", scheduler,
+              "the scheduler's registry: where the scheduler role listens, where the others register")
+        .flag("advertise", advertise,
+              "host the others reach this role at when it binds every interface (default: "
+              "$STRIDE_ADVERTISE_HOST or the host name)")
         .positionals("OVERRIDES", overrides, "key=value ...");
     if (!p.parse(argc, argv)) return 0;
     for (const std::string& a : overrides)
@@ -58,6 +71,8 @@ int role(int argc, char** argv) {
     std::signal(SIGINT, on_role_signal);
     std::signal(SIGTERM, on_role_signal);
     const JobConfig cfg = load_job_config(config_path, overrides);
+    // recovery.rollout_restarts: this process only supervises a child that runs the worker.
+    if (auto rc = supervise_role_if_configured(cfg, name, scheduler, argc, argv, g_role_stop)) return *rc;
     const std::string role_name = name == "rollout" ? "rollout-" + std::to_string(worker) : name;
     // Before any thread starts, so that every thread of this process inherits the role's CPUs.
     const std::string placement = apply_role_placement(cfg, name, worker);
@@ -65,11 +80,14 @@ int role(int argc, char** argv) {
     init_logging(role_name, cfg.log.level, cfg.log.json, cfg.run_path() + "/logs/" + role_name + ".log");
     spdlog::info("placement {}", placement);
     const auto metrics_server = start_role_metrics(cfg, name, worker);  // /metrics when metrics.port > 0
-    const JobEndpoints ep = process_endpoints(cfg);
+    if (!scheduler.empty() || (name == "scheduler" && !cfg.network.scheduler_bind.empty()))
+        return run_cluster_role(cfg, ClusterRoleArgs{name, worker, scheduler, advertise}, g_role_stop);
+    const JobEndpoints binds = process_endpoints(cfg);
+    const JobEndpoints ep = binds.local();  // what this role connects to
     JobContext ctx = make_job_context(cfg);
 
     if (name == "buffer") {
-        BufferServer server(buffer_server_config(ctx, ep.buffer));
+        BufferServer server(buffer_server_config(ctx, binds.buffer));
         server.start();
         wait_for_stop();
         server.stop();
@@ -77,7 +95,7 @@ int role(int argc, char** argv) {
     }
     if (name == "trainer") {
         StartingPolicy p = starting_policy(ctx, SftMode::load, g_role_stop);
-        TrainerRole trainer(ctx, std::move(*p.model), p.state, std::move(p.adam), ep.buffer, ep.weights);
+        TrainerRole trainer(ctx, std::move(*p.model), p.state, std::move(p.adam), ep.buffer, binds.weights);
         trainer.connect_scheduler(ep.scheduler);
         trainer.run(g_role_stop, [](const TrainerProgress& pr) {
             std::fprintf(stderr, "[step %lld/%d] reward %.3f%s tokens/s %.0f step %.2fs\n",
@@ -95,7 +113,7 @@ int role(int argc, char** argv) {
         return 0;
     }
     if (name == "scheduler") {
-        PromptDispatcher d(ctx, ep.scheduler, ep.weights, dispatcher_options(cfg, resume_state(cfg)));
+        PromptDispatcher d(ctx, binds.scheduler, ep.weights, dispatcher_options(cfg, resume_state(cfg)));
         wait_for_stop();
         return 0;
     }

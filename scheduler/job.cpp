@@ -231,7 +231,7 @@ int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std
     for (const Child& c : children) std::printf("role %s-%d: pid %d\n", c.role.c_str(), c.worker, c.pid);
     std::fflush(stdout);
 
-    PromptDispatcher dispatcher(ctx, ep.scheduler, ep.weights, dispatcher_options(cfg, policy.state));
+    PromptDispatcher dispatcher(ctx, ep.scheduler, ep.local().weights, dispatcher_options(cfg, policy.state));
     const pid_t trainer = children[1].pid;
     int trainer_status = 0;
     std::map<pid_t, int> early_exits;  // roles other than the trainer that ended on their own

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/base/error.h"
+#include "common/bind_endpoint.h"
 #include "common/listen_policy.h"
 #include "model/checkpoint.h"
 #include "scheduler/sft_phase.h"
@@ -15,9 +16,23 @@ namespace stride {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+std::string or_default(const std::string& key_value, const std::string& fallback) {
+    return key_value.empty() ? fallback : key_value;
+}
+
+}  // namespace
+
+JobEndpoints JobEndpoints::local() const {
+    return {advertised_endpoint(buffer, "127.0.0.1"), advertised_endpoint(weights, "127.0.0.1"),
+            advertised_endpoint(scheduler, "127.0.0.1")};
+}
+
 JobEndpoints thread_endpoints(const JobConfig& cfg) {
-    return {cfg.buffer.endpoint.empty() ? "tcp://127.0.0.1:*" : cfg.buffer.endpoint, "tcp://127.0.0.1:*",
-            "tcp://127.0.0.1:*"};
+    const std::string any = "tcp://127.0.0.1:*";
+    return {or_default(cfg.buffer.endpoint, any), or_default(cfg.network.weights_bind, any),
+            or_default(cfg.network.prompts_bind, any)};
 }
 
 JobEndpoints process_endpoints(const JobConfig& cfg) {
@@ -29,8 +44,9 @@ JobEndpoints process_endpoints(const JobConfig& cfg) {
     // Owner-only: a Unix socket is guarded by the permissions of its directory, and no role socket
     // authenticates its peers (yet).
     make_private_dir(dir, "sockets directory (launcher: processes)", /*no_symlink=*/true);
-    return {cfg.buffer.endpoint.empty() ? "ipc://" + dir + "/buffer" : cfg.buffer.endpoint,
-            "ipc://" + dir + "/weights", "ipc://" + dir + "/scheduler"};
+    return {or_default(cfg.buffer.endpoint, "ipc://" + dir + "/buffer"),
+            or_default(cfg.network.weights_bind, "ipc://" + dir + "/weights"),
+            or_default(cfg.network.prompts_bind, "ipc://" + dir + "/scheduler")};
 }
 
 void create_run_dir(const JobConfig& cfg) {

@@ -16,10 +16,14 @@ namespace stride {
 
 struct JobEndpoints {
     std::string buffer, weights, scheduler;
+    // The same with a wildcard host (tcp://*:P, 0.0.0.0) replaced by 127.0.0.1: what a role on this
+    // machine connects to.
+    JobEndpoints local() const;
 };
 
-// Threads: loopback TCP on free ports (resolved when each service binds). Processes: Unix sockets in
-// <run>/sockets, known to every process from the config alone.
+// The bind endpoint of each channel: buffer.endpoint, network.weights_bind, network.prompts_bind when
+// set; otherwise threads: loopback TCP on free ports (resolved when each service binds), processes:
+// Unix sockets in <run>/sockets, known to every process from the config alone.
 JobEndpoints thread_endpoints(const JobConfig& cfg);
 JobEndpoints process_endpoints(const JobConfig& cfg);
 

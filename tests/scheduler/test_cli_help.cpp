@@ -30,7 +30,8 @@ struct Expected {
 const std::vector<Expected> kCommands = {
     {"run", {"CONFIG", "OVERRIDES"}},
     {"eval", {"CONFIG", "checkpoint=DIR"}},
-    {"role", {"ROLE", "--config", "--worker"}},
+    {"role", {"ROLE", "--config", "--worker", "--scheduler", "--advertise"}},
+    {"launch", {"ENGINE", "CONFIG", "--nodes", "--overcommit", "--wait", "--port", "--script", "--dry-run"}},
     {"data gen", {"--task", "--n", "--seed", "--digits", "--op", "--max-len", "--spec", "--out"}},
     {"reward score", {"--fn", "--timeout-s", "--workers", "--memory-mb", "--correct", "--incorrect"}},
     {"config check", {"CONFIG", "OVERRIDES"}},
@@ -84,8 +85,8 @@ TEST_F(CliHelp, TopLevelHelpListsEveryCommand) {
         const CliResult r = stride(args);
         EXPECT_EQ(r.exit_code, 0) << args;
         EXPECT_NE(r.out.find("stride --version"), std::string::npos) << r.out;
-        for (const char* c : {"run", "role", "eval", "data", "reward", "config", "report", "plot", "chat",
-                              "init-model", "logprobs", "generate", "tokenize", "detokenize"})
+        for (const char* c : {"run", "role", "eval", "data", "reward", "config", "report", "plot", "launch",
+                              "chat", "init-model", "logprobs", "generate", "tokenize", "detokenize"})
             EXPECT_NE(r.out.find(std::string("  ") + c + " "), std::string::npos) << c << "\n" << r.out;
     }
     const CliResult none = stride("");

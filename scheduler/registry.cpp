@@ -1,0 +1,126 @@
+// scheduler/registry.cpp: see registry.h.
+#include "scheduler/registry.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace stride {
+
+using Clock = std::chrono::steady_clock;
+
+std::string member_id(const std::string& role, int worker) {
+    return role == "rollout" ? "rollout-" + std::to_string(worker) : role;
+}
+
+Registry::Registry(const RegistryOptions& opt)
+    : opt_(opt), sock_(ctx_, opt.bind, 1 << 20), endpoint_(sock_.endpoint()) {
+    thread_ = std::thread([this] { serve(); });
+}
+
+Registry::~Registry() {
+    stop_ = true;
+    thread_.join();
+}
+
+void Registry::offer(const std::string& name, const std::string& endpoint) {
+    std::lock_guard<std::mutex> lock(mu_);
+    endpoints_[name] = endpoint;
+}
+
+std::optional<TrainerStart> Registry::wait_for_trainer(const std::atomic<bool>& stop) {
+    while (!stop) {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (trainer_start_) return trainer_start_;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return std::nullopt;
+}
+
+bool Registry::job_done() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return done_;
+}
+
+bool Registry::all_told() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!done_) return false;
+    const auto lost = std::chrono::duration<double>(opt_.lost_after_s);
+    for (const auto& [id, m] : members_)
+        if (!m.told_done && Clock::now() - m.last_seen < lost) return false;
+    return true;
+}
+
+void Registry::serve() {
+    while (!stop_) {
+        auto req = sock_.recv(50);
+        if (!req) continue;
+        v1::Envelope in;
+        const EnvelopeCheck check = decode_envelope(req->payload, opt_.job_id, &in);
+        v1::Envelope out;
+        if (check.ok() && in.has_role_hello()) {
+            out = answer(in.role_hello());
+        } else {
+            ++refused_;
+            out = check.ok()
+                      ? make_error(opt_.job_id, v1::ERROR_CODE_UNKNOWN_BODY, "the registry serves RoleHello")
+                      : make_rejection(check);  // never tells a stranger our job id
+        }
+        sock_.reply(*req, encode_envelope(out));
+    }
+}
+
+// Why `hello` is refused, if it is: another config, or a worker id a live instance holds.
+std::optional<std::string> Registry::refusal(const v1::RoleHello& hello, const std::string& id) const {
+    if (hello.config_hash() != opt_.config_hash)
+        return fmt::format(
+            "{} ({}) runs config hash {}, the scheduler's job has config hash {}: every role must load the "
+            "job's config file with the same key=value overrides",
+            id, hello.instance(), hello.config_hash(), opt_.config_hash);
+    auto it = members_.find(id);
+    if (it == members_.end() || it->second.instance == hello.instance()) return std::nullopt;
+    const double silent = std::chrono::duration<double>(Clock::now() - it->second.last_seen).count();
+    if (silent >= opt_.lost_after_s) return std::nullopt;  // the old instance is gone: take its place
+    return fmt::format(
+        "worker id {} is already registered by instance {} (heard from {:.1f} s ago); instance {} refused: "
+        "give each role instance its own --worker",
+        id, it->second.instance, silent, hello.instance());
+}
+
+v1::Envelope Registry::answer(const v1::RoleHello& hello) {
+    const std::string id = member_id(hello.role(), hello.worker());
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto why = refusal(hello, id)) {
+        ++refused_;
+        spdlog::warn("registry: refused: {}", *why);
+        return make_error(opt_.job_id, v1::ERROR_CODE_INVALID_ARGUMENT, *why);
+    }
+    Member& m = members_[id];
+    if (m.instance != hello.instance())
+        spdlog::info("registry: {} registered (instance {})", id, hello.instance());
+    m.instance = hello.instance();
+    m.last_seen = Clock::now();
+    for (const auto& [name, ep] : hello.offers()) {
+        if (endpoints_[name] != ep) spdlog::info("registry: {} serves {} at {}", id, name, ep);
+        endpoints_[name] = ep;
+    }
+    if (hello.has_start() && hello.offers().count("weights"))
+        trainer_start_ =
+            TrainerStart{hello.offers().at("weights"), hello.start_prompt(), hello.start_extra_prompts()};
+    if (hello.finished() && !done_) {
+        spdlog::info("registry: {} finished the job; telling every role to stop", id);
+        done_ = true;
+    }
+    v1::Envelope out = make_envelope(opt_.job_id);
+    v1::RoleWelcome* w = out.mutable_role_welcome();
+    w->set_config_hash(opt_.config_hash);
+    for (const auto& [name, ep] : endpoints_) (*w->mutable_endpoints())[name] = ep;
+    for (const std::string& want : hello.wants())
+        if (!endpoints_.count(want)) w->add_missing(want);
+    w->set_job_done(done_);
+    if (done_) m.told_done = true;
+    return out;
+}
+
+}  // namespace stride

@@ -1,0 +1,80 @@
+// scheduler/registry.h: the scheduler's registry, where roles started as
+// `stride role NAME --config FILE --scheduler tcp://HOST:PORT` register (issue #18).
+//
+// A role sends RoleHello (proto/stride.proto) with its config hash, the endpoints it serves and the
+// ones it needs; the registry answers RoleWelcome with every endpoint offered so far (and which of the
+// wanted ones are still missing), or an Error: another config (both hashes named), or a worker id
+// that another live instance holds. The same RoleHello, repeated, is the role's heartbeat; once the
+// trainer says it finished, every answer says job_done and the roles stop.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "common/messaging.h"
+
+namespace stride {
+
+struct RegistryOptions {
+    std::string job_id;
+    std::string config_hash;
+    std::string bind;          // e.g. tcp://*:7400
+    double lost_after_s = 30;  // a silent member's worker id is free again after this long
+};
+
+// Where the trainer's run starts: what the dispatcher needs from it (a resumed job).
+struct TrainerStart {
+    std::string weights;  // the trainer's weight publisher
+    int64_t start_prompt = 0;
+    int64_t start_extra_prompts = 0;
+};
+
+class Registry {
+   public:
+    explicit Registry(const RegistryOptions& opt);  // binds, then serves from a thread of its own
+    ~Registry();
+    Registry(const Registry&) = delete;
+    Registry& operator=(const Registry&) = delete;
+
+    std::string endpoint() const { return endpoint_; }
+    // An endpoint the scheduler itself serves ("prompts").
+    void offer(const std::string& name, const std::string& endpoint);
+    // Waits until the trainer has offered its weights and start; nullopt when *stop.
+    std::optional<TrainerStart> wait_for_trainer(const std::atomic<bool>& stop);
+    bool job_done() const;
+    // The job is done and every member has been told so (or has been silent for lost_after_s).
+    bool all_told() const;
+    uint64_t refused() const { return refused_; }
+
+   private:
+    struct Member {
+        std::string instance;
+        std::chrono::steady_clock::time_point last_seen;
+        bool told_done = false;
+    };
+    void serve();
+    v1::Envelope answer(const v1::RoleHello& hello);
+    std::optional<std::string> refusal(const v1::RoleHello& hello, const std::string& id) const;
+    RegistryOptions opt_;
+    ZmqContext ctx_;
+    ReplySocket sock_;
+    std::string endpoint_;
+    mutable std::mutex mu_;
+    std::map<std::string, Member> members_;  // worker id (buffer, trainer, rollout-I) -> its instance
+    std::map<std::string, std::string> endpoints_;
+    std::optional<TrainerStart> trainer_start_;
+    bool done_ = false;
+    std::atomic<uint64_t> refused_{0};
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+// buffer, trainer, rollout-I: the worker id a RoleHello names.
+std::string member_id(const std::string& role, int worker);
+
+}  // namespace stride

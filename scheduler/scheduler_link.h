@@ -1,0 +1,65 @@
+// scheduler/scheduler_link.h: a role's side of the registry (scheduler/registry.h). Registers with
+// back-off, waits for the endpoints it needs, then heartbeats from a thread of its own until the job
+// is done or the scheduler has been silent for network.lost_after_s.
+#pragma once
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/config.h"
+#include "common/messaging.h"
+
+namespace stride {
+
+struct LinkOptions {
+    std::string scheduler;  // tcp://HOST:PORT of the registry
+    std::string job_id;
+    std::string config_hash;
+    std::string role;  // buffer | trainer | rollout
+    int worker = 0;
+    double connect_timeout_s = 300;
+    double lost_after_s = 30;
+};
+
+using EndpointMap = std::map<std::string, std::string>;
+
+class SchedulerLink {
+   public:
+    explicit SchedulerLink(LinkOptions opt);
+    ~SchedulerLink();
+    SchedulerLink(const SchedulerLink&) = delete;
+    SchedulerLink& operator=(const SchedulerLink&) = delete;
+
+    // Registers `offers` (and `hello`'s other fields) and asks until every one of `wants` is offered.
+    // Retries an unreachable scheduler with back-off (0.2 s doubling to 5 s), logging where it tries.
+    // Throws stride::Error on a refusal (another config, a duplicate worker id, another job) or after
+    // network.connect_timeout_s without an answer. Returns an empty map when *stop.
+    EndpointMap join(const EndpointMap& offers, const std::vector<std::string>& wants,
+                     const std::atomic<bool>& stop, v1::RoleHello hello = {});
+    // Heartbeats every 250 ms from a thread; sets *stop_out when the scheduler says the job is done or
+    // has not answered for lost_after_s (lost() then says which).
+    void start_heartbeat(std::atomic<bool>* stop_out);
+    // The trainer: tells the scheduler the job's last step is done (tries for up to 10 s).
+    bool announce_finished();
+    bool lost() const { return lost_; }
+    bool job_done() const { return job_done_; }
+    const std::string& instance() const { return instance_; }
+
+   private:
+    v1::Envelope hello_envelope(const v1::RoleHello& base) const;
+    std::optional<v1::Envelope> call(RequestClient& client, const v1::RoleHello& hello,
+                                     const std::atomic<bool>& stop);
+    void heartbeat_loop(std::atomic<bool>* stop_out);
+    LinkOptions opt_;
+    std::string instance_;
+    std::string id_;
+    EndpointMap offered_;
+    ZmqContext ctx_;
+    std::atomic<bool> lost_{false}, job_done_{false}, quit_{false};
+    std::thread heartbeat_;
+};
+
+}  // namespace stride

@@ -1,0 +1,62 @@
+// tests/cluster: helpers of the jobs-across-machines tests (issue #18): a scratch directory per test,
+// the tiny job every one of them runs, and the steps of a metrics.jsonl.
+#pragma once
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace stride::test {
+
+inline std::string cluster_scratch(const std::string& name) {
+    namespace fs = std::filesystem;
+    const fs::path p =
+        fs::temp_directory_path() / ("stride-cluster-" + name + "-" + std::to_string(getpid()));
+    fs::remove_all(p);
+    fs::create_directories(p);
+    return p.string();
+}
+
+// A 4-step job of a 1-layer model, two rollout workers; `extra` is appended YAML.
+inline std::string write_tiny_job(const std::string& dir, const std::string& extra = "") {
+    const std::string path = dir + "/job.yaml";
+    std::ofstream(path) << "name: cl\nseed: 3\n"
+                        << "tokenizer: " << STRIDE_SOURCE_DIR << "/configs/tokenizers/arith/tokenizer.json\n"
+                        << "model:\n  init: {arch: qwen2, hidden: 32, layers: 1, heads: 2, kv_heads: 1, "
+                           "intermediate: 64}\n"
+                        << "data: {train: 'gen:arith?n=300&seed=2', eval_size: 20}\n"
+                        << "rollout: {n: 4, max_tokens: 5, workers: 2}\n"
+                        << "reward: {fn: arith}\n"
+                        << "trainer: {steps: 4, prompts_per_step: 4, lr: 0.001, eval_every: 2, "
+                           "checkpoint_every: 2}\n"
+                        << extra;
+    return path;
+}
+
+// A TCP port nobody listens on now, below the ephemeral range, starting at a place of this process's
+// own so that parallel tests rarely probe the same ones.
+inline int free_port(int base) {
+    for (int p = base + getpid() % 5000;; ++p) {
+        const std::string cmd = "ss -Htln 'sport = :" + std::to_string(p) + "'";
+        FILE* f = popen(cmd.c_str(), "r");
+        char c;
+        const bool busy = f && fread(&c, 1, 1, f) == 1;
+        if (f) pclose(f);
+        if (!busy) return p;
+    }
+}
+
+inline std::vector<int64_t> metrics_steps(const std::string& jsonl) {
+    std::vector<int64_t> steps;
+    std::ifstream in(jsonl);
+    std::string line;
+    while (std::getline(in, line))
+        if (!line.empty()) steps.push_back(nlohmann::json::parse(line).at("step").get<int64_t>());
+    return steps;
+}
+
+}  // namespace stride::test

@@ -166,10 +166,31 @@ struct Tally {
     std::map<std::string, int> by_role;
 };
 
-// Kills a random role of `run` (the launcher counts as "scheduler") after a random gap; returns
-// false if the run ended by itself first (its status in *status).
-bool kill_one(Run& run, const Options& o, std::mt19937_64& rng, Tally& t, int* status) {
+size_t count_lines(const std::string& path) {
+    std::ifstream in(path);
+    size_t n = 0;
+    for (std::string l; std::getline(in, l);) n += !l.empty();
+    return n;
+}
+
+// Waits until this run trained a step (trained.jsonl grew) or ended; false if it ended.
+bool wait_for_training(Run& run, const std::string& trained_log, int* status) {
+    const size_t before = count_lines(trained_log);
+    const auto until = Clock::now() + std::chrono::seconds(300);
+    while (Clock::now() < until) {
+        if ((*status = run.wait_for(50)) >= 0) return false;
+        if (count_lines(trained_log) > before) return true;
+    }
+    return true;
+}
+
+// Kills a random role of `run` (the launcher counts as "scheduler") after a random gap: one kill in
+// five counts the gap from the start (start-up, resume), the others from the run's first trained step
+// (training, commits, checkpoints). Returns false if the run ended by itself first (status in *status).
+bool kill_one(Run& run, const Options& o, const std::string& trained_log, std::mt19937_64& rng, Tally& t,
+              int* status) {
     std::uniform_int_distribution<int> gap(o.gap_min_ms, o.gap_max_ms);
+    if (rng() % 5 != 0 && !wait_for_training(run, trained_log, status)) return false;
     *status = run.wait_for(gap(rng));
     if (*status >= 0) return false;
     std::vector<std::pair<std::string, pid_t>> victims = {{"scheduler", run.pid}};
@@ -235,7 +256,7 @@ int main(int argc, char** argv) {
         if (index > 0 && !refused_by_lock(o, index - 1)) refused_in_a_row = 0;
         const bool killing = t.kills < o.kills && Clock::now() - t0 < std::chrono::seconds(o.max_seconds);
         int status = -1;
-        if (!killing || !kill_one(run, o, rng, t, &status)) {
+        if (!killing || !kill_one(run, o, run_path + "/trained.jsonl", rng, t, &status)) {
             if (status < 0) status = run.wait_for(600 * 1000);
             if (status < 0) {  // hung: a bad count of its own
                 kill(run.pid, SIGKILL);

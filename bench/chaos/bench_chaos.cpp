@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -157,6 +158,25 @@ struct Run {
     }
 };
 
+int64_t unix_ms_now() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// The step of the newest complete checkpoint (what resume=auto picks), 0 if none.
+int64_t newest_checkpoint(const std::string& run_path) {
+    int64_t best = 0;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(run_path + "/checkpoints", ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.rfind("step_", 0) == 0 && name.find('.') == std::string::npos &&
+            fs::exists(e.path() / "job_state.json"))
+            best = std::max<int64_t>(best, std::atoll(name.c_str() + 5));
+    }
+    return best;
+}
+
 bool process_alive(pid_t pid) {
     return pid > 0 && kill(pid, 0) == 0;
 }
@@ -250,9 +270,12 @@ int main(int argc, char** argv) {
     const auto t0 = Clock::now();
     bool done = false;
     int refused_in_a_row = 0;
+    std::vector<stride::chaos::Restart> restarts;  // every start that ran, but the first
     for (int index = 0; !done; ++index) {
+        const stride::chaos::Restart restart{unix_ms_now(), newest_checkpoint(run_path)};
         Run run(o, cfg, index);
         ++t.starts;
+        if (index > 0) restarts.push_back(restart);  // a refused start is taken out again below
         if (index > 0 && !refused_by_lock(o, index - 1)) refused_in_a_row = 0;
         const bool killing = t.kills < o.kills && Clock::now() - t0 < std::chrono::seconds(o.max_seconds);
         int status = -1;
@@ -267,6 +290,7 @@ int main(int argc, char** argv) {
             if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
                 done = true;
             } else if (refused_by_lock(o, index) && ++refused_in_a_row < 300) {
+                if (!restarts.empty()) restarts.pop_back();
                 ++t.refused;  // the previous run's roles are still finishing: try again shortly
                 std::this_thread::sleep_for(std::chrono::milliseconds(200));
                 continue;
@@ -280,7 +304,8 @@ int main(int argc, char** argv) {
     }
     const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
 
-    const stride::chaos::ProgressAudit a = stride::chaos::audit_trained_log(run_path + "/trained.jsonl");
+    const stride::chaos::ProgressAudit a =
+        stride::chaos::audit_trained_log(run_path + "/trained.jsonl", restarts);
     int64_t acked_samples = 0;
     std::set<std::string> due = acked_groups(run_path + "/acked.log", &acked_samples);
     for (int p = 0; p < o.steps * kPromptsPerStep; ++p) due.insert("p" + std::to_string(p));

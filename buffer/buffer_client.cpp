@@ -132,12 +132,34 @@ v1::Batch BufferClient::pull_wait(uint32_t num_groups, int64_t trainer_version, 
     }
 }
 
-v1::CommitAck BufferClient::commit(uint64_t batch_id) {
+v1::CommitAck BufferClient::commit(uint64_t batch_id, int64_t trainer_step) {
     v1::Envelope env = make_envelope(rpc_.job_id());
     env.mutable_commit_batch()->set_batch_id(batch_id);
+    env.mutable_commit_batch()->set_trainer_step(trainer_step);
     v1::Envelope reply = call(env, "commit");
     STRIDE_CHECK(reply.has_commit_ack(), "buffer commit: reply is not a CommitAck");
     return std::move(*reply.mutable_commit_ack());
+}
+
+v1::CheckpointDurableAck BufferClient::checkpoint_durable(int64_t step) {
+    v1::Envelope env = make_envelope(rpc_.job_id());
+    env.mutable_checkpoint_durable()->set_step(step);
+    v1::Envelope reply = call(env, "checkpoint_durable");
+    STRIDE_CHECK(reply.has_checkpoint_durable_ack(),
+                 "buffer checkpoint_durable: reply is not a CheckpointDurableAck");
+    return std::move(*reply.mutable_checkpoint_durable_ack());
+}
+
+v1::ReleaseLeasesAck BufferClient::resume(const std::string& reason, int64_t resume_step,
+                                          int64_t resume_version) {
+    v1::Envelope env = make_envelope(rpc_.job_id());
+    env.mutable_release_leases()->set_trainer_id(opt_.trainer_id);
+    env.mutable_release_leases()->set_reason(reason);
+    env.mutable_release_leases()->set_resume_step(resume_step);
+    env.mutable_release_leases()->set_resume_version(resume_version);
+    v1::Envelope reply = call(env, "release_leases");
+    STRIDE_CHECK(reply.has_release_leases_ack(), "buffer release_leases: reply is not a ReleaseLeasesAck");
+    return std::move(*reply.mutable_release_leases_ack());
 }
 
 v1::ReleaseLeasesAck BufferClient::release_leases(const std::string& reason) {

@@ -73,9 +73,15 @@ class BufferClient {
     // Polls pull() every poll_interval_ms until a batch is leased or wait_ms passes (then batch_id 0).
     v1::Batch pull_wait(uint32_t num_groups, int64_t trainer_version, int wait_ms,
                         bool allow_partial = false);
-    v1::CommitAck commit(uint64_t batch_id);
+    // trainer_step 0: the batch's groups are deleted now. S > 0: they are trained by step S and kept
+    // until checkpoint_durable(S' >= S) (buffer/README.md, "Progress truth").
+    v1::CommitAck commit(uint64_t batch_id, int64_t trainer_step = 0);
+    // The checkpoint of `step` is in place: the groups trained by steps <= step are done for good.
+    v1::CheckpointDurableAck checkpoint_durable(int64_t step);
     // Tells the buffer this trainer (re)started: every uncommitted lease is released for replay.
     v1::ReleaseLeasesAck release_leases(const std::string& reason);
+    // ... and that it resumed from the checkpoint of resume_step, holding policy resume_version.
+    v1::ReleaseLeasesAck resume(const std::string& reason, int64_t resume_step, int64_t resume_version);
     v1::BufferStats stats();
 
     // Counters of this client, for metrics: how often the buffer pushed back or timed out.

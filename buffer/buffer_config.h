@@ -44,6 +44,17 @@ struct BufferServerConfig {
     // this. The trainer pulls with version v and then publishes v + 1, so producers can be one version
     // ahead: the job uses 1.
     int64_t max_version_ahead = -1;
+
+    // The trainer checkpoint this job resumes from (>= 0), applied when the store is opened, before
+    // anything is served: as a ReleaseLeases with resume_step (buffer/README.md, "Progress truth"), so
+    // no rollout worker can load an in-flight group or put one before the discarded versions are gone.
+    // -1: a fresh start (or a bare buffer).
+    int64_t resume_step = -1;
+    int64_t resume_version = -1;
+
+    // The audit trail of acknowledgements (empty: none): one line "group_id sample_id" per sample
+    // newly stored, appended and flushed before its PutAck is sent. A job writes <run>/acked.log.
+    std::string ack_log;
 };
 
 }  // namespace stride

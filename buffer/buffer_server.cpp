@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -27,6 +28,7 @@
 
 #include "buffer/buffer_metrics.h"
 #include "buffer/group_index.h"
+#include "buffer/resume_trim.h"
 #include "buffer/sample_check.h"
 #include "buffer/sample_store.h"
 #include "common/base/error.h"
@@ -58,6 +60,17 @@ int64_t oldest_version(const v1::Sample& s) {
     return *std::min_element(s.token_version().begin(), s.token_version().end());
 }
 
+// What a resume looks at: the newest policy version that produced any token of the sample.
+int64_t newest_version(const v1::Sample& s) {
+    if (s.token_version_size() == 0) return s.policy_version();
+    return std::max(s.policy_version(),
+                    *std::max_element(s.token_version().begin(), s.token_version().end()));
+}
+
+SampleRef sample_ref(const v1::Sample& s, size_t bytes) {
+    return {s.sample_id(), bytes, oldest_version(s), newest_version(s), s.index_in_group()};
+}
+
 std::string pending_key(const std::string& group_id, const std::string& sample_id) {
     return group_id + '\0' + sample_id;
 }
@@ -78,6 +91,13 @@ struct BufferServer::Impl {
     void handle_pull(Request& req, const v1::Envelope& env);
     void handle_commit(Request& req, const v1::Envelope& env);
     void handle_release(Request& req, const v1::Envelope& env);
+    void handle_checkpoint_durable(Request& req, const v1::Envelope& env);
+    // Deletes the groups trained by steps <= step and remembers them as done (into wb; the index and
+    // `done` change only through apply_durable once wb is written). Returns their sample count.
+    uint64_t plan_durable(int64_t step, StoreBatch& wb, std::vector<uint64_t>* batches);
+    void apply_durable(const std::vector<uint64_t>& batches);
+    // The trainer resumed from the checkpoint of `step` (policy `version`): see buffer/README.md.
+    v1::ReleaseLeasesAck resume_from(int64_t step, int64_t version);
     void handle_stats(Request& req);
     void handle_save_partials(Request& req, const v1::Envelope& env);
     void handle_load_partials(Request& req);
@@ -102,6 +122,8 @@ struct BufferServer::Impl {
     BufferStats counters;                  // touched only by the serving thread
     BufferMetrics prometheus{cfg.job_id};  // /metrics twin of `counters`
     std::set<uint64_t> committed;
+    // Groups trained by a checkpointed step: a put of them again is acknowledged, not stored.
+    std::unordered_set<std::string> done;
     uint64_t next_batch_id = 1;
     struct LastPull {
         uint64_t request_id = 0;
@@ -128,10 +150,13 @@ struct BufferServer::Impl {
     // sample versions (cfg.max_version_ahead).
     int64_t max_trainer_version = -1;
 
+    std::ofstream ack_log;  // cfg.ack_log, when set
+
     std::atomic<bool> stop_requested{false};
     std::thread thread;
     mutable std::mutex published_mutex;
     BufferStats published;
+    std::string published_failure;  // store.failure(), for other threads
     std::string bound_endpoint;
 };
 
@@ -140,6 +165,10 @@ BufferServer::Impl::Impl(const BufferServerConfig& c)
     STRIDE_CHECK(cfg.group_size > 0, "buffer.group_size must be at least 1");
     STRIDE_CHECK(cfg.max_drain > 0, "buffer.max_drain must be at least 1");
     bound_endpoint = sock.endpoint();
+    if (!cfg.ack_log.empty()) {
+        ack_log.open(cfg.ack_log, std::ios::app);
+        STRIDE_CHECK(ack_log.good(), "buffer: cannot open the acknowledgement log " + cfg.ack_log);
+    }
     recover();
     publish_stats();
 }
@@ -168,7 +197,7 @@ void BufferServer::Impl::recover() {
             why = "sample " + s.sample_id() + ": group " + s.group_id() +
                   " holds another sample at index_in_group " + std::to_string(s.index_in_group());
         if (!why.empty()) bad_groups.emplace(s.group_id(), why);
-        found.push_back({s.group_id(), {s.sample_id(), bytes.size(), oldest_version(s), s.index_in_group()}});
+        found.push_back({s.group_id(), sample_ref(s, bytes.size())});
     });
     StoreBatch drop;
     uint64_t dropped_samples = 0;
@@ -189,14 +218,25 @@ void BufferServer::Impl::recover() {
                          group, why);
     }
     size_t complete = index.complete_full_groups();
+    store.scan_done([&](const std::string& group_id) { done.insert(group_id); });
 
     std::vector<v1::StoredLease> leases;
     store.scan_leases([&](const v1::StoredLease& l) { leases.push_back(l); });
     uint64_t max_id = 0;
     StoreBatch wb;
-    size_t kept = 0;
+    size_t kept = 0, trained = 0;
     for (const auto& l : leases) {
         max_id = std::max(max_id, l.batch_id());
+        if (l.trained_step() > 0) {  // trained, awaiting its checkpoint: kept whatever the lease rule
+            Lease lease{l.batch_id(), {}, 0};
+            for (const auto& g : l.group_ids())
+                if (const GroupEntry* e = index.find(g); e && e->complete_seq && !e->lease)
+                    lease.group_ids.push_back(g);
+            index.add_lease(std::move(lease));
+            index.mark_trained(l.batch_id(), l.trained_step());
+            ++trained;
+            continue;
+        }
         if (!cfg.keep_leases_on_restart) {
             wb.delete_lease(l.batch_id());
             counters.leases_released += l.group_ids_size();
@@ -219,9 +259,9 @@ void BufferServer::Impl::recover() {
     }
     next_batch_id = std::max(store.next_batch_id(), max_id + 1);
     spdlog::info(
-        "buffer: opened '{}': recovered {} samples in {} groups ({} complete), {} leases {}{}{}, "
-        "serving {}",
-        cfg.dir, counters.recovered_samples, index.groups_total(), complete, leases.size(),
+        "buffer: opened '{}': recovered {} samples in {} groups ({} complete), {} trained batches awaiting "
+        "their checkpoint, {} leases {}{}{}, serving {}",
+        cfg.dir, counters.recovered_samples, index.groups_total(), complete, trained, leases.size() - trained,
         cfg.keep_leases_on_restart ? "kept" : "released",
         corrupt ? fmt::format(", {} unreadable samples skipped", corrupt) : "",
         bad_groups.empty()
@@ -229,6 +269,7 @@ void BufferServer::Impl::recover() {
             : fmt::format(", {} invalid groups ({} samples) deleted", bad_groups.size(), dropped_samples),
         bound_endpoint);
     (void)kept;
+    if (cfg.resume_step >= 0) resume_from(cfg.resume_step, cfg.resume_version);
 }
 
 // ---- the loop ----------------------------------------------------------------------------------
@@ -270,6 +311,8 @@ void BufferServer::Impl::handle(Request& req) {
                 return handle_commit(req, env);
             case v1::Envelope::kReleaseLeases:
                 return handle_release(req, env);
+            case v1::Envelope::kCheckpointDurable:
+                return handle_checkpoint_durable(req, env);
             case v1::Envelope::kStatsRequest:
                 return handle_stats(req);
             case v1::Envelope::kSavePartials:
@@ -329,6 +372,10 @@ void BufferServer::Impl::handle_put(Request& req, const v1::Envelope& env) {
         if (!why.empty()) return reject(req, v1::ERROR_CODE_INVALID_ARGUMENT, why);
         std::string key = pending_key(s.group_id(), s.sample_id());
         ack.add_durable_sample_ids(s.sample_id());
+        if (done.count(s.group_id())) {  // trained and checkpointed: never stored (or trained) again
+            ack.set_duplicates(ack.duplicates() + 1);
+            continue;
+        }
         if (index.contains(s.group_id(), s.sample_id()) || pending_keys.count(key) || local_keys.count(key)) {
             ack.set_duplicates(ack.duplicates() + 1);  // a retried put: acknowledged, not stored twice
             continue;
@@ -357,19 +404,20 @@ void BufferServer::Impl::handle_put(Request& req, const v1::Envelope& env) {
         fresh.push_back(i);
     }
     // Back-pressure only on new groups: members of started groups are always admitted, so groups
-    // that are already half in the buffer can always complete and be pulled.
-    uint64_t after = index.stored_samples() + staged.size() + fresh.size();
-    if (starts_new_group && after > cfg.capacity_samples)
+    // that are already half in the buffer can always complete and be pulled. Trained batches waiting
+    // for their checkpoint do not count: only the trainer's next checkpoint can free them, and it
+    // needs new groups to get there.
+    const uint64_t held = index.stored_samples() - index.trained_samples() + staged.size();
+    if (starts_new_group && held + fresh.size() > cfg.capacity_samples)
         return reject(req, v1::ERROR_CODE_BUSY,
-                      "buffer full (" + std::to_string(index.stored_samples() + staged.size()) + " of " +
-                          std::to_string(cfg.capacity_samples) + " samples); retry later");
+                      "buffer full (" + std::to_string(held) + " of " + std::to_string(cfg.capacity_samples) +
+                          " samples); retry later");
 
     for (int i : fresh) {
         const v1::Sample& s = samples[i];
         std::string bytes = s.SerializeAsString();
         staged_batch->put_sample(s.group_id(), s.sample_id(), bytes);
-        staged.push_back(
-            {s.group_id(), {s.sample_id(), bytes.size(), oldest_version(s), s.index_in_group()}});
+        staged.push_back({s.group_id(), sample_ref(s, bytes.size())});
         ++pending_group_counts[s.group_id()];
         pending_keys.insert(pending_key(s.group_id(), s.sample_id()));
         pending_indices.insert(index_key(s.group_id(), s.index_in_group()));
@@ -389,6 +437,10 @@ void BufferServer::Impl::flush_puts() {
     std::string err = store.write(*staged_batch, /*must_sync=*/true);
     if (!staged_batch->empty()) ++counters.write_batches;
     if (err.empty()) {
+        if (ack_log.is_open()) {  // before the acks: a sample acknowledged is a sample logged
+            for (const auto& s : staged) ack_log << s.group_id << ' ' << s.ref.sample_id << '\n';
+            ack_log.flush();
+        }
         for (auto& s : staged) index.add_sample(s.group_id, std::move(s.ref));
         counters.samples_put += staged.size();
         for (auto& p : pending) {
@@ -522,6 +574,11 @@ void BufferServer::Impl::handle_commit(Request& req, const v1::Envelope& env) {
     v1::CommitAck* ack = out.mutable_commit_ack();
     ack->set_batch_id(id);
     const Lease* lease = index.find_lease(id);
+    const int64_t step = env.commit_batch().trainer_step();
+    if (lease && lease->trained_step > 0) {  // a retry of a step-tagged commit
+        ack->set_already_committed(true);
+        return reply(req, out);
+    }
     if (!lease) {
         if (committed.count(id)) {
             ack->set_already_committed(true);
@@ -537,10 +594,20 @@ void BufferServer::Impl::handle_commit(Request& req, const v1::Envelope& env) {
     for (const auto& gid : lease->group_ids) {
         const GroupEntry* g = index.find(gid);
         if (!g) continue;
-        for (const auto& s : g->samples) wb.delete_sample(gid, s.sample_id);
+        if (step <= 0)
+            for (const auto& s : g->samples) wb.delete_sample(gid, s.sample_id);
         samples += g->samples.size();
     }
-    wb.delete_lease(id);
+    if (step > 0) {  // trained by `step`: kept, as a lease that never ends, until its checkpoint
+        v1::StoredLease record;
+        record.set_batch_id(id);
+        for (const auto& gid : lease->group_ids) record.add_group_ids(gid);
+        record.set_trained_step(step);
+        record.set_created_unix_ms(unix_ms());
+        wb.put_lease(record);
+    } else {
+        wb.delete_lease(id);
+    }
     wb.put_committed(id);
     bool trim = committed.size() >= kCommittedMemory;
     if (trim) wb.delete_committed(*committed.begin());
@@ -550,7 +617,10 @@ void BufferServer::Impl::handle_commit(Request& req, const v1::Envelope& env) {
 
     ack->set_groups(static_cast<uint32_t>(lease->group_ids.size()));
     ack->set_samples(samples);
-    index.commit_lease(id);
+    if (step > 0)
+        index.mark_trained(id, step);
+    else
+        index.commit_lease(id);
     if (trim) committed.erase(committed.begin());
     committed.insert(id);
     ++counters.commits;
@@ -577,16 +647,123 @@ int64_t BufferServer::Impl::end_leases(const std::vector<uint64_t>& ids) {
 }
 
 void BufferServer::Impl::handle_release(Request& req, const v1::Envelope& env) {
+    const v1::ReleaseLeases& rl = env.release_leases();
+    if (rl.has_resume_step() && (rl.resume_step() < 0 || rl.resume_version() < 0))
+        return reject(req, v1::ERROR_CODE_INVALID_ARGUMENT,
+                      "ReleaseLeases: resume step and version must be >= 0");
     std::vector<uint64_t> ids = index.lease_ids();
     int64_t groups = end_leases(ids);
     if (groups < 0) return reject(req, v1::ERROR_CODE_INTERNAL, "storage write failed");
     counters.leases_released += groups;
     spdlog::info("buffer: released {} leases ({} groups) for trainer '{}': {}", ids.size(), groups,
-                 env.release_leases().trainer_id(), env.release_leases().reason());
+                 rl.trainer_id(), rl.reason());
     v1::Envelope out = make_envelope(cfg.job_id);
+    if (rl.has_resume_step())
+        *out.mutable_release_leases_ack() = resume_from(rl.resume_step(), rl.resume_version());
     out.mutable_release_leases_ack()->set_batches_released(static_cast<uint32_t>(ids.size()));
     out.mutable_release_leases_ack()->set_groups_released(static_cast<uint32_t>(groups));
     reply(req, out);
+}
+
+// ---- progress truth: trained batches, checkpoints, resumes --------------------------------------
+
+uint64_t BufferServer::Impl::plan_durable(int64_t step, StoreBatch& wb, std::vector<uint64_t>* batches) {
+    uint64_t samples = 0;
+    *batches = index.trained_batches(1, step);
+    for (uint64_t id : *batches) {
+        for (const auto& gid : index.find_lease(id)->group_ids) {
+            const GroupEntry* g = index.find(gid);
+            if (!g) continue;
+            for (const auto& s : g->samples) wb.delete_sample(gid, s.sample_id);
+            samples += g->samples.size();
+            wb.put_done(gid, step);
+        }
+        wb.delete_lease(id);
+    }
+    return samples;
+}
+
+void BufferServer::Impl::apply_durable(const std::vector<uint64_t>& batches) {
+    for (uint64_t id : batches) {
+        const Lease* lease = index.find_lease(id);
+        for (const auto& gid : lease->group_ids) done.insert(gid);
+        index.commit_lease(id);
+    }
+}
+
+void BufferServer::Impl::handle_checkpoint_durable(Request& req, const v1::Envelope& env) {
+    const int64_t step = env.checkpoint_durable().step();
+    if (step < 1) return reject(req, v1::ERROR_CODE_INVALID_ARGUMENT, "CheckpointDurable.step must be >= 1");
+    StoreBatch wb;
+    std::vector<uint64_t> batches;
+    const uint64_t samples = plan_durable(step, wb, &batches);
+    // Synced: once the trainer is told, the next resume may start from this checkpoint.
+    std::string err = store.write(wb, /*must_sync=*/true);
+    if (!wb.empty()) ++counters.write_batches;
+    if (!err.empty()) return reject(req, v1::ERROR_CODE_INTERNAL, "storage write failed: " + err);
+    uint32_t groups = 0;
+    for (uint64_t id : batches) groups += static_cast<uint32_t>(index.find_lease(id)->group_ids.size());
+    apply_durable(batches);
+    v1::Envelope out = make_envelope(cfg.job_id);
+    out.mutable_checkpoint_durable_ack()->set_groups(groups);
+    out.mutable_checkpoint_durable_ack()->set_samples(static_cast<uint32_t>(samples));
+    reply(req, out);
+}
+
+v1::ReleaseLeasesAck BufferServer::Impl::resume_from(int64_t step, int64_t version) {
+    // 1. The checkpoint of `step` landed: what steps <= step trained is done (its CheckpointDurable
+    //    may not have arrived before the crash).
+    StoreBatch wb;
+    std::vector<uint64_t> durable;
+    plan_durable(step, wb, &durable);
+    // 2. What later steps trained is served again: the resumed trainer trains those steps anew.
+    const std::vector<uint64_t> replay = index.trained_batches(step + 1, INT64_MAX);
+    for (uint64_t id : replay) wb.delete_lease(id);
+    // 3. Versions above `version` were made by a policy the resume discarded: their groups go (their
+    //    prompts are dispatched again from the resumed data cursor) ...
+    std::vector<std::string> discarded;
+    for (const std::string& gid : index.groups_newer_than(version)) {
+        const GroupEntry* g = index.find(gid);
+        bool replayed_or_free = !g->lease;
+        for (uint64_t id : replay) replayed_or_free = replayed_or_free || g->lease == id;
+        if (!replayed_or_free) continue;  // an untrained lease: released first, checked at the next resume
+        for (const auto& smp : g->samples) wb.delete_sample(gid, smp.sample_id);
+        discarded.push_back(gid);
+    }
+    // ... and so do in-flight groups they touched (resume_trim.h).
+    uint32_t trimmed = 0;
+    store.scan_partials("", [&](const std::string& worker, const std::string& gid, const std::string& bytes) {
+        v1::InFlightGroup rec;
+        if (!rec.ParseFromString(bytes) || !inflight_newer_than(rec, version)) return;
+        wb.delete_partial(worker, gid);
+        ++trimmed;
+    });
+    // 4. Versions from the discarded future are refused at the door again (max_version_ahead).
+    const bool lower = max_trainer_version > version;
+    if (lower) wb.put_max_trainer_version(version);
+    std::string err = store.write(wb, /*must_sync=*/true);
+    if (!wb.empty()) ++counters.write_batches;
+    STRIDE_CHECK(err.empty(), "buffer store '" + cfg.dir + "': cannot apply the resume from step " +
+                                  std::to_string(step) + ": " + err);
+
+    v1::ReleaseLeasesAck ack;
+    apply_durable(durable);
+    for (uint64_t id : replay) {
+        ack.set_groups_replayed(ack.groups_replayed() +
+                                static_cast<uint32_t>(index.find_lease(id)->group_ids.size()));
+        index.release_lease(id);
+    }
+    index.erase_groups(discarded);
+    if (lower) max_trainer_version = version;
+    ack.set_groups_discarded(static_cast<uint32_t>(discarded.size()));
+    ack.set_partials_trimmed(trimmed);
+    if (!durable.empty() || !replay.empty() || !discarded.empty() || trimmed > 0)
+        spdlog::warn(
+            "buffer: resume from step {} (version {}): {} trained batches done, {} groups trained after it "
+            "served again, {} groups holding a newer version dropped{}{}, {} in-flight groups dropped",
+            step, version, durable.size(), ack.groups_replayed(), discarded.size(),
+            discarded.empty() ? "" : " (first: ", discarded.empty() ? "" : discarded.front() + ")", trimmed);
+    return ack;
 }
 
 void BufferServer::Impl::expire_leases() {
@@ -664,6 +841,7 @@ void BufferServer::Impl::publish_stats() {
     prometheus.update(counters);
     std::lock_guard<std::mutex> lock(published_mutex);
     published = counters;
+    published_failure = store.failure();
 }
 
 void BufferServer::Impl::handle_stats(Request& req) {
@@ -701,6 +879,11 @@ void BufferServer::stop() {
 
 std::string BufferServer::endpoint() const {
     return impl_->bound_endpoint;
+}
+
+std::string BufferServer::failure() const {
+    std::lock_guard<std::mutex> lock(impl_->published_mutex);
+    return impl_->published_failure;
 }
 
 BufferStats BufferServer::stats() const {

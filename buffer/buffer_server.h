@@ -31,6 +31,11 @@ class BufferServer {
     std::string endpoint() const;
     // A copy of the counters, safe from any thread.
     BufferStats stats() const;
+    // The store's first failed write (a full or read-only disk: "'dir': IO error: No space left ..."),
+    // "" while none failed. After one the buffer writes nothing more and refuses every put, commit and
+    // pull (INTERNAL): the job must stop (scheduler/job.cpp, `stride role buffer`) and resume once the
+    // disk is fixed. Safe from any thread.
+    std::string failure() const;
 
    private:
     struct Impl;

@@ -45,9 +45,11 @@ void GroupIndex::add_sample(const std::string& group_id, SampleRef ref, bool com
     if (fresh) {
         g.group_id = group_id;
         g.oldest_version = ref.oldest_version;
+        g.newest_version = ref.newest_version;
     } else {
         make_unavailable(g);
         g.oldest_version = std::min(g.oldest_version, ref.oldest_version);
+        g.newest_version = std::max(g.newest_version, ref.newest_version);
     }
     stored_samples_ += 1;
     stored_bytes_ += ref.bytes;
@@ -120,9 +122,25 @@ const Lease* GroupIndex::find_lease(uint64_t batch_id) const {
     return it == leases_.end() ? nullptr : &it->second;
 }
 
+uint64_t GroupIndex::lease_samples(const Lease& lease) const {
+    uint64_t n = 0;
+    for (const auto& id : lease.group_ids)
+        if (const GroupEntry* g = find(id)) n += g->samples.size();
+    return n;
+}
+
+void GroupIndex::mark_trained(uint64_t batch_id, int64_t step) {
+    auto it = leases_.find(batch_id);
+    if (it == leases_.end() || it->second.trained_step > 0) return;
+    it->second.trained_step = step;
+    it->second.deadline_ms = 0;
+    trained_samples_ += lease_samples(it->second);
+}
+
 void GroupIndex::release_lease(uint64_t batch_id) {
     auto it = leases_.find(batch_id);
     if (it == leases_.end()) return;
+    if (it->second.trained_step > 0) trained_samples_ -= lease_samples(it->second);
     for (const auto& id : it->second.group_ids) {
         auto g = groups_.find(id);
         if (g == groups_.end() || g->second.lease != batch_id) continue;
@@ -136,6 +154,7 @@ void GroupIndex::release_lease(uint64_t batch_id) {
 void GroupIndex::commit_lease(uint64_t batch_id) {
     auto it = leases_.find(batch_id);
     if (it == leases_.end()) return;
+    if (it->second.trained_step > 0) trained_samples_ -= lease_samples(it->second);
     erase_groups(it->second.group_ids);
     leases_.erase(it);
 }
@@ -143,13 +162,30 @@ void GroupIndex::commit_lease(uint64_t batch_id) {
 std::vector<uint64_t> GroupIndex::expired_leases(int64_t now_ms) const {
     std::vector<uint64_t> out;
     for (const auto& [id, lease] : leases_)
-        if (lease.deadline_ms && lease.deadline_ms <= now_ms) out.push_back(id);
+        if (!lease.trained_step && lease.deadline_ms && lease.deadline_ms <= now_ms) out.push_back(id);
     return out;
 }
 
 std::vector<uint64_t> GroupIndex::lease_ids() const {
     std::vector<uint64_t> out;
-    for (const auto& [id, lease] : leases_) out.push_back(id);
+    for (const auto& [id, lease] : leases_)
+        if (!lease.trained_step) out.push_back(id);
+    return out;
+}
+
+std::vector<uint64_t> GroupIndex::trained_batches(int64_t first, int64_t last) const {
+    std::vector<uint64_t> out;
+    for (const auto& [id, lease] : leases_)
+        if (lease.trained_step > 0 && lease.trained_step >= first && lease.trained_step <= last)
+            out.push_back(id);
+    return out;
+}
+
+std::vector<std::string> GroupIndex::groups_newer_than(int64_t version) const {
+    std::vector<std::string> out;
+    for (const auto& [id, g] : groups_)
+        if (g.newest_version > version) out.push_back(id);
+    std::sort(out.begin(), out.end());
     return out;
 }
 

@@ -19,6 +19,7 @@ struct SampleRef {
     std::string sample_id;
     uint64_t bytes = 0;
     int64_t oldest_version = 0;   // min token version (or policy_version): what staleness looks at
+    int64_t newest_version = 0;   // max of the same: what a resume from an older checkpoint looks at
     int64_t index_in_group = -1;  // -1: unknown (not checked for duplicates)
 };
 
@@ -26,6 +27,7 @@ struct GroupEntry {
     std::string group_id;
     std::vector<SampleRef> samples;
     int64_t oldest_version = 0;  // min over samples
+    int64_t newest_version = 0;  // max over samples
     uint64_t complete_seq = 0;   // order in which groups completed (0 = incomplete): pulls are FIFO
     uint64_t lease = 0;          // batch id holding the group, 0 = not leased
 };
@@ -34,6 +36,9 @@ struct Lease {
     uint64_t batch_id = 0;
     std::vector<std::string> group_ids;
     int64_t deadline_ms = 0;  // steady-clock ms; 0 = never expires
+    // > 0: committed by this trainer step, kept until a checkpoint covers it (never expires, not
+    // released by ReleaseLeases); 0: pulled, not yet trained.
+    int64_t trained_step = 0;
 };
 
 class GroupIndex {
@@ -64,8 +69,16 @@ class GroupIndex {
     void release_lease(uint64_t batch_id);
     // Ends a lease and deletes its groups (commit).
     void commit_lease(uint64_t batch_id);
+    // A trained batch (commit with a trainer step): kept, never expires, not released by release.
+    void mark_trained(uint64_t batch_id, int64_t step);
+    // Untrained leases past their deadline.
     std::vector<uint64_t> expired_leases(int64_t now_ms) const;
+    // Untrained leases (what ReleaseLeases ends).
     std::vector<uint64_t> lease_ids() const;
+    // Trained batches whose step is in [first, last].
+    std::vector<uint64_t> trained_batches(int64_t first, int64_t last) const;
+    // Groups, in any state, holding a sample with a version above `version`.
+    std::vector<std::string> groups_newer_than(int64_t version) const;
 
     uint64_t stored_samples() const { return stored_samples_; }
     uint64_t stored_bytes() const { return stored_bytes_; }
@@ -73,6 +86,8 @@ class GroupIndex {
     uint64_t groups_ready() const { return ready_.size(); }
     uint64_t groups_leased() const { return groups_leased_; }
     uint64_t leases_open() const { return leases_.size(); }
+    // Samples of trained batches (on disk until a checkpoint covers them; outside back-pressure).
+    uint64_t trained_samples() const { return trained_samples_; }
 
     // Recovery: completes every group that holds group_size samples, oldest version first (disk
     // order is by group id, which says nothing about age). Returns how many it completed.
@@ -91,6 +106,8 @@ class GroupIndex {
     uint64_t stored_samples_ = 0;
     uint64_t stored_bytes_ = 0;
     uint64_t groups_leased_ = 0;
+    uint64_t trained_samples_ = 0;
+    uint64_t lease_samples(const Lease& lease) const;
 };
 
 }  // namespace stride

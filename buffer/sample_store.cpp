@@ -4,7 +4,10 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 
 #include "common/base/error.h"
@@ -17,6 +20,7 @@ constexpr char kSamplePrefix = 's';
 constexpr char kLeasePrefix = 'l';
 constexpr char kCommittedPrefix = 'c';
 constexpr char kPartialPrefix = 'p';
+constexpr char kDonePrefix = 'd';
 const std::string kNextBatchKey = "mnext_batch_id";
 const std::string kTrainerVersionKey = "mmax_trainer_version";
 
@@ -68,6 +72,28 @@ void scan_prefix(rocksdb::DB* db, const std::string& prefix,
     STRIDE_CHECK(it->status().ok(), "buffer store scan failed: " + it->status().ToString());
 }
 
+// RocksDB's own log goes to ours, not to a LOG file beside the data: on a full disk that file's writer
+// fails too, and RocksDB's next message to it trips an assertion inside the library (an abort while
+// it reports the very error we want to report).
+class SpdlogLogger : public rocksdb::Logger {
+   public:
+    explicit SpdlogLogger(std::string dir) : rocksdb::Logger(rocksdb::WARN_LEVEL), dir_(std::move(dir)) {}
+    using rocksdb::Logger::Logv;
+    void Logv(const char* format, va_list ap) override { Logv(rocksdb::WARN_LEVEL, format, ap); }
+    void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+        if (level < GetInfoLogLevel()) return;
+        char buf[1024];
+        std::vsnprintf(buf, sizeof(buf), format, ap);
+        if (level >= rocksdb::ERROR_LEVEL)
+            spdlog::error("rocksdb '{}': {}", dir_, buf);
+        else
+            spdlog::warn("rocksdb '{}': {}", dir_, buf);
+    }
+
+   private:
+    std::string dir_;
+};
+
 }  // namespace
 
 // ---- StoreBatch --------------------------------------------------------------------------------
@@ -110,6 +136,9 @@ void StoreBatch::put_partial(const std::string& worker_id, const std::string& gr
 void StoreBatch::delete_partial(const std::string& worker_id, const std::string& group_id) {
     wb_->Delete(partial_key(worker_id, group_id));
 }
+void StoreBatch::put_done(const std::string& group_id, int64_t step) {
+    wb_->Put(std::string(1, kDonePrefix) + group_id, encode_u64(static_cast<uint64_t>(step)));
+}
 bool StoreBatch::empty() const {
     return wb_->Count() == 0;
 }
@@ -128,6 +157,10 @@ SampleStore::SampleStore(const std::string& dir, bool sync_wal) : dir_(dir), syn
     options.max_write_buffer_number = 4;
     options.IncreaseParallelism(2);
     options.compression = rocksdb::kNoCompression;  // token ids and floats hardly compress
+    // Closing writes nothing (the WAL already holds every acknowledged write): on a full disk a
+    // flush at close would fail again, and must not be attempted after a failed write (below).
+    options.avoid_flush_during_shutdown = true;
+    options.info_log = std::make_shared<SpdlogLogger>(dir);
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);  // RocksDB creates only the last component
     rocksdb::DB* db = nullptr;
@@ -137,15 +170,22 @@ SampleStore::SampleStore(const std::string& dir, bool sync_wal) : dir_(dir), syn
 }
 
 SampleStore::~SampleStore() {
-    if (db_) db_->Close();
+    if (db_ && failed_.empty()) db_->Close();   // after a failed write, Close could trip the same assertion
+    if (!failed_.empty()) (void)db_.release();  // the process ends soon; the WAL holds every ack
 }
 
 std::string SampleStore::write(StoreBatch& batch, bool must_sync) {
     if (batch.empty()) return "";
+    // After a failed write (ENOSPC, EIO, EROFS) RocksDB's log writer is in an error state in which a
+    // further write trips an assertion inside the library (an abort, not an error): write nothing more.
+    if (!failed_.empty())
+        return "an earlier write failed, nothing more is written until a restart: " + failed_;
     rocksdb::WriteOptions wo;
     wo.sync = sync_wal_ && must_sync;
     rocksdb::Status s = db_->Write(wo, batch.wb_.get());
-    return s.ok() ? "" : s.ToString();
+    if (s.ok()) return "";
+    failed_ = "'" + dir_ + "': " + s.ToString();
+    return failed_;
 }
 
 bool SampleStore::read_group(const std::string& group_id, std::vector<std::string>* values) const {
@@ -208,6 +248,11 @@ void SampleStore::scan_partials(
                      "buffer store '" + dir_ + "': malformed in-flight record key " + k.ToString(true));
         fn(key.substr(1, nul - 1), key.substr(nul + 1), v.ToString());
     });
+}
+
+void SampleStore::scan_done(const std::function<void(const std::string&)>& fn) const {
+    scan_prefix(db_.get(), std::string(1, kDonePrefix),
+                [&](const rocksdb::Slice& k, const rocksdb::Slice&) { fn(k.ToString().substr(1)); });
 }
 
 uint64_t SampleStore::bytes_on_disk() const {

@@ -6,6 +6,7 @@
 //   'm' "next_batch_id"           -> 8 bytes BE                         batch ids never repeat
 //   'm' "max_trainer_version"     -> 8 bytes BE                         newest version a pull named
 //   'p' worker_id '\0' group_id  -> stride.v1.InFlightGroup            a rollout worker's unfinished group
+//   'd' group_id                  -> trainer step (8 bytes BE)          trained and checkpointed: done
 //
 // Ids may not contain '\0' (the server rejects such samples), so a group's samples are exactly the
 // keys with prefix 's' group_id '\0'. Every change goes through one WriteBatch per group commit, so
@@ -44,6 +45,7 @@ class StoreBatch {
     void put_max_trainer_version(int64_t version);  // >= 0
     void put_partial(const std::string& worker_id, const std::string& group_id, const std::string& bytes);
     void delete_partial(const std::string& worker_id, const std::string& group_id);
+    void put_done(const std::string& group_id, int64_t step);
     bool empty() const;
     size_t data_bytes() const;
 
@@ -82,12 +84,19 @@ class SampleStore {
                        const std::function<void(const std::string& worker_id, const std::string& group_id,
                                                 const std::string& bytes)>& fn) const;
 
+    // Groups trained by a checkpointed step (put_done): fn(group_id) for each.
+    void scan_done(const std::function<void(const std::string& group_id)>& fn) const;
+
     uint64_t bytes_on_disk() const;  // SST files + memtables, RocksDB's own estimate
     const std::string& dir() const { return dir_; }
+    // The first failed write ("'dir': IO error: No space left ..."), "" while none failed. Once set,
+    // write() refuses everything: the buffer stops (BufferServer::failure).
+    const std::string& failure() const { return failed_; }
 
    private:
     std::string dir_;
     bool sync_wal_;
+    std::string failed_;
     std::unique_ptr<rocksdb::DB> db_;
 };
 

@@ -89,8 +89,13 @@ int role(int argc, char** argv) {
     if (name == "buffer") {
         BufferServer server(buffer_server_config(ctx, binds.buffer));
         server.start();
-        wait_for_stop();
+        while (!g_role_stop && server.failure().empty())
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
         server.stop();
+        // A storage failure ends the role, and with it the job (the launcher stops the others).
+        if (!server.failure().empty())
+            throw Error("buffer: storage failed, stopping the job (free the disk, then resume=auto): " +
+                        server.failure());
         return 0;
     }
     if (name == "trainer") {

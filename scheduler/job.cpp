@@ -25,7 +25,9 @@
 #include "rollout/rollout_worker.h"
 #include "scheduler/job_metrics.h"
 #include "scheduler/roles.h"
+#include "scheduler/run_lock.h"
 #include "trainer/job_checkpoint.h"
+#include "trainer/quarantine.h"
 #include "trainer/trainer_role.h"
 
 namespace stride {
@@ -105,6 +107,13 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
     std::thread watcher([&] {
         while (!roles_stop) {
             if (stop || failures > 0) trainer_stop = true;
+            if (!trainer_stop && !buffer.failure().empty()) {  // a full or read-only disk under the buffer
+                spdlog::error(
+                    "buffer: storage failed, stopping the job (free the disk, then resume=auto): {}",
+                    buffer.failure());
+                ++failures;
+                trainer_stop = true;
+            }
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
     });
@@ -180,7 +189,9 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
                           {"reward_ok", trainer.reward_totals().ok},
                           {"reward_errors", trainer.reward_totals().error},
                           {"reward_timeouts", trainer.reward_totals().timeout},
-                          {"reward_unparseable", trainer.reward_totals().unparseable}}
+                          {"reward_unparseable", trainer.reward_totals().unparseable},
+                          // Groups the trainer kept aside, over the whole run (<run>/quarantine).
+                          {"groups_quarantined", count_quarantined(cfg.run_path())}}
                .dump()
         << "\n";
     if (failures > 0) rc = 1;
@@ -319,6 +330,7 @@ int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std
                           {"steps_this_run", steps_done},
                           {"checkpoint_step", checkpoint_step},
                           {"prompts_dispatched", dispatcher.dispatched() - policy.state.prompts_dispatched},
+                          {"groups_quarantined", count_quarantined(cfg.run_path())},
                           {"roles", roles}}
                .dump()
         << "\n";
@@ -376,6 +388,7 @@ int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
                 run.c_str(), old.size(), old.back().c_str());
     }
     create_run_dir(cfg);
+    const RunLock lock(run);  // refuses while a process of an earlier run of this job still runs
     init_logging("scheduler", cfg.log.level, cfg.log.json, run + "/logs/scheduler.log");
     const auto metrics_server = start_job_metrics(cfg);  // /metrics when metrics.port > 0
     {
@@ -400,6 +413,9 @@ int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
     // this one (old samples deduplicated against new ones, an old checkpoint picked by a later resume).
     if (!policy.resumed) {
         fs::remove(metrics_jsonl_path(cfg));
+        fs::remove(run + "/trained.jsonl");
+        fs::remove(run + "/acked.log");
+        fs::remove_all(run + "/quarantine");
         fs::remove_all(run + "/checkpoints");
         if (cfg.buffer.dir.empty()) fs::remove_all(run + "/buffer");
     }

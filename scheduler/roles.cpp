@@ -74,7 +74,14 @@ BufferServerConfig buffer_server_config(const JobContext& ctx, const std::string
     bc.max_position = model.max_position;
     bc.max_response_tokens = cfg.rollout.max_tokens;
     bc.max_sample_bytes = (int64_t{4} << 20) + 32 * int64_t{model.max_position};
-    bc.max_version_ahead = 1;  // the trainer pulls with version v, then publishes v + 1
+    bc.max_version_ahead = 1;                    // the trainer pulls with version v, then publishes v + 1
+    bc.ack_log = cfg.run_path() + "/acked.log";  // the audit trail of what was acknowledged
+    // A resumed job: the buffer forgets what policies after the checkpoint made before it serves
+    // anyone (the trainer says the same again when it starts, for a buffer that outlived it).
+    if (cfg.resume != "off") {
+        const JobState st = resume_state(cfg);
+        if (!st.loaded_from.empty()) bc.resume_step = st.step, bc.resume_version = st.policy_version;
+    }
     return bc;
 }
 

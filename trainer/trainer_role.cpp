@@ -15,8 +15,10 @@
 #include "trainer/advantage.h"
 #include "trainer/algorithm.h"
 #include "trainer/importance.h"
+#include "trainer/quarantine.h"
 #include "trainer/reference_policy.h"
 #include "trainer/rl_step.h"
+#include "trainer/step_log.h"
 #include "trainer/trainer_metrics.h"
 #include "trainer/vcpo.h"
 
@@ -25,6 +27,12 @@ namespace stride {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+int64_t unix_ms_now() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 Experience to_experience(const v1::Sample& s, long group) {
     Experience e;
@@ -214,6 +222,10 @@ TrainerRole::TrainerRole(const JobContext& ctx, Model model, JobState state, std
       buffer_endpoint_(buffer_endpoint),
       publisher_(ctx.job_id, weights_endpoint),
       extra_prompts_(ctx.job_id) {
+    const ModelConfig mc = model_.config();
+    limits_.sample.vocab_size = mc.vocab;
+    limits_.sample.max_position = mc.max_position;
+    limits_.sample.group_size = static_cast<uint32_t>(ctx.cfg.rollout.n);
     publish();
 }
 
@@ -322,13 +334,62 @@ void TrainerRole::prepare(RlTrainer& rl, const RlStepOptions& opt) {
     }
 }
 
-void TrainerRole::save_checkpoint(RlTrainer& rl) {
+void TrainerRole::save_checkpoint(RlTrainer& rl, BufferClient& buffer) {
     *adam_ = rl.optimizer();
     std::function<void(const std::string&)> save_critic;
     if (rl.critic()) save_critic = [&](const std::string& d) { rl.critic()->save(d + "/critic"); };
     const std::string dir = save_job_checkpoint(ctx_.run_path(), model_, *adam_, state_, save_critic,
                                                 ctx_.cfg.trainer.keep_checkpoints);
     spdlog::info("checkpoint {}", dir);
+    if (state_.step == 0) return;
+    // Only now are the batches of the steps it covers done for good. If the buffer does not hear it
+    // (it died, we are stopping), the next resume, from this very checkpoint, tells it again.
+    try {
+        buffer.checkpoint_durable(state_.step);
+    } catch (const std::exception& e) {
+        spdlog::warn("checkpoint {}: the buffer was not told (the next resume tells it): {}", dir, e.what());
+    }
+}
+
+void TrainerRole::start_over_from_state(BufferClient& buffer, const std::string& jsonl) {
+    if (state_.loaded_from.empty()) {
+        buffer.release_leases("trainer started");  // anything leased by a previous trainer is replayed
+    } else {
+        // Batches trained after the checkpoint are served again, data of discarded versions dropped.
+        const v1::ReleaseLeasesAck ack =
+            buffer.resume("trainer resumed from " + state_.loaded_from, state_.step, state_.policy_version);
+        spdlog::info(
+            "resumed at step {}: the buffer serves again {} groups trained after it, dropped {} groups and "
+            "{} "
+            "in-flight groups holding versions above {}",
+            state_.step, ack.groups_replayed(), ack.groups_discarded(), ack.partials_trimmed(),
+            state_.policy_version);
+    }
+    // Lines of steps after the checkpoint were logged by a policy the resume discarded.
+    for (const std::string& path : {jsonl, trained_log_path()}) {
+        const int64_t removed = truncate_step_log(path, state_.step);
+        if (removed > 0)
+            spdlog::info("{}: removed the {} lines of steps after {} (trained again now)", path, removed,
+                         state_.step);
+    }
+}
+
+std::string TrainerRole::trained_log_path() const {
+    return ctx_.run_path() + "/trained.jsonl";
+}
+
+StepMetrics TrainerRole::train_step(RlTrainer& rl, const RlStepOptions& opt,
+                                    const std::vector<Experience>& exps, std::vector<v1::Batch>& training,
+                                    int& quarantined) {
+    if (exps.empty()) return {{"skipped_step", 1.0}};  // every group quarantined
+    try {
+        return rl.step(exps, opt, state_.policy_version);
+    } catch (const Error& e) {
+        // Raised while the step builds and scores its batch (before any update): the batch is bad,
+        // not the trainer. Its groups are kept aside and the step is skipped.
+        quarantined += quarantine_all(training, ctx_.run_path(), state_.step + 1, e.what());
+        return {{"skipped_step", 1.0}};
+    }
 }
 
 bool TrainerRole::reward_health(const RewardCounts& step, StepMetrics& m) {
@@ -358,17 +419,19 @@ void TrainerRole::run(const std::atomic<bool>& stop,
     const TrainerConfig& tc = cfg.trainer;
     ZmqContext zctx;
     BufferClient buffer(zctx, buffer_endpoint_, ctx_.job_id, {.stop = &stop});  // stop cuts retries short
-    buffer.release_leases("trainer started");  // anything leased by a previous trainer is replayed
+    const std::string jsonl =
+        cfg.metrics.jsonl.empty() ? ctx_.run_path() + "/metrics.jsonl" : cfg.metrics.jsonl;
+    start_over_from_state(buffer, jsonl);
 
     RlTrainer rl(model_, adam_->config(), lr_schedule_of(tc));  // the optimiser state lives in adam_
     rl.optimizer() = std::move(*adam_);
     const RlStepOptions opt = rl_options(cfg);
     prepare(rl, opt);
 
-    const std::string jsonl =
-        cfg.metrics.jsonl.empty() ? ctx_.run_path() + "/metrics.jsonl" : cfg.metrics.jsonl;
     std::ofstream metrics(jsonl, std::ios::app);
     STRIDE_CHECK(metrics.good(), "metrics.jsonl: cannot open " + jsonl);
+    std::ofstream trained(trained_log_path(), std::ios::app);
+    STRIDE_CHECK(trained.good(), "trained.jsonl: cannot open " + trained_log_path());
     TrainerMetrics prometheus(ctx_.job_id);  // the same numbers for /metrics
 
     const int64_t first_step = state_.step;
@@ -382,8 +445,12 @@ void TrainerRole::run(const std::atomic<bool>& stop,
                 state_.step + 1, pulled.kept, tc.prompts_per_step, pulled.rounds);
 
         const auto t0 = Clock::now();
+        // A group the model cannot take is kept aside (quarantine.h), not fatal; it is committed with
+        // the others below, so it never comes back once the step's checkpoint lands.
+        std::vector<v1::Batch> training = pulled.batches;
+        int quarantined = quarantine_bad_groups(training, limits_, ctx_.run_path(), state_.step + 1);
         size_t prompt_tokens = 0;
-        const std::vector<Experience> exps = experiences_by_group_id(pulled.batches, prompt_tokens);
+        const std::vector<Experience> exps = experiences_by_group_id(training, prompt_tokens);
         const bool first = state_.step == first_step;
         const bool last = state_.step + 1 == tc.steps;
         const bool eval_now =
@@ -393,17 +460,24 @@ void TrainerRole::run(const std::atomic<bool>& stop,
         // metrics.jsonl); later evals are of the weights the step produced. eval/policy_version says which.
         StepEval eval;
         if (eval_now && first) eval = {eval_accuracy(ctx_, model_), state_.policy_version};
-        StepMetrics m = rl.step(exps, opt, state_.policy_version);
+        StepMetrics m = train_step(rl, opt, exps, training, quarantined);
         m["dynamic_sampling/rounds"] = pulled.rounds;
         m["dynamic_sampling/gave_up"] = pulled.gave_up ? 1.0 : 0.0;
-        const RewardCounts step_rewards = reward_counts(pulled.batches);
+        m["quarantined_groups"] = quarantined;
+        quarantined_ += quarantined;
+        const RewardCounts step_rewards = reward_counts(training);
         const bool unhealthy = reward_health(step_rewards, m);
-        for (const v1::Batch& batch : pulled.batches) buffer.commit(batch.batch_id());
+        // Kept by the buffer as trained by this step until a checkpoint covers it (save_checkpoint).
+        for (const v1::Batch& batch : pulled.batches) buffer.commit(batch.batch_id(), state_.step + 1);
+        const int64_t trained_version = state_.policy_version;
         state_.step += 1;
         state_.policy_version += 1;
         state_.extra_prompts = pulled.extra_prompts;
         state_.prompts_dispatched = state_.step * tc.prompts_per_step + state_.extra_prompts;
+        const int64_t published_ms = unix_ms_now();  // before: no worker can hold the version earlier
         publish();
+        trained << trained_line(state_.step, trained_version, published_ms, training, pulled.batches) << "\n";
+        trained.flush();
         const double step_s = std::chrono::duration<double>(Clock::now() - t0).count();
         busy_s_ += step_s;
         state_.rl_seconds += step_s + pulled.wait_s;
@@ -420,7 +494,7 @@ void TrainerRole::run(const std::atomic<bool>& stop,
         if (unhealthy) {
             int64_t failed = 0, samples = 0;
             for (const RewardCounts& c : reward_window_) failed += c.failed(), samples += c.samples();
-            save_checkpoint(rl);
+            save_checkpoint(rl, buffer);
             throw Error(fmt::format(
                 "reward: {} of the {} samples trained on in the last {} step(s) got no score (reward error "
                 "or timeout), more than reward.max_error_frac={}; stopped at step {} with a checkpoint. "
@@ -428,9 +502,10 @@ void TrainerRole::run(const std::atomic<bool>& stop,
                 failed, samples, reward_window_.size(), cfg.reward.max_error_frac, state_.step,
                 reward_totals_.last_prompt_id, reward_totals_.last_detail));
         }
-        if (tc.checkpoint_every > 0 && state_.step % tc.checkpoint_every == 0 && !last) save_checkpoint(rl);
+        if (tc.checkpoint_every > 0 && state_.step % tc.checkpoint_every == 0 && !last)
+            save_checkpoint(rl, buffer);
     }
-    save_checkpoint(rl);
+    save_checkpoint(rl, buffer);
 }
 
 }  // namespace stride

@@ -1,7 +1,9 @@
 // The trainer role: pulls complete groups from the experience buffer, runs one RL step per batch,
-// commits the batch (only then does the buffer delete it), publishes the new weights as version
-// v+1, evaluates on the held-out prompts, appends a line to metrics.jsonl and checkpoints every
-// trainer.checkpoint_every steps (and when stopped).
+// commits the batch tagged with its step (the buffer keeps it until the checkpoint that covers the
+// step is durable: then it deletes it), publishes the new weights as version v+1, evaluates on the
+// held-out prompts, appends a line to metrics.jsonl and trained.jsonl and checkpoints every
+// trainer.checkpoint_every steps (and when stopped). A resumed trainer starts by telling the buffer
+// the checkpoint's step and version (buffer/README.md, "Progress truth").
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -14,8 +16,10 @@
 #include "common/weight_sync.h"
 #include "job/job_context.h"
 #include "model/params.h"
+#include "trainer/experience.h"
 #include "trainer/extra_prompts_client.h"
 #include "trainer/job_checkpoint.h"
+#include "trainer/quarantine.h"
 
 namespace stride {
 
@@ -60,6 +64,8 @@ class TrainerRole {
     double idle_seconds() const { return idle_s_; }
     // Reward statuses of every sample trained on by this process.
     const RewardCounts& reward_totals() const { return reward_totals_; }
+    // Groups this process kept aside instead of training (quarantine.h).
+    int64_t quarantined_groups() const { return quarantined_; }
     static constexpr int kRewardWindowSteps = 5;
 
    private:
@@ -69,11 +75,20 @@ class TrainerRole {
                           const std::atomic<bool>& stop);
     // PPO's critic and the KL reference, as the options and a resumed state need them.
     void prepare(RlTrainer& rl, const RlStepOptions& opt);
-    void save_checkpoint(RlTrainer& rl);
+    // Writes the checkpoint, then tells the buffer the steps it covers are done (CheckpointDurable).
+    void save_checkpoint(RlTrainer& rl, BufferClient& buffer);
+    // At start: tells the buffer where this trainer resumes (or that it started fresh) and removes the
+    // lines of later steps from metrics.jsonl (at `jsonl`) and trained.jsonl.
+    void start_over_from_state(BufferClient& buffer, const std::string& jsonl);
+    std::string trained_log_path() const;
     void publish();
     // Adds the step's reward statuses to its metrics and the window; true when the window's share of
     // failed samples exceeds reward.max_error_frac.
     bool reward_health(const RewardCounts& step, StepMetrics& m);
+    // rl.step on exps; if it raises (or exps is empty), the step is skipped and the groups left in
+    // `training` are quarantined (added to `quarantined`).
+    StepMetrics train_step(RlTrainer& rl, const RlStepOptions& opt, const std::vector<Experience>& exps,
+                           std::vector<v1::Batch>& training, int& quarantined);
     const JobContext& ctx_;
     Model model_;
     JobState state_;
@@ -84,6 +99,8 @@ class TrainerRole {
     double busy_s_ = 0, idle_s_ = 0;
     long ds_kept_ = 0, ds_pulled_ = 0;  // dynamic sampling: groups kept / pulled by this process
     RewardCounts reward_totals_;
+    TrainLimits limits_;                      // what a group must satisfy to be trained
+    int64_t quarantined_ = 0;                 // groups kept aside by this process
     std::deque<RewardCounts> reward_window_;  // the last kRewardWindowSteps steps
 };
 

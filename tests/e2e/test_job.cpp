@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "e2e_test_util.h"
+
 namespace fs = std::filesystem;
 
 // How long roles may outlive a launcher killed with -9: they get SIGTERM at once (PR_SET_PDEATHSIG)
@@ -24,53 +26,7 @@ namespace fs = std::filesystem;
 constexpr int kRolesGoneWithinS = 10;
 constexpr int kTrainerGoneWithinS = kRolesGoneWithinS;
 
-namespace {
-
-std::string make_run_dir(const std::string& name) {
-    fs::path p = fs::temp_directory_path() / ("stride-e2e-" + name + "-" + std::to_string(getpid()));
-    fs::remove_all(p);
-    fs::create_directories(p);
-    return p.string();
-}
-
-std::string write_config(const std::string& dir, const std::string& extra = "") {
-    const std::string path = dir + "/job.yaml";
-    std::ofstream out(path);
-    out << "name: e2e\nseed: 3\nrun_dir: " << dir << "/runs\n"
-        << "tokenizer: " << STRIDE_SOURCE_DIR << "/configs/tokenizers/arith/tokenizer.json\n"
-        << "model:\n  init: {arch: qwen2, hidden: 32, layers: 1, heads: 2, kv_heads: 1, intermediate: 64}\n"
-        << "data: {train: 'gen:arith?n=300&seed=2', eval_size: 20}\n"
-        << "rollout: {n: 4, max_tokens: 5, workers: 2}\n"
-        << "reward: {fn: arith}\n"
-        << "trainer: {steps: 4, prompts_per_step: 4, lr: 0.001, eval_every: 2, checkpoint_every: 2}\n"
-        << "log: {level: warn}\n"
-        << extra;
-    return path;
-}
-
-int run_stride(const std::vector<std::string>& args, std::string* output = nullptr) {
-    std::string cmd = std::string(STRIDE_BIN);
-    for (const auto& a : args) cmd += " '" + a + "'";
-    cmd += " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    while (size_t n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
-    int status = pclose(p);
-    if (output) *output = out;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::vector<nlohmann::json> read_metrics(const std::string& path) {
-    std::vector<nlohmann::json> lines;
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line))
-        if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
-    return lines;
-}
-
-}  // namespace
+using namespace stride::test::e2e;
 
 TEST(JobThreads, RunsCheckpointsAndResumesWithoutRepeatingAStep) {
     const std::string dir = make_run_dir("resume");
@@ -218,45 +174,6 @@ TEST(JobProcesses, EveryRoleIsItsOwnProcess) {
     EXPECT_EQ(summary["roles"][1]["exit_code"], 0);
     fs::remove_all(dir);
 }
-
-// `stride run CFG launcher=processes` as a long job, with its stdout (where the launcher prints
-// "role NAME: pid N" for each role) on a pipe.
-struct ProcessesJob {
-    pid_t pid = -1;
-    int out = -1;
-    std::string text;  // what it printed so far
-
-    explicit ProcessesJob(const std::string& cfg) {
-        int fds[2];
-        if (pipe(fds) != 0) return;
-        pid = fork();
-        if (pid == 0) {
-            dup2(fds[1], STDOUT_FILENO);
-            freopen("/dev/null", "w", stderr);
-            execl(STRIDE_BIN, STRIDE_BIN, "run", cfg.c_str(), "launcher=processes", "trainer.steps=100000",
-                  "trainer.checkpoint_every=0", (char*)nullptr);
-            _exit(127);
-        }
-        close(fds[1]);
-        out = fds[0];
-    }
-    ~ProcessesJob() {
-        if (out >= 0) close(out);
-    }
-    // The pid of role NAME ("rollout-0"), read from the launcher's output; -1 if it ends first.
-    pid_t role_pid(const std::string& name) {
-        const std::string key = "role " + name + ": pid ";
-        for (;;) {
-            const auto at = text.find(key);
-            if (at != std::string::npos && text.find('\n', at) != std::string::npos)
-                return std::atoi(text.c_str() + at + key.size());
-            char buf[256];
-            const ssize_t n = read(out, buf, sizeof(buf));
-            if (n <= 0) return -1;
-            text.append(buf, n);
-        }
-    }
-};
 
 TEST(JobProcesses, ARoleThatDiesStopsTheJobWithACheckpoint) {
     const std::string dir = make_run_dir("procdie");

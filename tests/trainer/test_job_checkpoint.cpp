@@ -21,9 +21,12 @@
 #include "model/params.h"
 #include "tests/buffer/buffer_test_util.h"
 #include "tests/model/transformer_test_util.h"
+#include "tests/tmpfs_test_util.h"
 #include "trainer/job_checkpoint.h"
 
 using namespace stride;
+using stride::test::run_on_tmpfs;
+using stride::test::slurp_file;
 using stride::test::TempDir;
 namespace fs = std::filesystem;
 
@@ -234,43 +237,6 @@ TEST(JobCheckpoint, AnUnwritablePlaceGivesAnErrorNamingThePath) {
     EXPECT_NE(err.find(run + "/checkpoints"), std::string::npos) << err;
 }
 
-namespace {
-
-// Runs fn in a child process inside a mount namespace of its own, with a tmpfs of `size` mounted on
-// `mountpoint` (read-only if ro): the mount disappears with the child, whatever happens to it. The
-// child writes fn's Error (or "OK") to `result`. Returns false when this machine does not allow it.
-bool run_on_tmpfs(const std::string& mountpoint, const std::string& size, bool ro, const std::string& result,
-                  const std::function<void()>& fn) {
-    fs::create_directories(mountpoint);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-            mount("tmpfs", mountpoint.c_str(), "tmpfs", 0, ("size=" + size).c_str()) != 0)
-            _exit(3);
-        if (ro && mount(nullptr, mountpoint.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr) != 0) _exit(3);
-        std::string what = "OK";
-        try {
-            fn();
-        } catch (const Error& e) {
-            what = e.what();
-        } catch (const std::exception& e) {
-            what = std::string("not a stride::Error: ") + e.what();
-        }
-        std::ofstream(result) << what;
-        _exit(0);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-}  // namespace
-
 TEST(JobCheckpoint, AFullOrReadOnlyDiskGivesAnErrorNotAnAbort) {
     TempDir dir("ckpt-enospc");
     Policy p;  // a few hundred KiB of weights and moments
@@ -280,13 +246,13 @@ TEST(JobCheckpoint, AFullOrReadOnlyDiskGivesAnErrorNotAnAbort) {
     if (!run_on_tmpfs(mnt, "64k", false, result,
                       [&] { save_job_checkpoint(mnt, p.model, p.adam, state_at(1)); }))
         GTEST_SKIP() << "no mount namespace with tmpfs here (needs CAP_SYS_ADMIN)";
-    std::string err = slurp(result);
+    std::string err = slurp_file(result);
     EXPECT_NE(err.find(mnt + "/checkpoints/step_000001"), std::string::npos) << err;
     EXPECT_NE(err.find("No space left"), std::string::npos) << err;
     // Read-only.
     ASSERT_TRUE(run_on_tmpfs(mnt, "1m", true, result,
                              [&] { save_job_checkpoint(mnt, p.model, p.adam, state_at(1)); }));
-    err = slurp(result);
+    err = slurp_file(result);
     EXPECT_NE(err.find(mnt + "/checkpoints"), std::string::npos) << err;
     EXPECT_NE(err.find("Read-only"), std::string::npos) << err;
 }

@@ -1,0 +1,28 @@
+// trainer/step_log.h: the trainer's per-step files in the run directory, kept true to the policy a
+// resume continues from.
+//   metrics.jsonl  one line per step (README, "metrics.jsonl")
+//   trained.jsonl  the audit trail: per step, every group trained and the versions that made it
+// A resume from the checkpoint of step C rewrites both without the lines of steps > C: those steps
+// are trained again, and the policy that logged them was discarded.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "proto/stride.pb.h"
+
+namespace stride {
+
+// Rewrites the JSON-lines file at `path` keeping only the lines whose "step" is <= last_step (lines
+// without an integer step are kept), through a temporary file and a rename, so a crash leaves either
+// file whole. Returns how many lines were removed; a missing file is not an error.
+int64_t truncate_step_log(const std::string& path, int64_t last_step);
+
+// The trained.jsonl line of one step: {"step", "policy_version" (the version the step started from),
+// "published_unix_ms" (when the step's new weights, policy_version + 1, were published), "groups":
+// [[group_id, samples, min token version, max token version, earliest created_unix_ms], ...],
+// "quarantined": [group ids of `pulled` not in `trained`]}.
+std::string trained_line(int64_t step, int64_t trained_version, int64_t published_unix_ms,
+                         const std::vector<v1::Batch>& trained, const std::vector<v1::Batch>& pulled);
+
+}  // namespace stride

@@ -210,6 +210,7 @@ TEST(Config, OutOfRangeValuesNameTheKeyAndTheRange) {
     EXPECT_ERROR_HAS(error_of("", {"trainer.betas=[0.9, 1.0]"}), "trainer.betas: 1.0 is out of range");
     EXPECT_ERROR_HAS(error_of("", {"metrics.port=70000"}), "metrics.port: 70000 is out of range");
     EXPECT_ERROR_HAS(error_of("", {"sft.stop_at_accuracy=2"}), "sft.stop_at_accuracy");
+    EXPECT_ERROR_HAS(error_of("", {"sft.stop_at_sampled_accuracy=-0.1"}), "sft.stop_at_sampled_accuracy");
 }
 
 TEST(Config, InvalidCombinationsAreRejected) {
@@ -242,6 +243,8 @@ TEST(Config, InvalidCombinationsAreRejected) {
         {{"data.eval_size=0", "trainer.eval_every=5"}, "trainer.eval_every: evals need an eval set"},
         {{"sft.enabled=true", "sft.eval_every=0", "sft.stop_at_accuracy=0.3"},
          "sft.stop_at_accuracy: needs sft.eval_every > 0"},
+        {{"sft.enabled=true", "sft.eval_every=0", "sft.stop_at_sampled_accuracy=0.1"},
+         "sft.stop_at_sampled_accuracy: needs sft.eval_every > 0"},
         {{"trainer.algorithm=ppo", "trainer.dynamic_sampling=true"},
          "trainer.dynamic_sampling: needs a group algorithm"},
         {{"model.init.heads=3"}, "model.init.heads: 3 does not divide model.init.hidden = 128"},

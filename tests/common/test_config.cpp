@@ -397,7 +397,11 @@ TEST(Config, QuickstartConfigIsValidAndMatchesTheSpec) {
     EXPECT_EQ(c.trainer.algorithm, "grpo");
     EXPECT_EQ(c.trainer.prompts_per_step, 32);
     EXPECT_EQ(c.rollout.n, 8);
-    EXPECT_DOUBLE_EQ(c.rollout.temperature, 1.0);
+    // The prototype sampled at 1.0; at 0.7, with SFT going on until 15% of single samples are right,
+    // RL has signal from its first step on every seed (issue 19, bench/results/2026-12-07-quickstart-seeds.md).
+    EXPECT_DOUBLE_EQ(c.rollout.temperature, 0.7);
+    EXPECT_DOUBLE_EQ(c.sft.stop_at_accuracy, 0.3);
+    EXPECT_DOUBLE_EQ(c.sft.stop_at_sampled_accuracy, 0.15);
     EXPECT_DOUBLE_EQ(c.trainer.lr, 1e-4);
     EXPECT_DOUBLE_EQ(c.trainer.grad_clip, 1.0);
     EXPECT_DOUBLE_EQ(c.trainer.clip_low, 0.2);

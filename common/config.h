@@ -59,6 +59,9 @@ struct SftConfig {
     int warmup = 50;
     int eval_every = 25;
     double stop_at_accuracy = 0.0;  // stop SFT once greedy eval accuracy reaches this (0: run all steps)
+    // ... and (when > 0) once the accuracy of one sample per eval prompt at rollout.temperature reaches
+    // this too: the signal GRPO will get from the start (0: greedy alone decides).
+    double stop_at_sampled_accuracy = 0.0;
     bool operator==(const SftConfig&) const = default;
 };
 

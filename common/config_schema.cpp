@@ -120,6 +120,9 @@ const std::vector<ConfigKey>& schema_table() {
         {"sft.eval_every", FIELD(sft.eval_every), "SFT steps between greedy evals (0: off)", at_least(0)},
         {"sft.stop_at_accuracy", FIELD(sft.stop_at_accuracy),
          "end SFT once greedy eval accuracy reaches this (0: never)", between(0, 1)},
+        {"sft.stop_at_sampled_accuracy", FIELD(sft.stop_at_sampled_accuracy),
+         "and once sampled eval accuracy (one sample per prompt at rollout.temperature) reaches this (0: not checked)",
+         between(0, 1)},
         // ---- rollout -----------------------------------------------------------------------------
         {"rollout.workers", FIELD(rollout.workers), "rollout workers", at_least(1)},
         {"rollout.n", FIELD(rollout.n), "samples per prompt (group size G)", at_least(1)},

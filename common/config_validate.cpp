@@ -143,6 +143,8 @@ void check_data(const JobConfig& c) {
             "sft.eval_every: evals need an eval set (set data.eval or data.eval_size > 0), or set it to 0");
         STRIDE_CHECK(c.sft.stop_at_accuracy == 0.0 || c.sft.eval_every > 0,
                      "sft.stop_at_accuracy: needs sft.eval_every > 0 to measure accuracy");
+        STRIDE_CHECK(c.sft.stop_at_sampled_accuracy == 0.0 || c.sft.eval_every > 0,
+                     "sft.stop_at_sampled_accuracy: needs sft.eval_every > 0 to measure accuracy");
         STRIDE_CHECK(c.sft.warmup <= c.sft.steps,
                      fmt::format("sft.warmup: {} is more than sft.steps = {}", c.sft.warmup, c.sft.steps));
     }

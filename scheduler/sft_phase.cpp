@@ -6,11 +6,26 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <string>
 
+#include "job/evaluate.h"
 #include "trainer/sft.h"
 #include "trainer/trainer_role.h"
 
 namespace stride {
+namespace {
+
+// Accuracy of one sample per eval prompt at rollout.temperature (top-p / top-k not applied).
+double sampled_eval_accuracy(const JobContext& ctx, const Model& model, uint64_t seed) {
+    EvalOptions eo;
+    eo.temperature = static_cast<float>(ctx.cfg.rollout.temperature);
+    eo.max_tokens = ctx.cfg.rollout.max_tokens;
+    eo.stop_tokens = ctx.stop_tokens;
+    eo.seed = seed;
+    return evaluate(model, ctx.tokenizer, *ctx.reward, ctx.eval, eo).accuracy;
+}
+
+}  // namespace
 
 int64_t run_sft_phase(const JobContext& ctx, Model& model, const std::atomic<bool>& stop) {
     const SftConfig& sc = ctx.cfg.sft;
@@ -45,9 +60,21 @@ int64_t run_sft_phase(const JobContext& ctx, Model& model, const std::atomic<boo
         if (sc.eval_every > 0 && (step + 1) % sc.eval_every == 0 && !ctx.eval.empty()) {
             const double acc = eval_accuracy(ctx, model);
             line["eval/accuracy"] = acc;
+            std::string sampled_note;
+            double sampled = -1;
+            if (sc.stop_at_sampled_accuracy > 0) {
+                // What GRPO will see: one sample per eval prompt at the rollout temperature. Greedy
+                // accuracy alone can be high while each digit is still unsure, so that at temperature 1
+                // almost every group of rollout.n samples is all wrong and carries no advantage.
+                sampled = sampled_eval_accuracy(ctx, model, static_cast<uint64_t>(ctx.cfg.seed) * 1000003u + step);
+                line["eval/sampled_accuracy"] = sampled;
+                sampled_note = fmt::format(", sampled {:.3f} at temperature {:g}", sampled, ctx.cfg.rollout.temperature);
+            }
             const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            spdlog::info("sft step {}: loss {:.4f}, eval accuracy {:.3f} ({:.0f} s)", step + 1, loss, acc, secs);
-            done = sc.stop_at_accuracy > 0 && acc >= sc.stop_at_accuracy;
+            spdlog::info("sft step {}: loss {:.4f}, eval accuracy {:.3f}{} ({:.0f} s)", step + 1, loss, acc, sampled_note,
+                         secs);
+            done = sc.stop_at_accuracy > 0 && acc >= sc.stop_at_accuracy &&
+                   (sc.stop_at_sampled_accuracy <= 0 || sampled >= sc.stop_at_sampled_accuracy);
         }
         log << line.dump() << "\n";
         if (done) {

@@ -1,6 +1,8 @@
 // The supervised warm start of a job (sft: section): next-token loss on the answers of the training
 // prompts, greedy eval every sft.eval_every steps, stopping early once sft.stop_at_accuracy is reached
-// (so RL starts from a model that is right sometimes, not always). Writes <run>/sft_metrics.jsonl.
+// (so RL starts from a model that is right sometimes, not always) and, with
+// sft.stop_at_sampled_accuracy, once one sample per eval prompt at rollout.temperature is right that
+// often too (so that RL's groups carry signal). Writes <run>/sft_metrics.jsonl.
 #pragma once
 #include <atomic>
 #include <cstdint>

@@ -201,6 +201,8 @@ const std::vector<Experience>& filter_flat_groups(const std::vector<Experience>&
     m["dynamic_sampling/groups"] = f.groups;
     m["dynamic_sampling/kept_groups"] = dynamic_sampling ? f.kept_groups : f.groups;
     m["dynamic_sampling/dropped_groups"] = dynamic_sampling ? f.groups - f.kept_groups : 0;
+    // Groups whose samples are not all equally correct: the ones whose GRPO advantages are not all 0.
+    m["groups/signal_frac"] = f.groups > 0 ? static_cast<double>(f.kept_groups) / f.groups : 0.0;
     if (!dynamic_sampling || f.kept_groups == f.groups) return input;
     for (size_t i = 0; i < input.size(); ++i)
         if (f.keep[i]) kept.push_back(input[i]);

@@ -181,6 +181,7 @@ TEST_F(Parquet, VerlGsm8kLikeFileLoadsAsADataset) {
 
     // As a job loads it: data.train and data.eval both Parquet, or one file split.
     JobConfig cfg;
+    cfg.data.chat_template = "qwen";  // no tokenizer_config.json here for auto
     cfg.data.train = file("gsm8k_like.parquet");
     cfg.data.eval = file("gsm8k_like_zstd.parquet");
     cfg.data.eval_size = 10;
@@ -197,8 +198,9 @@ TEST_F(Parquet, DataTrainAndEvalTakeListsOfFilesOfEitherFormat) {
     std::ofstream(jsonl)
         << "{\"prompt\": \"1+1=\", \"answer\": \"2\"}\n{\"prompt\": \"2+2=\", \"answer\": 4}\n";
     const std::string yaml = dir_ + "/../parquet_list_" + std::to_string(getpid()) + ".yaml";
-    std::ofstream(yaml) << "tokenizer: t.json\ndata:\n  train: [" << file("gsm8k_like.parquet") << ", "
-                        << jsonl << "]\n  eval: [" << jsonl << ", 'gen:arith?n=5&seed=2']\n";
+    std::ofstream(yaml) << "tokenizer: t.json\ndata:\n  chat_template: qwen\n  train: ["
+                        << file("gsm8k_like.parquet") << ", " << jsonl << "]\n  eval: [" << jsonl
+                        << ", 'gen:arith?n=5&seed=2']\n";
     JobConfig cfg = load_job_config(yaml);
     EXPECT_EQ(cfg.data.train, file("gsm8k_like.parquet") + "," + jsonl);
     DatasetSplit s = load_job_datasets(cfg);

@@ -363,6 +363,18 @@ void case_lm_head(const Backend& be, Tol tol) {
                                          targets.data(), T, H, V, temp, chunk, nullptr);
             expect_close("lm_head_logprob_backward dh" + tag, ddh.host(), dhh, tol);
             expect_close("lm_head_logprob_backward dw" + tag, ddw.host(), dww, tol);
+            // Either gradient may be null (skipped), and so may either upstream gradient (zero): here
+            // only dh, from the log-prob alone, and only dw, from the entropy alone.
+            be.lm_head_logprob_backward(ddh.get(), nullptr, dglp.get(), nullptr, dh.get(), dw.get(), dt.get(),
+                                        T, H, V, temp, chunk, ws.get());
+            cpu.lm_head_logprob_backward(dhh.data(), nullptr, glp.data(), nullptr, h.data(), w.data(),
+                                         targets.data(), T, H, V, temp, chunk, nullptr);
+            be.lm_head_logprob_backward(nullptr, ddw.get(), nullptr, dgent.get(), dh.get(), dw.get(),
+                                        dt.get(), T, H, V, temp, chunk, ws.get());
+            cpu.lm_head_logprob_backward(nullptr, dww.data(), nullptr, gent.data(), h.data(), w.data(),
+                                         targets.data(), T, H, V, temp, chunk, nullptr);
+            expect_close("lm_head_logprob_backward dh only" + tag, ddh.host(), dhh, tol);
+            expect_close("lm_head_logprob_backward dw only" + tag, ddw.host(), dww, tol);
         }
 }
 

@@ -2,8 +2,8 @@
 // (ggml's backend idea, without the graph). Every op entry has exactly the contract of the CPU
 // function of the same name in model/ops/<op>.h, on pointers that live on the backend's device
 // (integer arrays and small tables too); the transformer and the decoder call ops and touch memory
-// only through a Backend. An entry may be null: the backend does not have that op yet (the CUDA
-// backend has no backward kernels until issue #17); callers check with Backend::has().
+// only through a Backend. An entry may be null: the backend does not have that op yet (a backend
+// under construction; the CPU and CUDA backends fill every entry); callers check with Backend::has().
 //
 // A Backend also carries its device context: which device, the stream every entry runs on, and the
 // allocator. Parameters, the activation arenas and the KV block pool are each one allocation made
@@ -68,7 +68,8 @@ struct Backend {
     decltype(&stride::swiglu_forward) swiglu_forward;
     decltype(&stride::swiglu_backward) swiglu_backward;
     // As attention_forward/backward in model/ops/attention.h plus T = cu_seqlens[n_seqs], which a
-    // device kernel needs on the host to size its grid.
+    // device kernel needs on the host to size its grid. The CUDA backward keeps rowsum(dO * O)
+    // ([T, nq] floats) in the context's scratch (model/cuda/context.h).
     void (*attention_forward)(float* out, float* lse, const float* q, const float* k, const float* v,
                               const int* cu_seqlens, int n_seqs, int T, int nq, int nkv, int D);
     void (*attention_backward)(float* dq, float* dk, float* dv, const float* dout, const float* out,

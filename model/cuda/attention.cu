@@ -17,15 +17,7 @@ __global__ void attention_forward_kernel(float* out, float* lse, const float* q,
     const long long row = (long long)blockIdx.x * kWarps + threadIdx.x / 32;  // t * nq + h
     if (row >= (long long)T * nq) return;
     const int t = static_cast<int>(row / nq), h = static_cast<int>(row % nq);
-    int lo = 0, hi = n_seqs - 1;  // last s with cu_seqlens[s] <= t
-    while (lo < hi) {
-        const int mid = (lo + hi + 1) / 2;
-        if (cu_seqlens[mid] <= t)
-            lo = mid;
-        else
-            hi = mid - 1;
-    }
-    const int start = cu_seqlens[lo];
+    const int start = cu_seqlens[sequence_of(cu_seqlens, n_seqs, t)];
     const int kvh = h / (nq / nkv);
     const size_t kv_stride = (size_t)nkv * D;
     RowState st;

@@ -21,6 +21,20 @@ __device__ __forceinline__ float load_f32(const uint16_t* p) {
     return float_from_bf16(*p);
 }
 
+// The sequence of packed token t: the last s with cu_seqlens[s] <= t (binary search; cu_seqlens has
+// n_seqs + 1 entries and cu_seqlens[0] = 0).
+__device__ __forceinline__ int sequence_of(const int* cu_seqlens, int n_seqs, int t) {
+    int lo = 0, hi = n_seqs - 1;
+    while (lo < hi) {
+        const int mid = (lo + hi + 1) / 2;
+        if (cu_seqlens[mid] <= t)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
 struct RowState {
     float q[kLaneDims];
     float o[kLaneDims];  // unnormalised: sum_j exp(s_j - m) v_j

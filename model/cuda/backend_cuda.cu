@@ -2,6 +2,7 @@
 // cuBLAS handle added. Memory: cudaMalloc'd buffers, copies with cudaMemcpyDefault (unified
 // addressing tells host from device) in stream order.
 #include "model/cuda/attention.h"
+#include "model/cuda/attention_backward.h"
 #include "model/cuda/backend_cuda.h"
 #include "model/cuda/context.h"
 #include "model/cuda/cuda_check.h"
@@ -69,7 +70,9 @@ void rmsnorm_forward_e(float* out, float* rstd, const float* inp, const float* w
 }
 void rmsnorm_backward_e(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
                         const float* rstd, int T, int C) {
-    rmsnorm_backward(dinp, dw, dout, inp, w, rstd, T, C, s());
+    float* scratch =
+        static_cast<float*>(workspace_at_least(sizeof(float) * rmsnorm_backward_scratch_floats(T, C)));
+    rmsnorm_backward(dinp, dw, dout, inp, w, rstd, T, C, scratch, s());
 }
 void rope_forward_e(float* x, const int* pos, const float* inv_freq, int T, int nh, int D) {
     rope_forward(x, pos, inv_freq, T, nh, D, s());
@@ -88,6 +91,12 @@ void attention_forward_e(float* out, float* lse, const float* q, const float* k,
                          const int* cu, int n_seqs, int T, int nq, int nkv, int D) {
     attention_forward(out, lse, q, k, v, cu, n_seqs, T, nq, nkv, D, s());
 }
+void attention_backward_e(float* dq, float* dk, float* dv, const float* dout, const float* out,
+                          const float* lse, const float* q, const float* k, const float* v, const int* cu,
+                          int n_seqs, int T, int nq, int nkv, int D) {
+    float* delta = static_cast<float*>(workspace_at_least(sizeof(float) * (size_t)T * nq));
+    attention_backward(dq, dk, dv, dout, out, lse, q, k, v, cu, n_seqs, T, nq, nkv, D, delta, s());
+}
 void embedding_forward_e(float* out, const int* tokens, const float* table, int T, int H, int V) {
     embedding_forward(out, tokens, table, T, H, V, s());
 }
@@ -97,6 +106,12 @@ void embedding_backward_e(float* dtable, const float* dout, const int* tokens, i
 void lm_head_logprob_forward_e(float* lp, float* ent, const float* h, const float* w, const int* targets,
                                int T, int H, int V, float temperature, int chunk, float* workspace) {
     lm_head_logprob_forward(context(), lp, ent, h, w, targets, T, H, V, temperature, chunk, workspace);
+}
+void lm_head_logprob_backward_e(float* dh, float* dw, const float* g_lp, const float* g_ent, const float* h,
+                                const float* w, const int* targets, int T, int H, int V, float temperature,
+                                int chunk, float* workspace) {
+    lm_head_logprob_backward(context(), dh, dw, g_lp, g_ent, h, w, targets, T, H, V, temperature, chunk,
+                             workspace);
 }
 void lm_head_logits_e(float* out, const float* h, const float* w, int T, int H, int V) {
     lm_head_logits(context(), out, h, w, T, H, V);
@@ -161,11 +176,11 @@ const Backend& cuda_backend() {
             &swiglu_forward_e,
             &swiglu_backward_e,
             &attention_forward_e,
-            nullptr,  // attention_backward: flash-attention backward, issue #17
+            &attention_backward_e,
             &embedding_forward_e,
             &embedding_backward_e,
             &lm_head_logprob_forward_e,
-            nullptr,  // lm_head_logprob_backward: issue #17
+            &lm_head_logprob_backward_e,
             &lm_head_logits_e,
             &paged_e,
             &paged_bf16_e,

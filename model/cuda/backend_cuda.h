@@ -1,6 +1,5 @@
 // The CUDA backend: the Backend table (model/backend.h) filled with the kernels of model/cuda/, on
-// the process's device context (model/cuda/context.h). Entries without a kernel yet are null (the
-// backward ops, issue #17).
+// the process's device context (model/cuda/context.h). Every entry has a kernel, forward and backward.
 #pragma once
 #include <string>
 

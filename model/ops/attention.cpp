@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "model/ops/cpu_vec.h"
+#include "model/ops/math.h"
 #include "model/ops/vec_exp.h"
 
 namespace stride {
@@ -267,7 +268,8 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
 #pragma omp simd
                             for (int c = 0; c < n; ++c) {
                                 Sr[c] = vec_expf(Sr[c] * scale - lse_i);  // P
-                                dSr[c] = Sr[c] * (dP[c] - D_i) * scale;  // dS, with the score scale folded in
+                                dSr[c] =
+                                    attention_dscore(Sr[c], dP[c], D_i) * scale;  // score scale folded in
                             }
                             add_weighted_rows(dq + off, dSr, k + kv_off, kv_stride, n, D);
                         }

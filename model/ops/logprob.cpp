@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/base/error.h"
+#include "model/ops/math.h"
 #include "model/ops/vec_exp.h"
 
 namespace stride {
@@ -120,7 +121,7 @@ void lm_head_logprob_backward(float* dh, float* dw, const float* g_logprob, cons
             for (int j = 0; j < V; ++j) {
                 const float logp = z[j] - st.lse;
                 const float p = vec_expf(logp);
-                z[j] = -p * (g_lp + g_H * (logp + st.entropy)) * inv_temp;
+                z[j] = lm_head_dlogit(p, logp, st.entropy, g_lp, g_H) * inv_temp;
             }
             if (y >= 0) z[y] += g_lp * inv_temp;
         }

@@ -57,6 +57,20 @@ STRIDE_HD void lse_merge(float& m, float& l, float m2, float l2) {
     m = mn;
 }
 
+// Attention backward, one (query i, key j) pair: dS_ij = P_ij (dP_ij - D_i) with dP_ij = dO_i . V_j and
+// D_i = dO_i . O_i (= sum_j P_ij dP_ij, the softmax Jacobian's row term). The score scale is applied by
+// the caller.
+STRIDE_HD float attention_dscore(float p, float dp, float delta) {
+    return p * (dp - delta);
+}
+
+// LM head backward, one logit: d(g_lp * logprob + g_H * entropy) / dz_j with p = softmax(z),
+// logp = log p_j and H the entropy, less the target's own +g_lp (the caller adds it at j == y):
+// -p_j (g_lp + g_H (log p_j + H)).
+STRIDE_HD float lm_head_dlogit(float p, float logp, float entropy, float g_lp, float g_H) {
+    return -p * (g_lp + g_H * (logp + entropy));
+}
+
 // splitmix64 finaliser (Steele et al.): a bijective mix, good enough to turn counters into bits.
 STRIDE_HD uint64_t splitmix64(uint64_t x) {
     x += 0x9E3779B97F4A7C15ull;

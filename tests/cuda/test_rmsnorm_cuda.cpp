@@ -45,7 +45,9 @@ TEST(CudaRmsnorm, ForwardAndBackwardMatchCpu) {
         cuda::DeviceArray<float> d_x(x), d_w(w), d_g(g), d_out(x.size()), d_rstd(T);
         cuda::DeviceArray<float> d_dx(std::vector<float>(x.size(), 0.0f)), d_dw(std::vector<float>(C, 0.0f));
         cuda::rmsnorm_forward(d_out.get(), d_rstd.get(), d_x.get(), d_w.get(), T, C, 1e-6f);
-        cuda::rmsnorm_backward(d_dx.get(), d_dw.get(), d_g.get(), d_x.get(), d_w.get(), d_rstd.get(), T, C);
+        cuda::DeviceArray<float> d_scratch(cuda::rmsnorm_backward_scratch_floats(T, C));
+        cuda::rmsnorm_backward(d_dx.get(), d_dw.get(), d_g.get(), d_x.get(), d_w.get(), d_rstd.get(), T, C,
+                               d_scratch.get());
         STRIDE_CUDA_CHECK(cudaDeviceSynchronize());
         expect_close(d_out.download(), out, 1e-5f, 1e-5f);
         expect_close(d_rstd.download(), rstd, 1e-5f, 1e-5f);

@@ -145,7 +145,7 @@ TEST(NcclRendezvous, ARestartedWorkerIsNotTheMemberItReplacesAndReJoins) {
 }
 
 TEST(NcclRendezvous, ASilentMemberIsReportedLostAndLeftOutOfTheNextGeneration) {
-    RendezvousServer server(0.3);
+    RendezvousServer server(1.0);
     ZmqContext ctx;
     Member trainer(ctx, server, "trainer", "t"), w0(ctx, server, "rollout-0", "a"),
         w1(ctx, server, "rollout-1", "b");
@@ -154,8 +154,8 @@ TEST(NcclRendezvous, ASilentMemberIsReportedLostAndLeftOutOfTheNextGeneration) {
     trainer.ask();
     ASSERT_TRUE(trainer.client.form(random_unique_id(1), {"trainer", "rollout-0", "rollout-1"}, 2000));
     // rollout-1 goes silent; rollout-0 keeps asking.
-    for (int i = 0; i < 8; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    for (int i = 0; i < 15; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
         w0.ask(0);
     }
     const v1::NcclGroup t = trainer.ask(0);

@@ -38,7 +38,8 @@ struct NcclCommOptions {
     const std::atomic<bool>* stop = nullptr;
     std::vector<std::string> rank_names;  // rank -> member id, for errors ("trainer", "rollout-0")
     // Called when a call gives up (expired, stopped, failed), before the error is thrown: `call` is the
-    // NCCL function ("ncclCommInitRankConfig", "ncclBroadcast").
+    // function waited on ("ncclCommInitRankConfig", "ncclBroadcast", "ncclCommFinalize", or
+    // "cudaMemcpyAsync" for a staging copy behind a collective).
     std::function<void(const std::string& call, WaitOutcome)> on_give_up;
 };
 

@@ -13,7 +13,7 @@ std::string member_id(const std::string& role, int worker) {
 }
 
 Registry::Registry(const RegistryOptions& opt)
-    : opt_(opt), sock_(ctx_, opt.bind, 1 << 20), endpoint_(sock_.endpoint()) {
+    : opt_(opt), sock_(ctx_, opt.bind, 1 << 20), endpoint_(sock_.endpoint()), nccl_(opt.lost_after_s) {
     thread_ = std::thread([this] { serve(); });
 }
 
@@ -61,11 +61,14 @@ void Registry::serve() {
         v1::Envelope out;
         if (check.ok() && in.has_role_hello()) {
             out = answer(in.role_hello());
+        } else if (check.ok() && in.has_nccl_join()) {
+            std::lock_guard<std::mutex> lock(mu_);
+            out = nccl_.answer(opt_.job_id, in.nccl_join());
         } else {
             ++refused_;
-            out = check.ok()
-                      ? make_error(opt_.job_id, v1::ERROR_CODE_UNKNOWN_BODY, "the registry serves RoleHello")
-                      : make_rejection(check);  // never tells a stranger our job id
+            out = check.ok() ? make_error(opt_.job_id, v1::ERROR_CODE_UNKNOWN_BODY,
+                                          "the registry serves RoleHello and NcclJoin")
+                             : make_rejection(check);  // never tells a stranger our job id
         }
         sock_.reply(*req, encode_envelope(out));
     }

@@ -5,7 +5,8 @@
 // ones it needs; the registry answers RoleWelcome with every endpoint offered so far (and which of the
 // wanted ones are still missing), or an Error: another config (both hashes named), or a worker id
 // that another live instance holds. The same RoleHello, repeated, is the role's heartbeat; once the
-// trainer says it finished, every answer says job_done and the roles stop.
+// trainer says it finished, every answer says job_done and the roles stop. It is also where the NCCL
+// weight group forms: NcclJoin is answered by common/nccl_rendezvous.h.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -17,6 +18,7 @@
 #include <thread>
 
 #include "common/messaging.h"
+#include "common/nccl_rendezvous.h"
 
 namespace stride {
 
@@ -68,6 +70,7 @@ class Registry {
     std::map<std::string, Member> members_;  // worker id (buffer, trainer, rollout-I) -> its instance
     std::map<std::string, std::string> endpoints_;
     std::optional<TrainerStart> trainer_start_;
+    NcclRendezvous nccl_;  // the NCCL weight group (under mu_)
     bool done_ = false;
     std::atomic<uint64_t> refused_{0};
     std::atomic<bool> stop_{false};

@@ -3,7 +3,9 @@
 #   1. engine-only build with CUDA (sm_90) against the Debian libraries carried in .deps/root,
 #   2. the engine's tests, CUDA kernel tests included (they run on the GPU here), then the GPU tests
 #      again one by one with their full output (test_backend_ops: every Backend entry on the GPU
-#      against the CPU; test_gpu_model: whole-model log-probs, greedy parity, bf16 cache, sampling),
+#      against the CPU; test_gpu_model: whole-model log-probs, greedy parity, bf16 cache, sampling;
+#      test_nccl_comm: a single-rank communicator, init without its peer failing at its deadline, and
+#      with two GPUs a model's weights broadcast equal and a collective without its peer failing),
 #   3. Hugging Face compatibility both ways (tests/model/reference/hf_compat.py, needs transformers),
 #   4. the engine benchmarks (bench/model), with the machine's torch as the peer, and bench_decode on
 #      the CUDA backend for a Qwen2.5-0.5B shape at batch 1 and 64.
@@ -33,7 +35,7 @@ cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRIDE_ENGINE_ONLY
   && cmake --build build-gpu -j 16 -- -k 0 >> "$OUT/build.log" 2>&1
 echo "build rc=$?" | tee -a "$OUT/summary.txt"
 
-for t in model_test_backend_ops model_test_gpu_model cuda_test_rmsnorm_cuda; do
+for t in model_test_backend_ops model_test_gpu_model cuda_test_rmsnorm_cuda model_test_nccl_comm; do
   timeout 120 build-gpu/tests/$t > "$OUT/$t.log" 2>&1
   echo "$t rc=$? $(grep -cE '^\[       OK' "$OUT/$t.log") ok, $(grep -cE '^\[  FAILED' "$OUT/$t.log") failed, $(grep -cE '^\[  SKIPPED' "$OUT/$t.log") skipped" | tee -a "$OUT/summary.txt"
 done

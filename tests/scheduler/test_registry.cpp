@@ -2,7 +2,8 @@
 // registers and gets the endpoint map and config hash; another config is refused naming both
 // hashes; a duplicate worker id is refused naming both instances; an unreachable scheduler is retried
 // and given up after network.connect_timeout_s; job_done reaches every heartbeat. Also the bind keys'
-// checks at load (common/bind_endpoint.h).
+// checks at load (common/bind_endpoint.h). The NCCL weight group's rendezvous (NcclJoin) through the
+// registry.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -12,6 +13,7 @@
 
 #include "common/base/error.h"
 #include "common/bind_endpoint.h"
+#include "common/nccl_rendezvous.h"
 #include "scheduler/config_hash.h"
 #include "scheduler/job_config.h"
 #include "scheduler/registry.h"
@@ -68,6 +70,28 @@ TEST(Registry, RolesRegisterAndReceiveTheEndpointMap) {
     EXPECT_EQ(got["buffer"], "tcp://198.18.0.2:5555");
     EXPECT_EQ(got["weights"], "tcp://198.18.0.3:6000");
     EXPECT_EQ(got["prompts"], "tcp://198.18.0.1:7000");
+}
+
+TEST(Registry, TheNcclWeightGroupFormsAtTheRegistry) {
+    Registry reg({"job", "h1", "tcp://127.0.0.1:*", 5});
+    ZmqContext ctx;
+    NcclRendezvousClient trainer(ctx, reg.endpoint(), "job", "trainer", "t:1");
+    NcclRendezvousClient worker(ctx, reg.endpoint(), "job", "rollout-0", "w:2");
+    ASSERT_TRUE(worker.ask(-1, 2000));
+    auto seen = trainer.ask(-1, 2000);
+    ASSERT_TRUE(seen);
+    const std::string id(kNcclUniqueIdBytes, '\x5a');
+    auto formed = trainer.form(id, next_nccl_members(*seen), 2000);
+    ASSERT_TRUE(formed);
+    EXPECT_EQ(formed->rank(), 0);
+    auto g = worker.ask(-1, 2000);
+    ASSERT_TRUE(g);
+    EXPECT_EQ(g->generation(), 0);
+    EXPECT_EQ(g->unique_id(), id);
+    EXPECT_EQ(g->rank(), 1);
+    // Another job learns nothing: the client reports the refusal.
+    NcclRendezvousClient stranger(ctx, reg.endpoint(), "other-job", "rollout-1", "s:3");
+    EXPECT_THROW(stranger.ask(-1, 2000), Error);
 }
 
 TEST(Registry, AnotherConfigIsRefusedNamingBothHashes) {

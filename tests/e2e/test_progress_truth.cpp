@@ -83,6 +83,9 @@ TEST(JobProgressTruth, ATrainerKilledBetweenCommitAndCheckpointResumesWithoutRep
     EXPECT_EQ(audit.steps_out_of_order, 0) << problems;
     EXPECT_EQ(audit.trained_twice, 0) << problems;
     EXPECT_EQ(audit.from_discarded, 0) << problems;
+    // Exact: every trained sample named the weights it was generated with (Sample.weights_used).
+    EXPECT_EQ(audit.judged_by_weights, audit.groups);
+    EXPECT_TRUE(audit.problems.empty()) << problems;
     // Sync mode, no dynamic sampling: prompts p0 .. p(steps x prompts_per_step - 1), each exactly once.
     EXPECT_EQ(audit.groups, kSteps * kPromptsPerStep);
     for (int p = 0; p < kSteps * kPromptsPerStep; ++p)

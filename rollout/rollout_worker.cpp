@@ -48,6 +48,7 @@ BufferClientOptions quick_options(const DeadlinesConfig& deadlines) {
     BufferClientOptions o = buffer_client_options(deadlines, nullptr);
     o.deadline_ms = std::min(o.deadline_ms, 2000);
     o.call_timeout_ms = std::min(o.deadline_ms, 1000);
+    o.deadline_key = "a stopping worker's saves: 2 s, at most deadlines.buffer_s";
     return o;
 }
 

@@ -20,6 +20,14 @@ int ms_since(Clock::time_point t) {
 
 }  // namespace
 
+BufferClientOptions buffer_client_options(const DeadlinesConfig& deadlines, const std::atomic<bool>* stop) {
+    BufferClientOptions o;
+    o.deadline_ms = deadline_ms(deadlines.buffer_s);
+    o.call_timeout_ms = std::min(o.call_timeout_ms, o.deadline_ms);
+    o.stop = stop;
+    return o;
+}
+
 BufferClient::BufferClient(ZmqContext& ctx, const std::string& endpoint, const std::string& job_id,
                            BufferClientOptions options)
     : rpc_(ctx, endpoint, job_id), opt_(std::move(options)) {
@@ -31,6 +39,7 @@ BufferClient::BufferClient(ZmqContext& ctx, const std::string& endpoint, const s
 v1::Envelope BufferClient::call(const v1::Envelope& env, const char* what) {
     auto start = Clock::now();
     int backoff = opt_.backoff_initial_ms;
+    bool last_busy = false;  // the last attempt was answered BUSY (else: not answered)
     auto stopped = [&] {
         return BufferStopped(std::string("buffer ") + what + " to " + rpc_.endpoint() +
                              ": given up, the caller is stopping");
@@ -38,11 +47,16 @@ v1::Envelope BufferClient::call(const v1::Envelope& env, const char* what) {
     for (;;) {
         int left = opt_.deadline_ms - ms_since(start);
         if (left <= 0)
-            throw Error(std::string("buffer ") + what + " to " + rpc_.endpoint() + ": no answer within " +
-                        std::to_string(opt_.deadline_ms) + " ms (buffer down or busy)");
+            throw PeerUnreachable(
+                "buffer",
+                std::string("buffer ") + what + " to " + rpc_.endpoint() +
+                    (last_busy ? ": still BUSY (full) after " : ": no answer within ") +
+                    std::to_string(opt_.deadline_ms) + " ms (" + opt_.deadline_key +
+                    (last_busy ? "): the trainer does not take groups" : "): the buffer is down or stuck"));
         std::optional<v1::Envelope> reply =
             rpc_.call(env, std::min(opt_.call_timeout_ms, left), opt_.stop, opt_.stop_grace_ms);
         int wait = backoff;
+        last_busy = reply && reply->has_error();
         if (!reply) {
             ++timeout_retries_;
         } else if (reply->has_error()) {

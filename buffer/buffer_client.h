@@ -7,7 +7,7 @@
 //   save_partials - replaces a worker's whole in-flight set, so a retry writes the same thing again.
 // Errors that retrying cannot fix (invalid sample, wrong job or schema, unknown batch) throw
 // BufferRejected (a stride::Error) with the buffer's code and message; a deadline that passes throws
-// stride::Error.
+// PeerUnreachable (peer "buffer"), naming the endpoint and the key that set the deadline.
 //
 // Stop: with BufferClientOptions::stop set, a call made or running while the flag is true makes no
 // further attempt and waits at most stop_grace_ms for the reply of the attempt under way (so a live
@@ -21,6 +21,8 @@
 #include <vector>
 
 #include "common/base/error.h"
+#include "common/base/peer_error.h"
+#include "common/config.h"
 #include "common/messaging.h"
 
 namespace stride {
@@ -28,6 +30,7 @@ namespace stride {
 struct BufferClientOptions {
     int call_timeout_ms = 5000;  // one request/reply; then the socket is rebuilt and retried
     int deadline_ms = 60000;     // give up (throw) after this long of BUSY or timeouts
+    std::string deadline_key = "deadlines.buffer_s";  // what set deadline_ms, for the error
     int backoff_initial_ms = 5;  // first wait after BUSY/timeout, doubled up to backoff_max_ms
     int backoff_max_ms = 1000;
     int poll_interval_ms = 2;            // pull_wait: time between two pulls while no batch is ready
@@ -37,6 +40,10 @@ struct BufferClientOptions {
     const std::atomic<bool>* stop = nullptr;
     int stop_grace_ms = 500;
 };
+
+// A role's options: deadlines.buffer_s bounds every call (each attempt at most 5 s of it), `stop` (may
+// be null) cuts retries short.
+BufferClientOptions buffer_client_options(const DeadlinesConfig& deadlines, const std::atomic<bool>* stop);
 
 // The buffer refused a request for good (anything but BUSY): retrying the same request cannot help.
 class BufferRejected : public Error {

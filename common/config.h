@@ -9,6 +9,7 @@
 // Names follow verl/AReaL where they have one (rollout.n, clip_low/clip_high, loss_agg, kl_coef,
 // max_staleness ...), so users of those systems recognise them.
 #pragma once
+#include <algorithm>
 #include <functional>
 #include <set>
 #include <string>
@@ -40,10 +41,10 @@ struct ModelSection {
 };
 
 struct DataConfig {
-    std::string train;                   // .parquet/JSONL file, gen spec `gen:arith?n=20500&seed=1`, or a list
-    std::string eval;                    // the same; empty: hold out eval_size from train
-    std::string prompt_key = "prompt";   // dotted path into each JSON line
-    std::string answer_key = "answer";   // dotted path; verl's reward_model.ground_truth is a fallback
+    std::string train;                  // .parquet/JSONL file, gen spec `gen:arith?n=20500&seed=1`, or a list
+    std::string eval;                   // the same; empty: hold out eval_size from train
+    std::string prompt_key = "prompt";  // dotted path into each JSON line
+    std::string answer_key = "answer";  // dotted path; verl's reward_model.ground_truth is a fallback
     std::string chat_template = "auto";  // auto | none | qwen
     int eval_size = 500;                 // prompts in the fixed eval set (0: no eval set)
     int max_prompt_tokens = 0;           // drop longer prompts (verl's filter_overlong_prompts); 0: keep all
@@ -217,6 +218,21 @@ struct RecoveryConfig {
     bool operator==(const RecoveryConfig&) const = default;
 };
 
+// How long a role waits on a peer that does not answer (issue #15). Past it, the call fails with an
+// error naming the peer's endpoint and the key; a trainer checkpoints first. A stop ends any wait
+// sooner (within about a second).
+struct DeadlinesConfig {
+    double buffer_s = 60;      // a buffer call (put, pull, commit, ...): no answer, or only BUSY, this long
+    double dispatcher_s = 60;  // the prompt dispatcher silent this long (prompt requests, extra prompts)
+    double weights_s = 60;     // the trainer's weight publisher silent this long (weight fetches)
+    bool operator==(const DeadlinesConfig&) const = default;
+};
+
+// A deadline key's seconds as the milliseconds a call takes (at least 1; the schema caps keys at a day).
+inline int deadline_ms(double seconds) {
+    return std::max(1, static_cast<int>(std::min(seconds, 86400.0) * 1000.0 + 0.5));
+}
+
 struct JobConfig {
     std::string name = "job";
     int seed = 1;
@@ -238,6 +254,7 @@ struct JobConfig {
     PlacementConfig placement;
     NetworkConfig network;
     RecoveryConfig recovery;
+    DeadlinesConfig deadlines;
     bool operator==(const JobConfig&) const = default;
 
     std::string run_path() const { return run_dir + "/" + name; }

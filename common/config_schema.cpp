@@ -23,6 +23,9 @@ ConfigBounds at_least(double v) {
 ConfigBounds above(double v) {
     return {v, kInf, true, false, 0};
 }
+ConfigBounds above_up_to(double lo, double hi) {
+    return {lo, hi, true, false, 0};
+}
 ConfigBounds between(double lo, double hi) {
     return {lo, hi, false, false, 0};
 }
@@ -121,7 +124,8 @@ const std::vector<ConfigKey>& schema_table() {
         {"sft.stop_at_accuracy", FIELD(sft.stop_at_accuracy),
          "end SFT once greedy eval accuracy reaches this (0: never)", between(0, 1)},
         {"sft.stop_at_sampled_accuracy", FIELD(sft.stop_at_sampled_accuracy),
-         "and once sampled eval accuracy (one sample per prompt at rollout.temperature) reaches this (0: not checked)",
+         "and once sampled eval accuracy (one sample per prompt at rollout.temperature) reaches this (0: not "
+         "checked)",
          between(0, 1)},
         // ---- rollout -----------------------------------------------------------------------------
         {"rollout.workers", FIELD(rollout.workers), "rollout workers", at_least(1)},
@@ -369,6 +373,18 @@ const std::vector<ConfigKey>& schema_table() {
          at_least(0)},
         {"recovery.restart_backoff_s", FIELD(recovery.restart_backoff_s),
          "wait before restarting a rollout worker; doubles with each restart, at most 30 s", above(0)},
+        // ---- deadlines ---------------------------------------------------------------------------
+        {"deadlines.buffer_s", FIELD(deadlines.buffer_s),
+         "a call to the experience buffer (put, pull, commit, ...) that gets no answer, or only BUSY, this "
+         "long fails naming the buffer; the trainer then checkpoints and stops",
+         above_up_to(0, 86400)},
+        {"deadlines.dispatcher_s", FIELD(deadlines.dispatcher_s),
+         "a rollout worker (prompt requests) or the trainer (extra prompts) whose prompt dispatcher does not "
+         "answer this long fails naming it",
+         above_up_to(0, 86400)},
+        {"deadlines.weights_s", FIELD(deadlines.weights_s),
+         "a rollout worker whose weight publisher (the trainer) does not answer this long fails naming it",
+         above_up_to(0, 86400)},
     };
     return table;
 }

@@ -138,8 +138,9 @@ WeightPublisher::~WeightPublisher() {
     if (thread_.joinable()) thread_.join();
 }
 
-void WeightPublisher::publish(WeightBlob blob) {
+uint32_t WeightPublisher::publish(WeightBlob blob) {
     blob.crc32c = crc32c(blob.bytes.data(), blob.bytes.size());
+    const uint32_t crc = blob.crc32c;
     blob.chunk_bytes = chunk_bytes_;
     blob.chunk_crc.clear();
     for (size_t off = 0; off < blob.bytes.size(); off += chunk_bytes_)
@@ -154,6 +155,7 @@ void WeightPublisher::publish(WeightBlob blob) {
                      std::to_string(latest_->version));
     previous_ = std::move(latest_);
     latest_ = std::move(next);
+    return crc;
 }
 
 int64_t WeightPublisher::latest_version() const {
@@ -270,6 +272,7 @@ std::optional<v1::WeightUpdate> WeightSubscriber::latest(int timeout_ms) {
     STRIDE_CHECK(!reply.has_error(), "weight sync: " + endpoint_ + " refused: " + reply.error().message());
     STRIDE_CHECK(reply.has_weight_update(),
                  "weight sync: " + endpoint_ + " did not answer with a WeightUpdate");
+    last_answer_ = std::chrono::steady_clock::now();
     return reply.weight_update();
 }
 

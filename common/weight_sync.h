@@ -19,6 +19,7 @@
 // against memcpy.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -51,8 +52,9 @@ class WeightPublisher {
     WeightPublisher& operator=(const WeightPublisher&) = delete;
 
     std::string endpoint() const { return endpoint_; }
-    // Makes `blob` the latest version (computes its checksum). Versions must increase.
-    void publish(WeightBlob blob);
+    // Makes `blob` the latest version (computes its checksum) and returns that CRC-32C (what
+    // subscribers see as WeightUpdate.crc32). Versions must increase.
+    uint32_t publish(WeightBlob blob);
     int64_t latest_version() const;
 
     uint64_t chunks_served() const { return chunks_served_; }
@@ -107,6 +109,10 @@ class WeightSubscriber {
     // Convenience form returning a new blob.
     std::optional<WeightBlob> fetch_if_newer(int64_t have_version, int timeout_ms,
                                              WeightFetchStats* stats = nullptr);
+    // When the publisher last answered (a WeightUpdate); the subscriber's construction until then. A
+    // caller bounds a silent publisher by it (deadlines.weights_s).
+    std::chrono::steady_clock::time_point last_answer() const { return last_answer_; }
+    const std::string& endpoint() const { return endpoint_; }
 
    private:
     std::string job_id_;
@@ -115,6 +121,7 @@ class WeightSubscriber {
     bool use_shm_;
     ZmqContext ctx_;
     std::optional<ZmqSocket> sock_;
+    std::chrono::steady_clock::time_point last_answer_ = std::chrono::steady_clock::now();
     void reset_socket();
 };
 

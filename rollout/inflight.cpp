@@ -2,6 +2,7 @@
 #include "rollout/inflight.h"
 
 #include <algorithm>
+#include <set>
 
 #include "common/messaging.h"
 #include "job/evaluate.h"
@@ -28,8 +29,26 @@ PendingGroup take_prompt(const v1::Prompt& p, int64_t version) {
     return g;
 }
 
+namespace {
+
+// Sample.weights_used for each distinct version among the sample's tokens and its policy_version.
+void stamp_weights_used(v1::Sample& smp, const PendingGroup& g, const WeightsHeld& held) {
+    std::set<int64_t> versions(smp.token_version().begin(), smp.token_version().end());
+    versions.insert(smp.policy_version());
+    for (int64_t v : versions) {
+        auto it = g.weights.find(v);
+        if (it == g.weights.end()) it = held.find(v);
+        if (it == held.end()) continue;  // never adopted here (a test's hand-made sequence)
+        v1::WeightsUsed* w = smp.add_weights_used();
+        w->set_version(v);
+        w->set_crc32c(it->second);
+    }
+}
+
+}  // namespace
+
 v1::Sample response_sample(const PendingGroup& g, const GeneratedSequence& s, int n,
-                           const std::string& worker) {
+                           const std::string& worker, const WeightsHeld& held) {
     v1::Sample smp;
     smp.set_sample_id(g.prompt.group_id() + "/" + std::to_string(s.sample_index));
     smp.set_prompt_id(g.prompt.prompt_id());
@@ -50,6 +69,7 @@ v1::Sample response_sample(const PendingGroup& g, const GeneratedSequence& s, in
     smp.set_segment_count(static_cast<uint32_t>(smp.segment_starts_size()));
     smp.set_label(g.prompt.label());
     smp.mutable_timing()->set_created_unix_ms(g.created_unix_ms);
+    stamp_weights_used(smp, g, held);
     return smp;
 }
 
@@ -89,7 +109,7 @@ RewardInput reward_input(const v1::Prompt& p, const v1::Sample& smp, const Token
 
 v1::InFlightGroup inflight_record(const PendingGroup& g,
                                   const std::vector<const GeneratedSequence*>& unfinished, int n,
-                                  const std::string& worker) {
+                                  const std::string& worker, const WeightsHeld& held) {
     v1::InFlightGroup r;
     *r.mutable_prompt() = g.prompt;
     r.set_worker_id(worker);
@@ -97,7 +117,8 @@ v1::InFlightGroup inflight_record(const PendingGroup& g,
     r.set_created_unix_ms(g.created_unix_ms);
     for (const v1::Sample& s : g.done) *r.add_finished() = s;
     for (const v1::Sample& s : g.scoring) *r.add_finished() = s;  // reward status PENDING
-    for (const GeneratedSequence* s : unfinished) *r.add_unfinished() = response_sample(g, *s, n, worker);
+    for (const GeneratedSequence* s : unfinished)
+        *r.add_unfinished() = response_sample(g, *s, n, worker, held);
     return r;
 }
 
@@ -106,6 +127,9 @@ PendingGroup pending_from_record(const v1::InFlightGroup& r) {
     if (r.created_unix_ms() > 0) g.created_unix_ms = r.created_unix_ms();
     for (const v1::Sample& s : r.finished())
         (s.reward_status() == v1::REWARD_STATUS_PENDING ? g.scoring : g.done).push_back(s);
+    for (const auto* samples : {&r.finished(), &r.unfinished()})
+        for (const v1::Sample& s : *samples)
+            for (const v1::WeightsUsed& w : s.weights_used()) g.weights.emplace(w.version(), w.crc32c());
     g.resumed = true;
     return g;
 }

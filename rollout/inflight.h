@@ -7,6 +7,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,15 +28,22 @@ struct PendingGroup {
     std::vector<v1::Sample> done;     // finished and scored
     std::vector<v1::Sample> scoring;  // finished, reward pending (REWARD_STATUS_PENDING)
     bool resumed = false;             // taken over from a previous run of the worker
+    // Version -> CRC-32C of the weights a previous run of the worker generated its tokens with (from
+    // the record's Sample.weights_used); the versions this run adopts come from the worker.
+    std::map<int64_t, uint32_t> weights;
 };
+
+// Version -> CRC-32C of each weight version a worker adopted (WeightBlob::crc32c).
+using WeightsHeld = std::map<int64_t, uint32_t>;
 
 // A prompt as the worker keeps it: the group id defaults to the prompt id (stride.proto, Prompt).
 PendingGroup take_prompt(const v1::Prompt& p, int64_t version);
 
 // The sample of response `s`: identity, tokens, log-probs, per-token versions, segments. No outcome:
 // set_finish_reason adds that to a finished one, set_reward its reward once scored.
+// Sample.weights_used: the weights of every version among its tokens, from g.weights or `held`.
 v1::Sample response_sample(const PendingGroup& g, const GeneratedSequence& s, int n,
-                           const std::string& worker);
+                           const std::string& worker, const WeightsHeld& held);
 void set_finish_reason(v1::Sample& smp, FinishReason reason);
 void set_reward(v1::Sample& smp, const RewardResult& rr);
 // A finished group whose samples are all equally right or all wrong (Sample.correct): the group
@@ -49,7 +57,7 @@ RewardInput reward_input(const v1::Prompt& p, const v1::Sample& smp, const Token
 // The record of a group in flight; `unfinished` are its sequences from Generator::unfinished().
 v1::InFlightGroup inflight_record(const PendingGroup& g,
                                   const std::vector<const GeneratedSequence*>& unfinished, int n,
-                                  const std::string& worker);
+                                  const std::string& worker, const WeightsHeld& held);
 // The group a record describes (started now: the time before the restart is not known here); its
 // finished samples without a reward go to `scoring`, to be scored again.
 PendingGroup pending_from_record(const v1::InFlightGroup& r);

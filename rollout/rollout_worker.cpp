@@ -1,5 +1,6 @@
 #include "rollout/rollout_worker.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -14,6 +16,7 @@
 
 #include "buffer/buffer_client.h"
 #include "common/base/error.h"
+#include "common/base/peer_error.h"
 #include "common/messaging.h"
 #include "common/weight_sync.h"
 #include "model/backend.h"
@@ -39,19 +42,23 @@ void add_seconds(std::atomic<double>& a, double s) {
     }
 }
 
-BufferClientOptions buffer_options(const std::atomic<bool>& stop) {
-    BufferClientOptions o;
-    o.stop = &stop;  // a stopping worker is never held by a buffer that went away
+// In-flight records and the puts of a stopping worker: short, and without the stop flag, since they are
+// what a stopping worker still has to say.
+BufferClientOptions quick_options(const DeadlinesConfig& deadlines) {
+    BufferClientOptions o = buffer_client_options(deadlines, nullptr);
+    o.deadline_ms = std::min(o.deadline_ms, 2000);
+    o.call_timeout_ms = std::min(o.deadline_ms, 1000);
+    o.deadline_key = "a stopping worker's saves: 2 s, at most deadlines.buffer_s";
     return o;
 }
 
-// In-flight records and the puts of a stopping worker: short, and without the stop flag, since they are
-// what a stopping worker still has to say.
-BufferClientOptions quick_options() {
-    BufferClientOptions o;
-    o.call_timeout_ms = 1000;
-    o.deadline_ms = 2000;
-    return o;
+// What a stopping worker still waits for an answer under way (prompt requests).
+constexpr int kStopGraceMs = 500;
+// One attempt at a weight fetch or a prompt request: short, so that a stop is seen within it.
+constexpr int kAttemptMs = 1000;
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
 }
 
 int longest_prompt(const JobContext& ctx) {
@@ -90,6 +97,8 @@ class Loop {
     void collect_rewards();
     void log_reward_failure(const RewardResult& r, const v1::Sample& smp);
     void idle();
+    // Throws PeerUnreachable when the weight publisher has not answered for deadlines.weights_s.
+    void check_publisher_alive() const;
 
     const JobContext& ctx_;
     const JobConfig& cfg_;
@@ -120,6 +129,7 @@ class Loop {
     Model model_;
     WeightBlob blob_;
     int64_t version_ = -1;
+    WeightsHeld held_;  // every version adopted, with its weights' CRC-32C (Sample.weights_used)
     GeneratorOptions gen_opt_;
     std::unique_ptr<Generator> gen_;
     AdmissionLimits limits_;
@@ -139,6 +149,8 @@ class Loop {
     static constexpr size_t kRewardTextsLogged = 5;
     std::set<std::string> reward_texts_logged_;
     Clock::time_point last_poll_ = Clock::now();
+    // Since when the dispatcher has answered none of our prompt requests (unset while it answers).
+    std::optional<Clock::time_point> dispatcher_silent_since_;
 };
 
 Loop::Loop(const JobContext& ctx, const std::string& id, const RolloutEndpoints& ep, RolloutStats& stats,
@@ -153,8 +165,9 @@ Loop::Loop(const JobContext& ctx, const std::string& id, const RolloutEndpoints&
       segmented_(ctx.cfg.rollout.segment_tokens > 0),
       n_(ctx.cfg.rollout.n),
       scheduler_(zctx_, ep.scheduler, ctx.job_id),
-      buffer_(zctx_, ep.buffer, ctx.job_id, buffer_options(stop)),
-      records_(zctx_, ep.buffer, ctx.job_id, quick_options()),
+      // deadlines.buffer_s bounds every put; a stopping worker is never held by a buffer that went away.
+      buffer_(zctx_, ep.buffer, ctx.job_id, buffer_client_options(ctx.cfg.deadlines, &stop)),
+      records_(zctx_, ep.buffer, ctx.job_id, quick_options(ctx.cfg.deadlines)),
       weights_(ctx.job_id, ep.weights),
       metrics_(ctx.job_id, id),
       rewards_(ctx.reward, {.capacity = 4 * std::max(1, ctx.cfg.rollout.max_batch_seqs),
@@ -186,6 +199,7 @@ void Loop::adopt() {
                      " bytes does not match the model (" + std::to_string(model_.data.size() * 4) + ")");
     std::memcpy(model_.data.data(), blob_.bytes.data(), blob_.bytes.size());
     version_ = blob_.version;
+    held_[version_] = blob_.crc32c;
     ++stats_.weight_updates;
     metrics_.weights_loaded(version_);
     if (gen_) {
@@ -196,21 +210,39 @@ void Loop::adopt() {
     }
 }
 
-// Blocks until the publisher holds a version >= at_least (or stop).
+// Blocks until the publisher holds a version >= at_least (or stop). A publisher that answers with an
+// older version is alive (the trainer is still training): only silence counts against the deadline.
 void Loop::load_weights(int64_t at_least) {
+    const int attempt_ms = std::min(kAttemptMs, deadline_ms(cfg_.deadlines.weights_s));
     while (!stop_ && version_ < at_least) {
-        if (weights_.fetch_if_newer(version_, 5000, blob_, &metrics_.fetch))
+        if (weights_.fetch_if_newer(version_, attempt_ms, blob_, &metrics_.fetch)) {
             adopt();
-        else if (version_ < at_least)
+        } else if (version_ < at_least) {
+            check_publisher_alive();
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
     }
 }
 
 bool Loop::poll_weights() {
     last_poll_ = Clock::now();
-    if (!weights_.fetch_if_newer(version_, 1000, blob_, &metrics_.fetch)) return false;
+    const int attempt_ms = std::min(kAttemptMs, deadline_ms(cfg_.deadlines.weights_s));
+    if (!weights_.fetch_if_newer(version_, attempt_ms, blob_, &metrics_.fetch)) {
+        check_publisher_alive();
+        return false;
+    }
     adopt();
     return true;
+}
+
+void Loop::check_publisher_alive() const {
+    const double silent = seconds_between(weights_.last_answer(), Clock::now());
+    if (silent < cfg_.deadlines.weights_s) return;
+    throw PeerUnreachable(
+        "weight publisher",
+        fmt::format("rollout {}: the weight publisher (trainer) at {} did not answer for {:.1f} s "
+                    "(deadlines.weights_s = {}): it is down or stuck",
+                    id_, weights_.endpoint(), silent, cfg_.deadlines.weights_s));
 }
 
 // ---- in-flight groups --------------------------------------------------------------------------------
@@ -304,12 +336,19 @@ void Loop::drop_group(uint64_t request_id) {
 // theirs to resume, so a scheduler that hands them out again (a resumed job) does not start them twice.
 void Loop::resume_partials() {
     std::vector<v1::InFlightGroup> records;
-    for (;;) {  // the buffer may still be starting; the job may be stopping
+    const auto start = Clock::now();
+    for (;;) {  // the buffer may still be starting (for at most deadlines.buffer_s); the job may be stopping
         try {
             records = records_.load_partials();
             break;
         } catch (const std::exception& e) {
             if (stop_) return;
+            const double waited = seconds_between(start, Clock::now());
+            if (waited >= cfg_.deadlines.buffer_s)
+                throw PeerUnreachable("buffer",
+                                      fmt::format("rollout {}: loading in-flight groups: {} (gave up "
+                                                  "after {:.1f} s, deadlines.buffer_s = {})",
+                                                  id_, e.what(), waited, cfg_.deadlines.buffer_s));
             spdlog::warn("rollout {}: loading in-flight groups: {}; retrying", id_, e.what());
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
         }
@@ -387,7 +426,8 @@ void Loop::save_partials() {
     std::map<uint64_t, std::vector<const GeneratedSequence*>> by_request;
     for (const auto& s : unfinished) by_request[s.request_id].push_back(&s);
     std::vector<v1::InFlightGroup> records;
-    for (const auto& [rid, g] : pending_) records.push_back(inflight_record(g, by_request[rid], n_, id_));
+    for (const auto& [rid, g] : pending_)
+        records.push_back(inflight_record(g, by_request[rid], n_, id_, held_));
     if (records.empty() && !saved_any_) return;
     try {
         records_.save_partials(id_, records);
@@ -423,8 +463,22 @@ int Loop::request_prompts() {
         if (!pr->has_oldest_inflight_version() || g.version < pr->oldest_inflight_version())
             pr->set_oldest_inflight_version(g.version);
     }
-    auto reply = scheduler_.call(req, 5000);
-    if (!reply) return 0;
+    const auto sent = Clock::now();
+    auto reply = scheduler_.call(req, std::min(kAttemptMs, deadline_ms(cfg_.deadlines.dispatcher_s)), &stop_,
+                                 kStopGraceMs);
+    if (!reply) {
+        // Asked again at the next turn of the loop; silence for deadlines.dispatcher_s is the end.
+        if (!dispatcher_silent_since_) dispatcher_silent_since_ = sent;
+        const double silent = seconds_between(*dispatcher_silent_since_, Clock::now());
+        if (silent >= cfg_.deadlines.dispatcher_s && !stop_)
+            throw PeerUnreachable(
+                "prompt dispatcher",
+                fmt::format("rollout {}: the prompt dispatcher at {} did not answer for {:.1f} s "
+                            "(deadlines.dispatcher_s = {}): it is down or stuck",
+                            id_, scheduler_.endpoint(), silent, cfg_.deadlines.dispatcher_s));
+        return 0;
+    }
+    dispatcher_silent_since_.reset();
     if (reply->has_error())
         throw Error("rollout " + id_ + ": scheduler refused: " + reply->error().message());
     if (!reply->has_prompt_batch()) return 0;
@@ -491,7 +545,7 @@ void Loop::step() {
 // A finished response is handed to the reward queue; decoding goes on while it is scored.
 void Loop::on_finished(const GeneratedSequence& s) {
     PendingGroup& g = pending_.at(s.request_id);
-    v1::Sample smp = response_sample(g, s, n_, id_);
+    v1::Sample smp = response_sample(g, s, n_, id_, held_);
     set_finish_reason(smp, s.reason);
     smp.mutable_timing()->set_generate_ms(
         std::chrono::duration<double, std::milli>(Clock::now() - g.started).count());

@@ -164,7 +164,7 @@ int run_trainer(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bool
     TrainerRole trainer(ctx, std::move(*p.model), p.state, std::move(p.adam), ep.at("buffer"), weights_bind);
     v1::RoleHello start;
     start.set_has_start(true);
-    start.set_start_prompt(p.state.prompts_dispatched);
+    start.set_start_prompt(p.state.resume_prompt());
     start.set_start_extra_prompts(p.state.extra_prompts);
     const std::string weights = advertised_endpoint(trainer.weights_endpoint(), advertise_host(a.advertise));
     ep = link.join({{"weights", weights}}, {"prompts"}, stop, start);

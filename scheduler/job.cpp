@@ -329,7 +329,7 @@ int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std
                           {"steps", last_step},
                           {"steps_this_run", steps_done},
                           {"checkpoint_step", checkpoint_step},
-                          {"prompts_dispatched", dispatcher.dispatched() - policy.state.prompts_dispatched},
+                          {"prompts_dispatched", dispatcher.dispatched() - policy.state.resume_prompt()},
                           {"groups_quarantined", count_quarantined(cfg.run_path())},
                           {"roles", roles}}
                .dump()

@@ -91,7 +91,7 @@ DispatcherOptions dispatcher_options(const JobConfig& cfg, const JobState& state
     d.total_steps = cfg.trainer.steps;
     d.max_lag = cfg.rollout.mode == "sync" ? 0 : cfg.buffer.max_staleness;
     d.seed = static_cast<uint64_t>(cfg.seed);
-    d.start_prompt = state.prompts_dispatched;
+    d.start_prompt = state.resume_prompt();  // prompts below it were all trained
     d.start_extra_prompts = state.extra_prompts;
     d.dynamic_sampling = cfg.trainer.dynamic_sampling;
     return d;

@@ -218,6 +218,7 @@ std::string save_job_checkpoint(const std::string& run_path, const Model& model,
                             {"sft_steps", st.sft_steps},
                             {"rl_seconds", st.rl_seconds},
                             {"optimizer_step", adam.step_count()}};
+        if (st.first_untrained_prompt >= 0) j["first_untrained_prompt"] = st.first_untrained_prompt;
         {
             const fs::path state = tmp / "job_state.json";
             std::ofstream out(state);
@@ -328,11 +329,17 @@ JobState read_job_state(const std::string& dir) {
     st.sft_steps = get_int(j, file, "sft_steps", false);
     st.extra_prompts = get_int(j, file, "extra_prompts", false);
     st.optimizer_step = get_int(j, file, "optimizer_step", true);
+    if (j.contains("first_untrained_prompt"))
+        st.first_untrained_prompt = get_int(j, file, "first_untrained_prompt", true);
     if (auto it = j.find("rl_seconds"); it != j.end()) {
         if (!it->is_number() || !std::isfinite(it->get<double>()) || it->get<double>() < 0)
             throw Error(file + ": field 'rl_seconds' must be a number >= 0, not " + it->dump());
         st.rl_seconds = it->get<double>();
     }
+    if (st.first_untrained_prompt > st.prompts_dispatched)
+        throw Error(file + ": field 'first_untrained_prompt' is " +
+                    std::to_string(st.first_untrained_prompt) + ", more than prompts_dispatched " +
+                    std::to_string(st.prompts_dispatched));
     if (st.extra_prompts > st.prompts_dispatched)
         throw Error(file + ": field 'extra_prompts' is " + std::to_string(st.extra_prompts) +
                     ", more than prompts_dispatched " + std::to_string(st.prompts_dispatched));

@@ -12,6 +12,7 @@
 // deleted (trainer.keep_checkpoints; 0 keeps all), and so are step_*.tmp-<pid> directories whose
 // writer is no longer running.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -32,6 +33,15 @@ struct JobState {
     // it dropped and replaced), over the whole run. The data cursor is step * prompts_per_step + this.
     int64_t extra_prompts = 0;
     int64_t optimizer_step = 0;  // AdamW's step count (read from job_state.json; written from the AdamW)
+    // The lowest prompt number the steps up to `step` did not train (trainer/trained_prompts.h); -1:
+    // unknown (a checkpoint from before it was recorded).
+    int64_t first_untrained_prompt = -1;
+    // Where a resumed dispatcher starts handing out prompts: the first one not trained (those trained
+    // above it are refused by the buffer as done), or prompts_dispatched when that is unknown.
+    int64_t resume_prompt() const {
+        return first_untrained_prompt >= 0 ? std::min(first_untrained_prompt, prompts_dispatched)
+                                           : prompts_dispatched;
+    }
     std::string loaded_from;  // the checkpoint directory this state was read from (empty: fresh); not saved
 };
 

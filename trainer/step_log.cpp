@@ -53,20 +53,25 @@ int64_t truncate_step_log(const std::string& path, int64_t last_step) {
 }
 
 std::string trained_line(int64_t step, int64_t trained_version, int64_t published_unix_ms,
-                         const std::vector<v1::Batch>& trained, const std::vector<v1::Batch>& pulled) {
+                         StepWeights weights, const std::vector<v1::Batch>& trained,
+                         const std::vector<v1::Batch>& pulled) {
     nlohmann::json groups = nlohmann::json::array();
     std::set<std::string> ids;
     for (const v1::Batch& batch : trained)
         for (const v1::Group& g : batch.groups()) {
             int64_t lo = std::numeric_limits<int64_t>::max(), hi = -1;
             int64_t created = std::numeric_limits<int64_t>::max();
+            std::set<std::pair<int64_t, uint32_t>> used;
             for (const v1::Sample& s : g.samples()) {
                 lo = std::min(lo, s.policy_version());
                 hi = std::max(hi, s.policy_version());
                 for (int64_t v : s.token_version()) lo = std::min(lo, v), hi = std::max(hi, v);
                 created = std::min(created, s.timing().created_unix_ms());
+                for (const v1::WeightsUsed& w : s.weights_used()) used.emplace(w.version(), w.crc32c());
             }
-            groups.push_back({g.group_id(), g.samples_size(), lo, hi, created});
+            nlohmann::json weights_used = nlohmann::json::array();
+            for (const auto& [v, crc] : used) weights_used.push_back({v, crc});
+            groups.push_back({g.group_id(), g.samples_size(), lo, hi, created, weights_used});
             ids.insert(g.group_id());
         }
     nlohmann::json quarantined = nlohmann::json::array();
@@ -76,6 +81,8 @@ std::string trained_line(int64_t step, int64_t trained_version, int64_t publishe
     return nlohmann::json{{"step", step},
                           {"policy_version", trained_version},
                           {"published_unix_ms", published_unix_ms},
+                          {"policy_crc32c", weights.policy_crc32c},
+                          {"published_crc32c", weights.published_crc32c},
                           {"groups", groups},
                           {"quarantined", quarantined}}
         .dump();

@@ -18,11 +18,19 @@ namespace stride {
 // file whole. Returns how many lines were removed; a missing file is not an error.
 int64_t truncate_step_log(const std::string& path, int64_t last_step);
 
+// The weights around one step, as published: CRC-32C of the blob (WeightUpdate.crc32).
+struct StepWeights {
+    uint32_t policy_crc32c = 0;     // of the version the step started from
+    uint32_t published_crc32c = 0;  // of the version the step published
+};
+
 // The trained.jsonl line of one step: {"step", "policy_version" (the version the step started from),
-// "published_unix_ms" (when the step's new weights, policy_version + 1, were published), "groups":
-// [[group_id, samples, min token version, max token version, earliest created_unix_ms], ...],
-// "quarantined": [group ids of `pulled` not in `trained`]}.
+// "published_unix_ms" (when the step's new weights, policy_version + 1, were published),
+// "policy_crc32c", "published_crc32c" (`weights`), "groups": [[group_id, samples, min token version,
+// max token version, earliest created_unix_ms, [[version, crc32c], ...] (the distinct
+// Sample.weights_used of its samples)], ...], "quarantined": [group ids of `pulled` not in `trained`]}.
 std::string trained_line(int64_t step, int64_t trained_version, int64_t published_unix_ms,
-                         const std::vector<v1::Batch>& trained, const std::vector<v1::Batch>& pulled);
+                         StepWeights weights, const std::vector<v1::Batch>& trained,
+                         const std::vector<v1::Batch>& pulled);
 
 }  // namespace stride

@@ -221,7 +221,7 @@ TrainerRole::TrainerRole(const JobContext& ctx, Model model, JobState state, std
       adam_(std::move(adam)),
       buffer_endpoint_(buffer_endpoint),
       publisher_(ctx.job_id, weights_endpoint),
-      extra_prompts_(ctx.job_id) {
+      extra_prompts_(ctx.job_id, ctx.cfg.deadlines.dispatcher_s) {
     const ModelConfig mc = model_.config();
     limits_.sample.vocab_size = mc.vocab;
     limits_.sample.max_position = mc.max_position;
@@ -249,7 +249,7 @@ WeightBlob weight_blob_of(const Model& model, int64_t version) {
 void TrainerRole::publish() {
     const auto t_publish = Clock::now();
     WeightBlob blob = weight_blob_of(model_, state_.policy_version);
-    publisher_.publish(std::move(blob));
+    published_crc32c_ = publisher_.publish(std::move(blob));
     record_weights_published(ctx_.job_id, model_.data.size() * sizeof(float),
                              std::chrono::duration<double>(Clock::now() - t_publish).count(),
                              state_.policy_version);
@@ -334,14 +334,14 @@ void TrainerRole::prepare(RlTrainer& rl, const RlStepOptions& opt) {
     }
 }
 
-void TrainerRole::save_checkpoint(RlTrainer& rl, BufferClient& buffer) {
+void TrainerRole::save_checkpoint(RlTrainer& rl, BufferClient& buffer, bool tell_buffer) {
     *adam_ = rl.optimizer();
     std::function<void(const std::string&)> save_critic;
     if (rl.critic()) save_critic = [&](const std::string& d) { rl.critic()->save(d + "/critic"); };
     const std::string dir = save_job_checkpoint(ctx_.run_path(), model_, *adam_, state_, save_critic,
                                                 ctx_.cfg.trainer.keep_checkpoints);
     spdlog::info("checkpoint {}", dir);
-    if (state_.step == 0) return;
+    if (state_.step == 0 || !tell_buffer) return;
     // Only now are the batches of the steps it covers done for good. If the buffer does not hear it
     // (it died, we are stopping), the next resume, from this very checkpoint, tells it again.
     try {
@@ -349,6 +349,20 @@ void TrainerRole::save_checkpoint(RlTrainer& rl, BufferClient& buffer) {
     } catch (const std::exception& e) {
         spdlog::warn("checkpoint {}: the buffer was not told (the next resume tells it): {}", dir, e.what());
     }
+}
+
+void TrainerRole::stop_for_dead_peer(RlTrainer& rl, BufferClient& buffer, const PeerUnreachable& e,
+                                     bool mid_step) {
+    if (mid_step)
+        throw PeerUnreachable(
+            e.peer(),
+            fmt::format("trainer: {}; step {} was trained but not committed, so it is not "
+                        "checkpointed: a resume starts from the last checkpoint and trains it again",
+                        e.what(), state_.step + 1));
+    // The buffer (when it is the one that died) is not told: the next resume tells it.
+    save_checkpoint(rl, buffer, /*tell_buffer=*/e.peer() != "buffer");
+    throw PeerUnreachable(
+        e.peer(), fmt::format("trainer: {}; stopped with the checkpoint of step {}", e.what(), state_.step));
 }
 
 void TrainerRole::start_over_from_state(BufferClient& buffer, const std::string& jsonl) {
@@ -372,6 +386,10 @@ void TrainerRole::start_over_from_state(BufferClient& buffer, const std::string&
             spdlog::info("{}: removed the {} lines of steps after {} (trained again now)", path, removed,
                          state_.step);
     }
+    // What the steps kept trained, from where the checkpoint knew nothing below was left untrained.
+    trained_prompts_ = TrainedPrompts(state_.loaded_from.empty() ? 0 : state_.resume_prompt());
+    add_trained_log(trained_log_path(), trained_prompts_);
+    state_.first_untrained_prompt = trained_prompts_.first_untrained();
 }
 
 std::string TrainerRole::trained_log_path() const {
@@ -418,7 +436,9 @@ void TrainerRole::run(const std::atomic<bool>& stop,
     const JobConfig& cfg = ctx_.cfg;
     const TrainerConfig& tc = cfg.trainer;
     ZmqContext zctx;
-    BufferClient buffer(zctx, buffer_endpoint_, ctx_.job_id, {.stop = &stop});  // stop cuts retries short
+    // deadlines.buffer_s bounds every call; stop cuts retries short.
+    BufferClient buffer(zctx, buffer_endpoint_, ctx_.job_id, buffer_client_options(cfg.deadlines, &stop));
+    extra_prompts_.set_stop(&stop);
     const std::string jsonl =
         cfg.metrics.jsonl.empty() ? ctx_.run_path() + "/metrics.jsonl" : cfg.metrics.jsonl;
     start_over_from_state(buffer, jsonl);
@@ -435,75 +455,94 @@ void TrainerRole::run(const std::atomic<bool>& stop,
     TrainerMetrics prometheus(ctx_.job_id);  // the same numbers for /metrics
 
     const int64_t first_step = state_.step;
-    while (state_.step < tc.steps && !stop) {
-        StepBatches pulled = pull_step(buffer, prometheus, opt.dynamic_sampling, stop);
-        if (stop) break;  // leases of a partial step are released when the next trainer starts
-        idle_s_ += pulled.wait_s;
-        if (pulled.gave_up)
-            spdlog::warn(
-                "step {}: dynamic sampling kept {} of {} groups after {} rounds (trainer.max_gen_batches)",
-                state_.step + 1, pulled.kept, tc.prompts_per_step, pulled.rounds);
+    // From the step's update until its commit is through and the state counts it: a checkpoint now
+    // would hold the new weights under the old step.
+    bool mid_step = false;
+    try {
+        while (state_.step < tc.steps && !stop) {
+            StepBatches pulled = pull_step(buffer, prometheus, opt.dynamic_sampling, stop);
+            if (stop) break;  // leases of a partial step are released when the next trainer starts
+            idle_s_ += pulled.wait_s;
+            if (pulled.gave_up)
+                spdlog::warn(
+                    "step {}: dynamic sampling kept {} of {} groups after {} rounds "
+                    "(trainer.max_gen_batches)",
+                    state_.step + 1, pulled.kept, tc.prompts_per_step, pulled.rounds);
 
-        const auto t0 = Clock::now();
-        // A group the model cannot take is kept aside (quarantine.h), not fatal; it is committed with
-        // the others below, so it never comes back once the step's checkpoint lands.
-        std::vector<v1::Batch> training = pulled.batches;
-        int quarantined = quarantine_bad_groups(training, limits_, ctx_.run_path(), state_.step + 1);
-        size_t prompt_tokens = 0;
-        const std::vector<Experience> exps = experiences_by_group_id(training, prompt_tokens);
-        const bool first = state_.step == first_step;
-        const bool last = state_.step + 1 == tc.steps;
-        const bool eval_now =
-            !ctx_.eval.empty() &&
-            (first || last || (tc.eval_every > 0 && (state_.step + 1) % tc.eval_every == 0));
-        // The first step evaluates the policy it starts from (so the gain over the run reads off
-        // metrics.jsonl); later evals are of the weights the step produced. eval/policy_version says which.
-        StepEval eval;
-        if (eval_now && first) eval = {eval_accuracy(ctx_, model_), state_.policy_version};
-        StepMetrics m = train_step(rl, opt, exps, training, quarantined);
-        m["dynamic_sampling/rounds"] = pulled.rounds;
-        m["dynamic_sampling/gave_up"] = pulled.gave_up ? 1.0 : 0.0;
-        m["quarantined_groups"] = quarantined;
-        quarantined_ += quarantined;
-        const RewardCounts step_rewards = reward_counts(training);
-        const bool unhealthy = reward_health(step_rewards, m);
-        // Kept by the buffer as trained by this step until a checkpoint covers it (save_checkpoint).
-        for (const v1::Batch& batch : pulled.batches) buffer.commit(batch.batch_id(), state_.step + 1);
-        const int64_t trained_version = state_.policy_version;
-        state_.step += 1;
-        state_.policy_version += 1;
-        state_.extra_prompts = pulled.extra_prompts;
-        state_.prompts_dispatched = state_.step * tc.prompts_per_step + state_.extra_prompts;
-        const int64_t published_ms = unix_ms_now();  // before: no worker can hold the version earlier
-        publish();
-        trained << trained_line(state_.step, trained_version, published_ms, training, pulled.batches) << "\n";
-        trained.flush();
-        const double step_s = std::chrono::duration<double>(Clock::now() - t0).count();
-        busy_s_ += step_s;
-        state_.rl_seconds += step_s + pulled.wait_s;
+            const auto t0 = Clock::now();
+            // A group the model cannot take is kept aside (quarantine.h), not fatal; it is committed with
+            // the others below, so it never comes back once the step's checkpoint lands.
+            std::vector<v1::Batch> training = pulled.batches;
+            int quarantined = quarantine_bad_groups(training, limits_, ctx_.run_path(), state_.step + 1);
+            size_t prompt_tokens = 0;
+            const std::vector<Experience> exps = experiences_by_group_id(training, prompt_tokens);
+            const bool first = state_.step == first_step;
+            const bool last = state_.step + 1 == tc.steps;
+            const bool eval_now =
+                !ctx_.eval.empty() &&
+                (first || last || (tc.eval_every > 0 && (state_.step + 1) % tc.eval_every == 0));
+            // The first step evaluates the policy it starts from (so the gain over the run reads off
+            // metrics.jsonl); later evals are of the weights the step produced. eval/policy_version says
+            // which.
+            StepEval eval;
+            if (eval_now && first) eval = {eval_accuracy(ctx_, model_), state_.policy_version};
+            mid_step = true;
+            StepMetrics m = train_step(rl, opt, exps, training, quarantined);
+            m["dynamic_sampling/rounds"] = pulled.rounds;
+            m["dynamic_sampling/gave_up"] = pulled.gave_up ? 1.0 : 0.0;
+            m["quarantined_groups"] = quarantined;
+            quarantined_ += quarantined;
+            const RewardCounts step_rewards = reward_counts(training);
+            const bool unhealthy = reward_health(step_rewards, m);
+            // Kept by the buffer as trained by this step until a checkpoint covers it (save_checkpoint).
+            for (const v1::Batch& batch : pulled.batches) buffer.commit(batch.batch_id(), state_.step + 1);
+            const int64_t trained_version = state_.policy_version;
+            StepWeights weights{.policy_crc32c = published_crc32c_};
+            state_.step += 1;
+            state_.policy_version += 1;
+            state_.extra_prompts = pulled.extra_prompts;
+            state_.prompts_dispatched = state_.step * tc.prompts_per_step + state_.extra_prompts;
+            for (const v1::Batch& batch : pulled.batches)  // trained or quarantined: done once checkpointed
+                for (const v1::Group& g : batch.groups()) trained_prompts_.add(g.group_id());
+            state_.first_untrained_prompt = trained_prompts_.first_untrained();
+            mid_step = false;
+            const int64_t published_ms = unix_ms_now();  // before: no worker can hold the version earlier
+            publish();
+            weights.published_crc32c = published_crc32c_;
+            trained << trained_line(state_.step, trained_version, published_ms, weights, training,
+                                    pulled.batches)
+                    << "\n";
+            trained.flush();
+            const double step_s = std::chrono::duration<double>(Clock::now() - t0).count();
+            busy_s_ += step_s;
+            state_.rl_seconds += step_s + pulled.wait_s;
 
-        if (eval_now && !first) eval = {eval_accuracy(ctx_, model_), state_.policy_version};
-        const nlohmann::json line =
-            step_line(state_, m, prompt_tokens, step_s, pulled.wait_s, eval_now ? &eval : nullptr);
-        metrics << line.dump() << "\n";
-        metrics.flush();
-        prometheus.step_logged(line);
-        if (on_step)
-            on_step({state_.step, tc.steps, m["reward/mean"], eval_now ? eval.accuracy : -1,
-                     line["tokens_per_s"], step_s, step_rewards.error, step_rewards.timeout});
-        if (unhealthy) {
-            int64_t failed = 0, samples = 0;
-            for (const RewardCounts& c : reward_window_) failed += c.failed(), samples += c.samples();
-            save_checkpoint(rl, buffer);
-            throw Error(fmt::format(
-                "reward: {} of the {} samples trained on in the last {} step(s) got no score (reward error "
-                "or timeout), more than reward.max_error_frac={}; stopped at step {} with a checkpoint. "
-                "Latest reward error (prompt {}): {}",
-                failed, samples, reward_window_.size(), cfg.reward.max_error_frac, state_.step,
-                reward_totals_.last_prompt_id, reward_totals_.last_detail));
+            if (eval_now && !first) eval = {eval_accuracy(ctx_, model_), state_.policy_version};
+            const nlohmann::json line =
+                step_line(state_, m, prompt_tokens, step_s, pulled.wait_s, eval_now ? &eval : nullptr);
+            metrics << line.dump() << "\n";
+            metrics.flush();
+            prometheus.step_logged(line);
+            if (on_step)
+                on_step({state_.step, tc.steps, m["reward/mean"], eval_now ? eval.accuracy : -1,
+                         line["tokens_per_s"], step_s, step_rewards.error, step_rewards.timeout});
+            if (unhealthy) {
+                int64_t failed = 0, samples = 0;
+                for (const RewardCounts& c : reward_window_) failed += c.failed(), samples += c.samples();
+                save_checkpoint(rl, buffer);
+                throw Error(fmt::format(
+                    "reward: {} of the {} samples trained on in the last {} step(s) got no score (reward "
+                    "error "
+                    "or timeout), more than reward.max_error_frac={}; stopped at step {} with a checkpoint. "
+                    "Latest reward error (prompt {}): {}",
+                    failed, samples, reward_window_.size(), cfg.reward.max_error_frac, state_.step,
+                    reward_totals_.last_prompt_id, reward_totals_.last_detail));
+            }
+            if (tc.checkpoint_every > 0 && state_.step % tc.checkpoint_every == 0 && !last)
+                save_checkpoint(rl, buffer);
         }
-        if (tc.checkpoint_every > 0 && state_.step % tc.checkpoint_every == 0 && !last)
-            save_checkpoint(rl, buffer);
+    } catch (const PeerUnreachable& e) {
+        stop_for_dead_peer(rl, buffer, e, mid_step);
     }
     save_checkpoint(rl, buffer);
 }

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "common/base/peer_error.h"
 #include "common/weight_sync.h"
 #include "job/job_context.h"
 #include "model/params.h"
@@ -20,6 +21,7 @@
 #include "trainer/extra_prompts_client.h"
 #include "trainer/job_checkpoint.h"
 #include "trainer/quarantine.h"
+#include "trainer/trained_prompts.h"
 
 namespace stride {
 
@@ -54,8 +56,10 @@ class TrainerRole {
     // The scheduler's prompt dispatcher, where dynamic sampling asks for replacement prompts.
     void connect_scheduler(const std::string& endpoint) { extra_prompts_.connect(endpoint); }
 
-    // Trains until trainer.steps are done or `stop` is set (then checkpoints and returns). Throws (after a
-    // checkpoint) when more than reward.max_error_frac of the samples of the last kRewardWindowSteps
+    // Trains until trainer.steps are done or `stop` is set (then checkpoints and returns). Throws
+    // PeerUnreachable when the buffer or the prompt dispatcher does not answer within its deadline
+    // (deadlines.*; with a checkpoint unless the step under way was trained but not committed). Throws
+    // (after a checkpoint) when more than reward.max_error_frac of the samples of the last kRewardWindowSteps
     // steps got no score.
     // on_step is called after every step (progress display).
     void run(const std::atomic<bool>& stop, const std::function<void(const TrainerProgress&)>& on_step = {});
@@ -75,8 +79,13 @@ class TrainerRole {
                           const std::atomic<bool>& stop);
     // PPO's critic and the KL reference, as the options and a resumed state need them.
     void prepare(RlTrainer& rl, const RlStepOptions& opt);
-    // Writes the checkpoint, then tells the buffer the steps it covers are done (CheckpointDurable).
-    void save_checkpoint(RlTrainer& rl, BufferClient& buffer);
+    // Writes the checkpoint, then (tell_buffer) tells the buffer the steps it covers are done
+    // (CheckpointDurable).
+    void save_checkpoint(RlTrainer& rl, BufferClient& buffer, bool tell_buffer = true);
+    // A peer did not answer within its deadline (e): checkpoints unless mid_step (the step's update is
+    // done, its commit is not), then throws PeerUnreachable saying which.
+    [[noreturn]] void stop_for_dead_peer(RlTrainer& rl, BufferClient& buffer, const PeerUnreachable& e,
+                                         bool mid_step);
     // At start: tells the buffer where this trainer resumes (or that it started fresh) and removes the
     // lines of later steps from metrics.jsonl (at `jsonl`) and trained.jsonl.
     void start_over_from_state(BufferClient& buffer, const std::string& jsonl);
@@ -95,6 +104,9 @@ class TrainerRole {
     std::unique_ptr<AdamW> adam_;
     std::string buffer_endpoint_;
     WeightPublisher publisher_;
+    uint32_t published_crc32c_ = 0;  // of the latest version published (trained.jsonl)
+    TrainedPrompts
+        trained_prompts_;  // where a resume hands prompts out again (state_.first_untrained_prompt)
     ExtraPromptsClient extra_prompts_;
     double busy_s_ = 0, idle_s_ = 0;
     long ds_kept_ = 0, ds_pulled_ = 0;  // dynamic sampling: groups kept / pulled by this process

@@ -4,8 +4,9 @@
 // and the run's audit trails are checked: trained.jsonl (the trainer: per step, the groups trained
 // and the versions that made them; bench/chaos/progress_audit.h) and acked.log (the buffer: every
 // sample it acknowledged). Bad counts: steps out of order or missing, groups trained
-// twice, trained from a discarded policy version, lost (acknowledged or due, never trained nor
-// quarantined). Exit status 0 only when all are zero and every configured step is done.
+// twice, trained from a discarded policy version (exact: by the weights each sample names), lost
+// (acknowledged or due, never trained nor quarantined). Exit status 0 only when all are zero and every
+// configured step is done.
 //
 //   build/bin/bench_chaos [--mode sync|async] [--kills 50] [--steps 60] [--seed 1] [--max-seconds 1500]
 //                         [--gap-ms 300:2500] [--dir DIR] [--stride BIN]
@@ -328,8 +329,12 @@ int main(int argc, char** argv) {
         (long long)a.quarantined);
     std::printf("steps completed %lld of %d (metrics.jsonl %zu lines)\n", (long long)a.steps, o.steps,
                 metrics_lines);
-    const bool ok = a.trained_twice == 0 && a.from_discarded == 0 && lost == 0 && a.steps_out_of_order == 0 &&
-                    a.steps == o.steps && metrics_lines == static_cast<size_t>(o.steps) && t.unexpected == 0;
+    // judged_by_time: a group without Sample.weights_used could hide a discarded version's token.
+    const bool ok = a.trained_twice == 0 && a.from_discarded == 0 && a.judged_by_time == 0 && lost == 0 &&
+                    a.steps_out_of_order == 0 && a.steps == o.steps &&
+                    metrics_lines == static_cast<size_t>(o.steps) && t.unexpected == 0;
+    std::printf("from a discarded version: judged by the weights used for %lld groups, by time for %lld\n",
+                (long long)a.judged_by_weights, (long long)a.judged_by_time);
     std::printf(
         "chaos %s: trained twice %lld, trained from a discarded version %lld, lost %lld, steps out of order "
         "%lld, failed runs %d; bad counts all zero: %s\n",

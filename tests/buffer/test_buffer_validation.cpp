@@ -2,13 +2,15 @@
 // train on (a token outside the vocabulary, a NaN log-prob, too long, from a future or negative policy
 // version, a second sample at one index_in_group, too big) is refused whole with INVALID_ARGUMENT and a
 // reason naming the sample and the field, and nothing of its put is stored. Real sockets, real RocksDB.
-// Also: a client whose stop flag is set returns promptly from a buffer that does not answer.
+// Also: a client whose stop flag is set returns promptly from a buffer that does not answer, and one
+// without fails within its deadline (deadlines.buffer_s) naming the buffer and the key.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <thread>
 
 #include "buffer/buffer_client.h"
@@ -328,4 +330,38 @@ TEST(BufferClientStop, ALiveBufferStillAnswersAStoppingCaller) {
     // The attempt goes out even when stopping; only retries and back-offs are cut.
     client.put(make_groups("a", 1, 2));
     EXPECT_EQ(client.pull(1, 0).groups_size(), 1);
+}
+
+// ---- deadline ----------------------------------------------------------------------------------
+
+TEST(BufferClientDeadline, ABufferThatStopsAnsweringFailsTheCallWithinTheDeadlineNamingItAndTheKey) {
+    // A live buffer first, then the same endpoint dead (stopped): the job's options
+    // (deadlines.buffer_s = 1.5) bound every call, and the error says which buffer and which key.
+    TempDir dir("deadline");
+    BufferServerConfig cfg = test_config(dir.sub("db"), 2);
+    auto server = std::make_unique<BufferServer>(cfg);
+    server->start();
+    const std::string endpoint = server->endpoint();
+    ZmqContext ctx;
+    DeadlinesConfig deadlines;
+    deadlines.buffer_s = 1.5;
+    BufferClient client(ctx, endpoint, cfg.job_id, buffer_client_options(deadlines, nullptr));
+    client.put(make_groups("a", 1, 2));
+    server->stop();
+    server.reset();
+    using Clock = std::chrono::steady_clock;
+    const auto t0 = Clock::now();
+    try {
+        client.pull(1, 0);
+        FAIL() << "a pull from a dead buffer returned";
+    } catch (const PeerUnreachable& e) {
+        const std::string what = e.what();
+        EXPECT_EQ(e.peer(), "buffer");
+        EXPECT_NE(what.find(endpoint), std::string::npos) << what;
+        EXPECT_NE(what.find("deadlines.buffer_s"), std::string::npos) << what;
+        EXPECT_NE(what.find("1500 ms"), std::string::npos) << what;
+    }
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    EXPECT_GE(s, 1.4) << "gave up before the deadline";
+    EXPECT_LT(s, 5.0) << "the deadline is 1.5 s, the call took " << s << " s";
 }

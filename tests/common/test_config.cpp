@@ -240,6 +240,21 @@ TEST(Config, OutOfRangeValuesNameTheKeyAndTheRange) {
     EXPECT_ERROR_HAS(error_of("", {"sft.stop_at_sampled_accuracy=-0.1"}), "sft.stop_at_sampled_accuracy");
 }
 
+// Every blocking call between roles has a deadline from the config (issue #15): positive, at most a day.
+TEST(Config, DeadlinesArePositiveAndAtMostADay) {
+    EXPECT_EQ(parse("").deadlines.buffer_s, 60.0);
+    EXPECT_EQ(parse("deadlines: {buffer_s: 2.5, dispatcher_s: 7, weights_s: 0.5}\n").deadlines.dispatcher_s,
+              7.0);
+    EXPECT_ERROR_HAS(error_of("", {"deadlines.buffer_s=0"}),
+                     "deadlines.buffer_s: 0.0 is out of range (expected in (0, 86400])");
+    EXPECT_ERROR_HAS(error_of("", {"deadlines.dispatcher_s=-1"}),
+                     "deadlines.dispatcher_s: -1.0 is out of range");
+    EXPECT_ERROR_HAS(error_of("", {"deadlines.weights_s=1e9"}), "deadlines.weights_s");
+    EXPECT_ERROR_HAS(error_of("deadlines: {buffer_s: soon}\n"), "deadlines.buffer_s");
+    EXPECT_EQ(deadline_ms(2.5), 2500);
+    EXPECT_EQ(deadline_ms(1e-9), 1);  // never 0: a call always makes its one attempt
+}
+
 TEST(Config, InvalidCombinationsAreRejected) {
     struct Case {
         std::vector<std::string> overrides;
@@ -425,7 +440,8 @@ TEST(Config, QuickstartConfigIsValidAndMatchesTheSpec) {
     EXPECT_EQ(c.trainer.prompts_per_step, 32);
     EXPECT_EQ(c.rollout.n, 8);
     // The prototype sampled at 1.0; at 0.7, with SFT going on until 15% of single samples are right,
-    // RL has signal from its first step on every seed (issue 19, bench/results/2026-12-07-quickstart-seeds.md).
+    // RL has signal from its first step on every seed (issue 19,
+    // bench/results/2026-12-07-quickstart-seeds.md).
     EXPECT_DOUBLE_EQ(c.rollout.temperature, 0.7);
     EXPECT_DOUBLE_EQ(c.sft.stop_at_accuracy, 0.3);
     EXPECT_DOUBLE_EQ(c.sft.stop_at_sampled_accuracy, 0.15);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,10 +84,19 @@ TEST(JobProgressTruth, ATrainerKilledBetweenCommitAndCheckpointResumesWithoutRep
     EXPECT_EQ(audit.steps_out_of_order, 0) << problems;
     EXPECT_EQ(audit.trained_twice, 0) << problems;
     EXPECT_EQ(audit.from_discarded, 0) << problems;
+    // Exact: every trained sample named the weights it was generated with (Sample.weights_used).
+    EXPECT_EQ(audit.judged_by_weights, audit.groups);
+    EXPECT_TRUE(audit.problems.empty()) << problems;
     // Sync mode, no dynamic sampling: prompts p0 .. p(steps x prompts_per_step - 1), each exactly once.
     EXPECT_EQ(audit.groups, kSteps * kPromptsPerStep);
     for (int p = 0; p < kSteps * kPromptsPerStep; ++p)
         EXPECT_TRUE(audit.group_ids.count("p" + std::to_string(p))) << "prompt p" << p << " never trained";
+    // Every prompt below kSteps x kPromptsPerStep trained: where a resume of the final checkpoint would
+    // hand prompts out again (trainer/trained_prompts.h).
+    std::ifstream state(run + "/checkpoints/step_" + std::string(6 - std::to_string(kSteps).size(), '0') +
+                        std::to_string(kSteps) + "/job_state.json");
+    ASSERT_TRUE(state.good());
+    EXPECT_EQ(nlohmann::json::parse(state)["first_untrained_prompt"], kSteps * kPromptsPerStep);
     // Sync mode trains each step on what the version before it generated.
     for (const auto& line : after)
         for (const auto& g : line["groups"]) EXPECT_EQ(g[3], line["policy_version"]) << line.dump();

@@ -55,5 +55,20 @@ TEST(Roles, SocketsAndRunDirectoryAreOwnerOnly) {
     fs::remove_all(root);
 }
 
+// A resumed dispatcher starts at the checkpoint's first untrained prompt (issue #15): in async mode a
+// prompt below the count the trainer consumed may still be untrained (and deleted by the resume), so
+// it is handed out again; a checkpoint without the field starts at the count, as before.
+TEST(Roles, AResumedDispatcherStartsAtTheFirstUntrainedPrompt) {
+    const JobConfig cfg = parse_job_config("tokenizer: tok.json\ndata:\n  train: gen:arith?n=100&seed=1\n",
+                                           "t.yaml", {"rollout.mode=async", "trainer.prompts_per_step=4"});
+    JobState st;
+    st.step = 3;
+    st.prompts_dispatched = 12;
+    st.first_untrained_prompt = 9;
+    EXPECT_EQ(dispatcher_options(cfg, st).start_prompt, 9);
+    st.first_untrained_prompt = -1;  // unknown
+    EXPECT_EQ(dispatcher_options(cfg, st).start_prompt, 12);
+}
+
 }  // namespace
 }  // namespace stride

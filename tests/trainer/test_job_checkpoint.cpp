@@ -201,6 +201,8 @@ TEST(JobCheckpoint, BadJobStateFieldsAreNamed) {
                                            {"prompts_dispatched", 1.5},
                                            {"prompts_dispatched", missing},
                                            {"extra_prompts", 100},  // more than prompts_dispatched (16)
+                                           {"first_untrained_prompt", 17},  // more than prompts_dispatched
+                                           {"first_untrained_prompt", -1},
                                            {"sft_steps", -2},
                                            {"rl_seconds", -1.0},
                                            {"rl_seconds", "soon"},

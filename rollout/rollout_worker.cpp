@@ -1,12 +1,14 @@
 #include "rollout/rollout_worker.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <random>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -52,6 +54,12 @@ BufferClientOptions quick_options() {
     o.call_timeout_ms = 1000;
     o.deadline_ms = 2000;
     return o;
+}
+
+// PID and random bits: differs between two runs of one worker id, also across machines and pid reuse.
+std::string make_run_nonce() {
+    std::random_device rd;
+    return std::to_string(getpid()) + "-" + std::to_string((static_cast<uint64_t>(rd()) << 32) | rd());
 }
 
 int longest_prompt(const JobContext& ctx) {
@@ -130,11 +138,14 @@ class Loop {
     // workers resume, and those this worker resumed (in flight or delivered since).
     std::unordered_set<std::string> not_again_;
     uint64_t next_request_ = 0;
-    int round_steps_ = 0;       // segment rollout: decode steps since the round began
-    uint64_t flat_groups_ = 0;  // put groups whose samples all score alike (PromptRequest.flat_groups)
-    bool finished_ = false;     // the scheduler has no more prompts
-    bool changed_ = false;      // in-flight state changed since the last save
-    bool saved_any_ = false;    // the buffer may hold records of ours
+    int round_steps_ = 0;           // segment rollout: decode steps since the round began
+    uint64_t flat_groups_ = 0;      // put groups whose samples all score alike (PromptRequest.flat_groups)
+    const std::string run_nonce_;   // PromptRequest.worker_run: tells the dispatcher a restart from a retry
+    uint64_t request_seq_ = 0;      // of the last prompt request
+    bool request_answered_ = true;  // false: the next request repeats request_seq_ (a retry)
+    bool finished_ = false;         // the scheduler has no more prompts
+    bool changed_ = false;          // in-flight state changed since the last save
+    bool saved_any_ = false;        // the buffer may hold records of ours
     // Distinct texts of reward errors and timeouts logged so far (at most kRewardTextsLogged).
     static constexpr size_t kRewardTextsLogged = 5;
     std::set<std::string> reward_texts_logged_;
@@ -152,6 +163,7 @@ Loop::Loop(const JobContext& ctx, const std::string& id, const RolloutEndpoints&
       async_(ctx.cfg.rollout.mode == "async"),
       segmented_(ctx.cfg.rollout.segment_tokens > 0),
       n_(ctx.cfg.rollout.n),
+      run_nonce_(make_run_nonce()),
       scheduler_(zctx_, ep.scheduler, ctx.job_id),
       buffer_(zctx_, ep.buffer, ctx.job_id, buffer_options(stop)),
       records_(zctx_, ep.buffer, ctx.job_id, quick_options()),
@@ -416,6 +428,13 @@ int Loop::request_prompts() {
     req.mutable_prompt_request()->set_flat_groups(flat_groups_);
     // Mid-round the weights cannot change (each segment is one version's): only prompts ours may generate.
     req.mutable_prompt_request()->set_hold_version(mid_round_budget() > 0);
+    // Who holds what, for the dispatcher's re-dispatch of a lost worker's prompts; a request whose
+    // reply was lost is repeated under its number, so its prompts are not handed out into the void.
+    req.mutable_prompt_request()->set_worker_run(run_nonce_);
+    if (request_answered_) ++request_seq_;
+    req.mutable_prompt_request()->set_request_seq(request_seq_);
+    for (const auto& [rid, g] : pending_)
+        req.mutable_prompt_request()->add_inflight_prompt_ids(g.prompt.prompt_id());
     // The gate paces new prompts by our oldest group in flight (see prompt_dispatcher.cpp). Its tokens
     // were all sampled by the version it started under or later.
     for (const auto& [rid, g] : pending_) {
@@ -424,6 +443,7 @@ int Loop::request_prompts() {
             pr->set_oldest_inflight_version(g.version);
     }
     auto reply = scheduler_.call(req, 5000);
+    request_answered_ = reply.has_value();
     if (!reply) return 0;
     if (reply->has_error())
         throw Error("rollout " + id_ + ": scheduler refused: " + reply->error().message());
@@ -438,7 +458,9 @@ int Loop::request_prompts() {
     int added = 0;
     for (const v1::Prompt& p : pb.prompts()) {
         PendingGroup g = take_prompt(p, version_);
-        if (group_ids_.count(g.prompt.group_id()) || not_again_.count(g.prompt.group_id())) {
+        // A prompt handed out again is ours even if a lost worker's record names it.
+        if (group_ids_.count(g.prompt.group_id()) ||
+            (!p.redispatched() && not_again_.count(g.prompt.group_id()))) {
             ++stats_.prompts_skipped;  // resumed from a previous run already (here or elsewhere)
             continue;
         }

@@ -2,10 +2,14 @@
 // many prompts it has asked for beyond prompts_per_step per step (ExtraPrompts, proto/stride.proto),
 // over the dispatcher's own socket. The count is cumulative, so a lost or repeated request is harmless:
 // what the scheduler has not acknowledged is sent again by the next call, never waited for.
+//
+// It also carries RedispatchPrompts after a resume: the prompts of groups the buffer deleted, which
+// the dispatcher hands out again (idempotent as well).
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace stride {
 
@@ -23,6 +27,11 @@ class ExtraPromptsClient {
     // acknowledged it. Waits at most timeout_ms; false when the count is still unacknowledged.
     bool announce(int64_t total, int timeout_ms = 1000);
     int64_t acknowledged() const { return acked_; }
+    // After a resume: the prompts whose groups the buffer deleted, to hand out again.
+    void resumed(std::vector<std::string> prompt_ids);
+    // Sends what resumed() recorded (RedispatchPrompts, also when empty) unless acknowledged; false when
+    // the scheduler has not acknowledged it (the next call sends it again).
+    bool send_resumed(int timeout_ms = 1000);
 
    private:
     std::string job_id_;
@@ -30,6 +39,8 @@ class ExtraPromptsClient {
     std::unique_ptr<RequestClient> client_;
     int64_t wanted_ = 0, acked_ = -1;
     bool warned_ = false;
+    bool resume_unacked_ = false;
+    std::vector<std::string> redispatch_;  // of the resume not yet acknowledged
 };
 
 }  // namespace stride

@@ -40,10 +40,10 @@ struct ModelSection {
 };
 
 struct DataConfig {
-    std::string train;                   // .parquet/JSONL file, gen spec `gen:arith?n=20500&seed=1`, or a list
-    std::string eval;                    // the same; empty: hold out eval_size from train
-    std::string prompt_key = "prompt";   // dotted path into each JSON line
-    std::string answer_key = "answer";   // dotted path; verl's reward_model.ground_truth is a fallback
+    std::string train;                  // .parquet/JSONL file, gen spec `gen:arith?n=20500&seed=1`, or a list
+    std::string eval;                   // the same; empty: hold out eval_size from train
+    std::string prompt_key = "prompt";  // dotted path into each JSON line
+    std::string answer_key = "answer";  // dotted path; verl's reward_model.ground_truth is a fallback
     std::string chat_template = "auto";  // auto | none | qwen
     int eval_size = 500;                 // prompts in the fixed eval set (0: no eval set)
     int max_prompt_tokens = 0;           // drop longer prompts (verl's filter_overlong_prompts); 0: keep all
@@ -212,8 +212,11 @@ struct NetworkConfig {
 // Restarts inside a job (issue #18): a rollout worker started with --scheduler that dies is started
 // again by its own supervisor process (scheduler/role_supervisor.h).
 struct RecoveryConfig {
-    int rollout_restarts = 0;        // restarts of one rollout worker at most (0: none)
-    double restart_backoff_s = 1.0;  // wait before a restart; doubles per restart, at most 30 s
+    int rollout_restarts = 0;             // restarts of one rollout worker at most (0: none)
+    int buffer_restarts = 0;              // launcher: processes: restarts of the buffer at most
+    int trainer_restarts = 0;             // launcher: processes: restarts of the trainer at most
+    double restart_backoff_s = 1.0;       // wait before a restart; doubles per restart of the role
+    double restart_backoff_max_s = 30.0;  // ... at most this long
     bool operator==(const RecoveryConfig&) const = default;
 };
 

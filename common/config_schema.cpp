@@ -121,7 +121,8 @@ const std::vector<ConfigKey>& schema_table() {
         {"sft.stop_at_accuracy", FIELD(sft.stop_at_accuracy),
          "end SFT once greedy eval accuracy reaches this (0: never)", between(0, 1)},
         {"sft.stop_at_sampled_accuracy", FIELD(sft.stop_at_sampled_accuracy),
-         "and once sampled eval accuracy (one sample per prompt at rollout.temperature) reaches this (0: not checked)",
+         "and once sampled eval accuracy (one sample per prompt at rollout.temperature) reaches this (0: not "
+         "checked)",
          between(0, 1)},
         // ---- rollout -----------------------------------------------------------------------------
         {"rollout.workers", FIELD(rollout.workers), "rollout workers", at_least(1)},
@@ -364,11 +365,23 @@ const std::vector<ConfigKey>& schema_table() {
          above(0)},
         // ---- recovery ----------------------------------------------------------------------------
         {"recovery.rollout_restarts", FIELD(recovery.rollout_restarts),
-         "a rollout worker started with --scheduler that dies (a signal, a non-zero exit) is started again "
-         "at most this many times (0: never)",
+         "a rollout worker (launcher: processes, or started with --scheduler) that dies (a signal, a "
+         "non-zero exit) is started again at most this many times (0: never)",
+         at_least(0)},
+        {"recovery.buffer_restarts", FIELD(recovery.buffer_restarts),
+         "launcher: processes: a buffer that dies is started again on its RocksDB directory at most this "
+         "many times (0: a dead buffer stops the job)",
+         at_least(0)},
+        {"recovery.trainer_restarts", FIELD(recovery.trainer_restarts),
+         "launcher: processes: a trainer that dies is started again from its last checkpoint at most this "
+         "many times, the rollout workers with it (0: a dead trainer stops the job)",
          at_least(0)},
         {"recovery.restart_backoff_s", FIELD(recovery.restart_backoff_s),
-         "wait before restarting a rollout worker; doubles with each restart, at most 30 s", above(0)},
+         "wait before restarting a role; doubles with each restart of that role, at most "
+         "recovery.restart_backoff_max_s",
+         above(0)},
+        {"recovery.restart_backoff_max_s", FIELD(recovery.restart_backoff_max_s),
+         "the longest wait before a restart", above(0)},
     };
     return table;
 }

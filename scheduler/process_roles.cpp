@@ -143,18 +143,40 @@ void ProcessRoles::restart_trainer() {
         if (r.role == "rollout") reap(r, cfg_.reward.timeout_s + 30.0);
     const int64_t resumes = dispatcher_.trainer_resumes();
     restart(trainer(), {"--restarted", "resume=auto"});
-    const auto until = Clock::now() + std::chrono::duration<double>(cfg_.network.lost_after_s + 600.0);
-    while (!stop_ && trainer().pid > 0 && dispatcher_.trainer_resumes() == resumes && Clock::now() < until) {
-        int status = 0;
-        if (waitpid(trainer().pid, &status, WNOHANG) == trainer().pid) {
-            reaped_elsewhere_.push_back({trainer().pid, status});  // handled by the main loop
-            break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (stop_) return;
+    if (!wait_for_resume(resumes)) return;  // it died again, or we stop: the main loop goes on
     for (RoleProcess& r : roles_)
         if (r.role == "rollout") spawn(r);
+}
+
+// Until the new trainer told the dispatcher where it resumed. A buffer that dies meanwhile is
+// restarted here (the trainer's resume waits on it); any other end is left to the main loop.
+bool ProcessRoles::wait_for_resume(int64_t resumes_before) {
+    const auto until = Clock::now() + std::chrono::duration<double>(cfg_.network.lost_after_s + 600.0);
+    while (!stop_ && trainer().pid > 0 && dispatcher_.trainer_resumes() == resumes_before) {
+        if (Clock::now() > until) {
+            spdlog::warn(
+                "the restarted trainer has not resumed within {:.0f} s; starting the rollout workers",
+                cfg_.network.lost_after_s + 600.0);
+            return true;
+        }
+        int status = 0;
+        const pid_t pid = waitpid(-1, &status, WNOHANG);
+        RoleProcess* r = pid > 0 ? find(pid) : nullptr;
+        if (!r) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            continue;
+        }
+        if (r->role == "buffer" && r->restarts < max_restarts("buffer")) {
+            r->pid = -1;
+            r->status = status;
+            spdlog::error("role {} (pid {}) died: {}; restarting it", r->name(), pid, describe(status));
+            restart(*r, {"--restarted"});
+            continue;
+        }
+        reaped_elsewhere_.push_back({pid, status});
+        if (r == &trainer()) return false;
+    }
+    return !stop_ && trainer().pid > 0;
 }
 
 int ProcessRoles::run_until_trainer_ends() {

@@ -58,6 +58,7 @@ class ProcessRoles {
     // Waits the role's back-off (unless stopping), then starts it; `extra` goes on its command line.
     void restart(RoleProcess& r, const std::vector<std::string>& extra = {});
     void restart_trainer();
+    bool wait_for_resume(int64_t resumes_before);
     void spawn(RoleProcess& r, const std::vector<std::string>& extra = {});
     // Waits for r to end (SIGKILL after deadline_s); records its status.
     void reap(RoleProcess& r, double deadline_s);

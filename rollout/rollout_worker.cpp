@@ -83,6 +83,8 @@ class Loop {
     // prompts and in-flight groups
     void resume_partials();
     int request_prompts();
+    v1::Envelope prompt_request(uint32_t max_prompts);
+    void report_holdings();
     GenerationRequest request_for(const v1::Prompt& p, uint64_t id) const;
     int mid_round_budget() const;
     uint64_t add_group(PendingGroup g, std::vector<GeneratedSequence> partial);
@@ -143,9 +145,12 @@ class Loop {
     const std::string run_nonce_;   // PromptRequest.worker_run: tells the dispatcher a restart from a retry
     uint64_t request_seq_ = 0;      // of the last prompt request
     bool request_answered_ = true;  // false: the next request repeats request_seq_ (a retry)
-    bool finished_ = false;         // the scheduler has no more prompts
-    bool changed_ = false;          // in-flight state changed since the last save
-    bool saved_any_ = false;        // the buffer may hold records of ours
+    // Prompt ids of groups put (or given up) since the last answered request: reported with those in
+    // flight, so that a restarted run's first report covers what it resumed and put at once.
+    std::vector<std::string> left_since_report_;
+    bool finished_ = false;   // the scheduler has no more prompts
+    bool changed_ = false;    // in-flight state changed since the last save
+    bool saved_any_ = false;  // the buffer may hold records of ours
     // Distinct texts of reward errors and timeouts logged so far (at most kRewardTextsLogged).
     static constexpr size_t kRewardTextsLogged = 5;
     std::set<std::string> reward_texts_logged_;
@@ -306,6 +311,7 @@ void Loop::deliver(uint64_t request_id) {
 
 void Loop::drop_group(uint64_t request_id) {
     const PendingGroup& g = pending_.at(request_id);
+    left_since_report_.push_back(g.prompt.prompt_id());
     if (g.resumed) not_again_.insert(g.prompt.group_id());
     group_ids_.erase(g.prompt.group_id());
     pending_.erase(request_id);
@@ -411,6 +417,40 @@ void Loop::save_partials() {
     changed_ = false;
 }
 
+// A PromptRequest for up to max_prompts, reporting what this worker holds.
+v1::Envelope Loop::prompt_request(uint32_t max_prompts) {
+    v1::Envelope req = make_envelope(ctx_.job_id);
+    v1::PromptRequest* pr = req.mutable_prompt_request();
+    pr->set_worker_id(id_);
+    pr->set_max_prompts(max_prompts);
+    pr->set_policy_version(version_);
+    pr->set_flat_groups(flat_groups_);
+    // Mid-round the weights cannot change (each segment is one version's): only prompts ours may generate.
+    pr->set_hold_version(mid_round_budget() > 0);
+    // Who holds what, for the dispatcher's re-dispatch of a lost worker's prompts; a request whose
+    // reply was lost is repeated under its number, so its prompts are not handed out into the void.
+    pr->set_worker_run(run_nonce_);
+    if (request_answered_) ++request_seq_;
+    pr->set_request_seq(request_seq_);
+    // The gate paces new prompts by our oldest group in flight (see prompt_dispatcher.cpp). Its tokens
+    // were all sampled by the version it started under or later.
+    for (const std::string& id : left_since_report_) pr->add_inflight_prompt_ids(id);
+    for (const auto& [rid, g] : pending_) {
+        pr->add_inflight_prompt_ids(g.prompt.prompt_id());
+        if (!pr->has_oldest_inflight_version() || g.version < pr->oldest_inflight_version())
+            pr->set_oldest_inflight_version(g.version);
+    }
+    return req;
+}
+
+// Stopping: tells the dispatcher what this run still holds (what it just saved for its successor),
+// so that a successor under the same id is not handed again what this run put since its last request.
+// Best effort: a scheduler that is gone is not waited for.
+void Loop::report_holdings() {
+    request_answered_ = scheduler_.call(prompt_request(0), 500).has_value();
+    if (request_answered_) left_since_report_.clear();
+}
+
 // Asks the scheduler for as many groups as the seats and the KV budget allow; returns how many were
 // added to the engine.
 int Loop::request_prompts() {
@@ -421,30 +461,11 @@ int Loop::request_prompts() {
         ++stats_.kv_limited_requests;
         metrics_.admission_kv_limited();
     }
-    v1::Envelope req = make_envelope(ctx_.job_id);
-    req.mutable_prompt_request()->set_worker_id(id_);
-    req.mutable_prompt_request()->set_max_prompts(static_cast<uint32_t>(room.groups));
-    req.mutable_prompt_request()->set_policy_version(version_);
-    req.mutable_prompt_request()->set_flat_groups(flat_groups_);
-    // Mid-round the weights cannot change (each segment is one version's): only prompts ours may generate.
-    req.mutable_prompt_request()->set_hold_version(mid_round_budget() > 0);
-    // Who holds what, for the dispatcher's re-dispatch of a lost worker's prompts; a request whose
-    // reply was lost is repeated under its number, so its prompts are not handed out into the void.
-    req.mutable_prompt_request()->set_worker_run(run_nonce_);
-    if (request_answered_) ++request_seq_;
-    req.mutable_prompt_request()->set_request_seq(request_seq_);
-    for (const auto& [rid, g] : pending_)
-        req.mutable_prompt_request()->add_inflight_prompt_ids(g.prompt.prompt_id());
-    // The gate paces new prompts by our oldest group in flight (see prompt_dispatcher.cpp). Its tokens
-    // were all sampled by the version it started under or later.
-    for (const auto& [rid, g] : pending_) {
-        v1::PromptRequest* pr = req.mutable_prompt_request();
-        if (!pr->has_oldest_inflight_version() || g.version < pr->oldest_inflight_version())
-            pr->set_oldest_inflight_version(g.version);
-    }
+    v1::Envelope req = prompt_request(static_cast<uint32_t>(room.groups));
     auto reply = scheduler_.call(req, 5000);
     request_answered_ = reply.has_value();
     if (!reply) return 0;
+    left_since_report_.clear();
     if (reply->has_error())
         throw Error("rollout " + id_ + ": scheduler refused: " + reply->error().message());
     if (!reply->has_prompt_batch()) return 0;
@@ -627,6 +648,7 @@ void Loop::run() {
     // Save what is in flight, as it stands, for the next run. The buffer may be going down too; the
     // last successful save is then what the next run finds.
     save_partials();
+    report_holdings();
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -124,6 +125,10 @@ struct BufferServer::Impl {
     std::set<uint64_t> committed;
     // Groups trained by a checkpointed step: a put of them again is acknowledged, not stored.
     std::unordered_set<std::string> done;
+    // Group id -> prompt id of what a resume deleted and nobody put again since: each ReleaseLeasesAck
+    // lists them (redispatch_prompt_ids) so the trainer can have the dispatcher hand them out again.
+    // In memory: a buffer restarted after that resume no longer knows them.
+    std::map<std::string, std::string> redispatch;
     uint64_t next_batch_id = 1;
     struct LastPull {
         uint64_t request_id = 0;
@@ -415,6 +420,7 @@ void BufferServer::Impl::handle_put(Request& req, const v1::Envelope& env) {
 
     for (int i : fresh) {
         const v1::Sample& s = samples[i];
+        redispatch.erase(s.group_id());  // made again: nothing to re-dispatch
         std::string bytes = s.SerializeAsString();
         staged_batch->put_sample(s.group_id(), s.sample_id(), bytes);
         staged.push_back({s.group_id(), sample_ref(s, bytes.size())});
@@ -660,6 +666,8 @@ void BufferServer::Impl::handle_release(Request& req, const v1::Envelope& env) {
     v1::Envelope out = make_envelope(cfg.job_id);
     if (rl.has_resume_step())
         *out.mutable_release_leases_ack() = resume_from(rl.resume_step(), rl.resume_version());
+    for (const auto& [gid, prompt] : redispatch)
+        out.mutable_release_leases_ack()->add_redispatch_prompt_ids(prompt);
     out.mutable_release_leases_ack()->set_batches_released(static_cast<uint32_t>(ids.size()));
     out.mutable_release_leases_ack()->set_groups_released(static_cast<uint32_t>(groups));
     reply(req, out);
@@ -736,6 +744,7 @@ v1::ReleaseLeasesAck BufferServer::Impl::resume_from(int64_t step, int64_t versi
         v1::InFlightGroup rec;
         if (!rec.ParseFromString(bytes) || !inflight_newer_than(rec, version)) return;
         wb.delete_partial(worker, gid);
+        redispatch[gid] = rec.prompt().prompt_id().empty() ? gid : rec.prompt().prompt_id();
         ++trimmed;
     });
     // 4. Versions from the discarded future are refused at the door again (max_version_ahead).
@@ -754,6 +763,8 @@ v1::ReleaseLeasesAck BufferServer::Impl::resume_from(int64_t step, int64_t versi
         index.release_lease(id);
     }
     index.erase_groups(discarded);
+    // The dispatcher's group id is its prompt id (PromptDispatcher::prompt_at).
+    for (const std::string& gid : discarded) redispatch.emplace(gid, gid);
     if (lower) max_trainer_version = version;
     ack.set_groups_discarded(static_cast<uint32_t>(discarded.size()));
     ack.set_partials_trimmed(trimmed);

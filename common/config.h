@@ -213,8 +213,11 @@ struct NetworkConfig {
 // Restarts inside a job (issue #18): a rollout worker started with --scheduler that dies is started
 // again by its own supervisor process (scheduler/role_supervisor.h).
 struct RecoveryConfig {
-    int rollout_restarts = 0;        // restarts of one rollout worker at most (0: none)
-    double restart_backoff_s = 1.0;  // wait before a restart; doubles per restart, at most 30 s
+    int rollout_restarts = 0;             // restarts of one rollout worker at most (0: none)
+    int buffer_restarts = 0;              // launcher: processes: restarts of the buffer at most
+    int trainer_restarts = 0;             // launcher: processes: restarts of the trainer at most
+    double restart_backoff_s = 1.0;       // wait before a restart; doubles per restart of the role
+    double restart_backoff_max_s = 30.0;  // ... at most this long
     bool operator==(const RecoveryConfig&) const = default;
 };
 

@@ -368,11 +368,23 @@ const std::vector<ConfigKey>& schema_table() {
          above(0)},
         // ---- recovery ----------------------------------------------------------------------------
         {"recovery.rollout_restarts", FIELD(recovery.rollout_restarts),
-         "a rollout worker started with --scheduler that dies (a signal, a non-zero exit) is started again "
-         "at most this many times (0: never)",
+         "a rollout worker (launcher: processes, or started with --scheduler) that dies (a signal, a "
+         "non-zero exit) is started again at most this many times (0: never)",
+         at_least(0)},
+        {"recovery.buffer_restarts", FIELD(recovery.buffer_restarts),
+         "launcher: processes: a buffer that dies is started again on its RocksDB directory at most this "
+         "many times (0: a dead buffer stops the job)",
+         at_least(0)},
+        {"recovery.trainer_restarts", FIELD(recovery.trainer_restarts),
+         "launcher: processes: a trainer that dies is started again from its last checkpoint at most this "
+         "many times, the rollout workers with it (0: a dead trainer stops the job)",
          at_least(0)},
         {"recovery.restart_backoff_s", FIELD(recovery.restart_backoff_s),
-         "wait before restarting a rollout worker; doubles with each restart, at most 30 s", above(0)},
+         "wait before restarting a role; doubles with each restart of that role, at most "
+         "recovery.restart_backoff_max_s",
+         above(0)},
+        {"recovery.restart_backoff_max_s", FIELD(recovery.restart_backoff_max_s),
+         "the longest wait before a restart", above(0)},
         // ---- deadlines ---------------------------------------------------------------------------
         {"deadlines.buffer_s", FIELD(deadlines.buffer_s),
          "a call to the experience buffer (put, pull, commit, ...) that gets no answer, or only BUSY, this "

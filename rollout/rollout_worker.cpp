@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -61,6 +63,12 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double>(b - a).count();
 }
 
+// PID and random bits: differs between two runs of one worker id, also across machines and pid reuse.
+std::string make_run_nonce() {
+    std::random_device rd;
+    return std::to_string(getpid()) + "-" + std::to_string((static_cast<uint64_t>(rd()) << 32) | rd());
+}
+
 int longest_prompt(const JobContext& ctx) {
     size_t m = 1;
     for (const TokenizedPrompt& p : ctx.train) m = std::max(m, p.ids.size());
@@ -82,6 +90,8 @@ class Loop {
     // prompts and in-flight groups
     void resume_partials();
     int request_prompts();
+    v1::Envelope prompt_request(uint32_t max_prompts);
+    void report_holdings();
     GenerationRequest request_for(const v1::Prompt& p, uint64_t id) const;
     int mid_round_budget() const;
     uint64_t add_group(PendingGroup g, std::vector<GeneratedSequence> partial);
@@ -140,11 +150,17 @@ class Loop {
     // workers resume, and those this worker resumed (in flight or delivered since).
     std::unordered_set<std::string> not_again_;
     uint64_t next_request_ = 0;
-    int round_steps_ = 0;       // segment rollout: decode steps since the round began
-    uint64_t flat_groups_ = 0;  // put groups whose samples all score alike (PromptRequest.flat_groups)
-    bool finished_ = false;     // the scheduler has no more prompts
-    bool changed_ = false;      // in-flight state changed since the last save
-    bool saved_any_ = false;    // the buffer may hold records of ours
+    int round_steps_ = 0;           // segment rollout: decode steps since the round began
+    uint64_t flat_groups_ = 0;      // put groups whose samples all score alike (PromptRequest.flat_groups)
+    const std::string run_nonce_;   // PromptRequest.worker_run: tells the dispatcher a restart from a retry
+    uint64_t request_seq_ = 0;      // of the last prompt request
+    bool request_answered_ = true;  // false: the next request repeats request_seq_ (a retry)
+    // Prompt ids of groups put (or given up) since the last answered request: reported with those in
+    // flight, so that a restarted run's first report covers what it resumed and put at once.
+    std::vector<std::string> left_since_report_;
+    bool finished_ = false;   // the scheduler has no more prompts
+    bool changed_ = false;    // in-flight state changed since the last save
+    bool saved_any_ = false;  // the buffer may hold records of ours
     // Distinct texts of reward errors and timeouts logged so far (at most kRewardTextsLogged).
     static constexpr size_t kRewardTextsLogged = 5;
     std::set<std::string> reward_texts_logged_;
@@ -164,6 +180,7 @@ Loop::Loop(const JobContext& ctx, const std::string& id, const RolloutEndpoints&
       async_(ctx.cfg.rollout.mode == "async"),
       segmented_(ctx.cfg.rollout.segment_tokens > 0),
       n_(ctx.cfg.rollout.n),
+      run_nonce_(make_run_nonce()),
       scheduler_(zctx_, ep.scheduler, ctx.job_id),
       // deadlines.buffer_s bounds every put; a stopping worker is never held by a buffer that went away.
       buffer_(zctx_, ep.buffer, ctx.job_id, buffer_client_options(ctx.cfg.deadlines, &stop)),
@@ -326,6 +343,7 @@ void Loop::deliver(uint64_t request_id) {
 
 void Loop::drop_group(uint64_t request_id) {
     const PendingGroup& g = pending_.at(request_id);
+    left_since_report_.push_back(g.prompt.prompt_id());
     if (g.resumed) not_again_.insert(g.prompt.group_id());
     group_ids_.erase(g.prompt.group_id());
     pending_.erase(request_id);
@@ -439,6 +457,40 @@ void Loop::save_partials() {
     changed_ = false;
 }
 
+// A PromptRequest for up to max_prompts, reporting what this worker holds.
+v1::Envelope Loop::prompt_request(uint32_t max_prompts) {
+    v1::Envelope req = make_envelope(ctx_.job_id);
+    v1::PromptRequest* pr = req.mutable_prompt_request();
+    pr->set_worker_id(id_);
+    pr->set_max_prompts(max_prompts);
+    pr->set_policy_version(version_);
+    pr->set_flat_groups(flat_groups_);
+    // Mid-round the weights cannot change (each segment is one version's): only prompts ours may generate.
+    pr->set_hold_version(mid_round_budget() > 0);
+    // Who holds what, for the dispatcher's re-dispatch of a lost worker's prompts; a request whose
+    // reply was lost is repeated under its number, so its prompts are not handed out into the void.
+    pr->set_worker_run(run_nonce_);
+    if (request_answered_) ++request_seq_;
+    pr->set_request_seq(request_seq_);
+    // The gate paces new prompts by our oldest group in flight (see prompt_dispatcher.cpp). Its tokens
+    // were all sampled by the version it started under or later.
+    for (const std::string& id : left_since_report_) pr->add_inflight_prompt_ids(id);
+    for (const auto& [rid, g] : pending_) {
+        pr->add_inflight_prompt_ids(g.prompt.prompt_id());
+        if (!pr->has_oldest_inflight_version() || g.version < pr->oldest_inflight_version())
+            pr->set_oldest_inflight_version(g.version);
+    }
+    return req;
+}
+
+// Stopping: tells the dispatcher what this run still holds (what it just saved for its successor),
+// so that a successor under the same id is not handed again what this run put since its last request.
+// Best effort: a scheduler that is gone is not waited for.
+void Loop::report_holdings() {
+    request_answered_ = scheduler_.call(prompt_request(0), 500).has_value();
+    if (request_answered_) left_since_report_.clear();
+}
+
 // Asks the scheduler for as many groups as the seats and the KV budget allow; returns how many were
 // added to the engine.
 int Loop::request_prompts() {
@@ -449,23 +501,11 @@ int Loop::request_prompts() {
         ++stats_.kv_limited_requests;
         metrics_.admission_kv_limited();
     }
-    v1::Envelope req = make_envelope(ctx_.job_id);
-    req.mutable_prompt_request()->set_worker_id(id_);
-    req.mutable_prompt_request()->set_max_prompts(static_cast<uint32_t>(room.groups));
-    req.mutable_prompt_request()->set_policy_version(version_);
-    req.mutable_prompt_request()->set_flat_groups(flat_groups_);
-    // Mid-round the weights cannot change (each segment is one version's): only prompts ours may generate.
-    req.mutable_prompt_request()->set_hold_version(mid_round_budget() > 0);
-    // The gate paces new prompts by our oldest group in flight (see prompt_dispatcher.cpp). Its tokens
-    // were all sampled by the version it started under or later.
-    for (const auto& [rid, g] : pending_) {
-        v1::PromptRequest* pr = req.mutable_prompt_request();
-        if (!pr->has_oldest_inflight_version() || g.version < pr->oldest_inflight_version())
-            pr->set_oldest_inflight_version(g.version);
-    }
+    v1::Envelope req = prompt_request(static_cast<uint32_t>(room.groups));
     const auto sent = Clock::now();
     auto reply = scheduler_.call(req, std::min(kAttemptMs, deadline_ms(cfg_.deadlines.dispatcher_s)), &stop_,
                                  kStopGraceMs);
+    request_answered_ = reply.has_value();
     if (!reply) {
         // Asked again at the next turn of the loop; silence for deadlines.dispatcher_s is the end.
         if (!dispatcher_silent_since_) dispatcher_silent_since_ = sent;
@@ -479,6 +519,7 @@ int Loop::request_prompts() {
         return 0;
     }
     dispatcher_silent_since_.reset();
+    left_since_report_.clear();
     if (reply->has_error())
         throw Error("rollout " + id_ + ": scheduler refused: " + reply->error().message());
     if (!reply->has_prompt_batch()) return 0;
@@ -492,7 +533,9 @@ int Loop::request_prompts() {
     int added = 0;
     for (const v1::Prompt& p : pb.prompts()) {
         PendingGroup g = take_prompt(p, version_);
-        if (group_ids_.count(g.prompt.group_id()) || not_again_.count(g.prompt.group_id())) {
+        // A prompt handed out again is ours even if a lost worker's record names it.
+        if (group_ids_.count(g.prompt.group_id()) ||
+            (!p.redispatched() && not_again_.count(g.prompt.group_id()))) {
             ++stats_.prompts_skipped;  // resumed from a previous run already (here or elsewhere)
             continue;
         }
@@ -659,6 +702,7 @@ void Loop::run() {
     // Save what is in flight, as it stands, for the next run. The buffer may be going down too; the
     // last successful save is then what the next run finds.
     save_partials();
+    report_holdings();
 }
 
 }  // namespace

@@ -48,6 +48,7 @@ void wait_for_stop() {
 int role(int argc, char** argv) {
     std::string name, config_path, scheduler, advertise;
     int worker = 0;
+    bool restarted = false;
     std::vector<std::string> overrides;
     Parser p(
         "stride role buffer|trainer|rollout|scheduler --config FILE [--worker I] [--scheduler "
@@ -64,6 +65,11 @@ int role(int argc, char** argv) {
         .flag("advertise", advertise,
               "host the others reach this role at when it binds every interface (default: "
               "$STRIDE_ADVERTISE_HOST or the host name)")
+        .toggle(
+            "restarted", restarted,
+            "launcher: processes: this role replaces one that died in the job (a trainer, with resume=auto: "
+            "from its last checkpoint, or from the start, dropping what the dead one's versions made; a "
+            "buffer: without the resume's roll-back, the trainer lives on)")
         .positionals("OVERRIDES", overrides, "key=value ...");
     if (!p.parse(argc, argv)) return 0;
     for (const std::string& a : overrides)
@@ -81,13 +87,19 @@ int role(int argc, char** argv) {
     spdlog::info("placement {}", placement);
     const auto metrics_server = start_role_metrics(cfg, name, worker);  // /metrics when metrics.port > 0
     if (!scheduler.empty() || (name == "scheduler" && !cfg.network.scheduler_bind.empty()))
-        return run_cluster_role(cfg, ClusterRoleArgs{name, worker, scheduler, advertise}, g_role_stop);
+        return run_cluster_role(
+            cfg,
+            ClusterRoleArgs{name, worker, scheduler, advertise, metrics_server ? metrics_server->port() : 0},
+            g_role_stop);
     const JobEndpoints binds = process_endpoints(cfg);
     const JobEndpoints ep = binds.local();  // what this role connects to
     JobContext ctx = make_job_context(cfg);
 
     if (name == "buffer") {
-        BufferServer server(buffer_server_config(ctx, binds.buffer));
+        BufferServerConfig bc = buffer_server_config(ctx, binds.buffer);
+        // Restarted inside the job: the trainer lives on, so nothing is rolled back to its checkpoint.
+        if (restarted) bc.resume_step = -1;
+        BufferServer server(bc);
         server.start();
         while (!g_role_stop && server.failure().empty())
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -102,6 +114,7 @@ int role(int argc, char** argv) {
         StartingPolicy p = starting_policy(ctx, SftMode::load, g_role_stop);
         TrainerRole trainer(ctx, std::move(*p.model), p.state, std::move(p.adam), ep.buffer, binds.weights);
         trainer.connect_scheduler(ep.scheduler);
+        if (restarted) trainer.restarted_in_job();
         trainer.run(g_role_stop, [](const TrainerProgress& pr) {
             std::fprintf(stderr, "[step %lld/%d] reward %.3f%s tokens/s %.0f step %.2fs\n",
                          static_cast<long long>(pr.step), pr.total_steps, pr.reward_mean,

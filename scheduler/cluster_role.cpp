@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "buffer/buffer_server.h"
@@ -20,6 +22,7 @@
 #include "scheduler/registry.h"
 #include "scheduler/roles.h"
 #include "scheduler/scheduler_link.h"
+#include "trainer/quarantine.h"
 #include "trainer/trainer_role.h"
 
 namespace stride {
@@ -54,7 +57,57 @@ LinkOptions link_options(const JobConfig& cfg, const ClusterRoleArgs& a) {
     return o;
 }
 
+// {"metrics/<id>": "http://HOST:PORT/metrics"} when this process serves /metrics, else nothing.
+EndpointMap metrics_offer(const JobConfig& cfg, const ClusterRoleArgs& a, const std::string& id) {
+    if (a.metrics_port <= 0) return {};
+    const std::string bound = "tcp://" + cfg.metrics.bind + ":" + std::to_string(a.metrics_port);
+    const std::string at = advertised_endpoint(bound, advertise_host(a.advertise)).substr(6);  // HOST:PORT
+    return {{"metrics/" + id, "http://" + at + "/metrics"}};
+}
+
+EndpointMap with(EndpointMap a, const EndpointMap& b) {
+    a.insert(b.begin(), b.end());
+    return a;
+}
+
+// Adds `part`'s keys to <run>/run_summary.json (the scheduler and the trainer each know their half;
+// on one machine they share the file, on several each machine's run_dir has its half).
+void merge_run_summary(const JobConfig& cfg, const nlohmann::json& part) {
+    const std::string path = cfg.run_path() + "/run_summary.json";
+    nlohmann::json all;
+    {
+        std::ifstream in(path);
+        if (in) all = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    }
+    if (!all.is_object()) all = nlohmann::json::object();
+    all.update(part);
+    std::ofstream(path + ".tmp") << all.dump() << "\n";
+    std::error_code ec;
+    fs::rename(path + ".tmp", path, ec);
+    if (ec) spdlog::warn("cannot write {}: {}", path, ec.message());
+}
+
 // ---- scheduler --------------------------------------------------------------------------------------
+
+// <run>/scrape_targets.json: the /metrics of every role registered so far, in Prometheus's file_sd
+// format (file_sd_configs), rewritten (atomically) when the list changes. Returns the list written.
+std::string write_scrape_targets(const JobConfig& cfg, const Registry& reg, const std::string& last) {
+    nlohmann::json targets = nlohmann::json::array();
+    for (const auto& [name, url] : reg.endpoints()) {
+        if (name.rfind("metrics/", 0) != 0 || url.rfind("http://", 0) != 0) continue;
+        const std::string hostport = url.substr(7, url.find('/', 7) - 7);
+        targets.push_back({{"targets", {hostport}},
+                           {"labels", {{"stride_job", cfg.name}, {"stride_role", name.substr(8)}}}});
+    }
+    const std::string text = targets.dump(2);
+    if (text == last) return last;
+    const std::string path = cfg.run_path() + "/scrape_targets.json";
+    std::ofstream(path + ".tmp") << text << "\n";
+    std::error_code ec;
+    fs::rename(path + ".tmp", path, ec);
+    if (ec) spdlog::warn("scheduler: cannot write {}: {}", path, ec.message());
+    return text;
+}
 
 // Waits until every role was told the job is done (or went silent), at most lost_after_s more.
 void wait_roles_told(const Registry& reg, const JobConfig& cfg, const std::atomic<bool>& stop) {
@@ -73,6 +126,8 @@ int run_scheduler(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bo
     check_bind_key(key, bind, cfg.network.unauthenticated, "");
     const std::string hash = job_config_hash(cfg);
     Registry reg({cfg.name, hash, bind, cfg.network.lost_after_s});
+    for (const auto& [name, url] : metrics_offer(cfg, a, "scheduler")) reg.offer(name, url);
+    std::string targets = write_scrape_targets(cfg, reg, "");
     std::printf("scheduler: registry at %s, job '%s', config hash %s\n", reg.endpoint().c_str(),
                 cfg.name.c_str(), hash.c_str());
     std::fflush(stdout);
@@ -88,12 +143,21 @@ int run_scheduler(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bo
         cfg.network.prompts_bind.empty() ? prompts_default : cfg.network.prompts_bind;
     check_bind_key("network.prompts_bind", prompts_bind, cfg.network.unauthenticated, "");
     PromptDispatcher d(ctx, prompts_bind, trainer->weights, dispatcher_options(cfg, start));
+    // A rollout worker lost to a crash or a partition: its prompts go to the others.
+    reg.on_lost([&d](const std::string& id) { d.release_worker(id); });
     reg.offer("prompts", advertised_endpoint(d.endpoint(), advertise_host(a.advertise)));
-    while (!stop && !reg.job_done()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    while (!stop && !reg.job_done()) {
+        targets = write_scrape_targets(cfg, reg, targets);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    reg.on_lost({});  // d goes before reg
     if (!reg.job_done()) return 130;
     wait_roles_told(reg, cfg, stop);
-    std::printf("scheduler: job done, %lld prompts dispatched from %lld\n", (long long)d.dispatched(),
-                (long long)trainer->start_prompt);
+    merge_run_summary(cfg, {{"launcher", "cluster"},
+                            {"prompts_dispatched", d.dispatched() - trainer->start_prompt},
+                            {"prompts_redispatched", d.redispatched()}});
+    std::printf("scheduler: job done, %lld prompts dispatched from %lld, %lld handed out again\n",
+                (long long)d.dispatched(), (long long)trainer->start_prompt, (long long)d.redispatched());
     return 0;
 }
 
@@ -121,7 +185,9 @@ int run_buffer(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bool>
     BufferServer server(bc);
     server.start();
     SchedulerLink link(link_options(cfg, a));
-    link.join({{"buffer", advertised_endpoint(server.endpoint(), advertise_host(a.advertise))}}, {}, stop);
+    link.join(with({{"buffer", advertised_endpoint(server.endpoint(), advertise_host(a.advertise))}},
+                   metrics_offer(cfg, a, "buffer")),
+              {}, stop);
     link.start_heartbeat(&stop);
     wait_until(stop);
     server.stop();
@@ -154,7 +220,7 @@ void print_step(const TrainerProgress& pr) {
 int run_trainer(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bool>& stop) {
     JobContext ctx = make_job_context(cfg);
     SchedulerLink link(link_options(cfg, a));
-    EndpointMap ep = link.join({}, {"buffer"}, stop);
+    EndpointMap ep = link.join(metrics_offer(cfg, a, "trainer"), {"buffer"}, stop);
     if (stop) return 130;
     StartingPolicy p = starting_policy(ctx, SftMode::run, stop);
     if (stop) return 130;
@@ -173,7 +239,16 @@ int run_trainer(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bool
     link.start_heartbeat(&stop);
     trainer.run(stop, print_step);
     const bool finished = trainer.state().step >= cfg.trainer.steps;
-    if (finished) link.announce_finished();
+    merge_run_summary(cfg, {{"launcher", "cluster"},
+                            {"steps", trainer.state().step},
+                            {"steps_this_run", trainer.state().step - p.state.step},
+                            {"trainer_busy_s", trainer.busy_seconds()},
+                            {"reward_ok", trainer.reward_totals().ok},
+                            {"reward_errors", trainer.reward_totals().error},
+                            {"reward_timeouts", trainer.reward_totals().timeout},
+                            {"reward_unparseable", trainer.reward_totals().unparseable},
+                            {"groups_quarantined", count_quarantined(cfg.run_path())}});
+    if (finished) link.announce_finished();  // after the summary: the scheduler adds its half then
     std::printf("trainer: %s at step %lld of %d\n", finished ? "finished" : "stopped",
                 (long long)trainer.state().step, cfg.trainer.steps);
     return finished ? 0 : (link.lost() ? 1 : 130);
@@ -184,7 +259,8 @@ int run_trainer(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bool
 int run_rollout(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bool>& stop) {
     JobContext ctx = make_job_context(cfg);
     SchedulerLink link(link_options(cfg, a));
-    const EndpointMap ep = link.join({}, {"prompts", "buffer", "weights"}, stop);
+    const EndpointMap ep = link.join(metrics_offer(cfg, a, member_id("rollout", a.worker)),
+                                     {"prompts", "buffer", "weights"}, stop);
     if (stop) return 130;
     link.start_heartbeat(&stop);
     RolloutWorker w(ctx, member_id("rollout", a.worker),

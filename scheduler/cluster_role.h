@@ -9,6 +9,10 @@
 //   buffer     the experience buffer; serves until the job is done
 //   trainer    SFT (sft.enabled) or resume, trains, checkpoints, tells the scheduler when it finished
 //   rollout    one rollout worker (--worker I)
+//
+// With metrics.port > 0 every role also offers its /metrics URL as "metrics/<id>" (buffer, trainer,
+// rollout-I, scheduler), and the scheduler keeps <run>/scrape_targets.json, a Prometheus file_sd list
+// of them, so one scrape config finds every role wherever it runs.
 #pragma once
 #include <atomic>
 #include <string>
@@ -22,6 +26,7 @@ struct ClusterRoleArgs {
     int worker = 0;         // rollout worker index
     std::string scheduler;  // the registry: where to bind (scheduler) or connect (the others)
     std::string advertise;  // the host others reach this role at when it binds every interface
+    int metrics_port = 0;   // this process's /metrics port (metrics.port > 0), offered as metrics/<id>
 };
 
 // Runs the role until the job is done, *stop, or the scheduler is lost. Returns the exit code.

@@ -3,7 +3,6 @@
 #include <omp.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +23,7 @@
 #include "common/role_placement.h"
 #include "rollout/rollout_worker.h"
 #include "scheduler/job_metrics.h"
+#include "scheduler/process_roles.h"
 #include "scheduler/roles.h"
 #include "scheduler/run_lock.h"
 #include "trainer/job_checkpoint.h"
@@ -200,105 +200,32 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
 
 // ---- launcher: processes ------------------------------------------------------------------------------
 
-pid_t spawn_role(const std::string& config_path, const std::string& role, int worker) {
-    char self[4096];
-    const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    STRIDE_CHECK(n > 0, "launcher: cannot find the stride executable (/proc/self/exe)");
-    self[n] = '\0';
-    const std::string w = std::to_string(worker);
-    const pid_t parent = getpid();
-    pid_t pid = fork();
-    STRIDE_CHECK(pid >= 0, "launcher: fork failed");
-    if (pid == 0) {
-        // A role never outlives its launcher: SIGTERM (a clean stop: the trainer checkpoints) when the
-        // launcher dies, even by kill -9. The death signal is armed from here on, so a launcher that
-        // died between fork and prctl is caught by the getppid check (the child was re-parented).
-        // Only async-signal-safe calls between fork and exec. PR_SET_PDEATHSIG follows the thread that
-        // forked: spawn_role runs on the launcher's main thread, which lives as long as the job.
-        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(126);
-        execl(self, self, "role", role.c_str(), "--config", config_path.c_str(), "--worker", w.c_str(),
-              (char*)nullptr);
-        _exit(127);
-    }
-    return pid;
-}
-
 int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std::atomic<bool>& stop) {
     const JobConfig& cfg = ctx.cfg;
     const JobEndpoints ep = process_endpoints(cfg);
     // Children read the resolved config the parent wrote; the trainer starts from the checkpoint or
     // the SFT model the parent left in the run directory.
-    const std::string config_path = cfg.run_path() + "/config.yaml";
-    struct Child {
-        std::string role;
-        int worker;
-        pid_t pid;
-    };
-    std::vector<Child> children;
-    children.push_back({"buffer", 0, spawn_role(config_path, "buffer", 0)});
-    children.push_back({"trainer", 0, spawn_role(config_path, "trainer", 0)});
-    for (int i = 0; i < cfg.rollout.workers; ++i)
-        children.push_back({"rollout", i, spawn_role(config_path, "rollout", i)});
-    for (const Child& c : children) std::printf("role %s-%d: pid %d\n", c.role.c_str(), c.worker, c.pid);
-    std::fflush(stdout);
-
     PromptDispatcher dispatcher(ctx, ep.scheduler, ep.local().weights, dispatcher_options(cfg, policy.state));
-    const pid_t trainer = children[1].pid;
-    int trainer_status = 0;
-    std::map<pid_t, int> early_exits;  // roles other than the trainer that ended on their own
+    ProcessRoles roles(cfg, cfg.run_path() + "/config.yaml", dispatcher, stop);
     const auto t0 = Clock::now();
-    bool trainer_done = false, stop_sent = false;
-    while (!trainer_done) {
-        if (stop && !stop_sent) {
-            kill(trainer, SIGTERM);  // the trainer finishes its step and checkpoints
-            stop_sent = true;
-        }
-        int status = 0;
-        const pid_t pid = waitpid(-1, &status, WNOHANG);
-        if (pid == trainer) {
-            trainer_done = true;
-            trainer_status = status;
-        } else if (pid > 0) {
-            early_exits[pid] = status;
-            for (const Child& c : children)
-                if (c.pid == pid)
-                    spdlog::error("role {}-{} (pid {}) exited early with status {}", c.role, c.worker, pid,
-                                  status);
-            if (!stop_sent) {  // a dead role stops the job; the trainer checkpoints on the way out
-                kill(trainer, SIGTERM);
-                stop_sent = true;
-            }
-        } else {
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-    }
-    // How each role ended: the status of an early exit, the trainer's, or the one it gave when we
-    // stopped it.
-    std::vector<int> statuses(children.size(), -1);
-    for (size_t i = 0; i < children.size(); ++i)
-        if (children[i].pid == trainer) statuses[i] = trainer_status;
-    for (const auto& [pid, status] : early_exits)
-        for (size_t i = 0; i < children.size(); ++i)
-            if (children[i].pid == pid) statuses[i] = status;
-    for (size_t i = 0; i < children.size(); ++i)
-        if (statuses[i] < 0) kill(children[i].pid, SIGTERM);
-    for (size_t i = 0; i < children.size(); ++i)
-        if (statuses[i] < 0) waitpid(children[i].pid, &statuses[i], 0);
+    roles.start_all();
+    const int trainer_status = roles.run_until_trainer_ends();
+    roles.stop_all();
     const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
 
     // run_summary.json, from what the launcher knows: the roles and how they ended, the steps of
     // metrics.jsonl and of the last checkpoint, the trainer's step times, and the prompts handed out.
     // The rollout workers' own counters (engine steps, groups put, reward queue) live in their
     // processes and are not reported here.
-    nlohmann::json roles = nlohmann::json::array();
-    for (size_t i = 0; i < children.size(); ++i) {
-        const int st = statuses[i];
+    nlohmann::json role_list = nlohmann::json::array();
+    for (const RoleProcess& rp : roles.roles()) {
+        const int st = rp.status;
         nlohmann::json r{
-            {"role", children[i].role}, {"worker", children[i].worker}, {"pid", children[i].pid}};
-        if (WIFEXITED(st)) r["exit_code"] = WEXITSTATUS(st);
-        if (WIFSIGNALED(st)) r["signal"] = WTERMSIG(st);
-        r["exited_early"] = early_exits.count(children[i].pid) > 0;
-        roles.push_back(r);
+            {"role", rp.role}, {"worker", rp.worker}, {"pid", rp.last_pid}, {"restarts", rp.restarts}};
+        if (st >= 0 && WIFEXITED(st)) r["exit_code"] = WEXITSTATUS(st);
+        if (st >= 0 && WIFSIGNALED(st)) r["signal"] = WTERMSIG(st);
+        r["exited_early"] = rp.ended_for_good && rp.role != "trainer";
+        role_list.push_back(r);
     }
     int64_t last_step = policy.state.step, steps_done = 0;
     double trainer_busy = 0;
@@ -331,7 +258,12 @@ int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std
                           {"checkpoint_step", checkpoint_step},
                           {"prompts_dispatched", dispatcher.dispatched() - policy.state.resume_prompt()},
                           {"groups_quarantined", count_quarantined(cfg.run_path())},
-                          {"roles", roles}}
+                          {"prompts_redispatched", dispatcher.redispatched()},
+                          {"restarts",
+                           {{"buffer", roles.restarts_of("buffer")},
+                            {"trainer", roles.restarts_of("trainer")},
+                            {"rollout", roles.restarts_of("rollout")}}},
+                          {"roles", role_list}}
                .dump()
         << "\n";
     if (!WIFEXITED(trainer_status)) return 1;

@@ -16,11 +16,19 @@
 // (s + 1) * prompts_per_step + X, and the job's total is steps * prompts_per_step + X. Since E can
 // still grow until the last step is trained, the dispatcher then answers `finished` only once the
 // trainer has published its final version.
+//
+// Re-dispatch (issue #18): the dispatcher records which worker holds which prompt (prompt_holders.h).
+// The prompts of a worker that is lost (release_worker: the registry heard nothing for
+// network.lost_after_s) or that a restarted worker no longer holds, and those a resume deleted
+// (RedispatchPrompts from the trainer), are handed out again before any new prompt, marked
+// Prompt.redispatched. While any other worker still holds prompts, a worker that asks is told to ask
+// again rather than `finished`, so that someone is still there to take a lost worker's prompts.
 #pragma once
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +36,7 @@
 #include "common/messaging.h"
 #include "common/weight_sync.h"
 #include "job/job_context.h"
+#include "scheduler/prompt_holders.h"
 
 namespace stride {
 
@@ -52,6 +61,13 @@ class PromptDispatcher {
     uint64_t rejected() const { return rejected_; }
     // The latest epoch (pass over data.train, from 0) a prompt was handed out from; a new one is logged.
     int64_t epoch() const { return epoch_; }
+    // Prompts handed out a second time (or more) so far.
+    int64_t redispatched() const { return redispatched_; }
+    // RedispatchPrompts messages received: one per trainer resume (a restarted trainer is ready).
+    int64_t trainer_resumes() const { return trainer_resumes_; }
+    // The worker is gone (thread-safe; applied by the serving thread before its next answer): what it
+    // held is handed out again.
+    void release_worker(const std::string& worker_id);
 
     // The prompt numbered p (pure function of the dataset, seed and p): which example, which group.
     // Not thread-safe (it caches the current epoch's order); the serving thread is its only caller.
@@ -60,9 +76,15 @@ class PromptDispatcher {
    private:
     void serve();
     v1::Envelope answer_prompt_request(const v1::PromptRequest& pr);
+    void fill_batch(const v1::PromptRequest& pr, v1::PromptBatch* batch);
     v1::Envelope answer_extra_prompts(const v1::ExtraPrompts& ep);
     void refresh_version();  // the trainer's version, from the weight publisher
     void note_worker_report(const v1::PromptRequest& pr);
+    v1::Envelope answer_redispatch(const v1::RedispatchPrompts& rp);
+    void apply_releases();
+    void queue_again(const std::vector<int64_t>& prompts, const std::string& why);
+    // The step prompt p belongs to (extra prompts shift the numbering).
+    int64_t step_of(int64_t p, int64_t extra) const;
     const JobContext& ctx_;
     DispatcherOptions opt_;
     ZmqContext zctx_;
@@ -82,6 +104,19 @@ class PromptDispatcher {
     std::vector<int64_t> order_;  // the dataset order of epoch order_epoch_
     std::atomic<uint64_t> rejected_{0};
     std::atomic<int64_t> epoch_{0};
+    // Re-dispatch (serving thread only, but for releases_).
+    PromptHolders holders_;
+    RedispatchQueue again_;
+    std::atomic<int64_t> redispatched_{0};
+    std::atomic<int64_t> trainer_resumes_{0};
+    struct LastAnswer {
+        std::string run;
+        uint64_t seq = 0;
+        v1::Envelope reply;
+    };
+    std::map<std::string, LastAnswer> last_answer_;  // worker id -> its last numbered request's reply
+    std::mutex releases_mu_;
+    std::vector<std::string> releases_;  // workers declared lost, not yet applied
     std::atomic<bool> stop_{false};
     std::thread thread_;
 };

@@ -43,6 +43,11 @@ bool Registry::job_done() const {
     return done_;
 }
 
+std::map<std::string, std::string> Registry::endpoints() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return endpoints_;
+}
+
 bool Registry::all_told() const {
     std::lock_guard<std::mutex> lock(mu_);
     if (!done_) return false;
@@ -52,8 +57,31 @@ bool Registry::all_told() const {
     return true;
 }
 
+void Registry::on_lost(std::function<void(const std::string&)> fn) {
+    std::lock_guard<std::mutex> lock(mu_);
+    on_lost_ = std::move(fn);
+}
+
+// Called under mu_, so that once on_lost({}) returns no call of the old function is still under way.
+void Registry::notice_lost() {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto after = std::chrono::duration<double>(opt_.lost_after_s);
+    for (auto& [id, m] : members_) {
+        if (m.lost || m.told_done || Clock::now() - m.last_seen < after) continue;
+        m.lost = true;
+        spdlog::warn("registry: {} (instance {}) silent for {:.1f} s (network.lost_after_s): lost", id,
+                     m.instance, opt_.lost_after_s);
+        if (on_lost_) on_lost_(id);
+    }
+}
+
 void Registry::serve() {
+    auto checked = Clock::now();
     while (!stop_) {
+        if (Clock::now() - checked > std::chrono::milliseconds(200)) {
+            notice_lost();
+            checked = Clock::now();
+        }
         auto req = sock_.recv(50);
         if (!req) continue;
         v1::Envelope in;
@@ -102,6 +130,9 @@ v1::Envelope Registry::answer(const v1::RoleHello& hello) {
     Member& m = members_[id];
     if (m.instance != hello.instance())
         spdlog::info("registry: {} registered (instance {})", id, hello.instance());
+    else if (m.lost)
+        spdlog::info("registry: {} (instance {}) is back", id, hello.instance());
+    m.lost = false;
     m.instance = hello.instance();
     m.last_seen = Clock::now();
     for (const auto& [name, ep] : hello.offers()) {

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -49,16 +50,23 @@ class Registry {
     // Waits until the trainer has offered its weights and start; nullopt when *stop.
     std::optional<TrainerStart> wait_for_trainer(const std::atomic<bool>& stop);
     bool job_done() const;
+    // Every endpoint offered so far, by name.
+    std::map<std::string, std::string> endpoints() const;
     // The job is done and every member has been told so (or has been silent for lost_after_s).
     bool all_told() const;
     uint64_t refused() const { return refused_; }
+    // Called (from the registry's thread) with the worker id of a member silent for lost_after_s,
+    // once per silence: the dispatcher hands out again what a lost rollout worker held.
+    void on_lost(std::function<void(const std::string&)> fn);
 
    private:
     struct Member {
         std::string instance;
         std::chrono::steady_clock::time_point last_seen;
         bool told_done = false;
+        bool lost = false;  // silent for lost_after_s; a hello from it again clears it
     };
+    void notice_lost();
     void serve();
     v1::Envelope answer(const v1::RoleHello& hello);
     std::optional<std::string> refusal(const v1::RoleHello& hello, const std::string& id) const;
@@ -71,6 +79,7 @@ class Registry {
     std::map<std::string, std::string> endpoints_;
     std::optional<TrainerStart> trainer_start_;
     NcclRendezvous nccl_;  // the NCCL weight group (under mu_)
+    std::function<void(const std::string&)> on_lost_;
     bool done_ = false;
     std::atomic<uint64_t> refused_{0};
     std::atomic<bool> stop_{false};

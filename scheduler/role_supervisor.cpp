@@ -117,7 +117,8 @@ std::optional<int> supervise_role_if_configured(const JobConfig& cfg, const std:
     std::string name = "rollout";
     for (int i = 0; i + 1 < argc; ++i)
         if (std::string(argv[i]) == "--worker") name = "rollout-" + std::string(argv[i + 1]);
-    const RestartPolicy policy{cfg.recovery.rollout_restarts, cfg.recovery.restart_backoff_s, 30.0};
+    const RestartPolicy policy{cfg.recovery.rollout_restarts, cfg.recovery.restart_backoff_s,
+                               cfg.recovery.restart_backoff_max_s};
     return supervise(name, child, policy, stop);
 }
 

@@ -76,6 +76,9 @@ BufferServerConfig buffer_server_config(const JobContext& ctx, const std::string
     bc.max_sample_bytes = (int64_t{4} << 20) + 32 * int64_t{model.max_position};
     bc.max_version_ahead = 1;                    // the trainer pulls with version v, then publishes v + 1
     bc.ack_log = cfg.run_path() + "/acked.log";  // the audit trail of what was acknowledged
+    // A buffer restarted inside the job (recovery.buffer_restarts) serves a trainer that outlived it: the
+    // batches it pulled stay leased so that it can commit them. A trainer that starts releases them anyway.
+    bc.keep_leases_on_restart = cfg.recovery.buffer_restarts > 0;
     // A resumed job: the buffer forgets what policies after the checkpoint made before it serves
     // anyone (the trainer says the same again when it starts, for a buffer that outlived it).
     if (cfg.resume != "off") {

@@ -59,4 +59,32 @@ bool ExtraPromptsClient::announce(int64_t total, int timeout_ms) {
     return false;
 }
 
+void ExtraPromptsClient::resumed(std::vector<std::string> prompt_ids) {
+    redispatch_ = std::move(prompt_ids);
+    resume_unacked_ = true;
+}
+
+bool ExtraPromptsClient::send_resumed(int timeout_ms) {
+    if (!resume_unacked_) return true;
+    if (!client_) return false;
+    v1::Envelope req = make_envelope(job_id_);
+    for (const std::string& id : redispatch_) req.mutable_redispatch_prompts()->add_prompt_ids(id);
+    req.mutable_redispatch_prompts()->set_reason("the trainer's resume deleted their groups");
+    const std::optional<v1::Envelope> reply = client_->call(req, timeout_ms);
+    if (reply && reply->has_redispatch_prompts_ack()) {
+        if (!redispatch_.empty())
+            spdlog::info("trainer: {} prompts whose groups the resume deleted: {} handed out again",
+                         redispatch_.size(), reply->redispatch_prompts_ack().queued());
+        redispatch_.clear();
+        resume_unacked_ = false;
+        return true;
+    }
+    spdlog::warn(
+        "trainer: the scheduler at {} did not take the resume's {} prompts to hand out again ({}); "
+        "retrying",
+        client_->endpoint(), redispatch_.size(),
+        reply && reply->has_error() ? reply->error().message() : "no reply");
+    return false;
+}
+
 }  // namespace stride

@@ -3,6 +3,9 @@
 // over the dispatcher's own socket. The count is cumulative, so a lost or repeated request is harmless:
 // what the scheduler has not acknowledged is sent again by the next call, never waited for. A
 // dispatcher that answers none of the calls for deadlines.dispatcher_s is given up: PeerUnreachable.
+//
+// It also carries RedispatchPrompts after a resume: the prompts of groups the buffer deleted, which
+// the dispatcher hands out again (idempotent as well).
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -10,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace stride {
 
@@ -32,6 +36,11 @@ class ExtraPromptsClient {
     // PeerUnreachable once the dispatcher has answered nothing for the deadline.
     bool announce(int64_t total, int timeout_ms = 1000);
     int64_t acknowledged() const { return acked_; }
+    // After a resume: the prompts whose groups the buffer deleted, to hand out again.
+    void resumed(std::vector<std::string> prompt_ids);
+    // Sends what resumed() recorded (RedispatchPrompts, also when empty) unless acknowledged; false when
+    // the scheduler has not acknowledged it (the next call sends it again).
+    bool send_resumed(int timeout_ms = 1000);
 
    private:
     std::string job_id_;
@@ -43,6 +52,8 @@ class ExtraPromptsClient {
     bool warned_ = false;
     // When the first call without an answer since the last answer was made.
     std::optional<std::chrono::steady_clock::time_point> silent_since_;
+    bool resume_unacked_ = false;
+    std::vector<std::string> redispatch_;  // of the resume not yet acknowledged
 };
 
 }  // namespace stride

@@ -286,6 +286,7 @@ TrainerRole::StepBatches TrainerRole::pull_step(BufferClient& buffer, TrainerMet
     int64_t extra = state_.extra_prompts;
     while (!stop && s.pulled < requested) {
         extra_prompts_.announce(extra);  // a no-op once acknowledged; else a retry
+        extra_prompts_.send_resumed();   // the same for prompts a resume sent back
         // At most the groups still missing, so a step never holds more than prompts_per_step kept
         // ones; what oversampling asked for beyond that stays in the buffer for later steps.
         const auto want = static_cast<uint32_t>(std::min<int64_t>(requested - s.pulled, pps - s.kept));
@@ -366,18 +367,23 @@ void TrainerRole::stop_for_dead_peer(RlTrainer& rl, BufferClient& buffer, const 
 }
 
 void TrainerRole::start_over_from_state(BufferClient& buffer, const std::string& jsonl) {
-    if (state_.loaded_from.empty()) {
+    if (state_.loaded_from.empty() && !restarted_) {
         buffer.release_leases("trainer started");  // anything leased by a previous trainer is replayed
     } else {
         // Batches trained after the checkpoint are served again, data of discarded versions dropped.
+        const std::string from =
+            state_.loaded_from.empty() ? "the start (no checkpoint yet)" : state_.loaded_from;
         const v1::ReleaseLeasesAck ack =
-            buffer.resume("trainer resumed from " + state_.loaded_from, state_.step, state_.policy_version);
+            buffer.resume("trainer resumed from " + from, state_.step, state_.policy_version);
         spdlog::info(
             "resumed at step {}: the buffer serves again {} groups trained after it, dropped {} groups and "
-            "{} "
-            "in-flight groups holding versions above {}",
+            "{} in-flight groups holding versions above {}",
             state_.step, ack.groups_replayed(), ack.groups_discarded(), ack.partials_trimmed(),
             state_.policy_version);
+        // Their prompts may lie before the dispatcher's cursor: have them handed out again. Sent even
+        // when empty: the launcher waits for it before it starts rollout workers again.
+        extra_prompts_.resumed({ack.redispatch_prompt_ids().begin(), ack.redispatch_prompt_ids().end()});
+        extra_prompts_.send_resumed();
     }
     // Lines of steps after the checkpoint were logged by a policy the resume discarded.
     for (const std::string& path : {jsonl, trained_log_path()}) {

@@ -55,6 +55,10 @@ class TrainerRole {
     std::string weights_endpoint() const { return publisher_.endpoint(); }
     // The scheduler's prompt dispatcher, where dynamic sampling asks for replacement prompts.
     void connect_scheduler(const std::string& endpoint) { extra_prompts_.connect(endpoint); }
+    // This trainer replaces one that died in the same job (launcher: processes, recovery.trainer_restarts):
+    // even without a checkpoint to resume from it tells the buffer it resumes at step 0, so that what
+    // the dead trainer's versions made is dropped and its prompts handed out again.
+    void restarted_in_job() { restarted_ = true; }
 
     // Trains until trainer.steps are done or `stop` is set (then checkpoints and returns). Throws
     // PeerUnreachable when the buffer or the prompt dispatcher does not answer within its deadline
@@ -108,6 +112,7 @@ class TrainerRole {
     TrainedPrompts
         trained_prompts_;  // where a resume hands prompts out again (state_.first_untrained_prompt)
     ExtraPromptsClient extra_prompts_;
+    bool restarted_ = false;
     double busy_s_ = 0, idle_s_ = 0;
     long ds_kept_ = 0, ds_pulled_ = 0;  // dynamic sampling: groups kept / pulled by this process
     RewardCounts reward_totals_;

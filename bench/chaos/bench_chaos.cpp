@@ -13,6 +13,12 @@
 //
 // Bounded: at most --kills kills and --max-seconds of killing; then one last run to the end (at most
 // 600 s). Last line: "chaos <mode>: ... bad counts all zero: yes|no".
+//
+// --recover (issue #18): nobody restarts the job from outside. One `stride run` with recovery.* on
+// (buffer, trainer and rollout restarts inside the job, back-off 0.2 s up to 1 s) while this driver
+// kills a random role (the buffer, the trainer or a rollout worker; not the launcher, which holds the
+// dispatcher and is not restarted inside a job) with -9 after a random gap, as often as --kills. The
+// job must then end on its own; the restarts per role (run_summary.json) are printed.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -44,6 +50,7 @@ struct Options {
     int kills = 50, steps = 60, max_seconds = 1500;
     uint64_t seed = 1;
     int gap_min_ms = 300, gap_max_ms = 2500;
+    bool recover = false;  // --recover: restarts inside the job, no outside resume
     std::string dir, stride;
 };
 
@@ -60,7 +67,16 @@ std::string self_dir() {
 Options parse(int argc, char** argv) {
     Options o;
     o.stride = self_dir() + "/stride";
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; i += 2) {
+        if (std::string(argv[i]) == "--recover") {
+            o.recover = true;
+            --i;  // a flag without a value
+            continue;
+        }
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "bench_chaos: %s needs a value\n", argv[i]);
+            std::exit(2);
+        }
         const std::string k = argv[i], v = argv[i + 1];
         if (k == "--mode")
             o.mode = v;
@@ -104,6 +120,9 @@ std::string write_config(const Options& o) {
         << "trainer: {steps: " << o.steps << ", prompts_per_step: " << kPromptsPerStep
         << ", lr: 0.001, eval_every: 0, checkpoint_every: 2}\n"
         << "launcher: processes\nresume: auto\nlog: {level: warn}\n";
+    if (o.recover)
+        out << "recovery: {buffer_restarts: 1000, trainer_restarts: 1000, rollout_restarts: 1000, "
+               "restart_backoff_s: 0.2, restart_backoff_max_s: 1}\n";
     return path;
 }
 
@@ -260,6 +279,44 @@ std::set<std::string> acked_groups(const std::string& path, int64_t* samples) {
     return groups;
 }
 
+// --recover: one run; kills only, the job restarts its roles itself. Returns the run's wait status, or
+// -1 when it did not end within 600 s of the last kill.
+int run_with_recovery(const Options& o, const std::string& cfg, const std::string& run_path, Tally& t,
+                      std::vector<stride::chaos::Restart>* restarts) {
+    const std::string trained_log = run_path + "/trained.jsonl";
+    std::mt19937_64 rng(o.seed);
+    std::uniform_int_distribution<int> gap(o.gap_min_ms, o.gap_max_ms);
+    Run run(o, cfg, 0);
+    ++t.starts;
+    const auto t0 = Clock::now();
+    int status = -1;
+    while (t.kills < o.kills && Clock::now() - t0 < std::chrono::seconds(o.max_seconds)) {
+        // Mostly after a step was trained (training, commits, checkpoints), sometimes right away (a role
+        // that is starting or being restarted).
+        if (rng() % 5 != 0 && !wait_for_training(run, trained_log, &status)) return status;
+        if ((status = run.wait_for(gap(rng))) >= 0) return status;
+        std::vector<std::pair<std::string, pid_t>> victims;
+        for (const auto& [name, pid] : run.roles)
+            if (process_alive(pid)) victims.emplace_back(name.substr(0, name.find('-')), pid);
+        if (victims.empty()) continue;
+        const auto& [name, pid] = victims[std::uniform_int_distribution<size_t>(0, victims.size() - 1)(rng)];
+        kill(pid, SIGKILL);
+        ++t.kills;
+        ++t.by_role[name];
+        // A trainer restart resumes from the newest checkpoint: the audit's notion of a restart (the
+        // launcher restarts it within a second; its output names the new pid).
+        if (name == "trainer") restarts->push_back({unix_ms_now(), newest_checkpoint(run_path)});
+    }
+    status = run.wait_for(600 * 1000);
+    if (status < 0) {
+        std::printf("chaos: the job did not end within 600 s after the last kill\n");
+        for (const auto& [role, role_pid] : run.roles) kill(role_pid, SIGKILL);
+        kill(run.pid, SIGKILL);
+        run.wait_for(10 * 1000);
+    }
+    return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -272,6 +329,14 @@ int main(int argc, char** argv) {
     bool done = false;
     int refused_in_a_row = 0;
     std::vector<stride::chaos::Restart> restarts;  // every start that ran, but the first
+    if (o.recover) {
+        const int status = run_with_recovery(o, cfg, run_path, t, &restarts);
+        if (!(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+            ++t.unexpected;
+            std::printf("chaos: the job failed (status %d), see %s/run-0.err\n", status, o.dir.c_str());
+        }
+        done = true;
+    }
     for (int index = 0; !done; ++index) {
         const stride::chaos::Restart restart{unix_ms_now(), newest_checkpoint(run_path)};
         Run run(o, cfg, index);
@@ -329,6 +394,13 @@ int main(int argc, char** argv) {
         (long long)a.quarantined);
     std::printf("steps completed %lld of %d (metrics.jsonl %zu lines)\n", (long long)a.steps, o.steps,
                 metrics_lines);
+    if (o.recover) {  // what the job did about the kills by itself (run_summary.json)
+        std::ifstream in(run_path + "/run_summary.json");
+        const auto summary = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+        std::printf("restarts inside the job: %s\n", summary.is_object() && summary.contains("restarts")
+                                                         ? summary["restarts"].dump().c_str()
+                                                         : "(no run_summary.json)");
+    }
     // judged_by_time: a group without Sample.weights_used could hide a discarded version's token.
     const bool ok = a.trained_twice == 0 && a.from_discarded == 0 && a.judged_by_time == 0 && lost == 0 &&
                     a.steps_out_of_order == 0 && a.steps == o.steps &&

@@ -3,11 +3,14 @@
 #pragma once
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace stride::test {
@@ -37,17 +40,44 @@ inline std::string write_tiny_job(const std::string& dir, const std::string& ext
     return path;
 }
 
+// `stride role ARGS...` as a child process, its stdout and stderr into `log`.
+inline pid_t start_role(const std::string& log, const std::vector<std::string>& args) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen(log.c_str(), "w", stdout) || !freopen(log.c_str(), "a", stderr)) _exit(125);
+        setvbuf(stdout, nullptr, _IONBF, 0);
+        std::vector<char*> argv = {const_cast<char*>(STRIDE_BIN), const_cast<char*>("role")};
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        execv(STRIDE_BIN, argv.data());
+        _exit(127);
+    }
+    return pid;
+}
+
+inline bool wait_for(const std::function<bool()>& cond, double seconds) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < until) {
+        if (cond()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return cond();
+}
+
+inline bool port_free(int p) {
+    const std::string cmd = "ss -Htln 'sport = :" + std::to_string(p) + "'";
+    FILE* f = popen(cmd.c_str(), "r");
+    char c;
+    const bool busy = f && fread(&c, 1, 1, f) == 1;
+    if (f) pclose(f);
+    return !busy;
+}
+
 // A TCP port nobody listens on now, below the ephemeral range, starting at a place of this process's
 // own so that parallel tests rarely probe the same ones.
 inline int free_port(int base) {
-    for (int p = base + getpid() % 5000;; ++p) {
-        const std::string cmd = "ss -Htln 'sport = :" + std::to_string(p) + "'";
-        FILE* f = popen(cmd.c_str(), "r");
-        char c;
-        const bool busy = f && fread(&c, 1, 1, f) == 1;
-        if (f) pclose(f);
-        if (!busy) return p;
-    }
+    for (int p = base + getpid() % 5000;; ++p)
+        if (port_free(p)) return p;
 }
 
 inline std::vector<int64_t> metrics_steps(const std::string& jsonl) {

@@ -25,31 +25,6 @@
 namespace stride::test {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-pid_t start_role(const std::string& log, const std::vector<std::string>& args) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-        if (!freopen(log.c_str(), "w", stdout) || !freopen(log.c_str(), "a", stderr)) _exit(125);
-        setvbuf(stdout, nullptr, _IONBF, 0);
-        std::vector<char*> argv = {const_cast<char*>(STRIDE_BIN), const_cast<char*>("role")};
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        execv(STRIDE_BIN, argv.data());
-        _exit(127);
-    }
-    return pid;
-}
-
-bool wait_for(const std::function<bool()>& cond, double seconds) {
-    const auto until = Clock::now() + std::chrono::duration<double>(seconds);
-    while (Clock::now() < until) {
-        if (cond()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return cond();
-}
-
 TEST(SupervisedRollout, AStoppedRolloutWorkerIsRestartedAndTheJobEndsWithEveryStepOnce) {
     const std::string dir = cluster_scratch("restart");
     const std::string cfg = write_tiny_job(

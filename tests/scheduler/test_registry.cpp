@@ -8,8 +8,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/base/error.h"
 #include "common/bind_endpoint.h"
@@ -161,6 +163,31 @@ TEST(Registry, JobDoneReachesEveryHeartbeat) {
     EXPECT_TRUE(buffer_stop);
     EXPECT_TRUE(buffer.job_done());
     EXPECT_TRUE(reg.all_told());
+}
+
+// A member silent for lost_after_s is reported lost once (the dispatcher then hands out its prompts
+// again); one that speaks again is back and may be lost again later.
+TEST(Registry, ASilentMemberIsReportedLostOnceAndComesBack) {
+    Registry reg({"job", "h1", "tcp://127.0.0.1:*", 0.5});
+    std::mutex mu;
+    std::vector<std::string> lost;
+    reg.on_lost([&](const std::string& id) {
+        std::lock_guard<std::mutex> lock(mu);
+        lost.push_back(id);
+    });
+    std::atomic<bool> stop{false};
+    {
+        SchedulerLink rollout(link_to(reg, "rollout", 3));
+        rollout.join({}, {}, stop);  // registers, then falls silent (no heartbeat thread)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        std::lock_guard<std::mutex> lock(mu);
+        EXPECT_EQ(lost, std::vector<std::string>{"rollout-3"});  // once, not every check
+        rollout.join({}, {}, stop);  // back: the same instance speaks again, then is silent again
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    reg.on_lost({});  // mu and lost go before reg
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(lost, (std::vector<std::string>{"rollout-3", "rollout-3"}));
 }
 
 TEST(BindEndpoint, KeysAreCheckedAtLoadNamingTheKey) {

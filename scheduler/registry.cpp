@@ -13,7 +13,7 @@ std::string member_id(const std::string& role, int worker) {
 }
 
 Registry::Registry(const RegistryOptions& opt)
-    : opt_(opt), sock_(ctx_, opt.bind, 1 << 20), endpoint_(sock_.endpoint()) {
+    : opt_(opt), ctx_(opt.curve), sock_(ctx_, opt.bind, 1 << 20), endpoint_(sock_.endpoint()) {
     thread_ = std::thread([this] { serve(); });
 }
 

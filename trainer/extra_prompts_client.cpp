@@ -8,8 +8,8 @@
 
 namespace stride {
 
-ExtraPromptsClient::ExtraPromptsClient(std::string job_id)
-    : job_id_(std::move(job_id)), zctx_(std::make_unique<ZmqContext>()) {}
+ExtraPromptsClient::ExtraPromptsClient(std::string job_id, std::shared_ptr<const CurveKeys> curve)
+    : job_id_(std::move(job_id)), zctx_(std::make_unique<ZmqContext>(std::move(curve))) {}
 
 ExtraPromptsClient::~ExtraPromptsClient() = default;
 

@@ -9,12 +9,14 @@
 
 namespace stride {
 
+struct CurveKeys;
 class ZmqContext;
 class RequestClient;
 
 class ExtraPromptsClient {
    public:
-    explicit ExtraPromptsClient(std::string job_id);
+    // curve: the job's CURVE keys (null: plain sockets).
+    explicit ExtraPromptsClient(std::string job_id, std::shared_ptr<const CurveKeys> curve = nullptr);
     ~ExtraPromptsClient();
     // The dispatcher's endpoint. Until connected, announce() only records the count.
     void connect(const std::string& scheduler_endpoint);

@@ -163,6 +163,13 @@ TEST(MathValue, SurdsHaveOneCanonicalForm) {
     EXPECT_FALSE(eq(sqrt2, q(141421356, 100000000)));
     EXPECT_TRUE(eq(value_root(Value::integer(-27), 3), Value::integer(-3)));
     EXPECT_EQ(value_root(Value::integer(-4), 2).kind, Value::Kind::undefined);
+    // Found by libFuzzer (tests/fuzz/fuzz_math_answer.cpp): sqrt(0) was 1*sqrt(0), and the product of
+    // two such surds divided by gcd(0, 0) = 0 (SIGFPE, the reward process gone).
+    EXPECT_TRUE(eq(value_root(Value::integer(0), 2), Value::integer(0)));
+    EXPECT_TRUE(
+        eq(value_mul(value_root(Value::integer(0), 2), value_root(Value::integer(0), 2)), Value::integer(0)));
+    EXPECT_TRUE(eq(value_root(Value::integer(0), 3), Value::integer(0)));
+    EXPECT_EQ(verify_math_response("so \\boxed{\\sqrt{0}\\sqrt{0}}", "0").outcome, MathOutcome::correct);
     EXPECT_EQ(value_div(Value::integer(1), Value::integer(0)).kind, Value::Kind::undefined);
     // A square of a prime above the trial-division limit still comes out of the root.
     EXPECT_TRUE(eq(value_root(Value::integer(1009LL * 1009 * 2), 2), value_mul(Value::integer(1009), sqrt2)));

@@ -1,12 +1,16 @@
 // buffer/buffer_config.h: the experience buffer's settings (YAML section `buffer:`), with defaults.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "common/curve_keys.h"
 
 namespace stride {
 
 struct BufferServerConfig {
     std::string job_id = "default";                 // envelopes of any other job are rejected
+    std::shared_ptr<const CurveKeys> curve;         // the job's CURVE keys (null: plain sockets)
     std::string endpoint = "tcp://127.0.0.1:5555";  // ROUTER bind address ("tcp://127.0.0.1:*" = any port)
     std::string dir = "buffer.rocksdb";             // RocksDB directory; reopening it recovers everything
     uint32_t group_size = 8;                        // n: a group is complete when it holds n distinct samples

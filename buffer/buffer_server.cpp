@@ -166,7 +166,7 @@ struct BufferServer::Impl {
 };
 
 BufferServer::Impl::Impl(const BufferServerConfig& c)
-    : cfg(c), store(c.dir, c.sync_wal), sock(ctx, c.endpoint, c.max_message_bytes), index(c.group_size) {
+    : cfg(c), ctx(c.curve), store(c.dir, c.sync_wal), sock(ctx, c.endpoint, c.max_message_bytes), index(c.group_size) {
     STRIDE_CHECK(cfg.group_size > 0, "buffer.group_size must be at least 1");
     STRIDE_CHECK(cfg.max_drain > 0, "buffer.max_drain must be at least 1");
     bound_endpoint = sock.endpoint();

@@ -72,9 +72,9 @@ void check_bind_key(const std::string& key, const std::string& endpoint, bool un
     const std::string why = listen_exposure(endpoint);
     STRIDE_CHECK(why.empty() || unauthenticated,
                  key + ": '" + endpoint + "' would accept connections from other machines or users: " + why +
-                     ". Role sockets do not authenticate peers (CURVE is not implemented); set "
-                     "network.unauthenticated=true to bind it anyway, only on a network where every host "
-                     "is trusted");
+                     ". Give the job CURVE keys (network.keys_dir from `stride keys gen DIR`, or "
+                     "network.auth=curve), or set network.unauthenticated=true to bind it anyway, only on a "
+                     "network where every host is trusted");
     if (launcher != "processes") return;
     STRIDE_CHECK(endpoint.rfind("inproc://", 0) != 0,
                  key + ": inproc:// endpoints cannot cross processes (launcher = processes)");

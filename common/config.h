@@ -201,10 +201,14 @@ struct PlacementConfig {
 // Empty bind: the launcher's default (threads: loopback TCP on a free port; processes: a Unix socket
 // in <run>/sockets; a role started with --scheduler: this host, a free port).
 struct NetworkConfig {
-    std::string scheduler_bind;    // the scheduler's registry (roles started with --scheduler register there)
-    std::string prompts_bind;      // the prompt dispatcher
-    std::string weights_bind;      // the trainer's weight publisher
-    bool unauthenticated = false;  // allow non-loopback binds although no role socket authenticates peers
+    std::string scheduler_bind;  // the scheduler's registry (roles started with --scheduler register there)
+    std::string prompts_bind;    // the prompt dispatcher
+    std::string weights_bind;    // the trainer's weight publisher
+    // auto: CURVE when the keys are known (the threads and processes launchers make a set per start;
+    // a role started with --scheduler needs keys_dir); curve: always (keys required); none: never.
+    std::string auth = "auto";
+    std::string keys_dir;          // the job's CURVE key set (`stride keys gen DIR`); empty: the launcher's
+    bool unauthenticated = false;  // allow non-loopback binds although peers may not be authenticated
     int connect_timeout_s = 300;   // a role keeps trying to register with the scheduler this long
     double lost_after_s = 30;      // silence after which a role and the scheduler give each other up
     bool operator==(const NetworkConfig&) const = default;

@@ -209,8 +209,8 @@ const std::vector<ConfigKey>& schema_table() {
         {"buffer.sync_wal", FIELD(buffer.sync_wal), "fsync the write-ahead log on every append"},
         {"buffer.capacity", FIELD(buffer.capacity), "trajectories held before producers wait", at_least(1)},
         {"buffer.endpoint", FIELD(buffer.endpoint),
-         "ZeroMQ endpoint the buffer binds: loopback tcp://, ipc:// or inproc:// (others need "
-         "network.unauthenticated); empty: chosen by the launcher"},
+         "ZeroMQ endpoint the buffer binds: loopback tcp://, ipc:// or inproc:// (others need CURVE keys "
+         "or network.unauthenticated); empty: chosen by the launcher"},
         {"buffer.max_staleness", FIELD(buffer.max_staleness),
          "async: policy versions a trajectory may lag behind the trainer (sync mode: 0)", at_least(0)},
         // ---- trainer -----------------------------------------------------------------------------
@@ -358,9 +358,19 @@ const std::vector<ConfigKey>& schema_table() {
          "ZeroMQ endpoint the prompt dispatcher binds (empty: chosen by the launcher)"},
         {"network.weights_bind", FIELD(network.weights_bind),
          "ZeroMQ endpoint the trainer's weight publisher binds (empty: chosen by the launcher)"},
+        {"network.auth",
+         FIELD(network.auth),
+         "who may connect to role sockets: curve (the job's CURVE keys, always), none (anyone who can "
+         "reach them), auto (curve where keys are known: the threads/processes launchers make a set per "
+         "start, a role started with --scheduler uses network.keys_dir)",
+         {},
+         {"auto", "curve", "none"}},
+        {"network.keys_dir", FIELD(network.keys_dir),
+         "directory of the job's CURVE key set, owner-only files (`stride keys gen DIR`); empty: the "
+         "threads/processes launchers write a fresh set to {run_dir}/{name}/keys at each start"},
         {"network.unauthenticated", FIELD(network.unauthenticated),
-         "allow binds beyond loopback although role sockets do not authenticate peers (CURVE is not "
-         "implemented): only on a network where every host is trusted"},
+         "allow binds beyond loopback without CURVE keys (network.keys_dir or network.auth=curve): only on "
+         "a network where every host is trusted"},
         {"network.connect_timeout_s", FIELD(network.connect_timeout_s),
          "how long a role keeps trying to register with the scheduler, with back-off", at_least(1)},
         {"network.lost_after_s", FIELD(network.lost_after_s),

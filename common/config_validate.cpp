@@ -11,6 +11,7 @@
 #include "common/config_schema.h"
 #include "common/gen_spec.h"
 #include "common/listen_policy.h"
+#include "common/network_auth.h"
 
 namespace stride {
 
@@ -165,12 +166,14 @@ void check_reward(const JobConfig& c) {
                         c.reward.timeout_s));
 }
 
-// What the job listens on: without authentication (none yet: CURVE is planned) only loopback TCP,
-// Unix sockets and inproc, unless network.unauthenticated says the network is trusted
-// (common/bind_endpoint.h). metrics.bind may be any address (it serves no secrets, but it shows the
-// job to whoever can reach it): the metrics server warns at start.
+// What the job listens on: without CURVE (common/network_auth.h) only loopback TCP, Unix sockets and
+// inproc, unless network.unauthenticated says the network is trusted (common/bind_endpoint.h). metrics.bind
+// may be any address (it serves no secrets, but it shows the job to whoever can reach it): the metrics server
+// warns at start.
 void check_listen(const JobConfig& c) {
-    const bool open = c.network.unauthenticated;
+    const bool open = exposure_allowed(c.network);
+    STRIDE_CHECK(c.network.auth != "none" || c.network.keys_dir.empty(),
+                 "network.keys_dir: set, but network.auth is none (no socket would use the keys)");
     check_bind_key("buffer.endpoint", c.buffer.endpoint, open, c.launcher);
     check_bind_key("network.prompts_bind", c.network.prompts_bind, open, c.launcher);
     check_bind_key("network.weights_bind", c.network.weights_bind, open, c.launcher);

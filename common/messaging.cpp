@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "common/base/error.h"
+#include "common/zap_handler.h"
 
 namespace stride {
 
@@ -43,17 +44,27 @@ bool poll_for(void* sock, short events, int timeout_ms) {
 
 // ---- ZmqContext / ZmqSocket --------------------------------------------------------------------
 
-ZmqContext::ZmqContext() : ctx_(zmq_ctx_new()) {
+ZmqContext::ZmqContext(std::shared_ptr<const CurveKeys> curve)
+    : ctx_(zmq_ctx_new()), curve_(std::move(curve)) {
     STRIDE_CHECK(ctx_ != nullptr, "zmq_ctx_new: " + zmq_error_text());
+    if (curve_) {
+        STRIDE_CHECK(curve_supported(), "network.auth: this libzmq has no CURVE support");
+        zap_ = std::make_unique<ZapHandler>(ctx_, curve_);
+    }
+}
+
+uint64_t ZmqContext::auth_refused() const {
+    return zap_ ? zap_->refused() : 0;
 }
 
 ZmqContext::~ZmqContext() {
+    zap_.reset();  // its sockets close first, or the termination below would wait for them
     // Sockets close with linger 0, so termination does not block on unsent messages.
     while (zmq_ctx_term(ctx_) == -1 && zmq_errno() == EINTR) {
     }
 }
 
-ZmqSocket::ZmqSocket(ZmqContext& ctx, int type) : sock_(zmq_socket(ctx.get(), type)) {
+ZmqSocket::ZmqSocket(ZmqContext& ctx, int type) : ctx_(&ctx), sock_(zmq_socket(ctx.get(), type)) {
     STRIDE_CHECK(sock_ != nullptr, "zmq_socket: " + zmq_error_text());
     set_int(ZMQ_LINGER, 0);
 }
@@ -62,11 +73,13 @@ ZmqSocket::~ZmqSocket() {
     close();
 }
 
-ZmqSocket::ZmqSocket(ZmqSocket&& other) noexcept : sock_(std::exchange(other.sock_, nullptr)) {}
+ZmqSocket::ZmqSocket(ZmqSocket&& other) noexcept
+    : ctx_(other.ctx_), sock_(std::exchange(other.sock_, nullptr)) {}
 
 ZmqSocket& ZmqSocket::operator=(ZmqSocket&& other) noexcept {
     if (this != &other) {
         close();
+        ctx_ = other.ctx_;
         sock_ = std::exchange(other.sock_, nullptr);
     }
     return *this;
@@ -77,8 +90,22 @@ void ZmqSocket::close() {
     sock_ = nullptr;
 }
 
+namespace {
+// inproc:// never leaves the process: nothing to authenticate.
+bool wants_curve(const ZmqContext* ctx, const std::string& endpoint) {
+    return ctx && ctx->curve() && endpoint.rfind("inproc://", 0) != 0;
+}
+}  // namespace
+
 void ZmqSocket::bind(const std::string& endpoint) {
+    const bool curve = wants_curve(ctx_, endpoint);
+    if (curve) {
+        set_int(ZMQ_CURVE_SERVER, 1);
+        set_text(ZMQ_CURVE_SECRETKEY, ctx_->curve()->server_secret);
+        set_text(ZMQ_ZAP_DOMAIN, "stride");  // a domain makes libzmq consult the ZAP handler
+    }
     STRIDE_CHECK(zmq_bind(sock_, endpoint.c_str()) == 0, "cannot bind " + endpoint + ": " + zmq_error_text());
+    if (curve) ctx_->zap()->watch(sock_);
     // A Unix socket file: owner-only (its directory should be too, scheduler/roles.cpp), whatever the umask.
     if (endpoint.rfind("ipc://", 0) == 0 && endpoint.size() > 6 && endpoint[6] != '@') {
         const std::string bound = last_endpoint();  // ipc://* resolves to a generated path
@@ -88,12 +115,23 @@ void ZmqSocket::bind(const std::string& endpoint) {
 }
 
 void ZmqSocket::connect(const std::string& endpoint) {
+    if (wants_curve(ctx_, endpoint)) {
+        set_text(ZMQ_CURVE_SERVERKEY, ctx_->curve()->server_public);
+        set_text(ZMQ_CURVE_PUBLICKEY, ctx_->curve()->client_public);
+        set_text(ZMQ_CURVE_SECRETKEY, ctx_->curve()->client_secret);
+    }
     STRIDE_CHECK(zmq_connect(sock_, endpoint.c_str()) == 0,
                  "cannot connect to " + endpoint + ": " + zmq_error_text());
 }
 
 void ZmqSocket::set_int(int option, int value) {
     STRIDE_CHECK(zmq_setsockopt(sock_, option, &value, sizeof(value)) == 0,
+                 "zmq_setsockopt(" + std::to_string(option) + "): " + zmq_error_text());
+}
+
+void ZmqSocket::set_text(int option, const std::string& value) {
+    // Never the value in the message: these are keys.
+    STRIDE_CHECK(zmq_setsockopt(sock_, option, value.data(), value.size()) == 0,
                  "zmq_setsockopt(" + std::to_string(option) + "): " + zmq_error_text());
 }
 

@@ -2,7 +2,9 @@
 // messages (proto/stride.proto) over ZeroMQ; this file owns the sockets, the framing and the checks
 // that every received envelope passes before a role looks at its body.
 //
-//   ZmqContext / ZmqSocket   RAII over the C API (zmq.h); multipart send/recv with timeouts.
+//   ZmqContext / ZmqSocket   RAII over the C API (zmq.h); multipart send/recv with timeouts. A context
+//                            made with the job's CurveKeys puts CURVE on every socket of it that binds
+//                            or connects beyond inproc:// and admits only the job's keys (ZapHandler).
 //   ReplySocket              server side: a ROUTER that remembers who asked, so replies can be sent
 //                            later and to many clients (REQ or DEALER peers).
 //   RequestClient            client side: one request in flight, "lazy pirate" retry semantics: after
@@ -15,26 +17,37 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/curve_keys.h"
 #include "proto/schema.h"
 #include "proto/stride.pb.h"
 
 namespace stride {
 
+class ZapHandler;
+
 class ZmqContext {
    public:
-    ZmqContext();
+    // curve: the job's key set (common/curve_keys.h); null: plain sockets (no authentication).
+    explicit ZmqContext(std::shared_ptr<const CurveKeys> curve = nullptr);
     ~ZmqContext();
     ZmqContext(const ZmqContext&) = delete;
     ZmqContext& operator=(const ZmqContext&) = delete;
     void* get() const { return ctx_; }
+    const CurveKeys* curve() const { return curve_.get(); }
+    ZapHandler* zap() const { return zap_.get(); }
+    // Peers its CURVE sockets refused (0 without keys).
+    uint64_t auth_refused() const;
 
    private:
     void* ctx_;
+    std::shared_ptr<const CurveKeys> curve_;
+    std::unique_ptr<ZapHandler> zap_;
 };
 
 class ZmqSocket {
@@ -48,7 +61,9 @@ class ZmqSocket {
     ZmqSocket(const ZmqSocket&) = delete;
     ZmqSocket& operator=(const ZmqSocket&) = delete;
 
-    void bind(const std::string& endpoint);  // throws stride::Error naming the endpoint
+    // Both throw stride::Error naming the endpoint. With the context's keys, beyond inproc://, bind
+    // serves with CURVE (peers admitted by the ZAP handler) and connect presents the client key.
+    void bind(const std::string& endpoint);
     void connect(const std::string& endpoint);
     void set_int(int option, int value);
     void set_int64(int option, int64_t value);
@@ -63,6 +78,8 @@ class ZmqSocket {
 
    private:
     void close();
+    void set_text(int option, const std::string& value);
+    ZmqContext* ctx_ = nullptr;
     void* sock_ = nullptr;
 };
 

@@ -12,6 +12,7 @@
 
 #include "common/base/crc32c.h"
 #include "common/base/error.h"
+#include "common/weight_mac.h"
 
 namespace stride {
 
@@ -19,6 +20,7 @@ namespace stride {
 struct WeightPublisher::Published : WeightBlob {
     int fd = -1;
     std::string shm_path;  // "/proc/<pid>/fd/<fd>", empty when no memory file could be made
+    std::string shm_mac;   // keyed hash of version and bytes (weight_mac.h); empty without keys
     explicit Published(WeightBlob b) : WeightBlob(std::move(b)) {}
     ~Published() {
         if (fd >= 0) close(fd);
@@ -52,10 +54,25 @@ void share_in_memory_file(WeightPublisher::Published& p) {
     p.shm_path = "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd);
 }
 
-// Copies a same-host memory file into blob.bytes, checking the whole-blob CRC-32C on the way.
+// With the job's keys, what came out of the memory file must carry the publisher's keyed hash.
+void check_memory_file_mac(const v1::WeightUpdate& update, const std::string& mac_key,
+                           const WeightBlob& blob) {
+    if (mac_key.empty()) return;
+    const std::string got = weight_mac(mac_key, update.version(), blob.bytes.data(), update.total_bytes());
+    if (!weight_mac_equal(got, update.shm_mac()))
+        throw Error("weight sync: the memory file of version " + std::to_string(update.version()) +
+                    " does not match the publisher's keyed hash (BLAKE2b): it was changed after it was "
+                    "published; refusing these weights");
+}
+
+// Copies a same-host memory file into blob.bytes, checking the whole-blob CRC-32C on the way, and with
+// a mac_key the keyed hash the publisher sent (a rewritten file with a fixed-up CRC fails it).
 // false when the file cannot be used (another machine, gone, wrong size, not a path of the form a
 // publisher makes, not a memfd): fall back to chunks.
-bool copy_from_memory_file(const std::string& path, uint64_t total, uint32_t crc, WeightBlob& blob) {
+bool copy_from_memory_file(const std::string& path, const v1::WeightUpdate& update,
+                           const std::string& mac_key, WeightBlob& blob) {
+    const uint64_t total = update.total_bytes();
+    const uint32_t crc = update.crc32();
     if (!is_weight_shm_path(path)) return false;
     char link[64] = {};
     const ssize_t n = readlink(path.c_str(), link, sizeof(link) - 1);
@@ -75,10 +92,12 @@ bool copy_from_memory_file(const std::string& path, uint64_t total, uint32_t crc
             munmap(map, total);
             close(fd);
             if (got != crc) throw Error("weight sync: shared-memory copy of the weights failed its checksum");
+            check_memory_file_mac(update, mac_key, blob);
             return true;
         }
     }
     close(fd);
+    if (ok) check_memory_file_mac(update, mac_key, blob);
     return ok;  // true only for an empty blob here; a failed mapping falls back to chunks
 }
 
@@ -121,12 +140,14 @@ void release_blob_ref(void*, void* hint) {
 // ---- publisher ----------------------------------------------------------------------------------
 
 WeightPublisher::WeightPublisher(std::string job_id, const std::string& endpoint, size_t chunk_bytes,
-                                 bool share_memory)
+                                 bool share_memory, std::shared_ptr<const CurveKeys> curve)
     : job_id_(std::move(job_id)),
       chunk_bytes_(chunk_bytes),
       share_memory_(share_memory),
+      ctx_(std::move(curve)),
       sock_(ctx_, ZMQ_ROUTER) {
     STRIDE_CHECK(chunk_bytes_ > 0, "weight sync: chunk_bytes must be > 0");
+    if (ctx_.curve()) mac_key_ = weight_mac_key(*ctx_.curve());
     sock_.set_int(ZMQ_SNDHWM, 0);  // replies are bounded by the workers' credit windows
     sock_.bind(endpoint);
     endpoint_ = sock_.last_endpoint();
@@ -148,6 +169,9 @@ uint32_t WeightPublisher::publish(WeightBlob blob) {
             crc32c(blob.bytes.data() + off, std::min(chunk_bytes_, blob.bytes.size() - off)));
     auto published = std::make_shared<Published>(std::move(blob));
     if (share_memory_) share_in_memory_file(*published);
+    if (!published->shm_path.empty() && !mac_key_.empty())
+        published->shm_mac =
+            weight_mac(mac_key_, published->version, published->bytes.data(), published->bytes.size());
     std::shared_ptr<const Published> next = std::move(published);
     std::lock_guard<std::mutex> lock(mu_);
     STRIDE_CHECK(!latest_ || next->version > latest_->version,
@@ -196,6 +220,7 @@ void WeightPublisher::serve() {
                 u->set_total_bytes(latest->bytes.size());
                 u->set_crc32(latest->crc32c);
                 u->set_shm_path(latest->shm_path);
+                u->set_shm_mac(latest->shm_mac);
             }
             send_envelope(sock, route, reply, false);
         } else if (req.has_weight_chunk()) {
@@ -240,9 +265,14 @@ void WeightPublisher::serve() {
 // ---- subscriber ---------------------------------------------------------------------------------
 
 WeightSubscriber::WeightSubscriber(std::string job_id, const std::string& endpoint, int window,
-                                   bool use_shared_memory)
-    : job_id_(std::move(job_id)), endpoint_(endpoint), window_(window), use_shm_(use_shared_memory) {
+                                   bool use_shared_memory, std::shared_ptr<const CurveKeys> curve)
+    : job_id_(std::move(job_id)),
+      endpoint_(endpoint),
+      window_(window),
+      use_shm_(use_shared_memory),
+      ctx_(std::move(curve)) {
     STRIDE_CHECK(window_ >= 1, "weight sync: window must be >= 1");
+    if (ctx_.curve()) mac_key_ = weight_mac_key(*ctx_.curve());
     reset_socket();
 }
 
@@ -307,8 +337,10 @@ bool WeightSubscriber::fetch_if_newer(int64_t have_version, int timeout_ms, Weig
     blob.bytes.resize(total);
     blob.crc32c = update->crc32();
     const int64_t version = update->version();
-    if (use_shm_ && !update->shm_path().empty() &&
-        copy_from_memory_file(update->shm_path(), total, update->crc32(), blob)) {
+    // With keys, a memory file without the publisher's keyed hash is not taken: chunks instead.
+    const bool shm_checkable = mac_key_.empty() || !update->shm_mac().empty();
+    if (use_shm_ && shm_checkable && !update->shm_path().empty() &&
+        copy_from_memory_file(update->shm_path(), *update, mac_key_, blob)) {
         blob.version = update->version();
         if (stats) {
             stats->seconds = std::chrono::duration<double>(Clock::now() - t0).count();

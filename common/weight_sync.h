@@ -14,6 +14,8 @@
 // its /proc path in WeightUpdate.shm_path; a worker that can open it (same machine, same user)
 // copies the blob from there in one pass, checked against the whole-blob CRC-32C, instead of pulling
 // chunks through the kernel's socket buffers (three copies instead of one). Control stays on ZeroMQ.
+// With the job's CURVE keys the announcement also carries a keyed hash of the blob (weight_mac.h),
+// which the copy must match: a local process that rewrote the file is refused.
 //
 // Tested by tests/common/test_weight_sync.cpp; bench/common/bench_weight_sync.cpp measures GB/s
 // against memcpy.
@@ -45,8 +47,9 @@ class WeightPublisher {
    public:
     // Binds endpoint (e.g. "tcp://127.0.0.1:*") and serves from a thread of its own.
     // share_memory: also offer each version as a memory file to workers on the same machine.
+    // curve: the job's CURVE keys (null: plain sockets, and no keyed hash on the memory file).
     WeightPublisher(std::string job_id, const std::string& endpoint, size_t chunk_bytes = 8u << 20,
-                    bool share_memory = true);
+                    bool share_memory = true, std::shared_ptr<const CurveKeys> curve = nullptr);
     ~WeightPublisher();
     WeightPublisher(const WeightPublisher&) = delete;
     WeightPublisher& operator=(const WeightPublisher&) = delete;
@@ -67,6 +70,7 @@ class WeightPublisher {
     std::string job_id_;
     size_t chunk_bytes_;
     bool share_memory_;
+    std::string mac_key_;  // weight_mac.h; empty without keys
     ZmqContext ctx_;
     ZmqSocket sock_;
     std::string endpoint_;
@@ -93,8 +97,9 @@ bool is_weight_shm_path(const std::string& path);
 class WeightSubscriber {
    public:
     // use_shared_memory: take the same-host fast path when the publisher offers one.
+    // curve: the job's CURVE keys (null: plain sockets).
     WeightSubscriber(std::string job_id, const std::string& endpoint, int window = 8,
-                     bool use_shared_memory = true);
+                     bool use_shared_memory = true, std::shared_ptr<const CurveKeys> curve = nullptr);
 
     // The latest announcement, or nullopt when the publisher does not answer within timeout_ms.
     std::optional<v1::WeightUpdate> latest(int timeout_ms);
@@ -119,6 +124,7 @@ class WeightSubscriber {
     std::string endpoint_;
     int window_;
     bool use_shm_;
+    std::string mac_key_;  // weight_mac.h; empty without keys
     ZmqContext ctx_;
     std::optional<ZmqSocket> sock_;
     std::chrono::steady_clock::time_point last_answer_ = std::chrono::steady_clock::now();

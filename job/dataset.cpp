@@ -148,7 +148,7 @@ Example parse_example_line(const std::string& line, const std::string& where, co
     json obj;
     try {
         obj = json::parse(line);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
         throw Error(where + ": not valid JSON (" + std::string(e.what()) + ")");
     }
     return example_from_json(obj, where, keys);

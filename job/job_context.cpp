@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "common/base/error.h"
+#include "common/network_auth.h"
 #include "job/data_gen.h"
 #include "reward/registry.h"
 
@@ -54,10 +55,11 @@ JobContext make_job_context(const JobConfig& cfg) {
         tok_path = cfg.model.path + "/tokenizer.json";
     }
     STRIDE_CHECK(std::filesystem::exists(tok_path), "tokenizer: file not found: " + tok_path);
-    JobContext ctx{cfg, cfg.name, Tokenizer::load(tok_path), {}, nullptr, {}, {}};
+    JobContext ctx{cfg, cfg.name, Tokenizer::load(tok_path), {}, nullptr, {}, {}, nullptr};
     ctx.stop_tokens = default_stop_tokens(ctx.tokenizer);
     STRIDE_CHECK(!ctx.stop_tokens.empty(), "tokenizer: " + tok_path + " defines no end-of-text token");
     ctx.reward = make_reward(reward_spec_from_config(cfg));
+    ctx.curve = job_curve_keys(cfg);
 
     DatasetSplit split = load_job_datasets(cfg);
     STRIDE_CHECK(!split.train.empty(), "data.train: no training prompts");

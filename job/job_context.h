@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/curve_keys.h"
 #include "job/prompt.h"
 #include "model/config.h"
 #include "model/tokenizer/tokenizer.h"
@@ -22,6 +23,9 @@ struct JobContext {
     std::shared_ptr<const RewardFn> reward;
     std::vector<TokenizedPrompt> train;
     std::vector<TokenizedPrompt> eval;
+    // The job's CURVE keys (network.auth, network.keys_dir): every role's ZmqContext is made with
+    // them; null: plain sockets.
+    std::shared_ptr<const CurveKeys> curve;
 
     std::string run_path() const { return cfg.run_path(); }
     // Architecture of the policy: model.path's config.json, or model.init with the tokenizer's size.

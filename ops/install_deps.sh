@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libopenblas-dev libopenblas-openmp-dev libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libonig-dev libutf8proc-dev
-  libzmq3-dev libprotobuf-dev protobuf-compiler librocksdb-dev
+  libzmq3-dev libsodium-dev libprotobuf-dev protobuf-compiler librocksdb-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcpp-httplib-dev prometheus-cpp-dev
   libseccomp-dev libcli11-dev
   libsnappy-dev libzstd-dev zlib1g-dev  # Parquet pages (job/parquet/)

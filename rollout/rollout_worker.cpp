@@ -180,17 +180,18 @@ Loop::Loop(const JobContext& ctx, const std::string& id, const RolloutEndpoints&
       async_(ctx.cfg.rollout.mode == "async"),
       segmented_(ctx.cfg.rollout.segment_tokens > 0),
       n_(ctx.cfg.rollout.n),
-      run_nonce_(make_run_nonce()),
+      zctx_(ctx.curve),
       scheduler_(zctx_, ep.scheduler, ctx.job_id),
       // deadlines.buffer_s bounds every put; a stopping worker is never held by a buffer that went away.
       buffer_(zctx_, ep.buffer, ctx.job_id, buffer_client_options(ctx.cfg.deadlines, &stop)),
       records_(zctx_, ep.buffer, ctx.job_id, quick_options(ctx.cfg.deadlines)),
-      weights_(ctx.job_id, ep.weights),
+      weights_(ctx.job_id, ep.weights, 8, true, ctx.curve),
       metrics_(ctx.job_id, id),
       rewards_(ctx.reward, {.capacity = 4 * std::max(1, ctx.cfg.rollout.max_batch_seqs),
                             .max_batch = 64,
                             .threads = std::max(1, ctx.cfg.reward.workers)}),
-      model_(ctx.model_config()) {
+      model_(ctx.model_config()),
+      run_nonce_(make_run_nonce()) {
     stats_.reward_queue_capacity = static_cast<int64_t>(rewards_.capacity());
     gen_opt_.max_running = cfg_.rollout.max_batch_seqs;
     gen_opt_.max_batch_tokens = std::max(2048, gen_opt_.max_running);

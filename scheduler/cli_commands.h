@@ -13,6 +13,7 @@ int report(int argc, char** argv);  // stride report RUN_DIR [RUN_DIR...] [--out
 int plot(int argc, char** argv);    // stride plot RUN_DIR KEY...: text charts in the terminal
 int chat(int argc, char** argv);    // stride chat render --tokenizer-config FILE: the model's chat template
 int launch(int argc, char** argv);  // stride launch slurm CONFIG: the job as Slurm srun steps
+int keys(int argc, char** argv);    // stride keys gen DIR: a CURVE key set for roles on several machines
 
 }  // namespace stride::cli
 
@@ -33,4 +34,5 @@ int launch(int argc, char** argv);  // stride launch slurm CONFIG: the job as Sl
          "render conversations with a model's chat template: chat render --tokenizer-config FILE"},         \
         {"plot", stride::cli::plot, "text charts of a run's metrics in the terminal: plot RUN_DIR KEY..."}, \
         {"launch", stride::cli::launch,                                                                     \
-         "submit a job to Slurm, one srun step per role: launch slurm CONFIG"},
+         "submit a job to Slurm, one srun step per role: launch slurm CONFIG"},                             \
+        {"keys", stride::cli::keys, "write a CURVE key set for a job's roles: keys gen DIR"},

@@ -17,6 +17,7 @@
 #include "common/base/error.h"
 #include "common/bind_endpoint.h"
 #include "common/listen_policy.h"
+#include "common/network_auth.h"
 #include "rollout/rollout_worker.h"
 #include "scheduler/config_hash.h"
 #include "scheduler/registry.h"
@@ -54,6 +55,7 @@ LinkOptions link_options(const JobConfig& cfg, const ClusterRoleArgs& a) {
     o.worker = a.worker;
     o.connect_timeout_s = cfg.network.connect_timeout_s;
     o.lost_after_s = cfg.network.lost_after_s;
+    o.curve = job_curve_keys(cfg);
     return o;
 }
 
@@ -123,9 +125,9 @@ int run_scheduler(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bo
     STRIDE_CHECK(!bind.empty(),
                  "network.scheduler_bind: empty, and no --scheduler: where should the scheduler "
                  "listen (e.g. tcp://*:7400)?");
-    check_bind_key(key, bind, cfg.network.unauthenticated, "");
+    check_bind_key(key, bind, exposure_allowed(cfg.network), "");
     const std::string hash = job_config_hash(cfg);
-    Registry reg({cfg.name, hash, bind, cfg.network.lost_after_s});
+    Registry reg({cfg.name, hash, bind, cfg.network.lost_after_s, job_curve_keys(cfg)});
     for (const auto& [name, url] : metrics_offer(cfg, a, "scheduler")) reg.offer(name, url);
     std::string targets = write_scrape_targets(cfg, reg, "");
     std::printf("scheduler: registry at %s, job '%s', config hash %s\n", reg.endpoint().c_str(),
@@ -141,7 +143,7 @@ int run_scheduler(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bo
     const std::string prompts_default = host.empty() ? "tcp://127.0.0.1:*" : "tcp://" + host + ":*";
     const std::string prompts_bind =
         cfg.network.prompts_bind.empty() ? prompts_default : cfg.network.prompts_bind;
-    check_bind_key("network.prompts_bind", prompts_bind, cfg.network.unauthenticated, "");
+    check_bind_key("network.prompts_bind", prompts_bind, exposure_allowed(cfg.network), "");
     PromptDispatcher d(ctx, prompts_bind, trainer->weights, dispatcher_options(cfg, start));
     // A rollout worker lost to a crash or a partition: its prompts go to the others.
     reg.on_lost([&d](const std::string& id) { d.release_worker(id); });
@@ -287,7 +289,7 @@ std::string cluster_bind(const std::string& key, const std::string& value, const
     if (bind.empty()) bind = is_loopback_host(tcp_host(scheduler)) ? "tcp://127.0.0.1:*" : "tcp://*:*";
     STRIDE_CHECK(bind.rfind("inproc://", 0) != 0, key + ": inproc:// endpoints cannot cross processes");
     try {
-        check_bind_key(key, bind, cfg.network.unauthenticated, "");
+        check_bind_key(key, bind, exposure_allowed(cfg.network), "");
     } catch (const Error& e) {
         if (!value.empty()) throw;
         throw Error(std::string(e.what()) + " (" + bind +

@@ -10,7 +10,7 @@ namespace stride {
 namespace {
 
 // The keys that are each machine's own: where this role writes, its CPUs and threads, its log and
-// metrics endpoint. Two roles of one job may differ in them.
+// metrics endpoint, where it keeps the job's key set. Two roles of one job may differ in them.
 JobConfig without_per_host_keys(JobConfig cfg) {
     const JobConfig defaults;
     cfg.run_dir = defaults.run_dir;
@@ -19,6 +19,7 @@ JobConfig without_per_host_keys(JobConfig cfg) {
     cfg.log = defaults.log;
     cfg.threads = defaults.threads;
     cfg.placement = defaults.placement;
+    cfg.network.keys_dir = defaults.network.keys_dir;
     return cfg;
 }
 

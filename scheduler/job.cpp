@@ -20,6 +20,7 @@
 #include "common/base/parallel.h"
 #include "common/base/placement.h"
 #include "common/log.h"
+#include "common/network_auth.h"
 #include "common/role_placement.h"
 #include "rollout/rollout_worker.h"
 #include "scheduler/job_metrics.h"
@@ -323,11 +324,15 @@ int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
     const RunLock lock(run);  // refuses while a process of an earlier run of this job still runs
     init_logging("scheduler", cfg.log.level, cfg.log.json, run + "/logs/scheduler.log");
     const auto metrics_server = start_job_metrics(cfg);  // /metrics when metrics.port > 0
+    // A fresh CURVE key set for this start (unless network.keys_dir names one): the roles, here or in
+    // child processes reading config.yaml, admit only each other (common/network_auth.h).
+    JobConfig keyed = cfg;
+    make_launcher_keys(keyed);
     {
         std::ofstream out(run + "/config.yaml");
-        out << dump_job_config(cfg);
+        out << dump_job_config(keyed);
     }
-    JobContext ctx = make_job_context(cfg);
+    JobContext ctx = make_job_context(keyed);
     const ModelConfig mc = ctx.model_config();
     spdlog::info(
         "job '{}': {} train prompts, {} eval prompts, model {} ({} layers, hidden {}), launcher {}, run dir "

@@ -16,9 +16,10 @@ PromptDispatcher::PromptDispatcher(const JobContext& ctx, const std::string& bin
                                    const std::string& weights_endpoint, const DispatcherOptions& opt)
     : ctx_(ctx),
       opt_(opt),
+      zctx_(ctx.curve),
       sock_(zctx_, bind_endpoint, 1 << 20),
       endpoint_(sock_.endpoint()),
-      versions_(ctx.job_id, weights_endpoint),
+      versions_(ctx.job_id, weights_endpoint, 8, true, ctx.curve),
       cursor_(opt.start_prompt),
       extra_(opt.dynamic_sampling ? opt.start_extra_prompts : 0) {
     STRIDE_CHECK(opt_.prompts_per_step > 0, "trainer.prompts_per_step must be > 0");

@@ -13,7 +13,11 @@ std::string member_id(const std::string& role, int worker) {
 }
 
 Registry::Registry(const RegistryOptions& opt)
-    : opt_(opt), sock_(ctx_, opt.bind, 1 << 20), endpoint_(sock_.endpoint()), nccl_(opt.lost_after_s) {
+    : opt_(opt),
+      ctx_(opt.curve),
+      sock_(ctx_, opt.bind, 1 << 20),
+      endpoint_(sock_.endpoint()),
+      nccl_(opt.lost_after_s) {
     thread_ = std::thread([this] { serve(); });
 }
 

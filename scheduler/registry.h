@@ -26,8 +26,9 @@ namespace stride {
 struct RegistryOptions {
     std::string job_id;
     std::string config_hash;
-    std::string bind;          // e.g. tcp://*:7400
-    double lost_after_s = 30;  // a silent member's worker id is free again after this long
+    std::string bind;                        // e.g. tcp://*:7400
+    double lost_after_s = 30;                // a silent member's worker id is free again after this long
+    std::shared_ptr<const CurveKeys> curve;  // the job's CURVE keys (null: plain sockets)
 };
 
 // Where the trainer's run starts: what the dispatcher needs from it (a resumed job).

@@ -58,6 +58,7 @@ BufferServerConfig buffer_server_config(const JobContext& ctx, const std::string
     const JobConfig& cfg = ctx.cfg;
     BufferServerConfig bc;
     bc.job_id = ctx.job_id;
+    bc.curve = ctx.curve;
     bc.endpoint = endpoint;
     bc.dir = cfg.buffer.dir.empty() ? cfg.run_path() + "/buffer" : cfg.buffer.dir;
     bc.group_size = static_cast<uint32_t>(cfg.rollout.n);

@@ -47,7 +47,10 @@ std::string joined(const google::protobuf::RepeatedPtrField<std::string>& names)
 }  // namespace
 
 SchedulerLink::SchedulerLink(LinkOptions opt)
-    : opt_(std::move(opt)), instance_(make_instance()), id_(member_id(opt_.role, opt_.worker)) {}
+    : opt_(std::move(opt)),
+      instance_(make_instance()),
+      id_(member_id(opt_.role, opt_.worker)),
+      ctx_(opt_.curve) {}
 
 SchedulerLink::~SchedulerLink() {
     quit_ = true;

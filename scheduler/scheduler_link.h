@@ -22,6 +22,7 @@ struct LinkOptions {
     int worker = 0;
     double connect_timeout_s = 300;
     double lost_after_s = 30;
+    std::shared_ptr<const CurveKeys> curve;  // the job's CURVE keys (null: plain sockets)
 };
 
 using EndpointMap = std::map<std::string, std::string>;

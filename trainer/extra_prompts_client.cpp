@@ -14,8 +14,11 @@ namespace {
 constexpr int kStopGraceMs = 500;  // what a stopping trainer still waits for an answer under way
 }
 
-ExtraPromptsClient::ExtraPromptsClient(std::string job_id, double deadline_s)
-    : job_id_(std::move(job_id)), deadline_s_(deadline_s), zctx_(std::make_unique<ZmqContext>()) {}
+ExtraPromptsClient::ExtraPromptsClient(std::string job_id, double deadline_s,
+                                       std::shared_ptr<const CurveKeys> curve)
+    : job_id_(std::move(job_id)),
+      deadline_s_(deadline_s),
+      zctx_(std::make_unique<ZmqContext>(std::move(curve))) {}
 
 ExtraPromptsClient::~ExtraPromptsClient() = default;
 

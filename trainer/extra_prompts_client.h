@@ -17,13 +17,15 @@
 
 namespace stride {
 
+struct CurveKeys;
 class ZmqContext;
 class RequestClient;
 
 class ExtraPromptsClient {
    public:
-    // deadline_s: deadlines.dispatcher_s.
-    explicit ExtraPromptsClient(std::string job_id, double deadline_s = 60);
+    // deadline_s: deadlines.dispatcher_s; curve: the job's CURVE keys (null: plain sockets).
+    explicit ExtraPromptsClient(std::string job_id, double deadline_s = 60,
+                                std::shared_ptr<const CurveKeys> curve = nullptr);
     ~ExtraPromptsClient();
     // The dispatcher's endpoint. Until connected, announce() only records the count.
     void connect(const std::string& scheduler_endpoint);

@@ -220,8 +220,8 @@ TrainerRole::TrainerRole(const JobContext& ctx, Model model, JobState state, std
       state_(state),
       adam_(std::move(adam)),
       buffer_endpoint_(buffer_endpoint),
-      publisher_(ctx.job_id, weights_endpoint),
-      extra_prompts_(ctx.job_id, ctx.cfg.deadlines.dispatcher_s) {
+      publisher_(ctx.job_id, weights_endpoint, 8u << 20, true, ctx.curve),
+      extra_prompts_(ctx.job_id, ctx.cfg.deadlines.dispatcher_s, ctx.curve) {
     const ModelConfig mc = model_.config();
     limits_.sample.vocab_size = mc.vocab;
     limits_.sample.max_position = mc.max_position;
@@ -441,7 +441,7 @@ void TrainerRole::run(const std::atomic<bool>& stop,
                       const std::function<void(const TrainerProgress&)>& on_step) {
     const JobConfig& cfg = ctx_.cfg;
     const TrainerConfig& tc = cfg.trainer;
-    ZmqContext zctx;
+    ZmqContext zctx(ctx_.curve);
     // deadlines.buffer_s bounds every call; stop cuts retries short.
     BufferClient buffer(zctx, buffer_endpoint_, ctx_.job_id, buffer_client_options(cfg.deadlines, &stop));
     extra_prompts_.set_stop(&stop);

@@ -300,7 +300,8 @@ Value value_root(const Value& a, int k) {
             if (k % 2 == 0) return Value::undefined();
             return value_neg(value_root(value_neg(a), k));
         }
-        if (k == 2) {  // sqrt(p/q) = sqrt(p*q)/q
+        if (q.num == 0) return a;  // the root of 0 is 0, not 1*sqrt(0): a zero radicand divides by 0 later
+        if (k == 2) {              // sqrt(p/q) = sqrt(p*q)/q
             i128 m;
             uint64_t outer, inner;
             if (!__builtin_mul_overflow(q.num, q.den, &m) && m <= static_cast<i128>(UINT64_MAX) &&

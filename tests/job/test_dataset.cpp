@@ -37,6 +37,13 @@ TEST(Dataset, PlainPromptAndStringOrNumberAnswers) {
     EXPECT_EQ(parse_example_line(R"({"prompt": "p", "answer": -0.5})", "d:1", {}).answer, "-0.5");
 }
 
+// Found by tests/fuzz (jsonl): a number too large for a double threw nlohmann's out_of_range, which
+// left the loader as a bare exception without the file and line.
+TEST(Dataset, ANumberOutOfRangeIsRefusedNamingTheLine) {
+    const std::string err = error_of_line(R"({"prompt": "p", "answer": 1e999})");
+    EXPECT_EQ(err.rfind("d.jsonl:7: not valid JSON", 0), 0u) << err;
+}
+
 TEST(Dataset, ChatMessagesAreRenderedByTheTemplate) {
     const char* line =
         R"({"prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "1+1?"}], "answer": "2"})";

@@ -1,6 +1,7 @@
 // The math verifier: the verdict table (tests/reward/math/data/math_verdicts.tsv), extraction, exact
 // values, the outcome and detail of the math reward, and hostile inputs.
 #include <gtest/gtest.h>
+#include <pthread.h>
 
 #include <chrono>
 #include <fstream>
@@ -163,6 +164,13 @@ TEST(MathValue, SurdsHaveOneCanonicalForm) {
     EXPECT_FALSE(eq(sqrt2, q(141421356, 100000000)));
     EXPECT_TRUE(eq(value_root(Value::integer(-27), 3), Value::integer(-3)));
     EXPECT_EQ(value_root(Value::integer(-4), 2).kind, Value::Kind::undefined);
+    // Found by libFuzzer (tests/fuzz/fuzz_math_answer.cpp): sqrt(0) was 1*sqrt(0), and the product of
+    // two such surds divided by gcd(0, 0) = 0 (SIGFPE, the reward process gone).
+    EXPECT_TRUE(eq(value_root(Value::integer(0), 2), Value::integer(0)));
+    EXPECT_TRUE(
+        eq(value_mul(value_root(Value::integer(0), 2), value_root(Value::integer(0), 2)), Value::integer(0)));
+    EXPECT_TRUE(eq(value_root(Value::integer(0), 3), Value::integer(0)));
+    EXPECT_EQ(verify_math_response("so \\boxed{\\sqrt{0}\\sqrt{0}}", "0").outcome, MathOutcome::correct);
     EXPECT_EQ(value_div(Value::integer(1), Value::integer(0)).kind, Value::Kind::undefined);
     // A square of a prime above the trial-division limit still comes out of the root.
     EXPECT_TRUE(eq(value_root(Value::integer(1009LL * 1009 * 2), 2), value_mul(Value::integer(1009), sqrt2)));
@@ -195,6 +203,32 @@ TEST(MathExpr, ParsesTheAnswerShapes) {
 }
 
 // Whatever a model writes, the verifier answers quickly and never calls it correct by accident.
+// Found by libFuzzer (tests/fuzz/fuzz_math_answer.cpp): a relation holding a +- was "unordered" but
+// flattened to itself, so comparing it recursed until the stack overflowed (the reward process gone).
+// Run on a 256 KiB stack, where the old recursion (20000 comparisons deep) could not fit.
+TEST(MathVerify, ARelationWithPlusMinusComparesWithoutRecursingForever) {
+    struct Call {
+        std::string response;
+        MathOutcome outcome = MathOutcome::correct;
+    } call{
+        "8:888888\xc2\xb1"
+        "8888x  8888T!<8\xc2\xb1+8!T"};
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_t t;
+    auto run = [](void* p) -> void* {
+        auto* c = static_cast<Call*>(p);
+        c->outcome = verify_math_response(c->response, "42").outcome;
+        return nullptr;
+    };
+    ASSERT_EQ(pthread_create(&t, &attr, run, &call), 0);
+    pthread_join(t, nullptr);
+    pthread_attr_destroy(&attr);
+    EXPECT_EQ(call.outcome, MathOutcome::incorrect);
+    EXPECT_EQ(verify_math_response("\\boxed{x < 1 \\pm 2}", "x < 1 \\pm 2").outcome, MathOutcome::correct);
+}
+
 TEST(MathVerify, HostileInputsAreSafe) {
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<std::string> inputs = {

@@ -1,5 +1,7 @@
 #include "scheduler/prompt_dispatcher.h"
 
+#include "trainer/trained_prompts.h"  // prompt_number
+
 #include <algorithm>
 #include <chrono>
 #include <numeric>

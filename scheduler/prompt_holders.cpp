@@ -1,18 +1,7 @@
 // scheduler/prompt_holders.cpp: see prompt_holders.h.
 #include "scheduler/prompt_holders.h"
 
-#include <charconv>
-
 namespace stride {
-
-std::optional<int64_t> prompt_number(const std::string& prompt_id) {
-    if (prompt_id.size() < 2 || prompt_id[0] != 'p') return std::nullopt;
-    int64_t n = -1;
-    const char* end = prompt_id.data() + prompt_id.size();
-    auto [ptr, ec] = std::from_chars(prompt_id.data() + 1, end, n);
-    if (ec != std::errc() || ptr != end || n < 0) return std::nullopt;
-    return n;
-}
 
 std::vector<int64_t> PromptHolders::report(const std::string& worker, const std::string& run,
                                            const std::set<int64_t>& inflight) {

@@ -21,9 +21,6 @@
 
 namespace stride {
 
-// "p123" -> 123; nullopt for anything else.
-std::optional<int64_t> prompt_number(const std::string& prompt_id);
-
 class PromptHolders {
    public:
     // A request of `worker` (process run `run`, "" if unnamed) reporting `inflight`: its holdings

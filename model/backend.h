@@ -3,7 +3,7 @@
 // function of the same name in model/ops/<op>.h, on pointers that live on the backend's device
 // (integer arrays and small tables too); the transformer and the decoder call ops and touch memory
 // only through a Backend. An entry may be null: the backend does not have that op yet (the CUDA
-// backend has no backward kernels until issue #17); callers check with Backend::has().
+// backend's attention and LM-head backward arrive with issue #17); callers check with Backend::has().
 //
 // A Backend also carries its device context: which device, the stream every entry runs on, and the
 // allocator. Parameters, the activation arenas and the KV block pool are each one allocation made
@@ -21,6 +21,7 @@
 #include "model/ops/embedding.h"
 #include "model/ops/logprob.h"
 #include "model/ops/matmul.h"
+#include "model/ops/optimizer.h"
 #include "model/ops/paged_attention.h"
 #include "model/ops/rmsnorm.h"
 #include "model/ops/rope.h"
@@ -98,6 +99,13 @@ struct Backend {
     // n tokens and log-probs need to cross to the host.
     void (*sample)(int* tokens, float* logprobs, const float* logits, const int* rows,
                    const SampleRequest* requests, int n, int V);
+
+    // ---- the optimizer (model/ops/optimizer.h) ---------------------------------------------------
+    // On the flat parameter, gradient and moment buffers, which have one layout (model/optim.h).
+    decltype(&stride::adamw_step) adamw_step;
+    // partials: kSumSquaresBlocks doubles on the device; the host adds them in order.
+    decltype(&stride::sum_squares) sum_squares;
+    decltype(&stride::scale) scale;
 
     // Whether an entry is implemented here (entries are compared by address, so any member works).
     template <class F>

@@ -335,7 +335,7 @@ void TrainerRole::prepare(RlTrainer& rl, const RlStepOptions& opt) {
 }
 
 void TrainerRole::save_checkpoint(RlTrainer& rl, BufferClient& buffer) {
-    *adam_ = rl.optimizer();
+    *adam_ = rl.optimizer();  // from the device (model_.data already holds the step's weights)
     std::function<void(const std::string&)> save_critic;
     if (rl.critic()) save_critic = [&](const std::string& d) { rl.critic()->save(d + "/critic"); };
     const std::string dir = save_job_checkpoint(ctx_.run_path(), model_, *adam_, state_, save_critic,
@@ -423,8 +423,10 @@ void TrainerRole::run(const std::atomic<bool>& stop,
         cfg.metrics.jsonl.empty() ? ctx_.run_path() + "/metrics.jsonl" : cfg.metrics.jsonl;
     start_over_from_state(buffer, jsonl);
 
-    RlTrainer rl(model_, adam_->config(), lr_schedule_of(tc));  // the optimiser state lives in adam_
-    rl.optimizer() = std::move(*adam_);
+    // On trainer.device (checked at load); the optimiser state lives in adam_ on the host between
+    // checkpoints and is copied onto the device here.
+    RlTrainer rl(model_, adam_->config(), lr_schedule_of(tc), backend_for_device(trainer_device(cfg)));
+    rl.optimizer() = *adam_;
     const RlStepOptions opt = rl_options(cfg);
     prepare(rl, opt);
 
@@ -475,6 +477,7 @@ void TrainerRole::run(const std::atomic<bool>& stop,
         state_.extra_prompts = pulled.extra_prompts;
         state_.prompts_dispatched = state_.step * tc.prompts_per_step + state_.extra_prompts;
         const int64_t published_ms = unix_ms_now();  // before: no worker can hold the version earlier
+        if (slot_ && rl.device_weights()) slot_->put(state_.policy_version, rl.device_weights());
         publish();
         trained << trained_line(state_.step, trained_version, published_ms, training, pulled.batches) << "\n";
         trained.flush();

@@ -15,6 +15,7 @@
 
 #include "common/weight_sync.h"
 #include "job/job_context.h"
+#include "model/device_weight_slot.h"
 #include "model/params.h"
 #include "trainer/experience.h"
 #include "trainer/extra_prompts_client.h"
@@ -51,6 +52,9 @@ class TrainerRole {
     TrainerRole(const JobContext& ctx, Model model, JobState state, std::unique_ptr<AdamW> adam,
                 const std::string& buffer_endpoint, const std::string& weights_endpoint);
     std::string weights_endpoint() const { return publisher_.endpoint(); }
+    // Colocated with the rollout workers on one GPU (launcher: threads): each new version is also put
+    // in `slot` device to device, before it is announced. Set before run(); the slot must outlive it.
+    void set_device_weight_slot(DeviceWeightSlot* slot) { slot_ = slot; }
     // The scheduler's prompt dispatcher, where dynamic sampling asks for replacement prompts.
     void connect_scheduler(const std::string& endpoint) { extra_prompts_.connect(endpoint); }
 
@@ -95,6 +99,7 @@ class TrainerRole {
     std::unique_ptr<AdamW> adam_;
     std::string buffer_endpoint_;
     WeightPublisher publisher_;
+    DeviceWeightSlot* slot_ = nullptr;
     ExtraPromptsClient extra_prompts_;
     double busy_s_ = 0, idle_s_ = 0;
     long ds_kept_ = 0, ds_pulled_ = 0;  // dynamic sampling: groups kept / pulled by this process

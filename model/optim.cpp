@@ -74,12 +74,15 @@ void AdamW::set_moments(const float* m, const float* v) {
     backend().sync();
 }
 
-double grad_norm_sq(const Backend& backend, const float* grads, size_t n) {
+double grad_norm_sq(const Backend& backend, const float* grads, size_t n, DeviceBuffer* dev_partials) {
     double partials[kSumSquaresBlocks];
     if (backend.host_memory) {
         backend.sum_squares(partials, grads, n);
     } else {
-        DeviceBuffer dev(backend, sizeof(partials));
+        DeviceBuffer own;
+        DeviceBuffer& dev = dev_partials ? *dev_partials : own;
+        dev.set_backend(backend);
+        dev.grow(sizeof(partials));
         backend.sum_squares(dev.as<double>(), grads, n);
         backend.copy(partials, dev.get(), sizeof(partials));
         backend.sync();
@@ -93,8 +96,8 @@ float grad_norm(const float* grads, size_t n) {
     return static_cast<float>(std::sqrt(grad_norm_sq(cpu_backend(), grads, n)));
 }
 
-float clip_grad_norm(const Backend& backend, float* grads, size_t n, float max_norm) {
-    const float norm = static_cast<float>(std::sqrt(grad_norm_sq(backend, grads, n)));
+float clip_grad_norm(const Backend& backend, float* grads, size_t n, float max_norm, DeviceBuffer* partials) {
+    const float norm = static_cast<float>(std::sqrt(grad_norm_sq(backend, grads, n, partials)));
     if (max_norm <= 0.0f || !std::isfinite(norm)) return norm;
     const float factor = max_norm / (norm + 1e-6f);
     if (factor < 1.0f) backend.scale(grads, factor, n);

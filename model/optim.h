@@ -67,7 +67,9 @@ class AdamW {
 
 // Squared L2 norm of grads [n] on `backend`'s device: the backend's blocked sums (sum_squares) added
 // in order on the host, so the CPU, a device and any thread count agree up to each block's order.
-double grad_norm_sq(const Backend& backend, const float* grads, size_t n);
+// `partials` (grown to kSumSquaresBlocks doubles on the device) may be given so that a step loop does
+// not allocate.
+double grad_norm_sq(const Backend& backend, const float* grads, size_t n, DeviceBuffer* partials = nullptr);
 // L2 norm of the whole gradient buffer (host memory; accumulated in double).
 float grad_norm(const float* grads, size_t n);
 // Scales grads so that their global L2 norm is at most max_norm (torch clip_grad_norm_: factor
@@ -76,7 +78,8 @@ float grad_norm(const float* grads, size_t n);
 // and the gradients are left untouched, so the caller can skip the step.
 float clip_grad_norm(float* grads, size_t n, float max_norm);
 // The same on `backend`'s device (grads [n] there); only the norm crosses to the host.
-float clip_grad_norm(const Backend& backend, float* grads, size_t n, float max_norm);
+float clip_grad_norm(const Backend& backend, float* grads, size_t n, float max_norm,
+                     DeviceBuffer* partials = nullptr);
 
 // ---- learning-rate schedules ----------------------------------------------------------------------
 enum class LrScheduleType { constant, linear_warmup, cosine };

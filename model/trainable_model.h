@@ -31,10 +31,12 @@ class TrainableModel {
     void zero_grads() { grads_.zero(); }
     // Host copy of the gradients (tests, diagnostics).
     std::vector<float> grads_to_host() const;
-    double grad_norm_sq() const { return stride::grad_norm_sq(be_, grads_.as<float>(), numel()); }
+    double grad_norm_sq() { return stride::grad_norm_sq(be_, grads_.as<float>(), numel(), &partials_); }
     void scale_grads(float factor) { be_.scale(grads_.as<float>(), factor, numel()); }
     // clip_grad_norm on the device: returns the norm before clipping.
-    float clip_grads(float max_norm) { return clip_grad_norm(be_, grads_.as<float>(), numel(), max_norm); }
+    float clip_grads(float max_norm) {
+        return clip_grad_norm(be_, grads_.as<float>(), numel(), max_norm, &partials_);
+    }
 
     // One AdamW step of the weights at `lr` from the gradient buffer (on the device's master copy).
     void step(float lr);
@@ -49,6 +51,7 @@ class TrainableModel {
     Transformer engine_;
     AdamW adam_;
     DeviceBuffer grads_;
+    DeviceBuffer partials_;  // the grad norm's per-block sums (no allocation per step)
 };
 
 }  // namespace stride

@@ -178,6 +178,37 @@ TEST_P(Staging, WeightsReachTheDeviceOnlyThroughWeightsChanged) {
     EXPECT_EQ(logits_of(dec, cache), logits_of(cpu_dec, cpu_cache));
 }
 
+// A backend without every backward entry cannot train: TrainableModel refuses it at construction and
+// Transformer::backward at the call, both naming the backend.
+TEST(StagingRefusals, TrainingNeedsEveryBackwardEntry) {
+    Backend partial = staged();
+    partial.name = "cpu-partial";
+    partial.attention_backward = nullptr;
+    EXPECT_TRUE(Transformer::can_train(staged()));
+    EXPECT_FALSE(Transformer::can_train(partial));
+    Model model(test::tiny_qwen2());
+    test::randomize_model(model, 1);
+    auto message = [](auto&& f) {
+        try {
+            f();
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_NE(message([&] { TrainableModel tm(model, {}, partial); }).find("cpu-partial backend"),
+              std::string::npos);
+    Transformer t(model, partial);
+    PackedBatch batch;
+    batch.add_sequence(test::random_tokens(5, model.config().vocab, 2));
+    t.forward(batch);
+    DeviceBuffer grads(partial, model.data.size() * sizeof(float));
+    EXPECT_NE(message([&] {
+                  t.backward(std::vector<float>(5, 1.0f), {}, grads.as<float>());
+              }).find("backward: not available on the cpu-partial backend"),
+              std::string::npos);
+}
+
 // Colocated roles: a trainer's stepped device weights reach a decoder's device weights through a
 // DeviceWeightSlot, device to device; the decoder's host model.data is never written, yet it computes
 // exactly what a decoder built from the trained weights computes.

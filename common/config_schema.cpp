@@ -218,7 +218,7 @@ const std::vector<ConfigKey>& schema_table() {
          "advantage estimator and loss; dapo/dr_grpo/gspo/vcpo also preset the keys listed in the README"},
         // (its choices are the rows of the algorithm table: ConfigChoices from the loader)
         {"trainer.device", FIELD(trainer.device),
-         "trainer's device: cpu (cuda: training kernels come with issue #17; empty: model.device)"},
+         "trainer's device: cpu or cuda (cuda needs every backward kernel there; empty: model.device)"},
         {"trainer.steps", FIELD(trainer.steps), "RL steps (rollout batch + update)", at_least(1)},
         {"trainer.prompts_per_step", FIELD(trainer.prompts_per_step),
          "prompts per RL step (each sampled rollout.n times)", at_least(1)},

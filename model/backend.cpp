@@ -113,6 +113,9 @@ const Backend& cpu_backend() {
         &cpu_kv_append,
         &cpu_kv_append_bf16,
         &stride::sample_rows,
+        &stride::adamw_step,
+        &stride::sum_squares,
+        &stride::scale,
     };
     return cpu;
 }

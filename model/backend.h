@@ -21,6 +21,7 @@
 #include "model/ops/embedding.h"
 #include "model/ops/logprob.h"
 #include "model/ops/matmul.h"
+#include "model/ops/optimizer.h"
 #include "model/ops/paged_attention.h"
 #include "model/ops/rmsnorm.h"
 #include "model/ops/rope.h"
@@ -99,6 +100,13 @@ struct Backend {
     // n tokens and log-probs need to cross to the host.
     void (*sample)(int* tokens, float* logprobs, const float* logits, const int* rows,
                    const SampleRequest* requests, int n, int V);
+
+    // ---- the optimizer (model/ops/optimizer.h) ---------------------------------------------------
+    // On the flat parameter, gradient and moment buffers, which have one layout (model/optim.h).
+    decltype(&stride::adamw_step) adamw_step;
+    // partials: kSumSquaresBlocks doubles on the device; the host adds them in order.
+    decltype(&stride::sum_squares) sum_squares;
+    decltype(&stride::scale) scale;
 
     // Whether an entry is implemented here (entries are compared by address, so any member works).
     template <class F>

@@ -57,6 +57,9 @@ class Decoder {
 
     // Copies model.data to the device again after a weight update; nothing to do on the CPU.
     void weights_changed() { weights_.upload(); }
+    // The device copy of the weights, for a new version copied in device to device
+    // (DeviceWeightSlot); null on the CPU, where the weights are model.data itself.
+    float* device_weights() { return weights_.device_data(); }
 
     // Appends each sequence's new tokens to its cache entry (growing it; throws Error without
     // touching the cache when the blocks do not fit) and runs them through the model. Returns the

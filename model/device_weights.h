@@ -18,6 +18,8 @@ class DeviceWeights {
     // Views with the Model's layout, on the backend's device.
     const ModelWeights& views() const { return views_; }
     const float* base() const { return base_; }
+    // The device allocation, writable (a trainer's optimizer steps it in place); null on the CPU.
+    float* device_data() { return buf_.as<float>(); }
     const Backend& backend() const { return be_; }
     const Model& model() const { return model_; }
 

@@ -149,6 +149,9 @@ class Generator {
     // The caller overwrote model.data (a new policy version): on a device backend copy it to the
     // device's weights (one copy, same buffer). Nothing to do on the CPU.
     void weights_changed() { decoder_.weights_changed(); }
+    // The decoder's device weights (Decoder::device_weights): a colocated trainer's new version is
+    // copied here device to device (model.data then lags; nothing reads it after construction).
+    float* device_weights() { return decoder_.device_weights(); }
 
     // The version of the weights the model holds now; every token sampled from here on records it.
     void set_policy_version(int64_t v) { version_ = v; }

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "common/base/error.h"
-#include "model/ops/math.h"
+#include "model/ops/optimizer.h"
 
 namespace stride {
 
@@ -18,8 +18,28 @@ void AdamWConfig::validate() const {
                  "adamw: weight_decay must be >= 0, got " + std::to_string(weight_decay));
 }
 
-AdamW::AdamW(size_t numel, const AdamWConfig& cfg) : cfg_(cfg), m_(numel, 0.0f), v_(numel, 0.0f) {
+AdamW::AdamW(size_t numel, const AdamWConfig& cfg, const Backend& backend)
+    : cfg_(cfg), numel_(numel), state_(backend, 2 * numel * sizeof(float)) {
     cfg_.validate();
+    state_.zero();
+}
+
+AdamW::AdamW(const AdamW& o)
+    : cfg_(o.cfg_), numel_(o.numel_), state_(o.backend(), 2 * o.numel_ * sizeof(float)) {
+    *this = o;
+}
+
+AdamW& AdamW::operator=(const AdamW& o) {
+    if (this == &o) return *this;
+    STRIDE_CHECK(o.numel_ == numel_, "adamw: cannot take the state of " + std::to_string(o.numel_) +
+                                         " parameters into an optimizer of " + std::to_string(numel_));
+    cfg_ = o.cfg_;
+    step_ = o.step_;
+    // A device's copy reads and writes host memory too (cudaMemcpyDefault); the CPU's only host memory.
+    const Backend& mover = backend().host_memory ? o.backend() : backend();
+    mover.copy(state_.get(), o.state_.get(), 2 * numel_ * sizeof(float));
+    mover.sync();
+    return *this;
 }
 
 void AdamW::step(float* params, const float* grads, float lr) {
@@ -30,33 +50,62 @@ void AdamW::step(float* params, const float* grads, float lr) {
         static_cast<float>(1.0 - std::pow(static_cast<double>(cfg_.beta1), static_cast<double>(step_)));
     const float bc2 =
         static_cast<float>(1.0 - std::pow(static_cast<double>(cfg_.beta2), static_cast<double>(step_)));
-    const float b1 = cfg_.beta1, b2 = cfg_.beta2, eps = cfg_.eps, wd = cfg_.weight_decay;
-    float* m = m_.data();
-    float* v = v_.data();
-    const long long n = static_cast<long long>(m_.size());
-#pragma omp parallel for simd schedule(static)
-    for (long long i = 0; i < n; ++i)
-        adamw_update(params[i], grads[i], m[i], v[i], lr, b1, b2, eps, wd, bc1, bc2);
+    const AdamWStep s{lr, cfg_.beta1, cfg_.beta2, cfg_.eps, cfg_.weight_decay, bc1, bc2};
+    backend().adamw_step(params, grads, m_dev(), v_dev(), numel_, s);
+}
+
+std::vector<float> AdamW::to_host(const float* dev) const {
+    std::vector<float> out(numel_);
+    backend().copy(out.data(), dev, numel_ * sizeof(float));
+    backend().sync();
+    return out;
+}
+
+std::vector<float> AdamW::m() const {
+    return to_host(m_dev());
+}
+std::vector<float> AdamW::v() const {
+    return to_host(v_dev());
+}
+
+void AdamW::set_moments(const float* m, const float* v) {
+    backend().copy(m_dev(), m, numel_ * sizeof(float));
+    backend().copy(v_dev(), v, numel_ * sizeof(float));
+    backend().sync();
+}
+
+double grad_norm_sq(const Backend& backend, const float* grads, size_t n, DeviceBuffer* dev_partials) {
+    double partials[kSumSquaresBlocks];
+    if (backend.host_memory) {
+        backend.sum_squares(partials, grads, n);
+    } else {
+        DeviceBuffer own;
+        DeviceBuffer& dev = dev_partials ? *dev_partials : own;
+        dev.set_backend(backend);
+        dev.grow(sizeof(partials));
+        backend.sum_squares(dev.as<double>(), grads, n);
+        backend.copy(partials, dev.get(), sizeof(partials));
+        backend.sync();
+    }
+    double sum = 0.0;
+    for (double p : partials) sum += p;
+    return sum;
 }
 
 float grad_norm(const float* grads, size_t n) {
-    double sum = 0.0;
-    const long long N = static_cast<long long>(n);
-#pragma omp parallel for simd reduction(+ : sum) schedule(static)
-    for (long long i = 0; i < N; ++i) sum += static_cast<double>(grads[i]) * grads[i];
-    return static_cast<float>(std::sqrt(sum));
+    return static_cast<float>(std::sqrt(grad_norm_sq(cpu_backend(), grads, n)));
+}
+
+float clip_grad_norm(const Backend& backend, float* grads, size_t n, float max_norm, DeviceBuffer* partials) {
+    const float norm = static_cast<float>(std::sqrt(grad_norm_sq(backend, grads, n, partials)));
+    if (max_norm <= 0.0f || !std::isfinite(norm)) return norm;
+    const float factor = max_norm / (norm + 1e-6f);
+    if (factor < 1.0f) backend.scale(grads, factor, n);
+    return norm;
 }
 
 float clip_grad_norm(float* grads, size_t n, float max_norm) {
-    float norm = grad_norm(grads, n);
-    if (max_norm <= 0.0f || !std::isfinite(norm)) return norm;
-    float factor = max_norm / (norm + 1e-6f);
-    if (factor < 1.0f) {
-        const long long N = static_cast<long long>(n);
-#pragma omp parallel for simd schedule(static)
-        for (long long i = 0; i < N; ++i) grads[i] *= factor;
-    }
-    return norm;
+    return clip_grad_norm(cpu_backend(), grads, n, max_norm);
 }
 
 LrScheduleType lr_schedule_from_name(const std::string& name) {

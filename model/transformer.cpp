@@ -54,10 +54,12 @@ struct Transformer::Impl {
     // The last forward's batch, kept for backward (host), and its device copies.
     Activations* acts = nullptr;
     std::vector<int> tokens, positions, cu_seqlens, targets;  // targets[t] = tokens[t+1] or -1
-    DeviceBuffer tokens_dev, positions_dev, cu_seqlens_dev, targets_dev, g_rows_dev;
+    DeviceBuffer tokens_dev, positions_dev, cu_seqlens_dev, targets_dev, g_hidden_dev;
     const int *tokens_ptr = nullptr, *positions_ptr = nullptr, *cu_seqlens_ptr = nullptr,
               *targets_ptr = nullptr;
-    std::vector<float> host_rows;  // lp_rows / ent_rows brought back from a device
+    std::vector<float> host_rows;    // lp_rows / ent_rows brought back from a device
+    std::vector<float> g_rows;       // [2T] the backward's per-row gradients, realigned on the host
+    std::vector<float> hidden_host;  // final_hidden_host()'s copy on a device
     ForwardOptions opt;
 
     Impl(const Model& m, const Backend& be)
@@ -68,7 +70,7 @@ struct Transformer::Impl {
           inv_freq(rope_inv_freq(m.config())),
           inv_freq_dev(be, 0),
           arena(be) {
-        for (auto* b : {&tokens_dev, &positions_dev, &cu_seqlens_dev, &targets_dev, &g_rows_dev})
+        for (auto* b : {&tokens_dev, &positions_dev, &cu_seqlens_dev, &targets_dev, &g_hidden_dev})
             b->set_backend(be);
         inv_freq_ptr = on_device(be, inv_freq_dev, inv_freq);
     }
@@ -266,6 +268,28 @@ const float* Transformer::final_hidden() const {
     return impl_->acts && impl_->T() > 0 ? impl_->acts->final_norm : nullptr;
 }
 
+const float* Transformer::final_hidden_host() {
+    Impl& m = *impl_;
+    const float* rows = final_hidden();
+    if (!rows || m.ops.host_memory) return rows;
+    m.hidden_host.resize((size_t)m.T() * m.model.config().hidden);
+    m.ops.copy(m.hidden_host.data(), rows, m.hidden_host.size() * sizeof(float));
+    m.ops.sync();
+    return m.hidden_host.data();
+}
+
+float* Transformer::device_weights() {
+    return impl_->weights.device_data();
+}
+
+bool Transformer::can_train(const Backend& be) {
+    return be.has(&Backend::matmul_backward) && be.has(&Backend::rmsnorm_backward) &&
+           be.has(&Backend::rope_backward) && be.has(&Backend::swiglu_backward) &&
+           be.has(&Backend::attention_backward) && be.has(&Backend::embedding_backward) &&
+           be.has(&Backend::lm_head_logprob_backward) && be.has(&Backend::adamw_step) &&
+           be.has(&Backend::sum_squares) && be.has(&Backend::scale);
+}
+
 void Transformer::backward(const std::vector<float>& g_logprob, const std::vector<float>& g_entropy,
                            float* grads, const float* g_final_hidden) {
     Impl& m = *impl_;
@@ -283,25 +307,38 @@ void Transformer::backward(const std::vector<float>& g_logprob, const std::vecto
     STRIDE_CHECK(m.opt.lm_head || (g_logprob.empty() && g_entropy.empty()),
                  "backward: the forward skipped the LM head, so only g_final_hidden can flow back");
     if (T == 0) return;
-    STRIDE_CHECK(ops.host_memory && ops.matmul_backward && ops.attention_backward,
+    STRIDE_CHECK(can_train(ops),
                  std::string("backward: not available on the ") + ops.name +
-                     " backend yet (backward kernels: issue #17); train with trainer.device=cpu");
+                     " backend yet (it lacks a backward kernel); train with trainer.device=cpu");
     Activations& A = *m.acts;
     const ModelWeights g = m.grad_views(grads);
 
     m.zero(A.d_x, (size_t)T * H);
     if (!g_logprob.empty() || !g_entropy.empty()) {
-        // Realign per-position gradients to LM head rows (row t predicts position t+1).
+        // Realign per-position gradients to LM head rows (row t predicts position t+1), on the host
+        // (targets live there), then one copy each into the arena's rows.
+        m.g_rows.assign(2 * (size_t)T, 0.0f);
         for (int t = 0; t < T; ++t) {
-            const bool has = m.targets[t] >= 0;
-            A.g_lp_rows[t] = has && !g_logprob.empty() ? g_logprob[t + 1] : 0.0f;
-            A.g_ent_rows[t] = has && !g_entropy.empty() ? g_entropy[t + 1] : 0.0f;
+            if (m.targets[t] < 0) continue;
+            if (!g_logprob.empty()) m.g_rows[t] = g_logprob[t + 1];
+            if (!g_entropy.empty()) m.g_rows[T + t] = g_entropy[t + 1];
         }
+        ops.copy(A.g_lp_rows, m.g_rows.data(), T * sizeof(float));
+        ops.copy(A.g_ent_rows, m.g_rows.data() + T, T * sizeof(float));
         ops.lm_head_logprob_backward(A.d_x, g.lm_head, A.g_lp_rows, A.g_ent_rows, A.final_norm, m.w.lm_head,
                                      m.targets_ptr, T, H, c.vocab, m.opt.temperature, m.opt.logprob_chunk,
                                      A.logits);
     }
-    if (g_final_hidden) m.add_inplace(A.d_x, g_final_hidden, (size_t)T * H);
+    if (g_final_hidden) {  // a host array: on a device, one copy up first
+        const size_t n = (size_t)T * H;
+        const float* g = g_final_hidden;
+        if (!ops.host_memory) {
+            m.g_hidden_dev.grow(n * sizeof(float));
+            ops.copy(m.g_hidden_dev.get(), g_final_hidden, n * sizeof(float));
+            g = m.g_hidden_dev.as<float>();
+        }
+        m.add_inplace(A.d_x, g, n);
+    }
     m.zero(A.d_res, (size_t)T * H);
     ops.rmsnorm_backward(A.d_res, g.final_norm, A.d_x, A.residual[c.layers], m.w.final_norm, A.final_rstd, T,
                          H);
@@ -310,6 +347,7 @@ void Transformer::backward(const std::vector<float>& g_logprob, const std::vecto
         m.layer_backward(l, g.layers[l]);
     }
     ops.embedding_backward(g.embed, A.d_res, m.tokens_ptr, T, H);
+    ops.sync();  // the host arrays copied from above may change once this returns
 }
 
 }  // namespace stride

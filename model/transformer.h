@@ -43,7 +43,7 @@ class Transformer {
    public:
     // Computes on `backend` (cpu_backend(), or cuda::cuda_backend() through backend_for_device).
     // On a device backend the weights are copied to the device here; call weights_changed() after
-    // overwriting model.data. Backward needs every backward entry of the backend (CPU today).
+    // overwriting model.data. Backward needs every backward entry of the backend (can_train).
     explicit Transformer(const Model& model, const Backend& backend = cpu_backend());
     // Copies model.data to the device again (a new policy version); nothing to do on the CPU.
     void weights_changed();
@@ -58,12 +58,24 @@ class Transformer {
     // with batch.tokens[t], on the backend's device; valid until the next forward(). Null after an
     // empty batch.
     const float* final_hidden() const;
+    // The same rows in host memory (on a device, copied into a buffer this object owns; valid until
+    // the next call or forward()): a value head computed on the host reads these.
+    const float* final_hidden_host();
 
-    // Accumulates (+=) into grads (a buffer of layout().numel() floats, same layout as the weights)
+    // The device copy of the weights, which a trainer on a device steps in place (its fp32 master
+    // weights; copy them back into model.data before reading those). Null on a host-memory backend,
+    // where the weights are model.data itself.
+    float* device_weights();
+    // Whether `be` has every entry backward() and the optimizer (model/optim.h) need.
+    static bool can_train(const Backend& be);
+
+    // Accumulates (+=) into grads (layout().numel() floats on the backend's device, same layout as the
+    // weights)
     // the gradient of sum_t g_logprob[t]*logprob[t] + g_entropy[t]*entropy[t]
     // + sum_{t,h} g_final_hidden[t*H+h]*final_hidden()[t*H+h] for the last forward().
     // g_logprob and g_entropy may be empty (zero; they must be when the forward skipped the LM head);
-    // g_final_hidden may be null (zero): a value head on the trunk passes its gradient here.
+    // g_final_hidden, [T, H] in host memory, may be null (zero): a value head on the trunk passes its
+    // gradient here. g_logprob and g_entropy are host arrays too; grads is on the device.
     void backward(const std::vector<float>& g_logprob, const std::vector<float>& g_entropy, float* grads,
                   const float* g_final_hidden = nullptr);
 

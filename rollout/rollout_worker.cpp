@@ -79,12 +79,15 @@ int longest_prompt(const JobContext& ctx) {
 class Loop {
    public:
     Loop(const JobContext& ctx, const std::string& id, const RolloutEndpoints& ep, RolloutStats& stats,
-         const std::atomic<bool>& stop, const std::function<void(int64_t)>& round_hook);
+         const std::atomic<bool>& stop, const std::function<void(int64_t)>& round_hook,
+         DeviceWeightSlot* slot);
     void run();
 
    private:
     // weights
     void adopt();
+    bool take_device_weights();
+    void switched_to(int64_t version);
     void load_weights(int64_t at_least);
     bool poll_weights();
     // prompts and in-flight groups
@@ -116,6 +119,7 @@ class Loop {
     RolloutStats& stats_;
     const std::atomic<bool>& stop_;
     const std::function<void(int64_t)>& round_hook_;
+    DeviceWeightSlot* slot_;  // colocated trainer's versions on this GPU, or null
     const bool async_, segmented_;
     const int n_;
 
@@ -170,13 +174,15 @@ class Loop {
 };
 
 Loop::Loop(const JobContext& ctx, const std::string& id, const RolloutEndpoints& ep, RolloutStats& stats,
-           const std::atomic<bool>& stop, const std::function<void(int64_t)>& round_hook)
+           const std::atomic<bool>& stop, const std::function<void(int64_t)>& round_hook,
+           DeviceWeightSlot* slot)
     : ctx_(ctx),
       cfg_(ctx.cfg),
       id_(id),
       stats_(stats),
       stop_(stop),
       round_hook_(round_hook),
+      slot_(slot),
       async_(ctx.cfg.rollout.mode == "async"),
       segmented_(ctx.cfg.rollout.segment_tokens > 0),
       n_(ctx.cfg.rollout.n),
@@ -216,12 +222,28 @@ void Loop::adopt() {
                  "rollout " + id_ + ": weight blob of " + std::to_string(blob_.bytes.size()) +
                      " bytes does not match the model (" + std::to_string(model_.data.size() * 4) + ")");
     std::memcpy(model_.data.data(), blob_.bytes.data(), blob_.bytes.size());
-    version_ = blob_.version;
-    held_[version_] = blob_.crc32c;
+    held_[blob_.version] = blob_.crc32c;
+    if (gen_) gen_->weights_changed();  // one copy into the device's weights (nothing to do on the CPU)
+    switched_to(blob_.version);
+}
+
+// A colocated trainer's newer version, copied from its slot into the generator's device weights
+// (device to device); false when there is no slot, no generator yet or nothing newer there. The
+// slot carries no CRC-32C: samples of such a version name no weights (the audit judges them by time).
+bool Loop::take_device_weights() {
+    if (!slot_ || !gen_ || !gen_->device_weights()) return false;
+    const int64_t v = slot_->take_if_newer(version_, gen_->device_weights());
+    if (v < 0) return false;
+    switched_to(v);
+    return true;
+}
+
+// The engine computes with `version` from now on.
+void Loop::switched_to(int64_t version) {
+    version_ = version;
     ++stats_.weight_updates;
     metrics_.weights_loaded(version_);
     if (gen_) {
-        gen_->weights_changed();  // one copy into the device's weights (nothing to do on the CPU)
         if (cfg_.rollout.kv_on_update == "recompute") gen_->drop_kv();
         gen_->set_policy_version(version_);
         abort_stale();
@@ -233,6 +255,7 @@ void Loop::adopt() {
 void Loop::load_weights(int64_t at_least) {
     const int attempt_ms = std::min(kAttemptMs, deadline_ms(cfg_.deadlines.weights_s));
     while (!stop_ && version_ < at_least) {
+        if (take_device_weights()) continue;
         if (weights_.fetch_if_newer(version_, attempt_ms, blob_, &metrics_.fetch)) {
             adopt();
         } else if (version_ < at_least) {
@@ -244,6 +267,7 @@ void Loop::load_weights(int64_t at_least) {
 
 bool Loop::poll_weights() {
     last_poll_ = Clock::now();
+    if (take_device_weights()) return true;
     const int attempt_ms = std::min(kAttemptMs, deadline_ms(cfg_.deadlines.weights_s));
     if (!weights_.fetch_if_newer(version_, attempt_ms, blob_, &metrics_.fetch)) {
         check_publisher_alive();
@@ -712,7 +736,7 @@ RolloutWorker::RolloutWorker(const JobContext& ctx, std::string worker_id, Rollo
     : ctx_(ctx), id_(std::move(worker_id)), ep_(std::move(endpoints)) {}
 
 void RolloutWorker::run(const std::atomic<bool>& stop) {
-    Loop(ctx_, id_, ep_, stats_, stop, round_hook_).run();
+    Loop(ctx_, id_, ep_, stats_, stop, round_hook_, slot_).run();
 }
 
 }  // namespace stride

@@ -30,6 +30,7 @@
 #include <string>
 
 #include "job/job_context.h"
+#include "model/device_weight_slot.h"
 
 namespace stride {
 
@@ -69,6 +70,10 @@ class RolloutWorker {
     // rollout), before the worker adopts weights and takes prompts, with the rounds begun so far. For
     // tests and benchmarks that must act at a known point of the generation. Set before run().
     void set_round_hook(std::function<void(int64_t rounds)> hook) { round_hook_ = std::move(hook); }
+    // Colocated with the trainer on one GPU (launcher: threads): new versions are taken from `slot`
+    // device to device when it holds them (the weight publisher stays the fallback and the first
+    // version's source). Set before run(); the slot must outlive it.
+    void set_device_weight_slot(DeviceWeightSlot* slot) { slot_ = slot; }
 
    private:
     const JobContext& ctx_;
@@ -76,6 +81,7 @@ class RolloutWorker {
     RolloutEndpoints ep_;
     RolloutStats stats_;
     std::function<void(int64_t)> round_hook_;
+    DeviceWeightSlot* slot_ = nullptr;
 };
 
 }  // namespace stride

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/network_auth.h"
 #include "common/role_placement.h"
+#include "model/device_weight_slot.h"
 #include "rollout/rollout_worker.h"
 #include "scheduler/job_metrics.h"
 #include "scheduler/process_roles.h"
@@ -80,8 +81,15 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
         buffer.start();
         if (!role_cpus(cfg, "buffer", 0).empty()) pin_current_thread(everywhere);
     }
+    // Trainer and rollout on the same GPU: new versions go from one's device weights to the others'
+    // through a slot on that device (model/device_weight_slot.h), never through host memory.
+    std::unique_ptr<DeviceWeightSlot> slot;
+    if (trainer_device(cfg) != "cpu" && trainer_device(cfg) == rollout_device(cfg))
+        slot = std::make_unique<DeviceWeightSlot>(backend_for_device(trainer_device(cfg)),
+                                                  policy.model->data.size());
     TrainerRole trainer(ctx, std::move(*policy.model), policy.state, std::move(policy.adam),
                         buffer.endpoint(), ep.weights);
+    trainer.set_device_weight_slot(slot.get());
     PromptDispatcher dispatcher(ctx, ep.scheduler, trainer.weights_endpoint(),
                                 dispatcher_options(cfg, policy.state));
     trainer.connect_scheduler(dispatcher.endpoint());
@@ -94,6 +102,7 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
         workers.push_back(std::make_unique<RolloutWorker>(
             ctx, "rollout-" + std::to_string(i),
             RolloutEndpoints{dispatcher.endpoint(), buffer.endpoint(), trainer.weights_endpoint()}));
+        workers.back()->set_device_weight_slot(slot.get());
         threads.emplace_back([&, i] {
             try {
                 spdlog::info("placement {}", apply_role_placement(cfg, "rollout", i));

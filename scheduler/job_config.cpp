@@ -3,6 +3,7 @@
 #include "common/base/error.h"
 #include "common/config_schema.h"
 #include "model/backend.h"
+#include "model/transformer.h"
 #include "trainer/algorithm.h"
 
 namespace stride {
@@ -49,11 +50,12 @@ void check_job_devices(const JobConfig& cfg) {
         const std::string why = device_unavailable_reason(r.device);
         STRIDE_CHECK(why.empty(), std::string(r.key) + ": " + r.device + " requested, but " + why);
     }
-    STRIDE_CHECK(
-        trainer.device != "cuda",
-        std::string(trainer.key) +
-            ": the trainer cannot run on cuda yet (backward kernels: issue #17); set trainer.device: cpu "
-            "to generate on the GPU and train on the CPU");
+    if (trainer.device != "cpu")  // available (checked above), but it must also have every training kernel
+        STRIDE_CHECK(
+            Transformer::can_train(backend_for_device(trainer.device)),
+            std::string(trainer.key) + ": the trainer cannot run on " + trainer.device +
+                " yet (this build lacks a backward kernel there: issue #17); set trainer.device: cpu "
+                "to generate on the GPU and train on the CPU");
 }
 
 }  // namespace stride

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "job/evaluate.h"
+#include "model/backend.h"
 #include "trainer/sft.h"
 #include "trainer/trainer_role.h"
 
@@ -44,7 +45,8 @@ int64_t run_sft_phase(const JobContext& ctx, Model& model, const std::atomic<boo
     sched.type = LrScheduleType::linear_warmup;
     sched.base_lr = ac.lr;
     sched.warmup_steps = sc.warmup;
-    SftTrainer trainer(model, ac, sched, 1.0f);
+    SftTrainer trainer(model, ac, sched, 1.0f,
+                       backend_for_device(trainer_device(ctx.cfg)));  // checked at load
 
     std::ofstream log(ctx.run_path() + "/sft_metrics.jsonl", std::ios::app);
     std::mt19937_64 rng(static_cast<uint64_t>(ctx.cfg.seed) * 7919u + 17u);

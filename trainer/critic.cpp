@@ -22,7 +22,7 @@ const char* critic_kind_name(CriticKind k) {
     return k == CriticKind::shared ? "shared" : "separate";
 }
 
-Critic::Critic(const Model& policy, const CriticOptions& opt)
+Critic::Critic(const Model& policy, const CriticOptions& opt, const Backend& backend)
     : opt_(opt),
       hidden_(policy.config().hidden),
       head_(hidden_ + 1, 0.0f),
@@ -30,9 +30,7 @@ Critic::Critic(const Model& policy, const CriticOptions& opt)
       head_adam_(hidden_ + 1, opt.adam) {
     if (opt_.kind == CriticKind::separate) {
         trunk_ = std::make_unique<Model>(policy);
-        engine_ = std::make_unique<Transformer>(*trunk_);
-        trunk_adam_ = std::make_unique<AdamW>(trunk_->data.size(), opt.adam);
-        trunk_grads_.assign(trunk_->data.size(), 0.0f);
+        trunk_train_ = std::make_unique<TrainableModel>(*trunk_, opt.adam, backend);
     }
 }
 
@@ -77,36 +75,37 @@ ValueLossSums Critic::value_loss(const float* hidden, const std::vector<ValueSli
 
 ValueLossSums Critic::train_separate(const PackedBatch& batch, const ForwardOptions& fo,
                                      const std::vector<ValueSlice>& slices, double clip) {
-    STRIDE_CHECK(engine_ != nullptr, "critic: train_separate needs a separate critic");
+    STRIDE_CHECK(trunk_train_ != nullptr, "critic: train_separate needs a separate critic");
     ForwardOptions trunk_only = fo;
     trunk_only.lm_head = false;
-    engine_->forward(batch, trunk_only);
+    Transformer& engine = trunk_train_->engine();
+    engine.forward(batch, trunk_only);
     g_hidden_.assign(static_cast<size_t>(batch.num_tokens()) * hidden_, 0.0f);
-    const ValueLossSums sums = value_loss(engine_->final_hidden(), slices, clip, 1.0, g_hidden_.data());
-    engine_->backward({}, {}, trunk_grads_.data(), g_hidden_.data());
+    const ValueLossSums sums = value_loss(engine.final_hidden_host(), slices, clip, 1.0, g_hidden_.data());
+    engine.backward({}, {}, trunk_train_->grads(), g_hidden_.data());
     return sums;
 }
 
 void Critic::zero_grads() {
     std::fill(head_grads_.begin(), head_grads_.end(), 0.0f);
-    std::fill(trunk_grads_.begin(), trunk_grads_.end(), 0.0f);
+    if (trunk_train_) trunk_train_->zero_grads();
 }
 
 float Critic::step(float lr, float grad_clip) {
     // Joint norm of head and trunk, as if they were one buffer.
     const double nh = grad_norm(head_grads_.data(), head_grads_.size());
-    const double nt = trunk_grads_.empty() ? 0.0 : grad_norm(trunk_grads_.data(), trunk_grads_.size());
-    const float norm = static_cast<float>(std::sqrt(nh * nh + nt * nt));
+    const double nt_sq = trunk_train_ ? trunk_train_->grad_norm_sq() : 0.0;
+    const float norm = static_cast<float>(std::sqrt(nh * nh + nt_sq));
     if (!std::isfinite(norm)) return norm;
     if (grad_clip > 0) {
         const float factor = grad_clip / (norm + 1e-6f);  // as clip_grad_norm
         if (factor < 1.0f) {
             for (float& g : head_grads_) g *= factor;
-            for (float& g : trunk_grads_) g *= factor;
+            if (trunk_train_) trunk_train_->scale_grads(factor);
         }
     }
     head_adam_.step(head_.data(), head_grads_.data(), lr);
-    if (trunk_) trunk_adam_->step(trunk_->data.data(), trunk_grads_.data(), lr);
+    if (trunk_train_) trunk_train_->step(lr);
     return norm;
 }
 
@@ -118,8 +117,9 @@ void Critic::save(const std::string& dir) {
                       {{"format", "pt"}, {"critic", critic_kind_name(opt_.kind)}});
     save_optimizer(dir + "/value_head_optimizer.safetensors", head_adam_);
     if (trunk_) {
+        trunk_train_->weights_to_host();
         checkpoint_save(*trunk_, dir + "/model", DiskDtype::f32);
-        save_optimizer(dir + "/optimizer.safetensors", *trunk_adam_);
+        save_optimizer(dir + "/optimizer.safetensors", trunk_train_->optimizer());
     }
 }
 
@@ -143,7 +143,8 @@ void Critic::load(const std::string& dir) {
     load_optimizer(dir + "/value_head_optimizer.safetensors", head_adam_);
     if (trunk_) {
         checkpoint_load_weights(*trunk_, dir + "/model");
-        load_optimizer(dir + "/optimizer.safetensors", *trunk_adam_);
+        trunk_train_->weights_to_device();
+        load_optimizer(dir + "/optimizer.safetensors", trunk_train_->optimizer());
     }
 }
 

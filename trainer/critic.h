@@ -12,6 +12,7 @@
 
 #include "model/optim.h"
 #include "model/params.h"
+#include "model/trainable_model.h"
 #include "model/transformer.h"
 
 namespace stride {
@@ -46,7 +47,8 @@ class Critic {
    public:
     // `policy` is the trunk of a shared critic (it must outlive the critic) or the weights a separate
     // critic starts from (copied).
-    Critic(const Model& policy, const CriticOptions& opt);
+    // A separate trunk trains on `backend` (the policy's); the head is H + 1 floats on the host.
+    Critic(const Model& policy, const CriticOptions& opt, const Backend& backend = cpu_backend());
     ~Critic();
 
     CriticKind kind() const { return opt_.kind; }
@@ -54,12 +56,14 @@ class Critic {
     std::vector<float>& head() { return head_; }
     // Separate critic only (null when shared).
     Model* trunk() { return trunk_.get(); }
-    Transformer* engine() { return engine_.get(); }
-    AdamW* trunk_adam() { return trunk_adam_.get(); }
+    Transformer* engine() { return trunk_train_ ? &trunk_train_->engine() : nullptr; }
+    AdamW* trunk_adam() { return trunk_train_ ? &trunk_train_->optimizer() : nullptr; }
     AdamW& head_adam() { return head_adam_; }
     // Gradients accumulated since zero_grads() (the trunk's: separate critic only, else empty).
     const std::vector<float>& head_grads() const { return head_grads_; }
-    const std::vector<float>& trunk_grads() const { return trunk_grads_; }
+    std::vector<float> trunk_grads() const {
+        return trunk_train_ ? trunk_train_->grads_to_host() : std::vector<float>{};
+    }
 
     // Values of the response tokens described by `slices` (v_old/returns/weight unused), from the
     // hidden rows of the forward that produced `hidden`; out receives sum(n) values in slice order.
@@ -79,6 +83,10 @@ class Critic {
     // One AdamW step of the critic's own parameters (head, and the separate trunk) after clipping
     // their joint gradient norm; returns the norm before clipping. A non-finite norm skips the step.
     float step(float lr, float grad_clip);
+    // A separate trunk trained on a device: its weights into trunk()->data (before reading those).
+    void weights_to_host() {
+        if (trunk_train_) trunk_train_->weights_to_host();
+    }
 
     // <dir>/value_head.safetensors (+ head optimizer), and for a separate critic <dir>/model/ and
     // <dir>/optimizer.safetensors. load() expects what save() wrote for the same kind and model.
@@ -91,9 +99,7 @@ class Critic {
     std::vector<float> head_, head_grads_;
     AdamW head_adam_;
     std::unique_ptr<Model> trunk_;
-    std::unique_ptr<Transformer> engine_;
-    std::unique_ptr<AdamW> trunk_adam_;
-    std::vector<float> trunk_grads_;
+    std::unique_ptr<TrainableModel> trunk_train_;  // engine, gradients, AdamW of trunk_
     std::vector<float> g_hidden_;  // separate: upstream gradient of the trunk's final hidden rows
 };
 

@@ -189,8 +189,10 @@ void load_optimizer(const std::string& path, AdamW& adam) {
     const SafetensorsTensor* v = opt.find("adamw.v");
     STRIDE_CHECK(m && v && m->numel == adam.numel() && v->numel == adam.numel(),
                  path + ": moments missing or of the wrong size");
-    opt.read_f32(*m, adam.m().data());
-    opt.read_f32(*v, adam.v().data());
+    std::vector<float> mh(adam.numel()), vh(adam.numel());
+    opt.read_f32(*m, mh.data());
+    opt.read_f32(*v, vh.data());
+    adam.set_moments(mh.data(), vh.data());
     auto step = opt.metadata().find("step");
     if (step != opt.metadata().end()) adam.set_step_count(std::stoll(step->second));
 }

@@ -11,12 +11,13 @@
 
 namespace stride {
 
-RlTrainer::RlTrainer(Model& model, const AdamWConfig& adam, const LrSchedule& schedule)
+RlTrainer::RlTrainer(Model& model, const AdamWConfig& adam, const LrSchedule& schedule,
+                     const Backend& backend)
     : model_(model),
-      engine_(model),
-      adam_(model.data.size(), adam),
-      schedule_(schedule),
-      grads_(model.data.size(), 0.0f) {}
+      policy_(model, adam, backend),
+      engine_(policy_.engine()),
+      adam_(policy_.optimizer()),
+      schedule_(schedule) {}
 
 RlTrainer::~RlTrainer() = default;
 
@@ -25,11 +26,11 @@ void RlTrainer::set_reference(const Model& reference) {
                  "rl step: the reference model has another layout");
     ref_engine_.reset();  // it points into the previous reference
     ref_model_ = std::make_unique<Model>(reference);
-    ref_engine_ = std::make_unique<Transformer>(*ref_model_);
+    ref_engine_ = std::make_unique<Transformer>(*ref_model_, policy_.backend());
 }
 
 void RlTrainer::enable_critic(const CriticOptions& opt) {
-    critic_ = std::make_unique<Critic>(model_, opt);
+    critic_ = std::make_unique<Critic>(model_, opt, policy_.backend());
 }
 
 namespace {
@@ -85,7 +86,7 @@ void score_responses(Transformer& engine, const std::vector<Experience>& batch,
             if (entropy) std::copy_n(s.entropy.begin() + start, n, entropy->begin() + offsets[k]);
             slices.push_back({static_cast<int>(start), static_cast<int>(n)});
         }
-        if (critic && values) critic->values(engine.final_hidden(), slices, values->data() + offsets[b]);
+        if (critic && values) critic->values(engine.final_hidden_host(), slices, values->data() + offsets[b]);
     }
 }
 
@@ -150,13 +151,11 @@ std::vector<double> RlTrainer::trajectory_grad_sq_norms(const std::vector<Experi
             sequence_log_ratio(s.logprob.data() + start, x.behaviour_logprob.data(), static_cast<int>(n)));
         std::vector<float> g(packed.num_tokens(), 0.0f);
         std::fill(g.begin() + start, g.end(), 1.0f);  // token-sum form of the response's score
-        std::fill(grads_.begin(), grads_.end(), 0.0f);
-        engine_.backward(g, {}, grads_.data());
-        double sq = 0;
-        for (float v : grads_) sq += static_cast<double>(v) * v;
-        out.push_back(sq);
+        policy_.zero_grads();
+        engine_.backward(g, {}, policy_.grads());
+        out.push_back(policy_.grad_norm_sq());
     }
-    std::fill(grads_.begin(), grads_.end(), 0.0f);
+    policy_.zero_grads();
     return out;
 }
 
@@ -291,6 +290,19 @@ struct RlTrainer::MiniBatchSums {
 
 StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOptions& opt,
                             int64_t policy_version) {
+    try {
+        return run_step(input, opt, policy_version);
+    } catch (...) {
+        // A step that failed part way may have stepped the device's weights already: model.data
+        // follows them, as it follows an in-place step on the CPU.
+        policy_.weights_to_host();
+        if (critic_) critic_->weights_to_host();
+        throw;
+    }
+}
+
+StepMetrics RlTrainer::run_step(const std::vector<Experience>& input, const RlStepOptions& opt,
+                                int64_t policy_version) {
     check_step_input(input, opt);
     StepMetrics m;
     rollout_metrics(input, m);
@@ -311,6 +323,9 @@ StepMetrics RlTrainer::step(const std::vector<Experience>& input, const RlStepOp
     for (int epoch = 0; epoch < opt.ppo_epochs; ++epoch)
         for (const std::vector<size_t>& mb : st.mbs) update_mini_batch(st, mb, epoch == 0, policy_version, u);
     step_metrics(st, u, m);
+    // On a device the weights were stepped there: checkpoints and publication read model.data.
+    policy_.weights_to_host();
+    if (critic_) critic_->weights_to_host();
     return m;
 }
 
@@ -452,7 +467,7 @@ void RlTrainer::update_mini_batch(StepState& st, const std::vector<size_t>& mb, 
     }
     const std::vector<float> weights =
         aggregation_weights_excluding(mb_lens, mb_filtered, opt.loss.agg, opt.loss.l_norm);
-    std::fill(grads_.begin(), grads_.end(), 0.0f);
+    policy_.zero_grads();
     if (st.use_critic) critic_->zero_grads();
     MiniBatchSums mb_sums;
     size_t woff = 0;  // into `weights`
@@ -506,12 +521,12 @@ void RlTrainer::micro_batch_loss(StepState& st, const std::vector<size_t>& mb, s
     // Shared critic: the value loss (x vf_coef) joins the policy's loss on the common trunk.
     if (st.shared_critic) {
         st.g_hidden.assign(static_cast<size_t>(packed.num_tokens()) * critic_->hidden(), 0.0f);
-        const ValueLossSums v = critic_->value_loss(engine_.final_hidden(), value_slices, opt.vf_clip,
+        const ValueLossSums v = critic_->value_loss(engine_.final_hidden_host(), value_slices, opt.vf_clip,
                                                     opt.vf_coef, st.g_hidden.data());
         mb_sums.vf.loss += v.loss, mb_sums.vf.clipped += v.clipped, mb_sums.vf.tokens += v.tokens;
         g_final = st.g_hidden.data();
     }
-    engine_.backward(g_lp, opt.entropy_coef != 0.0 ? g_ent : std::vector<float>{}, grads_.data(), g_final);
+    engine_.backward(g_lp, opt.entropy_coef != 0.0 ? g_ent : std::vector<float>{}, policy_.grads(), g_final);
     if (st.use_critic && !st.shared_critic) {
         const ValueLossSums v = critic_->train_separate(packed, st.critic_fo, value_slices, opt.vf_clip);
         mb_sums.vf.loss += v.loss, mb_sums.vf.clipped += v.clipped, mb_sums.vf.tokens += v.tokens;
@@ -579,7 +594,7 @@ void RlTrainer::entry_token_stats(const StepState& st, size_t i, int64_t policy_
 void RlTrainer::optimizer_step(const StepState& st, const MiniBatchSums& mb_sums, double ess_frac,
                                UpdateSums& u) {
     const RlStepOptions& opt = st.opt;
-    const float norm = clip_grad_norm(grads_.data(), grads_.size(), opt.grad_clip);
+    const float norm = policy_.clip_grads(opt.grad_clip);
     const float lr = static_cast<float>(schedule_.lr_at(adam_.step_count()) *
                                         ess_lr_factor(ess_frac, opt.ess_lr, opt.ess_rho_base));
     const bool finite = std::isfinite(norm);
@@ -592,7 +607,7 @@ void RlTrainer::optimizer_step(const StepState& st, const MiniBatchSums& mb_sums
         u.vf_sums.loss += mb_sums.vf.loss, u.vf_sums.clipped += mb_sums.vf.clipped,
             u.vf_sums.tokens += mb_sums.vf.tokens;
     }
-    if (finite) adam_.step(model_.data.data(), grads_.data(), lr);
+    if (finite) policy_.step(lr);
     u.any_skipped |= !finite;
     u.last_norm = norm;
     u.last_lr = lr;

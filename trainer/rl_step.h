@@ -13,6 +13,7 @@
 
 #include "model/optim.h"
 #include "model/params.h"
+#include "model/trainable_model.h"
 #include "model/transformer.h"
 #include "trainer/critic.h"
 #include "trainer/experience.h"
@@ -77,7 +78,10 @@ using StepMetrics = std::map<std::string, double>;
 
 class RlTrainer {
    public:
-    RlTrainer(Model& model, const AdamWConfig& adam, const LrSchedule& schedule);
+    // Trains `model` on `backend` (trainer.device): the engine, gradients and AdamW state live on its
+    // device, the reference and a separate critic too; model.data holds the new weights after step().
+    RlTrainer(Model& model, const AdamWConfig& adam, const LrSchedule& schedule,
+              const Backend& backend = cpu_backend());
     ~RlTrainer();
 
     // Trains on `batch`: ppo_epochs x mini_batches optimiser steps, all against the proximal policy
@@ -97,9 +101,14 @@ class RlTrainer {
     Critic* critic() { return critic_.get(); }
 
     AdamW& optimizer() { return adam_; }
+    // The policy's weights on the device (what step() updates); null on the CPU (model.data).
+    float* device_weights() { return engine_.device_weights(); }
     int64_t steps_done() const { return adam_.step_count(); }
 
    private:
+    // step() without the host copy of the weights a failure still makes.
+    StepMetrics run_step(const std::vector<Experience>& batch, const RlStepOptions& opt,
+                         int64_t policy_version);
     // The stages of step (rl_step.cpp).
     struct StepState;
     struct UpdateSums;
@@ -125,10 +134,10 @@ class RlTrainer {
                                                  const ForwardOptions& fo, std::vector<double>& log_w);
 
     Model& model_;
-    Transformer engine_;
-    AdamW adam_;
+    TrainableModel policy_;  // engine, gradients and AdamW state on the backend's device
+    Transformer& engine_;    // policy_.engine()
+    AdamW& adam_;            // policy_.optimizer()
     LrSchedule schedule_;
-    std::vector<float> grads_;
     std::unique_ptr<Model> ref_model_;
     std::unique_ptr<Transformer> ref_engine_;
     std::unique_ptr<Critic> critic_;

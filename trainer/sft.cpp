@@ -7,13 +7,9 @@
 
 namespace stride {
 
-SftTrainer::SftTrainer(Model& model, const AdamWConfig& adam, const LrSchedule& schedule, float grad_clip)
-    : model_(model),
-      engine_(model),
-      adam_(model.data.size(), adam),
-      schedule_(schedule),
-      grad_clip_(grad_clip),
-      grads_(model.data.size(), 0.0f) {}
+SftTrainer::SftTrainer(Model& model, const AdamWConfig& adam, const LrSchedule& schedule, float grad_clip,
+                       const Backend& backend)
+    : trained_(model, adam, backend), schedule_(schedule), grad_clip_(grad_clip) {}
 
 double SftTrainer::step(const std::vector<SftExample>& batch) {
     PackedBatch packed;
@@ -27,7 +23,7 @@ double SftTrainer::step(const std::vector<SftExample>& batch) {
         answer_tokens += ex.target.size();
     }
     STRIDE_CHECK(answer_tokens > 0, "sft: empty batch");
-    TokenScores scores = engine_.forward(packed);
+    TokenScores scores = trained_.engine().forward(packed);
     std::vector<float> g(packed.num_tokens(), 0.0f);
     double nll = 0;
     const float w = 1.0f / static_cast<float>(answer_tokens);
@@ -38,11 +34,11 @@ double SftTrainer::step(const std::vector<SftExample>& batch) {
             g[start + t] = -w;
         }
     }
-    std::fill(grads_.begin(), grads_.end(), 0.0f);
-    engine_.backward(g, {}, grads_.data());
-    const float norm = clip_grad_norm(grads_.data(), grads_.size(), grad_clip_);
-    if (std::isfinite(norm))
-        adam_.step(model_.data.data(), grads_.data(), schedule_.lr_at(adam_.step_count()));
+    trained_.zero_grads();
+    trained_.engine().backward(g, {}, trained_.grads());
+    const float norm = trained_.clip_grads(grad_clip_);
+    if (std::isfinite(norm)) trained_.step(schedule_.lr_at(trained_.optimizer().step_count()));
+    trained_.weights_to_host();
     return nll / answer_tokens;
 }
 

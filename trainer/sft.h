@@ -7,7 +7,7 @@
 
 #include "model/optim.h"
 #include "model/params.h"
-#include "model/transformer.h"
+#include "model/trainable_model.h"
 
 namespace stride {
 
@@ -18,18 +18,17 @@ struct SftExample {
 
 class SftTrainer {
    public:
-    SftTrainer(Model& model, const AdamWConfig& adam, const LrSchedule& schedule, float grad_clip = 1.0f);
+    // Trains `model` on `backend`; model.data holds the new weights after each step.
+    SftTrainer(Model& model, const AdamWConfig& adam, const LrSchedule& schedule, float grad_clip = 1.0f,
+               const Backend& backend = cpu_backend());
     // One optimiser step on the batch; returns the mean negative log-likelihood per answer token.
     double step(const std::vector<SftExample>& batch);
-    int64_t steps_done() const { return adam_.step_count(); }
+    int64_t steps_done() const { return trained_.optimizer().step_count(); }
 
    private:
-    Model& model_;
-    Transformer engine_;
-    AdamW adam_;
+    TrainableModel trained_;
     LrSchedule schedule_;
     float grad_clip_;
-    std::vector<float> grads_;
 };
 
 }  // namespace stride

@@ -336,7 +336,7 @@ void TrainerRole::prepare(RlTrainer& rl, const RlStepOptions& opt) {
 }
 
 void TrainerRole::save_checkpoint(RlTrainer& rl, BufferClient& buffer, bool tell_buffer) {
-    *adam_ = rl.optimizer();
+    *adam_ = rl.optimizer();  // from the device (model_.data already holds the step's weights)
     std::function<void(const std::string&)> save_critic;
     if (rl.critic()) save_critic = [&](const std::string& d) { rl.critic()->save(d + "/critic"); };
     const std::string dir = save_job_checkpoint(ctx_.run_path(), model_, *adam_, state_, save_critic,
@@ -449,8 +449,10 @@ void TrainerRole::run(const std::atomic<bool>& stop,
         cfg.metrics.jsonl.empty() ? ctx_.run_path() + "/metrics.jsonl" : cfg.metrics.jsonl;
     start_over_from_state(buffer, jsonl);
 
-    RlTrainer rl(model_, adam_->config(), lr_schedule_of(tc));  // the optimiser state lives in adam_
-    rl.optimizer() = std::move(*adam_);
+    // On trainer.device (checked at load); the optimiser state lives in adam_ on the host between
+    // checkpoints and is copied onto the device here.
+    RlTrainer rl(model_, adam_->config(), lr_schedule_of(tc), backend_for_device(trainer_device(cfg)));
+    rl.optimizer() = *adam_;
     const RlStepOptions opt = rl_options(cfg);
     prepare(rl, opt);
 
@@ -513,6 +515,7 @@ void TrainerRole::run(const std::atomic<bool>& stop,
             state_.first_untrained_prompt = trained_prompts_.first_untrained();
             mid_step = false;
             const int64_t published_ms = unix_ms_now();  // before: no worker can hold the version earlier
+            if (slot_ && rl.device_weights()) slot_->put(state_.policy_version, rl.device_weights());
             publish();
             weights.published_crc32c = published_crc32c_;
             trained << trained_line(state_.step, trained_version, published_ms, weights, training,

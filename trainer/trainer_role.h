@@ -16,6 +16,7 @@
 #include "common/base/peer_error.h"
 #include "common/weight_sync.h"
 #include "job/job_context.h"
+#include "model/device_weight_slot.h"
 #include "model/params.h"
 #include "trainer/experience.h"
 #include "trainer/extra_prompts_client.h"
@@ -53,6 +54,9 @@ class TrainerRole {
     TrainerRole(const JobContext& ctx, Model model, JobState state, std::unique_ptr<AdamW> adam,
                 const std::string& buffer_endpoint, const std::string& weights_endpoint);
     std::string weights_endpoint() const { return publisher_.endpoint(); }
+    // Colocated with the rollout workers on one GPU (launcher: threads): each new version is also put
+    // in `slot` device to device, before it is announced. Set before run(); the slot must outlive it.
+    void set_device_weight_slot(DeviceWeightSlot* slot) { slot_ = slot; }
     // The scheduler's prompt dispatcher, where dynamic sampling asks for replacement prompts.
     void connect_scheduler(const std::string& endpoint) { extra_prompts_.connect(endpoint); }
     // This trainer replaces one that died in the same job (launcher: processes, recovery.trainer_restarts):
@@ -111,6 +115,7 @@ class TrainerRole {
     uint32_t published_crc32c_ = 0;  // of the latest version published (trained.jsonl)
     TrainedPrompts
         trained_prompts_;  // where a resume hands prompts out again (state_.first_untrained_prompt)
+    DeviceWeightSlot* slot_ = nullptr;
     ExtraPromptsClient extra_prompts_;
     bool restarted_ = false;
     double busy_s_ = 0, idle_s_ = 0;

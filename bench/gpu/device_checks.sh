@@ -3,9 +3,11 @@
 #   1. engine-only build with CUDA (sm_90) against the Debian libraries carried in .deps/root,
 #   2. the engine's tests, CUDA kernel tests included (they run on the GPU here), then the GPU tests
 #      again one by one with their full output (test_backend_ops: every Backend entry on the GPU
-#      against the CPU; test_gpu_model: whole-model log-probs, greedy parity, bf16 cache, sampling;
-#      test_nccl_comm: a single-rank communicator, init without its peer failing at its deadline, and
-#      with two GPUs a model's weights broadcast equal and a collective without its peer failing),
+#      against the CPU, the fused AdamW and clipping entries included; test_gpu_model: whole-model
+#      log-probs, greedy parity, bf16 cache, sampling, and a full training step (every gradient, AdamW
+#      moments, updated weights) in fp32 and bf16 matmul modes against the CPU step; test_nccl_comm: a
+#      single-rank communicator, init without its peer failing at its deadline, and with two GPUs a
+#      model's weights broadcast equal and a collective without its peer failing),
 #   3. Hugging Face compatibility both ways (tests/model/reference/hf_compat.py, needs transformers),
 #   4. the engine benchmarks (bench/model), with the machine's torch as the peer, and bench_decode on
 #      the CUDA backend for a Qwen2.5-0.5B shape at batch 1 and 64.

@@ -1,6 +1,7 @@
 // Each entry adapts a kernel launcher to the CPU contract: same arguments, the context's stream and
 // cuBLAS handle added. Memory: cudaMalloc'd buffers, copies with cudaMemcpyDefault (unified
 // addressing tells host from device) in stream order.
+#include "model/cuda/adamw.h"
 #include "model/cuda/attention.h"
 #include "model/cuda/attention_backward.h"
 #include "model/cuda/backend_cuda.h"
@@ -137,6 +138,15 @@ void sample_e(int* tokens, float* logprobs, const float* logits, const int* rows
               int n, int V) {
     sample(tokens, logprobs, logits, rows, req, n, V, s());
 }
+void adamw_step_e(float* p, const float* g, float* m, float* v, size_t n, const AdamWStep& st) {
+    adamw_step(p, g, m, v, n, st, s());
+}
+void sum_squares_e(double* partials, const float* x, size_t n) {
+    sum_squares(partials, x, n, s());
+}
+void scale_e(float* x, float factor, size_t n) {
+    scale(x, factor, n, s());
+}
 
 }  // namespace
 
@@ -187,6 +197,9 @@ const Backend& cuda_backend() {
             &kv_append_e,
             &kv_append_bf16_e,
             &sample_e,
+            &adamw_step_e,
+            &sum_squares_e,
+            &scale_e,
         };
     }();
     return cuda;

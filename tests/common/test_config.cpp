@@ -7,6 +7,7 @@
 #include "common/base/error.h"
 #include "common/config_schema.h"
 #include "model/backend.h"
+#include "model/transformer.h"
 #include "scheduler/job_config.h"
 
 namespace stride {
@@ -38,7 +39,7 @@ std::string error_of(const std::string& extra, const std::vector<std::string>& o
 
 // model.device and the per-role overrides: unknown values name their key; cuda is refused at load
 // with the reason when this binary or machine cannot run it (always here without a GPU); a trainer on
-// cuda is refused until issue #17.
+// cuda also needs every training kernel there.
 TEST(Config, DevicesAreCheckedAtLoad) {
     EXPECT_EQ(parse("").model.device, "cpu");
     EXPECT_EQ(rollout_device(parse("rollout:\n  device: cpu\n")), "cpu");
@@ -54,9 +55,15 @@ TEST(Config, DevicesAreCheckedAtLoad) {
     } else {
         EXPECT_EQ(rollout_device(parse("", {"rollout.device=cuda"})), "cuda");
     }
-    // The trainer inherits model.device: refused either way (no GPU, or no backward kernels yet).
-    EXPECT_ERROR_HAS(error_of("", {"model.device=cuda"}), "model.device");
-    EXPECT_ERROR_HAS(error_of("", {"trainer.device=cuda"}), "trainer.device");
+    // The trainer inherits model.device: accepted only where cuda is usable and has every backward and
+    // optimizer kernel (Transformer::can_train), else refused naming the key.
+    if (why.empty() && Transformer::can_train(backend_for_device("cuda"))) {
+        EXPECT_EQ(error_of("", {"trainer.device=cuda"}), "");
+        EXPECT_EQ(error_of("", {"model.device=cuda"}), "");
+    } else {
+        EXPECT_ERROR_HAS(error_of("", {"model.device=cuda"}), "model.device");
+        EXPECT_ERROR_HAS(error_of("", {"trainer.device=cuda"}), "trainer.device");
+    }
     if (why.empty()) {
         EXPECT_EQ(error_of("", {"model.device=cuda", "trainer.device=cpu"}), "");
     }

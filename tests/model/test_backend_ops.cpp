@@ -13,6 +13,9 @@
 //                          run twice on the same inputs
 //   bf16 KV cache          bit-identical stores (same rounding function, model/ops/math.h)
 //   bf16-rounded GEMM      NMSE <= 1e-4 (8-bit mantissa: relative error ~4e-3 per product)
+//   AdamW step             |a-b| <= 1e-6 + 1e-5 |b| on weights and moments (fused multiply-adds on
+//                          the GPU; the CPU backend against itself is bit-identical)
+//   sum of squares         each block's double sum within 1e-12 relative (summation order only)
 //   sampling               greedy tokens identical; sampled tokens identical in >= 97% of rows (a draw
 //                          that lands within float rounding of a CDF step may go either way), the
 //                          log-prob of the returned token within 1e-4 of the CPU's for that token.
@@ -61,8 +64,10 @@ constexpr auto kCovered = std::make_tuple(
     &Backend::lm_head_logits,                                                   // case_lm_head
     &Backend::paged_attention_forward, &Backend::paged_attention_forward_bf16,  // case_paged_attention
     &Backend::kv_append, &Backend::kv_append_bf16,                              // case_kv_append
-    &Backend::sample);                                                          // case_sample
-static_assert(kEntries == 27 && std::tuple_size_v<decltype(kCovered)> == kEntries,
+    &Backend::sample,                                                           // case_sample
+    &Backend::adamw_step,                                                       // case_adamw_step
+    &Backend::sum_squares, &Backend::scale);  // case_sum_squares_and_scale
+static_assert(kEntries == 30 && std::tuple_size_v<decltype(kCovered)> == kEntries,
               "a Backend entry was added or removed: name it in kCovered and add its case");
 
 std::vector<float> randn(size_t n, uint64_t seed, float scale = 1.0f) {
@@ -509,6 +514,51 @@ void case_sample(const Backend& be) {
     }
 }
 
+// AdamW over ragged lengths, three steps (the bias corrections change), lr and decay non-zero; the
+// moments start at zero as a fresh optimizer's do.
+void case_adamw_step(const Backend& be) {
+    for (size_t n : {1, 1000, 70001}) {
+        auto p = randn(n, 60), g = randn(n, 61, 0.1f);
+        std::vector<float> m(n, 0.0f), v(n, 0.0f);
+        Dev<float> dp(be, p), dg(be, g), dm(be, n), dv(be, n);
+        for (int t = 1; t <= 3; ++t) {
+            const AdamWStep s{1e-3f * t,
+                              0.9f,
+                              0.999f,
+                              1e-8f,
+                              0.01f,
+                              1.0f - std::pow(0.9f, (float)t),
+                              1.0f - std::pow(0.999f, (float)t)};
+            be.adamw_step(dp.get(), dg.get(), dm.get(), dv.get(), n, s);
+            cpu.adamw_step(p.data(), g.data(), m.data(), v.data(), n, s);
+        }
+        const Tol tol{1e-9, 1e-6f, 1e-5f};
+        const std::string tag = " n=" + std::to_string(n);
+        expect_close("adamw_step params" + tag, dp.host(), p, tol);
+        expect_close("adamw_step m" + tag, dm.host(), m, tol);
+        expect_close("adamw_step v" + tag, dv.host(), v, tol);
+    }
+}
+
+// The blocked squared norm (fewer elements than blocks too) and the clip scale.
+void case_sum_squares_and_scale(const Backend& be) {
+    for (size_t n : {0, 5, 255, 257, 100003}) {
+        const std::string tag = " n=" + std::to_string(n);
+        auto x = randn(n, 62 + n);
+        std::vector<double> want(kSumSquaresBlocks);
+        cpu.sum_squares(want.data(), x.data(), n);
+        Dev<float> dx(be, x);
+        Dev<double> dpart(be, kSumSquaresBlocks);
+        be.sum_squares(dpart.get(), dx.get(), n);
+        const std::vector<double> got = dpart.host();
+        for (int b = 0; b < kSumSquaresBlocks; ++b)
+            EXPECT_NEAR(got[b], want[b], 1e-12 * want[b]) << "sum_squares block " << b << tag;
+        be.scale(dx.get(), 0.37f, n);
+        cpu.scale(x.data(), 0.37f, n);
+        expect_close("scale" + tag, dx.host(), x, {0, 0, 0});  // one product each: exact
+    }
+}
+
 // ---- the table of cases, run per backend ---------------------------------------------------------
 
 struct Case {
@@ -533,6 +583,8 @@ std::vector<Case> cases() {
         {"kv_append", case_kv_append},
         {"paged_attention", case_paged_attention},
         {"sample", case_sample},
+        {"adamw_step", case_adamw_step},
+        {"sum_squares, scale", case_sum_squares_and_scale},
     };
 }
 

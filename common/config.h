@@ -40,10 +40,10 @@ struct ModelSection {
 };
 
 struct DataConfig {
-    std::string train;                   // .parquet/JSONL file, gen spec `gen:arith?n=20500&seed=1`, or a list
-    std::string eval;                    // the same; empty: hold out eval_size from train
-    std::string prompt_key = "prompt";   // dotted path into each JSON line
-    std::string answer_key = "answer";   // dotted path; verl's reward_model.ground_truth is a fallback
+    std::string train;                  // .parquet/JSONL file, gen spec `gen:arith?n=20500&seed=1`, or a list
+    std::string eval;                   // the same; empty: hold out eval_size from train
+    std::string prompt_key = "prompt";  // dotted path into each JSON line
+    std::string answer_key = "answer";  // dotted path; verl's reward_model.ground_truth is a fallback
     std::string chat_template = "auto";  // auto | none | qwen
     int eval_size = 500;                 // prompts in the fixed eval set (0: no eval set)
     int max_prompt_tokens = 0;           // drop longer prompts (verl's filter_overlong_prompts); 0: keep all
@@ -184,6 +184,12 @@ struct MetricsConfig {
 struct LogConfig {
     std::string level = "info";  // trace | debug | info | warn | error | off
     bool json = false;           // one JSON object per line instead of text
+    // <run>/samples.jsonl: what the policy generated (trainer/sample_log.h). Every samples_every
+    // steps the first samples_groups groups of the step; at each eval the first samples_eval eval
+    // generations. 0: off.
+    int samples_every = 0;
+    int samples_groups = 2;
+    int samples_eval = 8;
     bool operator==(const LogConfig&) const = default;
 };
 

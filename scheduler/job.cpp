@@ -271,7 +271,8 @@ int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std
     }
     const std::vector<nlohmann::json> worker_stats = read_rollout_stats(cfg.run_path());
     const nlohmann::json rollout = rollout_totals(worker_stats);
-    print_time_split(wall, trainer_busy, rollout, cfg.rollout.workers);
+    print_time_split(wall, trainer_busy, rollout,
+                     static_cast<int>(worker_stats.size()));  // those that reported
     nlohmann::json summary{{"launcher", "processes"},
                            {"wall_s", wall},
                            {"trainer_busy_s", trainer_busy},

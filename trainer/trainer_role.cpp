@@ -216,6 +216,9 @@ std::string progress_fields(const TrainerProgress& p) {
     return f + fmt::format(" step {:.2f}s", p.step_s);
 }
 
+namespace {
+
+// The greedy eval of eval/accuracy; keep_samples generations kept for samples.jsonl.
 EvalResult greedy_eval(const JobContext& ctx, const Model& model, int keep_samples) {
     EvalOptions eo;
     eo.temperature = 0.0f;
@@ -224,6 +227,8 @@ EvalResult greedy_eval(const JobContext& ctx, const Model& model, int keep_sampl
     eo.keep_samples = keep_samples;
     return evaluate(model, ctx.tokenizer, *ctx.reward, ctx.eval, eo);
 }
+
+}  // namespace
 
 double eval_accuracy(const JobContext& ctx, const Model& model) {
     return greedy_eval(ctx, model, 0).accuracy;
@@ -456,7 +461,7 @@ void TrainerRole::run(const std::atomic<bool>& stop,
     std::ofstream trained(trained_log_path(), std::ios::app);
     STRIDE_CHECK(trained.good(), "trained.jsonl: cannot open " + trained_log_path());
     TrainerMetrics prometheus(ctx_.job_id);  // the same numbers for /metrics
-    SampleLog samples(sample_log_path(), cfg.log, ctx_.tokenizer, ctx_.stop_tokens);
+    SampleLog sample_log(sample_log_path(), cfg.log, ctx_.tokenizer, ctx_.stop_tokens);
 
     const int64_t first_step = state_.step;
     while (state_.step < tc.steps && !stop) {
@@ -485,8 +490,8 @@ void TrainerRole::run(const std::atomic<bool>& stop,
         StepEval eval;
         // The eval of the weights in model_ now, logged with step `at` (its generations in samples.jsonl).
         auto run_eval = [&](int64_t at) {
-            const EvalResult r = greedy_eval(ctx_, model_, samples.eval_samples());
-            samples.write_eval(at, state_.policy_version, r.samples);
+            const EvalResult r = greedy_eval(ctx_, model_, sample_log.eval_samples());
+            sample_log.write_eval(at, state_.policy_version, r.samples);
             return StepEval{r.accuracy, state_.policy_version};
         };
         if (eval_now && first) eval = run_eval(state_.step + 1);
@@ -512,7 +517,7 @@ void TrainerRole::run(const std::atomic<bool>& stop,
         busy_s_ += step_s;
         state_.rl_seconds += step_s + pulled.wait_s;
 
-        samples.write_step(state_.step, training);
+        sample_log.write_step(state_.step, training);
         if (eval_now && !first) eval = run_eval(state_.step);
         const nlohmann::json line =
             step_line(state_, m, prompt_tokens, step_s, pulled.wait_s, eval_now ? &eval : nullptr);

@@ -185,6 +185,12 @@ struct MetricsConfig {
 struct LogConfig {
     std::string level = "info";  // trace | debug | info | warn | error | off
     bool json = false;           // one JSON object per line instead of text
+    // <run>/samples.jsonl: what the policy generated (trainer/sample_log.h). Every samples_every
+    // steps the first samples_groups groups of the step; at each eval the first samples_eval eval
+    // generations. 0: off.
+    int samples_every = 0;
+    int samples_groups = 2;
+    int samples_eval = 8;
     bool operator==(const LogConfig&) const = default;
 };
 

@@ -350,6 +350,14 @@ const std::vector<ConfigKey>& schema_table() {
          "CPUs of the experience buffer (empty: not pinned)"},
         {"log.level", FIELD(log.level), "log level", {}, {"trace", "debug", "info", "warn", "error", "off"}},
         {"log.json", FIELD(log.json), "log one JSON object per line instead of text"},
+        {"log.samples_every", FIELD(log.samples_every),
+         "every N steps write the first log.samples_groups groups of the step to {run}/samples.jsonl, and "
+         "the first log.samples_eval eval generations at each eval (0: off)",
+         at_least(0)},
+        {"log.samples_groups", FIELD(log.samples_groups), "groups per sampled step in samples.jsonl",
+         at_least(1)},
+        {"log.samples_eval", FIELD(log.samples_eval),
+         "eval generations written to samples.jsonl at each eval (0: none)", at_least(0)},
         // ---- network (roles on several machines) -------------------------------------------------
         {"network.scheduler_bind", FIELD(network.scheduler_bind),
          "where `stride role scheduler` listens for roles started with --scheduler, e.g. tcp://*:7400 "

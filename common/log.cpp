@@ -3,14 +3,17 @@
 
 #include <fmt/chrono.h>
 #include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/stdout_sinks.h>
+
+#include <unistd.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "common/base/error.h"
+#include "common/status_line.h"
 
 namespace stride {
 
@@ -66,7 +69,9 @@ void init_logging(const std::string& role, const std::string& level, bool json, 
     else
         sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
     sink->set_formatter(make_log_formatter(json));
-    std::vector<spdlog::sink_ptr> sinks{sink};
+    // The progress line and the log lines share stderr: the wrapper keeps them on separate lines.
+    std::vector<spdlog::sink_ptr> sinks{
+        std::make_shared<StatusLineSink>(sink, stderr, isatty(STDERR_FILENO) == 1)};
     if (!file.empty()) {
         try {
             auto f = std::make_shared<spdlog::sinks::basic_file_sink_mt>(file, /*truncate=*/false);
@@ -81,6 +86,26 @@ void init_logging(const std::string& role, const std::string& level, bool json, 
     logger->flush_on(spdlog::level::warn);
     spdlog::drop_all();  // role loggers of an earlier init would keep the old sink
     spdlog::set_default_logger(logger);
+}
+
+namespace {
+
+// The status line sink of the default logger; null before init_logging.
+std::shared_ptr<StatusLineSink> status_sink() {
+    for (const spdlog::sink_ptr& s : spdlog::default_logger()->sinks())
+        if (auto status = std::dynamic_pointer_cast<StatusLineSink>(s)) return status;
+    return nullptr;
+}
+
+}  // namespace
+
+void show_status_line(const std::string& text) {
+    if (auto sink = status_sink()) return sink->show(text);
+    std::fprintf(stderr, "%s\n", text.c_str());  // logging not set up: a line of its own
+}
+
+void end_status_line() {
+    if (auto sink = status_sink()) sink->end();
 }
 
 std::shared_ptr<spdlog::logger> role_logger(const std::string& role) {

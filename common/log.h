@@ -24,6 +24,12 @@ std::unique_ptr<spdlog::formatter> make_log_formatter(bool json);
 // Logs go to stderr and, when `file` is set, are appended to it too (the run directory's logs/).
 void init_logging(const std::string& role, const std::string& level, bool json, const std::string& file = "");
 
+// The progress line on stderr (status_line.h): on a terminal it stays below the log lines and is
+// redrawn in place; otherwise each call writes a line. Log lines never land inside it.
+void show_status_line(const std::string& text);
+// Moves below the status line (on a terminal), so that what follows starts on a line of its own.
+void end_status_line();
+
 // A logger named `role` writing through the default logger's sinks and level; created on first use.
 std::shared_ptr<spdlog::logger> role_logger(const std::string& role);
 

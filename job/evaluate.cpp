@@ -57,6 +57,14 @@ EvalResult evaluate(const Model& model, const Tokenizer& tok, const RewardFn& re
         reward_sum += scored[i].score;
         length_sum += done[i].tokens.size();
     }
+    // The generations of the first keep_samples prompts, in prompt order (done is in finish order).
+    r.samples.resize(std::min(prompts.size(), static_cast<size_t>(std::max(0, opt.keep_samples))));
+    for (size_t i = 0; i < done.size(); ++i) {
+        const size_t at = done[i].request_id;
+        if (at < r.samples.size())
+            r.samples[at] = {in[i].prompt,      in[i].response,        in[i].answer,   scored[i].score,
+                             scored[i].correct, in[i].response_tokens, in[i].truncated};
+    }
     r.n = static_cast<int>(prompts.size());
     r.accuracy = correct / r.n;
     r.reward_mean = reward_sum / r.n;

@@ -19,6 +19,16 @@ struct EvalOptions {
     std::vector<int> stop_tokens;
     uint64_t seed = 1;
     int max_running = 256;
+    int keep_samples = 0;  // how many generations (the first prompts) EvalResult::samples keeps
+};
+
+// One eval generation, kept for samples.jsonl.
+struct EvalSample {
+    std::string prompt, response, answer;
+    double reward = 0;
+    bool correct = false;
+    int length = 0;  // response tokens
+    bool truncated = false;
 };
 
 struct EvalResult {
@@ -26,6 +36,7 @@ struct EvalResult {
     double accuracy = 0;
     double reward_mean = 0;
     double response_length_mean = 0;
+    std::vector<EvalSample> samples;  // the first EvalOptions::keep_samples prompts, in prompt order
 };
 
 EvalResult evaluate(const Model& model, const Tokenizer& tok, const RewardFn& reward,

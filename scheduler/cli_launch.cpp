@@ -107,9 +107,9 @@ int launch(int argc, char** argv) {
         .toggle("dry-run", o.dry_run, "print the sbatch command line, submit nothing")
         .positionals("OVERRIDES", overrides, "key=value ...");
     if (!p.parse(argc, argv)) return 0;
-    STRIDE_CHECK(engine == "slurm", "launch: unknown engine '" + engine + "' (slurm)");
+    if (engine != "slurm") throw UsageError("launch: unknown engine '" + engine + "' (slurm)");
     for (const std::string& a : overrides)
-        STRIDE_CHECK(a.find('=') != std::string::npos, "launch: unexpected argument '" + a + "'");
+        if (a.find('=') == std::string::npos) throw UsageError("launch: unexpected argument '" + a + "'");
     return launch_slurm(config_path, o, overrides);
 }
 

@@ -19,6 +19,7 @@
 #include "buffer/buffer_server.h"
 #include "common/base/error.h"
 #include "common/log.h"
+#include "common/progress_meter.h"
 #include "common/role_placement.h"
 #include "model/cli/parser.h"
 #include "rollout/rollout_worker.h"
@@ -28,6 +29,7 @@
 #include "scheduler/job_metrics.h"
 #include "scheduler/role_supervisor.h"
 #include "scheduler/roles.h"
+#include "scheduler/rollout_summary.h"
 #include "trainer/trainer_role.h"
 
 namespace stride::cli {
@@ -72,8 +74,10 @@ int role(int argc, char** argv) {
             "buffer: without the resume's roll-back, the trainer lives on)")
         .positionals("OVERRIDES", overrides, "key=value ...");
     if (!p.parse(argc, argv)) return 0;
+    if (name != "buffer" && name != "trainer" && name != "rollout" && name != "scheduler")
+        throw UsageError("role: unknown role '" + name + "' (buffer, trainer, rollout, scheduler)");
     for (const std::string& a : overrides)
-        STRIDE_CHECK(a.find('=') != std::string::npos, "role: unexpected argument '" + a + "'");
+        if (a.find('=') == std::string::npos) throw UsageError("role: unexpected argument '" + a + "'");
     std::signal(SIGINT, on_role_signal);
     std::signal(SIGTERM, on_role_signal);
     const JobConfig cfg = load_job_config(config_path, overrides);
@@ -115,11 +119,11 @@ int role(int argc, char** argv) {
         TrainerRole trainer(ctx, std::move(*p.model), p.state, std::move(p.adam), ep.buffer, binds.weights);
         trainer.connect_scheduler(ep.scheduler);
         if (restarted) trainer.restarted_in_job();
-        trainer.run(g_role_stop, [](const TrainerProgress& pr) {
-            std::fprintf(stderr, "[step %lld/%d] reward %.3f%s tokens/s %.0f step %.2fs\n",
-                         static_cast<long long>(pr.step), pr.total_steps, pr.reward_mean,
-                         pr.eval_accuracy >= 0 ? (" eval " + std::to_string(pr.eval_accuracy)).c_str() : "",
-                         pr.tokens_per_s, pr.step_s);
+        // One line per step: the other roles' processes write to the same terminal, so the line is
+        // never redrawn in place.
+        ProgressMeter progress("step", cfg.trainer.steps, p.state.step);
+        trainer.run(g_role_stop, [&](const TrainerProgress& pr) {
+            std::fprintf(stderr, "%s\n", progress.update(pr.step, pr.tokens, progress_fields(pr)).c_str());
         });
         return g_role_stop ? 130 : 0;
     }
@@ -128,6 +132,8 @@ int role(int argc, char** argv) {
         w.run(g_role_stop);
         // Done with the job's prompts: stay until told to stop, so the launcher sees no early exit.
         wait_for_stop();
+        // For the launcher's run_summary.json: this process's counters die with it.
+        write_rollout_stats(cfg.run_path(), role_name, w.stats());
         return 0;
     }
     if (name == "scheduler") {
@@ -135,7 +141,7 @@ int role(int argc, char** argv) {
         wait_for_stop();
         return 0;
     }
-    throw Error("role: unknown role '" + name + "' (buffer, trainer, rollout, scheduler)");
+    throw Error("role: unknown role '" + name + "'");  // checked above: not reached
 }
 
 }  // namespace stride::cli

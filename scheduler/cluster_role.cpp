@@ -18,6 +18,8 @@
 #include "common/bind_endpoint.h"
 #include "common/listen_policy.h"
 #include "common/network_auth.h"
+#include "common/log.h"
+#include "common/progress_meter.h"
 #include "rollout/rollout_worker.h"
 #include "scheduler/config_hash.h"
 #include "scheduler/registry.h"
@@ -214,11 +216,6 @@ void prepare_trainer_dir(const JobConfig& cfg, const StartingPolicy& p) {
     fs::remove(metrics_jsonl_path(cfg), ec);
 }
 
-void print_step(const TrainerProgress& pr) {
-    std::fprintf(stderr, "[step %lld/%d] reward %.3f tokens/s %.0f step %.2fs\n",
-                 static_cast<long long>(pr.step), pr.total_steps, pr.reward_mean, pr.tokens_per_s, pr.step_s);
-}
-
 int run_trainer(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bool>& stop) {
     JobContext ctx = make_job_context(cfg);
     SchedulerLink link(link_options(cfg, a));
@@ -239,7 +236,12 @@ int run_trainer(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bool
     if (stop) return 130;
     trainer.connect_scheduler(ep.at("prompts"));
     link.start_heartbeat(&stop);
-    trainer.run(stop, print_step);
+    // This role's own stderr (its machine's terminal or the batch job's output): the status line.
+    ProgressMeter progress("step", cfg.trainer.steps, trainer.state().step);
+    trainer.run(stop, [&](const TrainerProgress& pr) {
+        show_status_line(progress.update(pr.step, pr.tokens, progress_fields(pr)));
+    });
+    end_status_line();
     const bool finished = trainer.state().step >= cfg.trainer.steps;
     merge_run_summary(cfg, {{"launcher", "cluster"},
                             {"steps", trainer.state().step},

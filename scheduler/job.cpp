@@ -21,12 +21,14 @@
 #include "common/base/placement.h"
 #include "common/log.h"
 #include "common/network_auth.h"
+#include "common/progress_meter.h"
 #include "common/role_placement.h"
 #include "model/device_weight_slot.h"
 #include "rollout/rollout_worker.h"
 #include "scheduler/job_metrics.h"
 #include "scheduler/process_roles.h"
 #include "scheduler/roles.h"
+#include "scheduler/rollout_summary.h"
 #include "scheduler/run_lock.h"
 #include "trainer/job_checkpoint.h"
 #include "trainer/quarantine.h"
@@ -40,34 +42,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// One line per step; rewritten in place on a terminal, appended otherwise.
-class Progress {
-   public:
-    explicit Progress(int total) : total_(total), tty_(isatty(STDERR_FILENO)), t0_(Clock::now()) {}
-    void update(const TrainerProgress& p) {
-        const double secs = std::chrono::duration<double>(Clock::now() - t0_).count();
-        const double eta = p.step > 0 ? secs / p.step * (total_ - p.step) : 0;
-        char eval[32] = "";
-        if (p.eval_accuracy >= 0) std::snprintf(eval, sizeof(eval), " eval %.3f", p.eval_accuracy);
-        // Samples the reward did not score, only when there are any.
-        char failed[64] = "";
-        if (p.reward_errors > 0 || p.reward_timeouts > 0)
-            std::snprintf(failed, sizeof(failed), " (reward errors %lld, timeouts %lld)",
-                          static_cast<long long>(p.reward_errors), static_cast<long long>(p.reward_timeouts));
-        std::fprintf(stderr, "%s[step %lld/%d] reward %.3f%s%s tokens/s %.0f step %.2fs ETA %.0fs%s",
-                     tty_ ? "\r\033[K" : "", static_cast<long long>(p.step), total_, p.reward_mean, failed,
-                     eval, p.tokens_per_s, p.step_s, eta, tty_ ? "" : "\n");
-        if (tty_ && p.step == total_) std::fprintf(stderr, "\n");
-        std::fflush(stderr);
-    }
-
-   private:
-    int total_;
-    bool tty_;
-    Clock::time_point t0_;
-};
-
 // ---- launcher: threads ------------------------------------------------------------------------------
+
+// The run's last lines on stdout: the busy share of wall time of each role, then where every prompt
+// a rollout worker took ended up (rollout_line).
+void print_time_split(double wall, double trainer_busy, const nlohmann::json& rollout, int workers) {
+    std::printf(
+        "time: %.1f s; busy share of wall time: trainer %.0f%%, rollout %.0f%% (mean of %d workers)\n", wall,
+        100.0 * trainer_busy / wall,
+        100.0 * rollout["rollout_busy_s"].get<double>() / std::max(1, workers) / wall, workers);
+    std::printf("%s\n", rollout_line(rollout).c_str());
+}
 
 int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<bool>& stop) {
     const JobConfig& cfg = ctx.cfg;
@@ -127,14 +112,17 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
     });
-    Progress progress(cfg.trainer.steps);
     const auto t0 = Clock::now();
+    ProgressMeter progress("step", cfg.trainer.steps, trainer.state().step, t0);
     int rc = 0;
     try {
         spdlog::info("placement {}", apply_role_placement(cfg, "trainer", 0));
-        trainer.run(trainer_stop, [&](const TrainerProgress& p) { progress.update(p); });
+        trainer.run(trainer_stop, [&](const TrainerProgress& p) {
+            show_status_line(progress.update(p.step, p.tokens, progress_fields(p)));
+        });
+        end_status_line();
     } catch (const std::exception& e) {
-        if (isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");  // past the progress line
+        end_status_line();
         spdlog::error("trainer failed: {}", e.what());
         rc = 1;
     }
@@ -144,66 +132,25 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
     buffer.stop();
 
     const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-    double rollout_busy = 0;
-    for (auto& w : workers) rollout_busy += w->stats().busy_s;
-    std::printf(
-        "time: %.1f s; busy share of wall time: trainer %.0f%%, rollout %.0f%% (mean of %d workers)\n", wall,
-        100.0 * trainer.busy_seconds() / wall, 100.0 * rollout_busy / std::max(1, cfg.rollout.workers) / wall,
-        cfg.rollout.workers);
+    std::vector<nlohmann::json> worker_stats;
+    for (auto& w : workers) worker_stats.push_back(rollout_stats_json(w->stats()));
+    const nlohmann::json rollout = rollout_totals(worker_stats);
+    print_time_split(wall, trainer.busy_seconds(), rollout, cfg.rollout.workers);
     // The same numbers for scripts (bench/e2e/bench_async.cpp), in the run directory.
-    double engine_steps = 0, batch_seqs = 0, rollout_idle = 0;
-    int64_t taken = 0, resumed = 0, put = 0, aborted = 0, refused = 0, in_flight = 0, full_waits = 0,
-            max_depth = 0, capacity = 0;
-    for (auto& w : workers) {
-        const RolloutStats& st = w->stats();
-        engine_steps += st.engine_steps;
-        batch_seqs += st.batch_seqs;
-        rollout_idle += st.idle_s;
-        taken += st.prompts_taken;
-        resumed += st.groups_resumed;
-        put += st.groups;
-        aborted += st.groups_aborted + st.groups_refused;  // given up: too stale, or invalid
-        refused += st.groups_refused;
-        in_flight += st.groups_in_flight;
-        full_waits += st.reward_full_waits;
-        max_depth = std::max<int64_t>(max_depth, st.reward_queue_max_depth);
-        capacity = std::max<int64_t>(capacity, st.reward_queue_capacity);
-    }
-    // Whether rollout ever waited on rewards, and where every prompt a worker took ended up.
-    std::printf(
-        "rollout: %lld prompts taken (+%lld resumed) -> %lld groups put, %lld given up (%lld refused by the "
-        "buffer as invalid), %lld in flight at exit; reward queue at most %lld of %lld deep, rollout waited "
-        "on rewards %lld times\n",
-        (long long)taken, (long long)resumed, (long long)put, (long long)aborted, (long long)refused,
-        (long long)in_flight, (long long)max_depth, (long long)capacity, (long long)full_waits);
-    std::ofstream(cfg.run_path() + "/run_summary.json")
-        << nlohmann::json{{"launcher", "threads"},
-                          {"wall_s", wall},
-                          {"steps", trainer.state().step},
-                          {"trainer_busy_s", trainer.busy_seconds()},
-                          {"rollout_busy_s", rollout_busy},
-                          {"rollout_idle_s", rollout_idle},
-                          {"rollout_workers", cfg.rollout.workers},
-                          {"engine_steps", engine_steps},
-                          {"mean_batch_seqs", engine_steps > 0 ? batch_seqs / engine_steps : 0.0},
-                          {"prompts_taken", taken},
-                          {"groups_resumed", resumed},
-                          {"groups_put", put},
-                          {"groups_given_up", aborted},
-                          {"groups_refused", refused},
-                          {"groups_in_flight", in_flight},
-                          {"reward_queue_max_depth", max_depth},
-                          {"reward_queue_capacity", capacity},
-                          {"reward_full_waits", full_waits},
-                          // Reward statuses of the samples the trainer trained on.
-                          {"reward_ok", trainer.reward_totals().ok},
-                          {"reward_errors", trainer.reward_totals().error},
-                          {"reward_timeouts", trainer.reward_totals().timeout},
-                          {"reward_unparseable", trainer.reward_totals().unparseable},
-                          // Groups the trainer kept aside, over the whole run (<run>/quarantine).
-                          {"groups_quarantined", count_quarantined(cfg.run_path())}}
-               .dump()
-        << "\n";
+    nlohmann::json summary{{"launcher", "threads"},
+                           {"wall_s", wall},
+                           {"steps", trainer.state().step},
+                           {"trainer_busy_s", trainer.busy_seconds()},
+                           {"rollout_workers", cfg.rollout.workers},
+                           // Reward statuses of the samples the trainer trained on.
+                           {"reward_ok", trainer.reward_totals().ok},
+                           {"reward_errors", trainer.reward_totals().error},
+                           {"reward_timeouts", trainer.reward_totals().timeout},
+                           {"reward_unparseable", trainer.reward_totals().unparseable},
+                           // Groups the trainer kept aside, over the whole run (<run>/quarantine).
+                           {"groups_quarantined", count_quarantined(cfg.run_path())}};
+    summary.update(rollout);
+    std::ofstream(cfg.run_path() + "/run_summary.json") << summary.dump() << "\n";
     if (failures > 0) rc = 1;
     return rc;
 }
@@ -215,6 +162,7 @@ int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std
     const JobEndpoints ep = process_endpoints(cfg);
     // Children read the resolved config the parent wrote; the trainer starts from the checkpoint or
     // the SFT model the parent left in the run directory.
+    fs::remove_all(rollout_stats_dir(cfg.run_path()));  // an earlier run's workers' counters
     PromptDispatcher dispatcher(ctx, ep.scheduler, ep.local().weights, dispatcher_options(cfg, policy.state));
     ProcessRoles roles(cfg, cfg.run_path() + "/config.yaml", dispatcher, stop);
     const auto t0 = Clock::now();
@@ -224,9 +172,9 @@ int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std
     const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
 
     // run_summary.json, from what the launcher knows: the roles and how they ended, the steps of
-    // metrics.jsonl and of the last checkpoint, the trainer's step times, and the prompts handed out.
-    // The rollout workers' own counters (engine steps, groups put, reward queue) live in their
-    // processes and are not reported here.
+    // metrics.jsonl and of the last checkpoint, the trainer's step times, the prompts handed out, and
+    // the counters each rollout worker wrote when it ended (rollout_summary.h; a worker that died
+    // wrote none: rollout_workers_reported says how many did).
     nlohmann::json role_list = nlohmann::json::array();
     for (const RoleProcess& rp : roles.roles()) {
         const int st = rp.status;
@@ -258,24 +206,29 @@ int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std
     } catch (const std::exception& e) {
         spdlog::warn("run_summary.json: no checkpoint step: {}", e.what());
     }
-    std::ofstream(cfg.run_path() + "/run_summary.json")
-        << nlohmann::json{{"launcher", "processes"},
-                          {"wall_s", wall},
-                          {"trainer_busy_s", trainer_busy},
-                          {"rollout_workers", cfg.rollout.workers},
-                          {"steps", last_step},
-                          {"steps_this_run", steps_done},
-                          {"checkpoint_step", checkpoint_step},
-                          {"prompts_dispatched", dispatcher.dispatched() - policy.state.resume_prompt()},
-                          {"groups_quarantined", count_quarantined(cfg.run_path())},
-                          {"prompts_redispatched", dispatcher.redispatched()},
-                          {"restarts",
-                           {{"buffer", roles.restarts_of("buffer")},
-                            {"trainer", roles.restarts_of("trainer")},
-                            {"rollout", roles.restarts_of("rollout")}}},
-                          {"roles", role_list}}
-               .dump()
-        << "\n";
+    const std::vector<nlohmann::json> worker_stats = read_rollout_stats(cfg.run_path());
+    const nlohmann::json rollout = rollout_totals(worker_stats);
+    print_time_split(wall, trainer_busy, rollout,
+                     static_cast<int>(worker_stats.size()));  // those that reported
+    nlohmann::json summary{{"launcher", "processes"},
+                           {"wall_s", wall},
+                           {"trainer_busy_s", trainer_busy},
+                           {"rollout_workers", cfg.rollout.workers},
+                           {"rollout_workers_reported", worker_stats.size()},
+                           {"steps", last_step},
+                           {"steps_this_run", steps_done},
+                           {"checkpoint_step", checkpoint_step},
+                           {"prompts_dispatched", dispatcher.dispatched() - policy.state.resume_prompt()},
+                           {"groups_quarantined", count_quarantined(cfg.run_path())},
+                           {"prompts_redispatched", dispatcher.redispatched()},
+                           {"restarts",
+                            {{"buffer", roles.restarts_of("buffer")},
+                             {"trainer", roles.restarts_of("trainer")},
+                             {"rollout", roles.restarts_of("rollout")}}},
+                           {"roles", role_list}};
+    summary.update(rollout);
+    std::ofstream(cfg.run_path() + "/run_summary.json") << summary.dump() << "
+";
     if (!WIFEXITED(trainer_status)) return 1;
     return WEXITSTATUS(trainer_status);
 }
@@ -360,6 +313,7 @@ int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
     if (!policy.resumed) {
         fs::remove(metrics_jsonl_path(cfg));
         fs::remove(run + "/trained.jsonl");
+        fs::remove(run + "/samples.jsonl");
         fs::remove(run + "/acked.log");
         fs::remove_all(run + "/quarantine");
         fs::remove_all(run + "/checkpoints");

@@ -9,6 +9,7 @@
 
 #include "common/base/parallel.h"
 #include "model/cli/commands.h"
+#include "model/cli/parser.h"
 #include "stride_git_version.h"
 #ifdef STRIDE_WITH_ROLES
 #include "scheduler/cli_commands.h"
@@ -47,9 +48,14 @@ const Command* find(const char* name) {
     return nullptr;
 }
 
+// Exit codes (README, "Exit codes"): 0 done, 1 a runtime error, 2 a bad command line (the CLI
+// convention: a script can tell "fix the call" from "the job failed"), 130 stopped by SIGINT/SIGTERM.
 int call(const Command& c, int argc, char** argv) {
     try {
         return c.fn(argc, argv);
+    } catch (const stride::cli::UsageError& e) {
+        std::fprintf(stderr, "stride %s: %s\n", c.name, e.what());
+        return 2;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "stride %s: %s\n", c.name, e.what());
         return 1;

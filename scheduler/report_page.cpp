@@ -99,13 +99,17 @@ std::string time_split(const std::vector<RunData>& runs) {
     std::vector<chart::Bar> bars;
     for (size_t r = 0; r < runs.size(); ++r) {
         const auto& s = runs[r].summary;
+        // Processes mode: the rollout sums cover the workers that reported their counters.
+        const char* workers_key = s.is_object() && s.contains("rollout_workers_reported")
+                                      ? "rollout_workers_reported"
+                                      : "rollout_workers";
         const double wall = summary_number(s, "wall_s"),
-                     workers = std::max(1.0, summary_number(s, "rollout_workers"));
+                     workers = std::max(1.0, summary_number(s, workers_key));
         if (!s.is_object() || wall <= 0) continue;
         const std::string prefix = runs.size() > 1 ? labels[r] + ": " : "";
         auto color = [&](size_t role) { return chart::palette(runs.size() > 1 ? r : role); };
-        // A share the summary does not record is left out, not drawn as 0% (a processes-mode run
-        // has no rollout counters: its workers do not report them to the launcher).
+        // A share the summary does not record is left out, not drawn as 0% (a processes-mode run of
+        // an older stride has no rollout counters).
         auto share = [&](const std::string& label, const char* key, double per, size_t role) {
             if (s.contains(key) && s[key].is_number())
                 bars.push_back({prefix + label, summary_number(s, key) / per / wall, color(role)});

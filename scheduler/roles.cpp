@@ -9,6 +9,7 @@
 #include "common/base/error.h"
 #include "common/bind_endpoint.h"
 #include "common/listen_policy.h"
+#include "job/model_files.h"
 #include "model/checkpoint.h"
 #include "scheduler/sft_phase.h"
 
@@ -156,6 +157,7 @@ StartingPolicy starting_policy(const JobContext& ctx, SftMode sft, const std::at
     if (cfg.sft.enabled) {
         p.state.sft_steps = run_sft_phase(ctx, *p.model, stop);
         checkpoint_save(*p.model, sft_dir, DiskDtype::f32);
+        copy_model_side_files(cfg, sft_dir);
     }
     return p;
 }

@@ -8,6 +8,8 @@
 #include <random>
 #include <string>
 
+#include "common/log.h"
+#include "common/progress_meter.h"
 #include "job/evaluate.h"
 #include "model/backend.h"
 #include "trainer/sft.h"
@@ -52,11 +54,17 @@ int64_t run_sft_phase(const JobContext& ctx, Model& model, const std::atomic<boo
     std::mt19937_64 rng(static_cast<uint64_t>(ctx.cfg.seed) * 7919u + 17u);
     std::uniform_int_distribution<size_t> pick(0, data.size() - 1);
     const auto t0 = std::chrono::steady_clock::now();
+    ProgressMeter progress("sft", sc.steps, 0, t0);
     int64_t step = 0;
     for (; step < sc.steps && !stop; ++step) {
         std::vector<SftExample> batch;
-        for (int i = 0; i < sc.batch; ++i) batch.push_back(data[pick(rng)]);
+        int64_t tokens = 0;
+        for (int i = 0; i < sc.batch; ++i) {
+            batch.push_back(data[pick(rng)]);
+            tokens += static_cast<int64_t>(batch.back().prompt.size() + batch.back().target.size());
+        }
         const double loss = trainer.step(batch);
+        show_status_line(progress.update(step + 1, tokens, fmt::format("loss {:.4f}", loss)));
         nlohmann::json line = {{"sft_step", step + 1}, {"loss", loss}};
         bool done = false;
         if (sc.eval_every > 0 && (step + 1) % sc.eval_every == 0 && !ctx.eval.empty()) {
@@ -68,13 +76,15 @@ int64_t run_sft_phase(const JobContext& ctx, Model& model, const std::atomic<boo
                 // What GRPO will see: one sample per eval prompt at the rollout temperature. Greedy
                 // accuracy alone can be high while each digit is still unsure, so that at temperature 1
                 // almost every group of rollout.n samples is all wrong and carries no advantage.
-                sampled = sampled_eval_accuracy(ctx, model, static_cast<uint64_t>(ctx.cfg.seed) * 1000003u + step);
+                sampled =
+                    sampled_eval_accuracy(ctx, model, static_cast<uint64_t>(ctx.cfg.seed) * 1000003u + step);
                 line["eval/sampled_accuracy"] = sampled;
-                sampled_note = fmt::format(", sampled {:.3f} at temperature {:g}", sampled, ctx.cfg.rollout.temperature);
+                sampled_note =
+                    fmt::format(", sampled {:.3f} at temperature {:g}", sampled, ctx.cfg.rollout.temperature);
             }
             const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            spdlog::info("sft step {}: loss {:.4f}, eval accuracy {:.3f}{} ({:.0f} s)", step + 1, loss, acc, sampled_note,
-                         secs);
+            spdlog::info("sft step {}: loss {:.4f}, eval accuracy {:.3f}{} ({:.0f} s)", step + 1, loss, acc,
+                         sampled_note, secs);
             done = sc.stop_at_accuracy > 0 && acc >= sc.stop_at_accuracy &&
                    (sc.stop_at_sampled_accuracy <= 0 || sampled >= sc.stop_at_sampled_accuracy);
         }
@@ -84,6 +94,7 @@ int64_t run_sft_phase(const JobContext& ctx, Model& model, const std::atomic<boo
             break;
         }
     }
+    end_status_line();
     return step;
 }
 

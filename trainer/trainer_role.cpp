@@ -12,12 +12,14 @@
 #include "common/base/error.h"
 #include "common/messaging.h"
 #include "job/evaluate.h"
+#include "job/model_files.h"
 #include "trainer/advantage.h"
 #include "trainer/algorithm.h"
 #include "trainer/importance.h"
 #include "trainer/quarantine.h"
 #include "trainer/reference_policy.h"
 #include "trainer/rl_step.h"
+#include "trainer/sample_log.h"
 #include "trainer/step_log.h"
 #include "trainer/trainer_metrics.h"
 #include "trainer/vcpo.h"
@@ -205,12 +207,31 @@ nlohmann::json step_line(const JobState& state, StepMetrics& m, size_t prompt_to
 
 }  // namespace
 
-double eval_accuracy(const JobContext& ctx, const Model& model) {
+std::string progress_fields(const TrainerProgress& p) {
+    std::string f = fmt::format("reward {:.3f}", p.reward_mean);
+    // Samples the reward did not score, only when there are any.
+    if (p.reward_errors > 0 || p.reward_timeouts > 0)
+        f += fmt::format(" (reward errors {}, timeouts {})", p.reward_errors, p.reward_timeouts);
+    if (p.eval_accuracy >= 0) f += fmt::format(" eval {:.3f}", p.eval_accuracy);
+    return f + fmt::format(" step {:.2f}s", p.step_s);
+}
+
+namespace {
+
+// The greedy eval of eval/accuracy; keep_samples generations kept for samples.jsonl.
+EvalResult greedy_eval(const JobContext& ctx, const Model& model, int keep_samples) {
     EvalOptions eo;
     eo.temperature = 0.0f;
     eo.max_tokens = ctx.cfg.rollout.max_tokens;
     eo.stop_tokens = ctx.stop_tokens;
-    return evaluate(model, ctx.tokenizer, *ctx.reward, ctx.eval, eo).accuracy;
+    eo.keep_samples = keep_samples;
+    return evaluate(model, ctx.tokenizer, *ctx.reward, ctx.eval, eo);
+}
+
+}  // namespace
+
+double eval_accuracy(const JobContext& ctx, const Model& model) {
+    return greedy_eval(ctx, model, 0).accuracy;
 }
 
 TrainerRole::TrainerRole(const JobContext& ctx, Model model, JobState state, std::unique_ptr<AdamW> adam,
@@ -337,9 +358,12 @@ void TrainerRole::prepare(RlTrainer& rl, const RlStepOptions& opt) {
 
 void TrainerRole::save_checkpoint(RlTrainer& rl, BufferClient& buffer, bool tell_buffer) {
     *adam_ = rl.optimizer();  // from the device (model_.data already holds the step's weights)
-    std::function<void(const std::string&)> save_critic;
-    if (rl.critic()) save_critic = [&](const std::string& d) { rl.critic()->save(d + "/critic"); };
-    const std::string dir = save_job_checkpoint(ctx_.run_path(), model_, *adam_, state_, save_critic,
+    // The tokenizer and configs beside the weights make model/ usable alone (HF, vLLM, stride generate).
+    const std::function<void(const std::string&)> extra = [&](const std::string& d) {
+        copy_model_side_files(ctx_.cfg, d + "/model");
+        if (rl.critic()) rl.critic()->save(d + "/critic");
+    };
+    const std::string dir = save_job_checkpoint(ctx_.run_path(), model_, *adam_, state_, extra,
                                                 ctx_.cfg.trainer.keep_checkpoints);
     spdlog::info("checkpoint {}", dir);
     if (state_.step == 0 || !tell_buffer) return;
@@ -386,7 +410,7 @@ void TrainerRole::start_over_from_state(BufferClient& buffer, const std::string&
         extra_prompts_.send_resumed();
     }
     // Lines of steps after the checkpoint were logged by a policy the resume discarded.
-    for (const std::string& path : {jsonl, trained_log_path()}) {
+    for (const std::string& path : {jsonl, trained_log_path(), sample_log_path()}) {
         const int64_t removed = truncate_step_log(path, state_.step);
         if (removed > 0)
             spdlog::info("{}: removed the {} lines of steps after {} (trained again now)", path, removed,
@@ -400,6 +424,10 @@ void TrainerRole::start_over_from_state(BufferClient& buffer, const std::string&
 
 std::string TrainerRole::trained_log_path() const {
     return ctx_.run_path() + "/trained.jsonl";
+}
+
+std::string TrainerRole::sample_log_path() const {
+    return ctx_.run_path() + "/samples.jsonl";
 }
 
 StepMetrics TrainerRole::train_step(RlTrainer& rl, const RlStepOptions& opt,
@@ -461,6 +489,7 @@ void TrainerRole::run(const std::atomic<bool>& stop,
     std::ofstream trained(trained_log_path(), std::ios::app);
     STRIDE_CHECK(trained.good(), "trained.jsonl: cannot open " + trained_log_path());
     TrainerMetrics prometheus(ctx_.job_id);  // the same numbers for /metrics
+    SampleLog sample_log(sample_log_path(), cfg.log, ctx_.tokenizer, ctx_.stop_tokens);
 
     const int64_t first_step = state_.step;
     // From the step's update until its commit is through and the state counts it: a checkpoint now
@@ -493,7 +522,13 @@ void TrainerRole::run(const std::atomic<bool>& stop,
             // metrics.jsonl); later evals are of the weights the step produced. eval/policy_version says
             // which.
             StepEval eval;
-            if (eval_now && first) eval = {eval_accuracy(ctx_, model_), state_.policy_version};
+            // The eval of the weights in model_ now, logged with step `at` (its generations in samples.jsonl).
+            auto run_eval = [&](int64_t at) {
+                const EvalResult r = greedy_eval(ctx_, model_, sample_log.eval_samples());
+                sample_log.write_eval(at, state_.policy_version, r.samples);
+                return StepEval{r.accuracy, state_.policy_version};
+            };
+            if (eval_now && first) eval = run_eval(state_.step + 1);
             mid_step = true;
             StepMetrics m = train_step(rl, opt, exps, training, quarantined);
             m["dynamic_sampling/rounds"] = pulled.rounds;
@@ -526,7 +561,8 @@ void TrainerRole::run(const std::atomic<bool>& stop,
             busy_s_ += step_s;
             state_.rl_seconds += step_s + pulled.wait_s;
 
-            if (eval_now && !first) eval = {eval_accuracy(ctx_, model_), state_.policy_version};
+            sample_log.write_step(state_.step, training);
+            if (eval_now && !first) eval = run_eval(state_.step);
             const nlohmann::json line =
                 step_line(state_, m, prompt_tokens, step_s, pulled.wait_s, eval_now ? &eval : nullptr);
             metrics << line.dump() << "\n";
@@ -534,7 +570,8 @@ void TrainerRole::run(const std::atomic<bool>& stop,
             prometheus.step_logged(line);
             if (on_step)
                 on_step({state_.step, tc.steps, m["reward/mean"], eval_now ? eval.accuracy : -1,
-                         line["tokens_per_s"], step_s, step_rewards.error, step_rewards.timeout});
+                         line["tokens_per_s"], step_s, step_rewards.error, step_rewards.timeout,
+                         static_cast<int64_t>(m["response_tokens"]) + static_cast<int64_t>(prompt_tokens)});
             if (unhealthy) {
                 int64_t failed = 0, samples = 0;
                 for (const RewardCounts& c : reward_window_) failed += c.failed(), samples += c.samples();

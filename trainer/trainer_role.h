@@ -37,7 +37,11 @@ struct TrainerProgress {
     int total_steps = 0;
     double reward_mean = 0, eval_accuracy = -1, tokens_per_s = 0, step_s = 0;
     int64_t reward_errors = 0, reward_timeouts = 0;  // samples of the step the reward did not score
+    int64_t tokens = 0;                              // prompt + response tokens the step trained on
 };
+
+// The fields of a step's progress line: "reward 0.412 (reward errors 1, timeouts 0) eval 0.500 step 0.52s".
+std::string progress_fields(const TrainerProgress& p);
 
 // Reward calls by status, over the samples the trainer trained on.
 struct RewardCounts {
@@ -95,9 +99,10 @@ class TrainerRole {
     [[noreturn]] void stop_for_dead_peer(RlTrainer& rl, BufferClient& buffer, const PeerUnreachable& e,
                                          bool mid_step);
     // At start: tells the buffer where this trainer resumes (or that it started fresh) and removes the
-    // lines of later steps from metrics.jsonl (at `jsonl`) and trained.jsonl.
+    // lines of later steps from metrics.jsonl (at `jsonl`), trained.jsonl and samples.jsonl.
     void start_over_from_state(BufferClient& buffer, const std::string& jsonl);
     std::string trained_log_path() const;
+    std::string sample_log_path() const;  // samples.jsonl (sample_log.h)
     void publish();
     // Adds the step's reward statuses to its metrics and the window; true when the window's share of
     // failed samples exceeds reward.max_error_frac.

@@ -12,6 +12,8 @@
 
 namespace stride {
 
+using math_text::box_command_length;
+using math_text::has_box_command;
 using math_text::is_digit;
 using math_text::is_letter;
 using math_text::last_math_span;
@@ -100,21 +102,13 @@ int prose_words(const std::string& s, size_t min_len) {
     return words;
 }
 
-bool has_box_command(const std::string& s) {
-    return s.find("\\boxed") != std::string::npos || s.find("\\fbox") != std::string::npos;
-}
-
 }  // namespace
 
 std::optional<std::string> extract_last_boxed(const std::string& text) {
     size_t best = std::string::npos, cmd_len = 0;
     for (size_t p = last_of(text, '\\', text.size()); p != std::string::npos; p = last_of(text, '\\', p)) {
-        if (text.compare(p + 1, 5, "boxed") == 0) {
-            best = p, cmd_len = 6;
-            break;
-        }
-        if (text.compare(p + 1, 4, "fbox") == 0) {
-            best = p, cmd_len = 5;
+        if ((cmd_len = box_command_length(text, p)) > 0) {
+            best = p;
             break;
         }
     }

@@ -1,16 +1,19 @@
+// The grammar of a math answer (math_expr.h): a recursive-descent parser over the tokens of
+// math_lex.h. The nodes it makes come from math_tree_builder.h, the canonical form of relations and
+// lists (intervals, equation chains, solution tuples) from math_relation.h.
 #include "reward/math/math_expr.h"
 
 #include <cstdint>
 #include <vector>
 
 #include "reward/math/math_number.h"
+#include "reward/math/math_relation.h"
 
 namespace stride {
 
 namespace {
 
 constexpr int kMaxDepth = 128;
-constexpr size_t kMaxNodes = 4096;
 
 bool is_digit(char c) {
     return c >= '0' && c <= '9';
@@ -55,22 +58,18 @@ bool unit_word(const Token& t) {
                                    "in", "am", "pm", "sq"});
 }
 
-bool is_inequality(Tok k) {
-    return k == Tok::lt || k == Tok::le || k == Tok::gt || k == Tok::ge;
-}
-bool is_relop(Tok k) {
-    return k == Tok::eq || k == Tok::ne || k == Tok::in || is_inequality(k);
-}
-
-class Parser {
+// The grammar of math_expr.h over the lexer's tokens; the nodes come from MathTreeBuilder, the
+// canonical form of relations and solution lists from MathRelationBuilder.
+class Parser : private MathRelationBuilder {
    public:
-    Parser(std::vector<Token> tokens, MathExpr* e) : t_(std::move(tokens)), e_(e) {}
+    Parser(std::vector<Token> tokens, MathExpr* e) : MathRelationBuilder(e), t_(std::move(tokens)) {}
 
     bool parse() {
         Frame items(this);
         std::vector<size_t> groups;  // where each ';'-separated group of items starts
         if (!item_list(items, &groups) || !at(Tok::end) || items.size() == 0) return false;
-        if (groups.size() > 1 && solution_groups(items, groups)) return !failed_ && e_->root >= 0;
+        if (groups.size() > 1 && solution_groups(items.data(), items.size(), groups))
+            return !failed_ && e_->root >= 0;
         e_->root = items.size() == 1 ? items[0] : nary(NodeKind::list, items.data(), items.size());
         return !failed_ && e_->root >= 0;
     }
@@ -113,105 +112,6 @@ class Parser {
         return true;
     }
 
-    int add(Node n) {
-        if (failed_ || e_->nodes.size() >= kMaxNodes) {
-            failed_ = true;
-            return -1;
-        }
-        if (n.kind == NodeKind::plus_minus) n.has_pm = true;
-        if (n.a >= 0) n.has_pm |= e_->nodes[n.a].has_pm;
-        if (n.b >= 0) n.has_pm |= e_->nodes[n.b].has_pm;
-        for (int i = 0; i < n.count; ++i) n.has_pm |= e_->nodes[e_->kids[n.first + i]].has_pm;
-        n.names = names_only(n);
-        e_->nodes.push_back(n);
-        return static_cast<int>(e_->nodes.size()) - 1;
-    }
-    // A name: x, f(x), AB, |AB|, \frac{NO}{BO}, V_1:V_2, (p, q): what labels an answer ("|AB| = 1").
-    bool names_only(const Node& n) const {
-        switch (n.kind) {
-            case NodeKind::symbol:
-                return true;
-            case NodeKind::abs:
-                return e_->nodes[n.a].names;
-            case NodeKind::div:
-                return e_->nodes[n.a].names && e_->nodes[n.b].names;
-            case NodeKind::mul:
-            case NodeKind::tuple:
-                for (int i = 0; i < n.count; ++i)
-                    if (!e_->nodes[e_->kids[n.first + i]].names) return false;
-                return n.count > 0;
-            default:
-                return false;
-        }
-    }
-
-    int unary(NodeKind kind, int a) {
-        if (a < 0) return -1;
-        Node n;
-        n.kind = kind;
-        n.a = a;
-        return add(n);
-    }
-    int binary(NodeKind kind, int a, int b) {
-        if (a < 0 || b < 0) return -1;
-        Node n;
-        n.kind = kind;
-        n.a = a;
-        n.b = b;
-        return add(n);
-    }
-    int nary(NodeKind kind, const int* kids, size_t count) {
-        if ((kind == NodeKind::add || kind == NodeKind::mul) && count == 1) return kids[0];
-        for (size_t i = 0; i < count; ++i)
-            if (kids[i] < 0) return -1;
-        Node n;
-        n.kind = kind;
-        n.first = static_cast<int>(e_->kids.size());
-        n.count = static_cast<int>(count);
-        e_->kids.insert(e_->kids.end(), kids, kids + count);
-        return add(n);
-    }
-    int nary(NodeKind kind, std::initializer_list<int> kids) { return nary(kind, kids.begin(), kids.size()); }
-    int leaf(NodeKind kind) {
-        Node n;
-        n.kind = kind;
-        return add(n);
-    }
-    int symbol(std::string name) {
-        int index = -1;
-        for (size_t i = 0; i < e_->symbols.size() && index < 0; ++i)
-            if (e_->symbols[i] == name) index = static_cast<int>(i);
-        if (index < 0) {
-            index = static_cast<int>(e_->symbols.size());
-            e_->symbols.push_back(std::move(name));
-        }
-        Node n;
-        n.kind = NodeKind::symbol;
-        n.index = index;
-        return add(n);
-    }
-    int number(const Value& v, std::string_view digits) {
-        Node n;
-        n.kind = NodeKind::number;
-        n.index = static_cast<int>(e_->numbers.size());
-        n.digits_pos = static_cast<int>(digits.data() - e_->source.data());
-        n.digits_len = static_cast<int>(digits.size());
-        e_->numbers.push_back(v);
-        return add(n);
-    }
-    int interval(int lo, int hi, bool lo_closed, bool hi_closed) {
-        int id = nary(NodeKind::tuple, {lo, hi});
-        if (id < 0) return -1;
-        e_->nodes[id].open = lo_closed ? '[' : '(';
-        e_->nodes[id].close = hi_closed ? ']' : ')';
-        return id;
-    }
-    int infinity(bool negative) {
-        int inf = leaf(NodeKind::infinity);
-        return negative ? unary(NodeKind::neg, inf) : inf;
-    }
-    bool is_variable(int id) const { return id >= 0 && e_->nodes[id].kind == NodeKind::symbol; }
-
     // ---- lists and relations -------------------------------------------------------------------
 
     bool item_list(Frame& out, std::vector<size_t>* groups = nullptr) {
@@ -224,34 +124,6 @@ class Parser {
             if (groups && at(Tok::semicolon)) groups->push_back(out.size());
             next();
         }
-    }
-
-    // "p=5,q=2;p=7,q=2": solutions separated by ';', each a group of two or more labelled values, are
-    // the tuples (5, 2), (7, 2). False (the items stay a flat list) for anything else.
-    bool solution_groups(const Frame& items, const std::vector<size_t>& groups) {
-        const size_t count = items.size();  // before `tuples` grows the shared stack
-        Frame tuples(this);
-        for (size_t g = 0; g < groups.size(); ++g) {
-            const size_t begin = groups[g], end = g + 1 < groups.size() ? groups[g + 1] : count;
-            if (end - begin < 2) return false;
-            int tuple;
-            {
-                Frame values(this);  // popped before the tuple goes on `tuples` (one shared stack)
-                for (size_t i = begin; i < end; ++i) {
-                    const Node& n = e_->nodes[items[i]];
-                    if (n.kind != NodeKind::relation || n.op != Tok::eq || n.count != 2 ||
-                        !is_variable(e_->kids[n.first]))
-                        return false;
-                    values.push(e_->kids[n.first + 1]);
-                }
-                tuple = nary(NodeKind::tuple, values.data(), values.size());
-            }
-            if (tuple < 0) return false;
-            e_->nodes[tuple].open = '(', e_->nodes[tuple].close = ')';
-            tuples.push(tuple);
-        }
-        e_->root = nary(NodeKind::list, tuples.data(), tuples.size());
-        return true;
     }
 
     int item() {
@@ -268,96 +140,7 @@ class Parser {
         }
         for (int i = 0; i <= nops; ++i)
             if (operands[i] < 0) return -1;
-        nops = drop_approximation(operands, ops, nops);
-        if (nops >= 2 && equal_signs_only(ops, nops)) return equation_chain(operands, nops);
-        if (nops == 0) return operands[0];
-        return nops <= 2 ? relation(operands, ops, nops) : -1;
-    }
-
-    // "\frac{\sqrt3}{3} \approx 0.577" is the exact answer, "x = \frac13 \approx 0.33" the equation:
-    // what follows the first \approx goes, unless only a name comes before it ("x \approx 11" is x = 11).
-    int drop_approximation(const int* x, Tok* ops, int nops) const {
-        for (int i = 0; i < nops; ++i) {
-            if (ops[i] != Tok::approx) continue;
-            if (i > 0 || !names(x[0])) return i;
-            ops[i] = Tok::eq;
-        }
-        return nops;
-    }
-    static bool equal_signs_only(const Tok* ops, int nops) {
-        for (int i = 0; i < nops; ++i)
-            if (ops[i] != Tok::eq) return false;
-        return true;
-    }
-    // "x = 5 + 5 + 1 = 7 = 11" states x = 11: the last name in the chain equals its last value
-    // (the first and last operands when no name is in it).
-    int equation_chain(const int* x, int nops) {
-        int lhs = x[0];
-        for (int i = 0; i < nops; ++i)
-            if (names(x[i])) lhs = x[i];
-        int pair[2] = {lhs, x[nops]};
-        Tok eq = Tok::eq;
-        return relation(pair, &eq, 1);
-    }
-    bool names(int id) const { return id >= 0 && e_->nodes[id].names; }
-
-    int relation(const int* x, const Tok* ops, int nops) {
-        if (nops == 1 && ops[0] == Tok::in && plain_name(x[0])) return x[1];  // x \in [0, 1]
-        const bool lower_first = ops[0] == Tok::lt || ops[0] == Tok::le;
-        bool all_ineq = true;
-        for (int i = 0; i < nops; ++i)
-            all_ineq &= is_inequality(ops[i]) && (ops[i] == Tok::lt || ops[i] == Tok::le) == lower_first;
-        if (all_ineq)
-            if (int id = interval_of(x, ops, nops, lower_first); id != kNoInterval) return id;
-        int id = nary(NodeKind::relation, x, nops + 1);
-        if (id < 0) return -1;
-        e_->nodes[id].op = ops[0];
-        e_->nodes[id].op2 = nops > 1 ? ops[1] : Tok::end;
-        return id;
-    }
-
-    static constexpr int kNoInterval = -2;
-
-    // The interval(s) an inequality of one name states: x < c is (-inf, c), c < x is (c, inf) and the
-    // mirrored forms; 0 < f(x) < 1 is (0, 1); |x| < c is (-c, c), |x| > c is (-inf, -c) \cup (c, inf),
-    // 1 <= |z| <= 2 is [-2, -1] \cup [1, 2]. kNoInterval for any other relation.
-    int interval_of(const int* x, const Tok* ops, int nops, bool lower_first) {
-        auto closed = [&](int i) { return ops[i] == Tok::le || ops[i] == Tok::ge; };
-        if (nops == 1 && !names(x[0]) != !names(x[1])) {
-            const bool left = names(x[0]);
-            const int v = left ? x[0] : x[1], c = left ? x[1] : x[0];
-            const bool below = left == lower_first;  // the name is below c
-            if (plain_name(v))
-                return below ? interval(infinity(true), c, false, closed(0))
-                             : interval(c, infinity(false), closed(0), false);
-            if (!abs_of_name(v)) return kNoInterval;
-            const int minus_c = unary(NodeKind::neg, c);
-            if (below) return interval(minus_c, c, closed(0), closed(0));
-            return nary(NodeKind::list, {interval(infinity(true), minus_c, false, closed(0)),
-                                         interval(c, infinity(false), closed(0), false)});
-        }
-        if (nops != 2 || names(x[0]) || names(x[2])) return kNoInterval;
-        const int lo = lower_first ? x[0] : x[2], hi = lower_first ? x[2] : x[0];
-        const bool lo_closed = closed(lower_first ? 0 : 1), hi_closed = closed(lower_first ? 1 : 0);
-        if (plain_name(x[1])) return interval(lo, hi, lo_closed, hi_closed);
-        if (!abs_of_name(x[1])) return kNoInterval;
-        return nary(NodeKind::list,
-                    {interval(unary(NodeKind::neg, hi), unary(NodeKind::neg, lo), hi_closed, lo_closed),
-                     interval(lo, hi, lo_closed, hi_closed)});
-    }
-
-    // A name with no absolute value in it (x, f(x)): an inequality of it is an interval of it.
-    bool plain_name(int id) const { return names(id) && !has_abs(id); }
-    bool abs_of_name(int id) const {
-        return id >= 0 && e_->nodes[id].kind == NodeKind::abs && plain_name(e_->nodes[id].a);
-    }
-    bool has_abs(int id) const {
-        const Node& n = e_->nodes[id];
-        if (n.kind == NodeKind::abs) return true;
-        if ((n.a >= 0 && has_abs(n.a)) || (n.b >= 0 && has_abs(n.b))) return true;
-        for (int i = 0; i < n.count; ++i)
-            if (has_abs(e_->kids[n.first + i])) return true;
-        return false;
+        return canonical_relation(operands, ops, nops);
     }
 
     // "11:21", "V_1:V_2": a ratio, compared term by term like a tuple.
@@ -809,10 +592,8 @@ class Parser {
 
     std::vector<Token> t_;
     size_t p_ = 0;
-    MathExpr* e_;
     std::vector<int> stack_;
     int depth_ = 0;
-    bool failed_ = false;
 };
 
 }  // namespace

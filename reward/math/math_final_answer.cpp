@@ -10,6 +10,7 @@
 
 namespace stride {
 
+using math_text::box_command_length;
 using math_text::is_digit;
 using math_text::is_letter;
 using math_text::last_math_span;
@@ -30,7 +31,7 @@ struct Box {
 std::vector<Box> outer_boxes(const std::string& text) {
     std::vector<Box> out;
     for (size_t p = text.find('\\'); p != std::string::npos; p = text.find('\\', p + 1)) {
-        size_t len = text.compare(p + 1, 5, "boxed") == 0 ? 6 : text.compare(p + 1, 4, "fbox") == 0 ? 5 : 0;
+        const size_t len = box_command_length(text, p);
         if (len == 0 || p + len >= text.size() || text[p + len] != '{' ||
             (!out.empty() && p < out.back().close))
             continue;

@@ -29,6 +29,17 @@ size_t match_brace(const std::string& s, size_t open) {
 
 // (std::string::rfind of a multi-character string calls
 // memcmp at every position: too slow for the verifier's hot path.)
+size_t box_command_length(const std::string& s, size_t p) {
+    if (p >= s.size() || s[p] != '\\') return 0;
+    if (s.compare(p + 1, 5, "boxed") == 0) return 6;
+    if (s.compare(p + 1, 4, "fbox") == 0) return 5;
+    return 0;
+}
+
+bool has_box_command(const std::string& s) {
+    return s.find("\\boxed") != std::string::npos || s.find("\\fbox") != std::string::npos;
+}
+
 size_t last_of(const std::string& s, char c, size_t end) {
     const void* p = end == 0 ? nullptr : memrchr(s.data(), c, end);
     return p ? static_cast<const char*>(p) - s.data() : std::string::npos;

@@ -14,6 +14,12 @@ bool is_digit(char c);
 // An escaped character ("\{", "\}", "\\") is literal and does not nest.
 size_t match_brace(const std::string& s, size_t open);
 
+// The length of the box command whose backslash is at s[p]: 6 for "\boxed", 5 for "\fbox", else 0.
+// One definition for every reader of boxes (the last box, the group of boxes, the verifier's reason).
+size_t box_command_length(const std::string& s, size_t p);
+// Whether the text holds a box command anywhere.
+bool has_box_command(const std::string& s);
+
 // Index of the last `c` before `end`, or npos.
 size_t last_of(const std::string& s, char c, size_t end);
 

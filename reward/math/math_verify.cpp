@@ -5,6 +5,7 @@
 #include "reward/math/math_answer.h"
 #include "reward/math/math_equiv.h"
 #include "reward/math/math_expr.h"
+#include "reward/math/math_text.h"
 
 namespace stride {
 
@@ -109,10 +110,9 @@ MathVerdict verify_math_response(const std::string& response, const std::string&
         return v;
     }
     if (!pred) {
-        const char* why =
-            response.find("\\boxed") != std::string::npos || response.find("\\fbox") != std::string::npos
-                ? "no answer: \\boxed{} cut off or empty"
-                : "no answer: no \\boxed{}, math span or number";
+        const char* why = math_text::has_box_command(response)
+                              ? "no answer: \\boxed{} cut off or empty"
+                              : "no answer: no \\boxed{}, math span or number";
         return verdict(MathOutcome::pred_unparseable, "", gold->text, why);
     }
     MathVerdict v = compare_math_answers(pred->text, gold->text);

@@ -172,6 +172,17 @@ TEST(JobProcesses, EveryRoleIsItsOwnProcess) {
     for (const auto& r : summary["roles"]) EXPECT_FALSE(r["exited_early"].get<bool>()) << r.dump();
     EXPECT_EQ(summary["roles"][1]["role"], "trainer");
     EXPECT_EQ(summary["roles"][1]["exit_code"], 0);
+    // Each rollout process reported its counters to the launcher (rollout_stats/), summed as in threads
+    // mode: the report's time split has the rollout side, and every prompt taken is accounted for.
+    EXPECT_EQ(summary["rollout_workers_reported"], 2) << summary.dump();
+    EXPECT_GT(summary["rollout_busy_s"].get<double>(), 0.0) << summary.dump();
+    EXPECT_GT(summary["engine_steps"].get<double>(), 0.0) << summary.dump();
+    EXPECT_GE(summary["groups_put"].get<int64_t>(), 12) << summary.dump();
+    EXPECT_EQ(summary["prompts_taken"].get<int64_t>() + summary["groups_resumed"].get<int64_t>(),
+              summary["groups_put"].get<int64_t>() + summary["groups_given_up"].get<int64_t>() +
+                  summary["groups_in_flight"].get<int64_t>())
+        << summary.dump();
+    EXPECT_NE(out.find("busy share of wall time: trainer"), std::string::npos) << out;
     fs::remove_all(dir);
 }
 
@@ -208,6 +219,8 @@ TEST(JobProcesses, ARoleThatDiesStopsTheJobWithACheckpoint) {
     EXPECT_EQ(dead["pid"], victim);
     EXPECT_EQ(dead["signal"], SIGKILL);
     EXPECT_TRUE(dead["exited_early"].get<bool>());
+    // The killed worker's counters died with it; the other one reported.
+    EXPECT_EQ(summary["rollout_workers_reported"], 1) << summary.dump();
     fs::remove_all(dir);
 }
 

@@ -499,7 +499,7 @@ TEST_F(CheckpointTest, InitModelCommandIsSeededAndLoads) {
                    "--vocab 8 --out " +
                        dir("x"),
                    &out),
-        1);
+        2);  // a missing flag: a usage error
     EXPECT_NE(out.find("--seed"), std::string::npos) << out;
     EXPECT_EQ(
         run_stride("init-model --arch llama --hidden 8 --layers 1 --heads 3 --kv-heads 2 --intermediate 8 "

@@ -87,7 +87,7 @@ TEST(TokenizerCli, ModelDirTokenizerIsTheDefault) {
     ASSERT_EQ(t.exit_code, 0) << t.err;
     EXPECT_EQ(t.out, "[1,2,10,3,11,1,5,43]\n");
     CliResult neither = run_stride("tokenize", "");
-    EXPECT_EQ(neither.exit_code, 1);
+    EXPECT_EQ(neither.exit_code, 2);  // a usage error
     EXPECT_NE(neither.err.find("missing --tokenizer (or --model DIR)"), std::string::npos) << neither.err;
 }
 

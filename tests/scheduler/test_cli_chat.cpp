@@ -67,7 +67,7 @@ TEST_F(CliChat, ErrorsNameTheLineAndTheProblem) {
     EXPECT_NE(shape.err.find("stdin:1: expected an object with a list 'messages'"), std::string::npos)
         << shape.err;
     const CliResult missing = chat("", "");
-    EXPECT_NE(missing.exit_code, 0);
+    EXPECT_EQ(missing.exit_code, 2);
     EXPECT_NE(missing.err.find("--tokenizer-config"), std::string::npos) << missing.err;
     const CliResult nofile = chat("--tokenizer-config /nowhere/tokenizer_config.json", "");
     EXPECT_EQ(nofile.exit_code, 1);

@@ -108,30 +108,46 @@ TEST_F(CliHelp, VersionPrintsOneLine) {
 TEST_F(CliHelp, TwoMissingRequiredFlagsAreReportedInOneError) {
     const CliResult r =
         stride("init-model --arch llama --hidden 8 --layers 1 --heads 2 --kv-heads 2 --vocab 8");
-    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.exit_code, 2);  // a bad command line: the usage exit code
     EXPECT_NE(r.err.find("missing --intermediate, --seed, --out"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("usage: stride init-model"), std::string::npos) << r.err;
     const CliResult d = stride("data gen");
-    EXPECT_NE(d.exit_code, 0);
+    EXPECT_EQ(d.exit_code, 2);
     EXPECT_NE(d.err.find("missing --task, --n"), std::string::npos) << d.err;
 }
 
 TEST_F(CliHelp, EveryBadFlagIsReportedAtOnce) {
     const CliResult r = stride("generate --model /nowhere --top-k many --temperature hot --colour red");
-    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.exit_code, 2);
     for (const char* e : {"unknown flag --colour", "--top-k expects an integer, got 'many'",
                           "--temperature expects a number, got 'hot'"})
         EXPECT_NE(r.err.find(e), std::string::npos) << e << "\n" << r.err;
     EXPECT_EQ(r.err.find("/nowhere"), std::string::npos) << "nothing runs on a bad command line: " << r.err;
     const CliResult v = stride("generate --model");
-    EXPECT_EQ(v.exit_code, 1);
+    EXPECT_EQ(v.exit_code, 2);
     EXPECT_NE(v.err.find("--model needs a value"), std::string::npos) << v.err;
     // One style across commands: engine and job commands reject an unknown flag the same way.
     for (const char* c : {"logprobs --model /nowhere --colour red", "report /nowhere --colour red",
                           "reward score --fn math --colour red"}) {
         const CliResult u = stride(c);
-        EXPECT_NE(u.exit_code, 0) << c;
+        EXPECT_EQ(u.exit_code, 2) << c;
         EXPECT_NE(u.err.find("unknown flag --colour"), std::string::npos) << c << ": " << u.err;
+    }
+}
+
+// Exit codes: 2 for a command line that is wrong (fix the call), 1 for a run that failed.
+TEST_F(CliHelp, UsageErrorsExitTwoAndRuntimeErrorsExitOne) {
+    for (const char* c : {"role frobnicate --config /nowhere", "launch pbs /nowhere", "run", "tokenize",
+                          "data frobnicate", "config frobnicate"}) {
+        const CliResult u = stride(c);
+        EXPECT_EQ(u.exit_code, 2) << c << ": " << u.err;
+    }
+    // Well-formed command lines whose work fails: a missing file, a run config that does not exist.
+    for (const char* c :
+         {"generate --model /nowhere --prompt x", "run /nowhere/job.yaml", "report /nowhere"}) {
+        const CliResult r = stride(c);
+        EXPECT_EQ(r.exit_code, 1) << c << ": " << r.err;
+        EXPECT_NE(r.err.find("/nowhere"), std::string::npos) << c << ": " << r.err;
     }
 }
 

@@ -268,6 +268,26 @@ TEST(ReportCli, TimeSplitLeavesOutSharesTheSummaryDoesNotRecord) {
     EXPECT_EQ(html.find("rollout idle"), std::string::npos);
 }
 
+// Processes mode: the rollout workers report their counters; the per-worker share divides by the
+// workers that reported (one of two here: the other was killed), not by every worker.
+TEST(ReportCli, TimeSplitOfAProcessesRunDividesByTheWorkersThatReported) {
+    const fs::path root = test_dir("procrollout");
+    const fs::path run = fake_run(root / "run", 10, 0);
+    std::ofstream(run / "run_summary.json") << nlohmann::json{
+        {"launcher", "processes"},       {"wall_s", 40.0},
+        {"trainer_busy_s", 30.0},        {"rollout_workers", 2},
+        {"rollout_workers_reported", 1}, {"rollout_busy_s", 20.0},
+        {"rollout_idle_s", 10.0}}.dump();
+    ASSERT_EQ(run_stride("report '" + run.string() + "'", root / "cmd"), 0) << slurp(root / "cmd.err");
+    const std::string html = slurp(run / "report.html");
+    const size_t busy = html.find(">rollout busy (per worker)</text>"),
+                 idle = html.find(">rollout idle (per worker)</text>");
+    ASSERT_NE(busy, std::string::npos) << html;
+    ASSERT_NE(idle, std::string::npos) << html;
+    EXPECT_NE(html.find(">50.0%</text>", busy), std::string::npos);  // 20 s of 40 s, one worker
+    EXPECT_NE(html.find(">25.0%</text>", idle), std::string::npos);
+}
+
 TEST(ReportCli, AnEmptyOrMissingMetricsFileIsAnErrorNamingIt) {
     const fs::path root = test_dir("bad");
     fs::create_directories(root / "empty");

@@ -227,8 +227,7 @@ int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std
                              {"rollout", roles.restarts_of("rollout")}}},
                            {"roles", role_list}};
     summary.update(rollout);
-    std::ofstream(cfg.run_path() + "/run_summary.json") << summary.dump() << "
-";
+    std::ofstream(cfg.run_path() + "/run_summary.json") << summary.dump() << "\n";
     if (!WIFEXITED(trainer_status)) return 1;
     return WEXITSTATUS(trainer_status);
 }

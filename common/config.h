@@ -40,10 +40,10 @@ struct ModelSection {
 };
 
 struct DataConfig {
-    std::string train;                   // .parquet/JSONL file, gen spec `gen:arith?n=20500&seed=1`, or a list
-    std::string eval;                    // the same; empty: hold out eval_size from train
-    std::string prompt_key = "prompt";   // dotted path into each JSON line
-    std::string answer_key = "answer";   // dotted path; verl's reward_model.ground_truth is a fallback
+    std::string train;                  // .parquet/JSONL file, gen spec `gen:arith?n=20500&seed=1`, or a list
+    std::string eval;                   // the same; empty: hold out eval_size from train
+    std::string prompt_key = "prompt";  // dotted path into each JSON line
+    std::string answer_key = "answer";  // dotted path; verl's reward_model.ground_truth is a fallback
     std::string chat_template = "auto";  // auto | none | qwen
     int eval_size = 500;                 // prompts in the fixed eval set (0: no eval set)
     int max_prompt_tokens = 0;           // drop longer prompts (verl's filter_overlong_prompts); 0: keep all
@@ -283,5 +283,7 @@ void check_job_config(const JobConfig& cfg, const AlgorithmRules& algorithm_rule
 
 // The resolved config as YAML, every key present; parse_job_config(dump_job_config(c)) == c.
 std::string dump_job_config(const JobConfig& cfg);
+// The same, only the keys in `only` (all when empty), in schema order with their comments.
+std::string dump_job_config_keys(const JobConfig& cfg, const std::set<std::string>& only);
 
 }  // namespace stride

@@ -31,7 +31,11 @@ struct Example {
     std::string prompt;                 // the text the model sees (chat template applied)
     std::vector<ChatMessage> messages;  // the chat form as given; empty for plain-string prompts
     std::string answer;                 // reference answer as text
-    std::string where;                  // "file.jsonl:12", for messages about this example
+    // The ground truth as the row holds it, as JSON text, when it is not a string (a number, a list,
+    // an object, a bool): Python rewards get it with its type, as verl's compute_score does. "" for a
+    // string (then `answer` is it).
+    std::string answer_json;
+    std::string where;  // "file.jsonl:12", for messages about this example
     // verl's per-row keys, passed on to plug-in and Python rewards (RewardInput): the dataset's name,
     // and its extras as JSON object text. "" when the row has none.
     std::string data_source;

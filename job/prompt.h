@@ -10,6 +10,7 @@ struct TokenizedPrompt {
     std::vector<int> ids;
     std::string text;
     std::string answer;
+    std::string answer_json;      // the ground truth as JSON when it is not a string (job/dataset.h)
     std::string data_source;      // from the dataset row (Example), for the reward; "" if none
     std::string extra_info_json;  // likewise: a JSON object, or ""
 };

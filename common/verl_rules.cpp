@@ -123,8 +123,12 @@ bool Rules::flag(const std::string& key) {
     return truthy(text(key));
 }
 
+// A null (`min_lr_ratio: null` in older verl configs) means verl's default, or 0 without one.
 double Rules::num(const std::string& key) {
-    return number(key, text(key));
+    const std::string t = text(key);
+    if (!t.empty()) return number(key, t);
+    auto it = kDefaults.find(key);
+    return it != kDefaults.end() ? number(key, it->second) : 0.0;
 }
 
 void Rules::set(const std::string& stride_key, const std::string& value) {

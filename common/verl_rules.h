@@ -18,7 +18,7 @@ class Rules {
     bool given(const std::string& key) const;
     std::string text(const std::string& key);  // "" for null or absent; a list as "a,b"
     bool flag(const std::string& key);
-    double num(const std::string& key);  // throws Error naming the verl key when not a number
+    double num(const std::string& key);  // null: verl's default (or 0); Error naming the key if not a number
 
     void set(const std::string& stride_key, const std::string& value);      // the last set wins
     void copy(const std::string& verl_key, const std::string& stride_key);  // when given or defaulted

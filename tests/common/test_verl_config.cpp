@@ -197,6 +197,7 @@ actor_rollout_ref:
     ppo_epochs: 2
     optim:
       lr: 1e-6
+      min_lr_ratio: null
       lr_warmup_steps_ratio: 0.1
       warmup_style: cosine
       weight_decay: 0.01

@@ -12,7 +12,10 @@ namespace {
 
 // Parts of a key that mark settings of verl's engines (FSDP/Megatron, vLLM/SGLang, Ray, profilers,
 // loggers, micro-batching for memory): they change speed or memory, never what Stride computes.
-const std::set<std::string> kEngineParts = {"fsdp_config",
+// `defaults` and `hydra`: Hydra's composition and run settings (the rules carry verl's defaults).
+const std::set<std::string> kEngineParts = {"defaults",
+                                            "hydra",
+                                            "fsdp_config",
                                             "megatron",
                                             "profiler",
                                             "global_profiler",

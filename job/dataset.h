@@ -31,15 +31,15 @@ struct Example {
     std::string prompt;                 // the text the model sees (chat template applied)
     std::vector<ChatMessage> messages;  // the chat form as given; empty for plain-string prompts
     std::string answer;                 // reference answer as text
-    // The ground truth as the row holds it, as JSON text, when it is not a string (a number, a list,
-    // an object, a bool): Python rewards get it with its type, as verl's compute_score does. "" for a
-    // string (then `answer` is it).
-    std::string answer_json;
-    std::string where;  // "file.jsonl:12", for messages about this example
+    std::string where;                  // "file.jsonl:12", for messages about this example
     // verl's per-row keys, passed on to plug-in and Python rewards (RewardInput): the dataset's name,
     // and its extras as JSON object text. "" when the row has none.
     std::string data_source;
     std::string extra_info_json;
+    // The ground truth as the row holds it, as JSON text, when it is not a string (a number, a list,
+    // an object, a bool): Python rewards get it with its type, as verl's compute_score does. "" for a
+    // string (then `answer` is it). Last, so that positional initialisers stay valid.
+    std::string answer_json;
 };
 
 struct DatasetKeys {

@@ -112,7 +112,7 @@ JobContext make_job_context(const JobConfig& cfg) {
                          std::to_string(cfg.rollout.max_tokens) + " that is " + std::to_string(need) +
                          " positions, more than the model's " + std::to_string(max_position) + " (" +
                          position_source + ")");
-        out.push_back({std::move(ids), e.prompt, e.answer, e.answer_json, e.data_source, e.extra_info_json});
+        out.push_back({std::move(ids), e.prompt, e.answer, e.data_source, e.extra_info_json, e.answer_json});
     };
     for (const Example& e : split.train) tokenize("data.train", e, ctx.train);
     for (const Example& e : split.eval) tokenize("data.eval", e, ctx.eval);

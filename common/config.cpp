@@ -10,6 +10,7 @@
 
 #include "common/base/error.h"
 #include "common/config_schema.h"
+#include "common/verl_config.h"
 
 namespace stride {
 
@@ -36,6 +37,7 @@ bool is_section(const std::string& path) {
 
 std::string unknown_key_message(const std::string& key) {
     std::string msg = "unknown key '" + key + "'";
+    if (std::string verl = verl_key_hint(key); !verl.empty()) return msg + ": " + verl;
     std::string hint = suggest_config_key(key);
     if (!hint.empty()) msg += " (did you mean '" + hint + "'?)";
     return msg + "; `stride config keys` lists them all";
@@ -168,12 +170,17 @@ void resolve_derived_values(JobConfig& cfg) {
 }
 
 std::string dump_job_config(const JobConfig& cfg) {
+    return dump_job_config_keys(cfg, {});
+}
+
+std::string dump_job_config_keys(const JobConfig& cfg, const std::set<std::string>& only) {
     YAML::Emitter out;
     out << YAML::BeginMap;
     std::vector<std::string> open;  // sections currently open, outermost first
     for (const auto& k : config_schema()) {
         // With a checkpoint the init block means nothing, and loading both is an error.
         if (!cfg.model.path.empty() && k.key.rfind("model.init.", 0) == 0) continue;
+        if (!only.empty() && !only.count(k.key)) continue;
         std::vector<std::string> parts;
         std::stringstream ss(k.key);
         for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);

@@ -313,5 +313,7 @@ void check_job_config(const JobConfig& cfg, const AlgorithmRules& algorithm_rule
 
 // The resolved config as YAML, every key present; parse_job_config(dump_job_config(c)) == c.
 std::string dump_job_config(const JobConfig& cfg);
+// The same, only the keys in `only` (all when empty), in schema order with their comments.
+std::string dump_job_config_keys(const JobConfig& cfg, const std::set<std::string>& only);
 
 }  // namespace stride

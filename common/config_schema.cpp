@@ -215,7 +215,10 @@ const std::vector<ConfigKey>& schema_table() {
          "async: policy versions a trajectory may lag behind the trainer (sync mode: 0)", at_least(0)},
         // ---- trainer -----------------------------------------------------------------------------
         {"trainer.algorithm", FIELD(trainer.algorithm),
-         "advantage estimator and loss; dapo/dr_grpo/gspo/vcpo also preset the keys listed in the README"},
+         "advantage estimator and loss (verl's gae, reinforce_plus_plus, reinforce_plus_plus_baseline are "
+         "accepted for ppo, reinforce_pp, reinforce_pp_baseline); dapo/dr_grpo/gspo/vcpo also preset the "
+         "keys "
+         "listed in the README"},
         // (its choices are the rows of the algorithm table: ConfigChoices from the loader)
         {"trainer.device", FIELD(trainer.device),
          "trainer's device: cpu or cuda (cuda needs every backward kernel there; empty: model.device)"},
@@ -244,7 +247,11 @@ const std::vector<ConfigKey>& schema_table() {
          FIELD(trainer.loss_agg),
          "how token losses are reduced",
          {},
-         {"token_mean", "seq_mean_token_mean", "seq_mean_token_sum", "seq_mean_token_sum_norm"}},
+         {"token_mean", "seq_mean_token_mean", "seq_mean_token_sum", "seq_mean_token_sum_norm"},
+         {{"token-mean", "token_mean"},  // verl's loss_agg_mode spellings
+          {"seq-mean-token-mean", "seq_mean_token_mean"},
+          {"seq-mean-token-sum", "seq_mean_token_sum"},
+          {"seq-mean-token-sum-norm", "seq_mean_token_sum_norm"}}},
         {"trainer.norm_adv_by_std", FIELD(trainer.norm_adv_by_std),
          "divide group-centred rewards by the group std"},
         {"trainer.adv_eps", FIELD(trainer.adv_eps), "added to the group std before dividing", at_least(0)},
@@ -268,7 +275,12 @@ const std::vector<ConfigKey>& schema_table() {
         {"trainer.ppo_epochs", FIELD(trainer.ppo_epochs), "passes over each rollout batch", at_least(1)},
         {"trainer.kl_coef", FIELD(trainer.kl_coef),
          "KL-to-reference loss coefficient (0: no reference model)", at_least(0)},
-        {"trainer.kl_type", FIELD(trainer.kl_type), "KL estimator (k3 = low_var_kl)", {}, {"k1", "k2", "k3"}},
+        {"trainer.kl_type",
+         FIELD(trainer.kl_type),
+         "KL estimator (k3 = low_var_kl)",
+         {},
+         {"k1", "k2", "k3"},
+         {{"kl", "k1"}, {"mse", "k2"}, {"low_var_kl", "k3"}}},  // verl's kl_loss_type / kl_penalty
         {"trainer.kl_in_reward", FIELD(trainer.kl_in_reward),
          "KL as a reward term (verl use_kl_in_reward): kl_coef * k per token is subtracted from the rewards "
          "before the advantages (summed into the outcome reward for group algorithms) instead of added to "
@@ -487,6 +499,62 @@ size_t edit_distance(const std::string& a, const std::string& b) {
     return prev[b.size()];
 }
 
+// ("trainer", "lr") for "trainer.lr"; ("", "seed") for "seed".
+std::pair<std::string, std::string> split_key(const std::string& key) {
+    const size_t dot = key.rfind('.');
+    if (dot == std::string::npos) return {"", key};
+    return {key.substr(0, dot), key.substr(dot + 1)};
+}
+
+// How many edits a hint may be away from what was typed.
+size_t close_enough(const std::string& typed) {
+    return std::max<size_t>(1, typed.size() / 3);
+}
+
+// Every section of the schema, outer ones too ("model", "model.init").
+std::vector<std::string> config_sections() {
+    std::vector<std::string> out;
+    for (const auto& k : config_schema())
+        for (std::string s = split_key(k.key).first; !s.empty(); s = split_key(s).first)
+            if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+    return out;
+}
+
+bool is_config_section(const std::string& s) {
+    const auto all = config_sections();
+    return std::find(all.begin(), all.end(), s) != all.end();
+}
+
+// The key of `section` whose last part is closest to `last` ("" when none is close enough).
+std::string closest_in_section(const std::string& section, const std::string& last) {
+    std::string best;
+    size_t best_d = SIZE_MAX;
+    for (const auto& k : config_schema()) {
+        const auto [s, l] = split_key(k.key);
+        if (s != section) continue;
+        const size_t d = edit_distance(last, l);
+        if (d < best_d) best_d = d, best = k.key;
+    }
+    return best_d <= close_enough(last) ? best : "";
+}
+
+// A name without a section: a top-level key or section, else a key whose last part it is.
+std::string suggest_top_level(const std::string& name) {
+    std::string best;
+    size_t best_d = SIZE_MAX;
+    std::vector<std::string> names = config_sections();
+    for (const auto& k : config_schema()) names.push_back(k.key);
+    for (const std::string& n : names) {
+        if (n.find('.') != std::string::npos) continue;
+        const size_t d = edit_distance(name, n);
+        if (d < best_d) best_d = d, best = n;
+    }
+    if (best_d <= close_enough(name)) return best;
+    for (const auto& k : config_schema())
+        if (split_key(k.key).second == name) return k.key;
+    return "";
+}
+
 template <class T>
 T& field_ref(const ConfigKey& k, JobConfig& cfg) {
     return std::get<T& (*)(JobConfig&)>(k.field)(cfg);
@@ -514,6 +582,12 @@ std::string format_config_number(double x) {
     return s;
 }
 
+std::string canonical_config_choice(const ConfigKey& k, const std::string& value) {
+    for (const ConfigAlias& a : k.aliases)
+        if (a.alias == value) return a.value;
+    return value;
+}
+
 const ConfigKey* find_config_key(const std::string& key) {
     for (const auto& k : config_schema())
         if (k.key == key) return &k;
@@ -521,16 +595,20 @@ const ConfigKey* find_config_key(const std::string& key) {
 }
 
 std::string suggest_config_key(const std::string& unknown) {
+    const auto [section, last] = split_key(unknown);
+    if (section.empty()) return suggest_top_level(unknown);
+    if (is_config_section(section)) return closest_in_section(section, last);
+    // A misspelt section: the closest section that has (nearly) the same key.
     std::string best;
     size_t best_d = SIZE_MAX;
-    for (const auto& k : config_schema()) {
-        // Compare with the full key and with its last component, so that `lr` suggests `trainer.lr`.
-        std::string last = k.key.substr(k.key.rfind('.') + 1);
-        std::string unknown_last = unknown.substr(unknown.rfind('.') + 1);
-        size_t d = std::min(edit_distance(unknown, k.key), edit_distance(unknown_last, last) + 1);
-        if (d < best_d) best_d = d, best = k.key;
+    for (const std::string& s : config_sections()) {
+        if (split_key(s).first != split_key(section).first) continue;  // same parent only
+        size_t d = edit_distance(section, s);
+        if (d > close_enough(section) || d >= best_d) continue;
+        std::string hit = closest_in_section(s, last);
+        if (!hit.empty()) best_d = d, best = hit;
     }
-    return best_d <= std::max<size_t>(2, unknown.size() / 4) ? best : "";
+    return best;
 }
 
 std::string config_key_type(const ConfigKey& k, const ConfigChoices& layered) {
@@ -543,6 +621,8 @@ std::string config_key_type(const ConfigKey& k, const ConfigChoices& layered) {
             if (choices.empty()) return "string";
             std::string t = "enum:";
             for (size_t i = 0; i < choices.size(); ++i) t += (i ? ", " : " ") + choices[i];
+            for (size_t i = 0; i < k.aliases.size(); ++i)
+                t += (i ? ", " : " (also ") + k.aliases[i].alias + (i + 1 == k.aliases.size() ? ")" : "");
             return t;
         }
         case 1:
@@ -582,7 +662,7 @@ std::string config_value_text(const ConfigKey& k, const JobConfig& cfg) {
 void set_config_value(const ConfigKey& k, JobConfig& cfg, const std::string& text) {
     switch (k.field.index()) {
         case 0:
-            field_ref<std::string>(k, cfg) = text;
+            field_ref<std::string>(k, cfg) = canonical_config_choice(k, text);
             break;
         case 1:
             field_ref<int>(k, cfg) = parse_int(k, text);

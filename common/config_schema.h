@@ -26,20 +26,29 @@ struct ConfigBounds {
     int list_len = 0;  // lists: exact element count (0: any)
 };
 
+// Another spelling of an allowed value (verl's "token-mean" for "token_mean"): accepted on load and
+// stored as the value it stands for, so a dump and every reader see only our spelling.
+struct ConfigAlias {
+    std::string alias;
+    std::string value;
+};
+
 struct ConfigKey {
     ConfigKey(std::string key_, ConfigField field_, std::string doc_, ConfigBounds bounds_ = {},
-              std::vector<std::string> choices_ = {})
+              std::vector<std::string> choices_ = {}, std::vector<ConfigAlias> aliases_ = {})
         : key(std::move(key_)),
           field(field_),
           doc(std::move(doc_)),
           bounds(bounds_),
-          choices(std::move(choices_)) {}
+          choices(std::move(choices_)),
+          aliases(std::move(aliases_)) {}
 
     std::string key;  // dotted path, e.g. "trainer.lr"
     ConfigField field;
     std::string doc;                   // one line, no '|' (it lands in a Markdown table)
     ConfigBounds bounds;               // numbers and ints
     std::vector<std::string> choices;  // strings: allowed values (empty: any string)
+    std::vector<ConfigAlias> aliases;  // other spellings of some choices, stored as the choice
 };
 
 // The table, in the order keys are dumped and documented.
@@ -51,9 +60,14 @@ using ConfigChoices = std::map<std::string, std::vector<std::string>>;
 // Throws Error "key: expected one of a, b, got \"value\"" when value is not among choices.
 void check_config_choice(const std::string& key, const std::string& value,
                          const std::vector<std::string>& choices);
+// `value` with an alias of the key replaced by the choice it stands for (unchanged otherwise).
+std::string canonical_config_choice(const ConfigKey& k, const std::string& value);
 // nullptr when no row has that key.
 const ConfigKey* find_config_key(const std::string& key);
-// The closest known key by edit distance, for "did you mean" hints ("" when nothing is close).
+// The closest known key by edit distance, for "did you mean" hints ("" when nothing is close). Never
+// crosses sections: `trainer.lrr` is compared with trainer's keys only, a misspelt section with the
+// sections (`trainr.lr` -> `trainer.lr`), and a top-level name with top-level keys and sections, then
+// with the last part of every key (`lr` -> `sft.lr`).
 std::string suggest_config_key(const std::string& unknown);
 
 // "string", "int", "number", "bool", "list of 2 numbers", "enum: sync, async" (with bounds).

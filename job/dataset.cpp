@@ -51,12 +51,12 @@ std::vector<ChatMessage> parse_messages(const Json& list, const std::string& whe
     return out;
 }
 
-// Answers may be numbers in the JSON; keep integers exact and floats in their shortest form.
+// The ground truth as text: a string as is, anything else (numbers exact, lists, objects) as its JSON.
 template <typename Json>
 std::string answer_text(const Json& a, const std::string& where, const std::string& key) {
     if (a.is_string()) return a.template get<std::string>();
-    if (a.is_number_integer() || a.is_number_unsigned() || a.is_number_float()) return a.dump();
-    throw Error(where + ": '" + key + "' must be a string or a number, got " + std::string(a.type_name()));
+    STRIDE_CHECK(!a.is_null(), where + ": '" + key + "' is null");
+    return a.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 uint64_t splitmix64(uint64_t& state) {
@@ -128,6 +128,7 @@ Example example_from_json(const Json& obj, const std::string& where, const Datas
     STRIDE_CHECK(answer,
                  where + ": missing answer key '" + keys.answer_key + "' (nor reward_model.ground_truth)");
     ex.answer = answer_text(*answer, where, answer_key);
+    if (!answer->is_string()) ex.answer_json = ex.answer;
 
     // Optional, top-level as verl writes them; null counts as absent. extra_info must be an object:
     // rewards get it as a dict (verl's compute_score adds response_tokens and truncated to it).

@@ -36,6 +36,10 @@ struct Example {
     // and its extras as JSON object text. "" when the row has none.
     std::string data_source;
     std::string extra_info_json;
+    // The ground truth as the row holds it, as JSON text, when it is not a string (a number, a list,
+    // an object, a bool): Python rewards get it with its type, as verl's compute_score does. "" for a
+    // string (then `answer` is it). Last, so that positional initialisers stay valid.
+    std::string answer_json;
 };
 
 struct DatasetKeys {

@@ -41,6 +41,7 @@ EvalResult evaluate(const Model& model, const Tokenizer& tok, const RewardFn& re
         x.prompt = p.text;
         x.response = response_text(tok, s.tokens, opt.stop_tokens);
         x.answer = p.answer;
+        x.answer_json = p.answer_json;
         x.response_tokens = static_cast<int>(s.tokens.size());
         x.truncated = s.reason == FinishReason::length;
         x.data_source = p.data_source;

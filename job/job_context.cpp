@@ -8,9 +8,40 @@
 #include "common/base/error.h"
 #include "common/network_auth.h"
 #include "job/data_gen.h"
+#include "reward/composite_reward.h"
+#include "reward/plugin/plugin_pool.h"
+#include "reward/plugin/python_reward.h"
 #include "reward/registry.h"
 
 namespace stride {
+
+namespace {
+
+// The built-in term of reward.fn, if any: built-ins compare text, so they take a ground truth that is
+// a string or a number; plug-ins and Python functions take any JSON (Python gets it typed).
+std::string builtin_term(const std::string& fn) {
+    for (const RewardTerm& t : parse_reward_terms(fn))
+        if (!is_plugin_spec(t.fn) && !is_python_spec(t.fn)) return t.fn;
+    return "";
+}
+
+void check_answer_types(const std::string& fn, const DatasetSplit& split) {
+    const std::string builtin = builtin_term(fn);
+    if (builtin.empty()) return;
+    for (const std::vector<Example>* part : {&split.train, &split.eval})
+        for (const Example& e : *part) {
+            const char first = e.answer_json.empty() ? '"' : e.answer_json.front();
+            STRIDE_CHECK(first != '[' && first != '{' && first != 't' && first != 'f',
+                         e.where + ": the ground truth is " +
+                             (first == '['   ? "a list"
+                              : first == '{' ? "an object"
+                                             : "a bool") +
+                             " (" + e.answer_json.substr(0, 60) + "), but the built-in reward '" + builtin +
+                             "' takes a string or a number; score it with a python: or plugin: reward");
+        }
+}
+
+}  // namespace
 
 std::vector<int> default_stop_tokens(const Tokenizer& tok) {
     std::vector<int> ids;
@@ -63,6 +94,7 @@ JobContext make_job_context(const JobConfig& cfg) {
 
     DatasetSplit split = load_job_datasets(cfg);
     STRIDE_CHECK(!split.train.empty(), "data.train: no training prompts");
+    check_answer_types(cfg.reward.fn, split);
     // Every prompt must leave room for rollout.max_tokens within the model's positions: a longer
     // one would run the decoder past its RoPE table and KV cache. Refused here, at load, naming the
     // row; each prompt is checked as soon as it is tokenized, so the first offender stops the load.
@@ -82,7 +114,7 @@ JobContext make_job_context(const JobConfig& cfg) {
                          std::to_string(cfg.rollout.max_tokens) + " that is " + std::to_string(need) +
                          " positions, more than the model's " + std::to_string(max_position) + " (" +
                          position_source + ")");
-        out.push_back({std::move(ids), e.prompt, e.answer, e.data_source, e.extra_info_json});
+        out.push_back({std::move(ids), e.prompt, e.answer, e.data_source, e.extra_info_json, e.answer_json});
     };
     for (const Example& e : split.train) tokenize("data.train", e, ctx.train);
     for (const Example& e : split.eval) tokenize("data.eval", e, ctx.eval);

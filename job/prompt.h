@@ -12,6 +12,9 @@ struct TokenizedPrompt {
     std::string answer;
     std::string data_source;      // from the dataset row (Example), for the reward; "" if none
     std::string extra_info_json;  // likewise: a JSON object, or ""
+    // The ground truth as JSON when it is not a string (job/dataset.h); last, so that positional
+    // initialisers of the fields above stay valid.
+    std::string answer_json;
 };
 
 }  // namespace stride

@@ -10,7 +10,8 @@ PACKAGES=(
   libzmq3-dev libsodium-dev libprotobuf-dev protobuf-compiler librocksdb-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcpp-httplib-dev prometheus-cpp-dev
   libseccomp-dev libcli11-dev
-  libsnappy-dev libzstd-dev zlib1g-dev  # Parquet pages (job/parquet/)
+  libsnappy-dev libzstd-dev zlib1g-dev liblz4-dev libbrotli-dev  # Parquet pages (job/parquet/)
+  lz4  # the test-only Parquet writer's LZ4 pages (tests/parquet_oracle/make_fixtures.mjs)
   zstd  # the test-only Parquet writer's Zstd pages (tests/parquet_oracle/make_fixtures.mjs)
   prometheus
   python3 python3-torch python3-numpy python3-zmq python3-protobuf

@@ -19,6 +19,10 @@ struct RewardInput {
     // For plug-ins and Python functions (verl's compute_score arguments); built-ins ignore them.
     std::string data_source;      // the dataset of the prompt; "" when unknown
     std::string extra_info_json;  // per-prompt extras: a JSON object, or "" for none
+    // The answer as JSON text when the dataset's ground truth is not a string (a number, a list, an
+    // object): Python rewards get it with its type; "" for a string one. Last, so that positional
+    // initialisers of the fields above stay valid.
+    std::string answer_json;
 };
 
 enum class RewardStatus { ok, error, timeout, unparseable };

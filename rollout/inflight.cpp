@@ -107,6 +107,13 @@ RewardInput reward_input(const v1::Prompt& p, const v1::Sample& smp, const Token
     return in;
 }
 
+std::string typed_answer(const v1::Prompt& p, const std::vector<TokenizedPrompt>& train) {
+    const uint64_t i = p.dataset_index();
+    if (i >= train.size()) return "";
+    const TokenizedPrompt& tp = train[i];
+    return tp.text == p.text() && tp.answer == p.label() ? tp.answer_json : "";
+}
+
 v1::InFlightGroup inflight_record(const PendingGroup& g,
                                   const std::vector<const GeneratedSequence*>& unfinished, int n,
                                   const std::string& worker, const WeightsHeld& held) {

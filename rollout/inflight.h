@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "job/prompt.h"
 #include "model/generator.h"
 #include "model/tokenizer/tokenizer.h"
 #include "proto/stride.pb.h"
@@ -53,6 +54,10 @@ bool is_flat(const std::vector<v1::Sample>& group);
 // token), the label, and the dataset row's data_source and extra_info (Prompt.metadata).
 RewardInput reward_input(const v1::Prompt& p, const v1::Sample& smp, const Tokenizer& tok,
                          const std::vector<int>& stop_tokens);
+// The typed ground truth of `p` (TokenizedPrompt::answer_json) from the job's own training prompts,
+// which every role loads alike: the dispatcher's Prompt carries the label as text and the row's
+// index. "" when the row's ground truth is a string, or when `p` is not that row.
+std::string typed_answer(const v1::Prompt& p, const std::vector<TokenizedPrompt>& train);
 
 // The record of a group in flight; `unfinished` are its sequences from Generator::unfinished().
 v1::InFlightGroup inflight_record(const PendingGroup& g,

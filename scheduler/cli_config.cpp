@@ -26,7 +26,8 @@ namespace fs = std::filesystem;
 
 const char* kConfigUsage =
     "usage: stride config keys                      every config key: type, default, meaning (Markdown)\n"
-    "       stride config check CONFIG [key=value ...]  validate and print the resolved config\n";
+    "       stride config check CONFIG [key=value ...]  validate and print the resolved config\n"
+    "       stride config from-verl [VERL.yaml] [key=value ...] [-o FILE]  convert a verl config\n";
 
 // "key: what: path" when `path` is not a regular file (or, with dir, not a directory).
 void check_path(std::vector<std::string>& problems, const std::string& key, const std::string& path,
@@ -122,6 +123,7 @@ int config(int argc, char** argv) {
         return 0;
     }
     if (sub == "check") return config_check(argc - 1, argv + 1);
+    if (sub == "from-verl") return config_from_verl(argc - 1, argv + 1);
     if (sub == "--help" || sub == "-h") {
         std::fputs(kConfigUsage, stdout);
         return 0;

@@ -62,6 +62,11 @@ int reward_score(int argc, char** argv) {
             ri.prompt = text_field(in, "prompt");
             ri.response = text_field(in, "response");
             ri.answer = text_field(in, "label", "answer");
+            // A label that is not a string reaches Python rewards with its type (a list, a number).
+            const json* label = in.contains("label")    ? &in["label"]
+                                : in.contains("answer") ? &in["answer"]
+                                                        : nullptr;
+            if (label && !label->is_string() && !label->is_null()) ri.answer_json = label->dump();
             ri.data_source = text_field(in, "data_source");  // verl's per-row keys, for its functions
             if (in.contains("extra_info") && in["extra_info"].is_object())
                 ri.extra_info_json = in["extra_info"].dump();

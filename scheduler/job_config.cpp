@@ -11,6 +11,7 @@ namespace stride {
 namespace {
 
 JobConfig complete(ConfigInput in) {
+    in.cfg.trainer.algorithm = canonical_algorithm_name(in.cfg.trainer.algorithm);
     check_config_choice("trainer.algorithm", in.cfg.trainer.algorithm, algorithm_names());
     apply_algorithm_presets(in);
     resolve_derived_values(in.cfg);

@@ -30,7 +30,11 @@ const Command kCommands[] = {
     {"init-model", stride::cli::init_model,
      "write a seeded random HF checkpoint (config.json + model.safetensors)"},
     {"logprobs", stride::cli::logprobs, "per-token log-probs and entropies of JSON token lines on stdin"},
+#ifdef STRIDE_WITH_ROLES
+    {"generate", stride::cli::generate_with_model_template, "sample a completion for a prompt"},
+#else
     {"generate", stride::cli::generate, "sample a completion for a prompt"},
+#endif
     {"tokenize", stride::cli::tokenize, "JSON strings on stdin -> id arrays"},
     {"detokenize", stride::cli::detokenize, "JSON id arrays on stdin -> strings"},
 };

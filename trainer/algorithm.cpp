@@ -101,11 +101,17 @@ const std::vector<Algorithm>& algorithms() {
          .check = check_gspo},
         {.name = "rloo", .advantage = AdvantageKind::rloo, .groups = true},
         // REINFORCE++ folds the KL into the token rewards, not the loss.
-        {.name = "reinforce_pp", .advantage = AdvantageKind::reinforce_pp, .kl_in_reward = true},
+        {.name = "reinforce_pp",
+         .advantage = AdvantageKind::reinforce_pp,
+         .kl_in_reward = true,
+         .aliases = {"reinforce_plus_plus"}},
         // Group-centred reward, whitened over the batch; its KL stays where trainer.kl_in_reward puts it
         // (a loss term by default, as verl's recipe uses it).
-        {.name = "reinforce_pp_baseline", .advantage = AdvantageKind::reinforce_pp_baseline, .groups = true},
-        {.name = "ppo", .advantage = AdvantageKind::gae, .critic = true},
+        {.name = "reinforce_pp_baseline",
+         .advantage = AdvantageKind::reinforce_pp_baseline,
+         .groups = true,
+         .aliases = {"reinforce_plus_plus_baseline"}},
+        {.name = "ppo", .advantage = AdvantageKind::gae, .critic = true, .aliases = {"gae"}},
         // §7.4 reference settings: GRPO advantages with the OPOB baseline, ESS-scaled lr, sequence-level
         // TIS at 8, sequence-mean loss.
         {.name = "vcpo",
@@ -125,6 +131,13 @@ std::vector<std::string> algorithm_names() {
     std::vector<std::string> names;
     for (const Algorithm& a : algorithms()) names.push_back(a.name);
     return names;
+}
+
+std::string canonical_algorithm_name(const std::string& name) {
+    for (const Algorithm& a : algorithms())
+        for (const std::string& alias : a.aliases)
+            if (alias == name) return a.name;
+    return name;
 }
 
 const Algorithm& algorithm_named(const std::string& name) {

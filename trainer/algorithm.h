@@ -31,11 +31,14 @@ struct Algorithm {
                                 // trainer.kl_in_reward says (a reference exists iff kl_coef > 0)
     std::vector<AlgorithmPreset> presets = {};
     void (*check)(const TrainerConfig&) = nullptr;  // rules of this algorithm alone
+    std::vector<std::string> aliases = {};          // verl's adv_estimator names for it
 };
 
 // Every row, in the order `stride config keys` lists them.
 const std::vector<Algorithm>& algorithms();
 std::vector<std::string> algorithm_names();
+// `name`, or the row an alias of it names (verl's "gae" -> "ppo").
+std::string canonical_algorithm_name(const std::string& name);
 // The row of trainer.algorithm = `name`; throws Error naming trainer.algorithm when there is none.
 const Algorithm& algorithm_named(const std::string& name);
 

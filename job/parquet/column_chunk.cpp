@@ -1,9 +1,11 @@
 // Walks a chunk's pages in order: a dictionary page (at most one, first) is kept for the data pages
-// that index it; each data page appends its levels, then its values in PLAIN, dictionary or RLE
-// (booleans) encoding. Index pages are skipped. The chunk's value count bounds the walk.
+// that index it; each data page appends its levels, then its values in PLAIN, dictionary, RLE
+// (booleans), DELTA_* or BYTE_STREAM_SPLIT encoding (the last two through delta.h, as PLAIN bytes).
+// Index pages are skipped. The chunk's value count bounds the walk.
 #include "job/parquet/column_chunk.h"
 
 #include "common/base/error.h"
+#include "job/parquet/delta.h"
 #include "job/parquet/page.h"
 #include "job/parquet/plain.h"
 #include "job/parquet/rle_hybrid.h"
@@ -157,6 +159,14 @@ class ChunkDecoder {
                 return read_dictionary_indices(p, end, count);
             case kRle:
                 return read_rle_booleans(p, end, count);
+            case kDeltaBinaryPacked:
+            case kDeltaLengthByteArray:
+            case kDeltaByteArray:
+            case kByteStreamSplit:
+                plain_.clear();
+                decode_to_plain(encoding, node_.physical, p, end, count, plain_, what_);
+                return decode_plain(node_.physical, leaf_.kind, plain_.data(), plain_.data() + plain_.size(),
+                                    count, out.values, what_);
             default:
                 unsupported("encoding " + encoding_name(encoding));
         }
@@ -193,7 +203,8 @@ class ChunkDecoder {
     const ChunkMeta& chunk_;
     const Limits& limits_;
     const std::string& what_;
-    std::vector<uint8_t> buf_;  // the current page, decompressed
+    std::vector<uint8_t> buf_;    // the current page, decompressed
+    std::vector<uint8_t> plain_;  // its values re-encoded as PLAIN (delta.h)
     std::vector<Row> dict_;
     std::vector<uint32_t> idx_;
     bool have_dict_ = false;

@@ -155,9 +155,9 @@ RowGroupMeta parse_row_group(ThriftReader& r) {
 // What a row group's chunk promises that the decoder relies on, or the refusal naming the column.
 void check_chunk(const ChunkMeta& c, const Node& n, const std::string& col) {
     if (c.external) throw Error(col + ": a column chunk in another file is not supported");
-    if (c.codec != kUncompressed && c.codec != kSnappy && c.codec != kGzip && c.codec != kZstd)
+    if (c.codec == kLzo || c.codec < kUncompressed || c.codec > kLz4Raw)
         throw Error(col + ": compression " + codec_name(c.codec) +
-                    " is not supported (UNCOMPRESSED, SNAPPY, GZIP, ZSTD are)");
+                    " is not supported (UNCOMPRESSED, SNAPPY, GZIP, ZSTD, BROTLI, LZ4, LZ4_RAW are)");
     if (c.physical != n.physical) throw Error(col + ": the chunk's type differs from the schema's");
     if (c.num_values < 0 || c.total_compressed_size < 0)
         throw Error(col + ": negative sizes in the chunk's metadata");

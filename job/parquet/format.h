@@ -29,7 +29,17 @@ enum Codec {
     kZstd = 6,
     kLz4Raw = 7
 };
-enum Encoding { kPlain = 0, kPlainDictionary = 2, kRle = 3, kBitPacked = 4, kRleDictionary = 8 };
+enum Encoding {
+    kPlain = 0,
+    kPlainDictionary = 2,
+    kRle = 3,
+    kBitPacked = 4,
+    kDeltaBinaryPacked = 5,
+    kDeltaLengthByteArray = 6,
+    kDeltaByteArray = 7,
+    kRleDictionary = 8,
+    kByteStreamSplit = 9
+};
 enum Converted { kUtf8 = 0, kMap = 1, kMapKeyValue = 2, kList = 3, kEnum = 4, kJson = 19 };
 // LogicalType is a union; its field ids.
 enum Logical {

@@ -1,8 +1,11 @@
 // Page headers (parquet.thrift: PageHeader and its per-type headers) and the codecs we support:
-// UNCOMPRESSED, SNAPPY, GZIP (zlib) and ZSTD. Each decompressor must produce exactly the size the
-// header states, since the levels and values are then decoded against that size.
+// UNCOMPRESSED, SNAPPY, GZIP (zlib), ZSTD, BROTLI, LZ4_RAW and LZ4 (Hadoop's framing, or a raw block
+// as older writers made it). Each decompressor must produce exactly the size the header states, since
+// the levels and values are then decoded against that size.
 #include "job/parquet/page.h"
 
+#include <brotli/decode.h>
+#include <lz4.h>
 #include <snappy.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -55,6 +58,49 @@ void decompress_snappy(const uint8_t* src, size_t n, size_t expected, uint8_t* o
         fail(what, "a Snappy page that does not decompress to its stated size");
     if (!snappy::RawUncompress(reinterpret_cast<const char*>(src), n, reinterpret_cast<char*>(out)))
         fail(what, "a corrupt Snappy page");
+}
+
+void decompress_brotli(const uint8_t* src, size_t n, size_t expected, uint8_t* out, const std::string& what) {
+    size_t len = expected;
+    if (BrotliDecoderDecompress(n, src, &len, out) != BROTLI_DECODER_RESULT_SUCCESS || len != expected)
+        fail(what, "a Brotli page that does not decompress to its stated size");
+}
+
+// One raw LZ4 block of exactly `expected` bytes; false when it is not one.
+bool lz4_block(const uint8_t* src, size_t n, size_t expected, uint8_t* out) {
+    if (n > static_cast<size_t>(LZ4_MAX_INPUT_SIZE) || expected > static_cast<size_t>(LZ4_MAX_INPUT_SIZE))
+        return false;
+    const int got = LZ4_decompress_safe(reinterpret_cast<const char*>(src), reinterpret_cast<char*>(out),
+                                        static_cast<int>(n), static_cast<int>(expected));
+    return got >= 0 && static_cast<size_t>(got) == expected;
+}
+
+uint32_t be32(const uint8_t* p) {
+    return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+// Hadoop's LZ4 framing: blocks of [u32 BE decompressed size][u32 BE compressed size][raw block].
+bool lz4_hadoop(const uint8_t* src, size_t n, size_t expected, uint8_t* out) {
+    size_t in = 0, done = 0;
+    while (in < n) {
+        if (n - in < 8) return false;
+        const size_t raw = be32(src + in), packed = be32(src + in + 4);
+        in += 8;
+        if (packed > n - in || raw > expected - done || !lz4_block(src + in, packed, raw, out + done))
+            return false;
+        in += packed;
+        done += raw;
+    }
+    return done == expected;
+}
+
+void decompress_lz4(int codec, const uint8_t* src, size_t n, size_t expected, uint8_t* out,
+                    const std::string& what) {
+    const bool ok = codec == kLz4Raw ? lz4_block(src, n, expected, out)
+                                     : lz4_hadoop(src, n, expected, out) || lz4_block(src, n, expected, out);
+    if (!ok)
+        fail(what,
+             std::string("a ") + codec_name(codec) + " page that does not decompress to its stated size");
 }
 
 void decompress_zstd(const uint8_t* src, size_t n, size_t expected, uint8_t* out, const std::string& what) {
@@ -133,6 +179,11 @@ void decompress(int codec, const uint8_t* src, size_t n, size_t expected, int64_
             return decompress_zstd(src, n, expected, out.data(), what);
         case kGzip:
             return decompress_gzip(src, n, expected, out.data(), what);
+        case kBrotli:
+            return decompress_brotli(src, n, expected, out.data(), what);
+        case kLz4:
+        case kLz4Raw:
+            return decompress_lz4(codec, src, n, expected, out.data(), what);
         default:
             throw Error(what + ": " + std::string("compression ") + codec_name(codec) + " is not supported");
     }

@@ -6,9 +6,10 @@
 //
 // --tokenizer defaults to DIR/tokenizer.json when it exists. Prints the completion text (or, with --json, one
 // JSON object with token ids, per-token behaviour log-probs, finish reason and text) to stdout, and a
-// throughput line to stderr. --chat wraps the prompt in the model family's chat template (Qwen ChatML, or
-// Llama-3 headers for arch llama). Generation stops at max-tokens or at an EOS id from config.json (in chat
-// mode also the template's end-of-turn tokens).
+// throughput line to stderr. --chat renders the prompt as one user turn: with the model's own chat_template
+// in the full binary (generate_with's renderer, scheduler/cli_generate.cpp), else — and for a model without
+// one — with the family's wrap (Qwen ChatML, or Llama-3 headers for arch llama). Generation stops at
+// max-tokens or at an EOS id from config.json (in chat mode also the usual end-of-turn tokens).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -57,6 +58,10 @@ std::string chat_wrap(Arch arch, const std::string& prompt) {
 }  // namespace
 
 int generate(int argc, char** argv) {
+    return generate_with(argc, argv, nullptr);
+}
+
+int generate_with(int argc, char** argv, const ChatRenderer& render_chat) {
     std::string model_dir, tokenizer_path, prompt, prompt_ids, device = "cpu";
     int max_tokens = 64, top_k = 0, kv_mb = 256;
     double temperature = 1.0, top_p = 1.0;
@@ -78,7 +83,10 @@ int generate(int argc, char** argv) {
         .flag("seed", seed, "sampling seed")
         .flag("kv-mb", kv_mb, "KV cache budget in MiB (grown when the prompt needs more)")
         .flag("device", device, "where to compute: cpu or cuda")
-        .toggle("chat", chat, "wrap the prompt in the model family's chat template")
+        .toggle(
+            "chat", chat,
+            "render the prompt as one user turn with the model's own chat_template (tokenizer_config.json "
+            "beside tokenizer.json), or the model family's ChatML / Llama-3 wrap when it has none")
         .toggle("json", as_json, "print one JSON object instead of the text");
     if (!p.parse(argc, argv)) return 0;
     STRIDE_CHECK(p.given("prompt") || p.given("prompt-ids"), "give --prompt TEXT or --prompt-ids 1,2,3");
@@ -110,7 +118,8 @@ int generate(int argc, char** argv) {
                               "/tokenizer.json (or pass token ids with --prompt-ids)");
         std::string text = prompt;
         if (chat) {
-            text = chat_wrap(cfg.arch, text);
+            const std::string own = render_chat ? render_chat(model_dir, tokenizer_path, text) : "";
+            text = own.empty() ? chat_wrap(cfg.arch, text) : own;
             for (const char* end_of_turn : {"<|im_end|>", "<|endoftext|>", "<|eot_id|>"}) {
                 int id = tok->token_to_id(end_of_turn);
                 if (id >= 0) req.stop_tokens.push_back(id);

@@ -23,6 +23,7 @@ void to_item(const RewardInput& in, v1::RewardItem* out) {
     out->set_truncated(in.truncated);
     out->set_data_source(in.data_source);
     out->set_extra_info_json(in.extra_info_json);
+    out->set_label_json(in.answer_json);
 }
 
 std::string metadata_json(const v1::RewardItem& item) {

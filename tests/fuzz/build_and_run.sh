@@ -2,7 +2,7 @@
 # Builds a fuzzer with clang + libFuzzer + ASan/UBSan and runs it.
 #   tests/fuzz/build_and_run.sh [safetensors|parquet] [SECONDS=180] [extra libFuzzer flags...]
 # The target defaults to safetensors. Needs clang-14 and libclang-rt-14-dev (Debian); the parquet
-# target also libsnappy-dev, libzstd-dev and zlib1g-dev, and seeds its corpus with the test files of
+# target also libsnappy-dev, libzstd-dev, zlib1g-dev, liblz4-dev and libbrotli-dev, and seeds its corpus with the test files of
 # tests/job/test_parquet.cpp when node and the oracles are there (tests/prepare_oracles.sh).
 # Output goes to build-fuzz/ (safetensors) or build-fuzz/parquet/ at the repository root; crashes are
 # written there as crash-<sha1> and can be replayed with: build-fuzz/fuzz_safetensors_header FILE
@@ -24,7 +24,7 @@ if [[ "$TARGET" == parquet ]]; then
   OUT="$ROOT/build-fuzz/parquet"
   mkdir -p "$OUT/corpus"
   "$CXX" "${FLAGS[@]}" "$ROOT/tests/fuzz/fuzz_parquet.cpp" "$ROOT"/job/parquet/*.cpp \
-    -lsnappy -lzstd -lz -o "$OUT/fuzz_parquet"
+    -lsnappy -lzstd -lz -llz4 -lbrotlidec -o "$OUT/fuzz_parquet"
   # Seed corpus: the test files (every encoding, codec and nesting), small enough to mutate.
   if command -v node >/dev/null && [ -d "$ROOT/tests/parquet_oracle/node_modules/hyparquet-writer" ]; then
     (cd "$ROOT/tests/parquet_oracle" && node make_fixtures.mjs "$OUT/corpus" >/dev/null)

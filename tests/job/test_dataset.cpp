@@ -44,6 +44,20 @@ TEST(Dataset, ANumberOutOfRangeIsRefusedNamingTheLine) {
     EXPECT_EQ(err.rfind("d.jsonl:7: not valid JSON", 0), 0u) << err;
 }
 
+// verl passes a ground truth of any JSON type to compute_score unchanged: kept as JSON text beside
+// the text form (what built-in rewards compare); a string has no JSON form, its text is it.
+TEST(Dataset, GroundTruthOfAnyJsonTypeKeepsItsJson) {
+    const Example l = parse_example_line(
+        R"({"prompt": "p", "reward_model": {"ground_truth": [3, "x", {"k": [1.5, null]}]}})", "d:1", {});
+    EXPECT_EQ(l.answer_json, R"([3,"x",{"k":[1.5,null]}])");
+    EXPECT_EQ(l.answer, l.answer_json);
+    EXPECT_EQ(parse_example_line(R"({"prompt": "p", "answer": {"a": true}})", "d:1", {}).answer_json,
+              R"({"a":true})");
+    EXPECT_EQ(parse_example_line(R"({"prompt": "p", "answer": 42})", "d:1", {}).answer_json, "42");
+    EXPECT_EQ(parse_example_line(R"({"prompt": "p", "answer": false})", "d:1", {}).answer_json, "false");
+    EXPECT_EQ(parse_example_line(R"({"prompt": "p", "answer": "42"})", "d:1", {}).answer_json, "");
+}
+
 TEST(Dataset, ChatMessagesAreRenderedByTheTemplate) {
     const char* line =
         R"({"prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "1+1?"}], "answer": "2"})";
@@ -103,8 +117,7 @@ TEST(Dataset, BadLinesNameFileLineAndProblem) {
               "d.jsonl:7: missing answer key 'answer' (nor reward_model.ground_truth)");
     EXPECT_EQ(error_of_line(R"({"prompt": 5, "answer": "1"})"),
               "d.jsonl:7: 'prompt' must be a string or a list of {role, content} messages");
-    EXPECT_EQ(error_of_line(R"({"prompt": "p", "answer": [1]})"),
-              "d.jsonl:7: 'answer' must be a string or a number, got array");
+    EXPECT_EQ(error_of_line(R"({"prompt": "p", "answer": null})"), "d.jsonl:7: 'answer' is null");
     EXPECT_EQ(error_of_line(R"({"prompt": [{"role": "user"}], "answer": "1"})"),
               "d.jsonl:7: 'prompt'[0]: missing string 'content'");
     EXPECT_EQ(error_of_line(R"({"prompt": [], "answer": "1"})"),

@@ -150,3 +150,28 @@ TEST(JobContext, TwoMillionCharacterPromptFailsFast) {
     EXPECT_NE(msg.find("2000000 bytes"), std::string::npos) << msg;
     EXPECT_LT(s, 30.0);
 }
+
+// Built-in rewards compare text: a list, object or bool ground truth is refused at load, naming the row
+// and the reward; a Python reward takes it (typed, tests/rollout/test_rollout_data_source.cpp).
+TEST(JobContext, ABuiltInRewardRefusesAGroundTruthItCannotCompare) {
+    const std::string dir = test_dir("typed_truth");
+    const std::string train = dir + "/train.jsonl";
+    {
+        std::ofstream out(train);
+        out << R"({"prompt": "1+1=", "answer": 2})"
+            << "\n";
+        out << R"({"prompt": "2+2=", "reward_model": {"ground_truth": ["4", "four"]}})"
+            << "\n";
+    }
+    const std::string msg = error_of(job(train, "", 8, kInit));
+    EXPECT_NE(msg.find(train + ":2: the ground truth is a list ([\"4\",\"four\"]), but the built-in reward "
+                               "'arith' takes a string or a number"),
+              std::string::npos)
+        << msg;
+    JobConfig py = job(train, "", 8, kInit);
+    py.reward.fn = "python:" STRIDE_SOURCE_DIR "/tests/reward/python/typed_truth.py:compute_score";
+    const JobContext ctx = make_job_context(py);
+    ASSERT_EQ(ctx.train.size(), 2u);
+    for (const TokenizedPrompt& p : ctx.train)
+        EXPECT_EQ(p.answer_json, p.text == "1+1=" ? "2" : R"(["4","four"])");
+}

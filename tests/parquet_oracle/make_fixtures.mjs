@@ -1,5 +1,6 @@
 // Writes the Parquet test files of tests/job/test_parquet.cpp into OUTDIR with independent writers:
-// hyparquet-writer (data page v2, dictionary and RLE encodings, Snappy/Gzip/Zstd/uncompressed, nested
+// hyparquet-writer (data page v2, dictionary, RLE, DELTA_* and BYTE_STREAM_SPLIT encodings,
+// Snappy/Gzip/Zstd/Brotli/LZ4/LZ4_RAW/uncompressed (LZ4 from Debian's `lz4` program), nested
 // columns), parquetjs-lite (data page v1, Snappy/Gzip/uncompressed, repeated groups), and v1 pages with
 // PLAIN_DICTIONARY values assembled from hyparquet-writer's encoders.
 //   node make_fixtures.mjs OUTDIR
@@ -24,9 +25,44 @@ const out = process.argv[2]
 if (!out) throw new Error('usage: node make_fixtures.mjs OUTDIR')
 fs.mkdirSync(out, { recursive: true })
 
+// One LZ4 block holding `input` as literals only (valid LZ4, for data the lz4 tool stores uncompressed).
+function lz4LiteralBlock(input) {
+  const head = [Math.min(input.length, 15) << 4]
+  for (let rest = input.length - 15; rest >= 0; rest -= 255) head.push(Math.min(rest, 255))
+  return new Uint8Array([...head, ...input])
+}
+
+// The raw LZ4 block of Debian's `lz4` tool's frame (magic, FLG, BD, [content size], [dict id], HC,
+// then size-prefixed blocks); pages are far below its 4 MiB block, so there is one.
+function lz4Raw(input) {
+  if (input.length === 0) return new Uint8Array([0])
+  const frame = execFileSync('lz4', ['-q', '-c', '--no-frame-crc'], { input })
+  const flg = frame[4]
+  let at = 7 + (flg & 0x08 ? 8 : 0) + (flg & 0x01 ? 4 : 0)
+  const size = frame.readUInt32LE(at)
+  at += 4
+  if (size & 0x80000000) return lz4LiteralBlock(input)
+  const next = frame.readUInt32LE(at + size)
+  if (next !== 0) throw new Error('lz4 wrote more than one block')
+  return new Uint8Array(frame.subarray(at, at + size))
+}
+
+// Hadoop's LZ4 framing, which Parquet's LZ4 codec means: [BE raw size][BE block size][raw block].
+function lz4Hadoop(input) {
+  const block = lz4Raw(input)
+  const out = Buffer.alloc(8 + block.length)
+  out.writeUInt32BE(input.length, 0)
+  out.writeUInt32BE(block.length, 4)
+  out.set(block, 8)
+  return new Uint8Array(out)
+}
+
 const compressors = {
   GZIP: (input) => new Uint8Array(zlib.gzipSync(input)),
   ZSTD: (input) => new Uint8Array(execFileSync('zstd', ['-q', '-c', '-3'], { input })),
+  BROTLI: (input) => new Uint8Array(zlib.brotliCompressSync(input)),
+  LZ4_RAW: lz4Raw,
+  LZ4: lz4Hadoop,
 }
 
 // A small deterministic generator, so that the data is varied but the same every run.
@@ -56,7 +92,7 @@ function write(name, options) {
 }
 
 // Flat columns under every codec, several row groups and pages.
-for (const codec of ['UNCOMPRESSED', 'SNAPPY', 'GZIP', 'ZSTD']) {
+for (const codec of ['UNCOMPRESSED', 'SNAPPY', 'GZIP', 'ZSTD', 'BROTLI', 'LZ4_RAW', 'LZ4']) {
   write(`flat_${codec.toLowerCase()}.parquet`, {
     columnData: flatColumns(300), codec, rowGroupSize: 64, pageSize: 512,
   })
@@ -68,6 +104,19 @@ write('flat_plain.parquet', {
 write('flat_dictionary.parquet', {
   columnData: flatColumns(200).map((c) => (c.type === 'BOOLEAN' ? { ...c, encoding: 'RLE' } : { ...c, encoding: 'RLE_DICTIONARY' })),
   codec: 'SNAPPY', rowGroupSize: 80, pageSize: 256,
+})
+// The DELTA_* and BYTE_STREAM_SPLIT encodings, on every type they apply to.
+const deltaEncoding = { INT32: 'DELTA_BINARY_PACKED', INT64: 'DELTA_BINARY_PACKED', DOUBLE: 'BYTE_STREAM_SPLIT', FLOAT: 'BYTE_STREAM_SPLIT', BOOLEAN: 'RLE' }
+write('flat_delta.parquet', {
+  columnData: flatColumns(300).map((c) => ({
+    ...c,
+    encoding: c.type === 'STRING' ? (c.name === 'word' ? 'DELTA_LENGTH_BYTE_ARRAY' : 'DELTA_BYTE_ARRAY') : deltaEncoding[c.type],
+  })),
+  codec: 'SNAPPY', rowGroupSize: 128, pageSize: 256,
+})
+write('flat_byte_stream_split_ints.parquet', {
+  columnData: flatColumns(150).map((c) => (c.type === 'INT32' || c.type === 'INT64' ? { ...c, encoding: 'BYTE_STREAM_SPLIT' } : c)),
+  codec: 'UNCOMPRESSED', rowGroupSize: 1000,
 })
 write('required.parquet', {
   columnData: flatColumns(100, { nullable: false }).map((c) => ({ ...c, nullable: false })),
@@ -122,6 +171,21 @@ function verlColumns(rows) {
 const gsm = verlRows(120)
 write('gsm8k_like.parquet', { columnData: verlColumns(gsm), schema: verlSchema, codec: 'SNAPPY', rowGroupSize: 50 })
 write('gsm8k_like_zstd.parquet', { columnData: verlColumns(gsm), schema: verlSchema, codec: 'ZSTD', rowGroupSize: 1000 })
+
+// A ground truth that is not a string (verl passes any type to compute_score): a list of integers.
+const typedSchema = [
+  { name: 'root', num_children: 2 },
+  { name: 'prompt', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
+  { name: 'reward_model', repetition_type: 'OPTIONAL', num_children: 1 },
+  { name: 'ground_truth', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+  { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+  { name: 'element', type: 'INT64', repetition_type: 'OPTIONAL' },
+]
+const typedRows = [...Array(60).keys()].map((i) => ({ prompt: `${i}+1=`, reward_model: { ground_truth: [BigInt(i), BigInt(i + 1)] } }))
+write('typed_truth.parquet', {
+  columnData: ['prompt', 'reward_model'].map((name) => ({ name, data: typedRows.map((r) => r[name]) })),
+  schema: typedSchema, codec: 'SNAPPY', rowGroupSize: 25,
+})
 
 // Nesting with nulls everywhere: null and empty lists, null elements, null structs and null fields,
 // lists of lists, a map, a list of primitives without a LIST annotation.
@@ -302,9 +366,8 @@ writeV1Dictionary('v1_dictionary_gzip.parquet', 'GZIP')
 
 // Features outside what the reader supports, each in its own file: refused naming column and feature.
 const ints = [1, 2, 3, 4, 5]
-write('unsupported_delta.parquet', { columnData: [{ name: 'n', data: ints, type: 'INT32', encoding: 'DELTA_BINARY_PACKED' }] })
 write('unsupported_timestamp.parquet', { columnData: [{ name: 'when', data: ints.map((i) => new Date(i * 1000)), type: 'TIMESTAMP' }] })
 write('unsupported_uuid.parquet', { columnData: [{ name: 'uid', data: ints.map((i) => `00000000-0000-0000-0000-00000000000${i}`), type: 'UUID' }] })
-write('unsupported_brotli.parquet', {
-  columnData: [{ name: 'n', data: ints, type: 'INT32' }], codec: 'BROTLI', compressors: { BROTLI: (input) => input },
+write('unsupported_lzo.parquet', {
+  columnData: [{ name: 'n', data: ints, type: 'INT32' }], codec: 'LZO', compressors: { LZO: (input) => input },
 })

@@ -101,3 +101,74 @@ TEST(RolloutDataSource, AVerlRewardSeesEachRowsDataSourceAndExtraInfo) {
     EXPECT_EQ(by_source["src_b"], 4);
     EXPECT_EQ(by_source[""], 2);
 }
+
+namespace {
+
+// One row per JSON type of ground truth; data_source names the type tests/reward/python/typed_truth.py
+// asserts, and the value is what its detail echoes (json.dumps, keys sorted).
+const std::vector<std::pair<std::string, std::string>> kTypedTruths = {
+    {"list", R"([3, "x", {"k": [1.5, null]}])"},
+    {"dict", R"({"alts": ["5", "five"], "answer": 5})"},
+    {"int", "7"},
+    {"float", "2.5"},
+    {"str", R"("9")"},
+    {"bool", "true"},
+};
+
+std::string write_typed_dataset(const test::TempDir& dir) {
+    const std::string path = dir.sub("typed.jsonl");
+    std::ofstream out(path);
+    for (size_t i = 0; i < kTypedTruths.size(); ++i)
+        out << R"({"prompt": ")" << i << R"(1+2=", "data_source": ")" << kTypedTruths[i].first
+            << R"(", "reward_model": {"ground_truth": )" << kTypedTruths[i].second << "}}\n";
+    return path;
+}
+
+}  // namespace
+
+// verl hands compute_score the ground truth unchanged; so does Stride, through the dispatcher's
+// Prompt (label text + row index) and the rollout worker's own copy of the rows.
+TEST(RolloutDataSource, APythonRewardGetsTheGroundTruthWithItsJsonType) {
+    test::TempDir dir("rollout-typed");
+    RolloutRig rig("rollout-typed",
+                   {"data.train=" + write_typed_dataset(dir),
+                    "reward.fn=python:" STRIDE_SOURCE_DIR "/tests/reward/python/typed_truth.py:compute_score",
+                    "reward.workers=1"});
+    RolloutWorker w(rig.ctx(), "rollout-0", rig.endpoints());
+    std::atomic<bool> stop{false};
+    rig.run(w, stop);
+    const auto samples = rig.samples();
+    ASSERT_EQ(samples.size(), 12u);
+    std::map<std::string, int> seen;
+    for (const auto& [id, s] : samples) {
+        ASSERT_EQ(s.reward_status(), v1::REWARD_STATUS_OK) << id << ": " << s.reward_detail();
+        const std::string& d = s.reward_detail();
+        const std::string type = d.substr(0, d.find(' '));
+        bool found = false;
+        for (const auto& [t, value] : kTypedTruths)
+            if (t == type) {
+                EXPECT_EQ(d, t + " " + value) << id;
+                found = true;
+            }
+        EXPECT_TRUE(found) << d;
+        ++seen[type];
+    }
+    EXPECT_EQ(seen.size(), kTypedTruths.size());
+}
+
+// A Prompt that is not the row at its index (another job's data) gets no typed answer.
+TEST(RolloutDataSource, TypedAnswerOnlyForTheRowAtTheIndex) {
+    std::vector<TokenizedPrompt> train(2);
+    train[1].text = "q";
+    train[1].answer = "[1]";
+    train[1].answer_json = "[1]";
+    v1::Prompt p;
+    p.set_text("q");
+    p.set_label("[1]");
+    p.set_dataset_index(1);
+    EXPECT_EQ(typed_answer(p, train), "[1]");
+    p.set_dataset_index(0);
+    EXPECT_EQ(typed_answer(p, train), "");
+    p.set_dataset_index(7);
+    EXPECT_EQ(typed_answer(p, train), "");
+}

@@ -70,6 +70,11 @@ def _extra_info(text):
     return json.loads(text) if text and text != "{}" else {}
 
 
+def _label(it):
+    """The ground truth with the type the dataset gave it (a list, a dict, a number), as verl passes it."""
+    return json.loads(it.label_json) if it.label_json else it.label
+
+
 def make_caller(fn):
     """call(item) for a RewardItem message (proto/stride.proto), whatever fn's signature."""
     try:
@@ -83,18 +88,18 @@ def make_caller(fn):
 
         def call(it):
             if not with_extra:
-                return fn(it.data_source, it.response, it.label)
+                return fn(it.data_source, it.response, _label(it))
             extra = _extra_info(it.extra_info_json)
             extra["response_tokens"] = it.response_tokens
             extra["truncated"] = it.truncated
-            return fn(it.data_source, it.response, it.label, extra_info=extra)
+            return fn(it.data_source, it.response, _label(it), extra_info=extra)
 
         return call
     if tuple(params[:2]) == _VERL_SHORT_PARAMS:
-        return lambda it: fn(it.response, it.label)
+        return lambda it: fn(it.response, _label(it))
     keys = _META_KEYS if takes_kwargs else tuple(k for k in _META_KEYS if k in params)
     if not keys:
-        return lambda it: fn(it.prompt, it.response, it.label)
+        return lambda it: fn(it.prompt, it.response, _label(it))
 
     def call(it):
         meta = {
@@ -105,7 +110,7 @@ def make_caller(fn):
         }
         if len(keys) < len(_META_KEYS):
             meta = {k: meta[k] for k in keys}
-        return fn(it.prompt, it.response, it.label, **meta)
+        return fn(it.prompt, it.response, _label(it), **meta)
 
     return call
 

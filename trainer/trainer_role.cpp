@@ -522,7 +522,8 @@ void TrainerRole::run(const std::atomic<bool>& stop,
             // metrics.jsonl); later evals are of the weights the step produced. eval/policy_version says
             // which.
             StepEval eval;
-            // The eval of the weights in model_ now, logged with step `at` (its generations in samples.jsonl).
+            // The eval of the weights in model_ now, logged with step `at` (its generations in
+            // samples.jsonl).
             auto run_eval = [&](int64_t at) {
                 const EvalResult r = greedy_eval(ctx_, model_, sample_log.eval_samples());
                 sample_log.write_eval(at, state_.policy_version, r.samples);

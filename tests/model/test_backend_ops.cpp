@@ -66,7 +66,7 @@ constexpr auto kCovered = std::make_tuple(
     &Backend::kv_append, &Backend::kv_append_bf16,                              // case_kv_append
     &Backend::sample,                                                           // case_sample
     &Backend::adamw_step,                                                       // case_adamw_step
-    &Backend::sum_squares, &Backend::scale);  // case_sum_squares_and_scale
+    &Backend::sum_squares, &Backend::scale);                                    // case_sum_squares_and_scale
 static_assert(kEntries == 30 && std::tuple_size_v<decltype(kCovered)> == kEntries,
               "a Backend entry was added or removed: name it in kCovered and add its case");
 

@@ -55,6 +55,21 @@ inline pid_t start_role(const std::string& log, const std::vector<std::string>& 
     return pid;
 }
 
+// The five roles of a two-worker cluster job (scheduler, buffer, trainer, rollout 0 and 1), each
+// started with `common` after its role arguments and logging to DIR/<role>.out; their pids.
+inline std::vector<pid_t> start_cluster_roles(const std::string& dir,
+                                              const std::vector<std::string>& common) {
+    auto with = [&](std::vector<std::string> head) {
+        head.insert(head.end(), common.begin(), common.end());
+        return head;
+    };
+    return {start_role(dir + "/scheduler.out", with({"scheduler"})),
+            start_role(dir + "/buffer.out", with({"buffer"})),
+            start_role(dir + "/trainer.out", with({"trainer"})),
+            start_role(dir + "/rollout0.out", with({"rollout", "--worker", "0"})),
+            start_role(dir + "/rollout1.out", with({"rollout", "--worker", "1"}))};
+}
+
 inline bool wait_for(const std::function<bool()>& cond, double seconds) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
     while (std::chrono::steady_clock::now() < until) {

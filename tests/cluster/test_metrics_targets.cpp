@@ -44,15 +44,7 @@ TEST(MetricsTargets, TheSchedulerListsEveryRolesMetricsAndEachAnswers) {
         dir, "run_dir: " + dir + "/runs\nmetrics: {port: " + std::to_string(base) + ", bind: 127.0.0.1}\n");
     const std::string addr = "tcp://127.0.0.1:" + std::to_string(free_port(29000));
     const std::vector<std::string> common = {"--config", cfg, "--scheduler", addr, "trainer.steps=400"};
-    auto with = [&](std::vector<std::string> head) {
-        head.insert(head.end(), common.begin(), common.end());
-        return head;
-    };
-    std::vector<pid_t> pids = {start_role(dir + "/scheduler.out", with({"scheduler"})),
-                               start_role(dir + "/buffer.out", with({"buffer"})),
-                               start_role(dir + "/trainer.out", with({"trainer"})),
-                               start_role(dir + "/rollout0.out", with({"rollout", "--worker", "0"})),
-                               start_role(dir + "/rollout1.out", with({"rollout", "--worker", "1"}))};
+    std::vector<pid_t> pids = start_cluster_roles(dir, common);
     const std::string path = dir + "/runs/cl/scrape_targets.json";
     const bool listed = wait_for([&] { return scrape_targets(path).size() == 5; }, 120);
     const auto targets = scrape_targets(path);

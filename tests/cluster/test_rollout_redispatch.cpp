@@ -39,15 +39,7 @@ TEST(RolloutRedispatch, AKilledWorkersPromptsGoToTheOtherAndTheJobEndsWithEveryP
                                              addr,
                                              "trainer.steps=" + std::to_string(steps),
                                              "rollout.max_batch_seqs=4"};
-    auto with = [&](std::vector<std::string> head) {
-        head.insert(head.end(), common.begin(), common.end());
-        return head;
-    };
-    std::vector<pid_t> pids = {start_role(dir + "/scheduler.out", with({"scheduler"})),
-                               start_role(dir + "/buffer.out", with({"buffer"})),
-                               start_role(dir + "/trainer.out", with({"trainer"})),
-                               start_role(dir + "/rollout0.out", with({"rollout", "--worker", "0"})),
-                               start_role(dir + "/rollout1.out", with({"rollout", "--worker", "1"}))};
+    std::vector<pid_t> pids = start_cluster_roles(dir, common);
     const std::string metrics = dir + "/runs/cl/metrics.jsonl";
     ASSERT_TRUE(wait_for([&] { return metrics_steps(metrics).size() >= 2; }, 120))
         << slurp(dir + "/trainer.out");

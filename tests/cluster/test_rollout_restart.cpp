@@ -32,15 +32,7 @@ TEST(SupervisedRollout, AStoppedRolloutWorkerIsRestartedAndTheJobEndsWithEverySt
     // 12 steps: time to stop a worker in the middle.
     const std::string addr = "tcp://127.0.0.1:" + std::to_string(free_port(24000));
     const std::vector<std::string> common = {"--config", cfg, "--scheduler", addr, "trainer.steps=12"};
-    auto with = [&](std::vector<std::string> head) {
-        head.insert(head.end(), common.begin(), common.end());
-        return head;
-    };
-    std::vector<pid_t> pids = {start_role(dir + "/scheduler.out", with({"scheduler"})),
-                               start_role(dir + "/buffer.out", with({"buffer"})),
-                               start_role(dir + "/trainer.out", with({"trainer"})),
-                               start_role(dir + "/rollout0.out", with({"rollout", "--worker", "0"})),
-                               start_role(dir + "/rollout1.out", with({"rollout", "--worker", "1"}))};
+    std::vector<pid_t> pids = start_cluster_roles(dir, common);
     const std::string metrics = dir + "/runs/cl/metrics.jsonl";
     // Once two steps are done, SIGTERM the worker process of rollout-0 (its supervisor printed its pid).
     ASSERT_TRUE(wait_for([&] { return metrics_steps(metrics).size() >= 2; }, 60))

@@ -187,15 +187,18 @@ rlim_t tasks_of(uid_t uid) {
     return n;
 }
 
+// RLIMIT_CPU in whole seconds, 0 for none. By default a backstop for the wall clock: threads burning
+// several cores would use up the CPU limit first.
+rlim_t cpu_limit_s(const SandboxLimits& lim) {
+    double cpu_s = lim.cpu_s > 0 ? lim.cpu_s : lim.wall_s;
+    return cpu_s > 0 ? static_cast<rlim_t>(std::max(1.0, std::ceil(cpu_s))) : 0;
+}
+
 // nproc_base: tasks the sandbox's uid already has outside the sandbox (isolation none: the limit is
 // per uid, machine-wide), so that the program gets `processes` more.
 std::vector<ChildLimit> rlimits(const SandboxLimits& lim, rlim_t nproc_base) {
     std::vector<ChildLimit> l;
-    if (lim.wall_s > 0) {
-        // A backstop for the wall clock: threads burning several cores would use up the CPU limit first.
-        rlim_t cpu = static_cast<rlim_t>(std::max(1.0, std::ceil(lim.wall_s)));
-        l.push_back({RLIMIT_CPU, cpu, cpu + 1});  // SIGXCPU, then SIGKILL a second later
-    }
+    if (rlim_t cpu = cpu_limit_s(lim)) l.push_back({RLIMIT_CPU, cpu, cpu + 1});  // SIGXCPU, SIGKILL 1 s later
     if (lim.memory_mb > 0) {
         rlim_t as = static_cast<rlim_t>(lim.memory_mb) << 20;
         l.push_back({RLIMIT_AS, as, as});
@@ -399,6 +402,7 @@ class Runner {
                                std::chrono::duration<double>(lim_.wall_s > 0 ? lim_.wall_s : 1e9));
         bool exited = false, reaped = false;
         int status = 0;
+        struct rusage usage {};
         Clock::time_point grace_end{};
         auto on_exit = [&] {
             exited = true;
@@ -440,14 +444,14 @@ class Runner {
             if (!exited && (fds[3].revents || pidfd.fd < 0)) {
                 if (pidfd.fd >= 0) {
                     on_exit();
-                } else if (waitpid(pid, &status, WNOHANG) == pid) {
+                } else if (wait4(pid, &status, WNOHANG, &usage) == pid) {
                     reaped = true;
                     on_exit();
                 }
             }
         }
         if (!exited) on_exit();
-        if (!reaped) waitpid(pid, &status, 0);
+        if (!reaped) wait4(pid, &status, 0, &usage);
         if (report_bytes.size() >= sizeof(int)) {
             int err_no;
             std::memcpy(&err_no, report_bytes.data(), sizeof err_no);
@@ -458,6 +462,14 @@ class Runner {
         if (WIFEXITED(status)) res_.exit_code = WEXITSTATUS(status);
         if (WIFSIGNALED(status)) res_.signal = WTERMSIG(status);
         res_.limit = res_.timed_out ? "wall clock" : limit_of_signal(res_.signal);
+        // pid 1 of its namespace ignores SIGXCPU (the kernel spares a namespace's init default-action
+        // signals): the hard limit ends it with SIGKILL, which only its CPU time explains.
+        double cpu_used = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                          1e-6 * static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+        rlim_t cpu_limit = cpu_limit_s(lim_);
+        if (res_.limit.empty() && res_.signal == SIGKILL && cpu_limit &&
+            cpu_used >= static_cast<double>(cpu_limit))
+            res_.limit = "cpu time";
     }
 
     const SandboxJob& job_;

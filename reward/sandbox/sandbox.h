@@ -6,17 +6,21 @@
 //                pid (the program is pid 1 there: when it ends or is killed, all its descendants die),
 //                mount (a fresh size-capped tmpfs as root, /usr and the library folders bound
 //                read-only, /work as cwd; nothing else of the host's files is visible), ipc and uts.
-//   rlimits      CPU time, address space, processes, file size, open files, no core dumps.
-//   seccomp      sockets other than AF_UNIX, ptrace, mount, namespaces, keyrings, bpf, kernel module
-//                and clock calls kill the process (SIGSYS): reported as a violation; io_uring and clone3
-//                fail with ENOSYS (libraries fall back).
-//   wall clock   SIGKILL at the time limit.
+//   rlimits      CPU time, address space, processes, file size, open files, no core dumps. The process
+//                limit counts the tasks of the sandbox's uid in its own user namespace (Linux >= 5.14),
+//                so a fork bomb meets it whatever else runs on the machine.
+//   seccomp      an allow-list (reward/sandbox/sandbox_seccomp.cpp): what Python needs to run ordinary
+//                programs (files, memory, threads, fork, pipes, AF_UNIX sockets, clocks, signals); any
+//                other call kills the process (SIGSYS): reported as a violation (sockets of other
+//                families, ptrace, mount, new namespaces, bpf, keyrings, ...); io_uring, clone3 and a
+//                few others fail with ENOSYS (libraries fall back).
+//   wall clock   SIGKILL at the time limit; output past output_bytes is read and dropped.
 //
 // SandboxIsolation::none keeps the rlimits and the syscall filter but no namespaces: for machines
 // where user namespaces are off (Docker's default seccomp profile, kernel.unprivileged_userns_clone=0).
 // Then the files live in a host temp dir and the host's files are readable (as nobody when Stride is
-// root), the filter refuses every socket() (only socketpair stays), descendants that leave the process
-// group are not killed, concurrent sandboxes share one uid (they could signal each other), and
+// root), the filter refuses every socket() (only socketpair stays) and kill(-1), descendants that leave
+// the process group are not killed, concurrent sandboxes share one uid (they could signal each other), and
 // RLIMIT_NPROC, counted per uid machine-wide, is set to that uid's current tasks plus `processes`.
 #pragma once
 #include <cstdint>
@@ -29,6 +33,7 @@ enum class SandboxIsolation { namespaces, none };
 
 struct SandboxLimits {
     double wall_s = 10.0;           // SIGKILL after this; <= 0: no wall-clock limit
+    double cpu_s = 0;               // RLIMIT_CPU of each process; <= 0: wall_s rounded up (none without)
     int64_t memory_mb = 1024;       // RLIMIT_AS of each process; 0: unlimited
     int processes = 32;             // RLIMIT_NPROC: tasks (threads too) of the sandbox uid
     int64_t file_mb = 16;           // RLIMIT_FSIZE: largest file a process may write

@@ -285,6 +285,8 @@ TEST_F(SandboxEscape, KernelAttackSurfaceIsKilled) {
     // Refused gracefully: ENOSYS, which libraries fall back from.
     calls += attempt("io_uring_setup", SYS_io_uring_setup, "8, ctypes.create_string_buffer(120)");
     calls += attempt("clone3", SYS_clone3, "ctypes.create_string_buffer(88), 88");
+    // A call newer than the tables (fchmodat2, Linux 6.6): as on an older kernel.
+    calls += attempt("fchmodat2", 452, "-100, b'.', 0o755, 0");
     // Files in memory that neither the tmpfs size nor RLIMIT_AS would bound.
     calls += attempt("memfd_create", SYS_memfd_create, "b'x', 0");
     // Allowed: the controls that show the harness works.
@@ -322,6 +324,7 @@ TEST_F(SandboxEscape, KernelAttackSurfaceIsKilled) {
     EXPECT_TRUE(has_line(r.out, "io_uring_setup returned -1 errno 38")) << r.out;
     EXPECT_TRUE(has_line(r.out, "clone3 returned -1 errno 38")) << r.out;
     EXPECT_TRUE(has_line(r.out, "memfd_create returned -1 errno 38")) << r.out;
+    EXPECT_TRUE(has_line(r.out, "fchmodat2 returned -1 errno 38")) << r.out;
     EXPECT_NE(r.out.find("getpid returned "), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("personality query returned 0 errno"), std::string::npos) << r.out;
     EXPECT_TRUE(has_line(r.out, "done")) << r.out;

@@ -194,6 +194,15 @@ rlim_t cpu_limit_s(const SandboxLimits& lim) {
     return cpu_s > 0 ? static_cast<rlim_t>(std::max(1.0, std::ceil(cpu_s))) : 0;
 }
 
+// pid 1 of its namespace ignores SIGXCPU (the kernel spares a namespace's init the signals whose
+// default action would end it): the hard limit ends it with SIGKILL, which its CPU time explains.
+bool used_its_cpu_time(const struct rusage& usage, const SandboxLimits& lim) {
+    double used = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                  1e-6 * static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+    rlim_t limit = cpu_limit_s(lim);
+    return limit > 0 && used >= static_cast<double>(limit);
+}
+
 // nproc_base: tasks the sandbox's uid already has outside the sandbox (isolation none: the limit is
 // per uid, machine-wide), so that the program gets `processes` more.
 std::vector<ChildLimit> rlimits(const SandboxLimits& lim, rlim_t nproc_base) {
@@ -462,13 +471,7 @@ class Runner {
         if (WIFEXITED(status)) res_.exit_code = WEXITSTATUS(status);
         if (WIFSIGNALED(status)) res_.signal = WTERMSIG(status);
         res_.limit = res_.timed_out ? "wall clock" : limit_of_signal(res_.signal);
-        // pid 1 of its namespace ignores SIGXCPU (the kernel spares a namespace's init default-action
-        // signals): the hard limit ends it with SIGKILL, which only its CPU time explains.
-        double cpu_used = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-                          1e-6 * static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
-        rlim_t cpu_limit = cpu_limit_s(lim_);
-        if (res_.limit.empty() && res_.signal == SIGKILL && cpu_limit &&
-            cpu_used >= static_cast<double>(cpu_limit))
+        if (res_.limit.empty() && res_.signal == SIGKILL && used_its_cpu_time(usage, lim_))
             res_.limit = "cpu time";
     }
 

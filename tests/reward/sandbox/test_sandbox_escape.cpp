@@ -336,6 +336,31 @@ TEST_F(SandboxEscape, KernelAttackSurfaceIsKilled) {
     EXPECT_TRUE(has_line(r.out, "done")) << r.out;
 }
 
+#ifdef __x86_64__
+// The i386 ABI (int 0x80) has other numbers: a filter that checked numbers only could be walked
+// around. libseccomp's architecture check kills it.
+TEST_F(SandboxEscape, CallsOfTheI386AbiAreKilled) {
+    const std::string program =
+        "import ctypes, mmap, os\n"
+        // push rbx; mov eax, 20 (getpid on i386); int 0x80; pop rbx; ret
+        "code = b'\\x53\\xb8\\x14\\x00\\x00\\x00\\xcd\\x80\\x5b\\xc3'\n"
+        "m = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)\n"
+        "m.write(code)\n"
+        "f = ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(m)))\n"
+        "print(f() == os.getpid())\n";
+    SandboxLimits lim = quick();
+    lim.syscall_filter = false;
+    SandboxResult unfiltered = run(program, lim);
+    ASSERT_TRUE(unfiltered.started) << unfiltered.error;
+    if (unfiltered.out != "True\n") GTEST_SKIP() << "this kernel runs no i386 calls: " << unfiltered.err;
+    SandboxResult r = run(program);
+    ASSERT_TRUE(r.started) << r.error;
+    EXPECT_EQ(r.signal, SIGSYS);
+    EXPECT_EQ(r.limit, "syscall");
+    EXPECT_EQ(r.out, "");
+}
+#endif
+
 TEST_F(SandboxEscape, AForbiddenCallEndsTheProgramAsAViolation) {
     SandboxResult r = run("import ctypes\nctypes.CDLL(None).syscall(" + std::to_string(SYS_ptrace) +
                           ", 16, 1, 0, 0)\nprint('alive')\n");

@@ -27,7 +27,7 @@ int64_t floor_div(int64_t a, int64_t b) {
 std::string clock_text(int64_t t, TimeUnit unit) {
     const int64_t ps = per_second(unit);
     const int64_t s = t / ps;
-    char buf[48];
+    char buf[96];  // room for any int64 fields, so snprintf never truncates
     std::snprintf(buf, sizeof buf, "%02lld:%02lld:%02lld.%0*lld", static_cast<long long>(s / 3600),
                   static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60), fraction_digits(unit),
                   static_cast<long long>(t % ps));
@@ -46,7 +46,7 @@ std::string date_text(int64_t days) {
     const int64_t d = doy - (153 * mp + 2) / 5 + 1;
     const int64_t m = mp < 10 ? mp + 3 : mp - 9;
     const int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-    char buf[48];
+    char buf[96];  // room for any int64 fields, so snprintf never truncates
     if (y >= 0 && y <= 9999)
         std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lld", static_cast<long long>(y),
                       static_cast<long long>(m), static_cast<long long>(d));

@@ -181,6 +181,8 @@ TEST_F(Parquet, DatesTimesTimestampsAndDecimalsAreReadAsText) {
     const json t = first("temporal_plain.parquet");
     EXPECT_EQ(t["day"], "1970-01-01");
     EXPECT_EQ(t["ts_millis"], "1969-12-31T23:59:59.999Z");
+    EXPECT_EQ(t["ts_micros_local"], "1970-01-01T00:00:00.000000") << "a local timestamp has no Z";
+    EXPECT_EQ(t["ts_nanos"], "1969-12-31T23:59:59.999999999Z");
     EXPECT_EQ(t["ts_legacy"], "1970-01-01T00:00:00.000001Z");
     EXPECT_EQ(t["clock_millis"], "23:59:59.999") << "a local TIME has no Z";
     EXPECT_EQ(t["clock_nanos"], "00:00:00.000000000Z");
@@ -188,6 +190,7 @@ TEST_F(Parquet, DatesTimesTimestampsAndDecimalsAreReadAsText) {
     EXPECT_EQ(d["price"], "-21474836.48");
     EXPECT_EQ(d["amount"], "-922337203685477.5808");
     EXPECT_EQ(d["tiny"], "0.0000001");
+    EXPECT_EQ(d["wide"], "0.0000000000");
     EXPECT_EQ(first("int96.parquet")["at"], "1970-01-01T00:00:00.000000000Z");
 }
 

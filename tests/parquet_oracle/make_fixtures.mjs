@@ -398,19 +398,19 @@ const temporalSchema = [
   { name: 'clock_nanos', type: 'INT64', logical_type: { type: 'TIME', isAdjustedToUTC: true, unit: 'NANOS' }, repetition_type: 'OPTIONAL' },
 ]
 function temporalColumns(n) {
-  const maybe = (v) => (rand() < 0.15 ? null : v)
+  const maybe = (i, v) => (i > 0 && rand() < 0.15 ? null : v)  // row 0 is never null: the test pins it
   const big = (max) => BigInt(Math.floor((rand() * 2 - 1) * max))
   const days = [0, -1, 1, 59, 60, 365, 10957, 11016, -719162, 2932896, -25567, 19723, -719163, -800000, 2932897, 5000000]  // 0001-01-01, 9999-12-31 and past both
   const rows = [...Array(n).keys()]
   const data = {
-    day: rows.map((i) => maybe(i < days.length ? days[i] : Math.floor((rand() * 2 - 1) * 80000))),
+    day: rows.map((i) => maybe(i, i < days.length ? days[i] : Math.floor((rand() * 2 - 1) * 80000))),
     day_logical: rows.map((i) => (i % 7) * 1000 - 3000),
-    ts_millis: rows.map((i) => maybe(i === 0 ? -1n : big(4e12))),
-    ts_micros_local: rows.map((i) => maybe(i === 0 ? 0n : big(4e15))),
-    ts_nanos: rows.map((i) => maybe(i === 0 ? -1n : big(9e18))),
-    ts_legacy: rows.map((i) => maybe(BigInt(i % 5) * 86400000000n + 1n)),
-    clock_millis: rows.map((i) => maybe(i === 0 ? 86399999 : Math.floor(rand() * 86400000))),
-    clock_nanos: rows.map((i) => maybe(i === 0 ? 0n : BigInt(Math.floor(rand() * 86400)) * 1000000000n + BigInt(i))),
+    ts_millis: rows.map((i) => maybe(i, i === 0 ? -1n : big(4e12))),
+    ts_micros_local: rows.map((i) => maybe(i, i === 0 ? 0n : big(4e15))),
+    ts_nanos: rows.map((i) => maybe(i, i === 0 ? -1n : big(9e18))),
+    ts_legacy: rows.map((i) => maybe(i, BigInt(i % 5) * 86400000000n + 1n)),
+    clock_millis: rows.map((i) => maybe(i, i === 0 ? 86399999 : Math.floor(rand() * 86400000))),
+    clock_nanos: rows.map((i) => maybe(i, i === 0 ? 0n : BigInt(Math.floor(rand() * 86400)) * 1000000000n + BigInt(i))),
   }
   return temporalSchema.slice(1).map((e) => ({ name: e.name, data: data[e.name] }))
 }
@@ -436,7 +436,7 @@ const decimalSchema = [
   { name: 'varlen', type: 'BYTE_ARRAY', converted_type: 'DECIMAL', scale: 3, precision: 40, repetition_type: 'OPTIONAL' },
 ]
 function decimalColumns(n) {
-  const maybe = (v) => (rand() < 0.15 ? null : v)
+  const maybe = (i, v) => (i > 0 && rand() < 0.15 ? null : v)  // row 0 is never null: the test pins it
   const big = (digits) => {
     let v = 0n
     for (let k = 0; k < digits; ++k) v = v * 10n + BigInt(Math.floor(rand() * 10))
@@ -445,12 +445,12 @@ function decimalColumns(n) {
   const rows = [...Array(n).keys()]
   const edges128 = [0n, -1n, (1n << 127n) - 1n, -(1n << 127n), 10n ** 37n, -(10n ** 38n - 1n)]
   const data = {
-    price: rows.map((i) => maybe(i === 0 ? -2147483648n : i === 1 ? 2147483647n : i === 2 ? -5n : big(1 + (i % 9)))),
-    amount: rows.map((i) => maybe(i === 0 ? -(1n << 63n) : i === 1 ? (1n << 63n) - 1n : big(1 + (i % 18)))),
+    price: rows.map((i) => maybe(i, i === 0 ? -2147483648n : i === 1 ? 2147483647n : i === 2 ? -5n : big(1 + (i % 9)))),
+    amount: rows.map((i) => maybe(i, i === 0 ? -(1n << 63n) : i === 1 ? (1n << 63n) - 1n : big(1 + (i % 18)))),
     whole: rows.map((i) => (i === 0 ? 0n : big(1 + (i % 18)))),
-    tiny: rows.map((i) => maybe(i === 0 ? 1n : big(1 + (i % 7)))),
-    wide: rows.map((i) => maybe(i < edges128.length ? edges128[i] : big(1 + (i % 38)))),
-    varlen: rows.map((i) => maybe(i < edges128.length ? edges128[i] * 7n : big(1 + (i % 40)))),
+    tiny: rows.map((i) => maybe(i, i === 0 ? 1n : big(1 + (i % 7)))),
+    wide: rows.map((i) => maybe(i, i < edges128.length ? edges128[i] : big(1 + (i % 38)))),
+    varlen: rows.map((i) => maybe(i, i < edges128.length ? edges128[i] * 7n : big(1 + (i % 40)))),
   }
   return decimalSchema.slice(1).map((e) => ({ name: e.name, data: data[e.name] }))
 }

@@ -164,7 +164,9 @@ TEST(RolloutDataSource, APythonRewardGetsTheGroundTruthWithItsJsonType) {
 // the worker's RewardInput takes both from the Prompt.
 TEST(RolloutDataSource, ThePromptCarriesTheGroundTruthAsJson) {
     test::TempDir dir("rollout-label-json");
-    RolloutRig rig("rollout-label-json", {"data.train=" + write_typed_dataset(dir)});
+    RolloutRig rig("rollout-label-json", {"data.train=" + write_typed_dataset(dir),
+                                          "reward.fn=python:" STRIDE_SOURCE_DIR
+                                          "/tests/reward/python/typed_truth.py:compute_score"});
     std::map<std::string, std::string> by_type;  // data_source -> label_json
     for (int64_t p = 0; p < static_cast<int64_t>(kTypedTruths.size()); ++p) {
         const v1::Prompt pr = rig.dispatcher().prompt_at(p);

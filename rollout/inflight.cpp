@@ -100,18 +100,12 @@ RewardInput reward_input(const v1::Prompt& p, const v1::Sample& smp, const Token
     in.prompt = p.text();
     in.response = response_text(tok, tokens, stop_tokens);
     in.answer = p.label();
+    in.answer_json = p.label_json();
     in.response_tokens = static_cast<int>(tokens.size());
     in.truncated = smp.finish_reason() == v1::FINISH_REASON_LENGTH;
     if (auto it = p.metadata().find("data_source"); it != p.metadata().end()) in.data_source = it->second;
     if (auto it = p.metadata().find("extra_info"); it != p.metadata().end()) in.extra_info_json = it->second;
     return in;
-}
-
-std::string typed_answer(const v1::Prompt& p, const std::vector<TokenizedPrompt>& train) {
-    const uint64_t i = p.dataset_index();
-    if (i >= train.size()) return "";
-    const TokenizedPrompt& tp = train[i];
-    return tp.text == p.text() && tp.answer == p.label() ? tp.answer_json : "";
 }
 
 v1::InFlightGroup inflight_record(const PendingGroup& g,

@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "job/prompt.h"
 #include "model/generator.h"
 #include "model/tokenizer/tokenizer.h"
 #include "proto/stride.pb.h"
@@ -51,13 +50,10 @@ void set_reward(v1::Sample& smp, const RewardResult& rr);
 // DAPO's dynamic sampling drops (trainer/advantage.h, dynamic_sampling_filter). A group of one is not.
 bool is_flat(const std::vector<v1::Sample>& group);
 // What the reward scores for a finished sample of prompt `p`: the decoded response (without its stop
-// token), the label, and the dataset row's data_source and extra_info (Prompt.metadata).
+// token), the label (as text, and as JSON when the row's ground truth is not a string:
+// Prompt.label_json), and the dataset row's data_source and extra_info (Prompt.metadata).
 RewardInput reward_input(const v1::Prompt& p, const v1::Sample& smp, const Tokenizer& tok,
                          const std::vector<int>& stop_tokens);
-// The typed ground truth of `p` (TokenizedPrompt::answer_json) from the job's own training prompts,
-// which every role loads alike: the dispatcher's Prompt carries the label as text and the row's
-// index. "" when the row's ground truth is a string, or when `p` is not that row.
-std::string typed_answer(const v1::Prompt& p, const std::vector<TokenizedPrompt>& train);
 
 // The record of a group in flight; `unfinished` are its sequences from Generator::unfinished().
 v1::InFlightGroup inflight_record(const PendingGroup& g,

@@ -624,7 +624,6 @@ void Loop::on_finished(const GeneratedSequence& s) {
 // The sample waits in g.scoring (so that in-flight saves record it, reward PENDING) until scored.
 void Loop::submit_reward(uint64_t request_id, PendingGroup& g, v1::Sample smp) {
     RewardInput in = reward_input(g.prompt, smp, ctx_.tokenizer, ctx_.stop_tokens);
-    in.answer_json = typed_answer(g.prompt, ctx_.train);
     const uint64_t tag = next_tag_++;
     scoring_.emplace(tag, Scoring{request_id, smp.index_in_group()});
     g.scoring.push_back(std::move(smp));

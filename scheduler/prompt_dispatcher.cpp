@@ -62,6 +62,7 @@ v1::Prompt PromptDispatcher::prompt_at(int64_t p) {
     out.mutable_token_ids()->Add(tp.ids.begin(), tp.ids.end());
     out.set_text(tp.text);
     out.set_label(tp.answer);
+    out.set_label_json(tp.answer_json);
     // verl's per-row keys, for the reward the rollout worker calls (RewardInput).
     if (!tp.data_source.empty()) (*out.mutable_metadata())["data_source"] = tp.data_source;
     if (!tp.extra_info_json.empty()) (*out.mutable_metadata())["extra_info"] = tp.extra_info_json;

@@ -1,30 +1,14 @@
-// UTF-8 helpers of the Jinja subset: Python strings are sequences of code points, so lengths,
-// indexes, slices and whitespace stripping work on code points, not bytes.
+// Text helpers of the Jinja subset: Python strings are sequences of code points, so lengths, indexes,
+// slices and whitespace stripping work on code points (decoded by common/base/utf8.h), not bytes.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace stride::jinja {
+#include "common/base/utf8.h"
 
-inline void append_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
+namespace stride::jinja {
 
 // Byte offsets where each code point starts (lenient: a stray continuation byte is its own unit).
 inline std::vector<size_t> char_starts(std::string_view s) {
@@ -32,16 +16,6 @@ inline std::vector<size_t> char_starts(std::string_view s) {
     for (size_t i = 0; i < s.size(); ++i)
         if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 || out.empty() || i == 0) out.push_back(i);
     return out;
-}
-
-inline uint32_t decode_at(std::string_view s, size_t i, size_t* len) {
-    unsigned char c = s[i];
-    int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-    if (i + n > s.size()) n = 1;
-    uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
-    for (int k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-    *len = n;
-    return cp;
 }
 
 // Python's str.isspace() characters.
@@ -59,7 +33,7 @@ inline std::u32string to_u32(std::string_view s) {
     std::u32string out;
     for (size_t i = 0; i < s.size();) {
         size_t len;
-        out += decode_at(s, i, &len);
+        out += utf8_decode_at(s, i, &len);
         i += len;
     }
     return out;
@@ -70,7 +44,7 @@ inline std::string lstrip_ws(std::string_view s, const std::u32string* chars = n
     size_t i = 0;
     while (i < s.size()) {
         size_t len;
-        uint32_t c = decode_at(s, i, &len);
+        uint32_t c = utf8_decode_at(s, i, &len);
         if (!strip_member(c, chars)) break;
         i += len;
     }
@@ -81,11 +55,46 @@ inline std::string rstrip_ws(std::string_view s, const std::u32string* chars = n
     size_t end = 0;  // end of the last code point that is kept
     for (size_t i = 0; i < s.size();) {
         size_t len;
-        uint32_t c = decode_at(s, i, &len);
+        uint32_t c = utf8_decode_at(s, i, &len);
         i += len;
         if (!strip_member(c, chars)) end = i;
     }
     return std::string(s.substr(0, end));
+}
+
+// Python's str.lower/upper/title/capitalize on ASCII letters (non-ASCII bytes count as letters for
+// title's word starts and are left as they are).
+inline std::string lower_ascii(std::string s) {
+    for (char& c : s)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return s;
+}
+inline std::string upper_ascii(std::string s) {
+    for (char& c : s)
+        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    return s;
+}
+inline bool is_alpha(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || static_cast<unsigned char>(c) >= 0x80;
+}
+inline std::string title_case(const std::string& s) {
+    std::string out = s;
+    bool start = true;
+    for (char& c : out) {
+        if (is_alpha(c) || (c >= '0' && c <= '9')) {
+            if (start && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+            if (!start && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+            start = false;
+        } else {
+            start = true;
+        }
+    }
+    return out;
+}
+inline std::string capitalize(const std::string& s) {
+    std::string out = lower_ascii(s);
+    if (!out.empty() && out[0] >= 'a' && out[0] <= 'z') out[0] = static_cast<char>(out[0] - 'a' + 'A');
+    return out;
 }
 
 }  // namespace stride::jinja

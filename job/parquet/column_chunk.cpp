@@ -137,7 +137,7 @@ class ChunkDecoder {
         if (have_dict_) fail("a second dictionary page");
         if (h.num_values > limits_.max_chunk_values) fail("a dictionary over the value limit");
         decompress_page(page, h.compressed, h.uncompressed);
-        decode_plain(node_.physical, leaf_.kind, buf_.data(), buf_.data() + buf_.size(), h.num_values, dict_,
+        decode_plain(node_.physical, leaf_.type, buf_.data(), buf_.data() + buf_.size(), h.num_values, dict_,
                      what_);
         have_dict_ = true;
     }
@@ -153,7 +153,7 @@ class ChunkDecoder {
         const size_t count = present();
         switch (encoding) {
             case kPlain:
-                return decode_plain(node_.physical, leaf_.kind, p, end, count, out.values, what_);
+                return decode_plain(node_.physical, leaf_.type, p, end, count, out.values, what_);
             case kPlainDictionary:
             case kRleDictionary:
                 return read_dictionary_indices(p, end, count);
@@ -165,7 +165,7 @@ class ChunkDecoder {
             case kByteStreamSplit:
                 plain_.clear();
                 decode_to_plain(encoding, node_.physical, p, end, count, plain_, what_);
-                return decode_plain(node_.physical, leaf_.kind, plain_.data(), plain_.data() + plain_.size(),
+                return decode_plain(node_.physical, leaf_.type, plain_.data(), plain_.data() + plain_.size(),
                                     count, out.values, what_);
             default:
                 unsupported("encoding " + encoding_name(encoding));

@@ -23,6 +23,39 @@ void parse_int_type(ThriftReader& r, Node& n) {
     }
 }
 
+// DECIMAL's scale (its precision only bounds the digits, which the bytes already do).
+void parse_decimal_type(ThriftReader& r, Node& n) {
+    int16_t last = 0;
+    ThriftReader::Field g;
+    while (r.next_field(last, g)) {
+        if (g.id == 1)
+            n.scale = r.read_i32(g);
+        else
+            r.skip(g.type);
+    }
+}
+
+// TIME and TIMESTAMP: isAdjustedToUTC, and the unit (a union of empty structs: the field id names it).
+void parse_time_type(ThriftReader& r, Node& n) {
+    int16_t last = 0;
+    ThriftReader::Field g;
+    while (r.next_field(last, g)) {
+        if (g.id == 1) {
+            n.utc = r.read_bool(g);
+        } else if (g.id == 2) {
+            r.expect_struct(g);
+            int16_t unit_last = 0;
+            ThriftReader::Field u;
+            while (r.next_field(unit_last, u)) {
+                n.time_unit = u.id - 1;
+                r.skip(u.type);
+            }
+        } else {
+            r.skip(g.type);
+        }
+    }
+}
+
 // A union: the field id that is set names the logical type.
 void parse_logical(ThriftReader& r, Node& n) {
     int16_t last = 0;
@@ -32,6 +65,10 @@ void parse_logical(ThriftReader& r, Node& n) {
         n.logical = f.id;
         if (f.id == kLogInteger)
             parse_int_type(r, n);
+        else if (f.id == kLogDecimal)
+            parse_decimal_type(r, n);
+        else if (f.id == kLogTime || f.id == kLogTimestamp)
+            parse_time_type(r, n);
         else
             r.skip(f.type);
     }
@@ -60,6 +97,9 @@ Node parse_schema_element(ThriftReader& r) {
                 break;
             case 6:
                 n.converted = r.read_i32(f);
+                break;
+            case 7:
+                n.scale = r.read_i32(f);
                 break;
             case 10:
                 r.expect_struct(f);

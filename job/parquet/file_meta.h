@@ -22,6 +22,9 @@ struct Node {
     int logical = kLogNone;
     int int_bits = 0;
     bool int_signed = true;
+    int scale = 0;       // DECIMAL (SchemaElement.scale, or the logical type's)
+    int time_unit = -1;  // TIME, TIMESTAMP logical types: TimeUnit's field id less one
+    bool utc = false;    // TIME, TIMESTAMP logical types: isAdjustedToUTC
     std::vector<int> children;
     int def = 0, rep = 0;  // definition and repetition level of this node (root: 0, 0)
     std::string path;      // dotted, from the top-level column
@@ -30,7 +33,7 @@ struct Node {
 struct Leaf {
     int node = 0;
     std::vector<int> path;  // node indices from the top-level column down to the leaf
-    Kind kind = Kind::kString;
+    ValueType type;
 };
 
 struct ChunkMeta {

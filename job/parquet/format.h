@@ -40,7 +40,20 @@ enum Encoding {
     kRleDictionary = 8,
     kByteStreamSplit = 9
 };
-enum Converted { kUtf8 = 0, kMap = 1, kMapKeyValue = 2, kList = 3, kEnum = 4, kJson = 19 };
+enum Converted {
+    kUtf8 = 0,
+    kMap = 1,
+    kMapKeyValue = 2,
+    kList = 3,
+    kEnum = 4,
+    kDecimal = 5,
+    kDate = 6,
+    kTimeMillis = 7,
+    kTimeMicros = 8,
+    kTimestampMillis = 9,
+    kTimestampMicros = 10,
+    kJson = 19
+};
 // LogicalType is a union; its field ids.
 enum Logical {
     kLogNone = 0,
@@ -48,14 +61,45 @@ enum Logical {
     kLogMap = 2,
     kLogList = 3,
     kLogEnum = 4,
+    kLogDecimal = 5,
+    kLogDate = 6,
+    kLogTime = 7,
+    kLogTimestamp = 8,
     kLogInteger = 10,
     kLogNull = 11,
     kLogJson = 12
 };
 enum PageType { kDataPage = 0, kIndexPage = 1, kDictionaryPage = 2, kDataPageV2 = 3 };
 
-// How a leaf's values become JSON.
-enum class Kind { kBool, kInt32, kUInt32, kInt64, kUInt64, kFloat, kDouble, kString, kJson };
+// How a leaf's values become JSON. The last four are strings (job/parquet/temporal.h, decimal.h):
+// a date "YYYY-MM-DD", a time of day "HH:MM:SS.fff", a timestamp "YYYY-MM-DDTHH:MM:SS.fff" (INT96
+// included), each with its unit's digits and a "Z" when adjusted to UTC, and a decimal exactly.
+enum class Kind {
+    kBool,
+    kInt32,
+    kUInt32,
+    kInt64,
+    kUInt64,
+    kFloat,
+    kDouble,
+    kString,
+    kJson,
+    kDate,
+    kTime,
+    kTimestamp,
+    kDecimal
+};
+// TimeUnit's union field ids in parquet.thrift, less one.
+enum class TimeUnit { kMillis = 0, kMicros = 1, kNanos = 2 };
+
+// What a leaf's values become: the kind, and the parameters of the logical types that have them.
+struct ValueType {
+    Kind kind = Kind::kString;
+    TimeUnit unit = TimeUnit::kMillis;  // kTime, kTimestamp
+    bool utc = false;                   // kTime, kTimestamp: isAdjustedToUTC, written as a "Z"
+    int scale = 0;                      // kDecimal: digits after the point
+    int width = 0;                      // FIXED_LEN_BYTE_ARRAY: bytes per value
+};
 
 inline const char* codec_name(int c) {
     static const char* names[] = {"UNCOMPRESSED", "SNAPPY", "GZIP", "LZO",

@@ -5,6 +5,9 @@
 #include <cstring>
 
 #include "common/base/error.h"
+#include "common/base/utf8.h"
+#include "job/parquet/decimal.h"
+#include "job/parquet/temporal.h"
 
 namespace stride::parquet {
 
@@ -14,64 +17,22 @@ namespace {
     throw Error(what + ": " + why);
 }
 
-// Length of the UTF-8 sequence that lead byte `c` starts; 0 for a byte that cannot start one.
-size_t utf8_length(unsigned char c) {
-    return (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-}
-
-// Strict UTF-8: no overlong forms, surrogates or code points past U+10FFFF, since the rows go out as
-// JSON and nlohmann's dump refuses invalid UTF-8.
-bool valid_utf8(const std::string& s) {
-    size_t i = 0, n = s.size();
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        size_t len = utf8_length(c);
-        if (len == 0 || i + len > n) return false;
-        uint32_t cp = c & (0x7f >> len);
-        for (size_t k = 1; k < len; ++k) {
-            unsigned char d = s[i + k];
-            if ((d & 0xc0) != 0x80) return false;
-            cp = (cp << 6) | (d & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
+Row convert_string(const ValueType& type, const uint8_t* p, size_t n, const std::string& what) {
+    if (type.kind == Kind::kDecimal) {
+        if (n > static_cast<size_t>(kMaxDecimalBytes))
+            fail(what, "a DECIMAL of " + std::to_string(n) + " bytes (the limit is " +
+                           std::to_string(kMaxDecimalBytes) + ")");
+        return Row(decimal_text(p, n, type.scale));
     }
-    return true;
-}
-
-// Each byte that does not start a valid sequence becomes U+FFFD.
-std::string replace_invalid_utf8(const std::string& s) {
-    std::string out;
-    size_t i = 0;
-    while (i < s.size()) {
-        size_t len = 1;
-        unsigned char c = s[i];
-        if (c >= 0x80) len = utf8_length(c);
-        if (len && i + len <= s.size() && valid_utf8(s.substr(i, len))) {
-            out.append(s, i, len);
-            i += len;
-        } else {
-            out += "\xEF\xBF\xBD";
-            ++i;
-        }
-    }
-    return out;
-}
-
-Row convert_string(Kind kind, const uint8_t* p, size_t n, const std::string& what) {
     std::string s(reinterpret_cast<const char*>(p), n);
-    if (kind == Kind::kJson) {
+    if (type.kind == Kind::kJson) {
         Row j = Row::parse(s, nullptr, false);
         if (j.is_discarded()) fail(what, "a JSON value that does not parse");
         return j;
     }
-    return Row(valid_utf8(s) ? std::move(s) : replace_invalid_utf8(s));
+    // Rows go out as JSON, whose writer refuses invalid UTF-8: each maximal invalid subpart becomes
+    // U+FFFD, as the WHATWG TextDecoder (hyparquet's) and Rust's from_utf8_lossy do.
+    return Row(utf8_find_invalid(s) == std::string::npos ? std::move(s) : utf8_lossy(s));
 }
 
 void plain_booleans(const uint8_t* p, size_t avail, size_t count, std::vector<Row>& out,
@@ -80,24 +41,63 @@ void plain_booleans(const uint8_t* p, size_t avail, size_t count, std::vector<Ro
     for (size_t i = 0; i < count; ++i) out.emplace_back(((p[i / 8] >> (i % 8)) & 1) != 0);
 }
 
+// An INT32 or INT64 of a date, time, timestamp or decimal column, as text (temporal.h, decimal.h).
+Row annotated_int(const ValueType& type, int64_t v, const std::string& what) {
+    switch (type.kind) {
+        case Kind::kDate:
+            return Row(date_text(v));
+        case Kind::kTimestamp:
+            return Row(timestamp_text(v, type.unit, type.utc));
+        case Kind::kTime:
+            if (auto t = time_text(v, type.unit, type.utc)) return Row(*t);
+            fail(what, "a TIME value outside the day: " + std::to_string(v));
+        default:
+            return Row(decimal_text(v, type.scale));
+    }
+}
+
 // INT32 and INT64, signed unless the column is annotated unsigned.
-void plain_ints(int physical, Kind kind, const uint8_t* p, size_t count, std::vector<Row>& out) {
+void plain_ints(int physical, const ValueType& type, const uint8_t* p, size_t count, std::vector<Row>& out,
+                const std::string& what) {
+    const Kind kind = type.kind;
+    const bool annotated =
+        kind == Kind::kDate || kind == Kind::kTime || kind == Kind::kTimestamp || kind == Kind::kDecimal;
     for (size_t i = 0; i < count; ++i) {
         if (physical == kInt32) {
             uint32_t v = le32(p + 4 * i);
-            if (kind == Kind::kUInt32)
+            if (annotated)
+                out.push_back(annotated_int(type, static_cast<int32_t>(v), what));
+            else if (kind == Kind::kUInt32)
                 out.emplace_back(static_cast<uint64_t>(v));
             else
                 out.emplace_back(static_cast<int64_t>(static_cast<int32_t>(v)));
         } else {
             uint64_t v;
             std::memcpy(&v, p + 8 * i, 8);
-            if (kind == Kind::kUInt64)
+            if (annotated)
+                out.push_back(annotated_int(type, static_cast<int64_t>(v), what));
+            else if (kind == Kind::kUInt64)
                 out.emplace_back(v);
             else
                 out.emplace_back(static_cast<int64_t>(v));
         }
     }
+}
+
+// INT96 (12 bytes: nanoseconds into the day, then the Julian day), only ever a timestamp.
+void plain_int96(const uint8_t* p, size_t count, std::vector<Row>& out) {
+    for (size_t i = 0; i < count; ++i, p += 12) {
+        uint64_t nanos;
+        std::memcpy(&nanos, p, 8);
+        out.emplace_back(int96_timestamp_text(nanos, le32(p + 8)));
+    }
+}
+
+// FIXED_LEN_BYTE_ARRAY values of `type.width` bytes each, only ever decimals (schema.cpp).
+void plain_fixed(const ValueType& type, const uint8_t* p, size_t count, std::vector<Row>& out,
+                 const std::string& what) {
+    for (size_t i = 0; i < count; ++i, p += type.width)
+        out.push_back(convert_string(type, p, static_cast<size_t>(type.width), what));
 }
 
 // FLOAT and DOUBLE; floats widen to double, which JSON numbers are.
@@ -115,22 +115,22 @@ void plain_floats(int physical, const uint8_t* p, size_t count, std::vector<Row>
     }
 }
 
-void plain_byte_arrays(Kind kind, const uint8_t* p, const uint8_t* end, size_t count, std::vector<Row>& out,
-                       const std::string& what) {
+void plain_byte_arrays(const ValueType& type, const uint8_t* p, const uint8_t* end, size_t count,
+                       std::vector<Row>& out, const std::string& what) {
     if (count > static_cast<size_t>(end - p) / 4) fail(what, "PLAIN byte arrays: truncated");
     for (size_t i = 0; i < count; ++i) {
         if (end - p < 4) fail(what, "PLAIN byte arrays: truncated");
         uint32_t len = le32(p);
         p += 4;
         if (len > static_cast<size_t>(end - p)) fail(what, "PLAIN byte arrays: a length past the page");
-        out.push_back(convert_string(kind, p, len, what));
+        out.push_back(convert_string(type, p, len, what));
         p += len;
     }
 }
 
 }  // namespace
 
-void decode_plain(int physical, Kind kind, const uint8_t* p, const uint8_t* end, size_t count,
+void decode_plain(int physical, const ValueType& type, const uint8_t* p, const uint8_t* end, size_t count,
                   std::vector<Row>& out, const std::string& what) {
     const size_t avail = static_cast<size_t>(end - p);
     auto need = [&](size_t width) {
@@ -142,13 +142,20 @@ void decode_plain(int physical, Kind kind, const uint8_t* p, const uint8_t* end,
         case kInt32:
         case kInt64:
             need(physical == kInt32 ? 4 : 8);
-            return plain_ints(physical, kind, p, count, out);
+            return plain_ints(physical, type, p, count, out, what);
         case kFloat:
         case kDouble:
             need(physical == kFloat ? 4 : 8);
             return plain_floats(physical, p, count, out);
         case kByteArray:
-            return plain_byte_arrays(kind, p, end, count, out, what);
+            return plain_byte_arrays(type, p, end, count, out, what);
+        case kInt96:
+            need(12);
+            return plain_int96(p, count, out);
+        case kFixedLenByteArray:
+            if (type.width <= 0) fail(what, "FIXED_LEN_BYTE_ARRAY without a length");
+            need(static_cast<size_t>(type.width));
+            return plain_fixed(type, p, count, out, what);
         default:
             throw Error(what + ": " + std::string("physical type ") + physical_name(physical) +
                         " is not supported");

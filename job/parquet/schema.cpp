@@ -2,6 +2,7 @@
 #include "job/parquet/schema.h"
 
 #include "common/base/error.h"
+#include "job/parquet/decimal.h"
 
 namespace stride::parquet {
 
@@ -86,41 +87,101 @@ bool integer_kind(const Node& n, const std::string& source, Kind& kind) {
     return false;
 }
 
+// A time of day or a timestamp of `unit` (-1: none given) stored as `physical`: TIME(MILLIS) is INT32,
+// the rest INT64. False when the physical type does not hold that unit.
+bool time_of(const Node& n, int unit, bool utc, Kind kind, ValueType& t) {
+    if (unit < 0 || unit > 2) return false;
+    const int want = kind == Kind::kTime && unit == 0 ? kInt32 : kInt64;
+    if (n.physical != want) return false;
+    t.kind = kind;
+    t.unit = static_cast<TimeUnit>(unit);
+    t.utc = utc;
+    return true;
+}
+
+// Dates, times, timestamps (INT96's legacy ones too) and decimals, by their logical type or else their
+// converted type (which parquet.thrift defines as adjusted to UTC). False: none of these, or one on
+// a physical type it cannot annotate.
+bool temporal_or_decimal(const Node& n, const std::string& source, ValueType& t) {
+    const int c = n.converted;
+    const int l = n.logical;
+    const bool legacy = l == kLogNone;
+    if (l == kLogDecimal || (legacy && c == kDecimal)) {
+        if (n.physical != kInt32 && n.physical != kInt64 && n.physical != kByteArray &&
+            n.physical != kFixedLenByteArray)
+            return false;
+        if (n.scale < 0 || n.scale > kMaxDecimalScale)
+            refuse(n, "DECIMAL with scale " + std::to_string(n.scale), source);
+        t.kind = Kind::kDecimal;
+        t.scale = n.scale;
+        return true;
+    }
+    if (l == kLogDate || (legacy && c == kDate)) {
+        t.kind = Kind::kDate;
+        return n.physical == kInt32;
+    }
+    if (l == kLogTime) return time_of(n, n.time_unit, n.utc, Kind::kTime, t);
+    if (l == kLogTimestamp) return time_of(n, n.time_unit, n.utc, Kind::kTimestamp, t);
+    if (legacy && (c == kTimeMillis || c == kTimeMicros))
+        return time_of(n, c == kTimeMillis ? 0 : 1, true, Kind::kTime, t);
+    if (legacy && (c == kTimestampMillis || c == kTimestampMicros))
+        return time_of(n, c == kTimestampMillis ? 0 : 1, true, Kind::kTimestamp, t);
+    if (legacy && c < 0 && n.physical == kInt96) {  // Impala's and Spark's timestamps, in UTC
+        t.kind = Kind::kTimestamp;
+        t.unit = TimeUnit::kNanos;
+        t.utc = true;
+        return true;
+    }
+    return false;
+}
+
 // What a leaf's values become, or the refusal naming the column and what it uses.
-Kind leaf_kind(const Node& n, const std::string& source) {
+ValueType leaf_type(const Node& n, const std::string& source) {
     if (n.logical == kLogNull) {  // a column of nulls only (pyarrow writes all-None columns so)
         Node plain = n;
         plain.logical = kLogNone;
         plain.converted = -1;
-        return leaf_kind(plain, source);
+        return leaf_type(plain, source);
     }
     const int c = n.converted;
     const int l = n.logical;
     const bool bare = c < 0 && l == kLogNone;
-    Kind kind = Kind::kString;
+    ValueType t;
+    t.width = n.type_length;
+    if (n.physical == kFixedLenByteArray && (n.type_length <= 0 || n.type_length > kMaxDecimalBytes))
+        refuse(n, "FIXED_LEN_BYTE_ARRAY of " + std::to_string(n.type_length) + " bytes", source);
+    if (temporal_or_decimal(n, source, t)) return t;
     switch (n.physical) {
         case kBoolean:
-            if (bare) return Kind::kBool;
+            if (bare) t.kind = Kind::kBool;
             break;
         case kInt32:
         case kInt64:
-            if (integer_kind(n, source, kind)) return kind;
-            break;
+            if (integer_kind(n, source, t.kind)) return t;
+            refuse_annotated(n, source);
         case kFloat:
-            if (bare) return Kind::kFloat;
+            if (bare) t.kind = Kind::kFloat;
             break;
         case kDouble:
-            if (bare) return Kind::kDouble;
+            if (bare) t.kind = Kind::kDouble;
             break;
         case kByteArray:
-            if (c == kJson || l == kLogJson) return Kind::kJson;
+            if (c == kJson || l == kLogJson) {
+                t.kind = Kind::kJson;
+                return t;
+            }
             if ((c < 0 || c == kUtf8 || c == kEnum) && (l == kLogNone || l == kLogString || l == kLogEnum))
-                return Kind::kString;
+                return t;  // a string
+            break;
+        case kInt96:
+        case kFixedLenByteArray:
+            if (bare) refuse(n, std::string("physical type ") + physical_name(n.physical), source);
             break;
         default:
             refuse(n, std::string("physical type ") + physical_name(n.physical), source);
     }
-    refuse_annotated(n, source);
+    if (!bare || t.kind == Kind::kString) refuse_annotated(n, source);
+    return t;
 }
 
 // Links the children of schema[idx] (recursively) and gives them levels and paths; returns the
@@ -153,7 +214,7 @@ void collect_leaves(const std::vector<Node>& s, int idx, std::vector<int>& path,
     if (idx != 0) path.push_back(idx);
     if (idx != 0 && n.num_children == 0) {
         if (n.physical < 0) throw Error(source + ": column '" + n.path + "' is a group without children");
-        out.push_back({idx, path, leaf_kind(n, source)});
+        out.push_back({idx, path, leaf_type(n, source)});
     } else {
         if (idx != 0 && n.physical >= 0)
             throw Error(source + ": schema element '" + n.path + "' has a type and children");

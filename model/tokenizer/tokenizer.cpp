@@ -11,7 +11,7 @@ namespace stride {
 
 std::vector<int> Tokenizer::encode(std::string_view text, bool allow_special) const {
     const Impl& t = *impl_;
-    size_t bad = tok::utf8_find_invalid(text);
+    size_t bad = utf8_find_invalid(text);
     STRIDE_CHECK(bad == std::string_view::npos,
                  "tokenizer encode: text is not valid UTF-8 (byte " + std::to_string(bad) + ")");
     std::vector<int> ids;
@@ -67,7 +67,7 @@ std::string Tokenizer::decode(const std::vector<int>& ids, bool skip_special) co
         }
         first = false;
     }
-    return t.byte_level_decoder ? tok::utf8_lossy(out) : out;
+    return t.byte_level_decoder ? utf8_lossy(out) : out;
 }
 
 int Tokenizer::token_to_id(std::string_view token) const {

@@ -23,7 +23,7 @@ FLAGS=(-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undef
 if [[ "$TARGET" == parquet ]]; then
   OUT="$ROOT/build-fuzz/parquet"
   mkdir -p "$OUT/corpus"
-  "$CXX" "${FLAGS[@]}" "$ROOT/tests/fuzz/fuzz_parquet.cpp" "$ROOT"/job/parquet/*.cpp \
+  "$CXX" "${FLAGS[@]}" "$ROOT/tests/fuzz/fuzz_parquet.cpp" "$ROOT"/job/parquet/*.cpp "$ROOT/common/base/utf8.cpp" \
     -lsnappy -lzstd -lz -llz4 -lbrotlidec -o "$OUT/fuzz_parquet"
   # Seed corpus: the test files (every encoding, codec and nesting), small enough to mutate.
   if command -v node >/dev/null && [ -d "$ROOT/tests/parquet_oracle/node_modules/hyparquet-writer" ]; then

@@ -1,8 +1,8 @@
 // Writes the Parquet test files of tests/job/test_parquet.cpp into OUTDIR with independent writers:
 // hyparquet-writer (data page v2, dictionary, RLE, DELTA_* and BYTE_STREAM_SPLIT encodings,
-// Snappy/Gzip/Zstd/Brotli/LZ4/LZ4_RAW/uncompressed (LZ4 from Debian's `lz4` program), nested
-// columns), parquetjs-lite (data page v1, Snappy/Gzip/uncompressed, repeated groups), and v1 pages with
-// PLAIN_DICTIONARY values assembled from hyparquet-writer's encoders.
+// Snappy/Gzip/Zstd/Brotli/LZ4/LZ4_RAW/uncompressed (LZ4 from Debian's `lz4` program, in Hadoop's
+// framing and as bare blocks), nested columns, dates, times, timestamps and decimals), parquetjs-lite (data page v1, Snappy/Gzip/uncompressed, repeated groups), and v1 pages with
+// PLAIN_DICTIONARY values and INT96 timestamps assembled from hyparquet-writer's encoders.
 //   node make_fixtures.mjs OUTDIR
 // Deterministic: the same files on every run. Zstd pages come from Debian's `zstd` program.
 import { execFileSync } from 'node:child_process'
@@ -366,8 +366,168 @@ writeV1Dictionary('v1_dictionary_gzip.parquet', 'GZIP')
 
 // Features outside what the reader supports, each in its own file: refused naming column and feature.
 const ints = [1, 2, 3, 4, 5]
-write('unsupported_timestamp.parquet', { columnData: [{ name: 'when', data: ints.map((i) => new Date(i * 1000)), type: 'TIMESTAMP' }] })
+write('unsupported_interval.parquet', {
+  columnData: [{ name: 'span', data: ints.map((i) => new Uint8Array(12).fill(i)) }],
+  schema: [
+    { name: 'root', num_children: 1 },
+    { name: 'span', type: 'FIXED_LEN_BYTE_ARRAY', type_length: 12, converted_type: 'INTERVAL', repetition_type: 'REQUIRED' },
+  ],
+})
 write('unsupported_uuid.parquet', { columnData: [{ name: 'uid', data: ints.map((i) => `00000000-0000-0000-0000-00000000000${i}`), type: 'UUID' }] })
 write('unsupported_lzo.parquet', {
   columnData: [{ name: 'n', data: ints, type: 'INT32' }], codec: 'LZO', compressors: { LZO: (input) => input },
 })
+
+// LZ4 pages as bare blocks without Hadoop's framing, as older parquet-cpp wrote them: read by the
+// raw-block fallback.
+write('flat_lz4_unframed.parquet', {
+  columnData: flatColumns(300), codec: 'LZ4', compressors: { LZ4: lz4Raw }, rowGroupSize: 64, pageSize: 512,
+})
+
+// Dates, times and timestamps: every unit, UTC-adjusted or local, logical or legacy converted types,
+// before 1970 and far from it, with nulls; dictionary-encoded and PLAIN.
+const temporalSchema = [
+  { name: 'root', num_children: 8 },
+  { name: 'day', type: 'INT32', converted_type: 'DATE', repetition_type: 'OPTIONAL' },
+  { name: 'day_logical', type: 'INT32', logical_type: { type: 'DATE' }, repetition_type: 'REQUIRED' },
+  { name: 'ts_millis', type: 'INT64', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' }, repetition_type: 'OPTIONAL' },
+  { name: 'ts_micros_local', type: 'INT64', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: false, unit: 'MICROS' }, repetition_type: 'OPTIONAL' },
+  { name: 'ts_nanos', type: 'INT64', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'NANOS' }, repetition_type: 'OPTIONAL' },
+  { name: 'ts_legacy', type: 'INT64', converted_type: 'TIMESTAMP_MICROS', repetition_type: 'OPTIONAL' },
+  { name: 'clock_millis', type: 'INT32', logical_type: { type: 'TIME', isAdjustedToUTC: false, unit: 'MILLIS' }, repetition_type: 'OPTIONAL' },
+  { name: 'clock_nanos', type: 'INT64', logical_type: { type: 'TIME', isAdjustedToUTC: true, unit: 'NANOS' }, repetition_type: 'OPTIONAL' },
+]
+function temporalColumns(n) {
+  const maybe = (i, v) => (i > 0 && rand() < 0.15 ? null : v)  // row 0 is never null: the test pins it
+  const big = (max) => BigInt(Math.floor((rand() * 2 - 1) * max))
+  const days = [0, -1, 1, 59, 60, 365, 10957, 11016, -719162, 2932896, -25567, 19723, -719163, -800000, 2932897, 5000000]  // 0001-01-01, 9999-12-31 and past both
+  const rows = [...Array(n).keys()]
+  const data = {
+    day: rows.map((i) => maybe(i, i < days.length ? days[i] : Math.floor((rand() * 2 - 1) * 80000))),
+    day_logical: rows.map((i) => (i % 7) * 1000 - 3000),
+    ts_millis: rows.map((i) => maybe(i, i === 0 ? -1n : big(4e12))),
+    ts_micros_local: rows.map((i) => maybe(i, i === 0 ? 0n : big(4e15))),
+    ts_nanos: rows.map((i) => maybe(i, i === 0 ? -1n : big(9e18))),
+    ts_legacy: rows.map((i) => maybe(i, BigInt(i % 5) * 86400000000n + 1n)),
+    clock_millis: rows.map((i) => maybe(i, i === 0 ? 86399999 : Math.floor(rand() * 86400000))),
+    clock_nanos: rows.map((i) => maybe(i, i === 0 ? 0n : BigInt(Math.floor(rand() * 86400)) * 1000000000n + BigInt(i))),
+  }
+  return temporalSchema.slice(1).map((e) => ({ name: e.name, data: data[e.name] }))
+}
+const temporal = temporalColumns(200)
+write('temporal_dictionary.parquet', {
+  columnData: temporal.map((c) => ({ ...c, encoding: 'RLE_DICTIONARY' })), schema: temporalSchema, codec: 'SNAPPY', rowGroupSize: 70, pageSize: 256,
+})
+write('temporal_plain.parquet', {
+  columnData: temporal.map((c) => ({ ...c, encoding: 'PLAIN' })), schema: temporalSchema, codec: 'ZSTD', rowGroupSize: 1000,
+})
+// hyparquet-writer's own spelling: a JavaScript Date in a TIMESTAMP column (TIMESTAMP_MILLIS).
+write('timestamp_dates.parquet', { columnData: [{ name: 'when', data: [...Array(60).keys()].map((i) => new Date(i * 86399999 - 1e12)), type: 'TIMESTAMP' }] })
+
+// Decimals on every physical type that may hold one: INT32, INT64, FIXED_LEN_BYTE_ARRAY and
+// BYTE_ARRAY, by converted or logical type, scale 0 and beyond the digits, negative, extreme values.
+const decimalSchema = [
+  { name: 'root', num_children: 6 },
+  { name: 'price', type: 'INT32', converted_type: 'DECIMAL', scale: 2, precision: 9, repetition_type: 'OPTIONAL' },
+  { name: 'amount', type: 'INT64', logical_type: { type: 'DECIMAL', scale: 4, precision: 18 }, repetition_type: 'OPTIONAL' },
+  { name: 'whole', type: 'INT64', converted_type: 'DECIMAL', scale: 0, precision: 18, repetition_type: 'REQUIRED' },
+  { name: 'tiny', type: 'INT32', converted_type: 'DECIMAL', scale: 7, precision: 7, repetition_type: 'OPTIONAL' },
+  { name: 'wide', type: 'FIXED_LEN_BYTE_ARRAY', type_length: 16, converted_type: 'DECIMAL', scale: 10, precision: 38, repetition_type: 'OPTIONAL' },
+  { name: 'varlen', type: 'BYTE_ARRAY', converted_type: 'DECIMAL', scale: 3, precision: 40, repetition_type: 'OPTIONAL' },
+]
+function decimalColumns(n) {
+  const maybe = (i, v) => (i > 0 && rand() < 0.15 ? null : v)  // row 0 is never null: the test pins it
+  const big = (digits) => {
+    let v = 0n
+    for (let k = 0; k < digits; ++k) v = v * 10n + BigInt(Math.floor(rand() * 10))
+    return rand() < 0.5 ? -v : v
+  }
+  const rows = [...Array(n).keys()]
+  const edges128 = [0n, -1n, (1n << 127n) - 1n, -(1n << 127n), 10n ** 37n, -(10n ** 38n - 1n)]
+  const data = {
+    price: rows.map((i) => maybe(i, i === 0 ? -2147483648n : i === 1 ? 2147483647n : i === 2 ? -5n : big(1 + (i % 9)))),
+    amount: rows.map((i) => maybe(i, i === 0 ? -(1n << 63n) : i === 1 ? (1n << 63n) - 1n : big(1 + (i % 18)))),
+    whole: rows.map((i) => (i === 0 ? 0n : big(1 + (i % 18)))),
+    tiny: rows.map((i) => maybe(i, i === 0 ? 1n : big(1 + (i % 7)))),
+    wide: rows.map((i) => maybe(i, i < edges128.length ? edges128[i] : big(1 + (i % 38)))),
+    varlen: rows.map((i) => maybe(i, i < edges128.length ? edges128[i] * 7n : big(1 + (i % 40)))),
+  }
+  return decimalSchema.slice(1).map((e) => ({ name: e.name, data: data[e.name] }))
+}
+const decimals = decimalColumns(150)
+write('decimal_plain.parquet', {
+  columnData: decimals.map((c) => ({ ...c, encoding: 'PLAIN' })), schema: decimalSchema, codec: 'GZIP', rowGroupSize: 60,
+})
+write('decimal_dictionary.parquet', {
+  columnData: decimals.map((c) => ({ ...c, encoding: 'RLE_DICTIONARY' })), schema: decimalSchema, codec: 'UNCOMPRESSED', rowGroupSize: 1000,
+})
+
+// INT96 timestamps (Impala's and Spark's legacy ones), which hyparquet-writer does not write: a v1
+// page of PLAIN values and one of dictionary indices, assembled from its encoders like the
+// PLAIN_DICTIONARY file above. 12 bytes: nanoseconds into the day (LE), then the Julian day (LE).
+function int96(julianDay, nanos) {
+  const b = Buffer.alloc(12)
+  b.writeBigUInt64LE(nanos, 0)
+  b.writeUInt32LE(julianDay, 8)
+  return new Uint8Array(b)
+}
+function writeInt96(name) {
+  const schema = [
+    { name: 'root', num_children: 2 },
+    { name: 'at', type: 'INT96', repetition_type: 'OPTIONAL' },
+    { name: 'shift', type: 'INT96', repetition_type: 'REQUIRED' },
+  ]
+  const rows = 80
+  const day = 86400000000000n
+  const edge = [int96(2440588, 0n), int96(2440587, day - 1n), int96(1721426, 0n), int96(5373484, day - 1n), int96(2440588, day + 5n)]
+  const at = Array.from({ length: rows }, (_, i) => (i % 9 === 4 ? null : i < edge.length ? edge[i]
+    : int96(2400000 + Math.floor(rand() * 100000), BigInt(Math.floor(rand() * 86400)) * 1000000000n + BigInt(Math.floor(rand() * 1e9)))))
+  const shifts = [int96(2451545, 43200000000000n), int96(2460000, 1n), int96(2440000, 123456789n)]
+  const shift = Array.from({ length: rows }, (_, i) => shifts[i % 3])
+  const file = new ByteWriter()
+  file.appendBytes(new TextEncoder().encode('PAR1'))
+  const columns = []
+  for (const [col, values, dictionary] of [['at', at, false], ['shift', shift, true]]) {
+    const start = file.offset
+    const optional = col === 'at'
+    const present = values.filter((v) => v !== null)
+    const body = new ByteWriter()
+    if (optional) {
+      const w = new ByteWriter()
+      writeRleBitPackedHybrid(w, values.map((v) => (v === null ? 0 : 1)), 1)
+      body.appendUint32(w.offset)
+      body.appendBuffer(w.getBuffer())
+    }
+    let dictOffset
+    if (dictionary) {
+      dictOffset = BigInt(file.offset)
+      const page = new ByteWriter()
+      for (const v of shifts) page.appendBytes(v)
+      const bytes = new Uint8Array(page.getBuffer())
+      writePageHeader(file, { type: 'DICTIONARY_PAGE', uncompressed_page_size: bytes.length, compressed_page_size: bytes.length,
+        dictionary_page_header: { num_values: shifts.length, encoding: 'PLAIN' } })
+      file.appendBytes(bytes)
+      body.appendUint8(2)
+      writeRleBitPackedHybrid(body, present.map((v) => shifts.indexOf(v)), 2)
+    } else {
+      for (const v of present) body.appendBytes(v)
+    }
+    const bytes = new Uint8Array(body.getBuffer())
+    const dataOffset = BigInt(file.offset)
+    writePageHeader(file, { type: 'DATA_PAGE', uncompressed_page_size: bytes.length, compressed_page_size: bytes.length,
+      data_page_header: { num_values: rows, encoding: dictionary ? 'RLE_DICTIONARY' : 'PLAIN',
+        definition_level_encoding: 'RLE', repetition_level_encoding: 'RLE' } })
+    file.appendBytes(bytes)
+    columns.push({ file_offset: BigInt(start), meta_data: {
+      type: 'INT96', encodings: ['PLAIN', 'RLE', ...(dictionary ? ['RLE_DICTIONARY'] : [])], path_in_schema: [col], codec: 'UNCOMPRESSED',
+      num_values: BigInt(rows), total_uncompressed_size: BigInt(file.offset - start), total_compressed_size: BigInt(file.offset - start),
+      data_page_offset: dataOffset, dictionary_page_offset: dictOffset } })
+  }
+  const footerStart = file.offset
+  writeMetadata(file, { version: 1, schema, num_rows: BigInt(rows), row_groups: [{ columns, total_byte_size: 0n, num_rows: BigInt(rows) }],
+    created_by: 'stride make_fixtures.mjs' })
+  file.appendUint32(file.offset - footerStart)
+  file.appendBytes(new TextEncoder().encode('PAR1'))
+  fs.writeFileSync(path.join(out, name), new Uint8Array(file.getBuffer()))
+}
+writeInt96('int96.parquet')

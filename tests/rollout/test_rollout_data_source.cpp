@@ -127,14 +127,18 @@ std::string write_typed_dataset(const test::TempDir& dir) {
 }  // namespace
 
 // verl hands compute_score the ground truth unchanged; so does Stride, through the dispatcher's
-// Prompt (label text + row index) and the rollout worker's own copy of the rows.
+// Prompt (label_json) alone: the worker here knows none of the dataset's rows (as on a machine
+// without the dataset file), so the type can only have come over the wire.
 TEST(RolloutDataSource, APythonRewardGetsTheGroundTruthWithItsJsonType) {
     test::TempDir dir("rollout-typed");
     RolloutRig rig("rollout-typed",
                    {"data.train=" + write_typed_dataset(dir),
                     "reward.fn=python:" STRIDE_SOURCE_DIR "/tests/reward/python/typed_truth.py:compute_score",
                     "reward.workers=1"});
-    RolloutWorker w(rig.ctx(), "rollout-0", rig.endpoints());
+    JobContext without_rows = rig.ctx();
+    without_rows.train.clear();
+    without_rows.eval.clear();
+    RolloutWorker w(without_rows, "rollout-0", rig.endpoints());
     std::atomic<bool> stop{false};
     rig.run(w, stop);
     const auto samples = rig.samples();
@@ -156,19 +160,28 @@ TEST(RolloutDataSource, APythonRewardGetsTheGroundTruthWithItsJsonType) {
     EXPECT_EQ(seen.size(), kTypedTruths.size());
 }
 
-// A Prompt that is not the row at its index (another job's data) gets no typed answer.
-TEST(RolloutDataSource, TypedAnswerOnlyForTheRowAtTheIndex) {
-    std::vector<TokenizedPrompt> train(2);
-    train[1].text = "q";
-    train[1].answer = "[1]";
-    train[1].answer_json = "[1]";
-    v1::Prompt p;
-    p.set_text("q");
-    p.set_label("[1]");
-    p.set_dataset_index(1);
-    EXPECT_EQ(typed_answer(p, train), "[1]");
-    p.set_dataset_index(0);
-    EXPECT_EQ(typed_answer(p, train), "");
-    p.set_dataset_index(7);
-    EXPECT_EQ(typed_answer(p, train), "");
+// The dispatcher's Prompt carries a non-string ground truth as JSON, and a string one only as text;
+// the worker's RewardInput takes both from the Prompt.
+TEST(RolloutDataSource, ThePromptCarriesTheGroundTruthAsJson) {
+    test::TempDir dir("rollout-label-json");
+    RolloutRig rig("rollout-label-json", {"data.train=" + write_typed_dataset(dir),
+                                          "reward.fn=python:" STRIDE_SOURCE_DIR
+                                          "/tests/reward/python/typed_truth.py:compute_score"});
+    std::map<std::string, std::string> by_type;  // data_source -> label_json
+    for (int64_t p = 0; p < static_cast<int64_t>(kTypedTruths.size()); ++p) {
+        const v1::Prompt pr = rig.dispatcher().prompt_at(p);
+        by_type[pr.metadata().at("data_source")] = pr.label_json();
+        v1::Sample s;
+        s.add_response_token_ids(rig.ctx().stop_tokens[0]);
+        const RewardInput in = reward_input(pr, s, rig.ctx().tokenizer, rig.ctx().stop_tokens);
+        EXPECT_EQ(in.answer_json, pr.label_json());
+        EXPECT_EQ(in.answer, pr.label());
+    }
+    ASSERT_EQ(by_type.size(), kTypedTruths.size());
+    EXPECT_EQ(by_type["list"], R"([3,"x",{"k":[1.5,null]}])");
+    EXPECT_EQ(by_type["dict"], R"({"alts":["5","five"],"answer":5})");
+    EXPECT_EQ(by_type["int"], "7");
+    EXPECT_EQ(by_type["float"], "2.5");
+    EXPECT_EQ(by_type["bool"], "true");
+    EXPECT_EQ(by_type["str"], "") << "a string ground truth travels as the label text alone";
 }

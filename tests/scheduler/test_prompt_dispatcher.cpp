@@ -2,8 +2,12 @@
 // generated at which trainer version), the end of the job, determinism, and bad requests.
 #include <gtest/gtest.h>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "common/messaging.h"
@@ -117,8 +121,20 @@ TEST(PromptDispatcher, OrderIsAFunctionOfSeedAndIndexAcrossEpochs) {
     }
     EXPECT_EQ(static_cast<int64_t>(epoch0.size()), n);  // each example once per epoch
     EXPECT_EQ(a.epoch(), 0);
-    EXPECT_EQ(a.prompt_at(n).epoch(), 1u);
-    EXPECT_EQ(a.epoch(), 1);  // counted (and logged) when the second pass starts
+    {  // counted, and logged once, when the second pass starts (verl repeats its data silently)
+        std::ostringstream log;
+        auto before = spdlog::default_logger();
+        spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+            "epochs", std::make_shared<spdlog::sinks::ostream_sink_st>(log)));
+        EXPECT_EQ(a.prompt_at(n).epoch(), 1u);
+        EXPECT_EQ(a.prompt_at(n + 1).epoch(), 1u);
+        spdlog::set_default_logger(before);
+        const std::string want = "data.train: epoch 2 starts at prompt " + std::to_string(n) + ": the " +
+                                 std::to_string(n) + " training prompts again, in a new order";
+        EXPECT_NE(log.str().find(want), std::string::npos) << log.str();
+        EXPECT_EQ(log.str().find(want), log.str().rfind(want)) << "logged once";
+    }
+    EXPECT_EQ(a.epoch(), 1);
     EXPECT_EQ(a.prompt_at(0).epoch(), 0u);
     EXPECT_EQ(a.epoch(), 1);
     // Resuming at prompt k hands out exactly what the original run would have from k on.

@@ -7,11 +7,18 @@
 
 namespace stride {
 
-WeightStaging::WeightStaging(const Backend& backend, size_t bytes)
-    : be_(backend), bytes_(bytes), buf_(static_cast<unsigned char*>(backend.alloc_host(bytes))) {
+namespace {
+
+void* alloc_staging(const Backend& be, size_t bytes) {
     STRIDE_CHECK(bytes >= 64, "WeightStaging: a staging buffer of " + std::to_string(bytes) +
                                   " bytes is too small (at least 64)");
+    return be.alloc_host(bytes);
 }
+
+}  // namespace
+
+WeightStaging::WeightStaging(const Backend& backend, size_t bytes)
+    : be_(backend), bytes_(bytes), buf_(static_cast<unsigned char*>(alloc_staging(backend, bytes))) {}
 
 WeightStaging::~WeightStaging() {
     try {

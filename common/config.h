@@ -82,6 +82,8 @@ struct RolloutConfig {
     int block_size = 16;            // tokens per KV block
     std::string kv_dtype = "fp32";  // fp32 | bf16: element type of the paged KV cache
     std::string device;             // cpu | cuda; empty: model.device
+    std::string dtype = "auto";     // auto | fp32 | bf16: how the engine stores weights (auto: bf16 on cuda)
+    double kv_memory_fraction = 0.9;  // cuda, kv_blocks 0: share of GPU memory the worker may fill
     bool operator==(const RolloutConfig&) const = default;
 };
 
@@ -277,6 +279,11 @@ struct JobConfig {
 // that chose it (for messages) is rollout.device/trainer.device, or model.device.
 inline const std::string& rollout_device(const JobConfig& c) {
     return c.rollout.device.empty() ? c.model.device : c.rollout.device;
+}
+// The rollout engine's weight dtype: rollout.dtype, with auto resolved (bf16 on cuda, fp32 on cpu).
+inline std::string rollout_dtype(const JobConfig& c) {
+    if (c.rollout.dtype != "auto") return c.rollout.dtype;
+    return rollout_device(c) == "cuda" ? "bf16" : "fp32";
 }
 inline const std::string& trainer_device(const JobConfig& c) {
     return c.trainer.device.empty() ? c.model.device : c.trainer.device;

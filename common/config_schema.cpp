@@ -161,6 +161,16 @@ const std::vector<ConfigKey>& schema_table() {
          {"fp32", "bf16"}},
         {"rollout.device", FIELD(rollout.device),
          "rollout workers' device: cpu or cuda (empty: model.device)"},
+        {"rollout.dtype",
+         FIELD(rollout.dtype),
+         "how the rollout engine stores its weights: bf16 (projections with bf16 inputs and fp32 "
+         "accumulation; cuda only), fp32, or auto (bf16 on cuda, fp32 on cpu)",
+         {},
+         {"auto", "fp32", "bf16"}},
+        {"rollout.kv_memory_fraction", FIELD(rollout.kv_memory_fraction),
+         "on cuda with rollout.kv_blocks 0: the share of the GPU's memory a worker may fill; its KV pool "
+         "gets what is left after memory already in use, the weights and the activations",
+         above_up_to(0, 1)},
         // ---- reward ------------------------------------------------------------------------------
         {"reward.fn", FIELD(reward.fn),
          "built-in reward (exact_match, arith, math, gsm8k, collatz, code_exec), plugin:lib.so[:prefix] or "

@@ -68,6 +68,9 @@ void check_rollout(const JobConfig& c) {
         fmt::format(
             "rollout.n: a group of {} samples must fit one worker batch (rollout.max_batch_seqs = {})", r.n,
             r.max_batch_seqs));
+    STRIDE_CHECK(!(r.dtype == "bf16" && rollout_device(c) == "cpu"),
+                 "rollout.dtype: bf16 weights need rollout.device: cuda (the CPU engine computes in fp32; "
+                 "its bf16 kernels are slow references for tests); use fp32 or auto");
     if (r.kv_blocks > 0)
         STRIDE_CHECK(static_cast<int64_t>(r.kv_blocks) * r.block_size >= r.max_tokens,
                      fmt::format("rollout.kv_blocks: {} blocks of {} tokens cannot hold one response of "

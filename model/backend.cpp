@@ -116,6 +116,12 @@ const Backend& cpu_backend() {
         &stride::adamw_step,
         &stride::sum_squares,
         &stride::scale,
+        &stride::matmul_forward_bf16,
+        &stride::embedding_forward_bf16,
+        &stride::cast_to_bf16,
+        &cpu_alloc,
+        &cpu_free,
+        nullptr,  // memory_info: the CPU's memory is not sized by the engine
     };
     return cpu;
 }

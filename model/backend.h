@@ -18,6 +18,7 @@
 #include <string>
 
 #include "model/ops/attention.h"
+#include "model/ops/bf16_weights.h"
 #include "model/ops/embedding.h"
 #include "model/ops/logprob.h"
 #include "model/ops/matmul.h"
@@ -107,6 +108,20 @@ struct Backend {
     // partials: kSumSquaresBlocks doubles on the device; the host adds them in order.
     decltype(&stride::sum_squares) sum_squares;
     decltype(&stride::scale) scale;
+
+    // ---- bf16 weights and device memory (rollout.dtype = bf16; model/ops/bf16_weights.h) ----------
+    // Projections with a bf16 weight (fp32 activations rounded to bf16, fp32 accumulation), the
+    // embedding gather from a bf16 table, and the fp32 -> bf16 cast that fills them on the device.
+    decltype(&stride::matmul_forward_bf16) matmul_forward_bf16;
+    decltype(&stride::embedding_forward_bf16) embedding_forward_bf16;
+    decltype(&stride::cast_to_bf16) cast_to_bf16;
+    // Host memory the device copies from at full speed (pinned on CUDA; plain memory on the CPU), for
+    // bounded staging buffers (model/device_weights.h). Freed with free_host.
+    void* (*alloc_host)(size_t bytes);
+    void (*free_host)(void* p);
+    // Free and total bytes of the device's memory (cudaMemGetInfo), for sizing the KV pool from what
+    // is left (model/kv_budget.h). Null on the CPU: host memory is not the engine's to size.
+    void (*memory_info)(size_t* free_bytes, size_t* total_bytes);
 
     // Whether an entry is implemented here (entries are compared by address, so any member works).
     template <class F>

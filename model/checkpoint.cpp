@@ -382,6 +382,15 @@ void checkpoint_load_weights(Model& m, const std::string& dir) {
     copy_weights(where, m.layout, m.data.data());
 }
 
+void checkpoint_for_each_tensor(const std::string& dir, const ParamLayout& layout,
+                                const CheckpointTensorFn& fn) {
+    if (path_exists(dir + "/config.json"))
+        check_same_architecture(layout.config(), model_config_load(dir), dir + "/config.json");
+    const CheckpointFiles ck = open_checkpoint(dir);
+    const std::vector<TensorLocation> where = match_layout(ck, layout);
+    for (size_t i = 0; i < where.size(); ++i) fn(i, *where[i].tensor, where[i].file->bytes(*where[i].tensor));
+}
+
 void checkpoint_save(const Model& m, const std::string& dir_in, DiskDtype dtype, size_t max_shard_bytes) {
     std::string dir = dir_in;
     while (dir.size() > 1 && dir.back() == '/') dir.pop_back();

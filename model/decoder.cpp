@@ -31,8 +31,8 @@ void DecodeBatch::add(int seq_id, const int* toks, int count) {
     cu_tokens.push_back(static_cast<int>(tokens.size()));
 }
 
-Decoder::Decoder(const Model& model, KvCache& cache)
-    : model_(model), cache_(cache), be_(cache.backend()), weights_(model, cache.backend()) {
+Decoder::Decoder(const Model& model, KvCache& cache, WeightDtype dtype)
+    : model_(model), cache_(cache), be_(cache.backend()), weights_(model, cache.backend(), dtype) {
     const ModelConfig& c = model.config();
     STRIDE_CHECK(
         cache.layers() == c.layers && cache.kv_heads() == c.kv_heads && cache.head_dim() == c.head_dim,
@@ -128,6 +128,9 @@ const float* Decoder::extend_on_device(const DecodeBatch& batch) {
 const float* Decoder::extend_with_logprobs(const DecodeBatch& batch, const int* targets, float temperature,
                                            float* logprobs) {
     STRIDE_CHECK(targets && logprobs, "Decoder::extend_with_logprobs: targets and logprobs are required");
+    STRIDE_CHECK(weights_.dtype() == WeightDtype::fp32,
+                 "Decoder::extend_with_logprobs: scoring every position needs fp32 weights (this decoder "
+                 "stores them in bf16)");
     run(batch, targets, temperature, logprobs, true);
     return be_.host_memory ? logits_ : logits_host_.data();
 }
@@ -137,6 +140,16 @@ void Decoder::run(const DecodeBatch& batch, const int* targets, float temperatur
     const Backend& ops = be_;
     const ModelConfig& c = model_.config();
     const ModelWeights& w = weights_.views();
+    // bf16 weights: the matrices come from weights_.bf16() (null in fp32 mode), everything else from w.
+    const bool half = weights_.dtype() == WeightDtype::bf16;
+    const ModelMatricesBf16& wb = weights_.bf16();
+    auto project = [&](float* out, const float* in, const float* w32, const uint16_t* w16, const float* bias,
+                       int rows, int cin, int cout) {
+        if (half)
+            ops.matmul_forward_bf16(out, in, w16, bias, rows, cin, cout);
+        else
+            ops.matmul_forward(out, in, w32, bias, rows, cin, cout);
+    };
     const int n = batch.num_seqs(), T = batch.num_tokens();
     const int H = c.hidden, Hq = c.q_dim(), Hkv = c.kv_dim(), I = c.intermediate, V = c.vocab, D = c.head_dim;
     STRIDE_CHECK(
@@ -182,17 +195,22 @@ void Decoder::run(const DecodeBatch& batch, const int* targets, float temperatur
     // ---- layers -----------------------------------------------------------------------------------
     float* x = x_;
     float* xn = xn_;
-    ops.embedding_forward(x, tokens_d_, w.embed, T, H, V);
+    if (half)
+        ops.embedding_forward_bf16(x, tokens_d_, wb.embed, T, H, V);
+    else
+        ops.embedding_forward(x, tokens_d_, w.embed, T, H, V);
     const int B = cache_.block_size();
     const bool bf16 = cache_.dtype() == KvDtype::bf16;
     for (int l = 0; l < c.layers; ++l) {
         const LayerWeights& lw = w.layers[l];
+        static const LayerMatricesBf16 kNone{};
+        const LayerMatricesBf16& lb = half ? wb.layers[l] : kNone;
         if (l == 0) ops.rmsnorm_forward(xn, nullptr, x, lw.attn_norm, T, H, c.rms_eps);
         float* q_proj = c.qk_norm ? q_raw_ : q_;
         float* k_proj = c.qk_norm ? k_raw_ : k_;
-        ops.matmul_forward(q_proj, xn, lw.wq, lw.bq, T, H, Hq);
-        ops.matmul_forward(k_proj, xn, lw.wk, lw.bk, T, H, Hkv);
-        ops.matmul_forward(v_, xn, lw.wv, lw.bv, T, H, Hkv);
+        project(q_proj, xn, lw.wq, lb.wq, lw.bq, T, H, Hq);
+        project(k_proj, xn, lw.wk, lb.wk, lw.bk, T, H, Hkv);
+        project(v_, xn, lw.wv, lb.wv, lw.bv, T, H, Hkv);
         if (c.qk_norm) {  // Qwen3: RMSNorm over head_dim per head, after projection, before RoPE
             ops.rmsnorm_forward(q_, nullptr, q_proj, lw.q_norm, T * c.heads, D, c.rms_eps);
             ops.rmsnorm_forward(k_, nullptr, k_proj, lw.k_norm, T * c.kv_heads, D, c.rms_eps);
@@ -217,12 +235,12 @@ void Decoder::run(const DecodeBatch& batch, const int* targets, float temperatur
         }
 
         // x += o_proj(att), then the MLP's norm of it, in one pass.
-        ops.matmul_forward(proj_, att_, lw.wo, lw.bo, T, Hq, H);
+        project(proj_, att_, lw.wo, lb.wo, lw.bo, T, Hq, H);
         ops.rmsnorm_residual_forward(xn, nullptr, x, proj_, lw.mlp_norm, T, H, c.rms_eps);
-        ops.matmul_forward(gate_, xn, lw.w_gate, lw.b_gate, T, H, I);
-        ops.matmul_forward(up_, xn, lw.w_up, lw.b_up, T, H, I);
+        project(gate_, xn, lw.w_gate, lb.w_gate, lw.b_gate, T, H, I);
+        project(up_, xn, lw.w_up, lb.w_up, lw.b_up, T, H, I);
         ops.swiglu_forward(act_, gate_, up_, static_cast<size_t>(T) * I);
-        ops.matmul_forward(proj_, act_, lw.w_down, lw.b_down, T, I, H);
+        project(proj_, act_, lw.w_down, lb.w_down, lw.b_down, T, I, H);
         // x += down(act), fused with the next layer's input norm (the last layer's add stands alone).
         if (l + 1 < c.layers)
             ops.rmsnorm_residual_forward(xn, nullptr, x, proj_, w.layers[l + 1].attn_norm, T, H, c.rms_eps);
@@ -246,7 +264,10 @@ void Decoder::run(const DecodeBatch& batch, const int* targets, float temperatur
         ops.embedding_forward(xn, last_d_, x, n, H, T);
         ops.rmsnorm_forward(last_h_, nullptr, xn, w.final_norm, n, H, c.rms_eps);
     }
-    ops.lm_head_logits(logits_, last_h_, w.lm_head, n, H, V);
+    if (half)
+        ops.matmul_forward_bf16(logits_, last_h_, wb.lm_head, nullptr, n, H, V);
+    else
+        ops.lm_head_logits(logits_, last_h_, w.lm_head, n, H, V);
     if (!be_.host_memory && logits_to_host) {
         logits_host_.resize(static_cast<size_t>(n) * V);
         ops.copy(logits_host_.data(), logits_, logits_host_.size() * sizeof(float));

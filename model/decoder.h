@@ -52,14 +52,18 @@ struct DecodeBatch {
 class Decoder {
    public:
     // `model` and `cache` must outlive the decoder; the cache must have the model's shape. Computes on
-    // cache.backend() (on a device backend the weights are copied there now).
-    Decoder(const Model& model, KvCache& cache);
+    // cache.backend() (on a device backend the weights are copied there now), with the weights stored
+    // in `dtype` (bf16: projections with bf16 inputs and fp32 accumulation; model/device_weights.h).
+    Decoder(const Model& model, KvCache& cache, WeightDtype dtype = WeightDtype::fp32);
 
     // Copies model.data to the device again after a weight update; nothing to do on the CPU.
     void weights_changed() { weights_.upload(); }
     // The device copy of the weights, for a new version copied in device to device
     // (DeviceWeightSlot); null on the CPU, where the weights are model.data itself.
     float* device_weights() { return weights_.device_data(); }
+    // The weights the decoder computes with (a checkpoint loaded straight into them, a colocated
+    // trainer's version adopted on the device).
+    DeviceWeights& weights() { return weights_; }
 
     // Appends each sequence's new tokens to its cache entry (growing it; throws Error without
     // touching the cache when the blocks do not fit) and runs them through the model. Returns the
@@ -73,6 +77,7 @@ class Decoder {
     // As extend(), and also logprob[t] = log softmax(logits_t / temperature)[targets[t]] for every new
     // token t (T entries; targets[t] < 0 gives 0): the log-prob of the token that follows position t.
     // Costs an LM head over all T positions (chunked), so use it for scoring, not for plain decoding.
+    // Needs fp32 weights (the chunked LM head reads an fp32 matrix): an Error with bf16 weights.
     const float* extend_with_logprobs(const DecodeBatch& batch, const int* targets, float temperature,
                                       float* logprobs);
 

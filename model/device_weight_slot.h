@@ -18,6 +18,7 @@
 #include <mutex>
 
 #include "model/device_buffer.h"
+#include "model/device_weights.h"
 
 namespace stride {
 
@@ -31,6 +32,9 @@ class DeviceWeightSlot {
     // When the slot holds a version newer than `have`, copies it into `device_weights` and returns it;
     // else returns -1 and copies nothing.
     int64_t take_if_newer(int64_t have, float* device_weights);
+    // As above, into a rollout engine's weights in whatever dtype they are stored (bf16: a cast on the
+    // device; DeviceWeights::adopt_device_f32).
+    int64_t take_if_newer(int64_t have, DeviceWeights& into);
     int64_t version() const;
     size_t numel() const { return numel_; }
     const Backend& backend() const { return *buf_.backend(); }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/base/error.h"
+#include "model/kv_budget.h"
 
 namespace stride {
 
@@ -11,17 +12,31 @@ const char* finish_reason_name(FinishReason r) {
     return r == FinishReason::stop ? "stop" : "length";
 }
 
-static int pool_blocks(const ModelConfig& cfg, const GeneratorOptions& opt) {
-    return opt.kv_blocks > 0 ? opt.kv_blocks
-                             : KvCache::blocks_for_bytes(cfg, opt.kv_bytes, opt.block_size, opt.kv_dtype);
+// The KV pool's size: given, sized from the device's free memory (before the weights and the
+// activations are allocated: they are counted in), or from kv_bytes.
+static int pool_blocks(const Model& model, const GeneratorOptions& opt) {
+    const ModelConfig& cfg = model.config();
+    if (opt.kv_blocks > 0) return opt.kv_blocks;
+    const Backend& be = opt.backend ? *opt.backend : cpu_backend();
+    if (opt.kv_memory_fraction > 0.0 && be.memory_info) {
+        KvBudget b;
+        be.memory_info(&b.free_bytes, &b.total_bytes);
+        b.fraction = opt.kv_memory_fraction;
+        b.weight_bytes = device_weight_bytes(model.layout, opt.weight_dtype);
+        b.activation_bytes = decoder_activation_bytes(cfg, opt.max_batch_tokens, opt.max_running);
+        b.block_bytes = kv_block_bytes(cfg, opt.block_size, opt.kv_dtype);
+        b.min_blocks = (std::max(1, opt.kv_min_tokens) + opt.block_size - 1) / opt.block_size;
+        return kv_blocks_for_budget(b);
+    }
+    return KvCache::blocks_for_bytes(cfg, opt.kv_bytes, opt.block_size, opt.kv_dtype);
 }
 
 Generator::Generator(const Model& model, const GeneratorOptions& opt)
     : model_(model),
       opt_(opt),
-      cache_(model.config(), pool_blocks(model.config(), opt), opt.block_size, opt.kv_dtype,
+      cache_(model.config(), pool_blocks(model, opt), opt.block_size, opt.kv_dtype,
              opt.backend ? *opt.backend : cpu_backend()),
-      decoder_(model, cache_) {
+      decoder_(model, cache_, opt.weight_dtype) {
     sample_dev_.set_backend(cache_.backend());
     STRIDE_CHECK(opt.max_running >= 1, "generator: max_running must be >= 1");
     STRIDE_CHECK(opt.max_batch_tokens >= opt.max_running,

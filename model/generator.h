@@ -76,8 +76,16 @@ struct GeneratedSequence {
 };
 
 struct GeneratorOptions {
-    int kv_blocks = 0;  // KV pool size in blocks; 0 = derive from kv_bytes
+    int kv_blocks = 0;  // KV pool size in blocks; 0 = derive from kv_memory_fraction or kv_bytes
     size_t kv_bytes = size_t(256) << 20;
+    // With kv_blocks = 0 on a backend that reports its memory (CUDA): the pool gets what this fraction
+    // of the device leaves after memory already in use, the weights and the activations
+    // (model/kv_budget.h), and an Error when that is not enough for kv_min_tokens. 0: use kv_bytes.
+    double kv_memory_fraction = 0.0;
+    int kv_min_tokens = 1;  // the longest sequence (prompt + new tokens) a request may bring
+    // How the weights are stored on the backend (bf16: projections with bf16 inputs, fp32 accumulation;
+    // model/device_weights.h). Log-prob scoring (Decoder::extend_with_logprobs) needs fp32.
+    WeightDtype weight_dtype = WeightDtype::fp32;
     int block_size = 16;
     KvDtype kv_dtype = KvDtype::fp32;  // bf16: half the memory and cache reads, K/V rounded to bf16
     int max_running = 64;              // sequences in flight at once
@@ -152,6 +160,9 @@ class Generator {
     // The decoder's device weights (Decoder::device_weights): a colocated trainer's new version is
     // copied here device to device (model.data then lags; nothing reads it after construction).
     float* device_weights() { return decoder_.device_weights(); }
+    // The weights the decoder computes with: a checkpoint loaded straight onto the device
+    // (DeviceWeights::load_checkpoint), a colocated trainer's version adopted with a device cast.
+    DeviceWeights& weights() { return decoder_.weights(); }
 
     // The version of the weights the model holds now; every token sampled from here on records it.
     void set_policy_version(int64_t v) { version_ = v; }

@@ -205,9 +205,13 @@ Loop::Loop(const JobContext& ctx, const std::string& id, const RolloutEndpoints&
     gen_opt_.kv_dtype = parse_kv_dtype(cfg_.rollout.kv_dtype);
     if (cfg_.rollout.kv_blocks > 0) gen_opt_.kv_blocks = cfg_.rollout.kv_blocks;
     gen_opt_.backend = &backend_for_device(rollout_device(cfg_));  // checked at config load
+    gen_opt_.weight_dtype = parse_weight_dtype(rollout_dtype(cfg_));
+    gen_opt_.kv_memory_fraction = cfg_.rollout.kv_memory_fraction;  // used on a GPU when kv_blocks is 0
     limits_.max_running = gen_opt_.max_running;
     limits_.n = n_;
     limits_.prompt_tokens = longest_prompt(ctx);
+    gen_opt_.kv_min_tokens =
+        limits_.prompt_tokens + cfg_.rollout.max_tokens;  // a GPU pool holds one at least
     limits_.horizon =
         segmented_ ? std::min(cfg_.rollout.segment_tokens, cfg_.rollout.max_tokens) : cfg_.rollout.max_tokens;
 }
@@ -231,8 +235,8 @@ void Loop::adopt() {
 // (device to device); false when there is no slot, no generator yet or nothing newer there. The
 // slot carries no CRC-32C: samples of such a version name no weights (the audit judges them by time).
 bool Loop::take_device_weights() {
-    if (!slot_ || !gen_ || !gen_->device_weights()) return false;
-    const int64_t v = slot_->take_if_newer(version_, gen_->device_weights());
+    if (!slot_ || !gen_ || !gen_->weights().has_own_copy()) return false;
+    const int64_t v = slot_->take_if_newer(version_, gen_->weights());
     if (v < 0) return false;
     switched_to(v);
     return true;

@@ -12,7 +12,8 @@
 //   build/bin/bench_decode [--seqs 64 --prompt 32 --new 64 --reps 3] [model options] [--profile]
 //
 // --cuda runs ours on the CUDA backend (model/cuda/; logits come back to the host for sampling), with
-// --no-peer on the GPU machine (the peer is PyTorch on the CPU).
+// --no-peer on the GPU machine (the peer is PyTorch on the CPU). --bf16-weights stores the weights in
+// bf16 as a rollout worker on a GPU does (rollout.dtype); the GPU machine's peer is bench/gpu/hf_decode.py.
 //
 // --profile also runs the same decode on a bare Decoder (own KvCache, argmax by hand) to separate the
 // Generator's scheduling/sampling overhead from the model's forward.
@@ -30,7 +31,7 @@ using namespace stride_bench;
 
 static const char* kUsage =
     "bench_decode [--seqs 64] [--prompt 32] [--new 64] [--reps 3] [--block-size 16] [--bf16-kv] "
-    "[--profile] [--cuda]\n" STRIDE_BENCH_MODEL_USAGE;
+    "[--profile] [--cuda] [--bf16-weights]\n" STRIDE_BENCH_MODEL_USAGE;
 
 int main(int argc, char** argv) {
     stride::ensure_fast_blas_kernels(argv);  // the torch peer inherits the same OpenBLAS kernels
@@ -41,6 +42,8 @@ int main(int argc, char** argv) {
     const int reps = std::max(1, args.get("reps", 3)), block_size = args.get("block-size", 16);
     const bool no_peer = args.flag("no-peer"), profile = args.flag("profile"), cuda = args.flag("cuda");
     const KvDtype kv_dtype = args.flag("bf16-kv") ? KvDtype::bf16 : KvDtype::fp32;
+    // The rollout engine's weights on a GPU (rollout.dtype: bf16); the CPU's bf16 kernels are references.
+    const WeightDtype weight_dtype = args.flag("bf16-weights") ? WeightDtype::bf16 : WeightDtype::fp32;
     args.done(kUsage);
     const Backend& backend = backend_for_device(cuda ? "cuda" : "cpu");
 
@@ -49,10 +52,10 @@ int main(int argc, char** argv) {
     const std::vector<int> prompts = random_tokens((size_t)n_seqs * prompt, c.vocab, 3);
     std::printf(
         "decode: qwen2 H %d L %d heads %d/%d I %d V %d tied %d (%.2fM params), %d seqs, prompt %d, "
-        "%d decode steps, KV cache %s, %s backend, %d threads, %s\n",
+        "%d decode steps, KV cache %s, %s weights, %s backend, %d threads, %s\n",
         c.hidden, c.layers, c.heads, c.kv_heads, c.intermediate, c.vocab, (int)c.tie_embeddings,
-        m.layout.numel() * 1e-6, n_seqs, prompt, n_new, kv_dtype_name(kv_dtype), backend.name, threads,
-        env_note().c_str());
+        m.layout.numel() * 1e-6, n_seqs, prompt, n_new, kv_dtype_name(kv_dtype),
+        weight_dtype_name(weight_dtype), backend.name, threads, env_note().c_str());
 
     // ---- ours -----------------------------------------------------------------------------------------
     GeneratorOptions gopt;
@@ -62,6 +65,7 @@ int main(int argc, char** argv) {
     gopt.max_running = n_seqs;
     gopt.max_batch_tokens = std::max(n_seqs * prompt, n_seqs);  // every prompt prefilled in one step
     gopt.backend = &backend;
+    gopt.weight_dtype = weight_dtype;
     Generator gen(m, gopt);
     std::vector<double> times;
     double prefill_s = 0;
@@ -109,6 +113,8 @@ int main(int argc, char** argv) {
         "%lld tokens generated)\n",
         ours, 1e3 * med, n_new, 1e3 * med / n_new, 1e3 * times.front(), 1e3 * prefill_s / reps,
         (long long)generated);
+    std::printf("prefill: %.0f tokens/s (%d prompts of %d tokens in one step, with the first token)\n",
+                (double)n_seqs * prompt / (prefill_s / reps), n_seqs, prompt);
 
     if (profile) {
         // Bare Decoder: same prompts, same greedy decode, no Generator.

@@ -5,6 +5,7 @@
 #include "model/cuda/attention.h"
 #include "model/cuda/attention_backward.h"
 #include "model/cuda/backend_cuda.h"
+#include "model/cuda/bf16_weights.h"
 #include "model/cuda/context.h"
 #include "model/cuda/cuda_check.h"
 #include "model/cuda/elementwise.h"
@@ -148,6 +149,36 @@ void scale_e(float* x, float factor, size_t n) {
     scale(x, factor, n, s());
 }
 
+void matmul_forward_bf16_e(float* out, const float* inp, const uint16_t* w, const float* b, int T, int Cin,
+                           int Cout) {
+    matmul_forward_bf16(context(), out, inp, w, b, T, Cin, Cout);
+}
+void embedding_forward_bf16_e(float* out, const int* tokens, const uint16_t* table, int T, int H, int V) {
+    embedding_forward_bf16(out, tokens, table, T, H, V, s());
+}
+void cast_to_bf16_e(uint16_t* dst, const float* src, size_t n) {
+    cast_to_bf16(dst, src, n, s());
+}
+// Pinned host memory: copies from it run at full bus speed and truly asynchronously.
+void* host_alloc(size_t bytes) {
+    context();
+    void* p = nullptr;
+    const cudaError_t err = cudaMallocHost(&p, bytes ? bytes : 1);
+    if (err != cudaSuccess) {
+        cudaGetLastError();
+        throw Error("cuda backend: cannot allocate " + std::to_string(bytes >> 20) +
+                    " MiB of pinned host memory: " + cudaGetErrorString(err));
+    }
+    return p;
+}
+void host_free(void* p) {
+    cudaFreeHost(p);
+}
+void memory_info_e(size_t* free_bytes, size_t* total_bytes) {
+    context();
+    STRIDE_CUDA_CHECK(cudaMemGetInfo(free_bytes, total_bytes));
+}
+
 }  // namespace
 
 std::string device_unavailable_reason() {
@@ -200,6 +231,12 @@ const Backend& cuda_backend() {
             &adamw_step_e,
             &sum_squares_e,
             &scale_e,
+            &matmul_forward_bf16_e,
+            &embedding_forward_bf16_e,
+            &cast_to_bf16_e,
+            &host_alloc,
+            &host_free,
+            &memory_info_e,
         };
     }();
     return cuda;

@@ -69,6 +69,26 @@ TEST(Config, DevicesAreCheckedAtLoad) {
     }
 }
 
+// rollout.dtype: auto is bf16 on cuda and fp32 on the CPU; bf16 on the CPU is refused (its kernels are
+// slow references). rollout.kv_memory_fraction is a share of the GPU in (0, 1].
+TEST(Config, RolloutDtypeAndKvMemoryFraction) {
+    JobConfig c = parse("");
+    EXPECT_EQ(c.rollout.dtype, "auto");
+    EXPECT_EQ(rollout_dtype(c), "fp32");
+    c.rollout.device = "cuda";
+    EXPECT_EQ(rollout_dtype(c), "bf16");
+    c.rollout.dtype = "fp32";
+    EXPECT_EQ(rollout_dtype(c), "fp32");
+    EXPECT_EQ(rollout_dtype(parse("", {"rollout.dtype=fp32"})), "fp32");
+    EXPECT_ERROR_HAS(error_of("", {"rollout.dtype=bf16"}),
+                     "rollout.dtype: bf16 weights need rollout.device: cuda");
+    EXPECT_ERROR_HAS(error_of("", {"rollout.dtype=fp16"}), "rollout.dtype");
+    EXPECT_DOUBLE_EQ(c.rollout.kv_memory_fraction, 0.9);
+    EXPECT_EQ(error_of("", {"rollout.kv_memory_fraction=1"}), "");
+    EXPECT_ERROR_HAS(error_of("", {"rollout.kv_memory_fraction=0"}), "rollout.kv_memory_fraction");
+    EXPECT_ERROR_HAS(error_of("", {"rollout.kv_memory_fraction=1.5"}), "rollout.kv_memory_fraction");
+}
+
 TEST(Config, DefaultsFollowTheReferenceSystems) {
     JobConfig c = parse("");
     EXPECT_EQ(c.trainer.algorithm, "grpo");

@@ -13,6 +13,10 @@
 //                          run twice on the same inputs
 //   bf16 KV cache          bit-identical stores (same rounding function, model/ops/math.h)
 //   bf16-rounded GEMM      NMSE <= 1e-4 (8-bit mantissa: relative error ~4e-3 per product)
+//   bf16 weights           cast and embedding gather bit-identical; the projection with bf16 inputs
+//                          and fp32 accumulation against the CPU's widened fp32 GEMM on the same
+//                          bf16 values: only the summation order differs, NMSE <= 1e-9 and
+//                          |a-b| <= 1e-3 + 1e-3 |b|
 //   AdamW step             |a-b| <= 1e-6 + 1e-5 |b| on weights and moments (fused multiply-adds on
 //                          the GPU; the CPU backend against itself is bit-identical)
 //   sum of squares         each block's double sum within 1e-12 relative (summation order only)
@@ -66,8 +70,10 @@ constexpr auto kCovered = std::make_tuple(
     &Backend::kv_append, &Backend::kv_append_bf16,                              // case_kv_append
     &Backend::sample,                                                           // case_sample
     &Backend::adamw_step,                                                       // case_adamw_step
-    &Backend::sum_squares, &Backend::scale);                                    // case_sum_squares_and_scale
-static_assert(kEntries == 30 && std::tuple_size_v<decltype(kCovered)> == kEntries,
+    &Backend::sum_squares, &Backend::scale,                                     // case_sum_squares_and_scale
+    &Backend::matmul_forward_bf16, &Backend::embedding_forward_bf16, &Backend::cast_to_bf16,
+    &Backend::alloc_host, &Backend::free_host, &Backend::memory_info);  // case_bf16_weights
+static_assert(kEntries == 36 && std::tuple_size_v<decltype(kCovered)> == kEntries,
               "a Backend entry was added or removed: name it in kCovered and add its case");
 
 std::vector<float> randn(size_t n, uint64_t seed, float scale = 1.0f) {
@@ -559,6 +565,72 @@ void case_sum_squares_and_scale(const Backend& be) {
     }
 }
 
+// bf16 weights (rollout.dtype = bf16): the cast that fills them, the projection and the embedding
+// gather that read them, the pinned host staging they are uploaded through, and the memory report
+// the KV pool is sized from (null on the CPU).
+void case_bf16_weights(const Backend& be) {
+    auto src = randn(3001, 40, 3.0f);
+    src[0] = 0.0f, src[1] = -0.0f, src[2] = 1e-40f, src[3] = 3.4e38f, src[4] = INFINITY, src[5] = -INFINITY;
+    std::vector<uint16_t> want(src.size());
+    cpu.cast_to_bf16(want.data(), src.data(), src.size());
+    Dev<float> dsrc(be, src);
+    Dev<uint16_t> dcast(be, src.size());
+    be.cast_to_bf16(dcast.get(), dsrc.get(), src.size());
+    EXPECT_EQ(dcast.host(), want) << "cast_to_bf16";
+
+    struct Shape {
+        int T, Cin, Cout;
+    };
+    for (Shape s : {Shape{1, 64, 96}, Shape{5, 7, 3}, Shape{37, 896, 128}, Shape{130, 128, 896}})
+        for (bool bias : {false, true}) {
+            const std::string tag = " T=" + std::to_string(s.T) + " Cin=" + std::to_string(s.Cin) +
+                                    " Cout=" + std::to_string(s.Cout) + (bias ? " bias" : "");
+            auto x = randn((size_t)s.T * s.Cin, 41), w = randn((size_t)s.Cout * s.Cin, 42, 0.1f),
+                 b = randn(s.Cout, 43);
+            std::vector<uint16_t> w16(w.size());
+            cpu.cast_to_bf16(w16.data(), w.data(), w.size());
+            std::vector<float> out((size_t)s.T * s.Cout);
+            Dev<float> dx(be, x), db(be, b), dout(be, out.size());
+            Dev<uint16_t> dw(be, w16);
+            be.matmul_forward_bf16(dout.get(), dx.get(), dw.get(), bias ? db.get() : nullptr, s.T, s.Cin,
+                                   s.Cout);
+            cpu.matmul_forward_bf16(out.data(), x.data(), w16.data(), bias ? b.data() : nullptr, s.T, s.Cin,
+                                    s.Cout);
+            expect_close("matmul_forward_bf16" + tag, dout.host(), out, {1e-9, 1e-3f, 1e-3f});
+        }
+
+    const int V = 77, H = 40, T = 33;
+    auto table = randn((size_t)V * H, 44);
+    std::vector<uint16_t> t16(table.size());
+    cpu.cast_to_bf16(t16.data(), table.data(), table.size());
+    const auto tokens = test::random_tokens(T, V, 45);
+    std::vector<float> emb((size_t)T * H);
+    Dev<uint16_t> dt(be, t16);
+    Dev<int> dtok(be, tokens);
+    Dev<float> demb(be, emb.size());
+    be.embedding_forward_bf16(demb.get(), dtok.get(), dt.get(), T, H, V);
+    cpu.embedding_forward_bf16(emb.data(), tokens.data(), t16.data(), T, H, V);
+    expect_close("embedding_forward_bf16", demb.host(), emb, {0, 0, 0});
+
+    // Host staging: written on the host, copied up and back through it.
+    auto* staging = static_cast<float*>(be.alloc_host(src.size() * sizeof(float)));
+    std::memcpy(staging, src.data(), src.size() * sizeof(float));
+    Dev<float> up(be, src.size());
+    be.copy(up.get(), staging, src.size() * sizeof(float));
+    be.sync();
+    be.free_host(staging);
+    EXPECT_EQ(up.host(), src) << "alloc_host staging round trip";
+
+    if (be.kind == DeviceKind::cpu) {
+        EXPECT_EQ(be.memory_info, nullptr) << "the CPU's memory is not the engine's to size";
+    } else if (supported(be, "memory_info", be.memory_info)) {
+        size_t free_b = 0, total_b = 0;
+        be.memory_info(&free_b, &total_b);
+        EXPECT_GT(total_b, size_t(1) << 30);
+        EXPECT_LE(free_b, total_b);
+    }
+}
+
 // ---- the table of cases, run per backend ---------------------------------------------------------
 
 struct Case {
@@ -585,6 +657,7 @@ std::vector<Case> cases() {
         {"sample", case_sample},
         {"adamw_step", case_adamw_step},
         {"sum_squares, scale", case_sum_squares_and_scale},
+        {"bf16 weights (cast, matmul, embedding, host staging, memory_info)", case_bf16_weights},
     };
 }
 
@@ -602,7 +675,9 @@ TEST_P(BackendOps, EveryEntryIsImplemented) {
     const Backend& be = backend_for_device(GetParam());
     size_t filled = 0;
     std::apply([&](auto... entry) { ((filled += be.has(entry) ? 1 : 0), ...); }, kCovered);
-    EXPECT_EQ(filled, kEntries) << "backend " << be.name << " has null entries";
+    // memory_info is null on the CPU by design (host memory is not sized by the engine).
+    const size_t optional = be.kind == DeviceKind::cpu ? 1 : 0;
+    EXPECT_EQ(filled, kEntries - optional) << "backend " << be.name << " has null entries";
 }
 
 TEST_P(BackendOps, EveryEntryMatchesTheCpuBackend) {

@@ -9,13 +9,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
+#include "common/base/error.h"
 #include "model/backend.h"
 #include "model/decoder.h"
 #include "model/device_buffer.h"
 #include "model/generator.h"
+#include "model/kv_budget.h"
 #include "model/trainable_model.h"
 #include "model/transformer.h"
 #include "tests/model/transformer_test_util.h"
@@ -111,6 +114,50 @@ TEST_P(GpuModel, Bf16CacheLogitsMatchCpuBf16Cache) {
     expect_near_all(gpu_logits, cpu_logits, 5e-3f, "bf16-cache prefill logits");
 }
 
+// bf16 weights (rollout.dtype = bf16): prefill logits of the decoder on the GPU against the CPU's
+// reference kernels on the same bf16 values (only the GEMM's summation order differs: 1e-3 + 1e-3 |b|),
+// and against fp32 weights (the price of bf16: within 5% of the largest logit; the number is printed).
+TEST_P(GpuModel, Bf16WeightsLogitsMatchCpuBf16Weights) {
+    Model model(arch_config(GetParam()));
+    test::randomize_model(model, 450 + GetParam());
+    const int V = model.config().vocab;
+    auto prefill = [&](const Backend& be, WeightDtype dt) {
+        KvCache cache(model.config(), 64, 4, KvDtype::fp32, be);
+        Decoder dec(model, cache, dt);
+        DecodeBatch b;
+        b.add(cache.seq_create(), test::random_tokens(9, V, 5));
+        b.add(cache.seq_create(), test::random_tokens(22, V, 6));
+        const float* l = dec.extend(b);
+        return std::vector<float>(l, l + 2 * V);
+    };
+    const auto want = prefill(cpu_backend(), WeightDtype::bf16);
+    const auto got = prefill(gpu(), WeightDtype::bf16);
+    expect_near_all(got, want, 1e-3f, "bf16-weight logits");
+    const auto f32 = prefill(gpu(), WeightDtype::fp32);
+    float max_diff = 0.0f, max_abs = 0.0f;
+    for (size_t i = 0; i < f32.size(); ++i)
+        max_diff = std::max(max_diff, std::fabs(f32[i] - got[i])),
+        max_abs = std::max(max_abs, std::fabs(f32[i]));
+    std::printf("bf16 vs fp32 weights: max |logit diff| %.4g of max |logit| %.4g\n", max_diff, max_abs);
+    EXPECT_LT(max_diff, 0.05f * max_abs);
+}
+
+// The KV pool sized from the GPU's free memory (rollout.kv_memory_fraction): it fits within the
+// fraction, and a fraction below what is already in use is refused with the numbers.
+TEST_P(GpuModel, KvPoolSizedFromGpuMemory) {
+    Model model(arch_config(GetParam()));
+    GeneratorOptions o;
+    o.backend = &gpu(), o.kv_memory_fraction = 0.3, o.block_size = 16, o.kv_min_tokens = 64;
+    size_t free_b = 0, total_b = 0;
+    gpu().memory_info(&free_b, &total_b);
+    Generator g(model, o);
+    const size_t pool = (size_t)g.cache().blocks_total() * kv_block_bytes(model.config(), 16, o.kv_dtype);
+    EXPECT_GE(g.cache().blocks_total(), 4);
+    EXPECT_LE(pool, (size_t)(0.3 * total_b));
+    o.kv_memory_fraction = 1e-6;
+    EXPECT_THROW(Generator(model, o), Error);
+}
+
 TEST_P(GpuModel, ScoringLogprobsMatchCpu) {
     Model model(arch_config(GetParam()));
     test::randomize_model(model, 500 + GetParam());
@@ -178,7 +225,8 @@ std::vector<GeneratedSequence> generate(const Model& model, const Backend& be, f
         req.max_new_tokens = 10;
         req.n = 3;
         req.sampling.temperature = temperature;
-        req.sampling.top_p = r == 2 ? 0.9f : 1.0f;
+        req.sampling.top_p = r == 2 ? 0.9f : 1.0f;  // the radix select's paths (model/cuda/sampling.cu)
+        req.sampling.top_k = r == 1 ? 7 : 0;
         req.sampling.seed = 77;
         g.add(req);
     }

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -73,6 +75,32 @@ TEST_F(LogprobsCli, MatchesTransformerForwardPerLine) {
             EXPECT_NEAR(j["entropy"][i - 1].get<float>(), ref.entropy[i], 1e-6);
         }
     }
+}
+
+// --dtype bf16 scores through the rollout engine's bf16 weights, position by position (the CPU's bf16
+// reference kernels here; the GPU's in hf_compat.py): close to fp32 (bf16 rounding of the weights and
+// the projections' inputs) but not equal, one entry per predicted token; an unknown dtype is refused.
+TEST_F(LogprobsCli, Bf16WeightsScoreCloseToFp32) {
+    const std::vector<int> s = {5, 9, 2, 44, 3, 17, 8};
+    std::string out;
+    ASSERT_EQ(cli(nlohmann::json{{"tokens", s}}.dump() + "\n", "--dtype bf16", out), "0") << out;
+    const nlohmann::json j = nlohmann::json::parse(out.substr(0, out.find('\n')));
+    PackedBatch b;
+    b.add_sequence(s);
+    const TokenScores ref = Transformer(*model_).forward(b, ForwardOptions{});
+    ASSERT_EQ(j.at("logprobs").size(), s.size() - 1);
+    ASSERT_EQ(j.at("entropy").size(), s.size() - 1);
+    float max_diff = 0.0f;
+    for (size_t i = 1; i < s.size(); ++i) {
+        const float lp = j["logprobs"][i - 1].get<float>(), ent = j["entropy"][i - 1].get<float>();
+        EXPECT_NEAR(lp, ref.logprob[i], 0.1f) << "position " << i;
+        EXPECT_NEAR(ent, ref.entropy[i], 0.1f) << "position " << i;
+        max_diff = std::max(max_diff, std::fabs(lp - ref.logprob[i]));
+    }
+    EXPECT_GT(max_diff, 0.0f) << "bf16 scores equal the fp32 ones: bf16 weights not used";
+    out.clear();
+    EXPECT_NE(cli("{\"tokens\":[1,2]}\n", "--dtype fp16", out), "0");
+    EXPECT_NE(out.find("'fp16'"), std::string::npos) << out;
 }
 
 TEST_F(LogprobsCli, BadLineNamesItsNumber) {

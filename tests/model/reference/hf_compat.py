@@ -8,6 +8,11 @@ Both directions, for Llama, Qwen2 and Qwen3 (GQA, tied and untied, Qwen3 with he
      `stride logprobs` agree.
   2. transformers builds a random model and saves it (safetensors, F32 and BF16); `stride logprobs`
      reads it and agrees.
+  3. bf16 (the rollout engine on the GPU): transformers saves a random model in BF16 and computes
+     its log-probs in bfloat16; `stride logprobs --dtype bf16` (bf16 weights, projections with bf16
+     inputs and fp32 accumulation) agrees within BF16_TOL (HF also rounds every activation to bf16,
+     we do not, so the bound is bf16's, not float's). Run when STRIDE_DEVICE=cuda (the CPU's bf16
+     kernels are slow references).
 Writes a JSON report (max abs errors) to argv[2] and exits non-zero when any check fails.
 
 Usage: hf_compat.py STRIDE_BIN OUT_JSON
@@ -24,6 +29,7 @@ import transformers
 STRIDE = sys.argv[1]
 OUT = sys.argv[2]
 TOL = 1e-4
+BF16_TOL = 0.1  # log-prob units; bf16 keeps 8 significant bits and HF rounds activations too
 
 CASES = [
     dict(arch="llama", hidden=64, layers=2, heads=4, kv_heads=2, intermediate=160, vocab=300, tie=False),
@@ -32,10 +38,11 @@ CASES = [
 ]
 
 
-def stride_logprobs(model_dir, seqs):
+def stride_logprobs(model_dir, seqs, dtype="fp32"):
     inp = "".join(json.dumps({"tokens": s}) + "\n" for s in seqs)
     # STRIDE_DEVICE=cuda scores on the GPU backend (bench/gpu/device_checks.sh runs both).
-    cmd = [STRIDE, "logprobs", "--model", model_dir, "--device", os.environ.get("STRIDE_DEVICE", "cpu")]
+    cmd = [STRIDE, "logprobs", "--model", model_dir, "--device", os.environ.get("STRIDE_DEVICE", "cpu"),
+           "--dtype", dtype]
     out = subprocess.run(cmd, input=inp, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError("stride logprobs failed: " + out.stderr)
@@ -93,10 +100,18 @@ def main():
                 m2.save_pretrained(d, safe_serialization=True)
                 ref = transformers.AutoModelForCausalLM.from_pretrained(d, torch_dtype=torch.float32).eval()
                 e2[str(dtype)] = max_err(hf_logprobs(ref, seqs), stride_logprobs(d, seqs))
-        case_ok = keys_ok and e1 <= TOL and all(v <= TOL for v in e2.values())
+        # 3. bf16 against bf16, on the GPU only.
+        e3 = None
+        if os.environ.get("STRIDE_DEVICE") == "cuda":
+            with tempfile.TemporaryDirectory() as d:
+                m3 = transformers.AutoModelForCausalLM.from_config(model.config).to(torch.bfloat16).eval()
+                m3.save_pretrained(d, safe_serialization=True)
+                e3 = max_err(hf_logprobs(m3, seqs), stride_logprobs(d, seqs, "bf16"))
+        case_ok = keys_ok and e1 <= TOL and all(v <= TOL for v in e2.values()) and (e3 is None or e3 <= BF16_TOL)
         ok &= case_ok
         report["cases"].append({"case": c, "hf_loads_stride_checkpoint": keys_ok, "loading_info": {k: list(v) for k, v in info.items()},
-                                "max_abs_err_stride_ckpt": e1, "max_abs_err_hf_ckpt": e2, "ok": case_ok})
+                                "max_abs_err_stride_ckpt": e1, "max_abs_err_hf_ckpt": e2,
+                                "max_abs_err_bf16_vs_hf_bf16": e3, "bf16_tol": BF16_TOL, "ok": case_ok})
         print(json.dumps(report["cases"][-1]), flush=True)
     report["ok"] = ok
     with open(OUT, "w") as f:

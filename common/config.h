@@ -266,6 +266,7 @@ struct JobConfig {
     MetricsConfig metrics;
     LogConfig log;
     int threads = 0;  // compute threads (0: all cores)
+    std::string blas_kernels = "auto";  // auto (OpenBLAS's per-CPU choice) | portable (same bits on any x86-64-v3)
     PlacementConfig placement;
     NetworkConfig network;
     RecoveryConfig recovery;

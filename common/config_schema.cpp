@@ -66,6 +66,12 @@ const std::vector<ConfigKey>& schema_table() {
          {},
          {"threads", "processes"}},
         {"threads", FIELD(threads), "compute threads per process (0: all cores)", at_least(0)},
+        {"blas_kernels",
+         FIELD(blas_kernels),
+         "auto: OpenBLAS's fastest kernels for this CPU; portable: its Haswell (AVX2 + FMA) kernels on every "
+         "x86-64 CPU, so a seed gives the same run on Intel and AMD (with the same `threads`)",
+         {},
+         {"auto", "portable"}},
         {"tokenizer", FIELD(tokenizer), "tokenizer.json path; empty: {model.path}/tokenizer.json"},
         // ---- model -------------------------------------------------------------------------------
         {"model.path", FIELD(model.path),

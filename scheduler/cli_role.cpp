@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/base/parallel.h"
 #include "buffer/buffer_server.h"
 #include "common/base/error.h"
 #include "common/log.h"
@@ -81,6 +82,7 @@ int role(int argc, char** argv) {
     std::signal(SIGINT, on_role_signal);
     std::signal(SIGTERM, on_role_signal);
     const JobConfig cfg = load_job_config(config_path, overrides);
+    if (cfg.blas_kernels == "portable") use_portable_blas_kernels();  // may re-execute
     // recovery.rollout_restarts: this process only supervises a child that runs the worker.
     if (auto rc = supervise_role_if_configured(cfg, name, scheduler, argc, argv, g_role_stop)) return *rc;
     const std::string role_name = name == "rollout" ? "rollout-" + std::to_string(worker) : name;

@@ -69,6 +69,7 @@ int run(int argc, char** argv) {
         .positionals("OVERRIDES", overrides, "key=value ...");
     if (!p.parse(argc, argv)) return 0;
     JobConfig cfg = load_job_config(config_path, overrides);
+    if (cfg.blas_kernels == "portable") use_portable_blas_kernels();  // may re-execute
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     const int rc = run_job(cfg, g_stop);
@@ -107,6 +108,7 @@ int eval(int argc, char** argv) {
     }
     if (checkpoint.empty()) throw Error("eval: checkpoint=DIR is required (an HF checkpoint directory)");
     JobConfig cfg = load_job_config(config_path, overrides);
+    if (cfg.blas_kernels == "portable") use_portable_blas_kernels();  // may re-execute
     JobContext ctx = make_job_context(cfg);
     Model model = checkpoint_load(checkpoint);
     EvalOptions eo;

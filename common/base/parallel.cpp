@@ -5,7 +5,12 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
 #include <mutex>
 #include <thread>
 
@@ -47,6 +52,40 @@ void ensure_fast_blas_kernels(char** argv) {
     if (!better) return;
     setenv("OPENBLAS_CORETYPE", better, 1);
     execv("/proc/self/exe", argv);  // returns only on failure: carry on with the slow kernels
+}
+
+const char* blas_kernel_name() {
+    const char* core = openblas_get_corename();
+    return core ? core : "unknown";
+}
+
+void use_portable_blas_kernels() {
+    static const char* kPortable = "Haswell";
+    if (strcasecmp(blas_kernel_name(), kPortable) == 0) return;
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+        std::fprintf(stderr, "blas_kernels: portable needs AVX2 + FMA; this CPU runs OpenBLAS's %s kernels\n",
+                     blas_kernel_name());
+        return;
+    }
+    const char* env = std::getenv("OPENBLAS_CORETYPE");
+    if (env && strcasecmp(env, kPortable) == 0) return;  // already re-executed: OpenBLAS refused it
+    std::ifstream in("/proc/self/cmdline", std::ios::binary);
+    const std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::string> words;
+    for (size_t at = 0; at < cmdline.size();) {
+        const size_t end = cmdline.find('\0', at);
+        words.push_back(cmdline.substr(at, end == std::string::npos ? std::string::npos : end - at));
+        if (end == std::string::npos) break;
+        at = end + 1;
+    }
+    if (words.empty()) return;
+    std::vector<char*> argv;
+    for (std::string& w : words) argv.push_back(w.data());
+    argv.push_back(nullptr);
+    setenv("OPENBLAS_CORETYPE", kPortable, 1);
+    execv("/proc/self/exe", argv.data());
+    std::fprintf(stderr, "blas_kernels: portable: could not re-execute; running OpenBLAS's %s kernels\n",
+                 blas_kernel_name());
 }
 
 }  // namespace stride

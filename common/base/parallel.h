@@ -17,4 +17,16 @@ void init_threads();
 // program with the same arguments. Call first thing in main(). A user's OPENBLAS_CORETYPE is kept.
 void ensure_fast_blas_kernels(char** argv);
 
+// `blas_kernels: portable`: the same floating-point results on every x86-64-v3 CPU, Intel or AMD.
+// OpenBLAS's per-CPU kernels sum in different orders (1e-5 apart in a log-prob), and one flipped
+// sampled token sends a run down another trajectory; its Haswell (AVX2 + FMA) kernels run on every
+// CPU this binary runs on, and the rest of the arithmetic is ours, compiled once. If OpenBLAS runs
+// other kernels, this sets OPENBLAS_CORETYPE=Haswell and re-executes the program with its original
+// arguments (from /proc/self/cmdline); returns when nothing needs to change or on a CPU without
+// AVX2 + FMA (there: a warning, the run goes on with OpenBLAS's choice).
+void use_portable_blas_kernels();
+
+// The name of the kernels OpenBLAS runs ("Haswell", "Zen", ...).
+const char* blas_kernel_name();
+
 }  // namespace stride

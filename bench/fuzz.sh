@@ -9,7 +9,7 @@
 # build tree ($BUILD, default build/) and libprotobuf.
 #   bench/fuzz.sh [SECONDS=60]        env TARGETS="jinja math_answer ..." to pick targets
 # Needs clang and libclang-rt-dev (ops/install_deps.sh), libonig-dev, libutf8proc-dev, libsnappy-dev,
-# libzstd-dev, zlib1g-dev. A crash is kept as build-fuzz/campaign/<name>/crash-*; make it a test of
+# libzstd-dev, zlib1g-dev, libbrotli-dev, liblz4-dev. A crash is kept as build-fuzz/campaign/<name>/crash-*; make it a test of
 # its parser (and a seed in the corpus), then fix the parser.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -26,7 +26,7 @@ mkdir -p "$OUT"
 sources() {  # the parser's own files, beside the target
   case "$1" in
     safetensors_header) echo "$ROOT/model/safetensors.cpp" ;;
-    parquet) echo "$ROOT"/job/parquet/*.cpp -lsnappy -lzstd -lz ;;
+    parquet) echo "$ROOT"/job/parquet/*.cpp -lsnappy -lzstd -lz -lbrotlidec -llz4 ;;
     jinja) echo "$ROOT"/common/jinja/*.cpp ;;
     math_answer) ls "$ROOT"/reward/math/*.cpp | grep -v math_reward.cpp ;;
     tokenizer_json) echo "$ROOT"/model/tokenizer/*.cpp -lonig -lutf8proc ;;

@@ -3,15 +3,19 @@
 # tests/fuzz/ built with clang's libFuzzer + ASan + UBSan, each run for SECONDS from its seed corpus
 # (tests/fuzz/corpus/<name>/), and a table of executions and findings written to
 # bench/results/<date>-fuzz.md. The targets that need the whole library stack (config, jsonl,
-# envelope, code_label) run only as the seeded mutation loops of `make test` (tests/fuzz/test_fuzz.cpp).
+# envelope, code_label, and the message handlers: buffer_request, registry_request,
+# dispatcher_request, weight_serve, checkpoint_index) run only as the seeded mutation loops of
+# `make test` (tests/fuzz/test_fuzz.cpp). reward_reply needs the generated proto/stride.pb.cc of a
+# build tree ($BUILD, default build/) and libprotobuf.
 #   bench/fuzz.sh [SECONDS=60]        env TARGETS="jinja math_answer ..." to pick targets
 # Needs clang and libclang-rt-dev (ops/install_deps.sh), libonig-dev, libutf8proc-dev, libsnappy-dev,
-# libzstd-dev, zlib1g-dev. A crash is kept as build-fuzz/campaign/<name>/crash-*; make it a test of
+# libzstd-dev, zlib1g-dev, libbrotli-dev, liblz4-dev. A crash is kept as build-fuzz/campaign/<name>/crash-*; make it a test of
 # its parser (and a seed in the corpus), then fix the parser.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SECONDS_EACH="${1:-60}"
-TARGETS="${TARGETS:-safetensors_header parquet jinja math_answer tokenizer_json}"
+TARGETS="${TARGETS:-safetensors_header parquet jinja math_answer tokenizer_json reward_reply}"
+BUILD="${BUILD:-$ROOT/build}"
 CXX="${CXX:-clang++}"
 FLAGS=(-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=undefined -I"$ROOT")
@@ -22,10 +26,11 @@ mkdir -p "$OUT"
 sources() {  # the parser's own files, beside the target
   case "$1" in
     safetensors_header) echo "$ROOT/model/safetensors.cpp" ;;
-    parquet) echo "$ROOT"/job/parquet/*.cpp -lsnappy -lzstd -lz ;;
+    parquet) echo "$ROOT"/job/parquet/*.cpp -lsnappy -lzstd -lz -lbrotlidec -llz4 ;;
     jinja) echo "$ROOT"/common/jinja/*.cpp ;;
     math_answer) ls "$ROOT"/reward/math/*.cpp | grep -v math_reward.cpp ;;
     tokenizer_json) echo "$ROOT"/model/tokenizer/*.cpp -lonig -lutf8proc ;;
+    reward_reply) echo "$ROOT/reward/plugin/plugin_protocol.cpp $BUILD/proto/stride.pb.cc -I$BUILD -lprotobuf" ;;
     *) echo "bench/fuzz.sh: no standalone build for '$1'" >&2; return 1 ;;
   esac
 }

@@ -103,6 +103,10 @@ struct RewardConfig {
     int workers = 2;
     int worker_memory_mb = 2048;
     std::string plugin_config = "{}";
+    // Where the pool of a plugin: or python: reward listens for its workers (the reward bridge): empty,
+    // an ipc:// socket in a private directory; a tcp:// address also admits workers started on other
+    // hosts (`python3 -m stride_reward serve ... --remote`), only when the bridge authenticates (CURVE).
+    std::string bind;
     // code_exec (reward/code_exec/code_exec.h): namespaces | none (rlimits and seccomp only, an explicit
     // opt-out), fraction | all of the tests, address space of each sandboxed process.
     std::string code_exec_isolation = "namespaces";

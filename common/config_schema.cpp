@@ -207,6 +207,10 @@ const std::vector<ConfigKey>& schema_table() {
          "address space each reward worker may add, in MiB (0: unlimited)", at_least(0)},
         {"reward.plugin_config", FIELD(reward.plugin_config),
          "JSON object handed to a plugin's init symbol or a python file's init(config)"},
+        {"reward.bind", FIELD(reward.bind),
+         "where a plugin: or python: reward's pool listens for its workers, e.g. tcp://*:7500 (empty: an "
+         "ipc:// socket in a private directory); with CURVE keys, workers on other hosts may join "
+         "(python3 -m stride_reward serve FILE.py:FUNC --connect tcp://HOST:7500 --remote)"},
         {"reward.code_exec_isolation",
          FIELD(reward.code_exec_isolation),
          "code_exec sandbox: namespaces (required, refused where unavailable) or none (rlimits and syscall "

@@ -183,6 +183,9 @@ void check_listen(const JobConfig& c) {
     check_bind_key("network.scheduler_bind", c.network.scheduler_bind, open, "");
     STRIDE_CHECK(c.network.scheduler_bind.rfind("inproc://", 0) != 0,
                  "network.scheduler_bind: inproc:// endpoints cannot cross processes");
+    check_bind_key("reward.bind", c.reward.bind, open, "");
+    STRIDE_CHECK(c.reward.bind.rfind("inproc://", 0) != 0,
+                 "reward.bind: inproc:// endpoints cannot cross processes (reward workers are processes)");
 }
 
 // The run directory is {run_dir}/{name}: a name is one path component, so that it cannot point the

@@ -89,8 +89,8 @@ JobContext make_job_context(const JobConfig& cfg) {
     JobContext ctx{cfg, cfg.name, Tokenizer::load(tok_path), {}, nullptr, {}, {}, nullptr};
     ctx.stop_tokens = default_stop_tokens(ctx.tokenizer);
     STRIDE_CHECK(!ctx.stop_tokens.empty(), "tokenizer: " + tok_path + " defines no end-of-text token");
-    ctx.reward = make_reward(reward_spec_from_config(cfg));
     ctx.curve = job_curve_keys(cfg);
+    ctx.reward = make_reward(reward_spec_from_config(cfg, ctx.curve));  // the reward bridge is keyed too
 
     DatasetSplit split = load_job_datasets(cfg);
     STRIDE_CHECK(!split.train.empty(), "data.train: no training prompts");

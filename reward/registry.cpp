@@ -70,6 +70,10 @@ PluginOptions plugin_options(const RewardSpec& spec) {
     opt.memory_mb = spec.plugin_memory_mb;
     opt.worker_exe = spec.plugin_worker_exe;
     opt.config_json = spec.plugin_config;
+    opt.bind = spec.bridge_bind;
+    opt.curve = spec.curve;
+    opt.keys_dir = spec.keys_dir;
+    opt.admit_remote = spec.admit_remote;
     return opt;
 }
 
@@ -90,7 +94,7 @@ CodeExecOptions code_exec_options(const RewardSpec& spec) {
 
 }  // namespace
 
-RewardSpec reward_spec_from_config(const JobConfig& cfg) {
+RewardSpec reward_spec_from_config(const JobConfig& cfg, std::shared_ptr<const CurveKeys> curve) {
     RewardSpec s;
     s.fn = cfg.reward.fn;
     s.correct = cfg.reward.correct;
@@ -103,6 +107,12 @@ RewardSpec reward_spec_from_config(const JobConfig& cfg) {
     s.plugin_workers = cfg.reward.workers;
     s.plugin_memory_mb = cfg.reward.worker_memory_mb;
     s.plugin_config = cfg.reward.plugin_config;
+    s.bridge_bind = cfg.reward.bind;
+    if (curve) {
+        s.keys_dir = cfg.network.keys_dir;
+        s.admit_remote = !cfg.reward.bind.empty();
+    }
+    s.curve = std::move(curve);
     s.code_exec_isolation = cfg.reward.code_exec_isolation;
     s.code_exec_score = cfg.reward.code_exec_score;
     s.code_exec_memory_mb = cfg.reward.code_exec_memory_mb;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/curve_keys.h"
 #include "reward/reward.h"
 
 namespace stride {
@@ -33,6 +34,12 @@ struct RewardSpec {
     int64_t plugin_memory_mb = 2048;   // RLIMIT_AS headroom of each worker; 0: unlimited
     std::string plugin_worker_exe;     // empty: $STRIDE_REWARD_WORKER, else this binary
     std::string plugin_config = "{}";  // JSON object handed to <prefix>_init / Python init(config)
+    // The bridge to the workers (PluginOptions): reward.bind, the job's CURVE keys and their directory
+    // (from network.keys_dir; null: plain), and whether workers from other hosts may join.
+    std::string bridge_bind;
+    std::shared_ptr<const CurveKeys> curve;
+    std::string keys_dir;
+    bool admit_remote = false;
     // code_exec only (reward/code_exec/code_exec.h): reward.code_exec_isolation, reward.code_exec_score,
     // reward.code_exec_memory_mb; reward.workers sandboxes run at once.
     std::string code_exec_isolation = "namespaces";  // namespaces | none (rlimits and seccomp only)
@@ -40,7 +47,9 @@ struct RewardSpec {
     int64_t code_exec_memory_mb = 1024;              // address space of each sandboxed process
 };
 
-RewardSpec reward_spec_from_config(const JobConfig& cfg);
+// curve: the job's key set (JobContext::curve; null: plain), which the bridge serves and whose
+// directory, network.keys_dir, its workers read; reward.bind with keys admits remote workers.
+RewardSpec reward_spec_from_config(const JobConfig& cfg, std::shared_ptr<const CurveKeys> curve = nullptr);
 
 std::vector<std::string> builtin_reward_names();  // sorted
 // The bare correctness reward: a built-in, or a plug-in (plugin:path[:prefix] or

@@ -91,14 +91,17 @@ int reward_worker(int argc, char** argv) {
     PluginSpec spec;
     std::string connect;
     int64_t memory_mb = 0;
-    Parser p("stride reward worker --connect ENDPOINT --plugin FILE [--prefix P] [--memory-mb M]",
-             "The process a reward plug-in runs in (started by reward/plugin/plugin_pool.cpp, not by hand).");
+    std::string keys_dir;
+    Parser p(
+        "stride reward worker --connect ENDPOINT --plugin FILE [--prefix P] [--memory-mb M] [--keys-dir DIR]",
+        "The process a reward plug-in runs in (started by reward/plugin/plugin_pool.cpp, not by hand).");
     p.flag("connect", connect, "endpoint of the plug-in pool", true)
         .flag("plugin", spec.path, "plug-in shared library", true)
         .flag("prefix", spec.prefix, "symbol prefix")
-        .flag("memory-mb", memory_mb, "memory limit (MiB, 0: none)");
+        .flag("memory-mb", memory_mb, "memory limit (MiB, 0: none)")
+        .flag("keys-dir", keys_dir, "the job's CURVE key set, when the pool serves CURVE");
     if (!p.parse(argc, argv)) return 0;
-    return run_reward_worker(connect, spec, memory_mb);
+    return run_reward_worker(connect, spec, memory_mb, keys_dir);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "common/base/error.h"
+#include "common/bind_endpoint.h"
 #include "common/messaging.h"
 #include "reward/identifier.h"
 #include "reward/plugin/plugin_protocol.h"
@@ -93,6 +94,7 @@ struct PluginPool::Dispatcher {
         uint64_t request = 0;
         std::vector<Item*> items;  // of the request in flight
         size_t next = 0;           // first item without a result
+        bool remote = false;       // joined by itself (admit_remote): no process of ours to watch or kill
     };
 
     Dispatcher(const PluginSpec& spec, PluginOptions options);
@@ -117,6 +119,9 @@ struct PluginPool::Dispatcher {
     void start_failed(Worker& w, const std::string& why);
     void start_failed(const std::string& why);
     void remove(Worker& w);
+    std::string finish(Worker& w, bool kill_it, double grace_s = 0.0);
+    bool admit(const std::string& route);
+    void bind_bridge();
     void complete(Item* it, RewardResult r);
     void publish();
     void stop_all(const std::string& why);
@@ -155,7 +160,7 @@ struct PluginPool::Dispatcher {
 };
 
 PluginPool::Dispatcher::Dispatcher(const PluginSpec& spec_, PluginOptions options)
-    : spec(spec_), opt(std::move(options)), name(basename_of(spec_.path)) {
+    : spec(spec_), opt(std::move(options)), name(basename_of(spec_.path)), ctx(opt.curve) {
     if (opt.command.empty()) {
         argv = {opt.worker_exe, "reward",      "worker",
                 "--plugin",     spec.path,     "--prefix",
@@ -170,13 +175,8 @@ PluginPool::Dispatcher::Dispatcher(const PluginSpec& spec_, PluginOptions option
 
     wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     STRIDE_CHECK(wake_fd >= 0, std::string("reward pool: eventfd: ") + std::strerror(errno));
-    dir = make_socket_dir();
-    endpoint = "ipc://" + dir + "/pool";
-    argv.insert(argv.end(), {"--connect", endpoint});
     try {
-        router.emplace(ctx, ZMQ_ROUTER);
-        router->set_int(ZMQ_ROUTER_MANDATORY, 1);  // a send to a vanished worker fails, not vanishes
-        router->bind(endpoint);
+        bind_bridge();
     } catch (...) {
         remove_socket();
         throw;
@@ -189,11 +189,39 @@ PluginPool::Dispatcher::~Dispatcher() {
     remove_socket();
 }
 
+// The bridge: the ROUTER our workers connect to, on reward.bind or a private ipc:// directory. With
+// the job's keys the context serves CURVE, so a peer without them is refused before any message.
+void PluginPool::Dispatcher::bind_bridge() {
+    if (opt.bind.empty()) {
+        dir = make_socket_dir();
+        endpoint = "ipc://" + dir + "/pool";
+    } else {
+        endpoint = opt.bind;
+    }
+    router.emplace(ctx, ZMQ_ROUTER);
+    router->set_int(ZMQ_ROUTER_MANDATORY, 1);  // a send to a vanished worker fails, not vanishes
+    try {
+        router->bind(endpoint);
+    } catch (const Error& e) {
+        throw Error((opt.bind.empty() ? "reward pool: " : "reward.bind: ") + std::string(e.what()));
+    }
+    // Our own workers run on this host: a wildcard bind is reached through loopback.
+    endpoint = advertised_endpoint(router->last_endpoint(), "127.0.0.1");
+    argv.insert(argv.end(), {"--connect", endpoint});
+    if (opt.curve) {
+        STRIDE_CHECK(!opt.keys_dir.empty(),
+                     "reward pool: CURVE keys without their directory for the workers");
+        argv.insert(argv.end(), {"--keys-dir", opt.keys_dir});
+    }
+}
+
 void PluginPool::Dispatcher::remove_socket() {
     router.reset();
     // Closing the socket does not reliably remove its file before we look: do it ourselves.
-    unlink((dir + "/pool").c_str());
-    rmdir(dir.c_str());
+    if (!dir.empty()) {
+        unlink((dir + "/pool").c_str());
+        rmdir(dir.c_str());
+    }
     close(wake_fd);
 }
 
@@ -313,7 +341,7 @@ void PluginPool::Dispatcher::send(Worker& w, std::vector<Item*> items) {
         sent = router->send_frames({w.route, wire::kScore, req.SerializeAsString()}, 0);
     } catch (const Error&) {  // EHOSTUNREACH: it disconnected, so it is dying
     }
-    if (!sent) lost(w, RewardStatus::error, end_child(w.proc, true));
+    if (!sent) lost(w, RewardStatus::error, finish(w, true));
 }
 
 void PluginPool::Dispatcher::wait_for_events() {
@@ -324,6 +352,7 @@ void PluginPool::Dispatcher::wait_for_events() {
     auto next = Clock::time_point::max();
     for (const Worker& w : workers) {
         next = std::min(next, w.deadline);
+        if (w.remote) continue;  // only its deadline and failed sends tell us it is gone
         if (w.proc.pidfd < 0) no_pidfd = true;
         if (w.proc.pidfd < 0) continue;
         items.push_back({nullptr, w.proc.pidfd, ZMQ_POLLIN, 0});
@@ -346,6 +375,7 @@ void PluginPool::Dispatcher::wait_for_events() {
     // Messages first: a worker that replied and then died has its results counted.
     while (auto frames = router->recv_frames(0)) on_message(*frames);
     for (Worker& w : workers) {
+        if (w.remote) continue;
         bool exited = w.proc.pidfd < 0 && w.proc.pid > 0 && child_exited(w.proc);
         for (size_t i = 0; i < watched.size(); ++i)
             exited |= watched[i] == w.proc.pid && items[i + 2].revents;
@@ -366,6 +396,10 @@ void PluginPool::Dispatcher::on_message(std::vector<std::string>& frames) {
     if (frames.size() < 2) return;
     const std::string& kind = frames[1];
     if (kind == wire::kHello) {
+        if (frames.size() > 2 && frames[2] == wire::kRemote) {
+            admit(frames[0]);
+            return;
+        }
         pid_t pid = frames.size() > 2 ? static_cast<pid_t>(std::atol(frames[2].c_str())) : 0;
         for (Worker& w : workers) {
             if (w.proc.pid != pid || w.state != State::starting) continue;
@@ -387,7 +421,7 @@ void PluginPool::Dispatcher::on_message(std::vector<std::string>& frames) {
         if (first_start == Start::pending) first_start = Start::ok;
         cv.notify_all();
     } else if (kind == wire::kFailed) {
-        end_child(w->proc, false, kStopGraceS);  // it exits by itself
+        finish(*w, false, kStopGraceS);  // it exits by itself
         start_failed(*w, frames.size() > 2 ? frames[2] : "worker failed to start");
     } else if (kind == wire::kScores && w->state == State::busy) {
         on_scores(*w, frames.size() > 2 ? frames[2] : std::string());
@@ -395,28 +429,12 @@ void PluginPool::Dispatcher::on_message(std::vector<std::string>& frames) {
 }
 
 void PluginPool::Dispatcher::on_scores(Worker& w, const std::string& bytes) {
-    v1::RewardReply rep;
-    if (!rep.ParseFromString(bytes) || rep.request_id() != w.request || rep.first() != w.next ||
-        rep.ok_size() != rep.scores_size() || rep.details_size() != rep.scores_size() ||
-        w.next + static_cast<size_t>(rep.scores_size()) > w.items.size()) {
-        lost(w, RewardStatus::error, "malformed reply (" + end_child(w.proc, true) + ")");
+    auto results = wire::read_scores(bytes, w.request, w.next, w.items.size(), name);
+    if (!results) {
+        lost(w, RewardStatus::error, "malformed reply (" + finish(w, true) + ")");
         return;
     }
-    for (int j = 0; j < rep.scores_size(); ++j) {
-        double s = rep.scores(j);
-        RewardResult r;
-        if (!rep.ok(j))
-            r = failed(RewardStatus::error,
-                       name + ": " + (rep.details(j).empty() ? "score failed" : rep.details(j)));
-        else if (!std::isfinite(s))
-            r = failed(RewardStatus::error, name + ": score is not finite");
-        else {
-            r.score = s;
-            r.detail = rep.details(j);
-            r.correct = s >= 1.0;
-        }
-        complete(w.items[w.next++], std::move(r));
-    }
+    for (RewardResult& r : *results) complete(w.items[w.next++], std::move(r));
     if (w.next == w.items.size()) {
         w.state = State::idle;
         w.items.clear();
@@ -462,7 +480,7 @@ void PluginPool::Dispatcher::check_deadlines() {
     const auto now = Clock::now();
     for (Worker& w : workers) {
         if (w.deadline > now) continue;
-        end_child(w.proc, true);
+        finish(w, true);
         if (w.state == State::busy) {
             char limit[32];
             std::snprintf(limit, sizeof limit, "%g", opt.timeout_s);
@@ -489,9 +507,10 @@ void PluginPool::Dispatcher::lost(Worker& w, RewardStatus status, const std::str
 }
 
 void PluginPool::Dispatcher::start_failed(Worker& w, const std::string& why) {
-    if (w.proc.pid > 0) end_child(w.proc, true);
+    const bool remote = w.remote;
+    finish(w, true);
     remove(w);
-    start_failed(why);
+    if (!remote) start_failed(why);  // a remote worker that cannot load fails only itself
 }
 
 void PluginPool::Dispatcher::start_failed(const std::string& why) {
@@ -511,6 +530,36 @@ void PluginPool::Dispatcher::start_failed(const std::string& why) {
             q->clear();
         }
     }
+}
+
+// A worker we give up on: our child is ended (killed, or given grace_s to exit) and reaped; a remote
+// one is told to stop and forgotten (its late words find no route). Returns how it ended.
+std::string PluginPool::Dispatcher::finish(Worker& w, bool kill_it, double grace_s) {
+    if (!w.remote) return w.proc.pid > 0 ? end_child(w.proc, kill_it, grace_s) : "worker not started";
+    try {
+        router->send_frames({w.route, wire::kStop}, 0);
+    } catch (const Error&) {  // already disconnected
+    }
+    return "remote worker dropped";
+}
+
+// A worker the pool did not start says `hello remote`. It is served only when the bridge is CURVE
+// (so it holds the job's keys: the ZAP handler let it in) and the job asked for remote workers.
+bool PluginPool::Dispatcher::admit(const std::string& route) {
+    if (!opt.admit_remote || !opt.curve || route.empty() || find_route(route)) return false;
+    Worker w;
+    w.remote = true;
+    w.route = route;
+    w.state = State::loading;
+    w.deadline = after(opt.start_timeout_s);
+    workers.push_back(std::move(w));
+    try {
+        router->send_frames({route, wire::kSchema, wire::schema_descriptor(), opt.config_json}, 0);
+    } catch (const Error&) {  // gone already: its start deadline removes it
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    ++stats.remote_joined;
+    return true;
 }
 
 void PluginPool::Dispatcher::remove(Worker& w) {
@@ -553,7 +602,7 @@ void PluginPool::Dispatcher::stop_all(const std::string& why) {
     }
     for (Worker& w : workers) {
         if (w.state == State::busy) {
-            end_child(w.proc, true);  // no waiting on a sample that may never finish
+            finish(w, true);  // no waiting on a sample that may never finish
             for (size_t i = w.next; i < w.items.size(); ++i)
                 complete(w.items[i], failed(RewardStatus::error, detail));
         } else if (w.state == State::idle) {
@@ -563,10 +612,19 @@ void PluginPool::Dispatcher::stop_all(const std::string& why) {
             }
         }
     }
+    bool remote = false;
+    for (Worker& w : workers) {
+        if (!w.remote) continue;
+        remote = true;
+        if (w.state == State::loading) finish(w, true);
+    }
+    // A remote worker's stop must leave before the socket closes (linger 0 would drop it): closing
+    // the context waits up to this long for it.
+    if (remote) router->set_int(ZMQ_LINGER, static_cast<int>(kStopGraceS * 1000));
     const auto until = Clock::now() + std::chrono::duration<double>(kStopGraceS);
     for (Worker& w : workers) {
         double left = std::chrono::duration<double>(until - Clock::now()).count();
-        if (w.proc.pid > 0) end_child(w.proc, w.state != State::idle, std::max(0.0, left));
+        if (w.proc.pid > 0 && !w.remote) end_child(w.proc, w.state != State::idle, std::max(0.0, left));
     }
     workers.clear();
     publish();
@@ -646,7 +704,13 @@ void PluginPool::shutdown() {
 
 PluginStats PluginPool::stats() const {
     std::lock_guard<std::mutex> lock(d_->mu);
-    return d_->stats;
+    PluginStats s = d_->stats;
+    s.auth_refused = d_->ctx.auth_refused();
+    return s;
+}
+
+std::string PluginPool::endpoint() const {
+    return d_->endpoint;  // set before the dispatcher thread starts, never changed
 }
 
 }  // namespace stride

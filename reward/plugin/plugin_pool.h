@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/curve_keys.h"
 #include "reward/reward.h"
 
 namespace stride {
@@ -46,14 +47,26 @@ struct PluginOptions {
     std::vector<std::string> command;
     std::vector<std::string> extra_env;  // NAME=value entries added to (and overriding) the environment
     std::string kind = "plugin";         // how errors name the reward: "reward.fn: <kind> '<path>'"
+    // The bridge (reward.bind): where the pool listens; empty: ipc:// in a private directory. Its own
+    // workers connect to what was bound, a wildcard host replaced by 127.0.0.1.
+    std::string bind;
+    // The job's key set: the pool serves CURVE with it and admits only the job's client keys, and its
+    // workers are handed keys_dir (the files, never the keys, on their command line) to connect with.
+    std::shared_ptr<const CurveKeys> curve;
+    std::string keys_dir;
+    // Admit workers the pool did not start (`hello remote`: a reward server on another host). Only
+    // with curve, so that whoever joins holds the job's keys.
+    bool admit_remote = false;
 };
 
 // Samples by outcome (calls = samples submitted), and worker events.
 struct PluginStats {
     int64_t calls = 0, errors = 0, timeouts = 0;
-    int64_t crashes = 0;  // workers that died while scoring (status error for their sample)
-    int64_t spawns = 0;   // workers started
-    int64_t retries = 0;  // samples scored again alone after their request failed
+    int64_t crashes = 0;        // workers that died while scoring (status error for their sample)
+    int64_t spawns = 0;         // workers started
+    int64_t retries = 0;        // samples scored again alone after their request failed
+    int64_t remote_joined = 0;  // workers the pool did not start that joined (admit_remote)
+    uint64_t auth_refused = 0;  // peers the bridge refused (CURVE: no key, or not the job's)
 };
 
 class PluginPool {
@@ -78,6 +91,8 @@ class PluginPool {
 
     PluginStats stats() const;
     const PluginSpec& spec() const { return spec_; }
+    // The bridge's bound endpoint (tcp://...:* resolved to its port), for workers on other hosts.
+    std::string endpoint() const;
 
    private:
     struct Dispatcher;
@@ -86,7 +101,9 @@ class PluginPool {
 };
 
 // The worker side of a C ABI plug-in (`stride reward worker --connect ENDPOINT ...`): loads it, says
-// ready, serves requests until told to stop. Returns the process exit code.
-int run_reward_worker(const std::string& endpoint, const PluginSpec& spec, int64_t memory_mb);
+// ready, serves requests until told to stop. keys_dir: the job's key set when the bridge has CURVE
+// ("" otherwise). Returns the process exit code.
+int run_reward_worker(const std::string& endpoint, const PluginSpec& spec, int64_t memory_mb,
+                      const std::string& keys_dir = "");
 
 }  // namespace stride

@@ -2,6 +2,8 @@
 
 #include <google/protobuf/descriptor.pb.h>
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 namespace stride::reward_wire {
@@ -35,6 +37,31 @@ std::string metadata_json(const v1::RewardItem& item) {
     // Spliced in as is: RewardInput::extra_info_json is a JSON object by contract (reward/reward.h).
     out += item.extra_info_json().empty() ? "{}" : item.extra_info_json();
     out += "}";
+    return out;
+}
+
+std::optional<std::vector<RewardResult>> read_scores(const std::string& bytes, uint64_t request_id,
+                                                     size_t next, size_t n_items, const std::string& name) {
+    v1::RewardReply rep;
+    if (!rep.ParseFromString(bytes) || rep.request_id() != request_id || rep.first() != next ||
+        rep.ok_size() != rep.scores_size() || rep.details_size() != rep.scores_size() || next > n_items ||
+        static_cast<size_t>(rep.scores_size()) > n_items - next)
+        return std::nullopt;
+    std::vector<RewardResult> out(static_cast<size_t>(rep.scores_size()));
+    for (int j = 0; j < rep.scores_size(); ++j) {
+        const double s = rep.scores(j);
+        RewardResult& r = out[static_cast<size_t>(j)];
+        if (!rep.ok(j) || !std::isfinite(s)) {
+            r.status = RewardStatus::error;
+            r.detail = name + ": " +
+                       (!rep.ok(j) ? (rep.details(j).empty() ? "score failed" : rep.details(j))
+                                   : "score is not finite");
+        } else {
+            r.score = s;
+            r.detail = rep.details(j);
+            r.correct = s >= 1.0;
+        }
+    }
     return out;
 }
 

@@ -103,8 +103,10 @@ void serve_request(ZmqSocket& sock, const Plugin& p, const PluginSpec& spec, con
 
 }  // namespace
 
-int run_reward_worker(const std::string& endpoint, const PluginSpec& spec, int64_t memory_mb) {
-    ZmqContext ctx;
+int run_reward_worker(const std::string& endpoint, const PluginSpec& spec, int64_t memory_mb,
+                      const std::string& keys_dir) {
+    // With the job's keys the bridge is CURVE: connect presents the client pair, checks the server key.
+    ZmqContext ctx(keys_dir.empty() ? nullptr : std::make_shared<const CurveKeys>(read_curve_keys(keys_dir)));
     ZmqSocket sock(ctx, ZMQ_DEALER);
     sock.connect(endpoint);
     sock.send_frames({wire::kHello, std::to_string(getpid())}, INT_MAX);

@@ -48,6 +48,7 @@ class PythonReward : public RewardFn {
     void cancel() const override { pool_->shutdown(); }
     std::string name() const override { return name_; }
     PluginStats stats() const { return pool_->stats(); }
+    std::string endpoint() const { return pool_->endpoint(); }  // the bridge, for remote workers
 
    private:
     std::string name_;

@@ -110,6 +110,24 @@ def command_text(container):
     return " ".join(container.get("command", []) + container.get("args", []))
 
 
+def check_key_mount(where, tpl, container, keys_dir):
+    """The job's key set: a Secret volume mounted at network.keys_dir, its files owner-only (Stride
+    refuses key files that group or others may read)."""
+    if not keys_dir:
+        return []
+    mounts = [m for m in container.get("volumeMounts", []) if m.get("mountPath") == keys_dir]
+    if not mounts:
+        return [f"{where}: must mount the key set (a Secret) at network.keys_dir {keys_dir}"]
+    volumes = {v["name"]: v for v in tpl["spec"].get("volumes", [])}
+    secret = volumes.get(mounts[0]["name"], {}).get("secret")
+    if secret is None:
+        return [f"{where}: the volume at {keys_dir} must be a Secret (the output of `stride keys gen`)"]
+    mode = secret.get("defaultMode", 0o644)  # Kubernetes' default: readable by everyone
+    if mode & 0o077:
+        return [f"{where}: the key Secret's defaultMode {mode:#o} lets group or others read the keys (use 0400)"]
+    return []
+
+
 def check_stride(docs, stride_bin, source_dir):
     problems = []
     cms = [d for _, d in docs if d["kind"] == "ConfigMap" and "job.yaml" in d.get("data", {})]
@@ -121,10 +139,22 @@ def check_stride(docs, stride_bin, source_dir):
         f.write(job_text)
         f.flush()
         tok = f"tokenizer={source_dir}/configs/tokenizers/arith/tokenizer.json"  # /opt/stride in the image
-        r = subprocess.run([stride_bin, "config", "check", f.name, tok], capture_output=True, text=True)
+        overrides = [tok]
+        keys = tempfile.TemporaryDirectory()
+        if job.get("network", {}).get("keys_dir"):  # the Secret's files, made here as the README says
+            subprocess.run([stride_bin, "keys", "gen", f"{keys.name}/k"], capture_output=True, check=True)
+            overrides.append(f"network.keys_dir={keys.name}/k")
+        r = subprocess.run([stride_bin, "config", "check", f.name] + overrides, capture_output=True, text=True)
+        keys.cleanup()
         if r.returncode != 0:
             problems.append(f"job.yaml: stride config check: {r.stderr.strip()}")
     workers = job.get("rollout", {}).get("workers", 1)
+    net = job.get("network", {})
+    keys_dir = net.get("keys_dir", "")
+    if net.get("auth") != "curve" or not keys_dir:
+        problems.append("job.yaml: network.auth must be curve with a network.keys_dir (the key set's Secret)")
+    if net.get("unauthenticated"):
+        problems.append("job.yaml: network.unauthenticated must not be set: every socket uses CURVE")
     sched_svc = [d for _, d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "stride-scheduler"]
     if not sched_svc:
         return problems + ["no Service stride-scheduler"]
@@ -145,6 +175,7 @@ def check_stride(docs, stride_bin, source_dir):
         ports = {p["containerPort"] for p in c.get("ports", [])}
         if ann.get("prometheus.io/scrape") != "true" or int(ann.get("prometheus.io/port", 0)) not in ports:
             problems.append(f"{where}: prometheus.io/scrape and a prometheus.io/port among the container ports")
+        problems += check_key_mount(where, tpl, c, keys_dir)
         gpus = c.get("resources", {}).get("limits", {}).get("nvidia.com/gpu")
         if role in ("trainer", "rollout") and not gpus:
             problems.append(f"{where}: {role} must request nvidia.com/gpu")

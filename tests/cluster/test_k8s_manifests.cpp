@@ -56,6 +56,11 @@ TEST(K8sManifests, TheCheckerCatchesBrokenDocuments) {
         {"gpu", "trainer.yaml", "limits: \\{memory: 64Gi, nvidia.com/gpu: \"1\"\\}", "limits: {memory: 64Gi}",
          "trainer must request nvidia.com/gpu"},
         {"config", "configmap.yaml", "lr: 1.0e-4", "lr: -1", "trainer.lr"},
+        {"keys_mount", "rollout.yaml", "- \\{name: keys, mountPath: /etc/stride-keys, readOnly: true\\}", "",
+         "must mount the key set"},
+        {"keys_mode", "trainer.yaml", "defaultMode: 0400", "defaultMode: 0444", "lets group or others read"},
+        {"no_curve", "configmap.yaml", "auth: curve, ", "unauthenticated: true, ",
+         "network.auth must be curve"},
     };
     for (const Case& c : cases) {
         const std::string dir = broken_copy(c.name, c.file, c.from, c.to);

@@ -34,6 +34,12 @@ int stride_fuzz_jsonl(const uint8_t*, size_t);
 int stride_fuzz_envelope(const uint8_t*, size_t);
 int stride_fuzz_math_answer(const uint8_t*, size_t);
 int stride_fuzz_code_label(const uint8_t*, size_t);
+int stride_fuzz_buffer_request(const uint8_t*, size_t);
+int stride_fuzz_registry_request(const uint8_t*, size_t);
+int stride_fuzz_dispatcher_request(const uint8_t*, size_t);
+int stride_fuzz_weight_serve(const uint8_t*, size_t);
+int stride_fuzz_reward_reply(const uint8_t*, size_t);
+int stride_fuzz_checkpoint_index(const uint8_t*, size_t);
 }
 
 namespace stride {
@@ -200,6 +206,14 @@ std::vector<std::string> corpus_of(const std::string& name) {
     return seeds;
 }
 
+// Protobuf wire bytes: tags of the envelope's job id and bodies, varints at their limits.
+const std::vector<std::string> kEnvelopeWords = {"\x08",
+                                                 "\x10",
+                                                 "\x0a\x03job",
+                                                 "\x6a",
+                                                 "\xff\xff\xff\xff\x0f",
+                                                 "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01"};
+
 std::vector<FuzzTarget> targets() {
     return {
         {"safetensors_header",
@@ -259,6 +273,21 @@ std::vector<FuzzTarget> targets() {
          100000,
          {"\"inputs\"", "\"outputs\"", "\"fn_name\"", "\"tests\"", "\"input\"", "\"output\"", "```python\n",
           "```", "[", "]"}},
+        // The message handlers: each input is a request to the real server over loopback TCP, then a
+        // probe it must answer (tests/fuzz/fuzz_peer.h), so these run fewer mutants.
+        {"buffer_request", stride_fuzz_buffer_request, 10000, kEnvelopeWords},
+        {"registry_request", stride_fuzz_registry_request, 6000, kEnvelopeWords},
+        {"dispatcher_request", stride_fuzz_dispatcher_request, 10000, kEnvelopeWords},
+        {"weight_serve", stride_fuzz_weight_serve, 6000, kEnvelopeWords},
+        {"reward_reply",
+         stride_fuzz_reward_reply,
+         100000,
+         {"\x08\x07", "\x10", "\x19", "\x20\x01", "\x2a\x01"}},
+        {"checkpoint_index",
+         stride_fuzz_checkpoint_index,
+         1000,  // a fresh directory tree per input
+         {"step_", "step_000010", ".tmp-1", "=", "/", ">..", ">/", " ", "\"step\"", "\"rl_seconds\"",
+          "\"prompts_dispatched\"", "\"first_untrained_prompt\"", "-1", "1e308", "9223372036854775807"}},
     };
 }
 

@@ -2,7 +2,7 @@
 
 Protocol (reward/plugin/plugin_protocol.h): ZeroMQ multipart messages, first frame the kind.
 
-  -> hello PID            <- schema DESCRIPTOR CONFIG
+  -> hello PID            <- schema DESCRIPTOR CONFIG     (hello remote: a worker the pool did not start)
   -> ready | failed WHY
   <- score RewardRequest  -> scores RewardReply (several when the request runs past flush_ms)
   <- stop
@@ -15,12 +15,13 @@ import asyncio
 import inspect
 import os
 import resource
+import sys
 import time
 
 import zmq
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-from . import adapt
+from . import adapt, keys
 
 
 def message_classes(descriptor):
@@ -114,12 +115,18 @@ async def _score_concurrently(sock, req, call, reply_cls):
     send(len(tasks))
 
 
-def serve(target, endpoint, memory_mb=0):
+def serve(target, endpoint, memory_mb=0, keys_dir="", remote=False):
     ctx = zmq.Context(1)
     sock = ctx.socket(zmq.DEALER)
     sock.linger = 0
+    if keys_dir:
+        try:
+            keys.use_client_keys(sock, keys_dir)  # before connect: CURVE is chosen per connection
+        except RuntimeError as e:  # no channel to say it on: the pool sees us exit, stderr says why
+            print(f"stride_reward: {e}", file=sys.stderr)
+            return 1
     sock.connect(endpoint)
-    sock.send_multipart([b"hello", str(os.getpid()).encode()])
+    sock.send_multipart([b"hello", b"remote" if remote else str(os.getpid()).encode()])
     frames = sock.recv_multipart()
     if len(frames) < 3 or frames[0] != b"schema":
         return 1
@@ -140,7 +147,8 @@ def serve(target, endpoint, memory_mb=0):
         return 1
     sock.send_multipart([b"ready"])
     loop = asyncio.new_event_loop() if is_async else None
-    # Until the pool says stop; a pool that dies takes us with it (PR_SET_PDEATHSIG).
+    # Until the pool says stop; a pool that dies takes us with it (PR_SET_PDEATHSIG; a remote worker
+    # is told stop, or waits for its user to end it).
     while True:
         frames = sock.recv_multipart()
         if frames[0] == b"stop":

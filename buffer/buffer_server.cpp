@@ -123,11 +123,12 @@ struct BufferServer::Impl {
     BufferStats counters;                  // touched only by the serving thread
     BufferMetrics prometheus{cfg.job_id};  // /metrics twin of `counters`
     std::set<uint64_t> committed;
-    // Groups trained by a checkpointed step: a put of them again is acknowledged, not stored.
-    std::unordered_set<std::string> done;
+    // Groups trained by a checkpointed step -> the step that trained them: a put of them again is
+    // acknowledged, not stored. A resume from an older checkpoint forgets those of later steps.
+    std::unordered_map<std::string, int64_t> done;
     // Group id -> prompt id of what a resume deleted and nobody put again since: each ReleaseLeasesAck
     // lists them (redispatch_prompt_ids) so the trainer can have the dispatcher hand them out again.
-    // In memory: a buffer restarted after that resume no longer knows them.
+    // Stored too ('r' records), so a buffer restarted before the trainer asked still knows them.
     std::map<std::string, std::string> redispatch;
     uint64_t next_batch_id = 1;
     struct LastPull {
@@ -166,7 +167,11 @@ struct BufferServer::Impl {
 };
 
 BufferServer::Impl::Impl(const BufferServerConfig& c)
-    : cfg(c), ctx(c.curve), store(c.dir, c.sync_wal), sock(ctx, c.endpoint, c.max_message_bytes), index(c.group_size) {
+    : cfg(c),
+      ctx(c.curve),
+      store(c.dir, c.sync_wal),
+      sock(ctx, c.endpoint, c.max_message_bytes),
+      index(c.group_size) {
     STRIDE_CHECK(cfg.group_size > 0, "buffer.group_size must be at least 1");
     STRIDE_CHECK(cfg.max_drain > 0, "buffer.max_drain must be at least 1");
     bound_endpoint = sock.endpoint();
@@ -223,7 +228,10 @@ void BufferServer::Impl::recover() {
                          group, why);
     }
     size_t complete = index.complete_full_groups();
-    store.scan_done([&](const std::string& group_id) { done.insert(group_id); });
+    store.scan_done([&](const std::string& group_id, int64_t step) { done.emplace(group_id, step); });
+    store.scan_redispatch([&](const std::string& group_id, const std::string& prompt_id) {
+        redispatch.emplace(group_id, prompt_id);
+    });
 
     std::vector<v1::StoredLease> leases;
     store.scan_leases([&](const v1::StoredLease& l) { leases.push_back(l); });
@@ -254,6 +262,13 @@ void BufferServer::Impl::recover() {
         }
         index.add_lease(std::move(lease));
         ++kept;
+        // A trainer whose pull leased this batch just before the buffer died retries that pull (the
+        // same request id): it gets this batch again rather than a second lease that would hold these
+        // groups until lease_timeout_ms.
+        if (l.request_id() != 0 && !l.trainer_id().empty()) {
+            LastPull& last = last_pull[l.trainer_id()];
+            if (l.batch_id() > last.batch_id) last = {l.request_id(), l.batch_id()};
+        }
     }
     std::string err = store.write(wb, /*must_sync=*/false);
     STRIDE_CHECK(err.empty(), "buffer store '" + cfg.dir + "': cannot release old leases: " + err);
@@ -420,7 +435,7 @@ void BufferServer::Impl::handle_put(Request& req, const v1::Envelope& env) {
 
     for (int i : fresh) {
         const v1::Sample& s = samples[i];
-        redispatch.erase(s.group_id());  // made again: nothing to re-dispatch
+        if (redispatch.erase(s.group_id())) staged_batch->delete_redispatch(s.group_id());  // made again
         std::string bytes = s.SerializeAsString();
         staged_batch->put_sample(s.group_id(), s.sample_id(), bytes);
         staged.push_back({s.group_id(), sample_ref(s, bytes.size())});
@@ -542,6 +557,7 @@ void BufferServer::Impl::handle_pull(Request& req, const v1::Envelope& env) {
         for (const auto& id : lease_groups) record.add_group_ids(id);
         record.set_trainer_version(p.trainer_version());
         record.set_trainer_id(p.trainer_id());
+        record.set_request_id(p.request_id());
         record.set_created_unix_ms(unix_ms());
         wb.put_lease(record);
         wb.put_next_batch_id(next_batch_id);
@@ -551,6 +567,7 @@ void BufferServer::Impl::handle_pull(Request& req, const v1::Envelope& env) {
     std::string err = store.write(wb, /*must_sync=*/false);
     if (!wb.empty()) ++counters.write_batches;
     if (!err.empty()) return reject(req, v1::ERROR_CODE_INTERNAL, "storage write failed: " + err);
+    if (!lease_groups.empty() && cfg.after_lease_written) cfg.after_lease_written(record.batch_id());
 
     if (newer_version) max_trainer_version = p.trainer_version();
     index.erase_groups(stale);
@@ -679,12 +696,13 @@ uint64_t BufferServer::Impl::plan_durable(int64_t step, StoreBatch& wb, std::vec
     uint64_t samples = 0;
     *batches = index.trained_batches(1, step);
     for (uint64_t id : *batches) {
-        for (const auto& gid : index.find_lease(id)->group_ids) {
+        const Lease* lease = index.find_lease(id);
+        for (const auto& gid : lease->group_ids) {
             const GroupEntry* g = index.find(gid);
             if (!g) continue;
             for (const auto& s : g->samples) wb.delete_sample(gid, s.sample_id);
             samples += g->samples.size();
-            wb.put_done(gid, step);
+            wb.put_done(gid, lease->trained_step);
         }
         wb.delete_lease(id);
     }
@@ -694,7 +712,7 @@ uint64_t BufferServer::Impl::plan_durable(int64_t step, StoreBatch& wb, std::vec
 void BufferServer::Impl::apply_durable(const std::vector<uint64_t>& batches) {
     for (uint64_t id : batches) {
         const Lease* lease = index.find_lease(id);
-        for (const auto& gid : lease->group_ids) done.insert(gid);
+        for (const auto& gid : lease->group_ids) done[gid] = lease->trained_step;
         index.commit_lease(id);
     }
 }
@@ -727,6 +745,19 @@ v1::ReleaseLeasesAck BufferServer::Impl::resume_from(int64_t step, int64_t versi
     // 2. What later steps trained is served again: the resumed trainer trains those steps anew.
     const std::vector<uint64_t> replay = index.trained_batches(step + 1, INT64_MAX);
     for (uint64_t id : replay) wb.delete_lease(id);
+    // 2b. The resume starts from an older checkpoint than one the buffer was told of (the newer one
+    //     was deleted or is unreadable): the groups later steps trained were deleted with it, so they
+    //     are no longer done. The resumed dispatcher hands their prompts out again (from this
+    //     checkpoint's first untrained prompt) and the resumed policy generates them anew; refusing
+    //     them as done would leave the trainer waiting for groups that never come.
+    std::vector<std::string> forgotten;
+    int64_t newest_done = 0;
+    for (const auto& [gid, trained_by] : done)
+        if (trained_by > step) {
+            forgotten.push_back(gid);
+            newest_done = std::max(newest_done, trained_by);
+            wb.delete_done(gid);
+        }
     // 3. Versions above `version` were made by a policy the resume discarded: their groups go (their
     //    prompts are dispatched again from the resumed data cursor) ...
     std::vector<std::string> discarded;
@@ -739,14 +770,19 @@ v1::ReleaseLeasesAck BufferServer::Impl::resume_from(int64_t step, int64_t versi
         discarded.push_back(gid);
     }
     // ... and so do in-flight groups they touched (resume_trim.h).
+    // Their prompts are listed for the trainer to re-dispatch, durably (a buffer restarted before it
+    // asks must still know them). The dispatcher's group id is its prompt id (PromptDispatcher::prompt_at).
+    std::map<std::string, std::string> again;
+    for (const std::string& gid : discarded) again.emplace(gid, gid);
     uint32_t trimmed = 0;
     store.scan_partials("", [&](const std::string& worker, const std::string& gid, const std::string& bytes) {
         v1::InFlightGroup rec;
         if (!rec.ParseFromString(bytes) || !inflight_newer_than(rec, version)) return;
         wb.delete_partial(worker, gid);
-        redispatch[gid] = rec.prompt().prompt_id().empty() ? gid : rec.prompt().prompt_id();
+        again[gid] = rec.prompt().prompt_id().empty() ? gid : rec.prompt().prompt_id();
         ++trimmed;
     });
+    for (const auto& [gid, prompt] : again) wb.put_redispatch(gid, prompt);
     // 4. Versions from the discarded future are refused at the door again (max_version_ahead).
     const bool lower = max_trainer_version > version;
     if (lower) wb.put_max_trainer_version(version);
@@ -757,14 +793,19 @@ v1::ReleaseLeasesAck BufferServer::Impl::resume_from(int64_t step, int64_t versi
 
     v1::ReleaseLeasesAck ack;
     apply_durable(durable);
+    for (const std::string& gid : forgotten) done.erase(gid);
+    if (!forgotten.empty())
+        spdlog::warn(
+            "buffer: resume from step {}, but a newer checkpoint (gone now) covered steps up to {}: the {} "
+            "groups steps {}-{} trained are no longer done; their prompts are generated and trained again",
+            step, newest_done, forgotten.size(), step + 1, newest_done);
     for (uint64_t id : replay) {
         ack.set_groups_replayed(ack.groups_replayed() +
                                 static_cast<uint32_t>(index.find_lease(id)->group_ids.size()));
         index.release_lease(id);
     }
     index.erase_groups(discarded);
-    // The dispatcher's group id is its prompt id (PromptDispatcher::prompt_at).
-    for (const std::string& gid : discarded) redispatch.emplace(gid, gid);
+    for (auto& [gid, prompt] : again) redispatch[gid] = prompt;
     if (lower) max_trainer_version = version;
     ack.set_groups_discarded(static_cast<uint32_t>(discarded.size()));
     ack.set_partials_trimmed(trimmed);

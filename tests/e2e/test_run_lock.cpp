@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "e2e_test_util.h"
 
@@ -37,13 +38,24 @@ TEST(JobRunLock, ARestartIsRefusedWhileARoleOfAKilledLauncherStillRuns) {
     const std::string dir = make_run_dir("lock-orphan");
     const std::string cfg = write_config(dir);
     pid_t trainer = -1;
+    std::vector<pid_t> others;  // buffer and rollout workers: they stop when the launcher dies
     {
         ProcessesJob job(cfg);
         ASSERT_GT(job.pid, 0);
         trainer = job.role_pid("trainer-0");
         ASSERT_GT(trainer, 0) << job.text;
-        ASSERT_GT(job.role_pid("rollout-1"), 0) << job.text;
+        for (const char* name : {"buffer-0", "rollout-0", "rollout-1"}) {
+            others.push_back(job.role_pid(name));
+            ASSERT_GT(others.back(), 0) << name << "\n" << job.text;
+        }
+        // Training under way (the trainer is up, not dying at its start), then it is held.
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+        while (std::chrono::steady_clock::now() < until &&
+               read_metrics(dir + "/runs/e2e/metrics.jsonl").empty())
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        ASSERT_FALSE(read_metrics(dir + "/runs/e2e/metrics.jsonl").empty()) << "the job never trained";
         ASSERT_EQ(kill(trainer, SIGSTOP), 0);
+        ASSERT_FALSE(process_gone(trainer)) << "the trainer " << trainer << " had ended already";
         kill(job.pid, SIGKILL);
         waitpid(job.pid, nullptr, 0);
     }
@@ -57,10 +69,13 @@ TEST(JobRunLock, ARestartIsRefusedWhileARoleOfAKilledLauncherStillRuns) {
     EXPECT_EQ(out.find("role trainer-0"), std::string::npos) << "the refused run started roles:\n" << out;
 
     kill(trainer, SIGKILL);
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (!process_gone(trainer) && std::chrono::steady_clock::now() < until)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    ASSERT_TRUE(process_gone(trainer)) << "the killed trainer " << trainer << " is still there";
+    others.push_back(trainer);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    for (pid_t p : others) {
+        while (!process_gone(p) && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        ASSERT_TRUE(process_gone(p)) << "role " << p << " of the first run is still there";
+    }
     EXPECT_EQ(run_stride_within(300, {"run", cfg, "launcher=processes", "resume=auto"}, &out), 0) << out;
     std::filesystem::remove_all(dir);
 }

@@ -1,6 +1,7 @@
 // buffer/buffer_config.h: the experience buffer's settings (YAML section `buffer:`), with defaults.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -59,6 +60,10 @@ struct BufferServerConfig {
     // The audit trail of acknowledgements (empty: none): one line "group_id sample_id" per sample
     // newly stored, appended and flushed before its PutAck is sent. A job writes <run>/acked.log.
     std::string ack_log;
+
+    // Tests only (never set by a job): called after a pull's lease is durable and before its reply is
+    // sent, with the batch id, so that a test can kill the buffer in exactly that window.
+    std::function<void(uint64_t batch_id)> after_lease_written;
 };
 
 }  // namespace stride

@@ -21,6 +21,7 @@ constexpr char kLeasePrefix = 'l';
 constexpr char kCommittedPrefix = 'c';
 constexpr char kPartialPrefix = 'p';
 constexpr char kDonePrefix = 'd';
+constexpr char kRedispatchPrefix = 'r';
 const std::string kNextBatchKey = "mnext_batch_id";
 const std::string kTrainerVersionKey = "mmax_trainer_version";
 
@@ -139,6 +140,15 @@ void StoreBatch::delete_partial(const std::string& worker_id, const std::string&
 void StoreBatch::put_done(const std::string& group_id, int64_t step) {
     wb_->Put(std::string(1, kDonePrefix) + group_id, encode_u64(static_cast<uint64_t>(step)));
 }
+void StoreBatch::delete_done(const std::string& group_id) {
+    wb_->Delete(std::string(1, kDonePrefix) + group_id);
+}
+void StoreBatch::put_redispatch(const std::string& group_id, const std::string& prompt_id) {
+    wb_->Put(std::string(1, kRedispatchPrefix) + group_id, prompt_id);
+}
+void StoreBatch::delete_redispatch(const std::string& group_id) {
+    wb_->Delete(std::string(1, kRedispatchPrefix) + group_id);
+}
 bool StoreBatch::empty() const {
     return wb_->Count() == 0;
 }
@@ -250,9 +260,18 @@ void SampleStore::scan_partials(
     });
 }
 
-void SampleStore::scan_done(const std::function<void(const std::string&)>& fn) const {
+void SampleStore::scan_done(const std::function<void(const std::string&, int64_t)>& fn) const {
     scan_prefix(db_.get(), std::string(1, kDonePrefix),
-                [&](const rocksdb::Slice& k, const rocksdb::Slice&) { fn(k.ToString().substr(1)); });
+                [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+                    fn(k.ToString().substr(1), static_cast<int64_t>(decode_u64(v)));
+                });
+}
+
+void SampleStore::scan_redispatch(
+    const std::function<void(const std::string&, const std::string&)>& fn) const {
+    scan_prefix(
+        db_.get(), std::string(1, kRedispatchPrefix),
+        [&](const rocksdb::Slice& k, const rocksdb::Slice& v) { fn(k.ToString().substr(1), v.ToString()); });
 }
 
 uint64_t SampleStore::bytes_on_disk() const {

@@ -6,7 +6,9 @@
 //   'm' "next_batch_id"           -> 8 bytes BE                         batch ids never repeat
 //   'm' "max_trainer_version"     -> 8 bytes BE                         newest version a pull named
 //   'p' worker_id '\0' group_id  -> stride.v1.InFlightGroup            a rollout worker's unfinished group
-//   'd' group_id                  -> trainer step (8 bytes BE)          trained and checkpointed: done
+//   'd' group_id                  -> trainer step (8 bytes BE)          trained (by that step), checkpointed:
+//   done 'r' group_id                  -> prompt id                          deleted by a resume, to dispatch
+//   again
 //
 // Ids may not contain '\0' (the server rejects such samples), so a group's samples are exactly the
 // keys with prefix 's' group_id '\0'. Every change goes through one WriteBatch per group commit, so
@@ -45,7 +47,10 @@ class StoreBatch {
     void put_max_trainer_version(int64_t version);  // >= 0
     void put_partial(const std::string& worker_id, const std::string& group_id, const std::string& bytes);
     void delete_partial(const std::string& worker_id, const std::string& group_id);
-    void put_done(const std::string& group_id, int64_t step);
+    void put_done(const std::string& group_id, int64_t step);  // step: the trainer step that trained it
+    void delete_done(const std::string& group_id);
+    void put_redispatch(const std::string& group_id, const std::string& prompt_id);
+    void delete_redispatch(const std::string& group_id);
     bool empty() const;
     size_t data_bytes() const;
 
@@ -84,8 +89,12 @@ class SampleStore {
                        const std::function<void(const std::string& worker_id, const std::string& group_id,
                                                 const std::string& bytes)>& fn) const;
 
-    // Groups trained by a checkpointed step (put_done): fn(group_id) for each.
-    void scan_done(const std::function<void(const std::string& group_id)>& fn) const;
+    // Groups trained by a checkpointed step (put_done): fn(group_id, the step that trained it) for each.
+    void scan_done(const std::function<void(const std::string& group_id, int64_t step)>& fn) const;
+
+    // Groups a resume deleted whose prompts are to be handed out again: fn(group_id, prompt_id).
+    void scan_redispatch(
+        const std::function<void(const std::string& group_id, const std::string& prompt_id)>& fn) const;
 
     uint64_t bytes_on_disk() const;  // SST files + memtables, RocksDB's own estimate
     const std::string& dir() const { return dir_; }

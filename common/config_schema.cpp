@@ -445,7 +445,8 @@ const std::vector<ConfigKey>& schema_table() {
          "answer this long fails naming it",
          above_up_to(0, 86400)},
         {"deadlines.weights_s", FIELD(deadlines.weights_s),
-         "a rollout worker whose weight publisher (the trainer) does not answer this long fails naming it",
+         "a rollout worker, or the prompt dispatcher (the gate's version), whose weight publisher (the "
+         "trainer) does not answer this long fails naming it",
          above_up_to(0, 86400)},
     };
     return table;

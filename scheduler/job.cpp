@@ -109,6 +109,11 @@ int run_threads(const JobContext& ctx, StartingPolicy policy, const std::atomic<
                 ++failures;
                 trainer_stop = true;
             }
+            if (!trainer_stop && !dispatcher.failure().empty()) {  // the trainer's publisher went silent
+                spdlog::error("stopping the job: {}", dispatcher.failure());
+                ++failures;
+                trainer_stop = true;
+            }
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
     });
@@ -228,7 +233,7 @@ int run_processes(const JobContext& ctx, const StartingPolicy& policy, const std
                            {"roles", role_list}};
     summary.update(rollout);
     std::ofstream(cfg.run_path() + "/run_summary.json") << summary.dump() << "\n";
-    if (!WIFEXITED(trainer_status)) return 1;
+    if (!WIFEXITED(trainer_status) || !dispatcher.failure().empty()) return 1;
     return WEXITSTATUS(trainer_status);
 }
 

@@ -182,6 +182,11 @@ bool ProcessRoles::wait_for_resume(int64_t resumes_before) {
 int ProcessRoles::run_until_trainer_ends() {
     for (;;) {
         if (trainer().pid <= 0 && reaped_elsewhere_.empty()) return trainer().status;  // stopped meanwhile
+        if (!stop_sent_ && !dispatcher_.failure().empty()) {  // the trainer's publisher went silent
+            spdlog::error("stopping the job: {}", dispatcher_.failure());
+            if (trainer().pid > 0) kill(trainer().pid, SIGTERM);
+            stop_sent_ = true;
+        }
         if (stop_ && !stop_sent_) {
             if (trainer().pid > 0) kill(trainer().pid, SIGTERM);  // it finishes its step and checkpoints
             stop_sent_ = true;

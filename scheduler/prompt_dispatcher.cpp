@@ -159,13 +159,38 @@ v1::Envelope PromptDispatcher::answer_redispatch(const v1::RedispatchPrompts& rp
     return out;
 }
 
-void PromptDispatcher::refresh_version() {
+std::string PromptDispatcher::failure() const {
+    std::lock_guard<std::mutex> lock(failure_mu_);
+    return failure_;
+}
+
+bool PromptDispatcher::refresh_version() {
+    if (!failure().empty()) return false;
     // The trainer's version changes once per step; asking the publisher at most every 2 ms keeps the
     // gate fresh (in sync mode each step's rollout waits on it) without a round trip per request.
     const auto now = std::chrono::steady_clock::now();
-    if (now - version_checked_ <= std::chrono::milliseconds(2)) return;
-    if (auto u = versions_.latest(1000)) version_ = u->version();
+    if (now - version_checked_ <= std::chrono::milliseconds(2)) return true;
     version_checked_ = now;
+    // One short attempt per request: the serving thread (and a stop) never waits long on a silent
+    // publisher; the silence is bounded across attempts instead, from the first unanswered read after
+    // an answer (time in which nobody asked, as while a trainer restarts, does not count before it).
+    const int attempt_ms = static_cast<int>(std::clamp(opt_.weights_deadline_s * 1000.0, 1.0, 250.0));
+    if (auto u = versions_.latest(attempt_ms)) {
+        version_ = u->version();
+        publisher_silent_since_.reset();
+        return true;
+    }
+    if (!publisher_silent_since_) publisher_silent_since_ = now;
+    const double silent =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - *publisher_silent_since_).count();
+    if (silent < opt_.weights_deadline_s) return true;
+    std::lock_guard<std::mutex> lock(failure_mu_);
+    failure_ = fmt::format(
+        "prompt dispatcher: the trainer's weight publisher at {} did not answer for {:.1f} s "
+        "(deadlines.weights_s = {}): it is down or stuck; no more prompts are handed out",
+        versions_.endpoint(), silent, opt_.weights_deadline_s);
+    spdlog::error("{}", failure_);
+    return false;
 }
 
 void PromptDispatcher::note_worker_report(const v1::PromptRequest& pr) {
@@ -192,7 +217,10 @@ v1::Envelope PromptDispatcher::answer_prompt_request(const v1::PromptRequest& pr
             return it->second.reply;
     }
     apply_releases();
-    refresh_version();
+    if (!refresh_version()) {
+        ++rejected_;
+        return make_error(ctx_.job_id, v1::ERROR_CODE_INTERNAL, failure());
+    }
     note_worker_report(pr);
     std::set<int64_t> inflight;
     for (const std::string& id : pr.inflight_prompt_ids())

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,6 +49,9 @@ struct DispatcherOptions {
     int64_t start_prompt = 0;         // resume: the first prompt not yet dispatched
     bool dynamic_sampling = false;    // the trainer may ask for extra prompts (see above)
     int64_t start_extra_prompts = 0;  // resume: the extra prompts the trainer had asked for
+    // deadlines.weights_s: the trainer's weight publisher (the gate's version) silent this long while
+    // workers ask for prompts: the dispatcher gives up (failure(), every prompt request refused).
+    double weights_deadline_s = 60;
 };
 
 class PromptDispatcher {
@@ -69,6 +73,10 @@ class PromptDispatcher {
     // held is handed out again.
     void release_worker(const std::string& worker_id);
 
+    // Why the dispatcher gave up ("" while it serves): the weight publisher it reads the trainer's
+    // version from stayed silent for weights_deadline_s. The launcher stops the job. Thread-safe.
+    std::string failure() const;
+
     // The prompt numbered p (pure function of the dataset, seed and p): which example, which group.
     // Not thread-safe (it caches the current epoch's order); the serving thread is its only caller.
     v1::Prompt prompt_at(int64_t p);
@@ -78,7 +86,8 @@ class PromptDispatcher {
     v1::Envelope answer_prompt_request(const v1::PromptRequest& pr);
     void fill_batch(const v1::PromptRequest& pr, v1::PromptBatch* batch);
     v1::Envelope answer_extra_prompts(const v1::ExtraPrompts& ep);
-    void refresh_version();  // the trainer's version, from the weight publisher
+    // The trainer's version, from the weight publisher; false once it gave up (failure()).
+    bool refresh_version();
     void note_worker_report(const v1::PromptRequest& pr);
     v1::Envelope answer_redispatch(const v1::RedispatchPrompts& rp);
     void apply_releases();
@@ -100,6 +109,10 @@ class PromptDispatcher {
     std::atomic<int64_t> extra_{0};  // the largest ExtraPrompts.total the trainer sent
     int64_t version_ = -1;           // the trainer's version, as last read (serving thread only)
     std::chrono::steady_clock::time_point version_checked_{};
+    // Since when the publisher has not answered a version read (none: it answered the last one).
+    std::optional<std::chrono::steady_clock::time_point> publisher_silent_since_;
+    mutable std::mutex failure_mu_;
+    std::string failure_;  // set once, by the serving thread
     int64_t order_epoch_ = -1;
     std::vector<int64_t> order_;  // the dataset order of epoch order_epoch_
     std::atomic<uint64_t> rejected_{0};

@@ -99,6 +99,7 @@ DispatcherOptions dispatcher_options(const JobConfig& cfg, const JobState& state
     d.start_prompt = state.resume_prompt();  // prompts below it were all trained
     d.start_extra_prompts = state.extra_prompts;
     d.dynamic_sampling = cfg.trainer.dynamic_sampling;
+    d.weights_deadline_s = cfg.deadlines.weights_s;
     return d;
 }
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -358,9 +359,13 @@ void check_job_state(const JobState& st, const std::string& dir, int64_t total_s
     const std::string file = dir + "/job_state.json";
     // The trainer writes prompts_dispatched = step * prompts_per_step + extra_prompts. Allow for a
     // prompts_per_step changed between runs, but not for garbage.
-    const int64_t steps = std::max(total_steps, st.step) + 1;
-    const int64_t bound =
-        steps * std::max<int64_t>(prompts_per_step, 1) * kPromptsDispatchedSlack + st.extra_prompts;
+    // Saturating: a step near 2^63 read from a damaged file must not overflow into a small bound.
+    const int64_t steps = std::max(total_steps, st.step) + (st.step < INT64_MAX ? 1 : 0);
+    int64_t bound = 0;
+    if (__builtin_mul_overflow(steps, std::max<int64_t>(prompts_per_step, 1) * kPromptsDispatchedSlack,
+                               &bound) ||
+        __builtin_add_overflow(bound, st.extra_prompts, &bound))
+        bound = INT64_MAX;
     if (st.prompts_dispatched > bound)
         throw Error(file + ": field 'prompts_dispatched' is " + std::to_string(st.prompts_dispatched) +
                     ", more than a job of " + std::to_string(total_steps) + " steps x " +

@@ -179,4 +179,81 @@ TEST(BufferProgress, TrainedBatchesDoNotCountAgainstCapacity) {
     EXPECT_NO_THROW(client.put(make_groups("h", 2, 2)));
 }
 
+// The newest checkpoint (of step 2) was durable, then deleted by hand: the job resumes from step 1.
+// The groups step 2 trained are gone from the buffer, and the resumed dispatcher hands their prompts out
+// again: they must be stored and trained anew, not refused as done (the trainer would wait forever).
+// Step 1's group stays done. Both hold across a restart.
+TEST(BufferProgress, AResumeOlderThanTheDurableCheckpointForgetsWhatLaterStepsTrained) {
+    TempDir dir("buf-progress-older");
+    const std::string db = dir.sub("db");
+    {
+        BufferServer server(test_config(db, 2));
+        server.start();
+        ZmqContext ctx;
+        BufferClient client(ctx, server.endpoint(), "test-job", fast_options());
+        client.put(make_groups("s1-", 1, 2, 0));
+        client.commit(client.pull(1, 0).batch_id(), 1);
+        client.checkpoint_durable(1);
+        client.put(make_groups("s2-", 1, 2, 1));
+        client.commit(client.pull(1, 1).batch_id(), 2);
+        client.checkpoint_durable(2);
+        EXPECT_EQ(client.put(make_groups("s2-", 1, 2, 1)).duplicates(), 2u);  // done
+    }
+    BufferServerConfig cfg = test_config(db, 2);
+    cfg.resume_step = 1;
+    cfg.resume_version = 1;
+    {
+        BufferServer server(cfg);
+        server.start();
+    }
+    BufferServer server(test_config(db, 2));  // a plain restart after the resume: still forgotten
+    server.start();
+    ZmqContext ctx;
+    BufferClient client(ctx, server.endpoint(), "test-job", fast_options());
+    EXPECT_EQ(client.put(make_groups("s2-", 1, 2, 1)).duplicates(), 0u);  // generated anew: stored
+    EXPECT_EQ(client.put(make_groups("s1-", 1, 2, 1)).duplicates(), 2u);  // step 1's: still done
+    EXPECT_EQ(group_ids(client.pull(5, 1, true)), std::set<std::string>{"s2-0"});
+}
+
+// The prompts of the groups a resume deleted are listed in every ReleaseLeasesAck until they are put
+// again, also by a buffer restarted (killed) before the trainer asked.
+TEST(BufferProgress, PromptsToDispatchAgainSurviveABufferRestart) {
+    TempDir dir("buf-progress-redispatch");
+    const std::string db = dir.sub("db");
+    auto listed = [](const v1::ReleaseLeasesAck& ack) {
+        return std::set<std::string>(ack.redispatch_prompt_ids().begin(), ack.redispatch_prompt_ids().end());
+    };
+    {
+        BufferServer server(test_config(db, 2));
+        server.start();
+        ZmqContext ctx;
+        BufferClient client(ctx, server.endpoint(), "test-job", fast_options());
+        client.put(make_groups("p", 2, 2, 0));       // p0, p1: version 0
+        client.put({make_groups("p", 3, 2, 2)[4]});  // p2: one sample of version 2
+        v1::InFlightGroup g;
+        g.mutable_prompt()->set_prompt_id("p7");
+        g.mutable_prompt()->set_group_id("p7");
+        g.set_worker_id("rollout-0");
+        g.set_policy_version(2);
+        client.save_partials("rollout-0", {g});
+    }
+    BufferServerConfig cfg = test_config(db, 2);
+    cfg.resume_step = 0;  // resumed at version 0: p2 and the in-flight p7 were made by a discarded one
+    cfg.resume_version = 0;
+    { BufferServer server(cfg); }  // applied at open; the buffer dies before anyone asks
+    {
+        BufferServer server(test_config(db, 2));
+        server.start();
+        ZmqContext ctx;
+        BufferClient client(ctx, server.endpoint(), "test-job", fast_options());
+        EXPECT_EQ(listed(client.release_leases("trainer started")), (std::set<std::string>{"p2", "p7"}));
+        client.put({make_groups("p", 3, 2, 0)[4]});  // p2 generated again
+    }
+    BufferServer server(test_config(db, 2));
+    server.start();
+    ZmqContext ctx;
+    BufferClient client(ctx, server.endpoint(), "test-job", fast_options());
+    EXPECT_EQ(listed(client.release_leases("trainer started")), std::set<std::string>{"p7"});
+}
+
 }  // namespace stride::test

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <future>
 #include <set>
 
 #include "buffer/buffer_client.h"
@@ -223,4 +224,76 @@ TEST(BufferRecovery, KillNineLosesNothing) {
     std::set<std::string> served = drain(client);
     for (const auto& id : acked) EXPECT_TRUE(served.count(id)) << id << " was acked but not served";
     EXPECT_EQ(served.size(), acked.size() + 3);
+}
+
+// ---- kill -9 between a lease and its reply ---------------------------------------------------------
+
+// Runs only as the child of ARetriedPullAfterAKillBetweenLeaseAndReplyGetsTheSameBatch: serves a buffer
+// that keeps its leases over a restart (as a job with recovery.buffer_restarts does) and kills itself
+// with SIGKILL right after the first lease is written, before its reply leaves.
+TEST(BufferRecovery, ChildDieAfterLease) {
+    const char* dir = std::getenv("STRIDE_BUFFER_CHILD_DIR");
+    const char* endpoint = std::getenv("STRIDE_BUFFER_CHILD_ENDPOINT");
+    if (!dir || !endpoint || !std::getenv("STRIDE_BUFFER_CHILD_DIE_AFTER_LEASE"))
+        GTEST_SKIP() << "helper process of ARetriedPullAfterAKillBetweenLeaseAndReplyGetsTheSameBatch";
+    BufferServerConfig cfg = test_config(dir, 2);
+    cfg.endpoint = endpoint;
+    cfg.keep_leases_on_restart = true;
+    cfg.after_lease_written = [](uint64_t) { raise(SIGKILL); };
+    BufferServer server(cfg);
+    server.run();
+}
+
+TEST(BufferRecovery, ARetriedPullAfterAKillBetweenLeaseAndReplyGetsTheSameBatch) {
+    TempDir dir("buf-lease-kill");
+    const std::string db = dir.sub("db");
+    const std::string endpoint = "ipc://" + dir.sub("buffer.ipc");
+    {  // the groups, stored by a buffer that ends normally
+        BufferServerConfig cfg = test_config(db, 2);
+        cfg.endpoint = endpoint;
+        BufferServer server(cfg);
+        server.start();
+        ZmqContext ctx;
+        BufferClient client(ctx, endpoint, cfg.job_id, fast_options(10000));
+        client.put(make_groups("q", 4, 2));
+    }
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        setenv("STRIDE_BUFFER_CHILD_DIR", db.c_str(), 1);
+        setenv("STRIDE_BUFFER_CHILD_ENDPOINT", endpoint.c_str(), 1);
+        setenv("STRIDE_BUFFER_CHILD_DIE_AFTER_LEASE", "1", 1);
+        execl("/proc/self/exe", "buffer_child", "--gtest_filter=BufferRecovery.ChildDieAfterLease",
+              static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    // The trainer's pull: its first attempt leases 2 groups and gets no reply (the buffer died); it
+    // retries, with the same request id, until the restarted buffer answers.
+    ZmqContext ctx;
+    BufferClientOptions opt = fast_options(30000);
+    opt.call_timeout_ms = 300;
+    opt.trainer_id = "trainer-0";
+    BufferClient client(ctx, endpoint, "test-job", opt);
+    auto pulled = std::async(std::launch::async, [&] { return client.pull(2, 0); });
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "the buffer was to die between lease and reply";
+    EXPECT_EQ(WTERMSIG(status), SIGKILL);
+
+    BufferServerConfig cfg = test_config(db, 2);
+    cfg.endpoint = endpoint;
+    cfg.keep_leases_on_restart = true;
+    BufferServer server(cfg);
+    server.start();
+    v1::Batch b = pulled.get();
+    ASSERT_EQ(b.groups_size(), 2) << "the retried pull got nothing";
+    ZmqContext ctx2;
+    BufferClient admin(ctx2, endpoint, "test-job", fast_options(10000));
+    v1::BufferStats st = admin.stats();
+    EXPECT_EQ(st.leases_open(), 1u) << "the retried pull leased a second batch; the first holds its groups";
+    EXPECT_EQ(st.groups_leased(), 2u);
+    EXPECT_EQ(st.groups_complete(), 2u);
+    EXPECT_EQ(client.commit(b.batch_id()).groups(), 2u);
+    EXPECT_EQ(drain(admin).size(), 4u);  // the samples of the other two groups: nothing held back
 }

@@ -54,6 +54,25 @@ inline int run_stride(const std::vector<std::string>& args, std::string* output 
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// `stride ARGS` killed (SIGKILL, its children dying with it: PR_SET_PDEATHSIG) if it has not ended
+// within `seconds`: a hang fails the test instead of holding it. Returns the exit code, 124 or 137 for
+// a run that was killed (timeout(1)'s codes).
+inline int run_stride_within(int seconds, const std::vector<std::string>& args,
+                             std::string* output = nullptr) {
+    std::vector<std::string> all = {"-s", "KILL", std::to_string(seconds), std::string(STRIDE_BIN)};
+    all.insert(all.end(), args.begin(), args.end());
+    std::string cmd = "timeout";
+    for (const auto& a : all) cmd += " '" + a + "'";
+    cmd += " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (size_t n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+    int status = pclose(p);
+    if (output) *output = out;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 // One JSON object per non-empty line (metrics.jsonl, trained.jsonl); none if the file is missing.
 inline std::vector<nlohmann::json> read_metrics(const std::string& path) {
     std::vector<nlohmann::json> lines;
@@ -62,6 +81,18 @@ inline std::vector<nlohmann::json> read_metrics(const std::string& path) {
     while (std::getline(in, line))
         if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
     return lines;
+}
+
+// Whether pid has ended: no such process, or a zombie nobody reaped yet (a role whose launcher died is
+// re-parented; its descriptors, job.lock's included, are closed either way).
+inline bool process_gone(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat) return true;
+    std::string line;
+    std::getline(stat, line);
+    const auto paren = line.rfind(')');
+    return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] == 'Z' ||
+           line[paren + 2] == 'X';
 }
 
 // `stride run CFG launcher=processes ARGS...` left running, with its stdout (where the launcher prints

@@ -224,17 +224,6 @@ TEST(JobProcesses, ARoleThatDiesStopsTheJobWithACheckpoint) {
     fs::remove_all(dir);
 }
 
-// Whether pid is gone: no such process, or a zombie nobody reaped yet (it ran to its end).
-bool process_gone(pid_t pid) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    if (!stat) return true;
-    std::string line;
-    std::getline(stat, line);
-    const auto paren = line.rfind(')');
-    return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] == 'Z' ||
-           line[paren + 2] == 'X';
-}
-
 TEST(JobProcesses, RolesDieWithTheLauncher) {
     const std::string dir = make_run_dir("orphans");
     const std::string cfg = write_config(dir);

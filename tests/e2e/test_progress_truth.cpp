@@ -102,3 +102,42 @@ TEST(JobProgressTruth, ATrainerKilledBetweenCommitAndCheckpointResumesWithoutRep
         for (const auto& g : line["groups"]) EXPECT_EQ(g[3], line["policy_version"]) << line.dump();
     fs::remove_all(dir);
 }
+
+// The newest checkpoint deleted by hand after the buffer was told it is durable (so the buffer already
+// deleted the batches of the steps it covers): a resume from the older one trains those steps again,
+// on groups generated anew by the resumed policy, and ends — it used to wait forever for groups the
+// buffer refused as done.
+TEST(JobProgressTruth, AResumeFromAnOlderCheckpointThanTheBufferKnowsTrainsTheLostStepsAgain) {
+    const std::string dir = make_run_dir("older");
+    const std::string cfg = write_config(dir);
+    const std::string run = dir + "/runs/e2e";
+    constexpr int kFirstRun = 6;  // checkpoints at 3 and 6; the one at 6 is deleted
+    const std::vector<std::string> args = {"launcher=processes",
+                                           "trainer.checkpoint_every=" + std::to_string(kCheckpointEvery)};
+    std::string out;
+    std::vector<std::string> first = {"run", cfg, "trainer.steps=" + std::to_string(kFirstRun)};
+    first.insert(first.end(), args.begin(), args.end());
+    ASSERT_EQ(run_stride_within(300, first, &out), 0) << out;
+    ASSERT_TRUE(fs::exists(run + "/checkpoints/step_000003")) << out;
+    ASSERT_TRUE(fs::exists(run + "/checkpoints/step_000006")) << out;
+    fs::remove_all(run + "/checkpoints/step_000006");
+
+    std::vector<std::string> resume = {"run", cfg, "resume=auto", "trainer.steps=" + std::to_string(kSteps)};
+    resume.insert(resume.end(), args.begin(), args.end());
+    ASSERT_EQ(run_stride_within(300, resume, &out), 0) << "the resume hung or failed:\n" << out;
+    EXPECT_NE(out.find("no longer done"), std::string::npos) << out;
+
+    const auto metrics = read_metrics(run + "/metrics.jsonl");
+    ASSERT_EQ(metrics.size(), static_cast<size_t>(kSteps)) << out;
+    for (int i = 0; i < kSteps; ++i) EXPECT_EQ(metrics[i]["step"], i + 1);
+    const stride::chaos::ProgressAudit audit = stride::chaos::audit_trained_log(run + "/trained.jsonl");
+    std::string problems;
+    for (const auto& p : audit.problems) problems += p + "\n";
+    EXPECT_TRUE(audit.problems.empty()) << problems;
+    EXPECT_EQ(audit.trained_twice, 0) << problems;
+    EXPECT_EQ(audit.from_discarded, 0) << problems;
+    EXPECT_EQ(audit.groups, kSteps * kPromptsPerStep);
+    for (int p = 0; p < kSteps * kPromptsPerStep; ++p)
+        EXPECT_TRUE(audit.group_ids.count("p" + std::to_string(p))) << "prompt p" << p << " never trained";
+    fs::remove_all(dir);
+}

@@ -5,6 +5,8 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -271,4 +273,48 @@ TEST(PromptDispatcher, GateHoldsUnderRandomTimings) {
         }
         EXPECT_EQ(seen.size(), static_cast<size_t>(steps * pps)) << "lag " << lag;
     }
+}
+
+// The dispatcher reads the trainer's version from its weight publisher. A publisher that goes silent
+// (the trainer died or hangs) may not hold the dispatcher's serving thread, nor a stop: each read is a
+// short attempt, and once the publisher has been silent for deadlines.weights_s every prompt request
+// is refused with an error naming the publisher and the key, and failure() says why (the launcher
+// stops the job on it).
+TEST(PromptDispatcher, ASilentWeightPublisherMakesItGiveUpNamingWhatItWaitedFor) {
+    JobContext ctx = tiny_context();
+    auto pub = std::make_unique<WeightPublisher>(ctx.job_id, "tcp://127.0.0.1:*");
+    pub->publish(blob(0));
+    const std::string weights = pub->endpoint();
+    DispatcherOptions opt{4, 3, /*max_lag=*/0, 1, 0};
+    opt.weights_deadline_s = 1.0;
+    auto d = std::make_unique<PromptDispatcher>(ctx, "tcp://127.0.0.1:*", weights, opt);
+    Client c(d->endpoint(), ctx.job_id);
+    let_gate_refresh();
+    EXPECT_EQ(c.ask(100).prompts_size(), 4);
+    EXPECT_EQ(d->failure(), "");
+
+    pub.reset();  // the trainer is gone
+    const auto start = std::chrono::steady_clock::now();
+    std::optional<v1::Envelope> refused;
+    while (!refused && std::chrono::steady_clock::now() - start < std::chrono::seconds(20)) {
+        v1::Envelope e = make_envelope(ctx.job_id);
+        e.mutable_prompt_request()->set_worker_id("w");
+        e.mutable_prompt_request()->set_max_prompts(100);
+        auto reply = c.rpc.call(e, 3000);
+        ASSERT_TRUE(reply.has_value()) << "a silent publisher held the dispatcher's serving thread";
+        if (reply->has_error()) refused = reply;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_TRUE(refused.has_value()) << "the dispatcher never gave up on a silent publisher";
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_GE(waited, 0.9);  // not before the deadline
+    EXPECT_EQ(refused->error().code(), v1::ERROR_CODE_INTERNAL);
+    const std::string why = refused->error().message();
+    EXPECT_NE(why.find("weight publisher at " + weights), std::string::npos) << why;
+    EXPECT_NE(why.find("deadlines.weights_s"), std::string::npos) << why;
+    EXPECT_EQ(d->failure(), why);
+
+    const auto stopping = std::chrono::steady_clock::now();
+    d.reset();  // a stop is not held by the silent publisher either
+    EXPECT_LT(std::chrono::steady_clock::now() - stopping, std::chrono::seconds(2));
 }

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -194,6 +195,7 @@ TEST(JobCheckpoint, BadJobStateFieldsAreNamed) {
         nlohmann::json value;
     };
     for (const Case& c : std::vector<Case>{{"step", -1},
+                                           {"step", -5},
                                            {"step", 5},  // the directory says step 4
                                            {"step", "four"},
                                            {"policy_version", -3},
@@ -218,10 +220,17 @@ TEST(JobCheckpoint, BadJobStateFieldsAreNamed) {
     // Against the job: 16 prompts dispatched after 4 steps of 4 is fine, 10^12 is garbage.
     JobState st = read_job_state(ck);
     EXPECT_NO_THROW(check_job_state(st, ck, 10, 4));
-    st.prompts_dispatched = 1000000000000;
-    const std::string err = error_of([&] { check_job_state(st, ck, 10, 4); });
-    EXPECT_NE(err.find(file), std::string::npos) << err;
-    EXPECT_NE(err.find("'prompts_dispatched'"), std::string::npos) << err;
+    for (const int64_t garbage : {int64_t{1000000000000}, int64_t{1} << 62}) {
+        st.prompts_dispatched = garbage;
+        const std::string err = error_of([&] { check_job_state(st, ck, 10, 4); });
+        EXPECT_NE(err.find(file), std::string::npos) << err;
+        EXPECT_NE(err.find("'prompts_dispatched'"), std::string::npos) << err;
+    }
+    // A step near 2^63 does not overflow the bound into a small (or negative) number.
+    st.step = INT64_MAX - 1;
+    st.prompts_dispatched = int64_t{1} << 62;
+    EXPECT_NO_THROW(check_job_state(st, ck, 10, 4));
+    st.step = 4;
 
     // load_job_checkpoint checks the state before it loads anything.
     with("step", -1);

@@ -146,7 +146,9 @@ void SchedulerLink::heartbeat_loop(std::atomic<bool>* stop_out) {
         if (reply) {
             last_answer = Clock::now();
             const v1::RoleWelcome& w = reply->role_welcome();
-            if (w.pause_rollouts() && w.pause_epoch() > joined_epoch_ && !pause_requested_) {
+            // Only rollout workers pause (the buffer serves the trainer's resume).
+            if (opt_.role == "rollout" && w.pause_rollouts() && w.pause_epoch() > joined_epoch_ &&
+                !pause_requested_) {
                 spdlog::warn("{}: the trainer restarted; pausing until it resumes", id_);
                 pause_requested_ = true;
             }

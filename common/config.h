@@ -230,8 +230,8 @@ struct NetworkConfig {
 // again by its own supervisor process (scheduler/role_supervisor.h).
 struct RecoveryConfig {
     int rollout_restarts = 0;             // restarts of one rollout worker at most (0: none)
-    int buffer_restarts = 0;              // launcher: processes: restarts of the buffer at most
-    int trainer_restarts = 0;             // launcher: processes: restarts of the trainer at most
+    int buffer_restarts = 0;              // restarts of the buffer at most (processes or --scheduler)
+    int trainer_restarts = 0;             // restarts of the trainer at most (processes or --scheduler)
     double restart_backoff_s = 1.0;       // wait before a restart; doubles per restart of the role
     double restart_backoff_max_s = 30.0;  // ... at most this long
     bool operator==(const RecoveryConfig&) const = default;

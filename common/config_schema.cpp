@@ -422,12 +422,13 @@ const std::vector<ConfigKey>& schema_table() {
          "non-zero exit) is started again at most this many times (0: never)",
          at_least(0)},
         {"recovery.buffer_restarts", FIELD(recovery.buffer_restarts),
-         "launcher: processes: a buffer that dies is started again on its RocksDB directory at most this "
-         "many times (0: a dead buffer stops the job)",
+         "a buffer (launcher: processes, or started with --scheduler) that dies is started again on its "
+         "RocksDB directory at most this many times (0: a dead buffer stops the job)",
          at_least(0)},
         {"recovery.trainer_restarts", FIELD(recovery.trainer_restarts),
-         "launcher: processes: a trainer that dies is started again from its last checkpoint at most this "
-         "many times, the rollout workers with it (0: a dead trainer stops the job)",
+         "a trainer (launcher: processes, or started with --scheduler) that dies is started again from its "
+         "last checkpoint at most this many times, the rollout workers paused or restarted meanwhile (0: a "
+         "dead trainer stops the job)",
          at_least(0)},
         {"recovery.restart_backoff_s", FIELD(recovery.restart_backoff_s),
          "wait before restarting a role; doubles with each restart of that role, at most "

@@ -559,6 +559,11 @@ int Loop::request_prompts() {
     // The gate may require a newer version than this worker holds: generate these with it (in-flight
     // sequences continue under it too, their tokens record the switch).
     load_weights(pb.min_policy_version());
+    // Stopped while waiting for that version (the trainer died; a pause or SIGTERM): taking them with
+    // older weights would save in-flight records a resume cannot tell from valid ones, and the next run
+    // would generate them too old for their step (sync mode: never trained, the job stalls). Leave
+    // them: the next run does not report them, so the dispatcher hands them out again.
+    if (version_ < pb.min_policy_version()) return 0;
     int added = 0;
     for (const v1::Prompt& p : pb.prompts()) {
         PendingGroup g = take_prompt(p, version_);

@@ -68,11 +68,12 @@ int role(int argc, char** argv) {
         .flag("advertise", advertise,
               "host the others reach this role at when it binds every interface (default: "
               "$STRIDE_ADVERTISE_HOST or the host name)")
-        .toggle(
-            "restarted", restarted,
-            "launcher: processes: this role replaces one that died in the job (a trainer, with resume=auto: "
-            "from its last checkpoint, or from the start, dropping what the dead one's versions made; a "
-            "buffer: without the resume's roll-back, the trainer lives on)")
+        .toggle("restarted", restarted,
+                "this role replaces one that died in the job (set by launcher: processes and by the "
+                "supervisor of "
+                "a role started with --scheduler; a trainer: from its last checkpoint, or from the start, "
+                "dropping what the dead one's versions made; a buffer: without the resume's roll-back, the "
+                "trainer lives on)")
         .positionals("OVERRIDES", overrides, "key=value ...");
     if (!p.parse(argc, argv)) return 0;
     if (name != "buffer" && name != "trainer" && name != "rollout" && name != "scheduler")
@@ -83,7 +84,7 @@ int role(int argc, char** argv) {
     std::signal(SIGTERM, on_role_signal);
     const JobConfig cfg = load_job_config(config_path, overrides);
     if (cfg.blas_kernels == "portable") use_portable_blas_kernels();  // may re-execute
-    // recovery.rollout_restarts: this process only supervises a child that runs the worker.
+    // recovery.<role>_restarts with --scheduler: this process only supervises a child that runs the role.
     if (auto rc = supervise_role_if_configured(cfg, name, scheduler, argc, argv, g_role_stop)) return *rc;
     const std::string role_name = name == "rollout" ? "rollout-" + std::to_string(worker) : name;
     // Before any thread starts, so that every thread of this process inherits the role's CPUs.
@@ -93,10 +94,10 @@ int role(int argc, char** argv) {
     spdlog::info("placement {}", placement);
     const auto metrics_server = start_role_metrics(cfg, name, worker);  // /metrics when metrics.port > 0
     if (!scheduler.empty() || (name == "scheduler" && !cfg.network.scheduler_bind.empty()))
-        return run_cluster_role(
-            cfg,
-            ClusterRoleArgs{name, worker, scheduler, advertise, metrics_server ? metrics_server->port() : 0},
-            g_role_stop);
+        return run_cluster_role(cfg,
+                                ClusterRoleArgs{name, worker, scheduler, advertise,
+                                                metrics_server ? metrics_server->port() : 0, restarted},
+                                g_role_stop);
     const JobEndpoints binds = process_endpoints(cfg);
     const JobEndpoints ep = binds.local();  // what this role connects to
     JobContext ctx = make_job_context(cfg);

@@ -69,6 +69,16 @@ EndpointMap metrics_offer(const JobConfig& cfg, const ClusterRoleArgs& a, const 
     return {{"metrics/" + id, "http://" + at + "/metrics"}};
 }
 
+// A restarted role binds the port its predecessor announced as `name` (when `bind` leaves the port to
+// the system): the others keep their endpoint and their sockets reconnect to it.
+std::string bind_as_before(const std::string& bind, const EndpointMap& announced, const std::string& name) {
+    auto it = announced.find(name);
+    if (bind.size() < 2 || bind.substr(bind.size() - 2) != ":*" || it == announced.end()) return bind;
+    const std::string port = it->second.substr(it->second.rfind(':') + 1);
+    spdlog::info("restarted: {} binds port {} again", name, port);
+    return bind.substr(0, bind.size() - 1) + port;
+}
+
 EndpointMap with(EndpointMap a, const EndpointMap& b) {
     a.insert(b.begin(), b.end());
     return a;
@@ -149,17 +159,24 @@ int run_scheduler(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bo
     PromptDispatcher d(ctx, prompts_bind, trainer->weights, dispatcher_options(cfg, start));
     // A rollout worker lost to a crash or a partition: its prompts go to the others.
     reg.on_lost([&d](const std::string& id) { d.release_worker(id); });
+    // A restarted trainer's pause of the rollout workers ends when it has resumed.
+    reg.set_resume_counter([&d] { return d.trainer_resumes(); });
     reg.offer("prompts", advertised_endpoint(d.endpoint(), advertise_host(a.advertise)));
     while (!stop && !reg.job_done()) {
         targets = write_scrape_targets(cfg, reg, targets);
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     reg.on_lost({});  // d goes before reg
+    reg.set_resume_counter({});
     if (!reg.job_done()) return 130;
     wait_roles_told(reg, cfg, stop);
     merge_run_summary(cfg, {{"launcher", "cluster"},
                             {"prompts_dispatched", d.dispatched() - trainer->start_prompt},
-                            {"prompts_redispatched", d.redispatched()}});
+                            {"prompts_redispatched", d.redispatched()},
+                            {"restarts",
+                             {{"buffer", reg.restarts_of("buffer")},
+                              {"trainer", reg.restarts_of("trainer")},
+                              {"rollout", reg.restarts_of("rollout")}}}});
     std::printf("scheduler: job done, %lld prompts dispatched from %lld, %lld handed out again\n",
                 (long long)d.dispatched(), (long long)trainer->start_prompt, (long long)d.redispatched());
     return 0;
@@ -183,12 +200,17 @@ void prepare_buffer_dir(const JobConfig& cfg, const std::string& dir) {
 
 int run_buffer(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bool>& stop) {
     JobContext ctx = make_job_context(cfg);
-    BufferServerConfig bc =
-        buffer_server_config(ctx, cluster_bind("buffer.endpoint", cfg.buffer.endpoint, cfg, a.scheduler));
-    prepare_buffer_dir(cfg, bc.dir);
+    SchedulerLink link(link_options(cfg, a));
+    std::string bind = cluster_bind("buffer.endpoint", cfg.buffer.endpoint, cfg, a.scheduler);
+    if (a.restarted) bind = bind_as_before(bind, link.join({}, {}, stop), "buffer");
+    if (stop) return 130;
+    BufferServerConfig bc = buffer_server_config(ctx, bind);
+    if (a.restarted)
+        bc.resume_step = -1;  // the trainer lives on: nothing is rolled back to its checkpoint
+    else
+        prepare_buffer_dir(cfg, bc.dir);
     BufferServer server(bc);
     server.start();
-    SchedulerLink link(link_options(cfg, a));
     link.join(with({{"buffer", advertised_endpoint(server.endpoint(), advertise_host(a.advertise))}},
                    metrics_offer(cfg, a, "buffer")),
               {}, stop);
@@ -216,17 +238,36 @@ void prepare_trainer_dir(const JobConfig& cfg, const StartingPolicy& p) {
     fs::remove(metrics_jsonl_path(cfg), ec);
 }
 
-int run_trainer(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bool>& stop) {
+// A trainer restarted inside the job resumes from its last checkpoint (resume=auto; the config hash,
+// taken from the job's config, stays the same).
+JobConfig trainer_config(const JobConfig& cfg, bool restarted) {
+    JobConfig c = cfg;
+    if (restarted) c.resume = "auto";
+    return c;
+}
+
+// How long a restarted trainer waits for the rollout workers to pause: each finishes its rewards out
+// and saves its in-flight groups; a silent one counts as paused once the registry lost it.
+double pause_deadline_s(const JobConfig& cfg) {
+    return cfg.network.lost_after_s + cfg.reward.timeout_s + 60.0;
+}
+
+int run_trainer(const JobConfig& job_cfg, const ClusterRoleArgs& a, std::atomic<bool>& stop) {
+    const JobConfig cfg = trainer_config(job_cfg, a.restarted);
     JobContext ctx = make_job_context(cfg);
-    SchedulerLink link(link_options(cfg, a));
+    SchedulerLink link(link_options(job_cfg, a));
     EndpointMap ep = link.join(metrics_offer(cfg, a, "trainer"), {"buffer"}, stop);
     if (stop) return 130;
+    // No rollout worker may make a group with the dead trainer's weights once the buffer dropped them.
+    if (a.restarted && !link.pause_rollouts(stop, pause_deadline_s(cfg))) return 130;
     StartingPolicy p = starting_policy(ctx, SftMode::run, stop);
     if (stop) return 130;
     prepare_trainer_dir(cfg, p);
-    const std::string weights_bind =
+    std::string weights_bind =
         cluster_bind("network.weights_bind", cfg.network.weights_bind, cfg, a.scheduler);
+    if (a.restarted) weights_bind = bind_as_before(weights_bind, ep, "weights");
     TrainerRole trainer(ctx, std::move(*p.model), p.state, std::move(p.adam), ep.at("buffer"), weights_bind);
+    if (a.restarted) trainer.restarted_in_job();
     v1::RoleHello start;
     start.set_has_start(true);
     start.set_start_prompt(p.state.resume_prompt());
@@ -260,17 +301,35 @@ int run_trainer(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bool
 
 // ---- rollout ----------------------------------------------------------------------------------------
 
+// One generation of the worker, until the job is done, *stop, or a restarted trainer's pause: then it
+// has saved its in-flight groups and is gone.
+void run_rollout_once(const JobContext& ctx, const ClusterRoleArgs& a, const EndpointMap& ep,
+                      SchedulerLink& link, const std::atomic<bool>& stop) {
+    std::atomic<bool> end{false};
+    std::jthread watch([&](std::stop_token st) {
+        while (!st.stop_requested() && !stop && !link.pause_requested())
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        end = true;
+    });
+    RolloutWorker w(ctx, member_id("rollout", a.worker),
+                    RolloutEndpoints{ep.at("prompts"), ep.at("buffer"), ep.at("weights")});
+    w.run(end);
+    wait_until(end);  // done with the job's prompts: stay until the job is done (or a pause)
+}
+
 int run_rollout(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bool>& stop) {
     JobContext ctx = make_job_context(cfg);
     SchedulerLink link(link_options(cfg, a));
-    const EndpointMap ep = link.join(metrics_offer(cfg, a, member_id("rollout", a.worker)),
-                                     {"prompts", "buffer", "weights"}, stop);
-    if (stop) return 130;
-    link.start_heartbeat(&stop);
-    RolloutWorker w(ctx, member_id("rollout", a.worker),
-                    RolloutEndpoints{ep.at("prompts"), ep.at("buffer"), ep.at("weights")});
-    w.run(stop);
-    wait_until(stop);  // done with the job's prompts: stay until the scheduler says the job is done
+    for (bool first = true;; first = false) {
+        // While a restarted trainer resumes, the registry withholds the weights and prompts here.
+        const EndpointMap ep = link.join(metrics_offer(cfg, a, member_id("rollout", a.worker)),
+                                         {"prompts", "buffer", "weights"}, stop);
+        if (stop) break;
+        if (first) link.start_heartbeat(&stop);
+        run_rollout_once(ctx, a, ep, link, stop);
+        if (stop) break;
+        spdlog::info("rollout-{}: paused for the restarted trainer; registering again", a.worker);
+    }
     // 0 only when the job is done: a supervisor (recovery.rollout_restarts) restarts anything else.
     return link.job_done() ? 0 : (link.lost() ? 1 : 130);
 }

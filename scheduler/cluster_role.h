@@ -8,7 +8,11 @@
 //              registered, the prompt dispatcher; exits when the job is done and every role was told
 //   buffer     the experience buffer; serves until the job is done
 //   trainer    SFT (sft.enabled) or resume, trains, checkpoints, tells the scheduler when it finished
-//   rollout    one rollout worker (--worker I)
+//   rollout    one rollout worker (--worker I); pauses while a restarted trainer resumes
+//
+// Restarted inside the job (--restarted, from scheduler/role_supervisor.h), the buffer opens its
+// directory again without a roll-back and the trainer resumes from its last checkpoint; each binds the
+// port its predecessor announced, so the others' sockets reconnect to it.
 //
 // With metrics.port > 0 every role also offers its /metrics URL as "metrics/<id>" (buffer, trainer,
 // rollout-I, scheduler), and the scheduler keeps <run>/scrape_targets.json, a Prometheus file_sd list
@@ -22,11 +26,12 @@
 namespace stride {
 
 struct ClusterRoleArgs {
-    std::string role;       // scheduler | buffer | trainer | rollout
-    int worker = 0;         // rollout worker index
-    std::string scheduler;  // the registry: where to bind (scheduler) or connect (the others)
-    std::string advertise;  // the host others reach this role at when it binds every interface
-    int metrics_port = 0;   // this process's /metrics port (metrics.port > 0), offered as metrics/<id>
+    std::string role;        // scheduler | buffer | trainer | rollout
+    int worker = 0;          // rollout worker index
+    std::string scheduler;   // the registry: where to bind (scheduler) or connect (the others)
+    std::string advertise;   // the host others reach this role at when it binds every interface
+    int metrics_port = 0;    // this process's /metrics port (metrics.port > 0), offered as metrics/<id>
+    bool restarted = false;  // its supervisor started it again (buffer, trainer: scheduler/role_supervisor.h)
 };
 
 // Runs the role until the job is done, *stop, or the scheduler is lost. Returns the exit code.

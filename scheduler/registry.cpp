@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace stride {
 
 using Clock = std::chrono::steady_clock;
@@ -64,6 +66,44 @@ bool Registry::all_told() const {
 void Registry::on_lost(std::function<void(const std::string&)> fn) {
     std::lock_guard<std::mutex> lock(mu_);
     on_lost_ = std::move(fn);
+}
+
+void Registry::set_resume_counter(std::function<int64_t()> fn) {
+    std::lock_guard<std::mutex> lock(mu_);
+    resumes_ = std::move(fn);
+}
+
+int Registry::restarts_of(const std::string& role) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    int n = 0;
+    for (const auto& [id, m] : members_)
+        if (m.role == role) n += m.restarts;
+    return n;
+}
+
+// Under mu_. Begins a pause for a restarted trainer, ends it once the trainer has resumed, and notes a
+// rollout worker that is registering (it wants endpoints: it generates nothing) as paused.
+void Registry::update_pause(const v1::RoleHello& hello, Member& m) {
+    const int64_t resumes = resumes_ ? resumes_() : 0;
+    if (hello.trainer_restarting() && !pausing_) {
+        ++pause_epoch_;
+        pausing_ = true;
+        resumes_at_pause_ = resumes;
+        spdlog::warn(
+            "registry: the trainer restarted; pausing the rollout workers until it resumes (pause {})",
+            pause_epoch_);
+    } else if (pausing_ && resumes > resumes_at_pause_) {
+        pausing_ = false;
+        spdlog::info("registry: the trainer resumed; the rollout workers go on (pause {} over)",
+                     pause_epoch_);
+    }
+    if (hello.role() == "rollout" && hello.wants_size() > 0) m.paused_for = pause_epoch_;
+}
+
+bool Registry::rollouts_paused() const {
+    for (const auto& [id, m] : members_)
+        if (m.role == "rollout" && !m.lost && m.paused_for < pause_epoch_) return false;
+    return true;
 }
 
 // Called under mu_, so that once on_lost({}) returns no call of the old function is still under way.
@@ -139,6 +179,9 @@ v1::Envelope Registry::answer(const v1::RoleHello& hello) {
     m.lost = false;
     m.instance = hello.instance();
     m.last_seen = Clock::now();
+    m.role = hello.role();
+    m.restarts = std::max(m.restarts, hello.restarts());
+    update_pause(hello, m);
     for (const auto& [name, ep] : hello.offers()) {
         if (endpoints_[name] != ep) spdlog::info("registry: {} serves {} at {}", id, name, ep);
         endpoints_[name] = ep;
@@ -154,9 +197,15 @@ v1::Envelope Registry::answer(const v1::RoleHello& hello) {
     v1::RoleWelcome* w = out.mutable_role_welcome();
     w->set_config_hash(opt_.config_hash);
     for (const auto& [name, ep] : endpoints_) (*w->mutable_endpoints())[name] = ep;
+    // While paused, a rollout worker gets no weights nor prompts: it waits in its registration.
+    const bool withhold = pausing_ && hello.role() == "rollout";
     for (const std::string& want : hello.wants())
-        if (!endpoints_.count(want)) w->add_missing(want);
+        if (!endpoints_.count(want) || (withhold && (want == "weights" || want == "prompts")))
+            w->add_missing(want);
     w->set_job_done(done_);
+    w->set_pause_epoch(pause_epoch_);
+    w->set_pause_rollouts(pausing_);
+    w->set_rollouts_paused(rollouts_paused());
     if (done_) m.told_done = true;
     return out;
 }

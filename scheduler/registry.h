@@ -7,6 +7,15 @@
 // that another live instance holds. The same RoleHello, repeated, is the role's heartbeat; once the
 // trainer says it finished, every answer says job_done and the roles stop. It is also where the NCCL
 // weight group forms: NcclJoin is answered by common/nccl_rendezvous.h.
+//
+// Restarts inside the job: a role's supervisor (scheduler/role_supervisor.h) restarts it as the same
+// instance, and its hellos carry the restart count (restarts_of). A trainer restarted from its last
+// checkpoint says so (RoleHello.trainer_restarting) and a pause begins: every rollout worker that
+// started before it stops generating with the dead trainer's weights, saves its in-flight groups and
+// registers again, where "weights" and "prompts" are withheld until the trainer has resumed (the
+// dispatcher's count of RedispatchPrompts moved, set_resume_counter); the trainer waits for
+// rollouts_paused before it tells the buffer where it resumed, so that no group of a discarded version
+// is made after the buffer dropped them (what scheduler/process_roles.h does in processes mode).
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -59,6 +68,11 @@ class Registry {
     // Called (from the registry's thread) with the worker id of a member silent for lost_after_s,
     // once per silence: the dispatcher hands out again what a lost rollout worker held.
     void on_lost(std::function<void(const std::string&)> fn);
+    // The dispatcher's count of trainer resumes (PromptDispatcher::trainer_resumes): a pause ends when
+    // it moves. Clear it ({}) before the dispatcher goes.
+    void set_resume_counter(std::function<int64_t()> fn);
+    // Restarts inside the job that the members of `role` reported (buffer, trainer, rollout: summed).
+    int restarts_of(const std::string& role) const;
 
    private:
     struct Member {
@@ -66,7 +80,12 @@ class Registry {
         std::chrono::steady_clock::time_point last_seen;
         bool told_done = false;
         bool lost = false;  // silent for lost_after_s; a hello from it again clears it
+        std::string role;
+        int restarts = 0;         // its supervisor's count
+        uint64_t paused_for = 0;  // a rollout worker: the latest pause it is known to have stopped for
     };
+    void update_pause(const v1::RoleHello& hello, Member& m);
+    bool rollouts_paused() const;
     void notice_lost();
     void serve();
     v1::Envelope answer(const v1::RoleHello& hello);
@@ -82,6 +101,10 @@ class Registry {
     NcclRendezvous nccl_;  // the NCCL weight group (under mu_)
     std::function<void(const std::string&)> on_lost_;
     bool done_ = false;
+    std::function<int64_t()> resumes_;
+    uint64_t pause_epoch_ = 0;  // pauses begun
+    bool pausing_ = false;
+    int64_t resumes_at_pause_ = 0;
     std::atomic<uint64_t> refused_{0};
     std::atomic<bool> stop_{false};
     std::thread thread_;

@@ -80,15 +80,18 @@ std::string self_exe() {
 int supervise(const std::string& name, const std::vector<std::string>& argv, const RestartPolicy& policy,
               const std::atomic<bool>& stop) {
     double backoff = policy.backoff_s;
+    std::vector<std::string> args = argv;
     for (int restarts = 0;; ++restarts) {
-        const pid_t pid = start_child(argv);
+        if (restarts == 1) args.insert(args.end(), policy.restart_args.begin(), policy.restart_args.end());
+        setenv("STRIDE_RESTARTS", std::to_string(restarts).c_str(), 1);  // the child reports it
+        const pid_t pid = start_child(args);
         std::printf("%s: pid %d\n", name.c_str(), pid);
         std::fflush(stdout);
         const int status = wait_child(pid, stop);
         if (stop || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) return exit_code(status);
         if (restarts >= policy.max_restarts) {
-            std::fprintf(stderr, "%s: ended with %s; no restarts left (recovery.rollout_restarts = %d)\n",
-                         name.c_str(), describe(status).c_str(), policy.max_restarts);
+            std::fprintf(stderr, "%s: ended with %s; no restarts left (%s = %d)\n", name.c_str(),
+                         describe(status).c_str(), policy.key.c_str(), policy.max_restarts);
             return exit_code(status);
         }
         std::printf("%s: restart %d of %d in %.1f s after %s\n", name.c_str(), restarts + 1,
@@ -103,10 +106,20 @@ int supervise(const std::string& name, const std::vector<std::string>& argv, con
 std::optional<int> supervise_role_if_configured(const JobConfig& cfg, const std::string& role,
                                                 const std::string& scheduler, int argc, char** argv,
                                                 const std::atomic<bool>& stop) {
-    if (role != "rollout" || scheduler.empty() || cfg.recovery.rollout_restarts == 0) return std::nullopt;
+    RestartPolicy policy{"recovery." + role + "_restarts",
+                         0,
+                         {},
+                         cfg.recovery.restart_backoff_s,
+                         cfg.recovery.restart_backoff_max_s};
+    if (role == "rollout") policy.max_restarts = cfg.recovery.rollout_restarts;
+    if (role == "buffer")
+        policy.max_restarts = cfg.recovery.buffer_restarts, policy.restart_args = {"--restarted"};
+    if (role == "trainer")
+        policy.max_restarts = cfg.recovery.trainer_restarts, policy.restart_args = {"--restarted"};
+    if (scheduler.empty() || policy.max_restarts == 0) return std::nullopt;
     if (const char* s = std::getenv("STRIDE_SUPERVISED"); s && *s) return std::nullopt;
-    // Every generation of the worker registers as the same instance: the registry takes a restart for
-    // the same worker, not for a duplicate.
+    // Every generation of the role registers as the same instance: the registry takes a restart for
+    // the same role, not for a duplicate.
     std::random_device rd;
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
@@ -114,11 +127,9 @@ std::optional<int> supervise_role_if_configured(const JobConfig& cfg, const std:
     setenv("STRIDE_SUPERVISED", "1", 1);
     std::vector<std::string> child = {self_exe(), "role"};
     for (int i = 0; i < argc; ++i) child.emplace_back(argv[i]);
-    std::string name = "rollout";
-    for (int i = 0; i + 1 < argc; ++i)
+    std::string name = role;
+    for (int i = 0; role == "rollout" && i + 1 < argc; ++i)
         if (std::string(argv[i]) == "--worker") name = "rollout-" + std::string(argv[i + 1]);
-    const RestartPolicy policy{cfg.recovery.rollout_restarts, cfg.recovery.restart_backoff_s,
-                               cfg.recovery.restart_backoff_max_s};
     return supervise(name, child, policy, stop);
 }
 

@@ -1,8 +1,13 @@
-// scheduler/role_supervisor.h: restarts of a role inside a job (issue #18). A rollout worker started
-// with --scheduler and recovery.rollout_restarts > 0 becomes a small supervisor process that runs the
-// worker as a child (a fresh `stride role rollout ...`, same arguments) and starts it again when it
-// dies: the new worker registers under the same instance (STRIDE_INSTANCE), fetches the latest
-// weights from the trainer, and resumes the in-flight groups its predecessor saved in the buffer.
+// scheduler/role_supervisor.h: restarts of a role inside a job (issue #18). A role started with
+// --scheduler whose recovery.<role>_restarts is > 0 becomes a small supervisor process that runs the
+// role as a child (a fresh `stride role ...`, same arguments) and starts it again when it dies; srun
+// steps and Kubernetes pods restart the same way (the pod's restartPolicy stays the outer layer).
+// Every start registers as the same instance (STRIDE_INSTANCE) with its restart count
+// (STRIDE_RESTARTS, which run_summary.json adds up per role).
+//   rollout  fetches the latest weights and resumes the in-flight groups its predecessor saved
+//   buffer   `--restarted`: opens its RocksDB directory again, at the port it had; clients retry
+//   trainer  `--restarted`: from its last checkpoint, once the rollout workers have paused
+//            (scheduler/registry.h), with the weights at the port they had
 #pragma once
 #include <atomic>
 #include <optional>
@@ -14,8 +19,10 @@
 namespace stride {
 
 struct RestartPolicy {
+    std::string key;  // the recovery.* key of max_restarts, for messages
     int max_restarts = 0;
-    double backoff_s = 1.0;  // before the first restart; doubles, at most backoff_max_s
+    std::vector<std::string> restart_args;  // appended to argv from the first restart on
+    double backoff_s = 1.0;                 // before the first restart; doubles, at most backoff_max_s
     double backoff_max_s = 30.0;
 };
 
@@ -27,7 +34,8 @@ struct RestartPolicy {
 int supervise(const std::string& name, const std::vector<std::string>& argv, const RestartPolicy& policy,
               const std::atomic<bool>& stop);
 
-// `stride role` calls this first: for a rollout worker with --scheduler and restarts configured, in the
+// `stride role` calls this first: for a buffer, trainer or rollout worker with --scheduler whose
+// restarts are configured, in the
 // process that is not yet supervised (no STRIDE_SUPERVISED), supervises a child running the same
 // command line and returns its exit code; nullopt otherwise (run the role here).
 std::optional<int> supervise_role_if_configured(const JobConfig& cfg, const std::string& role,

@@ -50,7 +50,9 @@ SchedulerLink::SchedulerLink(LinkOptions opt)
     : opt_(std::move(opt)),
       instance_(make_instance()),
       id_(member_id(opt_.role, opt_.worker)),
-      ctx_(opt_.curve) {}
+      ctx_(opt_.curve) {
+    if (const char* env = std::getenv("STRIDE_RESTARTS"); env && *env) restarts_ = std::atoi(env);
+}
 
 SchedulerLink::~SchedulerLink() {
     quit_ = true;
@@ -65,6 +67,7 @@ v1::Envelope SchedulerLink::hello_envelope(const v1::RoleHello& base) const {
     h->set_worker(opt_.worker);
     h->set_instance(instance_);
     h->set_config_hash(opt_.config_hash);
+    h->set_restarts(restarts_);
     for (const auto& [name, ep] : offered_) (*h->mutable_offers())[name] = ep;
     return env;
 }
@@ -110,7 +113,11 @@ EndpointMap SchedulerLink::join(const EndpointMap& offers, const std::vector<std
         last_answer = Clock::now();
         backoff_ms = 200;
         const v1::RoleWelcome& w = reply->role_welcome();
-        if (w.missing().empty()) return EndpointMap(w.endpoints().begin(), w.endpoints().end());
+        if (w.missing().empty()) {
+            joined_epoch_ = w.pause_epoch();
+            pause_requested_ = false;
+            return EndpointMap(w.endpoints().begin(), w.endpoints().end());
+        }
         if (++attempt % 25 == 1)
             spdlog::info("{}: registered with the scheduler at {}; waiting for {}", id_, opt_.scheduler,
                          joined(w.missing()));
@@ -138,7 +145,14 @@ void SchedulerLink::heartbeat_loop(std::atomic<bool>* stop_out) {
         }
         if (reply) {
             last_answer = Clock::now();
-            if (reply->role_welcome().job_done()) {
+            const v1::RoleWelcome& w = reply->role_welcome();
+            // Only rollout workers pause (the buffer serves the trainer's resume).
+            if (opt_.role == "rollout" && w.pause_rollouts() && w.pause_epoch() > joined_epoch_ &&
+                !pause_requested_) {
+                spdlog::warn("{}: the trainer restarted; pausing until it resumes", id_);
+                pause_requested_ = true;
+            }
+            if (w.job_done()) {
                 spdlog::info("{}: the scheduler says the job is done; stopping", id_);
                 job_done_ = true;
                 *stop_out = true;
@@ -154,6 +168,27 @@ void SchedulerLink::heartbeat_loop(std::atomic<bool>* stop_out) {
         }
         sleep_unless(quit_, 250);
     }
+}
+
+bool SchedulerLink::pause_rollouts(const std::atomic<bool>& stop, double deadline_s) {
+    RequestClient client(ctx_, opt_.scheduler, opt_.job_id);
+    v1::RoleHello hello;
+    hello.set_trainer_restarting(true);
+    const auto t0 = Clock::now();
+    bool logged = false;
+    while (!stop) {
+        const auto reply = call(client, hello, stop);
+        if (reply && reply->role_welcome().rollouts_paused()) {
+            spdlog::info("{}: every rollout worker has paused ({:.1f} s)", id_, seconds_since(t0));
+            return true;
+        }
+        if (!logged) spdlog::info("{}: waiting for the rollout workers to pause", id_);
+        logged = true;
+        STRIDE_CHECK(seconds_since(t0) < deadline_s,
+                     fmt::format("{}: the rollout workers did not pause within {:.0f} s", id_, deadline_s));
+        sleep_unless(stop, 100);
+    }
+    return false;
 }
 
 bool SchedulerLink::announce_finished() {

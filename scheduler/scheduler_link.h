@@ -45,6 +45,13 @@ class SchedulerLink {
     void start_heartbeat(std::atomic<bool>* stop_out);
     // The trainer: tells the scheduler the job's last step is done (tries for up to 10 s).
     bool announce_finished();
+    // A trainer restarted inside the job: begins the registry's pause of the rollout workers and waits
+    // until every one of them has stopped generating and saved what it had in flight. Throws after
+    // deadline_s (a worker that cannot stop); false when *stop.
+    bool pause_rollouts(const std::atomic<bool>& stop, double deadline_s);
+    // A rollout worker: a restarted trainer began a pause after this worker's latest join (seen by
+    // the heartbeat): stop generating, then join again (which waits until the trainer resumed).
+    bool pause_requested() const { return pause_requested_; }
     bool lost() const { return lost_; }
     bool job_done() const { return job_done_; }
     const std::string& instance() const { return instance_; }
@@ -59,7 +66,9 @@ class SchedulerLink {
     std::string id_;
     EndpointMap offered_;
     ZmqContext ctx_;
-    std::atomic<bool> lost_{false}, job_done_{false}, quit_{false};
+    int restarts_ = 0;  // $STRIDE_RESTARTS: set by this role's supervisor
+    std::atomic<bool> lost_{false}, job_done_{false}, quit_{false}, pause_requested_{false};
+    std::atomic<uint64_t> joined_epoch_{0};  // the registry's pause count at this role's latest join
     std::thread heartbeat_;
 };
 

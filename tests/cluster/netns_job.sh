@@ -8,6 +8,10 @@
 # removed on exit, also on failure.
 #
 # Usage: netns_job.sh STRIDE_BIN CONFIG WORKDIR
+#   $STRIDE_NETNS_OVERRIDES: key=value overrides for every role (e.g. trainer.steps=10).
+#   $STRIDE_NETNS_PARTITION=ROLE:STEPS:SECONDS: once the trainer has logged STEPS steps, ROLE's link
+#     goes down for SECONDS (a network partition: its packets are dropped, no connection is reset), then
+#     up again; the script prints "partition: ROLE cut off" and "partition: ROLE reconnected".
 # Exit: 0 when every role exited 0; 77 when network namespaces cannot be made here (no CAP_NET_ADMIN);
 # otherwise the first failing role's code. Writes WORKDIR/<role>/ (run directories) and
 # WORKDIR/<role>.log, and WORKDIR/namespaces (the names it made, for the caller to check they are gone).
@@ -52,12 +56,13 @@ done
 set +e
 
 SCHED="tcp://${ADDR[scheduler]}:7400"
+read -r -a OVERRIDES <<<"${STRIDE_NETNS_OVERRIDES:-}"
 start_role() {  # NAME ROLE [ARGS...]
   local name=$1 role=$2
   shift 2
   ip netns exec "$P-$name" unshare --pid --fork --mount-proc --kill-child=SIGTERM \
     "$BIN" role "$role" --config "$CONFIG" --scheduler "$SCHED" \
-    --advertise "${ADDR[$name]}" "$@" "run_dir=$WORK/$name" >"$WORK/$name.log" 2>&1 &
+    --advertise "${ADDR[$name]}" "$@" "${OVERRIDES[@]}" "run_dir=$WORK/$name" >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
   NAMES+=("$name")
 }
@@ -67,6 +72,24 @@ start_role rollout1 rollout --worker 1
 start_role trainer trainer
 start_role buffer buffer
 
+# The partition: eth0 of ROLE's namespace down (its side of the veth pair), then up again.
+partition() {  # ROLE STEPS SECONDS
+  local n=0
+  for _ in $(seq 1 6000); do
+    for f in "$WORK"/trainer/*/metrics.jsonl; do [ -f "$f" ] && n=$(wc -l <"$f"); done
+    [ "$n" -ge "$2" ] && break
+    sleep 0.1
+  done
+  ip -n "$P-$1" link set eth0 down && echo "partition: $1 cut off after step $n"
+  sleep "$3"
+  ip -n "$P-$1" link set eth0 up && echo "partition: $1 reconnected after $3 s"
+}
+if [ -n "${STRIDE_NETNS_PARTITION:-}" ]; then
+  IFS=: read -r PROLE PSTEPS PSECONDS <<<"$STRIDE_NETNS_PARTITION"
+  partition "$PROLE" "$PSTEPS" "$PSECONDS" &
+  PART_PID=$!
+fi
+
 rc=0
 for k in "${!PIDS[@]}"; do
   wait "${PIDS[$k]}"
@@ -75,4 +98,8 @@ for k in "${!PIDS[@]}"; do
   [ $rc -eq 0 ] && [ $code -ne 0 ] && rc=$code
 done
 PIDS=()
+if [ -n "${PART_PID:-}" ]; then  # every role ended: a partition still waiting for its step never comes
+  kill "$PART_PID" 2>/dev/null
+  wait "$PART_PID" 2>/dev/null
+fi
 exit $rc

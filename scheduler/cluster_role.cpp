@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <thread>
 
 #include "buffer/buffer_server.h"
@@ -20,8 +21,11 @@
 #include "common/log.h"
 #include "common/network_auth.h"
 #include "common/progress_meter.h"
+#include "common/weight_transport.h"
+#include "job/weight_group_nccl.h"
 #include "rollout/rollout_worker.h"
 #include "scheduler/config_hash.h"
+#include "scheduler/job_config.h"
 #include "scheduler/registry.h"
 #include "scheduler/roles.h"
 #include "scheduler/scheduler_link.h"
@@ -58,6 +62,29 @@ LinkOptions link_options(const JobConfig& cfg, const ClusterRoleArgs& a) {
     o.connect_timeout_s = cfg.network.connect_timeout_s;
     o.lost_after_s = cfg.network.lost_after_s;
     o.curve = job_curve_keys(cfg);
+    return o;
+}
+
+// weights.transport for roles started with --scheduler: separate processes, perhaps on several hosts.
+bool weights_over_nccl(const JobConfig& cfg) {
+    const WeightTransportFacts facts{
+        .nccl_built = nccl_built_in(), .separate_processes = true, .one_host = false};
+    return resolve_weight_transport(cfg, facts) == WeightTransport::nccl;
+}
+
+// This process's member of the NCCL weight group, which forms at the scheduler's registry. The CUDA
+// device is the first visible one (CUDA_VISIBLE_DEVICES picks it).
+WeightGroupOptions weight_group_options(const JobConfig& cfg, const ClusterRoleArgs& a,
+                                        const std::string& member, const std::atomic<bool>* stop) {
+    WeightGroupOptions o;
+    o.job_id = cfg.name;
+    o.member = member;
+    o.instance = fmt::format("{}:{}:{}", advertise_host(a.advertise), getpid(), std::random_device{}());
+    o.rendezvous = a.scheduler;
+    o.curve = job_curve_keys(cfg);
+    o.timeout_s = cfg.weights.timeout_s;
+    o.bucket_elems = std::max<size_t>(1, weight_bucket_bytes(cfg.weights) / 2);  // bf16 on the wire
+    o.stop = stop;
     return o;
 }
 
@@ -227,6 +254,10 @@ int run_trainer(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bool
     const std::string weights_bind =
         cluster_bind("network.weights_bind", cfg.network.weights_bind, cfg, a.scheduler);
     TrainerRole trainer(ctx, std::move(*p.model), p.state, std::move(p.adam), ep.at("buffer"), weights_bind);
+    if (weights_over_nccl(cfg))
+        trainer.use_weight_group(std::make_unique<WeightGroupSender>(
+            weight_group_options(cfg, a, "trainer", &stop), nccl_channel_factory(0, /*device_source=*/true),
+            nccl_new_unique_id));
     v1::RoleHello start;
     start.set_has_start(true);
     start.set_start_prompt(p.state.resume_prompt());
@@ -269,6 +300,9 @@ int run_rollout(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bool
     link.start_heartbeat(&stop);
     RolloutWorker w(ctx, member_id("rollout", a.worker),
                     RolloutEndpoints{ep.at("prompts"), ep.at("buffer"), ep.at("weights")});
+    if (weights_over_nccl(cfg))
+        w.use_weight_group(weight_group_options(cfg, a, member_id("rollout", a.worker), &stop),
+                           nccl_channel_factory(0, false));
     w.run(stop);
     wait_until(stop);  // done with the job's prompts: stay until the scheduler says the job is done
     // 0 only when the job is done: a supervisor (recovery.rollout_restarts) restarts anything else.

@@ -6,11 +6,14 @@
 #      against the CPU, the fused AdamW and clipping entries included; test_gpu_model: whole-model
 #      log-probs, greedy parity, bf16 cache, sampling, and a full training step (every gradient, AdamW
 #      moments, updated weights) in fp32 and bf16 matmul modes against the CPU step; test_nccl_comm: a
-#      single-rank communicator, init without its peer failing at its deadline, and with two GPUs a
-#      model's weights broadcast equal and a collective without its peer failing),
+#      single-rank communicator, init without its peer failing at its deadline, the weight orchestration
+#      (model/weight_transfer.h) over NCCL from host and device memory (the bf16 conversion kernel), and
+#      with two GPUs a model's weights broadcast equal to the CPU's bf16 rounding and a collective
+#      without its peer failing; test_weight_transfer: the same orchestration on the CPU's fake channel),
 #   3. Hugging Face compatibility both ways (tests/model/reference/hf_compat.py, needs transformers),
-#   4. the engine benchmarks (bench/model), with the machine's torch as the peer, and bench_decode on
-#      the CUDA backend for a Qwen2.5-0.5B shape at batch 1 and 64.
+#   4. the engine benchmarks (bench/model), with the machine's torch as the peer, bench_decode on
+#      the CUDA backend for a Qwen2.5-0.5B shape at batch 1 and 64, and bench_weight_handover (the
+#      1.5B shape's weights device to device, and over NCCL: seconds, GB/s, ratio to the device copy).
 # Budget: about 8 minutes on 16 cores (the build is most of it); each step has its own timeout, and
 # the GPU checks come first so that a run cut short still answers them.
 # Results go to $OUT (the device tool brings them back); copy them into bench/results/.
@@ -37,7 +40,7 @@ cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRIDE_ENGINE_ONLY
   && cmake --build build-gpu -j 16 -- -k 0 >> "$OUT/build.log" 2>&1
 echo "build rc=$?" | tee -a "$OUT/summary.txt"
 
-for t in model_test_backend_ops model_test_gpu_model cuda_test_rmsnorm_cuda model_test_nccl_comm; do
+for t in model_test_backend_ops model_test_gpu_model cuda_test_rmsnorm_cuda model_test_nccl_comm model_test_weight_transfer; do
   timeout 120 build-gpu/tests/$t > "$OUT/$t.log" 2>&1
   echo "$t rc=$? $(grep -cE '^\[       OK' "$OUT/$t.log") ok, $(grep -cE '^\[  FAILED' "$OUT/$t.log") failed, $(grep -cE '^\[  SKIPPED' "$OUT/$t.log") skipped" | tee -a "$OUT/summary.txt"
 done
@@ -62,6 +65,10 @@ for seqs in 1 64; do
     | tee -a "$OUT/summary.txt"
 done
 
+# Weight hand-over of the Qwen2.5-1.5B shape: device copy (the lower bound), the host CRC, over NCCL.
+timeout 120 build-gpu/bin/bench_weight_handover > "$OUT/bench_weight_handover.log" 2>&1
+echo "bench_weight_handover rc=$? :: $(grep '^handover' "$OUT/bench_weight_handover.log" | tail -1)" | tee -a "$OUT/summary.txt"
+
 for dev in cpu cuda; do
   STRIDE_DEVICE=$dev timeout 120 python3 tests/model/reference/hf_compat.py build-gpu/bin/stride "$OUT/hf_compat_$dev.json" \
     > "$OUT/hf_compat_$dev.log" 2>&1
@@ -70,6 +77,7 @@ done
 
 for b in build-gpu/bin/bench_*; do
   [ -x "$b" ] || continue
+  [ "$(basename "$b")" = bench_weight_handover ] && continue  # ran above
   echo "== $b (STRIDE_THREADS=${BENCH_THREADS:-16})" >> "$OUT/bench.log"
   STRIDE_THREADS=${BENCH_THREADS:-16} timeout 60 "$b" >> "$OUT/bench.log" 2>&1
   echo "$(basename "$b") rc=$? :: $(tail -1 "$OUT/bench.log")" | tee -a "$OUT/summary.txt"

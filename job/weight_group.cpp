@@ -92,6 +92,16 @@ void WeightGroupSender::drop_channel() {
 }
 
 int64_t WeightGroupSender::prepare() {
+    try {
+        return keep_current();
+    } catch (const Error& e) {  // the rendezvous refused (another job, a bad request): ZeroMQ carries on
+        spdlog::error("weight group: {}; this version goes over ZeroMQ only", e.what());
+        drop_channel();
+        return -1;
+    }
+}
+
+int64_t WeightGroupSender::keep_current() {
     auto current = client_.ask(generation_, kRendezvousAnswerMs, opt_.stop);
     const bool healthy = channel_ && !channel_->broken();
     if (!current) {
@@ -214,8 +224,8 @@ void WeightGroupReceiver::run() {
         auto update = publisher.latest(100);
         if (update && update->version() > last_version_ && expects(*update))
             receive(update->version());
-        else
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        else  // each poll is a WeightUpdate with the tensor table: 20 a second is enough to enter in time
+            std::this_thread::sleep_for(std::chrono::milliseconds(40));
     }
 }
 

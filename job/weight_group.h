@@ -84,6 +84,7 @@ class WeightGroupSender {
     uint64_t failures() const { return failures_; }
 
    private:
+    int64_t keep_current();  // prepare() but throws when the rendezvous refuses
     void drop_channel();
     WeightGroupOptions opt_;
     WeightChannelFactory make_channel_;

@@ -247,6 +247,17 @@ struct DeadlinesConfig {
     bool operator==(const DeadlinesConfig&) const = default;
 };
 
+// How new weights reach the rollout workers (issue #17). auto: nccl when the trainer and the rollout
+// workers compute on cuda in separate processes of a binary built with NCCL, shm (ZeroMQ control, a
+// memory file for the bytes) on one host, zmq otherwise; resolved by resolve_weight_transport
+// (common/weight_transport.h). ZeroMQ always serves every version too: it is the fallback.
+struct WeightsConfig {
+    std::string transport = "auto";  // auto | zmq | shm | nccl
+    double timeout_s = 60;           // one whole transfer, and each NCCL call within it
+    double bucket_mb = 64;           // NCCL broadcast bucket (MiB)
+    bool operator==(const WeightsConfig&) const = default;
+};
+
 // A deadline key's seconds as the milliseconds a call takes (at least 1; the schema caps keys at a day).
 inline int deadline_ms(double seconds) {
     return std::max(1, static_cast<int>(std::min(seconds, 86400.0) * 1000.0 + 0.5));
@@ -275,6 +286,7 @@ struct JobConfig {
     NetworkConfig network;
     RecoveryConfig recovery;
     DeadlinesConfig deadlines;
+    WeightsConfig weights;
     bool operator==(const JobConfig&) const = default;
 
     std::string run_path() const { return run_dir + "/" + name; }

@@ -449,6 +449,22 @@ const std::vector<ConfigKey>& schema_table() {
          "a rollout worker, or the prompt dispatcher (the gate's version), whose weight publisher (the "
          "trainer) does not answer this long fails naming it",
          above_up_to(0, 86400)},
+        // ---- weights -----------------------------------------------------------------------------
+        {"weights.transport",
+         FIELD(weights.transport),
+         "how new weights reach the rollout workers: nccl (GPU to GPU; needs a build with NCCL and "
+         "trainer and rollout on cuda), shm (a memory file on one host), zmq (chunks over ZeroMQ), auto "
+         "(nccl when both roles are on cuda in separate processes and NCCL is built in, shm on one host, "
+         "zmq otherwise); ZeroMQ stays the fallback",
+         {},
+         {"auto", "zmq", "shm", "nccl"}},
+        {"weights.timeout_s", FIELD(weights.timeout_s),
+         "deadline of one whole weight transfer over NCCL and of each NCCL call in it; past it the "
+         "communicator is aborted, the failure logged naming the peer and call, and the version goes "
+         "over ZeroMQ",
+         above_up_to(0, 86400)},
+        {"weights.bucket_mb", FIELD(weights.bucket_mb),
+         "size of one NCCL broadcast bucket in MiB (bf16 on the wire)", above_up_to(0, 4096)},
     };
     return table;
 }

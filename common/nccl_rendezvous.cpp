@@ -80,6 +80,33 @@ v1::Envelope NcclRendezvous::answer(const std::string& job_id, const v1::NcclJoi
     return out;
 }
 
+NcclRendezvousServer::NcclRendezvousServer(std::string job_id, const std::string& bind_endpoint,
+                                           double lost_after_s, std::shared_ptr<const CurveKeys> curve)
+    : job_id_(std::move(job_id)), table_(lost_after_s), ctx_(std::move(curve)), sock_(ctx_, bind_endpoint) {
+    thread_ = std::thread([this] {
+        while (!stop_) {
+            auto req = sock_.recv(20);
+            if (!req) continue;
+            v1::Envelope in;
+            const EnvelopeCheck check = decode_envelope(req->payload, job_id_, &in);
+            v1::Envelope out;
+            if (check.ok() && in.has_nccl_join())
+                out = table_.answer(job_id_, in.nccl_join());
+            else if (check.ok())
+                out = make_error(job_id_, v1::ERROR_CODE_UNKNOWN_BODY,
+                                 "the NCCL rendezvous serves NcclJoin only");
+            else
+                out = make_rejection(check);  // never tells a stranger our job id
+            sock_.reply(*req, encode_envelope(out));
+        }
+    });
+}
+
+NcclRendezvousServer::~NcclRendezvousServer() {
+    stop_ = true;
+    thread_.join();
+}
+
 // ---- a member's side -------------------------------------------------------------------------------
 
 NcclRendezvousClient::NcclRendezvousClient(ZmqContext& ctx, const std::string& scheduler, std::string job_id,

@@ -15,8 +15,10 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/messaging.h"
@@ -50,6 +52,26 @@ class NcclRendezvous {
     std::string unique_id_;
     std::vector<std::string> members_;                // rank order
     std::map<std::string, std::string> formed_with_;  // member -> its instance when the group formed
+};
+
+// An NcclRendezvous on a socket of its own, served from a thread: where the group forms when no
+// registry runs (tests; a launcher that starts the roles itself).
+class NcclRendezvousServer {
+   public:
+    NcclRendezvousServer(std::string job_id, const std::string& bind_endpoint, double lost_after_s,
+                         std::shared_ptr<const CurveKeys> curve = nullptr);
+    ~NcclRendezvousServer();
+    NcclRendezvousServer(const NcclRendezvousServer&) = delete;
+    NcclRendezvousServer& operator=(const NcclRendezvousServer&) = delete;
+    std::string endpoint() const { return sock_.endpoint(); }
+
+   private:
+    std::string job_id_;
+    NcclRendezvous table_;
+    ZmqContext ctx_;
+    ReplySocket sock_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
 };
 
 // Whether `member` names a member of the weight group: "trainer" or "rollout-I" (I >= 0).

@@ -221,6 +221,8 @@ void WeightPublisher::serve() {
                 u->set_crc32(latest->crc32c);
                 u->set_shm_path(latest->shm_path);
                 u->set_shm_mac(latest->shm_mac);
+                u->set_nccl(latest->nccl_generation >= 0);
+                u->set_nccl_generation(latest->nccl_generation);
             }
             send_envelope(sock, route, reply, false);
         } else if (req.has_weight_chunk()) {
@@ -330,6 +332,7 @@ bool WeightSubscriber::fetch_if_newer(int64_t have_version, int timeout_ms, Weig
                                       WeightFetchStats* stats) {
     auto update = latest(timeout_ms);
     if (!update || update->version() <= have_version) return false;
+    if (skip_ && skip_(*update)) return false;  // it arrives another way (the NCCL group)
     const auto t0 = Clock::now();
     const uint64_t total = update->total_bytes();
     blob.version = -1;  // not usable until the last chunk checks out

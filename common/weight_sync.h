@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -41,6 +42,9 @@ struct WeightBlob {
     uint32_t crc32c = 0;              // of all bytes (set by publish)
     size_t chunk_bytes = 0;           // set by publish
     std::vector<uint32_t> chunk_crc;  // CRC-32C of each chunk, computed once per version by publish
+    // Announced with the version (WeightUpdate.nccl*): the NCCL group generation that broadcasts it
+    // (job/weight_group.h), -1 when it goes over ZeroMQ only.
+    int64_t nccl_generation = -1;
 };
 
 class WeightPublisher {
@@ -118,10 +122,14 @@ class WeightSubscriber {
     // caller bounds a silent publisher by it (deadlines.weights_s).
     std::chrono::steady_clock::time_point last_answer() const { return last_answer_; }
     const std::string& endpoint() const { return endpoint_; }
+    // Versions the caller receives another way (the NCCL weight group, job/weight_group.h): for an
+    // announcement `skip` returns true for, fetch_if_newer returns false without fetching.
+    void set_skip(std::function<bool(const v1::WeightUpdate&)> skip) { skip_ = std::move(skip); }
 
    private:
     std::string job_id_;
     std::string endpoint_;
+    std::function<bool(const v1::WeightUpdate&)> skip_;
     int window_;
     bool use_shm_;
     std::string mac_key_;  // weight_mac.h; empty without keys

@@ -80,13 +80,15 @@ class Loop {
    public:
     Loop(const JobContext& ctx, const std::string& id, const RolloutEndpoints& ep, RolloutStats& stats,
          const std::atomic<bool>& stop, const std::function<void(int64_t)>& round_hook,
-         DeviceWeightSlot* slot);
+         DeviceWeightSlot* slot, const std::optional<WeightGroupOptions>& group_opt,
+         const WeightChannelFactory& group_channels);
     void run();
 
    private:
     // weights
     void adopt();
     bool take_device_weights();
+    bool take_group_weights();
     void switched_to(int64_t version);
     void load_weights(int64_t at_least);
     bool poll_weights();
@@ -144,6 +146,9 @@ class Loop {
     WeightBlob blob_;
     int64_t version_ = -1;
     WeightsHeld held_;  // every version adopted, with its weights' CRC-32C (Sample.weights_used)
+    // weights.transport: nccl: this worker's end of the NCCL weight group (after weights_: its skip
+    // refers to it).
+    std::unique_ptr<WeightGroupReceiver> group_;
     GeneratorOptions gen_opt_;
     std::unique_ptr<Generator> gen_;
     AdmissionLimits limits_;
@@ -175,7 +180,8 @@ class Loop {
 
 Loop::Loop(const JobContext& ctx, const std::string& id, const RolloutEndpoints& ep, RolloutStats& stats,
            const std::atomic<bool>& stop, const std::function<void(int64_t)>& round_hook,
-           DeviceWeightSlot* slot)
+           DeviceWeightSlot* slot, const std::optional<WeightGroupOptions>& group_opt,
+           const WeightChannelFactory& group_channels)
     : ctx_(ctx),
       cfg_(ctx.cfg),
       id_(id),
@@ -191,7 +197,7 @@ Loop::Loop(const JobContext& ctx, const std::string& id, const RolloutEndpoints&
       // deadlines.buffer_s bounds every put; a stopping worker is never held by a buffer that went away.
       buffer_(zctx_, ep.buffer, ctx.job_id, buffer_client_options(ctx.cfg.deadlines, &stop)),
       records_(zctx_, ep.buffer, ctx.job_id, quick_options(ctx.cfg.deadlines)),
-      weights_(ctx.job_id, ep.weights, 8, true, ctx.curve),
+      weights_(ctx.job_id, ep.weights, 8, ctx.cfg.weights.transport != "zmq", ctx.curve),
       metrics_(ctx.job_id, id),
       rewards_(ctx.reward, {.capacity = 4 * std::max(1, ctx.cfg.rollout.max_batch_seqs),
                             .max_batch = 64,
@@ -214,6 +220,11 @@ Loop::Loop(const JobContext& ctx, const std::string& id, const RolloutEndpoints&
         limits_.prompt_tokens + cfg_.rollout.max_tokens;  // a GPU pool holds one at least
     limits_.horizon =
         segmented_ ? std::min(cfg_.rollout.segment_tokens, cfg_.rollout.max_tokens) : cfg_.rollout.max_tokens;
+    if (group_opt) {
+        group_ =
+            std::make_unique<WeightGroupReceiver>(*group_opt, group_channels, ep.weights, model_.data.size());
+        weights_.set_skip([g = group_.get()](const v1::WeightUpdate& u) { return g->expects(u); });
+    }
 }
 
 // ---- weights ---------------------------------------------------------------------------------------
@@ -242,6 +253,22 @@ bool Loop::take_device_weights() {
     return true;
 }
 
+// A version the NCCL weight group delivered (checked), into the engine's weights; false when there is
+// none newer. Its weights are the trainer's rounded to bf16, not the published fp32 bytes: like the
+// slot's, its samples name no weights' CRC-32C.
+bool Loop::take_group_weights() {
+    if (!group_) return false;
+    std::optional<ReceivedWeights> r = group_->take_if_newer(version_);
+    if (!r) return false;
+    STRIDE_CHECK(r->weights.size() == model_.data.size(),
+                 "rollout " + id_ + ": weight group version of " + std::to_string(r->weights.size()) +
+                     " weights does not match the model (" + std::to_string(model_.data.size()) + ")");
+    std::memcpy(model_.data.data(), r->weights.data(), r->weights.size() * sizeof(float));
+    if (gen_) gen_->weights_changed();
+    switched_to(r->version);
+    return true;
+}
+
 // The engine computes with `version` from now on.
 void Loop::switched_to(int64_t version) {
     version_ = version;
@@ -259,7 +286,7 @@ void Loop::switched_to(int64_t version) {
 void Loop::load_weights(int64_t at_least) {
     const int attempt_ms = std::min(kAttemptMs, deadline_ms(cfg_.deadlines.weights_s));
     while (!stop_ && version_ < at_least) {
-        if (take_device_weights()) continue;
+        if (take_device_weights() || take_group_weights()) continue;
         if (weights_.fetch_if_newer(version_, attempt_ms, blob_, &metrics_.fetch)) {
             adopt();
         } else if (version_ < at_least) {
@@ -271,7 +298,7 @@ void Loop::load_weights(int64_t at_least) {
 
 bool Loop::poll_weights() {
     last_poll_ = Clock::now();
-    if (take_device_weights()) return true;
+    if (take_device_weights() || take_group_weights()) return true;
     const int attempt_ms = std::min(kAttemptMs, deadline_ms(cfg_.deadlines.weights_s));
     if (!weights_.fetch_if_newer(version_, attempt_ms, blob_, &metrics_.fetch)) {
         check_publisher_alive();
@@ -745,7 +772,7 @@ RolloutWorker::RolloutWorker(const JobContext& ctx, std::string worker_id, Rollo
     : ctx_(ctx), id_(std::move(worker_id)), ep_(std::move(endpoints)) {}
 
 void RolloutWorker::run(const std::atomic<bool>& stop) {
-    Loop(ctx_, id_, ep_, stats_, stop, round_hook_, slot_).run();
+    Loop(ctx_, id_, ep_, stats_, stop, round_hook_, slot_, group_opt_, group_channels_).run();
 }
 
 }  // namespace stride

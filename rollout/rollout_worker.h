@@ -27,9 +27,11 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "job/job_context.h"
+#include "job/weight_group.h"
 #include "model/device_weight_slot.h"
 
 namespace stride {
@@ -74,6 +76,13 @@ class RolloutWorker {
     // device to device when it holds them (the weight publisher stays the fallback and the first
     // version's source). Set before run(); the slot must outlive it.
     void set_device_weight_slot(DeviceWeightSlot* slot) { slot_ = slot; }
+    // weights.transport: nccl: the worker joins the NCCL weight group (job/weight_group.h) with these
+    // options and channels, and takes every version announced for its generation from there; the
+    // others, and those whose transfer gave up, it fetches from the publisher. Set before run().
+    void use_weight_group(WeightGroupOptions opt, WeightChannelFactory channels) {
+        group_opt_ = std::move(opt);
+        group_channels_ = std::move(channels);
+    }
 
    private:
     const JobContext& ctx_;
@@ -82,6 +91,8 @@ class RolloutWorker {
     RolloutStats stats_;
     std::function<void(int64_t)> round_hook_;
     DeviceWeightSlot* slot_ = nullptr;
+    std::optional<WeightGroupOptions> group_opt_;
+    WeightChannelFactory group_channels_;
 };
 
 }  // namespace stride

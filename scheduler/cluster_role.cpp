@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <thread>
 
 #include "buffer/buffer_server.h"
@@ -20,8 +21,11 @@
 #include "common/log.h"
 #include "common/network_auth.h"
 #include "common/progress_meter.h"
+#include "common/weight_transport.h"
+#include "job/weight_group_nccl.h"
 #include "rollout/rollout_worker.h"
 #include "scheduler/config_hash.h"
+#include "scheduler/job_config.h"
 #include "scheduler/registry.h"
 #include "scheduler/roles.h"
 #include "scheduler/scheduler_link.h"
@@ -58,6 +62,29 @@ LinkOptions link_options(const JobConfig& cfg, const ClusterRoleArgs& a) {
     o.connect_timeout_s = cfg.network.connect_timeout_s;
     o.lost_after_s = cfg.network.lost_after_s;
     o.curve = job_curve_keys(cfg);
+    return o;
+}
+
+// weights.transport for roles started with --scheduler: separate processes, perhaps on several hosts.
+bool weights_over_nccl(const JobConfig& cfg) {
+    const WeightTransportFacts facts{
+        .nccl_built = nccl_built_in(), .separate_processes = true, .one_host = false};
+    return resolve_weight_transport(cfg, facts) == WeightTransport::nccl;
+}
+
+// This process's member of the NCCL weight group, which forms at the scheduler's registry. The CUDA
+// device is the first visible one (CUDA_VISIBLE_DEVICES picks it).
+WeightGroupOptions weight_group_options(const JobConfig& cfg, const ClusterRoleArgs& a,
+                                        const std::string& member, const std::atomic<bool>* stop) {
+    WeightGroupOptions o;
+    o.job_id = cfg.name;
+    o.member = member;
+    o.instance = fmt::format("{}:{}:{}", advertise_host(a.advertise), getpid(), std::random_device{}());
+    o.rendezvous = a.scheduler;
+    o.curve = job_curve_keys(cfg);
+    o.timeout_s = cfg.weights.timeout_s;
+    o.bucket_elems = std::max<size_t>(1, weight_bucket_bytes(cfg.weights) / 2);  // bf16 on the wire
+    o.stop = stop;
     return o;
 }
 
@@ -268,6 +295,10 @@ int run_trainer(const JobConfig& job_cfg, const ClusterRoleArgs& a, std::atomic<
     if (a.restarted) weights_bind = bind_as_before(weights_bind, ep, "weights");
     TrainerRole trainer(ctx, std::move(*p.model), p.state, std::move(p.adam), ep.at("buffer"), weights_bind);
     if (a.restarted) trainer.restarted_in_job();
+    if (weights_over_nccl(cfg))
+        trainer.use_weight_group(std::make_unique<WeightGroupSender>(
+            weight_group_options(cfg, a, "trainer", &stop), nccl_channel_factory(0, /*device_source=*/true),
+            nccl_new_unique_id));
     v1::RoleHello start;
     start.set_has_start(true);
     start.set_start_prompt(p.state.resume_prompt());
@@ -303,8 +334,8 @@ int run_trainer(const JobConfig& job_cfg, const ClusterRoleArgs& a, std::atomic<
 
 // One generation of the worker, until the job is done, *stop, or a restarted trainer's pause: then it
 // has saved its in-flight groups and is gone.
-void run_rollout_once(const JobContext& ctx, const ClusterRoleArgs& a, const EndpointMap& ep,
-                      SchedulerLink& link, const std::atomic<bool>& stop) {
+void run_rollout_once(const JobConfig& cfg, const JobContext& ctx, const ClusterRoleArgs& a, const EndpointMap& ep,
+                      SchedulerLink& link, std::atomic<bool>& stop) {
     std::atomic<bool> end{false};
     std::jthread watch([&](std::stop_token st) {
         while (!st.stop_requested() && !stop && !link.pause_requested())
@@ -313,6 +344,9 @@ void run_rollout_once(const JobContext& ctx, const ClusterRoleArgs& a, const End
     });
     RolloutWorker w(ctx, member_id("rollout", a.worker),
                     RolloutEndpoints{ep.at("prompts"), ep.at("buffer"), ep.at("weights")});
+    if (weights_over_nccl(cfg))
+        w.use_weight_group(weight_group_options(cfg, a, member_id("rollout", a.worker), &stop),
+                           nccl_channel_factory(0, false));
     w.run(end);
     wait_until(end);  // done with the job's prompts: stay until the job is done (or a pause)
 }
@@ -326,7 +360,7 @@ int run_rollout(const JobConfig& cfg, const ClusterRoleArgs& a, std::atomic<bool
                                          {"prompts", "buffer", "weights"}, stop);
         if (stop) break;
         if (first) link.start_heartbeat(&stop);
-        run_rollout_once(ctx, a, ep, link, stop);
+        run_rollout_once(cfg, ctx, a, ep, link, stop);
         if (stop) break;
         spdlog::info("rollout-{}: paused for the restarted trainer; registering again", a.worker);
     }

@@ -270,6 +270,12 @@ std::vector<std::string> earlier_checkpoints(const std::string& run) {
 
 int run_job(const JobConfig& cfg, const std::atomic<bool>& stop) {
     const std::string run = cfg.run_path();
+    // The NCCL weight group forms at the registry of roles started with --scheduler; these launchers
+    // hand weights over in memory, through a memory file or over ZeroMQ.
+    STRIDE_CHECK(cfg.weights.transport != "nccl",
+                 "weights.transport: nccl is for roles started with --scheduler (`stride role NAME "
+                 "--scheduler ...`, issue #17); launcher: " +
+                     cfg.launcher + " moves weights over shm or zmq (auto picks them)");
     // A run is never lost silently: a fresh start where an earlier run of this name left checkpoints
     // needs overwrite=true (checked before anything is written to the run directory).
     if (cfg.resume == "off") {

@@ -2,6 +2,7 @@
 
 #include "common/base/error.h"
 #include "common/config_schema.h"
+#include "common/weight_transport.h"
 #include "model/backend.h"
 #include "model/transformer.h"
 #include "trainer/algorithm.h"
@@ -38,6 +39,20 @@ JobConfig load_job_config(const std::string& path, const std::vector<std::string
 void validate_job_config(const JobConfig& cfg) {
     check_job_config(cfg, check_algorithm_config);
     check_job_devices(cfg);
+    check_weight_transport(cfg);
+}
+
+bool nccl_built_in() {
+#if defined(STRIDE_HAVE_NCCL)
+    return true;
+#else
+    return false;
+#endif
+}
+
+void check_weight_transport(const JobConfig& cfg) {
+    const std::string why = weight_transport_refusal(cfg, nccl_built_in());
+    STRIDE_CHECK(why.empty(), why);
 }
 
 void check_job_devices(const JobConfig& cfg) {

@@ -29,5 +29,10 @@ void validate_job_config(const JobConfig& cfg);
 // model.device / rollout.device / trainer.device can be used by this binary on this machine: refused
 // (Error naming the key) when built without CUDA, when no GPU is visible, or for a trainer on cuda.
 void check_job_devices(const JobConfig& cfg);
+// weights.transport can be used by this binary with these devices (common/weight_transport.h): nccl
+// is refused without NCCL in the binary or with a role on the cpu.
+void check_weight_transport(const JobConfig& cfg);
+// Whether this binary was built with NCCL (model/nccl/).
+bool nccl_built_in();
 
 }  // namespace stride

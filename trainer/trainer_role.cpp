@@ -241,7 +241,8 @@ TrainerRole::TrainerRole(const JobContext& ctx, Model model, JobState state, std
       state_(state),
       adam_(std::move(adam)),
       buffer_endpoint_(buffer_endpoint),
-      publisher_(ctx.job_id, weights_endpoint, 8u << 20, true, ctx.curve),
+      // weights.transport: zmq keeps the bytes off the memory file (chunks only).
+      publisher_(ctx.job_id, weights_endpoint, 8u << 20, ctx.cfg.weights.transport != "zmq", ctx.curve),
       extra_prompts_(ctx.job_id, ctx.cfg.deadlines.dispatcher_s, ctx.curve) {
     const ModelConfig mc = model_.config();
     limits_.sample.vocab_size = mc.vocab;
@@ -267,10 +268,22 @@ WeightBlob weight_blob_of(const Model& model, int64_t version) {
     return blob;
 }
 
-void TrainerRole::publish() {
+void TrainerRole::publish(const float* device_master) {
     const auto t_publish = Clock::now();
     WeightBlob blob = weight_blob_of(model_, state_.policy_version);
+    const uint32_t tensors = static_cast<uint32_t>(blob.tensors.size());
+    // The group is made current first, so that the announcement names the generation that broadcasts.
+    // Its buckets are converted to bf16 from the fp32 master on the GPU, so only a version that has one
+    // goes over NCCL (all but the starting version, published before the group exists).
+    blob.nccl_generation = group_ && device_master ? group_->prepare() : -1;
+    const bool over_nccl = blob.nccl_generation >= 0;
     published_crc32c_ = publisher_.publish(std::move(blob));
+    if (over_nccl) {  // false when it gave up: logged, counted, and the workers fetch over ZeroMQ
+        // The CRC of the wire image from the host copy: the same bits as the device master.
+        const size_t n = model_.data.size();
+        group_->send(state_.policy_version, device_master, n, bf16_wire_crc32c(model_.data.data(), n),
+                     tensors);
+    }
     record_weights_published(ctx_.job_id, model_.data.size() * sizeof(float),
                              std::chrono::duration<double>(Clock::now() - t_publish).count(),
                              state_.policy_version);
@@ -552,7 +565,7 @@ void TrainerRole::run(const std::atomic<bool>& stop,
             mid_step = false;
             const int64_t published_ms = unix_ms_now();  // before: no worker can hold the version earlier
             if (slot_ && rl.device_weights()) slot_->put(state_.policy_version, rl.device_weights());
-            publish();
+            publish(rl.device_weights());
             weights.published_crc32c = published_crc32c_;
             trained << trained_line(state_.step, trained_version, published_ms, weights, training,
                                     pulled.batches)

@@ -16,6 +16,7 @@
 #include "common/base/peer_error.h"
 #include "common/weight_sync.h"
 #include "job/job_context.h"
+#include "job/weight_group.h"
 #include "model/device_weight_slot.h"
 #include "model/params.h"
 #include "trainer/experience.h"
@@ -61,6 +62,11 @@ class TrainerRole {
     // Colocated with the rollout workers on one GPU (launcher: threads): each new version is also put
     // in `slot` device to device, before it is announced. Set before run(); the slot must outlive it.
     void set_device_weight_slot(DeviceWeightSlot* slot) { slot_ = slot; }
+    // weights.transport: nccl: each later version is also broadcast to the rollout workers of the NCCL
+    // weight group right after its announcement (job/weight_group.h), from the trainer's device weights
+    // (the group's channels must read device memory); ZeroMQ still serves every version (the fallback
+    // of a worker the group does not reach). Set before run().
+    void use_weight_group(std::unique_ptr<WeightGroupSender> group) { group_ = std::move(group); }
     // The scheduler's prompt dispatcher, where dynamic sampling asks for replacement prompts.
     void connect_scheduler(const std::string& endpoint) { extra_prompts_.connect(endpoint); }
     // This trainer replaces one that died in the same job (launcher: processes, recovery.trainer_restarts):
@@ -103,7 +109,9 @@ class TrainerRole {
     void start_over_from_state(BufferClient& buffer, const std::string& jsonl);
     std::string trained_log_path() const;
     std::string sample_log_path() const;  // samples.jsonl (sample_log.h)
-    void publish();
+    // Publishes model_ as state_.policy_version; device_master: the same weights on the trainer's GPU
+    // (null on the cpu), where the NCCL group's buckets are converted from.
+    void publish(const float* device_master = nullptr);
     // Adds the step's reward statuses to its metrics and the window; true when the window's share of
     // failed samples exceeds reward.max_error_frac.
     bool reward_health(const RewardCounts& step, StepMetrics& m);
@@ -121,6 +129,7 @@ class TrainerRole {
     TrainedPrompts
         trained_prompts_;  // where a resume hands prompts out again (state_.first_untrained_prompt)
     DeviceWeightSlot* slot_ = nullptr;
+    std::unique_ptr<WeightGroupSender> group_;  // weights.transport: nccl
     ExtraPromptsClient extra_prompts_;
     bool restarted_ = false;
     double busy_s_ = 0, idle_s_ = 0;

@@ -7,8 +7,9 @@
 #      reference and against fp32 (the difference is printed), the KV pool sized from GPU memory,
 #      sampling reproducible run to run with top-k/top-p (the radix select), a full training step in
 #      fp32 and bf16 matmul modes; test_device_weights/test_kv_budget: the staging and sizing paths;
-#      test_nccl_comm: NCCL communicators and, with two GPUs, the weight broadcast), then the engine's
-#      ctest,
+#      test_nccl_comm: NCCL communicators and, with two GPUs, the weight broadcast; test_weight_transfer:
+#      the weight orchestration on the CPU's fake channel), then the engine's ctest and
+#      bench_weight_handover (the 1.5B shape's weights device to device and over NCCL),
 #   3. Hugging Face compatibility both ways on the CPU and the CUDA backend, and on CUDA bf16 weights
 #      against HF's bf16 forward (tests/model/reference/hf_compat.py, needs transformers),
 #   4. decode benches, ours (bench_decode --cuda --bf16-weights: bf16 weights as a rollout worker
@@ -62,7 +63,7 @@ echo "build rc=$? (${SECONDS}s)" | tee -a "$S"
 
 # ---- 2. GPU tests, then the engine's ctest -----------------------------------------------------------
 for t in model_test_backend_ops model_test_gpu_model model_test_device_weights model_test_kv_budget \
-         cuda_test_rmsnorm_cuda model_test_nccl_comm; do
+         cuda_test_rmsnorm_cuda model_test_nccl_comm model_test_weight_transfer; do
   fits 30 "$t" || continue
   timeout 120 build-gpu/tests/$t > "$OUT/$t.log" 2>&1
   echo "$t rc=$? $(grep -cE '^\[       OK' "$OUT/$t.log") ok, $(grep -cE '^\[  FAILED' "$OUT/$t.log") failed, $(grep -cE '^\[  SKIPPED' "$OUT/$t.log") skipped" | tee -a "$S"
@@ -72,6 +73,13 @@ grep -h '^bf16 vs fp32 weights' "$OUT/model_test_gpu_model.log" 2>/dev/null | so
 if fits 90 "engine ctest"; then
   (cd build-gpu && timeout 150 ctest --output-on-failure -j 8 --timeout 120 -E 'Tokenizer|VsTorch') > "$OUT/ctest.log" 2>&1
   echo "ctest rc=$? $(grep -E 'tests passed|tests failed' "$OUT/ctest.log")" | tee -a "$S"
+fi
+
+# Weight hand-over of the Qwen2.5-1.5B shape (issue #17): device copy (the lower bound), the host
+# CRC, over NCCL; seconds, GB/s and each row's ratio to the device copy.
+if fits 60 "bench_weight_handover"; then
+  timeout 120 build-gpu/bin/bench_weight_handover > "$OUT/bench_weight_handover.log" 2>&1
+  echo "bench_weight_handover rc=$? :: $(grep '^handover' "$OUT/bench_weight_handover.log" | tail -1)" | tee -a "$S"
 fi
 
 # ---- 3. Hugging Face compatibility (fp32 both ways; bf16 on cuda) -----------------------------------

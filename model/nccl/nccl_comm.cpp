@@ -108,11 +108,12 @@ std::string NcclComm::peers_of(int root) const {
     return s.empty() ? "no peer (a single rank)" : s;
 }
 
-void NcclComm::wait(cudaStream_t stream, const std::string& call, const std::string& peers) {
+void NcclComm::wait(cudaStream_t stream, const std::string& call, const std::string& peers,
+                    double timeout_s) {
     STRIDE_CHECK(comm_, call + ": the NCCL communicator was aborted earlier; form a new one");
     NcclCallOp op(&comm_, stream);
     DeadlineOptions d;
-    d.timeout_s = opt_.timeout_s;
+    d.timeout_s = timeout_s > 0 ? timeout_s : opt_.timeout_s;
     d.stop = opt_.stop;
     d.call = "NCCL " + call;
     d.peers = peers;
@@ -122,7 +123,7 @@ void NcclComm::wait(cudaStream_t stream, const std::string& call, const std::str
 }
 
 void NcclComm::broadcast(const void* send, void* recv, size_t bytes, int root, cudaStream_t stream,
-                         const std::string& what) {
+                         const std::string& what, double timeout_s) {
     const std::string call =
         "ncclBroadcast(" + what + ", " + std::to_string(bytes) + " bytes, root " + rank_name(root) + ")";
     STRIDE_CHECK(comm_, "NCCL " + call + ": the communicator was aborted earlier; form a new one");
@@ -134,7 +135,7 @@ void NcclComm::broadcast(const void* send, void* recv, size_t bytes, int root, c
         if (opt_.on_give_up) opt_.on_give_up("ncclBroadcast", WaitOutcome::failed);
         throw Error("NCCL " + call + ": " + text + "; aborted");
     }
-    wait(stream, call, peers_of(root));
+    wait(stream, call, peers_of(root), timeout_s);
 }
 
 void NcclComm::abort() {

@@ -62,10 +62,11 @@ class NcclComm {
     // Broadcasts `bytes` bytes from rank `root`'s `send` into every rank's `recv` (device memory;
     // send == recv in place; `send` is ignored on the other ranks) on `stream`, and waits for it under
     // the deadline. `what` describes the transfer for errors ("version 7, bucket 3 of 12").
+    // timeout_s > 0: this call's deadline instead of the communicator's (what is left of a transfer's).
     void broadcast(const void* send, void* recv, size_t bytes, int root, cudaStream_t stream,
-                   const std::string& what);
+                   const std::string& what, double timeout_s = 0);
     // Waits under the deadline for the work queued on `stream` (a copy, say) and the communicator.
-    void wait(cudaStream_t stream, const std::string& call, const std::string& peers);
+    void wait(cudaStream_t stream, const std::string& call, const std::string& peers, double timeout_s = 0);
     // Aborts now (idempotent); the communicator is broken afterwards.
     void abort();
 

@@ -12,6 +12,7 @@
 #include "buffer/buffer_metrics.h"
 #include "common/metrics.h"
 #include "common/process_metrics.h"
+#include "job/weight_group.h"
 #include "rollout/rollout_metrics.h"
 #include "trainer/trainer_metrics.h"
 
@@ -34,6 +35,8 @@ MetricsRegistry& all_role_metrics() {
         BufferMetrics buffer("j", *reg);
         TrainerMetrics trainer("j", *reg);
         record_weights_published("j", 1, 0.1, 1, *reg);
+        record_weight_transfer(*reg, "j", "trainer", "nccl", 0.5);
+        count_weight_sync_failure(*reg, "j", "rollout-0", "nccl", "expired");
         register_process_metrics(*reg, "j", "job", "0");
         return reg;
     }();

@@ -17,34 +17,9 @@ namespace stride {
 namespace {
 
 // The registry's side on a real ROUTER socket, served from a thread (as scheduler/registry.cpp does).
-class RendezvousServer {
-   public:
-    explicit RendezvousServer(double lost_after_s) : table_(lost_after_s), sock_(ctx_, "tcp://127.0.0.1:*") {
-        thread_ = std::thread([this] {
-            while (!stop_) {
-                auto req = sock_.recv(20);
-                if (!req) continue;
-                v1::Envelope in;
-                const EnvelopeCheck check = decode_envelope(req->payload, "job", &in);
-                v1::Envelope out = check.ok() && in.has_nccl_join()
-                                       ? table_.answer("job", in.nccl_join())
-                                       : make_error("job", v1::ERROR_CODE_UNKNOWN_BODY, "NcclJoin only");
-                sock_.reply(*req, encode_envelope(out));
-            }
-        });
-    }
-    ~RendezvousServer() {
-        stop_ = true;
-        thread_.join();
-    }
-    std::string endpoint() const { return sock_.endpoint(); }
-
-   private:
-    NcclRendezvous table_;
-    ZmqContext ctx_;
-    ReplySocket sock_;
-    std::atomic<bool> stop_{false};
-    std::thread thread_;
+struct RendezvousServer : NcclRendezvousServer {
+    explicit RendezvousServer(double lost_after_s)
+        : NcclRendezvousServer("job", "tcp://127.0.0.1:*", lost_after_s) {}
 };
 
 std::string random_unique_id(uint32_t seed) {

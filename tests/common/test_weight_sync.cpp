@@ -96,6 +96,32 @@ TEST(WeightSync, EmptyBlobAndManySubscribers) {
     EXPECT_EQ(gb->bytes, ga2->bytes);
 }
 
+// weights.transport: nccl: the announcement names the NCCL generation that broadcasts the version, and
+// a worker that will receive it there (set_skip) does not fetch it; versions over ZeroMQ only it does.
+TEST(WeightSync, AVersionAnnouncedForTheNcclGroupIsSkippedByItsMembersOnly) {
+    WeightPublisher pub("job-n", "tcp://127.0.0.1:*", 4096, false);
+    WeightBlob v1 = random_blob(1, 20000, 5);
+    v1.nccl_generation = 3;
+    pub.publish(v1);
+    WeightSubscriber member("job-n", pub.endpoint()), other("job-n", pub.endpoint());
+    member.set_skip([](const v1::WeightUpdate& u) { return u.nccl() && u.nccl_generation() == 3; });
+    auto u = member.latest(2000);
+    ASSERT_TRUE(u);
+    EXPECT_TRUE(u->nccl());
+    EXPECT_EQ(u->nccl_generation(), 3);
+    EXPECT_FALSE(member.fetch_if_newer(-1, 2000)) << "fetched a version the NCCL group delivers";
+    auto got = other.fetch_if_newer(-1, 2000);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->bytes, v1.bytes);
+    pub.publish(random_blob(2, 3000, 6));  // over ZeroMQ only (nccl_generation -1)
+    auto u2 = member.latest(2000);
+    ASSERT_TRUE(u2);
+    EXPECT_FALSE(u2->nccl());
+    auto got2 = member.fetch_if_newer(-1, 2000);
+    ASSERT_TRUE(got2);
+    EXPECT_EQ(got2->version, 2);
+}
+
 TEST(WeightSync, OtherJobIsRejectedAndCounted) {
     WeightPublisher pub("job-c", "tcp://127.0.0.1:*");
     pub.publish(random_blob(1, 100, 1));

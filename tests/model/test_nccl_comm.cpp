@@ -1,9 +1,11 @@
 // tests/model/test_nccl_comm.cpp: NCCL on a GPU (model/nccl/): a single-rank communicator forms,
 // broadcasts and finalizes; a peer that never arrives makes init fail within its deadline, naming the
-// peer, aborted and counted; with two GPUs, a model's weights broadcast in buckets arrive equal and
-// checked, and a peer that never calls the collective makes it fail within its deadline. Always
-// compiled; skips with a message without NCCL or a GPU (bench/gpu/device_checks.sh runs it on one).
-// Also: the role's stop ends a wait early; bad options are refused naming the problem (no GPU needed).
+// peer, aborted and counted; with two GPUs, a model's weights broadcast in bf16 buckets
+// (model/weight_transfer.h over NcclWeightChannel, from host and from device memory) arrive equal to
+// the CPU's bf16 rounding and checked, and a peer that never calls the collective makes it fail within its
+// deadline. Always compiled; skips with a message without NCCL or a GPU (bench/gpu/device_checks.sh runs it
+// on one). Also: the role's stop ends a wait early; bad options are refused naming the problem (no GPU
+// needed).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -20,9 +22,11 @@
 #include <vector>
 
 #include "common/base/crc32c.h"
+#include "model/dtype.h"
 #include "model/nccl/nccl_comm.h"
 #include "model/nccl/nccl_weights.h"
 #include "model/params.h"
+#include "model/weight_transfer.h"
 #include "tests/model/transformer_test_util.h"
 #endif
 
@@ -81,10 +85,10 @@ TEST(NcclComm, BadOptionsAreRefusedNamingTheProblem) {
     EXPECT_NE(error_of(options(2, 2, id, 1)).find("rank 2 of 2 is not a rank"), std::string::npos);
     EXPECT_NE(error_of(options(-1, 2, id, 1)).find("rank -1 of 2"), std::string::npos);
     EXPECT_NE(error_of(options(0, 1, "short", 1)).find("unique id has 5 bytes, not 128"), std::string::npos);
-    EXPECT_EQ(nccl_bucket_count(0, 8), 0u);
-    EXPECT_EQ(nccl_bucket_count(16, 8), 2u);
-    EXPECT_EQ(nccl_bucket_count(17, 8), 3u);
-    EXPECT_THROW(nccl_bucket_count(1, 0), Error);
+    EXPECT_EQ(weight_bucket_count(0, 8), 0u);
+    EXPECT_EQ(weight_bucket_count(16, 8), 2u);
+    EXPECT_EQ(weight_bucket_count(17, 8), 3u);
+    EXPECT_THROW(weight_bucket_count(1, 0), Error);
 }
 
 TEST(NcclComm, ASingleRankCommunicatorFormsAndBroadcasts) {
@@ -102,12 +106,26 @@ TEST(NcclComm, ASingleRankCommunicatorFormsAndBroadcasts) {
     std::vector<float> back(host.size());
     ASSERT_EQ(cudaMemcpy(back.data(), dev, back.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
     EXPECT_EQ(back, host);
-    // The whole weight path on one rank: header and every bucket go through the collective.
+    // The whole weight path on one rank: header and every bucket go through the collective, from host
+    // memory and from device memory (the bf16 conversion kernel).
     Model model(test::tiny_qwen2());
     test::randomize_model(model, 7);
-    const size_t n = model.data.size() * 4;
-    NcclWeightBroadcast bc(comm, 4096);  // many buckets, the last one partial
-    bc.send(3, model.data.data(), n, crc32c(model.data.data(), n), 1);
+    const size_t n = model.data.size();
+    TransferOptions t;
+    t.bucket_elems = 1000;  // many buckets, the last one partial
+    const uint32_t crc = bf16_wire_crc32c(model.data.data(), n);
+    {
+        NcclWeightChannel host(comm, false);
+        send_weight_version(host, 3, model.data.data(), n, crc, 1, t);
+    }
+    float* weights = nullptr;
+    ASSERT_EQ(cudaMalloc(&weights, n * 4), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(weights, model.data.data(), n * 4, cudaMemcpyHostToDevice), cudaSuccess);
+    {
+        NcclWeightChannel device(comm, true);
+        send_weight_version(device, 4, weights, n, crc, 1, t);
+    }
+    cudaFree(weights);
     EXPECT_FALSE(comm.broken());
     cudaStreamDestroy(s);
     cudaFree(dev);
@@ -157,33 +175,39 @@ TEST(NcclComm, AModelsWeightsArriveEqualAndChecked) {
     SKIP_WITHOUT_GPUS(2);
     Model model(test::tiny_qwen2());
     test::randomize_model(model, 11);
-    const size_t n = model.data.size() * 4;
-    const uint32_t crc = crc32c(model.data.data(), n);
+    const size_t n = model.data.size();
+    const uint32_t crc = bf16_wire_crc32c(model.data.data(), n);
     const std::string id = nccl_make_unique_id();
-    std::vector<char> got;
-    NcclWeightHeader header;
+    std::vector<float> got;
+    WeightWireHeader header;
     std::string error;
+    TransferOptions t;
+    t.bucket_elems = 5000;
     std::thread worker([&] {
         try {
             NcclComm comm(options(1, 2, id, 60));
-            NcclWeightBroadcast bc(comm, 8192);
-            header = bc.receive(got, n);
+            NcclWeightChannel ch(comm, false);
+            header = receive_weight_version(ch, got, n, t);
         } catch (const std::exception& e) {
             error = e.what();
         }
     });
     {
         NcclComm comm(options(0, 2, id, 60));
-        NcclWeightBroadcast bc(comm, 10000);  // the root's bucket size rules: the worker's grows to it
-        bc.send(5, model.data.data(), n, crc, 3);
+        float* weights = nullptr;
+        ASSERT_EQ(cudaMalloc(&weights, n * 4), cudaSuccess);
+        ASSERT_EQ(cudaMemcpy(weights, model.data.data(), n * 4, cudaMemcpyHostToDevice), cudaSuccess);
+        NcclWeightChannel ch(comm, true);  // the trainer's weights on its GPU, converted there
+        send_weight_version(ch, 5, weights, n, crc, 3, t);
+        cudaFree(weights);
     }
     worker.join();
     ASSERT_EQ(error, "");
     EXPECT_EQ(header.version, 5);
     EXPECT_EQ(header.tensors, 3u);
-    EXPECT_EQ(header.buckets, nccl_bucket_count(n, 10000));
+    EXPECT_EQ(header.buckets, weight_bucket_count(n, 5000));
     ASSERT_EQ(got.size(), n);
-    EXPECT_EQ(std::memcmp(got.data(), model.data.data(), n), 0);
+    for (size_t i = 0; i < n; ++i) ASSERT_EQ(got[i], bf16_to_f32(f32_to_bf16(model.data[i]))) << i;
 }
 
 TEST(NcclComm, APeerThatNeverCallsTheCollectiveMakesItFailWithinItsDeadline) {

@@ -614,9 +614,10 @@ std::vector<size_t> RlTrainer::my_share(const StepState& st, const std::vector<s
     if (!comms_.active()) return among;
     std::vector<size_t> tokens;
     for (size_t i : among) tokens.push_back(st.batch[i].prompt.size() + st.batch[i].response.size());
+    // Kept whole: a range-for over an element of the temporary would read freed memory.
+    const std::vector<std::vector<size_t>> parts = split_by_tokens(tokens, comms_.host->size());
     std::vector<size_t> mine;
-    for (size_t k : split_by_tokens(tokens, comms_.host->size())[static_cast<size_t>(comms_.host->rank())])
-        mine.push_back(among[k]);
+    for (size_t k : parts[static_cast<size_t>(comms_.host->rank())]) mine.push_back(among[k]);
     return mine;
 }
 

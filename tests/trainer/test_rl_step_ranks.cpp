@@ -20,6 +20,8 @@
 
 #include "tests/trainer/rank_test_util.h"
 
+extern char** environ;
+
 using namespace stride;
 using namespace stride::test;
 namespace fs = std::filesystem;
@@ -63,9 +65,19 @@ pid_t spawn_helper(const std::vector<std::string>& args) {
     std::vector<char*> argv;
     for (auto& s : a) argv.push_back(s.data());
     argv.push_back(nullptr);
+    // One compute thread per rank: the ranks share this machine's cores (and spinning OpenMP or
+    // OpenBLAS pools of every rank would starve each other).
+    std::vector<std::string> env = {"OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1"};
+    for (char** e = environ; *e; ++e)
+        if (std::strncmp(*e, "OMP_NUM_THREADS=", 16) != 0 &&
+            std::strncmp(*e, "OPENBLAS_NUM_THREADS=", 21) != 0)
+            env.emplace_back(*e);
+    std::vector<char*> envp;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
     const pid_t pid = fork();
     if (pid == 0) {
-        execv(argv[0], argv.data());
+        execve(argv[0], argv.data(), envp.data());
         _exit(127);
     }
     return pid;

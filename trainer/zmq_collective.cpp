@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "common/base/deadline_poll.h"
 
@@ -54,6 +55,18 @@ DeadlineOptions ZmqCollective::deadline(const std::string& what, double timeout_
     d.stop = opt_.stop;
     d.call = what;
     return d;
+}
+
+std::string ZmqCollective::why_gone() const {
+    if (!opt_.peer_check) return {};
+    // The peer's socket closed before its process was reaped: give the check a moment to see it.
+    const auto until = Clock::now() + std::chrono::seconds(2);
+    do {
+        const std::string why = opt_.peer_check();
+        if (!why.empty()) return ": " + why;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } while (Clock::now() < until);
+    return {};
 }
 
 void ZmqCollective::fail(const std::string& what, const std::string& why) const {
@@ -159,7 +172,7 @@ std::string ZmqCollective::exchange(const std::string& mine,
             sent = sock_.send_frames({routing_.at(r), opt_.group, seq_text(seq_), out}, 1000);
         } catch (const Error& e) {  // EHOSTUNREACH (ZMQ_ROUTER_MANDATORY): the rank went away
         }
-        if (!sent) fail(what, fmt::format("rank {} is gone (cannot send to it)", r));
+        if (!sent) fail(what, fmt::format("rank {} is gone (cannot send to it){}", r, why_gone()));
     }
     return out;
 }

@@ -63,6 +63,8 @@ class ZmqCollective : public Collective {
     std::string await_reply(const std::string& what, double timeout_s);
     template <typename T>
     void reduce(T* data, size_t n, ReduceOp op, const std::string& what);
+    // ": <peer_check's text>" once it names a dead rank (within 2 s), else empty.
+    std::string why_gone() const;
     DeadlineOptions deadline(const std::string& what, double timeout_s) const;
     [[noreturn]] void fail(const std::string& what, const std::string& why) const;
     ZmqCollectiveOptions opt_;

@@ -7,7 +7,10 @@
 #      log-probs, greedy parity, bf16 cache, sampling, and a full training step (every gradient, AdamW
 #      moments, updated weights) in fp32 and bf16 matmul modes against the CPU step; test_nccl_comm: a
 #      single-rank communicator, init without its peer failing at its deadline, and with two GPUs a
-#      model's weights broadcast equal and a collective without its peer failing),
+#      model's weights broadcast equal and a collective without its peer failing; test_nccl_allreduce:
+#      the trainer ranks' gradient all-reduce, one rank, and with two GPUs bucket sums and a rank that
+#      never calls it failing at its deadline; the multi-GPU cases skip with fewer than 2 GPUs; the
+#      trainer ranks themselves are CPU-tested in the full build, RlStepRanks.* and JobRanks.*),
 #   3. Hugging Face compatibility both ways (tests/model/reference/hf_compat.py, needs transformers),
 #   4. the engine benchmarks (bench/model), with the machine's torch as the peer, and bench_decode on
 #      the CUDA backend for a Qwen2.5-0.5B shape at batch 1 and 64.
@@ -37,7 +40,8 @@ cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRIDE_ENGINE_ONLY
   && cmake --build build-gpu -j 16 -- -k 0 >> "$OUT/build.log" 2>&1
 echo "build rc=$?" | tee -a "$OUT/summary.txt"
 
-for t in model_test_backend_ops model_test_gpu_model cuda_test_rmsnorm_cuda model_test_nccl_comm; do
+for t in model_test_backend_ops model_test_gpu_model cuda_test_rmsnorm_cuda model_test_nccl_comm \
+    model_test_nccl_allreduce; do
   timeout 120 build-gpu/tests/$t > "$OUT/$t.log" 2>&1
   echo "$t rc=$? $(grep -cE '^\[       OK' "$OUT/$t.log") ok, $(grep -cE '^\[  FAILED' "$OUT/$t.log") failed, $(grep -cE '^\[  SKIPPED' "$OUT/$t.log") skipped" | tee -a "$OUT/summary.txt"
 done

@@ -128,6 +128,7 @@ struct ExperienceBufferConfig {
 struct TrainerConfig {
     std::string algorithm = "grpo";  // a row of the algorithm table, trainer/algorithm.cpp
     std::string device;              // cpu | cuda; empty: model.device
+    int ranks = 1;                   // data-parallel trainer processes (launcher: processes), one per GPU
     int steps = 100;
     int prompts_per_step = 32;
     double lr = 1e-6;
@@ -241,9 +242,10 @@ struct RecoveryConfig {
 // error naming the peer's endpoint and the key; a trainer checkpoints first. A stop ends any wait
 // sooner (within about a second).
 struct DeadlinesConfig {
-    double buffer_s = 60;      // a buffer call (put, pull, commit, ...): no answer, or only BUSY, this long
-    double dispatcher_s = 60;  // the prompt dispatcher silent this long (prompt requests, extra prompts)
-    double weights_s = 60;     // the trainer's weight publisher silent this long (weight fetches)
+    double buffer_s = 60;       // a buffer call (put, pull, commit, ...): no answer, or only BUSY, this long
+    double dispatcher_s = 60;   // the prompt dispatcher silent this long (prompt requests, extra prompts)
+    double weights_s = 60;      // the trainer's weight publisher silent this long (weight fetches)
+    double collective_s = 300;  // a trainer rank waited on this long in one collective (trainer.ranks)
     bool operator==(const DeadlinesConfig&) const = default;
 };
 

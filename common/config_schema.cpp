@@ -242,6 +242,11 @@ const std::vector<ConfigKey>& schema_table() {
         // (its choices are the rows of the algorithm table: ConfigChoices from the loader)
         {"trainer.device", FIELD(trainer.device),
          "trainer's device: cpu or cuda (cuda needs every backward kernel there; empty: model.device)"},
+        {"trainer.ranks",
+         FIELD(trainer.ranks),
+         "data-parallel trainer processes (launcher: processes; one GPU each with trainer.device = cuda): "
+         "each step's batch is split among them by token count and their gradients summed",
+         {1, 64, false, false, 0}},
         {"trainer.steps", FIELD(trainer.steps), "RL steps (rollout batch + update)", at_least(1)},
         {"trainer.prompts_per_step", FIELD(trainer.prompts_per_step),
          "prompts per RL step (each sampled rollout.n times)", at_least(1)},
@@ -448,6 +453,11 @@ const std::vector<ConfigKey>& schema_table() {
         {"deadlines.weights_s", FIELD(deadlines.weights_s),
          "a rollout worker, or the prompt dispatcher (the gate's version), whose weight publisher (the "
          "trainer) does not answer this long fails naming it",
+         above_up_to(0, 86400)},
+        {"deadlines.collective_s", FIELD(deadlines.collective_s),
+         "trainer.ranks > 1: a trainer rank that does not reach a collective (gradient all-reduce, the next "
+         "step) this long makes the others fail naming it; the job restarts the trainer group "
+         "(recovery.trainer_restarts)",
          above_up_to(0, 86400)},
         // ---- weights -----------------------------------------------------------------------------
         {"weights.transport",

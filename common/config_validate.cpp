@@ -109,6 +109,10 @@ void check_trainer(const JobConfig& c, const AlgorithmRules& algorithm_rules) {
         !t.kl_in_reward || !t.opob,
         "trainer.kl_in_reward: the OPOB baseline (trainer.opob) takes the raw rewards; put the KL in "
         "the loss instead");
+    STRIDE_CHECK(t.ranks == 1 || c.launcher == "processes",
+                 fmt::format("trainer.ranks: {} ranks run as processes; set launcher: processes (the threads "
+                             "launcher has one trainer)",
+                             t.ranks));
     STRIDE_CHECK(
         t.warmup_steps <= t.steps,
         fmt::format("trainer.warmup_steps: {} is more than trainer.steps = {}", t.warmup_steps, t.steps));

@@ -7,6 +7,8 @@
 //   trainer    pulls batches, trains, publishes weights, evaluates, checkpoints
 //   rollout    one rollout worker (--worker I names it rollout-I)
 //   scheduler  the prompt dispatcher alone (runs until SIGTERM)
+//   trainer-rank  a data-parallel trainer rank > 0 (trainer.ranks; started by the trainer, rank 0)
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -28,6 +30,7 @@
 #include "scheduler/cluster_role.h"
 #include "scheduler/job_config.h"
 #include "scheduler/job_metrics.h"
+#include "scheduler/rank_processes.h"
 #include "scheduler/role_supervisor.h"
 #include "scheduler/roles.h"
 #include "scheduler/rollout_summary.h"
@@ -50,7 +53,8 @@ void wait_for_stop() {
 
 int role(int argc, char** argv) {
     std::string name, config_path, scheduler, advertise;
-    int worker = 0;
+    int worker = 0, rank = 0;
+    std::string rank_group;
     bool restarted = false;
     std::vector<std::string> overrides;
     Parser p(
@@ -63,6 +67,8 @@ int role(int argc, char** argv) {
     p.positional("ROLE", name, "buffer, trainer, rollout or scheduler")
         .flag("config", config_path, "job config (YAML)", true)
         .flag("worker", worker, "rollout worker index (names it rollout-I)")
+        .flag("rank", rank, "trainer-rank: this process's rank (1 .. trainer.ranks-1)")
+        .flag("group", rank_group, "trainer-rank: the token of rank 0's group (set by the trainer)")
         .flag("scheduler", scheduler,
               "the scheduler's registry: where the scheduler role listens, where the others register")
         .flag("advertise", advertise,
@@ -76,7 +82,8 @@ int role(int argc, char** argv) {
                 "trainer lives on)")
         .positionals("OVERRIDES", overrides, "key=value ...");
     if (!p.parse(argc, argv)) return 0;
-    if (name != "buffer" && name != "trainer" && name != "rollout" && name != "scheduler")
+    if (name != "buffer" && name != "trainer" && name != "rollout" && name != "scheduler" &&
+        name != "trainer-rank")
         throw UsageError("role: unknown role '" + name + "' (buffer, trainer, rollout, scheduler)");
     for (const std::string& a : overrides)
         if (a.find('=') == std::string::npos) throw UsageError("role: unexpected argument '" + a + "'");
@@ -86,13 +93,19 @@ int role(int argc, char** argv) {
     if (cfg.blas_kernels == "portable") use_portable_blas_kernels();  // may re-execute
     // recovery.<role>_restarts with --scheduler: this process only supervises a child that runs the role.
     if (auto rc = supervise_role_if_configured(cfg, name, scheduler, argc, argv, g_role_stop)) return *rc;
-    const std::string role_name = name == "rollout" ? "rollout-" + std::to_string(worker) : name;
+    STRIDE_CHECK(
+        name != "trainer" || scheduler.empty() || cfg.trainer.ranks == 1,
+        "trainer.ranks: several trainer ranks run under launcher: processes only, not with --scheduler");
+    const std::string role_name = name == "rollout"        ? "rollout-" + std::to_string(worker)
+                                  : name == "trainer-rank" ? "trainer-rank-" + std::to_string(rank)
+                                                           : name;
     // Before any thread starts, so that every thread of this process inherits the role's CPUs.
     const std::string placement = apply_role_placement(cfg, name, worker);
     create_run_dir(cfg);
     init_logging(role_name, cfg.log.level, cfg.log.json, cfg.run_path() + "/logs/" + role_name + ".log");
     spdlog::info("placement {}", placement);
-    const auto metrics_server = start_role_metrics(cfg, name, worker);  // /metrics when metrics.port > 0
+    // /metrics when metrics.port > 0 (a trainer rank > 0 has none: rank 0 reports the training)
+    const auto metrics_server = name == "trainer-rank" ? nullptr : start_role_metrics(cfg, name, worker);
     if (!scheduler.empty() || (name == "scheduler" && !cfg.network.scheduler_bind.empty()))
         return run_cluster_role(cfg,
                                 ClusterRoleArgs{name, worker, scheduler, advertise,
@@ -117,17 +130,35 @@ int role(int argc, char** argv) {
                         server.failure());
         return 0;
     }
+    if (name == "trainer-rank") {
+        STRIDE_CHECK(rank >= 1 && rank < cfg.trainer.ranks,
+                     fmt::format("role trainer-rank: --rank {} is not in 1 .. trainer.ranks-1 = {}", rank,
+                                 cfg.trainer.ranks - 1));
+        return run_rank_process(ctx, rank, rank_group, g_role_stop);
+    }
     if (name == "trainer") {
         StartingPolicy p = starting_policy(ctx, SftMode::load, g_role_stop);
         TrainerRole trainer(ctx, std::move(*p.model), p.state, std::move(p.adam), ep.buffer, binds.weights);
         trainer.connect_scheduler(ep.scheduler);
         if (restarted) trainer.restarted_in_job();
+        // trainer.ranks > 1: ranks 1.. are this process's children (scheduler/rank_processes.h).
+        std::unique_ptr<RankProcesses> ranks;
+        if (cfg.trainer.ranks > 1) {
+            ranks = std::make_unique<RankProcesses>(ctx, config_path, overrides, g_role_stop);
+            trainer.set_ranks(&ranks->ranks());
+        }
         // One line per step: the other roles' processes write to the same terminal, so the line is
         // never redrawn in place.
         ProgressMeter progress("step", cfg.trainer.steps, p.state.step);
-        trainer.run(g_role_stop, [&](const TrainerProgress& pr) {
-            std::fprintf(stderr, "%s\n", progress.update(pr.step, pr.tokens, progress_fields(pr)).c_str());
-        });
+        try {
+            trainer.run(g_role_stop, [&](const TrainerProgress& pr) {
+                std::fprintf(stderr, "%s\n",
+                             progress.update(pr.step, pr.tokens, progress_fields(pr)).c_str());
+            });
+        } catch (const CollectiveError& e) {  // in the role's log too: the launcher restarts the group
+            spdlog::error("trainer: {}; the trainer ranks stop", e.what());
+            throw;
+        }
         return g_role_stop ? 130 : 0;
     }
     if (name == "rollout") {

@@ -171,6 +171,10 @@ void check_algorithm_config(const JobConfig& c) {
                      t.algorithm);
     if (a.check) a.check(t);
     check_critic_keys(t, a);
+    STRIDE_CHECK(t.ranks == 1 || !a.critic,
+                 fmt::format("trainer.ranks: {} ranks do not train a critic yet (trainer.algorithm = {}); "
+                             "use trainer.ranks: 1",
+                             t.ranks, t.algorithm));
     STRIDE_CHECK(t.gamma == TrainerConfig().gamma || discounts_token_returns(a),
                  fmt::format("trainer.gamma: discounts token returns of {} only; {} uses one outcome "
                              "reward per response",

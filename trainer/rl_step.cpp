@@ -8,6 +8,7 @@
 #include "common/base/error.h"
 #include "trainer/advantage.h"
 #include "trainer/gae.h"
+#include "trainer/token_split.h"
 
 namespace stride {
 
@@ -69,26 +70,37 @@ PackedBatch pack(const std::vector<Experience>& batch, const std::vector<size_t>
 // without backward: the proximal policy before the first update, or the frozen reference. With
 // `critic`, also the values its head reads off this engine's final hidden rows (the shared critic on
 // the policy, or a separate critic's own engine run with fo.lm_head = false and logprob null).
+// `order`: the samples to score (all of them, or a data-parallel rank's share; with a critic, all).
 void score_responses(Transformer& engine, const std::vector<Experience>& batch,
-                     const std::vector<size_t>& offsets, const ForwardOptions& fo, int budget,
-                     std::vector<float>* logprob, std::vector<float>* entropy, const Critic* critic = nullptr,
+                     const std::vector<size_t>& order, const std::vector<size_t>& offsets,
+                     const ForwardOptions& fo, int budget, std::vector<float>* logprob,
+                     std::vector<float>* entropy, const Critic* critic = nullptr,
                      std::vector<double>* values = nullptr) {
-    std::vector<size_t> all(batch.size());
-    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-    for (auto [b, e] : micro_batches(batch, all, budget)) {
-        PackedBatch packed = pack(batch, all, b, e);
+    for (auto [b, e] : micro_batches(batch, order, budget)) {
+        PackedBatch packed = pack(batch, order, b, e);
         TokenScores s = engine.forward(packed, fo);
         std::vector<ValueSlice> slices;
         for (size_t k = b; k < e; ++k) {
-            const size_t start = packed.cu_seqlens[k - b] + batch[k].prompt.size();
-            const size_t n = batch[k].response.size();
-            if (logprob) std::copy_n(s.logprob.begin() + start, n, logprob->begin() + offsets[k]);
-            if (entropy) std::copy_n(s.entropy.begin() + start, n, entropy->begin() + offsets[k]);
+            const size_t i = order[k];
+            const size_t start = packed.cu_seqlens[k - b] + batch[i].prompt.size();
+            const size_t n = batch[i].response.size();
+            if (logprob) std::copy_n(s.logprob.begin() + start, n, logprob->begin() + offsets[i]);
+            if (entropy) std::copy_n(s.entropy.begin() + start, n, entropy->begin() + offsets[i]);
             slices.push_back({static_cast<int>(start), static_cast<int>(n)});
         }
-        if (critic && values) critic->values(engine.final_hidden_host(), slices, values->data() + offsets[b]);
+        if (critic && values)
+            critic->values(engine.final_hidden_host(), slices, values->data() + offsets[order[b]]);
     }
 }
+
+std::vector<size_t> all_samples(size_t n) {
+    std::vector<size_t> all(n);
+    for (size_t i = 0; i < n; ++i) all[i] = i;
+    return all;
+}
+
+// Gradient buckets of the data-parallel all-reduce: 25 MiB of fp32, PyTorch DDP's default.
+constexpr size_t kGradBucketElems = (25u << 20) / sizeof(float);
 
 // Fraction of the returns' variance the values explain: 1 - Var(R - V) / (Var(R) + 1e-5) (verl).
 double explained_variance(const std::vector<double>& values, const std::vector<double>& returns) {
@@ -359,6 +371,8 @@ void RlTrainer::plan(StepState& st) {
     STRIDE_CHECK(!st.use_critic || critic_,
                  "rl step: GAE advantages (ppo) need a critic; call enable_critic");
     st.shared_critic = st.use_critic && critic_->kind() == CriticKind::shared;
+    STRIDE_CHECK(!st.use_critic || !comms_.active(),
+                 "rl step: a critic (ppo) does not train on several trainer ranks yet (trainer.ranks: 1)");
     // The proximal policy must be known before the first update with several updates, the KL in the
     // reward or a batch-level entropy gate. With a single update it is the policy of that very
     // forward, read there (ratio 1).
@@ -370,20 +384,30 @@ void RlTrainer::plan(StepState& st) {
 // and the critic's values.
 void RlTrainer::score(StepState& st) {
     const int budget = st.opt.micro_batch_tokens;
+    // Data parallel: each rank scores its share; the others' tokens stay 0, so the sum over the
+    // ranks is exact.
+    const std::vector<size_t> order = my_share(st, all_samples(st.B));
     if (st.kl_enabled) {
         if (!ref_model_) set_reference(model_);
         st.ref_lp.assign(st.T, 0.0f);
-        score_responses(*ref_engine_, st.batch, st.offsets, st.fo, budget, &st.ref_lp, nullptr);
+        score_responses(*ref_engine_, st.batch, order, st.offsets, st.fo, budget, &st.ref_lp, nullptr);
+        if (comms_.active())
+            comms_.host->all_reduce(st.ref_lp.data(), st.T, ReduceOp::sum, "reference log-probs");
     }
     st.old_lp.assign(st.T, 0.0f);
     st.old_ent.assign(st.T, 0.0f);
     if (st.use_critic) st.old_values.assign(st.T, 0.0);
-    if (st.have_prox)
-        score_responses(engine_, st.batch, st.offsets, st.fo, budget, &st.old_lp, &st.old_ent,
+    if (st.have_prox) {
+        score_responses(engine_, st.batch, order, st.offsets, st.fo, budget, &st.old_lp, &st.old_ent,
                         st.shared_critic ? critic_.get() : nullptr, &st.old_values);
+        if (comms_.active()) {
+            comms_.host->all_reduce(st.old_lp.data(), st.T, ReduceOp::sum, "proximal log-probs");
+            comms_.host->all_reduce(st.old_ent.data(), st.T, ReduceOp::sum, "proximal entropies");
+        }
+    }
     if (st.use_critic && !st.shared_critic)
-        score_responses(*critic_->engine(), st.batch, st.offsets, st.critic_fo, budget, nullptr, nullptr,
-                        critic_.get(), &st.old_values);
+        score_responses(*critic_->engine(), st.batch, order, st.offsets, st.critic_fo, budget, nullptr,
+                        nullptr, critic_.get(), &st.old_values);
 }
 
 // Advantages per token (adv_tok), per sample (seq_adv) and as reported (adv_report), by the
@@ -470,9 +494,31 @@ void RlTrainer::update_mini_batch(StepState& st, const std::vector<size_t>& mb, 
     policy_.zero_grads();
     if (st.use_critic) critic_->zero_grads();
     MiniBatchSums mb_sums;
+    // Data parallel: this rank's samples of the mini-batch, with their weights of the whole one.
+    const std::vector<size_t> mine = comms_.active() ? my_share(st, mb) : mb;
+    std::vector<float> my_weights;
+    if (comms_.active()) {
+        std::vector<size_t> woffs(st.B + 1, 0);
+        size_t w = 0;
+        for (size_t i : mb) woffs[i] = w, w += st.seq_lens[i];
+        for (size_t i : mine)
+            my_weights.insert(my_weights.end(), weights.begin() + woffs[i],
+                              weights.begin() + woffs[i] + st.seq_lens[i]);
+    }
     size_t woff = 0;  // into `weights`
-    for (auto [b, e] : micro_batches(st.batch, mb, opt.micro_batch_tokens))
-        micro_batch_loss(st, mb, b, e, weights, woff, first_pass, policy_version, mb_sums, u);
+    for (auto [b, e] : micro_batches(st.batch, mine, opt.micro_batch_tokens))
+        micro_batch_loss(st, mine, b, e, comms_.active() ? my_weights : weights, woff, mb_sums);
+    if (comms_.active()) reduce_over_ranks(st, mb_sums);
+    if (first_pass) {  // the policy at entry, over the whole mini-batch (every rank alike)
+        for (size_t i : mb) entry_token_stats(st, i, policy_version, u);
+        if (opt.behaviour_is.mode != IsCorrection::none)
+            for (size_t i : mb) {
+                st.isw.resize(st.seq_lens[i]);
+                u.is_stats.add(importance_weights(st.old_lp.data() + st.offsets[i],
+                                                  st.batch[i].behaviour_logprob.data(), st.seq_lens[i],
+                                                  opt.behaviour_is, st.isw.data()));
+            }
+    }
     // VCPO: effective sample size of the sequence IS weights pi_prox / mu of this mini-batch.
     std::vector<double> log_w;
     for (size_t i : mb)
@@ -485,8 +531,7 @@ void RlTrainer::update_mini_batch(StepState& st, const std::vector<size_t>& mb, 
 
 // Forward of samples [b, e) of `mb`, their loss gradients, backward (and the critic's value loss).
 void RlTrainer::micro_batch_loss(StepState& st, const std::vector<size_t>& mb, size_t b, size_t e,
-                                 const std::vector<float>& weights, size_t& woff, bool first_pass,
-                                 int64_t policy_version, MiniBatchSums& mb_sums, UpdateSums& u) {
+                                 const std::vector<float>& weights, size_t& woff, MiniBatchSums& mb_sums) {
     const RlStepOptions& opt = st.opt;
     PackedBatch packed = pack(st.batch, mb, b, e);
     TokenScores scores = engine_.forward(packed, st.fo);
@@ -512,9 +557,7 @@ void RlTrainer::micro_batch_loss(StepState& st, const std::vector<size_t>& mb, s
         if (st.use_critic)
             value_slices.push_back(
                 {start, n, st.old_values.data() + off, st.returns.data() + off, weights.data() + woff});
-        sample_loss(st, i, lp, H, weights.data() + woff, g_lp.data() + start, g_ent.data() + start,
-                    first_pass, mb_sums, u);
-        if (first_pass) entry_token_stats(st, i, policy_version, u);
+        sample_loss(st, i, lp, H, weights.data() + woff, g_lp.data() + start, g_ent.data() + start, mb_sums);
         woff += n;
     }
     const float* g_final = nullptr;
@@ -536,7 +579,7 @@ void RlTrainer::micro_batch_loss(StepState& st, const std::vector<size_t>& mb, s
 // Sample i's policy loss (importance-weighted, masked), KL-to-reference loss and entropy bonus:
 // their gradients per token into g (d loss / d logprob) and g_ent (d loss / d entropy).
 void RlTrainer::sample_loss(StepState& st, size_t i, const float* lp, const float* H, const float* w,
-                            float* g, float* g_ent, bool first_pass, MiniBatchSums& mb_sums, UpdateSums& u) {
+                            float* g, float* g_ent, MiniBatchSums& mb_sums) {
     const RlStepOptions& opt = st.opt;
     const int n = st.seq_lens[i];
     const size_t off = st.offsets[i];
@@ -549,9 +592,8 @@ void RlTrainer::sample_loss(StepState& st, size_t i, const float* lp, const floa
     in.n = n;
     if (opt.behaviour_is.mode != IsCorrection::none) {
         st.isw.resize(n);
-        IsStats is = importance_weights(st.old_lp.data() + off, st.batch[i].behaviour_logprob.data(), n,
-                                        opt.behaviour_is, st.isw.data());
-        if (first_pass) u.is_stats.add(is);
+        importance_weights(st.old_lp.data() + off, st.batch[i].behaviour_logprob.data(), n, opt.behaviour_is,
+                           st.isw.data());
         in.is_weight = st.isw.data();
     }
     const ClipOptions clip{opt.loss.clip_low, opt.loss.clip_high, opt.loss.dual_clip};
@@ -565,6 +607,50 @@ void RlTrainer::sample_loss(StepState& st, size_t i, const float* lp, const floa
         }
         mb_sums.entropy_weighted += w[t] * H[t];
         g_ent[t] = static_cast<float>(-opt.entropy_coef * w[t]);  // loss -= coef * H
+    }
+}
+
+std::vector<size_t> RlTrainer::my_share(const StepState& st, const std::vector<size_t>& among) const {
+    if (!comms_.active()) return among;
+    std::vector<size_t> tokens;
+    for (size_t i : among) tokens.push_back(st.batch[i].prompt.size() + st.batch[i].response.size());
+    // Kept whole: a range-for over an element of the temporary would read freed memory.
+    const std::vector<std::vector<size_t>> parts = split_by_tokens(tokens, comms_.host->size());
+    std::vector<size_t> mine;
+    for (size_t k : parts[static_cast<size_t>(comms_.host->rank())]) mine.push_back(among[k]);
+    return mine;
+}
+
+void RlTrainer::reduce_over_ranks(StepState& st, MiniBatchSums& s) {
+    // The gradients: a sum, since every rank weighted its tokens by the whole mini-batch's weights.
+    float* g = policy_.grads();
+    const size_t n = policy_.numel();
+    if (comms_.grads->host_memory() == policy_.backend().host_memory) {
+        all_reduce_bucketed(*comms_.grads, g, n, kGradBucketElems, ReduceOp::sum, "gradients");
+    } else {  // a device trainer over the CPU collective: through host memory
+        std::vector<float> host = policy_.grads_to_host();
+        all_reduce_bucketed(*comms_.grads, host.data(), n, kGradBucketElems, ReduceOp::sum, "gradients");
+        policy_.backend().copy(g, host.data(), n * sizeof(float));
+    }
+    PolicyLossSums& p = s.policy;
+    double v[] = {p.loss,
+                  p.kl,
+                  p.kl_k1,
+                  static_cast<double>(p.clipped_low),
+                  static_cast<double>(p.clipped_high),
+                  static_cast<double>(p.dual_clipped),
+                  static_cast<double>(p.masked),
+                  static_cast<double>(p.tokens),
+                  s.kl_weighted,
+                  s.entropy_weighted};
+    comms_.host->all_reduce(v, std::size(v), ReduceOp::sum, "loss sums");
+    p.loss = v[0], p.kl = v[1], p.kl_k1 = v[2];
+    p.clipped_low = std::lround(v[3]), p.clipped_high = std::lround(v[4]), p.dual_clipped = std::lround(v[5]);
+    p.masked = std::lround(v[6]), p.tokens = std::lround(v[7]);
+    s.kl_weighted = v[8], s.entropy_weighted = v[9];
+    if (!st.have_prox) {  // the single update read the proximal policy in its own forwards: share them
+        comms_.host->all_reduce(st.old_lp.data(), st.T, ReduceOp::sum, "proximal log-probs");
+        comms_.host->all_reduce(st.old_ent.data(), st.T, ReduceOp::sum, "proximal entropies");
     }
 }
 

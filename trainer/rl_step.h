@@ -15,6 +15,7 @@
 #include "model/params.h"
 #include "model/trainable_model.h"
 #include "model/transformer.h"
+#include "trainer/collective.h"
 #include "trainer/critic.h"
 #include "trainer/experience.h"
 #include "trainer/importance.h"
@@ -73,6 +74,15 @@ struct RlStepOptions {
     bool recompute = false;
 };
 
+// The collectives of a data-parallel trainer (trainer.ranks > 1): `grads` sums the gradient buffer
+// (memory of trainer.device: NCCL on a GPU), `host` sums host arrays (the loss sums, per-token
+// log-probs); on the CPU both are the same ZeroMQ group. Both null: one rank.
+struct RankComms {
+    Collective* grads = nullptr;
+    Collective* host = nullptr;
+    bool active() const { return host != nullptr && host->size() > 1; }
+};
+
 // Per-step numbers for metrics.jsonl (keys as they appear there).
 using StepMetrics = std::map<std::string, double>;
 
@@ -100,6 +110,16 @@ class RlTrainer {
     void enable_critic(const CriticOptions& opt);
     Critic* critic() { return critic_.get(); }
 
+    // Data parallel: from now on every pass of step() computes only this rank's share of the batch
+    // (split by token count, trainer/token_split.h) and the ranks sum what the passes produce: the
+    // gradients (in buckets, after each mini-batch's backward), the loss sums, the per-token log-probs.
+    // The advantages, the loss weights (token-mean over the whole mini-batch, ...) and the optimiser
+    // step are computed on every rank from the same numbers, so every rank holds the same weights and
+    // the update is the one-rank update up to the order of float sums. Not with a critic (PPO).
+    void set_rank_comms(RankComms comms) { comms_ = comms; }
+    // The frozen KL reference, once there is one (rank 0 hands it to the other ranks).
+    const Model* reference() const { return ref_model_.get(); }
+
     AdamW& optimizer() { return adam_; }
     // The policy's weights on the device (what step() updates); null on the CPU (model.data).
     float* device_weights() { return engine_.device_weights(); }
@@ -120,11 +140,14 @@ class RlTrainer {
     void update_mini_batch(StepState& st, const std::vector<size_t>& mb, bool first_pass,
                            int64_t policy_version, UpdateSums& u);
     void micro_batch_loss(StepState& st, const std::vector<size_t>& mb, size_t b, size_t e,
-                          const std::vector<float>& weights, size_t& woff, bool first_pass,
-                          int64_t policy_version, MiniBatchSums& mb_sums, UpdateSums& u);
+                          const std::vector<float>& weights, size_t& woff, MiniBatchSums& mb_sums);
     void sample_loss(StepState& st, size_t i, const float* lp, const float* H, const float* w, float* g,
-                     float* g_ent, bool first_pass, MiniBatchSums& mb_sums, UpdateSums& u);
+                     float* g_ent, MiniBatchSums& mb_sums);
     static void entry_token_stats(const StepState& st, size_t i, int64_t policy_version, UpdateSums& u);
+    // Data parallel: the samples of `among` (indices into the batch) this rank computes.
+    std::vector<size_t> my_share(const StepState& st, const std::vector<size_t>& among) const;
+    // Data parallel: sums over the ranks what their shares of a mini-batch produced.
+    void reduce_over_ranks(StepState& st, MiniBatchSums& mb_sums);
     void optimizer_step(const StepState& st, const MiniBatchSums& mb_sums, double ess_frac, UpdateSums& u);
     void step_metrics(const StepState& st, const UpdateSums& u, StepMetrics& m) const;
 
@@ -141,6 +164,7 @@ class RlTrainer {
     std::unique_ptr<Model> ref_model_;
     std::unique_ptr<Transformer> ref_engine_;
     std::unique_ptr<Critic> critic_;
+    RankComms comms_;
 };
 
 }  // namespace stride

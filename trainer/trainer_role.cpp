@@ -22,6 +22,7 @@
 #include "trainer/sample_log.h"
 #include "trainer/step_log.h"
 #include "trainer/trainer_metrics.h"
+#include "trainer/trainer_ranks.h"
 #include "trainer/vcpo.h"
 
 namespace stride {
@@ -50,6 +51,8 @@ Experience to_experience(const v1::Sample& s, long group) {
     e.truncated = s.finish_reason() == v1::FINISH_REASON_LENGTH;
     return e;
 }
+
+}  // namespace
 
 RlStepOptions rl_options(const JobConfig& cfg) {
     const TrainerConfig& t = cfg.trainer;
@@ -99,6 +102,8 @@ RlStepOptions rl_options(const JobConfig& cfg) {
     return o;
 }
 
+namespace {
+
 CriticOptions critic_options(const TrainerConfig& t, const AdamWConfig& policy_adam) {
     CriticOptions c;
     c.kind = critic_kind_from_name(t.critic);
@@ -122,6 +127,8 @@ int kept_groups(const v1::Batch& batch) {
     return dynamic_sampling_filter(acc, group_of).kept_groups;
 }
 
+}  // namespace
+
 LrSchedule lr_schedule_of(const TrainerConfig& tc) {
     LrSchedule sched;
     sched.type = lr_schedule_from_name(tc.lr_schedule == "linear" ? "linear_warmup" : tc.lr_schedule);
@@ -130,6 +137,8 @@ LrSchedule lr_schedule_of(const TrainerConfig& tc) {
     sched.total_steps = tc.steps;
     return sched;
 }
+
+namespace {
 
 // The samples of the step's groups in the order of the group ids, not of arrival: which group's last
 // reward came back first changes the buffer's order from run to run, and the float sums of the update
@@ -448,7 +457,10 @@ StepMetrics TrainerRole::train_step(RlTrainer& rl, const RlStepOptions& opt,
                                     int& quarantined) {
     if (exps.empty()) return {{"skipped_step", 1.0}};  // every group quarantined
     try {
+        if (ranks_) ranks_->announce_step(exps, state_.policy_version);
         return rl.step(exps, opt, state_.policy_version);
+    } catch (const CollectiveError&) {
+        throw;  // a trainer rank died or hangs: not the batch's fault; the job's trainer restart handles it
     } catch (const Error& e) {
         // Raised while the step builds and scores its batch (before any update): the batch is bad,
         // not the trainer. Its groups are kept aside and the step is skipped.
@@ -496,6 +508,11 @@ void TrainerRole::run(const std::atomic<bool>& stop,
     rl.optimizer() = *adam_;
     const RlStepOptions opt = rl_options(cfg);
     prepare(rl, opt);
+    if (ranks_) {
+        rl.set_rank_comms(ranks_->comms());
+        ranks_->share_start(model_, *adam_, rl.reference());
+        spdlog::info("trainer: {} data-parallel ranks", ranks_->size());
+    }
 
     std::ofstream metrics(jsonl, std::ios::app);
     STRIDE_CHECK(metrics.good(), "metrics.jsonl: cannot open " + jsonl);
@@ -605,6 +622,13 @@ void TrainerRole::run(const std::atomic<bool>& stop,
         stop_for_dead_peer(rl, buffer, e, mid_step);
     }
     save_checkpoint(rl, buffer);
+    if (ranks_) {
+        try {
+            ranks_->announce_stop();
+        } catch (const CollectiveError& e) {  // a rank already gone (stopped with the job): done anyway
+            spdlog::warn("trainer: the other ranks were not told the job ended: {}", e.what());
+        }
+    }
 }
 
 }  // namespace stride

@@ -18,6 +18,7 @@
 #include "job/job_context.h"
 #include "job/weight_group.h"
 #include "model/device_weight_slot.h"
+#include "model/optim.h"
 #include "model/params.h"
 #include "trainer/experience.h"
 #include "trainer/extra_prompts_client.h"
@@ -29,6 +30,7 @@ namespace stride {
 
 class BufferClient;
 class RlTrainer;
+class TrainerRanks;
 struct RlStepOptions;
 class TrainerMetrics;
 using StepMetrics = std::map<std::string, double>;
@@ -73,6 +75,9 @@ class TrainerRole {
     // even without a checkpoint to resume from it tells the buffer it resumes at step 0, so that what
     // the dead trainer's versions made is dropped and its prompts handed out again.
     void restarted_in_job() { restarted_ = true; }
+    // trainer.ranks > 1: this is rank 0 of `ranks` (trainer/trainer_ranks.h): it hands the other ranks
+    // their starting state and every step's batch, and trains its share. Set before run().
+    void set_ranks(TrainerRanks* ranks) { ranks_ = ranks; }
 
     // Trains until trainer.steps are done or `stop` is set (then checkpoints and returns). Throws
     // PeerUnreachable when the buffer or the prompt dispatcher does not answer within its deadline
@@ -132,6 +137,7 @@ class TrainerRole {
     std::unique_ptr<WeightGroupSender> group_;  // weights.transport: nccl
     ExtraPromptsClient extra_prompts_;
     bool restarted_ = false;
+    TrainerRanks* ranks_ = nullptr;
     double busy_s_ = 0, idle_s_ = 0;
     long ds_kept_ = 0, ds_pulled_ = 0;  // dynamic sampling: groups kept / pulled by this process
     RewardCounts reward_totals_;
@@ -139,6 +145,10 @@ class TrainerRole {
     int64_t quarantined_ = 0;                 // groups kept aside by this process
     std::deque<RewardCounts> reward_window_;  // the last kRewardWindowSteps steps
 };
+
+// The RL step's options and the learning-rate schedule of a job config (every trainer rank alike).
+RlStepOptions rl_options(const JobConfig& cfg);
+LrSchedule lr_schedule_of(const TrainerConfig& tc);
 
 // Greedy accuracy of `model` on the job's eval prompts (the number metrics.jsonl reports).
 double eval_accuracy(const JobContext& ctx, const Model& model);

@@ -10,6 +10,9 @@
 #      test_nccl_comm: NCCL communicators and, with two GPUs, the weight broadcast; test_weight_transfer:
 #      the weight orchestration on the CPU's fake channel), then the engine's ctest and
 #      bench_weight_handover (the 1.5B shape's weights device to device and over NCCL),
+#      test_nccl_allreduce: the trainer ranks' gradient all-reduce, one rank, and with two GPUs bucket
+#      sums and a rank that never calls it failing at its deadline (the trainer ranks themselves are
+#      CPU-tested in the full build: RlStepRanks.*, JobRanks.*),
 #   3. Hugging Face compatibility both ways on the CPU and the CUDA backend, and on CUDA bf16 weights
 #      against HF's bf16 forward (tests/model/reference/hf_compat.py, needs transformers),
 #   4. decode benches, ours (bench_decode --cuda --bf16-weights: bf16 weights as a rollout worker
@@ -63,7 +66,7 @@ echo "build rc=$? (${SECONDS}s)" | tee -a "$S"
 
 # ---- 2. GPU tests, then the engine's ctest -----------------------------------------------------------
 for t in model_test_backend_ops model_test_gpu_model model_test_device_weights model_test_kv_budget \
-         cuda_test_rmsnorm_cuda model_test_nccl_comm model_test_weight_transfer; do
+         cuda_test_rmsnorm_cuda model_test_nccl_comm model_test_weight_transfer model_test_nccl_allreduce; do
   fits 30 "$t" || continue
   timeout 120 build-gpu/tests/$t > "$OUT/$t.log" 2>&1
   echo "$t rc=$? $(grep -cE '^\[       OK' "$OUT/$t.log") ok, $(grep -cE '^\[  FAILED' "$OUT/$t.log") failed, $(grep -cE '^\[  SKIPPED' "$OUT/$t.log") skipped" | tee -a "$S"

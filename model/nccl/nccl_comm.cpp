@@ -138,6 +138,21 @@ void NcclComm::broadcast(const void* send, void* recv, size_t bytes, int root, c
     wait(stream, call, peers_of(root), timeout_s);
 }
 
+void NcclComm::all_reduce(void* data, size_t count, ncclDataType_t type, ncclRedOp_t op, cudaStream_t stream,
+                          const std::string& what) {
+    const std::string call = "ncclAllReduce(" + what + ", " + std::to_string(count) + " elements)";
+    STRIDE_CHECK(comm_, "NCCL " + call + ": the communicator was aborted earlier; form a new one");
+    check_cuda(cudaSetDevice(opt_.device), "NCCL " + call + ": cudaSetDevice");
+    const ncclResult_t r = ncclAllReduce(data, data, count, type, op, comm_, stream);
+    if (r != ncclSuccess && r != ncclInProgress) {
+        const std::string text = nccl_text(comm_, r);
+        abort();
+        if (opt_.on_give_up) opt_.on_give_up("ncclAllReduce", WaitOutcome::failed);
+        throw Error("NCCL " + call + ": " + text + "; aborted");
+    }
+    wait(stream, call, peers_of(-1));
+}
+
 void NcclComm::abort() {
     if (comm_) ncclCommAbort(comm_);
     comm_ = nullptr;

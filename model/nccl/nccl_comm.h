@@ -65,6 +65,12 @@ class NcclComm {
     // timeout_s > 0: this call's deadline instead of the communicator's (what is left of a transfer's).
     void broadcast(const void* send, void* recv, size_t bytes, int root, cudaStream_t stream,
                    const std::string& what, double timeout_s = 0);
+    // In place on `stream`: `count` elements of `type` (ncclFloat32, ncclFloat64) at `data` (device
+    // memory) become their sum over the ranks (ncclSum; ncclAvg for the mean), waited on under the
+    // deadline. `what` describes the data for errors ("gradients, bucket 2 of 5"). The trainer ranks'
+    // gradient all-reduce (trainer/nccl_collective.h).
+    void all_reduce(void* data, size_t count, ncclDataType_t type, ncclRedOp_t op, cudaStream_t stream,
+                    const std::string& what);
     // Waits under the deadline for the work queued on `stream` (a copy, say) and the communicator.
     void wait(cudaStream_t stream, const std::string& call, const std::string& peers, double timeout_s = 0);
     // Aborts now (idempotent); the communicator is broken afterwards.

@@ -6,12 +6,12 @@
 // network namespaces cannot be made (no CAP_NET_ADMIN). About 7 s.
 //
 // The partition: the same job, with a rollout worker's link down for 12 s mid-run (its packets dropped,
-// no connection reset) and up again. The registry loses it (network.lost_after_s: 6, which the other roles keep under load) and hands its
-// prompts to the other worker; it stops itself on the scheduler's silence and its supervisor
-// (recovery.rollout_restarts) starts it again, registering once the link is back (the job is long
-// enough to outlast the partition, and the registry says the worker is back). The job ends with
-// every step once, every prompt trained once and none from a discarded version (trained.jsonl), and
-// every sample the buffer acknowledged (acked.log) in a trained group. About 30 s.
+// no connection reset) and up again. The registry loses it (network.lost_after_s: 6, which the other roles
+// keep under load) and hands its prompts to the other worker; it stops itself on the scheduler's silence and
+// its supervisor (recovery.rollout_restarts) starts it again, registering once the link is back (the job is
+// long enough to outlast the partition, and the registry says the worker is back). The job ends with every
+// step once, every prompt trained once and none from a discarded version (trained.jsonl), and every sample
+// the buffer acknowledged (acked.log) in a trained group. About 30 s.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -61,7 +61,9 @@ TEST(NetnsJob, EachRoleInItsOwnNamespaceRunsTheJobToCompletion) {
 }
 
 TEST(NetnsJob, ARolloutWorkerCutOffMidRunLosesNoAcknowledgedSampleAndTrainsNoneTwice) {
-    constexpr int kSteps = 40, kPromptsPerStep = 4;  // long enough to outlast the partition
+    // Long enough to outlast the partition (12 s plus the worker's registration back-off) on an idle
+    // machine too, where a step of this tiny job takes about 0.13 s.
+    constexpr int kSteps = 300, kPromptsPerStep = 4;
     const std::string dir = cluster_scratch("partition");
     const std::string cfg =
         write_tiny_job(dir,
